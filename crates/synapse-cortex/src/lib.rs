@@ -1,0 +1,4 @@
+//! Cortex: the Synapse hypergraph database.
+//!
+//! This crate will hold the typed data model, layer storage, views, node edits, the Storm query
+//! language and the Cortex APIs.
