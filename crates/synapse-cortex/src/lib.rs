@@ -2,3 +2,6 @@
 //!
 //! This crate will hold the typed data model, layer storage, views, node edits, the Storm query
 //! language and the Cortex APIs.
+
+pub mod model;
+pub mod storm;

@@ -1,0 +1,1 @@
+//! The typed data model: types, forms, properties and their normalization.

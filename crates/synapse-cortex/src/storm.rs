@@ -1,0 +1,1 @@
+//! The Storm query language: parser and runtime.
