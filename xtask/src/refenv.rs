@@ -22,7 +22,10 @@ pub(crate) fn ensure(root: &Path) -> anyhow::Result<PathBuf> {
         return Ok(python);
     }
     let host = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    eprintln!("creating the reference venv in {} with {host}", dir.display());
+    eprintln!(
+        "creating the reference venv in {} with {host}",
+        dir.display()
+    );
     run(Command::new(&host).arg("-m").arg("venv").arg(&dir))
         .with_context(|| format!("creating a venv with {host}: is Python 3.11 installed?"))?;
     run(Command::new(&python).args([

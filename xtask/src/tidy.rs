@@ -42,7 +42,13 @@ fn level(name: &str) -> Option<u8> {
 /// Every normal dependency between workspace crates points strictly downward.
 fn layering(root: &Path) -> anyhow::Result<Vec<String>> {
     let out = Command::new("cargo")
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(root)
         .output()
         .context("running cargo metadata")?;
@@ -62,7 +68,9 @@ fn layering(root: &Path) -> anyhow::Result<Vec<String>> {
             continue;
         }
         let Some(mine) = level(name) else {
-            problems.push(format!("{name} is not in the crate map (xtask/src/tidy.rs)"));
+            problems.push(format!(
+                "{name} is not in the crate map (xtask/src/tidy.rs)"
+            ));
             continue;
         };
         for dep in package["dependencies"].as_array().into_iter().flatten() {
@@ -100,11 +108,17 @@ fn files(root: &Path) -> anyhow::Result<Vec<String>> {
     let stubs = [concat!("todo", "!("), concat!("unimplemented", "!(")];
     let dbg = concat!("dbg", "!(");
     for path in sources {
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let shown = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let shown = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         if !text.starts_with("//!") {
-            problems.push(format!("{shown}: must start with a `//!` line saying what it is for"));
+            problems.push(format!(
+                "{shown}: must start with a `//!` line saying what it is for"
+            ));
         }
         for (idx, line) in text.lines().enumerate() {
             if stubs.iter().any(|stub| line.contains(stub)) {
@@ -122,7 +136,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let entries = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
     for entry in entries {
         let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if path.is_dir() {
             if name != "target" && !name.starts_with('.') {
                 collect(&path, out)?;

@@ -1,4 +1,5 @@
 //! Integration tests of synapse-base: every behaviour of the Base spec, observed from outside.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod baseref;
 mod events;

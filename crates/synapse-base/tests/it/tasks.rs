@@ -133,9 +133,7 @@ async fn registry_lists_and_kills() {
     let (iden, task) = boss
         .spawn(&base, spec, std::future::pending::<()>())
         .unwrap();
-    let (_, quick) = boss
-        .spawn(&base, TaskSpec::default(), async { 7 })
-        .unwrap();
+    let (_, quick) = boss.spawn(&base, TaskSpec::default(), async { 7 }).unwrap();
     assert_eq!(quick.join().await, Some(7));
 
     let listed = boss.list();
