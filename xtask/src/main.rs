@@ -1,9 +1,11 @@
-//! Developer tasks for synapse-rs: `cargo xtask ci | lint | ref-env | bench NAME`.
+//! Developer tasks for synapse-rs: `cargo xtask ci | lint | test | fuzz | ref-env | bench NAME`.
 //!
 //! `ci` is exactly what CI runs (`.ci/run`): format check, lints (clippy and the tidy/layer checks),
-//! the reference Python environment, every test, and the docs with warnings denied.
+//! the reference Python environment, every test, a brief run of each fuzz target, and the docs
+//! with warnings denied.
 
 mod bench;
+mod fuzz;
 mod refenv;
 mod tidy;
 
@@ -30,6 +32,14 @@ enum Cmd {
     Test {
         /// Extra arguments for the test runner (e.g. a filter).
         args: Vec<String>,
+    },
+    /// Run the libFuzzer targets in fuzz/ (all, or one) for a time budget each.
+    Fuzz {
+        /// One target (default: all).
+        target: Option<String>,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
     },
     /// Create (once) the Python venv with the reference `synapse<3`; print its python.
     RefEnv,
@@ -61,6 +71,7 @@ fn run_cli() -> anyhow::Result<()> {
         Cmd::Ci => ci(&root),
         Cmd::Lint => lint(&root),
         Cmd::Test { args } => test(&root, &args),
+        Cmd::Fuzz { target, seconds } => fuzz::run_fuzz(&root, target.as_deref(), seconds),
         Cmd::RefEnv => {
             let python = refenv::ensure(&root)?;
             println!("{}", python.display());
@@ -70,10 +81,16 @@ fn run_cli() -> anyhow::Result<()> {
     }
 }
 
+/// The time budget of each fuzz target in `ci`: a brief run that catches shallow crashes.
+const CI_FUZZ_SECONDS: u64 = 20;
+
 fn ci(root: &Path) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     lint(root)?;
     test(root, &[])?;
+    if !fuzz::targets(root)?.is_empty() {
+        fuzz::run_fuzz(root, None, CI_FUZZ_SECONDS)?;
+    }
     step("docs");
     run(Command::new("cargo")
         .args(["doc", "--workspace", "--no-deps", "--locked"])
