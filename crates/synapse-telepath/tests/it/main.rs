@@ -1,0 +1,7 @@
+//! Integration tests of synapse-telepath: one binary, one module per area.
+
+// Test helpers outside #[test] functions may unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixture;
+mod rust_rust;
