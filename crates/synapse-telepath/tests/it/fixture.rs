@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use sha2::Digest;
 use synapse_telepath::{
     AuthRequest, Authenticator, Call, Daemon, Family, Identity, Methods, RemoteError, Session,
     Share, ShareFactory, Value, genr, vmap,
@@ -58,8 +59,9 @@ fn upload_methods() -> Arc<Methods<Upload>> {
                 call.no_args()?;
                 let byts = std::mem::take(&mut *up.buf.lock().unwrap());
                 let size = byts.len();
-                up.state.saved.lock().unwrap().push(byts.clone());
-                Ok(Value::Array(vec![Value::from(size), Value::from(byts)]))
+                let sha256 = sha2::Sha256::digest(&byts).to_vec();
+                up.state.saved.lock().unwrap().push(byts);
+                Ok(Value::Array(vec![Value::from(size), Value::from(sha256)]))
             })
             .on_fini(|up| async move {
                 up.state.share_finis.fetch_add(1, Ordering::SeqCst);
