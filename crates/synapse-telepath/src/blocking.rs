@@ -15,7 +15,7 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
-                .thread_name("telepath-sync")
+                .thread_name(THREAD_NAME)
                 .enable_all()
                 .build()
                 .map_err(|err| tracing::error!(%err, "cannot start the telepath sync runtime"))
@@ -25,11 +25,25 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
         .ok_or_else(|| Error::Io(std::io::Error::other("no telepath sync runtime")))
 }
 
-fn block_on<F: Future>(fut: F) -> Result<F::Output, Error> {
-    if tokio::runtime::Handle::try_current().is_ok() {
+const THREAD_NAME: &str = "telepath-sync";
+
+/// Run `fut` on the background runtime and wait for it. Works from any thread (also from
+/// inside another runtime, where it blocks that thread: avoid it in async code). Refused on
+/// the background runtime's own thread, where it would deadlock.
+fn block_on<F>(fut: F) -> Result<F::Output, Error>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    if std::thread::current().name() == Some(THREAD_NAME) {
         return Err(Error::BlockingInAsync);
     }
-    Ok(runtime()?.block_on(fut))
+    let task = runtime()?.spawn(fut);
+    futures::executor::block_on(task).map_err(|err| {
+        Error::Io(std::io::Error::other(format!(
+            "telepath sync task failed: {err}"
+        )))
+    })
 }
 
 /// A blocking [`proxy::Proxy`].
@@ -39,15 +53,15 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Connect (see [`proxy::Proxy::open`]). Fails with [`Error::BlockingInAsync`] when
-    /// called from inside an async runtime.
+    /// Connect (see [`proxy::Proxy::open`]).
     pub fn open(url: &str) -> Result<Proxy, Error> {
         Self::open_with(url, ProxyOptions::default())
     }
 
     /// Connect with options.
     pub fn open_with(url: &str, opts: ProxyOptions) -> Result<Proxy, Error> {
-        let inner = block_on(proxy::Proxy::open_with(url, opts))??;
+        let url = url.to_owned();
+        let inner = block_on(async move { proxy::Proxy::open_with(&url, opts).await })??;
         Ok(Proxy { inner })
     }
 
@@ -58,24 +72,31 @@ impl Proxy {
 
     /// Call a method (see [`proxy::Proxy::call`]).
     pub fn call(&self, meth: &str, args: Vec<Value>, kwargs: Kwargs) -> Result<Value, Error> {
-        block_on(self.inner.call(meth, args, kwargs))?
+        let proxy = self.inner.clone();
+        let meth = meth.to_owned();
+        block_on(async move { proxy.call(&meth, args, kwargs).await })?
     }
 
     /// Call a generator method: an iterator over its items.
     pub fn stream(&self, meth: &str, args: Vec<Value>, kwargs: Kwargs) -> Result<Stream, Error> {
-        let inner = block_on(self.inner.stream(meth, args, kwargs))??;
+        let proxy = self.inner.clone();
+        let meth = meth.to_owned();
+        let inner = block_on(async move { proxy.stream(&meth, args, kwargs).await })??;
         Ok(Stream { inner: Some(inner) })
     }
 
     /// Call a method returning a share.
     pub fn share(&self, meth: &str, args: Vec<Value>, kwargs: Kwargs) -> Result<Share, Error> {
-        let inner = block_on(self.inner.share(meth, args, kwargs))??;
+        let proxy = self.inner.clone();
+        let meth = meth.to_owned();
+        let inner = block_on(async move { proxy.share(&meth, args, kwargs).await })??;
         Ok(Share { inner: Some(inner) })
     }
 
     /// Close the proxy.
     pub fn fini(&self) -> Result<(), Error> {
-        block_on(self.inner.fini())
+        let proxy = self.inner.clone();
+        block_on(async move { proxy.fini().await })
     }
 }
 
@@ -89,18 +110,18 @@ impl Iterator for Stream {
     type Item = Result<Value, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let stream = self.inner.as_mut()?;
-        match block_on(futures::StreamExt::next(stream)) {
-            Ok(item) => {
-                if item.is_none() {
-                    self.inner = None;
-                }
-                item
+        let mut stream = self.inner.take()?;
+        let res = block_on(async move {
+            let item = futures::StreamExt::next(&mut stream).await;
+            (item, stream)
+        });
+        match res {
+            Ok((Some(item), stream)) => {
+                self.inner = Some(stream);
+                Some(item)
             }
-            Err(err) => {
-                self.inner = None;
-                Some(Err(err))
-            }
+            Ok((None, _)) => None,
+            Err(err) => Some(Err(err)),
         }
     }
 }
@@ -131,14 +152,15 @@ impl Share {
 
     /// Call a method of the share.
     pub fn call(&self, meth: &str, args: Vec<Value>, kwargs: Kwargs) -> Result<Value, Error> {
-        let share = self.inner.as_ref().ok_or(Error::IsFini)?;
-        block_on(share.call(meth, args, kwargs))?
+        let share = self.inner.as_ref().ok_or(Error::IsFini)?.clone();
+        let meth = meth.to_owned();
+        block_on(async move { share.call(&meth, args, kwargs).await })?
     }
 
     /// Close the share.
     pub fn fini(&mut self) -> Result<(), Error> {
         match self.inner.take() {
-            Some(share) => block_on(share.fini()),
+            Some(share) => block_on(async move { share.fini().await }),
             None => Ok(()),
         }
     }

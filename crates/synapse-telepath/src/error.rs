@@ -264,8 +264,9 @@ pub enum Error {
     /// Not connected yet (a [`crate::Client`] waiting for its first connection).
     #[error("not ready: {0}")]
     NotReady(String),
-    /// A blocking call was made from inside an async runtime.
-    #[error("blocking telepath call made from inside an async runtime")]
+    /// A blocking call was made on the blocking facade's own runtime thread (it would
+    /// deadlock).
+    #[error("blocking telepath call made on the telepath sync runtime thread")]
     BlockingInAsync,
 }
 

@@ -111,7 +111,7 @@ impl std::fmt::Debug for Response {
         match self {
             Response::Value(value) => f.debug_tuple("Value").field(value).finish(),
             Response::Stream(_) => f.write_str("Stream(..)"),
-            Response::Share(share) => f.debug_tuple("Share").field(&share.iden).finish(),
+            Response::Share(share) => f.debug_tuple("Share").field(&share.iden()).finish(),
         }
     }
 }
@@ -427,10 +427,12 @@ impl Proxy {
                     let closed = Arc::new(AtomicBool::new(false));
                     lock(&self.inner.shares).insert(iden.clone(), Arc::clone(&closed));
                     Ok(Response::Share(ShareProxy {
-                        proxy: self.clone(),
-                        iden,
-                        sharinfo,
-                        closed,
+                        inner: Arc::new(ShareInner {
+                            proxy: self.clone(),
+                            iden,
+                            sharinfo,
+                            closed,
+                        }),
                     }))
                 }
                 other => Err(Error::BadMesgFormat(format!(
@@ -492,6 +494,10 @@ impl Proxy {
     ) -> Result<RemoteStream, Error> {
         match self.invoke(meth, args, kwargs, name).await? {
             Response::Stream(stream) => Ok(stream),
+            // The reference's generator call yields nothing for a None result.
+            Response::Value(Value::Nil) => Ok(RemoteStream {
+                inner: Box::pin(futures::stream::empty()),
+            }),
             Response::Value(_) => Err(Error::BadMesgFormat(format!("{meth} is not a generator"))),
             Response::Share(share) => {
                 share.fini().await;
@@ -586,8 +592,13 @@ impl Stream for RemoteStream {
 }
 
 /// A proxy for a share a call returned (`t2:share`): calls go to that object. Closing it (or
-/// dropping it) sends `share:fini` on the main link.
+/// dropping the last clone) sends `share:fini` on the main link.
+#[derive(Clone)]
 pub struct ShareProxy {
+    inner: Arc<ShareInner>,
+}
+
+struct ShareInner {
     proxy: Proxy,
     iden: String,
     sharinfo: Value,
@@ -597,7 +608,7 @@ pub struct ShareProxy {
 impl std::fmt::Debug for ShareProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ShareProxy")
-            .field("iden", &self.iden)
+            .field("iden", &self.inner.iden)
             .finish_non_exhaustive()
     }
 }
@@ -605,17 +616,17 @@ impl std::fmt::Debug for ShareProxy {
 impl ShareProxy {
     /// The share's iden.
     pub fn iden(&self) -> &str {
-        &self.iden
+        &self.inner.iden
     }
 
     /// The share's sharinfo.
     pub fn sharinfo(&self) -> &Value {
-        &self.sharinfo
+        &self.inner.sharinfo
     }
 
     /// True once closed (by us, by the server, or with the proxy).
     pub fn is_fini(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
+        self.inner.closed.load(Ordering::SeqCst)
     }
 
     /// Call a method of the share.
@@ -623,8 +634,10 @@ impl ShareProxy {
         if self.is_fini() {
             return Err(Error::IsFini);
         }
-        self.proxy
-            .call_on(Some(&self.iden), meth, args, kwargs)
+        let inner = &self.inner;
+        inner
+            .proxy
+            .call_on(Some(&inner.iden), meth, args, kwargs)
             .await
     }
 
@@ -638,25 +651,28 @@ impl ShareProxy {
         if self.is_fini() {
             return Err(Error::IsFini);
         }
-        self.proxy
-            .stream_on(Some(&self.iden), meth, args, kwargs)
+        let inner = &self.inner;
+        inner
+            .proxy
+            .stream_on(Some(&inner.iden), meth, args, kwargs)
             .await
     }
 
     /// Close the share: `share:fini` on the main link (the server tears it down).
     pub async fn fini(&self) {
-        if self.closed.swap(true, Ordering::SeqCst) {
+        let inner = &self.inner;
+        if inner.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        lock(&self.proxy.inner.shares).remove(&self.iden);
-        let fini = mesg("share:fini", vmap([("share", self.iden.as_str())]));
-        if let Err(err) = self.proxy.send_main(&fini).await {
+        lock(&inner.proxy.inner.shares).remove(&inner.iden);
+        let fini = mesg("share:fini", vmap([("share", inner.iden.as_str())]));
+        if let Err(err) = inner.proxy.send_main(&fini).await {
             tracing::debug!(%err, "could not send share:fini");
         }
     }
 }
 
-impl Drop for ShareProxy {
+impl Drop for ShareInner {
     fn drop(&mut self) {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;

@@ -6,4 +6,5 @@
 mod fixture;
 mod python;
 mod python_client;
+mod python_server;
 mod rust_rust;
