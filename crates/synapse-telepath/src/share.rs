@@ -231,7 +231,8 @@ impl Call {
         }
     }
 
-    /// The class name of the called object (set by the object before dispatch).
+    /// The class that defined the called method (set by the object before dispatch; used in
+    /// argument errors, e.g. `CellApi.getCellIden()`).
     pub fn class_name(&self) -> &str {
         &self.class
     }
@@ -446,7 +447,8 @@ type FiniHook<T> = Arc<dyn Fn(Arc<T>) -> BoxFuture<'static, ()> + Send + Sync>;
 /// ```
 pub struct Methods<T> {
     info: ShareInfo,
-    table: HashMap<String, Handler<T>>,
+    /// Method name → (handler, the class that defined it, for argument errors).
+    table: HashMap<String, (Handler<T>, Arc<str>)>,
     on_fini: Option<FiniHook<T>>,
     typename: String,
     value: OnceLock<Value>,
@@ -501,9 +503,10 @@ impl<T: Send + Sync + 'static> Methods<T> {
         Fut: Future<Output = Result<Reply, RemoteError>> + Send + 'static,
     {
         self.info.meths.insert(name.to_owned(), genr);
+        let owner: Arc<str> = Arc::from(self.info.class_name());
         self.table.insert(
             name.to_owned(),
-            Arc::new(move |this, call| func(this, call).boxed()),
+            (Arc::new(move |this, call| func(this, call).boxed()), owner),
         );
         self
     }
@@ -555,15 +558,15 @@ impl<T: Send + Sync + 'static> Methods<T> {
         P: Fn(&Arc<T>) -> Arc<B> + Send + Sync + 'static,
     {
         let project = Arc::new(project);
-        for (name, handler) in &base.table {
+        for (name, (handler, owner)) in &base.table {
             let handler = Arc::clone(handler);
             let project = Arc::clone(&project);
             let genr = base.info.meths.get(name).copied().unwrap_or(false);
             self.info.meths.insert(name.clone(), genr);
-            self.table.insert(
-                name.clone(),
-                Arc::new(move |this: Arc<T>, call| handler(project(&this), call)),
-            );
+            let wrapped: Handler<T> =
+                Arc::new(move |this: Arc<T>, call| handler(project(&this), call));
+            self.table
+                .insert(name.clone(), (wrapped, Arc::clone(owner)));
         }
         self
     }
@@ -614,8 +617,9 @@ impl<T: Send + Sync + 'static> Share for Bound<T> {
 
     fn call(&self, mut call: Call) -> BoxFuture<'static, Result<Reply, RemoteError>> {
         match self.methods.table.get(&call.meth) {
-            Some(handler) => {
-                call.class = Arc::clone(&self.class);
+            Some((handler, owner)) => {
+                // Argument errors name the class that defined the method, as Python's do.
+                call.class = Arc::clone(owner);
                 handler(Arc::clone(&self.this), call)
             }
             None => {
@@ -852,11 +856,13 @@ mod tests {
         assert_eq!(v, Value::from("overridden"));
         // The override is not a generator any more.
         assert_eq!(share.sharinfo()["meths"]["count"], Value::Map(vec![]));
-        // Errors name the child class.
+        // Argument errors name the class that defined the method, NoSuchMeth the object's.
         let err = call(&share, "add", vec![], vec![]).await.unwrap_err();
         assert_eq!(
             err.mesg(),
-            Some("ChildApi.add() missing 1 required positional argument: 'x'")
+            Some("TestApi.add() missing 1 required positional argument: 'x'")
         );
+        let err = call(&share, "nope", vec![], vec![]).await.unwrap_err();
+        assert_eq!(err.mesg(), Some("ChildApi has no method: nope."));
     }
 }

@@ -69,8 +69,59 @@ fn upload_methods() -> Arc<Methods<Upload>> {
     )
 }
 
+/// The `CellApi` part: methods the reference defines on `CellApi` (argument errors name it).
+fn cell_methods() -> Methods<TestApi> {
+    Methods::<TestApi>::new([
+        "synapse.lib.cell.CellApi",
+        "synapse.lib.share.Share",
+        "synapse.lib.base.Base",
+    ])
+    .unary("getCellIden", |_api, mut call: Call| async move {
+        call.no_args()?;
+        Ok("6b8ae65ee1b2bf1256e20a8335e34c17")
+    })
+    .unary("getCellType", |_api, mut call: Call| async move {
+        call.no_args()?;
+        Ok("vecaxon")
+    })
+    .unary("getCellUser", |api, mut call: Call| async move {
+        call.no_args()?;
+        let user = api.user.clone().unwrap_or(Identity {
+            iden: String::new(),
+            name: String::new(),
+        });
+        Ok(vmap([("iden", user.iden), ("name", user.name)]))
+    })
+    .unary("addUser", |_api, mut call: Call| async move {
+        let mut params = call.params(&["name", "passwd=", "email=", "iden="])?;
+        let name: String = params.req("name")?;
+        if USERS.iter().any(|user| user.0 == name) {
+            return Err(RemoteError::new(
+                "DupUserName",
+                format!("Duplicate username, name='{name}' already exists."),
+            )
+            .with("name", name.as_str()));
+        }
+        Ok(vmap([("name", name)]))
+    })
+    .unary("getAuthUsers", |api, mut call: Call| async move {
+        call.params(&["archived="])?;
+        let user = api
+            .user
+            .clone()
+            .ok_or_else(|| RemoteError::auth_deny("no user"))?;
+        if user.name != "root" {
+            return Err(RemoteError::not_admin(&user.name, &user.iden));
+        }
+        Ok(Value::Array(
+            USERS.iter().map(|user| vmap([("name", user.0)])).collect(),
+        ))
+    })
+}
+
 pub(crate) fn api_methods() -> Arc<Methods<TestApi>> {
     let uploads = upload_methods();
+    let cell = cell_methods();
     Arc::new(
         Methods::<TestApi>::new([
             "capture.VecAxonApi",
@@ -79,6 +130,17 @@ pub(crate) fn api_methods() -> Arc<Methods<TestApi>> {
             "synapse.lib.share.Share",
             "synapse.lib.base.Base",
         ])
+        .inherit(&cell, Arc::clone)
+        .genr("get", |_api, mut call: Call| {
+            let sha256: Vec<u8> = call.params(&["sha256", "offs=", "size="])?.req("sha256")?;
+            Ok(genr(move |y| async move {
+                if sha256 != sha2::Sha256::digest(b"hello world").to_vec() {
+                    return Err(RemoteError::new("NoSuchFile", "no such file"));
+                }
+                y.emit(b"hello world".to_vec()).await;
+                Ok(())
+            }))
+        })
         .unary("echo", |_api, call: Call| async move {
             let kwargs: Vec<(Value, Value)> = call
                 .kwargs
@@ -89,18 +151,6 @@ pub(crate) fn api_methods() -> Arc<Methods<TestApi>> {
                 Value::Array(call.args),
                 Value::Map(kwargs),
             ]))
-        })
-        .unary("getCellType", |_api, mut call: Call| async move {
-            call.no_args()?;
-            Ok("vecaxon")
-        })
-        .unary("getCellUser", |api, mut call: Call| async move {
-            call.no_args()?;
-            let user = api.user.clone().unwrap_or(Identity {
-                iden: String::new(),
-                name: String::new(),
-            });
-            Ok(vmap([("iden", user.iden), ("name", user.name)]))
         })
         .genr("genr", |_api, mut call: Call| {
             let n: i64 = call.params(&["n"])?.req("n")?;

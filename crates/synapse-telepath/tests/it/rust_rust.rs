@@ -70,7 +70,7 @@ async fn calls_values_and_errors() {
     assert_eq!(err.name(), "TypeError");
     assert_eq!(
         err.remote().unwrap().mesg(),
-        Some("VecAxonApi.getCellType() takes 1 positional argument but 4 were given")
+        Some("CellApi.getCellType() takes 1 positional argument but 4 were given")
     );
 
     let err = proxy.call("raiseSynErr", vec![], vec![]).await.unwrap_err();

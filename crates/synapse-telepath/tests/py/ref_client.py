@@ -98,7 +98,7 @@ async def check_errors():
 
         e = await raises(s_exc.SynErr, prox.getCellType(1, 2, 3))
         check(e.get('errx') == 'TypeError', e.errinfo)
-        check(e.get('mesg') == 'VecAxonApi.getCellType() takes 1 positional argument but 4 were given', e.errinfo)
+        check(e.get('mesg') == 'CellApi.getCellType() takes 1 positional argument but 4 were given', e.errinfo)
     print('ok errors')
 
 async def check_genrs():
