@@ -91,11 +91,13 @@ pub struct ShareInfo {
 
 impl ShareInfo {
     /// The wire form: `{"meths": {name: {} | {"genr": true}}, "syn:commit", "syn:version",
-    /// "classes"}`, with methods sorted by name as Python's `dir()` lists them.
+    /// "classes"}`, with methods sorted by name as Python's `dir()` lists them (private
+    /// names, starting with `_`, are left out: they cannot be called).
     pub fn to_value(&self) -> Value {
         let meths = self
             .meths
             .iter()
+            .filter(|(name, _)| !name.starts_with('_'))
             .map(|(name, genr)| {
                 let info = if *genr {
                     Value::Map(vec![(Value::from("genr"), Value::Boolean(true))])

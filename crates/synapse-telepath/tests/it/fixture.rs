@@ -48,24 +48,29 @@ pub(crate) struct Upload {
 
 fn upload_methods() -> Arc<Methods<Upload>> {
     Arc::new(
-        Methods::<Upload>::new(["synapse.axon.UpLoadShare", "synapse.lib.share.Share"])
-            .typename("upload")
-            .unary("write", |up, mut call: Call| async move {
-                let byts: Vec<u8> = call.params(&["byts"])?.req("byts")?;
-                up.buf.lock().unwrap().extend_from_slice(&byts);
-                Ok(Value::Nil)
-            })
-            .unary("save", |up, mut call: Call| async move {
-                call.no_args()?;
-                let byts = std::mem::take(&mut *up.buf.lock().unwrap());
-                let size = byts.len();
-                let sha256 = sha2::Sha256::digest(&byts).to_vec();
-                up.state.saved.lock().unwrap().push(byts);
-                Ok(Value::Array(vec![Value::from(size), Value::from(sha256)]))
-            })
-            .on_fini(|up| async move {
-                up.state.share_finis.fetch_add(1, Ordering::SeqCst);
-            }),
+        Methods::<Upload>::new([
+            "synapse.axon.UpLoadShare",
+            "synapse.axon.UpLoad",
+            "synapse.lib.share.Share",
+            "synapse.lib.base.Base",
+        ])
+        .typename("upload")
+        .unary("write", |up, mut call: Call| async move {
+            let byts: Vec<u8> = call.params(&["byts"])?.req("byts")?;
+            up.buf.lock().unwrap().extend_from_slice(&byts);
+            Ok(Value::Nil)
+        })
+        .unary("save", |up, mut call: Call| async move {
+            call.no_args()?;
+            let byts = std::mem::take(&mut *up.buf.lock().unwrap());
+            let size = byts.len();
+            let sha256 = sha2::Sha256::digest(&byts).to_vec();
+            up.state.saved.lock().unwrap().push(byts);
+            Ok(Value::Array(vec![Value::from(size), Value::from(sha256)]))
+        })
+        .on_fini(|up| async move {
+            up.state.share_finis.fetch_add(1, Ordering::SeqCst);
+        }),
     )
 }
 
@@ -90,7 +95,19 @@ fn cell_methods() -> Methods<TestApi> {
             iden: String::new(),
             name: String::new(),
         });
-        Ok(vmap([("iden", user.iden), ("name", user.name)]))
+        // The layout of the reference's user info.
+        Ok(vmap([
+            ("type", Value::from("user")),
+            ("iden", Value::from(user.iden)),
+            ("name", Value::from(user.name.as_str())),
+            ("rules", Value::Array(vec![])),
+            ("roles", Value::Array(vec![])),
+            ("admin", Value::from(user.name == "root")),
+            ("email", Value::Nil),
+            ("locked", Value::from(false)),
+            ("archived", Value::from(false)),
+            ("authgates", Value::Map(vec![])),
+        ]))
     })
     .unary("addUser", |_api, mut call: Call| async move {
         let mut params = call.params(&["name", "passwd=", "email=", "iden="])?;

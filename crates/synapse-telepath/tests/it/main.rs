@@ -8,3 +8,4 @@ mod python;
 mod python_client;
 mod python_server;
 mod rust_rust;
+mod vectors;
