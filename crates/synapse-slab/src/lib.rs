@@ -14,7 +14,7 @@
 //!   resumable; [`Slab::scan`] streams them in batches.
 //! * Durability: [`Slab::commit`] (group commit) and [`Slab::flush`] (fsync);
 //!   [`Slab::write_commit`] resolves after the write is committed.
-//! * Structures: [`Seqn`] (append log), [`HotCount`] / [`HotKeyVal`], [`SafeKeyVal`],
+//! * Structures: [`Seqn`] (append log), [`MultiQueue`], [`HotCount`] / [`HotKeyVal`], [`SafeKeyVal`],
 //!   [`SlabDict`], [`NameAbrv`], [`Hist`]; encodings in [`codec`] (big-endian integers,
 //!   ordered signed integers, guids, msgpack).
 //!
@@ -49,6 +49,7 @@ mod abrv;
 mod error;
 mod hot;
 mod kv;
+mod multiqueue;
 mod options;
 mod scan;
 mod seqn;
@@ -62,6 +63,7 @@ pub use crate::abrv::{Hist, NameAbrv};
 pub use crate::error::{Error, Result};
 pub use crate::hot::{HotCount, HotKeyVal};
 pub use crate::kv::{SafeKeyVal, SlabDict};
+pub use crate::multiqueue::{MultiQueue, QueueStatus};
 pub use crate::options::{
     CELL_MAP_SIZE, DEFAULT_MAP_SIZE, GIBIBYTE, MEBIBYTE, SlabOptions, map_size_round,
 };

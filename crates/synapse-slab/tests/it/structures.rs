@@ -249,3 +249,75 @@ async fn abrv_dict_and_hist() {
     );
     slab.fini().await;
 }
+
+#[tokio::test]
+async fn multiqueue_puts_gets_and_waits() {
+    use synapse_slab::MultiQueue;
+    let (_dir, slab) = tmp_slab(SlabOptions::default()).await;
+    let mq = MultiQueue::open(&slab, "mq").await.unwrap();
+    mq.add("q1", Value::from("meta")).await.unwrap();
+    assert!(matches!(
+        mq.add("q1", Value::Nil).await,
+        Err(Error::DupName(_))
+    ));
+    assert!(matches!(
+        mq.puts("nope", vec![], None).await,
+        Err(Error::NoSuchName(_))
+    ));
+    let items: Vec<Value> = ["a", "b", "c"].into_iter().map(Value::from).collect();
+    assert_eq!(mq.puts("q1", items.clone(), None).await.unwrap(), 0);
+    assert_eq!(
+        mq.puts("q1", vec![Value::from("d")], Some(Value::from("r1")))
+            .await
+            .unwrap(),
+        3
+    );
+    // A retry with the same reqid writes nothing.
+    assert_eq!(
+        mq.puts("q1", vec![Value::from("d")], Some(Value::from("r1")))
+            .await
+            .unwrap(),
+        4
+    );
+    let status = mq.status("q1").unwrap();
+    assert_eq!((status.size, status.offs), (Some(4), Some(4)));
+    let rows: Vec<_> = mq
+        .gets("q1", 1, Some(2), false, false)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![(1, Value::from("b")), (2, Value::from("c"))]);
+    // get with cull removes what precedes.
+    assert_eq!(
+        mq.get("q1", 2, false, true).await.unwrap(),
+        Some((2, Value::from("c")))
+    );
+    assert_eq!(mq.size("q1"), Some(2));
+    assert_eq!(mq.pop("q1", 3).await.unwrap(), Some((3, Value::from("d"))));
+    assert_eq!(mq.size("q1"), Some(1));
+    mq.sets("q1", 2, vec![Value::from("C"), Value::from("E")])
+        .await
+        .unwrap();
+    assert_eq!(mq.status("q1").unwrap().offs, Some(4));
+    // Offset 2 was overwritten, offset 3 (popped) filled again.
+    assert_eq!(mq.size("q1"), Some(2));
+    assert_eq!(mq.dele("q1", 3, 3).await.unwrap(), 1);
+    // A waiting reader gets items put later.
+    let mut waiting = mq.gets("q1", 4, None, false, true);
+    let writer = mq.clone();
+    let put = tokio::spawn(async move { writer.put("q1", Value::from("late"), None).await });
+    assert_eq!(
+        waiting.next().await.unwrap().unwrap(),
+        (4, Value::from("late"))
+    );
+    put.await.unwrap().unwrap();
+    // Removing the queue ends waiting readers.
+    let mut waiting = mq.gets("q1", 5, None, false, true);
+    let remover = mq.clone();
+    let rem = tokio::spawn(async move { remover.rem("q1").await });
+    assert!(waiting.next().await.is_none());
+    rem.await.unwrap().unwrap();
+    assert!(!mq.exists("q1"));
+    assert!(mq.list().is_empty());
+    slab.fini().await;
+}
