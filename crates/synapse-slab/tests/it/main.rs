@@ -4,6 +4,7 @@
 
 mod basics;
 mod crash;
+mod interop;
 mod model;
 mod scans;
 mod structures;
