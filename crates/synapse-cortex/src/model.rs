@@ -128,7 +128,15 @@ static DEFAULT: LazyLock<std::result::Result<Arc<Model>, ModelError>> =
     LazyLock::new(|| Model::from_json_str(MODEL_JSON).map(Arc::new));
 
 /// Forms that exist at runtime only (generated from cortex state, never stored).
-const RUNT_FORMS: &[&str] = &["syn:cmd", "syn:cron", "syn:form", "syn:prop", "syn:tagprop", "syn:trigger", "syn:type"];
+const RUNT_FORMS: &[&str] = &[
+    "syn:cmd",
+    "syn:cron",
+    "syn:form",
+    "syn:prop",
+    "syn:tagprop",
+    "syn:trigger",
+    "syn:type",
+];
 
 impl Model {
     /// The shipped 2.256 model, loaded once per process and shared.
@@ -138,14 +146,17 @@ impl Model {
 
     /// Load a model from a `getModelDict()` JSON document.
     pub fn from_json_str(text: &str) -> Result<Model> {
-        let dict: Json =
-            serde_json::from_str(text).map_err(|e| ModelError::BadTypeDef { mesg: format!("bad model json: {e}") })?;
+        let dict: Json = serde_json::from_str(text).map_err(|e| ModelError::BadTypeDef {
+            mesg: format!("bad model json: {e}"),
+        })?;
         Model::from_dict(dict)
     }
 
     /// Load a model from a parsed `getModelDict()` document.
     pub fn from_dict(dict: Json) -> Result<Model> {
-        let baddef = |mesg: &str| ModelError::BadTypeDef { mesg: mesg.to_string() };
+        let baddef = |mesg: &str| ModelError::BadTypeDef {
+            mesg: mesg.to_string(),
+        };
         let mut model = Model {
             types: Vec::new(),
             type_index: HashMap::new(),
@@ -155,22 +166,48 @@ impl Model {
             props: Vec::new(),
             prop_index: HashMap::new(),
             univs: Vec::new(),
-            interfaces: dict.get("interfaces").and_then(Json::as_object).cloned().unwrap_or_default(),
+            interfaces: dict
+                .get("interfaces")
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default(),
             iface_forms: HashMap::new(),
             edges: Vec::new(),
-            tagprops: dict.get("tagprops").and_then(Json::as_object).cloned().unwrap_or_default(),
+            tagprops: dict
+                .get("tagprops")
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default(),
             dict: Json::Null,
         };
-        let types = dict.get("types").and_then(Json::as_object).ok_or_else(|| baddef("model has no types"))?;
+        let types = dict
+            .get("types")
+            .and_then(Json::as_object)
+            .ok_or_else(|| baddef("model has no types"))?;
 
         // Pass 1: register every named type with its ctor and merged options.
         let mut raw: Vec<(String, String, Map<String, Json>, Json, i64)> = Vec::new();
         for (name, tdef) in types {
             let info = tdef.get("info").cloned().unwrap_or(Json::Null);
-            let bases = info.get("bases").and_then(Json::as_array).cloned().unwrap_or_default();
-            let ctor = bases.get(1).and_then(Json::as_str).unwrap_or(name).to_string();
-            let opts = tdef.get("opts").and_then(Json::as_object).cloned().unwrap_or_default();
-            let stor = tdef.get("stortype").and_then(Json::as_i64).unwrap_or(stortype::MSGP);
+            let bases = info
+                .get("bases")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let ctor = bases
+                .get(1)
+                .and_then(Json::as_str)
+                .unwrap_or(name)
+                .to_string();
+            let opts = tdef
+                .get("opts")
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let stor = tdef
+                .get("stortype")
+                .and_then(Json::as_i64)
+                .unwrap_or(stortype::MSGP);
             model.type_index.insert(name.clone(), raw.len());
             raw.push((name.clone(), ctor, opts, info, stor));
         }
@@ -178,7 +215,7 @@ impl Model {
             model.types.push(TypeDef {
                 name: name.clone(),
                 ctor: ctor.clone(),
-                kind: types::Kind::Data,
+                kind: types::Kind::Data { geojson: false },
                 opts: opts.clone(),
                 info: info.clone(),
                 stortype: *stor,
@@ -187,24 +224,41 @@ impl Model {
         // Pass 2: compile kinds (children resolve to named types or new clones).
         for id in 0..raw.len() {
             let (name, ctor, opts, _, _) = &raw[id];
-            let kind = types::compile_kind(ctor, name, opts, &mut |tname, topts| model.resolve(tname, topts))?;
+            let kind = types::compile_kind(ctor, name, opts, &mut |tname, topts| {
+                model.resolve(tname, topts)
+            })?;
             model.types[id].kind = kind;
         }
 
         // Interfaces implemented by forms (recursively).
-        let forms = dict.get("forms").and_then(Json::as_object).ok_or_else(|| baddef("model has no forms"))?;
+        let forms = dict
+            .get("forms")
+            .and_then(Json::as_object)
+            .ok_or_else(|| baddef("model has no forms"))?;
         for (fname, fdef) in forms {
-            let ty = *model.type_index.get(fname).ok_or_else(|| baddef(&format!("form {fname} has no type")))?;
+            let ty = *model
+                .type_index
+                .get(fname)
+                .ok_or_else(|| baddef(&format!("form {fname} has no type")))?;
             let mut ifaces = Vec::new();
             let tinfo = &model.types[ty].info;
-            for iface in tinfo.get("interfaces").and_then(Json::as_array).into_iter().flatten() {
+            for iface in tinfo
+                .get("interfaces")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(iface) = iface.as_str() {
                     model.collect_ifaces(iface, &mut ifaces);
                 }
             }
             let formid = model.forms.len();
             for iface in &ifaces {
-                model.iface_forms.entry(iface.clone()).or_default().push(fname.clone());
+                model
+                    .iface_forms
+                    .entry(iface.clone())
+                    .or_default()
+                    .push(fname.clone());
             }
             model.forms.push(FormDef {
                 name: fname.clone(),
@@ -215,18 +269,35 @@ impl Model {
                 runt: RUNT_FORMS.contains(&fname.as_str()),
             });
             model.form_index.insert(fname.clone(), formid);
-            for (pname, pdef) in fdef.get("props").and_then(Json::as_object).into_iter().flatten() {
+            for (pname, pdef) in fdef
+                .get("props")
+                .and_then(Json::as_object)
+                .into_iter()
+                .flatten()
+            {
                 let propid = model.add_prop(pname, Some(formid), pdef)?;
                 model.forms[formid].props.push(propid);
                 model.forms[formid].prop_index.insert(pname.clone(), propid);
             }
         }
-        for (uname, udef) in dict.get("univs").and_then(Json::as_object).into_iter().flatten() {
+        for (uname, udef) in dict
+            .get("univs")
+            .and_then(Json::as_object)
+            .into_iter()
+            .flatten()
+        {
             let propid = model.add_prop(uname, None, udef)?;
             model.univs.push(propid);
         }
-        for edge in dict.get("edges").and_then(Json::as_array).into_iter().flatten() {
-            let Some(parts) = edge.get(0).and_then(Json::as_array) else { continue };
+        for edge in dict
+            .get("edges")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(parts) = edge.get(0).and_then(Json::as_array) else {
+                continue;
+            };
             let form = |i: usize| parts.get(i).and_then(Json::as_str).map(String::from);
             model.edges.push(EdgeDef {
                 n1form: form(0),
@@ -244,7 +315,12 @@ impl Model {
             return;
         }
         out.push(name.to_string());
-        let parents = self.interfaces.get(name).and_then(|i| i.get("interfaces")).and_then(Json::as_array).cloned();
+        let parents = self
+            .interfaces
+            .get(name)
+            .and_then(|i| i.get("interfaces"))
+            .and_then(Json::as_array)
+            .cloned();
         for parent in parents.into_iter().flatten() {
             if let Some(parent) = parent.as_str() {
                 self.collect_ifaces(parent, out);
@@ -255,10 +331,21 @@ impl Model {
     fn add_prop(&mut self, name: &str, form: Option<usize>, pdef: &Json) -> Result<usize> {
         let typedef = pdef.get("type").cloned().unwrap_or(Json::Null);
         let tname = typedef.get(0).and_then(Json::as_str).unwrap_or("str");
-        let topts = typedef.get(1).and_then(Json::as_object).cloned().unwrap_or_default();
+        let topts = typedef
+            .get(1)
+            .and_then(Json::as_object)
+            .cloned()
+            .unwrap_or_default();
         let ty = self.resolve(tname, &topts)?;
-        let full = pdef.get("full").and_then(Json::as_str).unwrap_or(name).to_string();
-        let stortype = pdef.get("stortype").and_then(Json::as_i64).unwrap_or(self.types[ty].stortype);
+        let full = pdef
+            .get("full")
+            .and_then(Json::as_str)
+            .unwrap_or(name)
+            .to_string();
+        let stortype = pdef
+            .get("stortype")
+            .and_then(Json::as_i64)
+            .unwrap_or(self.types[ty].stortype);
         let id = self.props.len();
         self.props.push(PropDef {
             name: name.to_string(),
@@ -275,7 +362,12 @@ impl Model {
 
     /// A named type, or a clone of it with override options (memoized).
     fn resolve(&mut self, name: &str, opts: &Map<String, Json>) -> Result<TypeId> {
-        let base = *self.type_index.get(name).ok_or_else(|| ModelError::NoSuchType { name: name.to_string() })?;
+        let base = *self
+            .type_index
+            .get(name)
+            .ok_or_else(|| ModelError::NoSuchType {
+                name: name.to_string(),
+            })?;
         if opts.is_empty() {
             return Ok(base);
         }
@@ -289,7 +381,9 @@ impl Model {
         }
         let ctor = self.types[base].ctor.clone();
         let info = self.types[base].info.clone();
-        let kind = types::compile_kind(&ctor, name, &merged, &mut |tname, topts| self.resolve(tname, topts))?;
+        let kind = types::compile_kind(&ctor, name, &merged, &mut |tname, topts| {
+            self.resolve(tname, topts)
+        })?;
         let stortype = match &kind {
             types::Kind::Time { ismin: true, .. } => stortype::MINTIME,
             types::Kind::Time { ismax: true, .. } => stortype::MAXTIME,
@@ -298,28 +392,45 @@ impl Model {
             _ => self.types[base].stortype,
         };
         let id = self.types.len();
-        self.types.push(TypeDef { name: name.to_string(), ctor, kind, opts: merged, info, stortype });
+        self.types.push(TypeDef {
+            name: name.to_string(),
+            ctor,
+            kind,
+            opts: merged,
+            info,
+            stortype,
+        });
         self.clone_index.insert(key, id);
         Ok(id)
     }
 
     /// A type by name.
     pub fn ty(&self, name: &str) -> Option<Type<'_>> {
-        self.type_index.get(name).map(|id| Type { model: self, id: *id })
+        self.type_index.get(name).map(|id| Type {
+            model: self,
+            id: *id,
+        })
     }
 
     /// A type by name, or a clone of it with extra options; `NoSuchType` if unknown.
     ///
     /// Clones not made while loading are not memoized: prefer the types of props.
     pub fn ty_with_opts(&self, name: &str, opts: &Map<String, Json>) -> Result<Type<'_>> {
-        let ty = self.ty(name).ok_or_else(|| ModelError::NoSuchType { name: name.to_string() })?;
+        let ty = self.ty(name).ok_or_else(|| ModelError::NoSuchType {
+            name: name.to_string(),
+        })?;
         if opts.is_empty() {
             return Ok(ty);
         }
         let key = (name.to_string(), Json::Object(opts.clone()).to_string());
         match self.clone_index.get(&key) {
-            Some(id) => Ok(Type { model: self, id: *id }),
-            None => Err(ModelError::BadTypeDef { mesg: format!("no clone of {name} with options {}", key.1) }),
+            Some(id) => Ok(Type {
+                model: self,
+                id: *id,
+            }),
+            None => Err(ModelError::BadTypeDef {
+                mesg: format!("no clone of {name} with options {}", key.1),
+            }),
         }
     }
 
@@ -330,7 +441,10 @@ impl Model {
 
     /// A form by name.
     pub fn form(&self, name: &str) -> Option<Form<'_>> {
-        self.form_index.get(name).map(|id| Form { model: self, id: *id })
+        self.form_index.get(name).map(|id| Form {
+            model: self,
+            id: *id,
+        })
     }
 
     /// Every form, in model order.
@@ -340,18 +454,32 @@ impl Model {
 
     /// Forms implementing an interface (directly or through another interface).
     pub fn forms_by_interface(&self, iface: &str) -> Vec<Form<'_>> {
-        self.iface_forms.get(iface).into_iter().flatten().filter_map(|n| self.form(n)).collect()
+        self.iface_forms
+            .get(iface)
+            .into_iter()
+            .flatten()
+            .filter_map(|n| self.form(n))
+            .collect()
     }
 
     /// A property by full name: `inet:dns:a:fqdn`, `inet:fqdn.created`, or a universal prop
     /// such as `.created`.
     pub fn prop(&self, full: &str) -> Option<Prop<'_>> {
-        self.prop_index.get(full).map(|id| Prop { model: self, id: *id })
+        self.prop_index.get(full).map(|id| Prop {
+            model: self,
+            id: *id,
+        })
     }
 
     /// A universal property (`.created`, `.seen`), by name with its leading dot.
     pub fn univ(&self, name: &str) -> Option<Prop<'_>> {
-        self.univs.iter().map(|id| Prop { model: self, id: *id }).find(|p| p.name() == name)
+        self.univs
+            .iter()
+            .map(|id| Prop {
+                model: self,
+                id: *id,
+            })
+            .find(|p| p.name() == name)
     }
 
     /// Interface declarations by name (`doc`, `props`, `interfaces`, ...).
@@ -405,18 +533,27 @@ impl<'a> Form<'a> {
 
     /// The type of the primary value.
     pub fn ty(&self) -> Type<'a> {
-        Type { model: self.model, id: self.def().ty }
+        Type {
+            model: self.model,
+            id: self.def().ty,
+        }
     }
 
     /// A property of the form by relative name (`fqdn`, `.created`).
     pub fn prop(&self, name: &str) -> Option<Prop<'a>> {
-        self.def().prop_index.get(name).map(|id| Prop { model: self.model, id: *id })
+        self.def().prop_index.get(name).map(|id| Prop {
+            model: self.model,
+            id: *id,
+        })
     }
 
     /// Every property of the form, universal ones included.
     pub fn props(&self) -> impl Iterator<Item = Prop<'a>> + 'a {
         let model = self.model;
-        self.def().props.iter().map(move |id| Prop { model, id: *id })
+        self.def()
+            .props
+            .iter()
+            .map(move |id| Prop { model, id: *id })
     }
 
     /// Interfaces the form implements (including inherited ones).
@@ -456,7 +593,13 @@ impl<'a> Form<'a> {
         }
         let mut adds = Vec::new();
         collect_adds(&info.adds, &mut adds);
-        Ok(NodeNorm { form: self.name().to_string(), norm, props, adds, info })
+        Ok(NodeNorm {
+            form: self.name().to_string(),
+            norm,
+            props,
+            adds,
+            info,
+        })
     }
 }
 
@@ -521,12 +664,18 @@ impl<'a> Prop<'a> {
 
     /// The form of the property (`None` for universal props).
     pub fn form(&self) -> Option<Form<'a>> {
-        self.def().form.map(|id| Form { model: self.model, id })
+        self.def().form.map(|id| Form {
+            model: self.model,
+            id,
+        })
     }
 
     /// The effective type (the declared type cloned with the prop's options).
     pub fn ty(&self) -> Type<'a> {
-        Type { model: self.model, id: self.def().ty }
+        Type {
+            model: self.model,
+            id: self.def().ty,
+        }
     }
 
     /// The declared `[typename, opts]` of the property.
@@ -546,7 +695,11 @@ impl<'a> Prop<'a> {
 
     /// Whether the property is read-only after creation.
     pub fn is_ro(&self) -> bool {
-        self.def().info.get("ro").and_then(Json::as_bool).unwrap_or(false)
+        self.def()
+            .info
+            .get("ro")
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
     }
 
     /// Whether the property is universal (`.created`, `.seen`, or a form's copy of them).
@@ -556,7 +709,11 @@ impl<'a> Prop<'a> {
 
     /// Whether the property is deprecated.
     pub fn is_deprecated(&self) -> bool {
-        self.def().info.get("deprecated").and_then(Json::as_bool).unwrap_or(false)
+        self.def()
+            .info
+            .get("deprecated")
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
     }
 
     /// The form whose node setting this property creates, if its type is a form.

@@ -25,7 +25,9 @@ impl std::fmt::Debug for Cmpr<'_> {
 
 impl<'a> Cmpr<'a> {
     fn new(pred: impl Fn(&Value) -> bool + Send + Sync + 'a) -> Cmpr<'a> {
-        Cmpr { pred: Box::new(pred) }
+        Cmpr {
+            pred: Box::new(pred),
+        }
     }
 
     /// Whether the normalized value satisfies the comparison.
@@ -48,14 +50,18 @@ pub struct StorLift {
 }
 
 fn lift(cmpr: &str, valu: Value, stortype: i64) -> StorLift {
-    StorLift { cmpr: cmpr.to_string(), valu, stortype }
+    StorLift {
+        cmpr: cmpr.to_string(),
+        valu,
+        stortype,
+    }
 }
 
 fn is_ordered(kind: &Kind) -> bool {
     matches!(
         kind,
         Kind::Int(_)
-            | Kind::GeoDist
+            | Kind::GeoDist { .. }
             | Kind::GeoArea
             | Kind::SemVer
             | Kind::Imei
@@ -73,11 +79,17 @@ fn is_ordered(kind: &Kind) -> bool {
 fn num_cmp(kind: &Kind, a: &Value, b: &Value) -> Option<Ordering> {
     match kind {
         Kind::HugeNum { .. } => {
-            let (x, y) = (super::numeric::hugenum_dec(a)?, super::numeric::hugenum_dec(b)?);
+            let (x, y) = (
+                super::numeric::hugenum_dec(a)?,
+                super::numeric::hugenum_dec(b)?,
+            );
             Some(x.cmp(&y))
         }
         Kind::Ipv6 => {
-            let (x, y) = (super::inet::ipv6_int(as_str(a)?)?, super::inet::ipv6_int(as_str(b)?)?);
+            let (x, y) = (
+                super::inet::ipv6_int(as_str(a)?)?,
+                super::inet::ipv6_int(as_str(b)?)?,
+            );
             Some(x.cmp(&y))
         }
         _ => py_cmp_opt(a, b),
@@ -89,7 +101,10 @@ impl<'a> Type<'a> {
     pub fn cmpr(&self, cmpr: &str, valu: &Value) -> Result<Cmpr<'a>> {
         let name = self.name().to_string();
         let kind = self.kind().clone();
-        let nosuch = || ModelError::NoSuchCmpr { cmpr: cmpr.to_string(), name: name.clone() };
+        let nosuch = || ModelError::NoSuchCmpr {
+            cmpr: cmpr.to_string(),
+            name: name.clone(),
+        };
         match cmpr {
             "=" => self.cmpr_eq(valu),
             "!=" => {
@@ -97,22 +112,35 @@ impl<'a> Type<'a> {
                 Ok(Cmpr::new(move |v| !eq.matches(v)))
             }
             "~=" => {
-                let pat = as_str(valu).map(String::from).unwrap_or_else(|| repr_to_string(valu));
+                let pat = as_str(valu)
+                    .map(String::from)
+                    .unwrap_or_else(|| repr_to_string(valu));
                 let re = RegexBuilder::new(&pat)
                     .case_insensitive(true)
                     .build()
-                    .map_err(|e| ModelError::BadCmprValu { cmpr: "~=".into(), mesg: e.to_string() })?;
+                    .map_err(|e| ModelError::BadCmprValu {
+                        cmpr: "~=".into(),
+                        mesg: e.to_string(),
+                    })?;
                 let ty = *self;
                 Ok(Cmpr::new(move |v| {
-                    ty.repr(v).map(|r| re.is_match(&repr_to_string(&r))).unwrap_or(false)
+                    ty.repr(v)
+                        .map(|r| re.is_match(&repr_to_string(&r)))
+                        .unwrap_or(false)
                 }))
             }
             "^=" => self.cmpr_pref(valu),
             "in=" => {
                 let Value::Array(items) = valu else {
-                    return Err(ModelError::BadCmprValu { cmpr: "in=".into(), mesg: "in= requires a list".into() });
+                    return Err(ModelError::BadCmprValu {
+                        cmpr: "in=".into(),
+                        mesg: "in= requires a list".into(),
+                    });
                 };
-                let norms = items.iter().map(|i| self.norm(i).map(|x| x.0)).collect::<Result<Vec<_>>>()?;
+                let norms = items
+                    .iter()
+                    .map(|i| self.norm(i).map(|x| x.0))
+                    .collect::<Result<Vec<_>>>()?;
                 Ok(Cmpr::new(move |v| norms.iter().any(|n| py_eq(n, v))))
             }
             "range=" => {
@@ -158,14 +186,17 @@ impl<'a> Type<'a> {
                     let strip = super::value::py_strip(text);
                     if let Some(wild) = strip.strip_suffix('*') {
                         if cmpr == "<" || cmpr == "<=" {
-                            let (_, tock) = super::time::wildrange(wild).map_err(|m| bad(&name, m))?;
+                            let (_, tock) =
+                                super::time::wildrange(wild).map_err(|m| bad(&name, m))?;
                             let tock = Value::from(tock);
                             return Ok(Cmpr::new(move |v| py_cmp_opt(v, &tock).is_some_and(want)));
                         }
                     }
                 }
                 let norm = self.norm(valu)?.0;
-                Ok(Cmpr::new(move |v| num_cmp(&kind, v, &norm).is_some_and(want)))
+                Ok(Cmpr::new(move |v| {
+                    num_cmp(&kind, v, &norm).is_some_and(want)
+                }))
             }
             "@=" => match kind {
                 Kind::Time { .. } | Kind::Ival => self.cmpr_at(valu),
@@ -186,9 +217,11 @@ impl<'a> Type<'a> {
                 if let Some(text) = as_str(valu) {
                     let strip = super::value::py_strip(text);
                     if let Some(wild) = strip.strip_suffix('*') {
-                        let (tick, tock) = super::time::wildrange(wild).map_err(|m| bad(name, m))?;
+                        let (tick, tock) =
+                            super::time::wildrange(wild).map_err(|m| bad(name, m))?;
                         return Ok(Cmpr::new(move |v| {
-                            as_pyint(v).is_some_and(|v| v >= i128::from(tick) && v < i128::from(tock))
+                            as_pyint(v)
+                                .is_some_and(|v| v >= i128::from(tick) && v < i128::from(tock))
                         }));
                     }
                 }
@@ -198,7 +231,8 @@ impl<'a> Type<'a> {
                     if text.contains('/') {
                         let (minv, maxv) = super::inet::ipv4_cidr_range(name, text)?;
                         return Ok(Cmpr::new(move |v| {
-                            as_pyint(v).is_some_and(|v| v >= i128::from(minv) && v <= i128::from(maxv))
+                            as_pyint(v)
+                                .is_some_and(|v| v >= i128::from(minv) && v <= i128::from(maxv))
                         }));
                     }
                     if let Some((a, b)) = text.split_once('-') {
@@ -216,14 +250,20 @@ impl<'a> Type<'a> {
                     let range = if text.contains('/') {
                         Some(super::inet::ipv6_cidr_range(name, text)?)
                     } else if let Some((a, b)) = text.split_once('-') {
-                        let p = |t: &str| super::inet::parse_ipv6(t).map(|x| x.0).map_err(|m| bad(name, m));
+                        let p = |t: &str| {
+                            super::inet::parse_ipv6(t)
+                                .map(|x| x.0)
+                                .map_err(|m| bad(name, m))
+                        };
                         Some((p(a)?, p(b)?))
                     } else {
                         None
                     };
                     if let Some((minv, maxv)) = range {
                         return Ok(Cmpr::new(move |v| {
-                            as_str(v).and_then(super::inet::ipv6_int).is_some_and(|v| v >= minv && v <= maxv)
+                            as_str(v)
+                                .and_then(super::inet::ipv6_int)
+                                .is_some_and(|v| v >= minv && v <= maxv)
                         }));
                     }
                 }
@@ -235,7 +275,9 @@ impl<'a> Type<'a> {
                     }
                     if let Some(suffix) = text.strip_prefix('*') {
                         let suffix = suffix.to_string();
-                        return Ok(Cmpr::new(move |v| as_str(v).is_some_and(|v| v.ends_with(&suffix))));
+                        return Ok(Cmpr::new(move |v| {
+                            as_str(v).is_some_and(|v| v.ends_with(&suffix))
+                        }));
                     }
                 }
             }
@@ -245,8 +287,12 @@ impl<'a> Type<'a> {
                 }
             }
             Kind::HugeNum { .. } => {
-                let base = super::numeric::hugenum_dec(valu)
-                    .ok_or_else(|| bad(name, format!("Invalid hugenum: {}", super::value::py_repr(valu))))?;
+                let base = super::numeric::hugenum_dec(valu).ok_or_else(|| {
+                    bad(
+                        name,
+                        format!("Invalid hugenum: {}", super::value::py_repr(valu)),
+                    )
+                })?;
                 return Ok(Cmpr::new(move |v| {
                     super::numeric::hugenum_dec(v).is_some_and(|x| x.cmp(&base) == Ordering::Equal)
                 }));
@@ -267,7 +313,9 @@ impl<'a> Type<'a> {
             }
             Kind::Taxonomy => {
                 let norm = self.taxonomy_lift_norm(valu)?;
-                Ok(Cmpr::new(move |v| as_str(v).is_some_and(|v| v.starts_with(&norm))))
+                Ok(Cmpr::new(move |v| {
+                    as_str(v).is_some_and(|v| v.starts_with(&norm))
+                }))
             }
             _ => {
                 let text = match valu {
@@ -276,7 +324,9 @@ impl<'a> Type<'a> {
                 };
                 let ty = *self;
                 Ok(Cmpr::new(move |v| {
-                    ty.repr(v).map(|r| repr_to_string(&r).starts_with(&text)).unwrap_or(false)
+                    ty.repr(v)
+                        .map(|r| repr_to_string(&r).starts_with(&text))
+                        .unwrap_or(false)
                 }))
             }
         }
@@ -285,7 +335,9 @@ impl<'a> Type<'a> {
     fn taxonomy_lift_norm(&self, valu: &Value) -> Result<String> {
         let norm = as_str(&self.norm(valu)?.0).unwrap_or_default().to_string();
         match as_str(valu) {
-            Some(text) if !super::value::py_strip(text).ends_with('.') => Ok(norm.trim_end_matches('.').to_string()),
+            Some(text) if !super::value::py_strip(text).ends_with('.') => {
+                Ok(norm.trim_end_matches('.').to_string())
+            }
             _ => Ok(norm),
         }
     }
@@ -298,9 +350,8 @@ impl<'a> Type<'a> {
             return Ok(Cmpr::new(|_| false));
         }
         let (minv, maxv) = match valu {
-            Value::String(_) | Value::Integer(_) => {
-                super::numeric::ival_pair(&ival.norm(valu)?.0).ok_or_else(|| bad(ival.name(), "bad ival"))?
-            }
+            Value::String(_) | Value::Integer(_) => super::numeric::ival_pair(&ival.norm(valu)?.0)
+                .ok_or_else(|| bad(ival.name(), "bad ival"))?,
             Value::Array(items) => {
                 let timetype = self.named("time")?;
                 let (minv, maxv) = super::numeric::tick_tock(&timetype, items)?;
@@ -309,27 +360,41 @@ impl<'a> Type<'a> {
                 }
                 (minv, maxv)
             }
-            _ => return Err(bad(ival.name(), format!("no norm for @= operator: {}", super::value::py_repr(valu)))),
+            _ => {
+                return Err(bad(
+                    ival.name(),
+                    format!("no norm for @= operator: {}", super::value::py_repr(valu)),
+                ));
+            }
         };
         Ok(Cmpr::new(move |item| {
             if matches!(item, Value::Nil) {
                 return false;
             }
-            let Ok((othr, _)) = ival.norm(item) else { return false };
-            let Some((a, b)) = super::numeric::ival_pair(&othr) else { return false };
+            let Ok((othr, _)) = ival.norm(item) else {
+                return false;
+            };
+            let Some((a, b)) = super::numeric::ival_pair(&othr) else {
+                return false;
+            };
             !(a >= maxv || b <= minv)
         }))
     }
 
     fn cmpr_near(&self, valu: &Value) -> Result<Cmpr<'a>> {
         let Some((latlong, dist)) = super::types::pair(valu) else {
-            return Err(ModelError::BadCmprValu { cmpr: "near=".into(), mesg: "near= requires (latlong, dist)".into() });
+            return Err(ModelError::BadCmprValu {
+                cmpr: "near=".into(),
+                mesg: "near= requires (latlong, dist)".into(),
+            });
         };
         let (ll, _) = self.norm(latlong)?;
         let (dist, _) = self.named("geo:dist")?.norm(dist)?;
         let dist = as_pyint(&dist).unwrap_or_default() as f64;
         let center = latlong_f64(&ll).ok_or_else(|| bad(self.name(), "bad latlong"))?;
-        Ok(Cmpr::new(move |v| latlong_f64(v).is_some_and(|p| haversine(p, center) <= dist)))
+        Ok(Cmpr::new(move |v| {
+            latlong_f64(v).is_some_and(|p| haversine(p, center) <= dist)
+        }))
     }
 
     /// The index operations for a lift `form:prop<cmpr>valu` (`NoSuchCmpr` if unsupported).
@@ -337,28 +402,33 @@ impl<'a> Type<'a> {
         let name = self.name();
         let st = self.stortype();
         let kind = self.kind();
-        let nosuch = || ModelError::NoSuchCmpr { cmpr: cmpr.to_string(), name: name.to_string() };
+        let nosuch = || ModelError::NoSuchCmpr {
+            cmpr: cmpr.to_string(),
+            name: name.to_string(),
+        };
         let normed = |v: &Value| -> Result<Value> { Ok(self.norm(v)?.0) };
-        let is_str = matches!(kind, Kind::Str(_) | Kind::Taxon | Kind::Taxonomy | Kind::Tag | Kind::TagPart)
-            || matches!(
-                kind,
-                Kind::DnsName
-                    | Kind::FileBytes
-                    | Kind::FileBase
-                    | Kind::FilePath
-                    | Kind::Cpe22
-                    | Kind::Cpe23
-                    | Kind::Phone
-                    | Kind::InetAddr { .. }
-                    | Kind::Cidr4
-                    | Kind::Cidr6
-                    | Kind::Email
-                    | Kind::Rfc2822
-                    | Kind::Url
-                    | Kind::HttpCookie
-                    | Kind::CvssV2
-                    | Kind::CvssV3
-            );
+        let is_str = matches!(
+            kind,
+            Kind::Str(_) | Kind::Taxon | Kind::Taxonomy | Kind::Tag | Kind::TagPart
+        ) || matches!(
+            kind,
+            Kind::DnsName
+                | Kind::FileBytes
+                | Kind::FileBase
+                | Kind::FilePath
+                | Kind::Cpe22
+                | Kind::Cpe23
+                | Kind::Phone
+                | Kind::InetAddr { .. }
+                | Kind::Cidr4
+                | Kind::Cidr6
+                | Kind::Email
+                | Kind::Rfc2822
+                | Kind::Url
+                | Kind::HttpCookie
+                | Kind::CvssV2
+                | Kind::CvssV3
+        );
         match cmpr {
             "=" => {
                 if let Some(text) = as_str(valu) {
@@ -383,7 +453,8 @@ impl<'a> Type<'a> {
                         Kind::Fqdn => {
                             if text.is_empty() {
                                 return Err(ModelError::BadLiftValu {
-                                    mesg: "Cannot generate fqdn index bytes for a empty string.".into(),
+                                    mesg: "Cannot generate fqdn index bytes for a empty string."
+                                        .into(),
                                 });
                             }
                             if text == "*" {
@@ -391,11 +462,19 @@ impl<'a> Type<'a> {
                             }
                             if let Some(rest) = text.strip_prefix("*.") {
                                 let n = normed(&Value::from(rest))?;
-                                return Ok(vec![lift("=", Value::from(format!("*.{}", as_str(&n).unwrap_or_default())), st)]);
+                                return Ok(vec![lift(
+                                    "=",
+                                    Value::from(format!("*.{}", as_str(&n).unwrap_or_default())),
+                                    st,
+                                )]);
                             }
                             if let Some(rest) = text.strip_prefix('*') {
                                 let n = normed(&Value::from(rest))?;
-                                return Ok(vec![lift("=", Value::from(format!("*{}", as_str(&n).unwrap_or_default())), st)]);
+                                return Ok(vec![lift(
+                                    "=",
+                                    Value::from(format!("*{}", as_str(&n).unwrap_or_default())),
+                                    st,
+                                )]);
                             }
                             if text.contains('*') {
                                 return Err(ModelError::BadLiftValu {
@@ -406,7 +485,11 @@ impl<'a> Type<'a> {
                         Kind::Ipv4 => {
                             if text.contains('/') {
                                 let (minv, maxv) = super::inet::ipv4_cidr_range(name, text)?;
-                                return Ok(vec![lift("range=", pairv(Value::from(minv), Value::from(maxv)), st)]);
+                                return Ok(vec![lift(
+                                    "range=",
+                                    pairv(Value::from(minv), Value::from(maxv)),
+                                    st,
+                                )]);
                             }
                             if let Some((a, b)) = text.split_once('-') {
                                 let (a, b) = (normed(&Value::from(a))?, normed(&Value::from(b))?);
@@ -417,7 +500,11 @@ impl<'a> Type<'a> {
                             let range = if text.contains('/') {
                                 Some(super::inet::ipv6_cidr_range(name, text)?)
                             } else if let Some((a, b)) = text.split_once('-') {
-                                let p = |t: &str| super::inet::parse_ipv6(t).map(|x| x.0).map_err(|m| bad(name, m));
+                                let p = |t: &str| {
+                                    super::inet::parse_ipv6(t)
+                                        .map(|x| x.0)
+                                        .map_err(|m| bad(name, m))
+                                };
                                 Some((p(a)?, p(b)?))
                             } else {
                                 None
@@ -431,8 +518,13 @@ impl<'a> Type<'a> {
                         Kind::Time { .. } => {
                             let strip = super::value::py_strip(text);
                             if let Some(wild) = strip.strip_suffix('*') {
-                                let (tick, tock) = super::time::wildrange(wild).map_err(|m| bad(name, m))?;
-                                return Ok(vec![lift("range=", pairv(Value::from(tick), Value::from(tock)), st)]);
+                                let (tick, tock) =
+                                    super::time::wildrange(wild).map_err(|m| bad(name, m))?;
+                                return Ok(vec![lift(
+                                    "range=",
+                                    pairv(Value::from(tick), Value::from(tock)),
+                                    st,
+                                )]);
                             }
                         }
                         _ => {}
@@ -442,7 +534,9 @@ impl<'a> Type<'a> {
             }
             "?=" => Ok(self.stor_lifts("=", valu).unwrap_or_default()),
             "in=" => {
-                let Value::Array(items) = valu else { return Err(nosuch()) };
+                let Value::Array(items) = valu else {
+                    return Err(nosuch());
+                };
                 let mut out = Vec::new();
                 for item in items {
                     out.extend(self.stor_lifts("=", item)?);
@@ -463,7 +557,9 @@ impl<'a> Type<'a> {
                         if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
                             return Err(bad(
                                 name,
-                                format!("Invalid GUID prefix ({text}). Must be even number of hex chars."),
+                                format!(
+                                    "Invalid GUID prefix ({text}). Must be even number of hex chars."
+                                ),
                             ));
                         }
                         Ok(vec![lift("^=", Value::from(text.to_ascii_lowercase()), st)])
@@ -472,7 +568,11 @@ impl<'a> Type<'a> {
                         let Some(text) = text else {
                             return Err(bad(name, "Hex prefix lift values must be str"));
                         };
-                        Ok(vec![lift("^=", Value::from(super::numeric::hex_lift_prefix(text)), st)])
+                        Ok(vec![lift(
+                            "^=",
+                            Value::from(super::numeric::hex_lift_prefix(text)),
+                            st,
+                        )])
                     }
                     Kind::Loc => Ok(vec![lift("^=", normed(valu)?, st)]),
                     Kind::Taxonomy | Kind::Taxon => {
@@ -484,15 +584,23 @@ impl<'a> Type<'a> {
                         Ok(vec![lift("^=", Value::from(n), st)])
                     }
                     Kind::Str(opts) => {
-                        let text = text.map(String::from).unwrap_or_else(|| repr_to_string(valu));
-                        Ok(vec![lift("^=", Value::from(str_lift_norm(opts, &text)), st)])
+                        let text = text
+                            .map(String::from)
+                            .unwrap_or_else(|| repr_to_string(valu));
+                        Ok(vec![lift(
+                            "^=",
+                            Value::from(str_lift_norm(opts, &text)),
+                            st,
+                        )])
                     }
                     _ if is_str => Ok(vec![lift("^=", valu.clone(), st)]),
                     _ => Err(nosuch()),
                 }
             }
             "range=" => {
-                let Value::Array(items) = valu else { return Err(nosuch()) };
+                let Value::Array(items) = valu else {
+                    return Err(nosuch());
+                };
                 if items.len() != 2 {
                     return Err(ModelError::BadCmprValu {
                         cmpr: "range=".into(),
@@ -503,14 +611,30 @@ impl<'a> Type<'a> {
                     Kind::Ival => Err(nosuch()),
                     Kind::Time { .. } => {
                         let (tick, tock) = super::numeric::tick_tock(self, items)?;
-                        Ok(vec![lift("range=", pairv(Value::from(tick), Value::from(tock)), st)])
+                        Ok(vec![lift(
+                            "range=",
+                            pairv(Value::from(tick), Value::from(tock)),
+                            st,
+                        )])
                     }
                     Kind::Str(opts) => {
-                        let a = as_str(&items[0]).map(|t| str_lift_norm(opts, t)).unwrap_or_default();
-                        let b = as_str(&items[1]).map(|t| str_lift_norm(opts, t)).unwrap_or_default();
-                        Ok(vec![lift("range=", pairv(Value::from(a), Value::from(b)), st)])
+                        let a = as_str(&items[0])
+                            .map(|t| str_lift_norm(opts, t))
+                            .unwrap_or_default();
+                        let b = as_str(&items[1])
+                            .map(|t| str_lift_norm(opts, t))
+                            .unwrap_or_default();
+                        Ok(vec![lift(
+                            "range=",
+                            pairv(Value::from(a), Value::from(b)),
+                            st,
+                        )])
                     }
-                    _ => Ok(vec![lift("range=", pairv(normed(&items[0])?, normed(&items[1])?), st)]),
+                    _ => Ok(vec![lift(
+                        "range=",
+                        pairv(normed(&items[0])?, normed(&items[1])?),
+                        st,
+                    )]),
                 }
             }
             "<" | ">" | "<=" | ">=" => {
@@ -521,7 +645,8 @@ impl<'a> Type<'a> {
                     let strip = super::value::py_strip(text);
                     if let Some(wild) = strip.strip_suffix('*') {
                         if cmpr == "<" || cmpr == "<=" {
-                            let (_, tock) = super::time::wildrange(wild).map_err(|m| bad(name, m))?;
+                            let (_, tock) =
+                                super::time::wildrange(wild).map_err(|m| bad(name, m))?;
                             return Ok(vec![lift(cmpr, Value::from(tock), st)]);
                         }
                     }
@@ -533,16 +658,24 @@ impl<'a> Type<'a> {
                     Value::Array(items) => {
                         let timetype = self.named("time")?;
                         let (tick, tock) = super::numeric::tick_tock(&timetype, items)?;
-                        Ok(vec![lift("@=", pairv(Value::from(tick), Value::from(tock)), st)])
+                        Ok(vec![lift(
+                            "@=",
+                            pairv(Value::from(tick), Value::from(tock)),
+                            st,
+                        )])
                     }
-                    _ if matches!(kind, Kind::Time { .. }) => Ok(vec![lift("=", normed(valu)?, st)]),
+                    _ if matches!(kind, Kind::Time { .. }) => {
+                        Ok(vec![lift("=", normed(valu)?, st)])
+                    }
                     _ => Ok(vec![lift("@=", normed(valu)?, st)]),
                 },
                 _ => Err(nosuch()),
             },
             "near=" => match kind {
                 Kind::LatLong => {
-                    let Some((ll, dist)) = super::types::pair(valu) else { return Err(nosuch()) };
+                    let Some((ll, dist)) = super::types::pair(valu) else {
+                        return Err(nosuch());
+                    };
                     let ll = normed(ll)?;
                     let dist = self.named("geo:dist")?.norm(dist)?.0;
                     Ok(vec![lift("near=", pairv(ll, dist), st)])
@@ -560,12 +693,18 @@ fn pairv(a: Value, b: Value) -> Value {
 
 /// The reference's `Str._normForLift`: partial normalization for prefix/range lifts.
 fn str_lift_norm(opts: &super::types::StrOpts, text: &str) -> String {
-    let mut valu = if opts.lower { super::value::py_lower(text) } else { text.to_string() };
+    let mut valu = if opts.lower {
+        super::value::py_lower(text)
+    } else {
+        text.to_string()
+    };
     for (look, repl) in &opts.replace {
         valu = valu.replace(look.as_str(), repl);
     }
     if opts.strip {
-        valu = valu.trim_start_matches(super::value::py_isspace).to_string();
+        valu = valu
+            .trim_start_matches(super::value::py_isspace)
+            .to_string();
     }
     if opts.onespace {
         valu = super::value::onespace(&valu);

@@ -11,7 +11,8 @@ use super::types::{Normed, bad};
 use super::value::{as_str, py_lower, py_strip};
 
 static CPE23_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    let comp = r#"(?::(([?]+|\*)?([a-z0-9-._]|\\[\\?*!"\#$%&'()+,/:;<=>@\[\]^`{|}~])+([?]+|\*)?|[*-]))"#;
+    let comp =
+        r#"(?::(([?]+|\*)?([a-z0-9-._]|\\[\\?*!"\#$%&'()+,/:;<=>@\[\]^`{|}~])+([?]+|\*)?|[*-]))"#;
     let pat = format!(
         r"(?i)^cpe:2\.3:[aho\*-]{comp}{{5}}:([*-]|(([a-z]{{2,3}}){{1}}(-([0-9]{{3}}|[a-z]{{2}}))?)){comp}{{4}}$"
     );
@@ -63,7 +64,10 @@ fn cpesplit(text: &str) -> Vec<String> {
         part.push(c);
     }
     parts.push(part);
-    parts.into_iter().map(|p| py_strip(&p).to_string()).collect()
+    parts
+        .into_iter()
+        .map(|p| py_strip(&p).to_string())
+        .collect()
 }
 
 const ESCAPES: &str = "!\"#$%&'()+,/:;<=>@[]^`{|}~\\?*";
@@ -82,7 +86,13 @@ fn fsb_escape(name: &str, text: &str) -> Result<String> {
         .map(String::from)
         .collect();
     if !invalid.is_empty() {
-        return Err(bad(name, format!("Invalid CPE 2.3 character(s) ({}) detected.", invalid.join(", "))));
+        return Err(bad(
+            name,
+            format!(
+                "Invalid CPE 2.3 character(s) ({}) detected.",
+                invalid.join(", ")
+            ),
+        ));
     }
     let chars: Vec<char> = text.chars().collect();
     let n = chars.len();
@@ -208,8 +218,21 @@ fn uri_pack(edition: &str, sw: &str, tsw: &str, thw: &str, other: &str) -> Strin
     if unspecified(sw) && unspecified(tsw) && unspecified(thw) && unspecified(other) {
         return edition.to_string();
     }
-    let pick = |t: &str| if unspecified(t) { String::new() } else { t.to_string() };
-    format!("~{}~{}~{}~{}~{}", edition, pick(sw), pick(tsw), pick(thw), pick(other))
+    let pick = |t: &str| {
+        if unspecified(t) {
+            String::new()
+        } else {
+            t.to_string()
+        }
+    };
+    format!(
+        "~{}~{}~{}~{}~{}",
+        edition,
+        pick(sw),
+        pick(tsw),
+        pick(thw),
+        pick(other)
+    )
 }
 
 fn zip22(parts: &[String]) -> String {
@@ -225,13 +248,27 @@ fn chop22(name: &str, text: &str) -> Result<Vec<String>> {
     let rest = text.split_once(":/").map(|x| x.1).unwrap_or_default();
     let parts = cpesplit(rest);
     if parts.len() > 7 {
-        return Err(bad(name, format!("CPE 2.2 string has {} parts, expected <= 7.", parts.len())));
+        return Err(bad(
+            name,
+            format!("CPE 2.2 string has {} parts, expected <= 7.", parts.len()),
+        ));
     }
     Ok(parts)
 }
 
-const FIELDS: [&str; 11] =
-    ["part", "vendor", "product", "version", "update", "edition", "language", "sw_edition", "target_sw", "target_hw", "other"];
+const FIELDS: [&str; 11] = [
+    "part",
+    "vendor",
+    "product",
+    "version",
+    "update",
+    "edition",
+    "language",
+    "sw_edition",
+    "target_sw",
+    "target_hw",
+    "other",
+];
 
 pub(crate) fn norm_cpe23(name: &str, valu: &str) -> Result<Normed> {
     let text = py_lower(valu);
@@ -241,7 +278,13 @@ pub(crate) fn norm_cpe23(name: &str, valu: &str) -> Result<Normed> {
         }
         let mut parts = cpesplit(rest);
         if parts.len() > 11 {
-            return Err(bad(name, format!("CPE 2.3 string has {} fields, expected up to 11.", parts.len())));
+            return Err(bad(
+                name,
+                format!(
+                    "CPE 2.3 string has {} fields, expected up to 11.",
+                    parts.len()
+                ),
+            ));
         }
         while parts.len() < 11 {
             parts.push("*".into());
@@ -278,7 +321,11 @@ pub(crate) fn norm_cpe23(name: &str, valu: &str) -> Result<Normed> {
         let ed = parts[5].clone();
         if ed.starts_with('~') && ed.matches('~').count() == 5 {
             let unpacked: Vec<String> = ed[1..].splitn(6, '~').map(String::from).collect();
-            parts[5] = if unpacked[0].is_empty() { "*".into() } else { unpacked[0].clone() };
+            parts[5] = if unpacked[0].is_empty() {
+                "*".into()
+            } else {
+                unpacked[0].clone()
+            };
             for (i, idx) in [7usize, 8, 9, 10].iter().enumerate() {
                 if !unpacked[i + 1].is_empty() {
                     parts[*idx] = unpacked[i + 1].clone();
@@ -286,7 +333,10 @@ pub(crate) fn norm_cpe23(name: &str, valu: &str) -> Result<Normed> {
             }
         }
         let parts: Vec<String> = parts.iter().map(|p| uri_unquote(p)).collect();
-        let escaped = parts.iter().map(|p| fsb_escape(name, p)).collect::<Result<Vec<_>>>()?;
+        let escaped = parts
+            .iter()
+            .map(|p| fsb_escape(name, p))
+            .collect::<Result<Vec<_>>>()?;
         let parts: Vec<String> = parts.iter().map(|p| fsb_unescape(p)).collect();
         let v2_3 = format!("cpe:2.3:{}", escaped.join(":"));
         if !valid23(&v2_3) {
@@ -294,11 +344,17 @@ pub(crate) fn norm_cpe23(name: &str, valu: &str) -> Result<Normed> {
         }
         (v2_3, text.clone(), parts)
     } else {
-        return Err(bad(name, "CPE 2.3 string is expected to start with \"cpe:2.3:\""));
+        return Err(bad(
+            name,
+            "CPE 2.3 string is expected to start with \"cpe:2.3:\"",
+        ));
     };
     let mut info = NormInfo::default();
     for (i, field) in FIELDS.iter().enumerate() {
-        info.subs.push(((*field).into(), Value::from(parts.get(i).cloned().unwrap_or_default())));
+        info.subs.push((
+            (*field).into(),
+            Value::from(parts.get(i).cloned().unwrap_or_default()),
+        ));
     }
     info.subs.push(("v2_2".into(), Value::from(v2_2)));
     Ok((Value::from(v2_3), info))
@@ -321,7 +377,10 @@ pub(crate) fn norm_cpe22(name: &str, valu: &str) -> Result<Normed> {
         }
         cpesplit(rest)
     } else {
-        return Err(bad(name, "CPE 2.2 string is expected to start with \"cpe:/\""));
+        return Err(bad(
+            name,
+            "CPE 2.2 string is expected to start with \"cpe:/\"",
+        ));
     };
     let v2_2 = zip22(&parts);
     if !valid22(&v2_2) {

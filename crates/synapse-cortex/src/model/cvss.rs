@@ -50,7 +50,13 @@ const CVSS3: &[Metric] = &[
     ("MA", &["X", "N", "L", "H"], false),
 ];
 
-fn normalize(name: &str, vect: &str, metrics: &[Metric], tags: &[&str], undefined: &str) -> Result<Normed> {
+fn normalize(
+    name: &str,
+    vect: &str,
+    metrics: &[Metric],
+    tags: &[&str],
+    undefined: &str,
+) -> Result<Normed> {
     let err = |m: String| bad(name, m);
     let mut v = vect.trim_matches('(').trim_matches(')');
     for tag in tags {
@@ -75,12 +81,21 @@ fn normalize(name: &str, vect: &str, metrics: &[Metric], tags: &[&str], undefine
         seen.push(k);
     }
     if !repeated.is_empty() {
-        return Err(err(format!("Provided vectors {vect} contains duplicate metrics: {}", repeated.join(", "))));
+        return Err(err(format!(
+            "Provided vectors {vect} contains duplicate metrics: {}",
+            repeated.join(", ")
+        )));
     }
-    let invalid: Vec<&str> =
-        pairs.iter().map(|(k, _)| k.as_str()).filter(|k| !metrics.iter().any(|(m, _, _)| m == k)).collect();
+    let invalid: Vec<&str> = pairs
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !metrics.iter().any(|(m, _, _)| m == k))
+        .collect();
     if !invalid.is_empty() {
-        return Err(err(format!("Provided vector {vect} contains invalid metrics: {}", invalid.join(", "))));
+        return Err(err(format!(
+            "Provided vector {vect} contains invalid metrics: {}",
+            invalid.join(", ")
+        )));
     }
     let get = |m: &str| pairs.iter().find(|(k, _)| k == m).map(|(_, v)| v.as_str());
     let mut missing = Vec::new();
@@ -97,14 +112,24 @@ fn normalize(name: &str, vect: &str, metrics: &[Metric], tags: &[&str], undefine
         }
     }
     if !missing.is_empty() {
-        return Err(err(format!("Provided vector {vect} missing mandatory metric(s): {}", missing.join(", "))));
+        return Err(err(format!(
+            "Provided vector {vect} missing mandatory metric(s): {}",
+            missing.join(", ")
+        )));
     }
     if !badvals.is_empty() {
-        return Err(err(format!("Provided vector {vect} contains invalid metric value(s): {}", badvals.join(", "))));
+        return Err(err(format!(
+            "Provided vector {vect} contains invalid metric value(s): {}",
+            badvals.join(", ")
+        )));
     }
     let vals: Vec<String> = metrics
         .iter()
-        .filter_map(|(m, _, _)| get(m).filter(|v| *v != undefined).map(|v| format!("{m}:{v}")))
+        .filter_map(|(m, _, _)| {
+            get(m)
+                .filter(|v| *v != undefined)
+                .map(|v| format!("{m}:{v}"))
+        })
         .collect();
     Ok((Value::from(vals.join("/")), NormInfo::default()))
 }

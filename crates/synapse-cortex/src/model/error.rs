@@ -86,7 +86,10 @@ impl ModelError {
     }
 
     pub(crate) fn bad(name: &str, mesg: impl Into<String>) -> Self {
-        ModelError::BadTypeValu { name: name.to_string(), mesg: mesg.into() }
+        ModelError::BadTypeValu {
+            name: name.to_string(),
+            mesg: mesg.into(),
+        }
     }
 }
 

@@ -19,19 +19,28 @@ struct Lookups {
 }
 
 static LOOKUPS: LazyLock<Lookups> = LazyLock::new(|| {
-    let data: serde_json::Value =
-        serde_json::from_str(include_str!("../../data/lookups.json")).unwrap_or(serde_json::Value::Null);
+    let data: serde_json::Value = serde_json::from_str(include_str!("../../data/lookups.json"))
+        .unwrap_or(serde_json::Value::Null);
     let services = data
         .get("services")
         .and_then(|s| s.as_object())
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_i64()?))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_i64()?)))
+                .collect()
+        })
         .unwrap_or_default();
     let phone = data
         .get("phone")
         .and_then(|s| s.as_array())
         .map(|a| {
             a.iter()
-                .filter_map(|p| Some((p.get(0)?.as_str()?.to_string(), p.get(1)?.as_str()?.to_string())))
+                .filter_map(|p| {
+                    Some((
+                        p.get(0)?.as_str()?.to_string(),
+                        p.get(1)?.as_str()?.to_string(),
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -60,7 +69,10 @@ pub(crate) fn inet_aton(text: &str) -> Option<u32> {
         return None;
     }
     // inet_aton stops at the first whitespace.
-    let text = text.split(|c: char| c.is_ascii_whitespace()).next().unwrap_or_default();
+    let text = text
+        .split(|c: char| c.is_ascii_whitespace())
+        .next()
+        .unwrap_or_default();
     let parts: Vec<&str> = text.split('.').collect();
     if parts.len() > 4 {
         return None;
@@ -81,7 +93,11 @@ pub(crate) fn inet_aton(text: &str) -> Option<u32> {
         if !digits.chars().all(|c| c.is_digit(radix)) {
             return None;
         }
-        let v = if digits.is_empty() { 0 } else { u64::from_str_radix(digits, radix).ok()? };
+        let v = if digits.is_empty() {
+            0
+        } else {
+            u64::from_str_radix(digits, radix).ok()?
+        };
         if v > u64::from(u32::MAX) {
             return None;
         }
@@ -112,7 +128,11 @@ pub(crate) fn ipv4_repr(v: u32) -> String {
 }
 
 fn in_net4(ip: u32, net: u32, bits: u32) -> bool {
-    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
     ip & mask == net & mask
 }
 
@@ -224,13 +244,22 @@ fn parse_ipv4_strict(text: &str) -> std::result::Result<u32, String> {
             return Err(err("Empty octet not permitted".into()));
         }
         if !oct.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err(format!("Only decimal digits permitted in {}", py_repr_str(oct))));
+            return Err(err(format!(
+                "Only decimal digits permitted in {}",
+                py_repr_str(oct)
+            )));
         }
         if oct.len() > 3 {
-            return Err(err(format!("At most 3 characters permitted in {}", py_repr_str(oct))));
+            return Err(err(format!(
+                "At most 3 characters permitted in {}",
+                py_repr_str(oct)
+            )));
         }
         if oct.len() > 1 && oct.starts_with('0') {
-            return Err(err(format!("Leading zeros are not permitted in {}", py_repr_str(oct))));
+            return Err(err(format!(
+                "Leading zeros are not permitted in {}",
+                py_repr_str(oct)
+            )));
         }
         let v: u32 = oct.parse().unwrap_or(0);
         if v > 255 {
@@ -287,13 +316,17 @@ pub(crate) fn parse_ipv6(text: &str) -> std::result::Result<(u128, Option<String
         if parts[0].is_empty() {
             hi -= 1;
             if hi > 0 {
-                return Err(format!("Leading ':' only permitted as part of '::' in {rep}"));
+                return Err(format!(
+                    "Leading ':' only permitted as part of '::' in {rep}"
+                ));
             }
         }
         if parts.last().is_some_and(String::is_empty) {
             lo -= 1;
             if lo > 0 {
-                return Err(format!("Trailing ':' only permitted as part of '::' in {rep}"));
+                return Err(format!(
+                    "Trailing ':' only permitted as part of '::' in {rep}"
+                ));
             }
         }
         if 8 < hi + lo + 1 {
@@ -305,19 +338,29 @@ pub(crate) fn parse_ipv6(text: &str) -> std::result::Result<(u128, Option<String
             return Err(format!("Exactly 8 parts expected without '::' in {rep}"));
         }
         if parts[0].is_empty() {
-            return Err(format!("Leading ':' only permitted as part of '::' in {rep}"));
+            return Err(format!(
+                "Leading ':' only permitted as part of '::' in {rep}"
+            ));
         }
         if parts[7].is_empty() {
-            return Err(format!("Trailing ':' only permitted as part of '::' in {rep}"));
+            return Err(format!(
+                "Trailing ':' only permitted as part of '::' in {rep}"
+            ));
         }
         (8, 0)
     };
     let hextet = |p: &str| -> std::result::Result<u128, String> {
         if !p.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!("Only hex digits permitted in {} in {rep}", py_repr_str(p)));
+            return Err(format!(
+                "Only hex digits permitted in {} in {rep}",
+                py_repr_str(p)
+            ));
         }
         if p.len() > 4 {
-            return Err(format!("At most 4 characters permitted in {} in {rep}", py_repr_str(p)));
+            return Err(format!(
+                "At most 4 characters permitted in {} in {rep}",
+                py_repr_str(p)
+            ));
         }
         Ok(u128::from_str_radix(p, 16).unwrap_or(0))
     };
@@ -325,7 +368,7 @@ pub(crate) fn parse_ipv6(text: &str) -> std::result::Result<(u128, Option<String
     for p in &parts[..hi] {
         ip = (ip << 16) | hextet(p)?;
     }
-    ip <<= 16 * (8 - hi - lo);
+    ip = ip.checked_shl(16 * (8 - hi - lo) as u32).unwrap_or(0);
     for p in &parts[parts.len() - lo..] {
         ip = (ip << 16) | hextet(p)?;
     }
@@ -352,15 +395,28 @@ pub(crate) fn ipv6_compressed(ip: u128) -> String {
             i += 1;
         }
     }
-    let fmt = |s: &[u16]| s.iter().map(|h| format!("{h:x}")).collect::<Vec<_>>().join(":");
+    let fmt = |s: &[u16]| {
+        s.iter()
+            .map(|h| format!("{h:x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
     match best_start {
-        Some(start) => format!("{}::{}", fmt(&hextets[..start]), fmt(&hextets[start + best_len..])),
+        Some(start) => format!(
+            "{}::{}",
+            fmt(&hextets[..start]),
+            fmt(&hextets[start + best_len..])
+        ),
         None => fmt(&hextets),
     }
 }
 
 fn in_net6(ip: u128, net: u128, bits: u32) -> bool {
-    let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+    let mask = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - bits)
+    };
     ip & mask == net & mask
 }
 
@@ -453,10 +509,26 @@ fn ipv6_mapped(ip: u128) -> Option<u32> {
 /// Normalize an IPv6 address given as text or int.
 pub(crate) fn norm_ipv6_raw(name: &str, valu: &Value) -> Result<Normed> {
     let (ip, scope) = match valu {
-        Value::Integer(_) | Value::Ext(0 | 1, _) => {
+        Value::Ext(0, byts) => {
+            if byts.len() > 16 && byts[..byts.len() - 16].iter().any(|b| *b != 0) {
+                return Err(bad(
+                    name,
+                    "value (>= 2**128) is not permitted as an IPv6 address",
+                ));
+            }
+            let mut v: u128 = 0;
+            for b in byts {
+                v = (v << 8) | u128::from(*b);
+            }
+            (v, None)
+        }
+        Value::Integer(_) | Value::Ext(1, _) => {
             let v = as_pyint(valu).unwrap_or_default();
             if v < 0 {
-                return Err(bad(name, format!("{v} (< 0) is not permitted as an IPv6 address")));
+                return Err(bad(
+                    name,
+                    format!("{v} (< 0) is not permitted as an IPv6 address"),
+                ));
             }
             (v as u128, None)
         }
@@ -471,7 +543,8 @@ pub(crate) fn norm_ipv6_raw(name: &str, valu: &Value) -> Result<Normed> {
     };
     let mut info = NormInfo::default();
     info.subs.push(("type".into(), Value::from(ipv6_type(ip))));
-    info.subs.push(("scope".into(), Value::from(ipv6_scope(ip))));
+    info.subs
+        .push(("scope".into(), Value::from(ipv6_scope(ip))));
     if let Some(v4) = ipv6_mapped(ip) {
         info.subs.push(("ipv4".into(), Value::from(v4)));
         return Ok((Value::from(format!("::ffff:{}", ipv4_repr(v4))), info));
@@ -496,12 +569,17 @@ pub(crate) fn ipv6_int(text: &str) -> Option<u128> {
 pub(crate) fn ipv6_cidr_range(name: &str, text: &str) -> Result<(u128, u128)> {
     let (addr, mask) = text.split_once('/').unwrap_or((text, ""));
     let (ip, _) = parse_ipv6(addr).map_err(|m| bad(name, m))?;
-    let mask: u32 = mask
-        .parse()
-        .ok()
-        .filter(|m| *m <= 128)
-        .ok_or_else(|| bad(name, format!("{} is not a valid netmask", py_repr_str(mask))))?;
-    let netmask = if mask == 0 { 0 } else { u128::MAX << (128 - mask) };
+    let mask: u32 = mask.parse().ok().filter(|m| *m <= 128).ok_or_else(|| {
+        bad(
+            name,
+            format!("{} is not a valid netmask", py_repr_str(mask)),
+        )
+    })?;
+    let netmask = if mask == 0 {
+        0
+    } else {
+        u128::MAX << (128 - mask)
+    };
     Ok((ip & netmask, (ip & netmask) | !netmask))
 }
 
@@ -512,7 +590,11 @@ fn cidr4_parts(ty: &Type<'_>, text: &str) -> Result<(String, u32, u32, i64)> {
     let missing = || bad(name, "Invalid/Missing CIDR Mask");
     let (ip, mask) = text.split_once('/').ok_or_else(missing)?;
     let mask = super::numeric::py_float(mask)
-        .filter(|_| py_strip(mask).chars().all(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '_'))
+        .filter(|_| {
+            py_strip(mask)
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '_')
+        })
         .map(|f| f as i64)
         .ok_or_else(missing)?;
     if !(0..=32).contains(&mask) {
@@ -523,7 +605,12 @@ fn cidr4_parts(ty: &Type<'_>, text: &str) -> Result<(String, u32, u32, i64)> {
     let netmask = (0xffff_ffffu64 - (size - 1)) as u32;
     let network = ip & netmask;
     let broadcast = (u64::from(network) + size - 1) as u32;
-    Ok((format!("{}/{mask}", ipv4_repr(network)), network, broadcast, mask))
+    Ok((
+        format!("{}/{mask}", ipv4_repr(network)),
+        network,
+        broadcast,
+        mask,
+    ))
 }
 
 pub(crate) fn norm_cidr4(ty: &Type<'_>, text: &str) -> Result<Normed> {
@@ -540,28 +627,45 @@ fn cidr6_parts(name: &str, text: &str) -> Result<(String, u128, u128, u32)> {
         return Err(bad(name, "Invalid/Missing CIDR Mask"));
     }
     let (addr, mask) = text.split_once('/').unwrap_or((text, ""));
-    let (ip, _) = parse_ipv6(addr).map_err(|m| bad(name, m))?;
+    let (ip, _) = parse_ipv6(addr)
+        .map_err(|m| bad(name, m.replacen(" expected from ", " expected in ", 1)))?;
     let mask: u32 = if !mask.is_empty() && mask.bytes().all(|b| b.is_ascii_digit()) {
         mask.parse().ok().filter(|m| *m <= 128)
     } else {
         None
     }
-    .ok_or_else(|| bad(name, format!("{} is not a valid netmask", py_repr_str(mask))))?;
-    let netmask = if mask == 0 { 0 } else { u128::MAX << (128 - mask) };
+    .ok_or_else(|| {
+        bad(
+            name,
+            format!("{} is not a valid netmask", py_repr_str(mask)),
+        )
+    })?;
+    let netmask = if mask == 0 {
+        0
+    } else {
+        u128::MAX << (128 - mask)
+    };
     if ip & !netmask != 0 {
         return Err(bad(name, format!("{text} has host bits set")));
     }
     let network = ip & netmask;
     let broadcast = network | !netmask;
-    Ok((format!("{}/{mask}", ipv6_compressed(network)), network, broadcast, mask))
+    Ok((
+        format!("{}/{mask}", ipv6_compressed(network)),
+        network,
+        broadcast,
+        mask,
+    ))
 }
 
 pub(crate) fn norm_cidr6(name: &str, text: &str) -> Result<Normed> {
     let (norm, network, broadcast, mask) = cidr6_parts(name, text)?;
     let mut info = NormInfo::default();
-    info.subs.push(("broadcast".into(), Value::from(ipv6_compressed(broadcast))));
+    info.subs
+        .push(("broadcast".into(), Value::from(ipv6_compressed(broadcast))));
     info.subs.push(("mask".into(), Value::from(mask)));
-    info.subs.push(("network".into(), Value::from(ipv6_compressed(network))));
+    info.subs
+        .push(("network".into(), Value::from(ipv6_compressed(network))));
     Ok((Value::from(norm), info))
 }
 
@@ -585,7 +689,10 @@ pub(crate) fn norm_range(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
                 vec![Value::from(network), Value::from(broadcast)]
             } else if kind == 6 && !text.contains('-') {
                 let (_, network, broadcast, _) = cidr6_parts("inet:cidr6", text)?;
-                vec![Value::from(ipv6_compressed(network)), Value::from(ipv6_compressed(broadcast))]
+                vec![
+                    Value::from(ipv6_compressed(network)),
+                    Value::from(ipv6_compressed(broadcast)),
+                ]
             } else {
                 text.splitn(2, '-').map(Value::from).collect()
             }
@@ -598,7 +705,10 @@ pub(crate) fn norm_range(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
             format!(
                 "Must be a 2-tuple of type {}: {}",
                 subtype.name(),
-                super::value::trim_text(&super::types::py_repr_tuple(&items))
+                super::value::trim_text(&super::types::py_repr_seq(
+                    &items,
+                    matches!(valu, Value::String(_))
+                ))
             ),
         ));
     }
@@ -652,7 +762,12 @@ fn idna_encode(text: &str) -> Option<String> {
     }
     let uts46 = idna::uts46::Uts46::new();
     uts46
-        .to_ascii(text.as_bytes(), idna::uts46::AsciiDenyList::EMPTY, idna::uts46::Hyphens::Allow, idna::uts46::DnsLength::Ignore)
+        .to_ascii(
+            text.as_bytes(),
+            idna::uts46::AsciiDenyList::EMPTY,
+            idna::uts46::Hyphens::Allow,
+            idna::uts46::DnsLength::Ignore,
+        )
         .ok()
         .map(|s| s.into_owned())
         .filter(|s| s.split('.').all(|l| !l.is_empty() && l.len() < 64))
@@ -664,7 +779,8 @@ pub(crate) fn norm_fqdn(ty: &Type<'_>, text: &str) -> Result<Normed> {
     valu = valu.replace(['\u{3002}', '\u{ff0e}', '\u{ff61}'], ".");
     valu = valu.replace("[.]", ".").replace("(.)", ".");
     let valu = py_strip(&valu).trim_matches('.').to_string();
-    let valu = idna_encode(&valu).ok_or_else(|| bad(name, "Failed to encode/decode the value with idna/utf8."))?;
+    let valu = idna_encode(&valu)
+        .ok_or_else(|| bad(name, "Failed to encode/decode the value with idna/utf8."))?;
     if !FQDN_RE.as_ref().is_some_and(|re| re.is_match(&valu)) {
         return Err(bad(name, "FQDN failed to match fqdnre [^[\\w._-]+$]"));
     }
@@ -698,25 +814,50 @@ pub(crate) fn fqdn_repr(valu: &str) -> String {
 pub(crate) fn norm_email(ty: &Type<'_>, text: &str) -> Result<Normed> {
     let name = ty.name();
     let Some((user, fqdn)) = text.split_once('@') else {
-        return Err(bad(name, format!("Email address expected in <user>@<fqdn> format, got \"{text}\"")));
+        return Err(bad(
+            name,
+            format!("Email address expected in <user>@<fqdn> format, got \"{text}\""),
+        ));
     };
-    let plus = user.split_once('+').map(|(base, plus)| (base, py_lower(py_strip(plus))));
-    let rewrap = |e: ModelError| bad(name, e.mesg());
-    let (fqdnnorm, _) = ty.named("inet:fqdn")?.norm(&Value::from(fqdn)).map_err(rewrap)?;
-    let (usernorm, _) = ty.named("inet:user")?.norm(&Value::from(user)).map_err(rewrap)?;
+    let plus = user
+        .split_once('+')
+        .map(|(base, plus)| (base, py_lower(py_strip(plus))));
+    let rewrap = |tname: &str, item: &str, e: ModelError| {
+        bad(
+            name,
+            format!(
+                "BadTypeValu: mesg={} name={} valu={}",
+                py_repr_str(&e.mesg()),
+                py_repr_str(tname),
+                py_repr_str(item)
+            ),
+        )
+    };
+    let (fqdnnorm, _) = ty
+        .named("inet:fqdn")?
+        .norm(&Value::from(fqdn))
+        .map_err(|e| rewrap("inet:fqdn", fqdn, e))?;
+    let (usernorm, _) = ty
+        .named("inet:user")?
+        .norm(&Value::from(user))
+        .map_err(|e| rewrap("inet:user", user, e))?;
     let fqdnnorm = as_str(&fqdnnorm).unwrap_or_default().to_string();
     let usernorm = as_str(&usernorm).unwrap_or_default().to_string();
     let mut info = NormInfo::default();
-    info.subs.push(("fqdn".into(), Value::from(fqdnnorm.as_str())));
-    info.subs.push(("user".into(), Value::from(usernorm.as_str())));
+    info.subs
+        .push(("fqdn".into(), Value::from(fqdnnorm.as_str())));
+    info.subs
+        .push(("user".into(), Value::from(usernorm.as_str())));
     if let Some((base, plus)) = plus {
         info.subs.push(("plus".into(), Value::from(plus)));
-        info.subs.push(("base".into(), Value::from(format!("{base}@{fqdnnorm}"))));
+        info.subs
+            .push(("base".into(), Value::from(format!("{base}@{fqdnnorm}"))));
     }
     Ok((Value::from(format!("{usernorm}@{fqdnnorm}")), info))
 }
 
-static SRV6_RE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i)^\[([a-f0-9\.:]+)\](?::(\d+))?$").ok());
+static SRV6_RE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)^\[([a-f0-9\.:]+)\](?::(\d+))?$").ok());
 
 fn port_norm(ty: &Type<'_>, text: &str) -> Result<i64> {
     let (port, _) = ty.named("inet:port")?.norm(&Value::from(text))?;
@@ -727,7 +868,9 @@ const ADDR_PROTOS: &[&str] = &["tcp", "udp", "icmp", "host", "gre"];
 
 pub(crate) fn norm_addr(ty: &Type<'_>, orig: &str) -> Result<Normed> {
     let name = ty.name();
-    let Kind::InetAddr { defport, defproto } = ty.kind() else { return Err(no_norm(name, &Value::from(orig))) };
+    let Kind::InetAddr { defport, defproto } = ty.kind() else {
+        return Err(no_norm(name, &Value::from(orig)));
+    };
     let mut info = NormInfo::default();
     let low = py_lower(orig);
     let (proto, rest) = match low.split_once("://") {
@@ -735,9 +878,16 @@ pub(crate) fn norm_addr(ty: &Type<'_>, orig: &str) -> Result<Normed> {
         None => (defproto.clone(), low.clone()),
     };
     if !ADDR_PROTOS.contains(&proto.as_str()) {
-        return Err(bad(name, format!("inet:addr protocol must be one of: {}", ADDR_PROTOS.join(","))));
+        return Err(bad(
+            name,
+            format!(
+                "inet:addr protocol must be one of: {}",
+                ADDR_PROTOS.join(",")
+            ),
+        ));
     }
-    info.subs.push(("proto".into(), Value::from(proto.as_str())));
+    info.subs
+        .push(("proto".into(), Value::from(proto.as_str())));
     let valu = py_strip(&rest).trim_matches('/').to_string();
 
     let get_port = |valu: &str| -> Result<(String, Option<i64>, String)> {
@@ -785,25 +935,43 @@ pub(crate) fn norm_addr(ty: &Type<'_>, orig: &str) -> Result<Normed> {
             port = Some(pn);
         }
         if port.is_some_and(|p| p != 0) && proto == "gre" {
-            return Err(bad(name, format!("Protocol {proto} does not allow specifying ports.")));
+            return Err(bad(
+                name,
+                format!("Protocol {proto} does not allow specifying ports."),
+            ));
         }
-        return Ok((Value::from(format!("{proto}://[{}]{portstr}", as_str(&v6.0).unwrap_or_default())), info));
+        return Ok((
+            Value::from(format!(
+                "{proto}://[{}]{portstr}",
+                as_str(&v6.0).unwrap_or_default()
+            )),
+            info,
+        ));
     }
     if valu.matches(':').count() >= 2 {
         let v6 = norm_ipv6_raw("inet:ipv6", &Value::from(valu.as_str()))?;
         v6info(&mut info, &v6);
-        return Ok((Value::from(format!("{proto}://[{}]", as_str(&v6.0).unwrap_or_default())), info));
+        return Ok((
+            Value::from(format!("{proto}://[{}]", as_str(&v6.0).unwrap_or_default())),
+            info,
+        ));
     }
     let (valu, port, pstr) = get_port(&valu)?;
     if let Some(port) = port.filter(|p| *p != 0) {
         info.subs.push(("port".into(), Value::from(port)));
     }
     if port.is_some_and(|p| p != 0) && proto == "gre" {
-        return Err(bad(name, format!("Protocol {proto} does not allow specifying ports.")));
+        return Err(bad(
+            name,
+            format!("Protocol {proto} does not allow specifying ports."),
+        ));
     }
     let ip = ipv4_from_str("inet:ipv4", &valu)?;
     info.subs.push(("ipv4".into(), Value::from(ip)));
-    Ok((Value::from(format!("{proto}://{}{pstr}", ipv4_repr(ip))), info))
+    Ok((
+        Value::from(format!("{proto}://{}{pstr}", ipv4_repr(ip))),
+        info,
+    ))
 }
 
 /// `urllib.parse.unquote` (UTF-8, invalid sequences replaced).
@@ -874,7 +1042,8 @@ pub(crate) fn norm_url(ty: &Type<'_>, text: &str) -> Result<Normed> {
     if proto.is_empty() || valu.is_empty() {
         return Err(bad(name, "Invalid/Missing protocol"));
     }
-    info.subs.push(("proto".into(), Value::from(proto.as_str())));
+    info.subs
+        .push(("proto".into(), Value::from(proto.as_str())));
     let mut queryrem = String::new();
     if let Some((v, q)) = valu.clone().split_once('?') {
         valu = v.to_string();
@@ -898,8 +1067,13 @@ pub(crate) fn norm_url(ty: &Type<'_>, text: &str) -> Result<Normed> {
         }
     }
     info.subs.push(("path".into(), Value::from(pathsub)));
-    let parampart = if queryrem.is_empty() { String::new() } else { format!("?{queryrem}") };
-    info.subs.push(("params".into(), Value::from(parampart.as_str())));
+    let parampart = if queryrem.is_empty() {
+        String::new()
+    } else {
+        format!("?{queryrem}")
+    };
+    info.subs
+        .push(("params".into(), Value::from(parampart.as_str())));
 
     let mut authparts: Option<String> = None;
     if let Some((auth, v)) = valu.clone().rsplit_once('@') {
@@ -911,7 +1085,8 @@ pub(crate) fn norm_url(ty: &Type<'_>, text: &str) -> Result<Normed> {
         };
         info.subs.push(("user".into(), Value::from(unquote(user))));
         if let Some(pass) = pass {
-            info.subs.push(("passwd".into(), Value::from(unquote(pass))));
+            info.subs
+                .push(("passwd".into(), Value::from(unquote(pass))));
         }
     }
 
@@ -920,7 +1095,10 @@ pub(crate) fn norm_url(ty: &Type<'_>, text: &str) -> Result<Normed> {
     if valu.starts_with('[') || valu.matches(':').count() >= 2 {
         let mut addr = valu.clone();
         if let Some(caps) = SRV6_RE.as_ref().and_then(|re| re.captures(&valu)) {
-            addr = caps.get(1).map(|m| m.as_str().to_string()).unwrap_or_default();
+            addr = caps
+                .get(1)
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default();
             port = caps.get(2).map(|m| m.as_str().to_string());
         }
         if let Ok((v6, v6info)) = norm_ipv6_raw("inet:ipv6", &Value::from(addr)) {
@@ -1005,12 +1183,18 @@ fn unc_norm(name: &str, valu: &str) -> Result<String> {
                     proto = "http";
                 }
             } else {
-                return Err(bad(name, format!("Invalid UNC path: Invalid host name {}.", parts[2])));
+                return Err(bad(
+                    name,
+                    format!("Invalid UNC path: Invalid host name {}.", parts[2]),
+                ));
             }
         }
     }
     if host.ends_with(".ipv6-literal.net") {
-        host = format!("[{}]", host.trim_end_matches(".ipv6-literal.net").replace('-', ":"));
+        host = format!(
+            "[{}]",
+            host.trim_end_matches(".ipv6-literal.net").replace('-', ":")
+        );
     }
     let mut out = format!("{proto}://{host}");
     if port != 0 {
@@ -1042,14 +1226,11 @@ pub(crate) fn norm_rfc2822(ty: &Type<'_>, text: &str) -> Result<Normed> {
     let valu = text.replace(['"', '\''], " ");
     let valu = super::value::onespace(&py_lower(py_strip(&valu)));
     let (pname, addr) = match (valu.rfind('<'), valu.rfind('>')) {
-        (Some(lt), Some(gt)) if lt < gt => (py_strip(&valu[..lt]).to_string(), py_strip(&valu[lt + 1..gt]).to_string()),
-        _ => {
-            if valu.contains(' ') && !valu.contains('@') {
-                (String::new(), String::new())
-            } else {
-                (String::new(), valu.clone())
-            }
-        }
+        (Some(lt), Some(gt)) if lt < gt => (
+            py_strip(&valu[..lt]).to_string(),
+            py_strip(&valu[lt + 1..gt]).to_string(),
+        ),
+        _ => (String::new(), valu.clone()),
     };
     if pname.is_empty() && addr.is_empty() {
         return Err(bad(name, format!("No name or email parsed from {valu}")));
@@ -1062,7 +1243,11 @@ pub(crate) fn norm_rfc2822(ty: &Type<'_>, text: &str) -> Result<Normed> {
     if let Ok((mail, _)) = ty.named("inet:email")?.norm(&Value::from(addr.as_str())) {
         let mail = as_str(&mail).unwrap_or_default().to_string();
         info.subs.push(("email".into(), Value::from(mail.as_str())));
-        norm = if pname.is_empty() { mail } else { format!("{pname} <{mail}>") };
+        norm = if pname.is_empty() {
+            mail
+        } else {
+            format!("{pname} <{mail}>")
+        };
     }
     Ok((Value::from(norm), info))
 }
@@ -1081,7 +1266,8 @@ pub(crate) fn norm_dnsname(ty: &Type<'_>, text: &str) -> Result<Normed> {
         let parts: String = rest.chars().rev().filter(|c| *c != '.').collect();
         if parts.chars().count() == 32 {
             if let Ok(v) = u128::from_str_radix(&parts, 16) {
-                if let Ok((v6, v6info)) = norm_ipv6_raw("inet:ipv6", &int_value(v as i128).clone()) {
+                if let Ok((v6, v6info)) = norm_ipv6_raw("inet:ipv6", &int_value(v as i128).clone())
+                {
                     info.subs.push(("ipv6".into(), v6));
                     if let Some(v4) = v6info.sub("ipv4") {
                         info.subs.push(("ipv4".into(), v4.clone()));

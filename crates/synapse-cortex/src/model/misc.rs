@@ -2,6 +2,7 @@
 //! telco (phone, IMEI, IMSI).
 
 use base64::Engine;
+
 use md5::Md5;
 use rmpv::Value;
 use sha1::Sha1;
@@ -21,11 +22,18 @@ fn ok(v: Value) -> Result<Normed> {
 pub(crate) fn filebytes_from_bytes(_ty: &Type<'_>, byts: &[u8]) -> Result<Normed> {
     let sha256 = hex::encode(Sha256::digest(byts));
     let mut info = NormInfo::default();
-    info.subs.push(("md5".into(), Value::from(hex::encode(Md5::digest(byts)))));
-    info.subs.push(("sha1".into(), Value::from(hex::encode(Sha1::digest(byts)))));
-    info.subs.push(("sha256".into(), Value::from(sha256.as_str())));
-    info.subs.push(("sha512".into(), Value::from(hex::encode(Sha512::digest(byts)))));
-    info.subs.push(("size".into(), Value::from(byts.len() as u64)));
+    info.subs
+        .push(("md5".into(), Value::from(hex::encode(Md5::digest(byts)))));
+    info.subs
+        .push(("sha1".into(), Value::from(hex::encode(Sha1::digest(byts)))));
+    info.subs
+        .push(("sha256".into(), Value::from(sha256.as_str())));
+    info.subs.push((
+        "sha512".into(),
+        Value::from(hex::encode(Sha512::digest(byts))),
+    ));
+    info.subs
+        .push(("size".into(), Value::from(byts.len() as u64)));
     Ok((Value::from(format!("sha256:{sha256}")), info))
 }
 
@@ -44,15 +52,23 @@ pub(crate) fn norm_filebytes(ty: &Type<'_>, valu: &str) -> Result<Normed> {
             }
             return Err(bad(
                 name,
-                format!("invalid unadorned file:bytes value: Non-hexadecimal digit found - valu={valu}"),
+                format!(
+                    "invalid unadorned file:bytes value: Non-hexadecimal digit found - valu={valu}"
+                ),
             ));
         }
-        return Err(bad(name, format!("unadorned file:bytes value is not a sha256 - valu={valu}")));
+        return Err(bad(
+            name,
+            format!("unadorned file:bytes value is not a sha256 - valu={valu}"),
+        ));
     };
     if kind == "base64" {
-        let byts = base64::engine::general_purpose::STANDARD
-            .decode(kval.as_bytes())
-            .map_err(|e| bad(name, format!("invalid file:bytes base64 value: {e} - valu={kval}")))?;
+        let byts = b64decode_lenient(kval).map_err(|e| {
+            bad(
+                name,
+                format!("invalid file:bytes base64 value: {e} - valu={kval}"),
+            )
+        })?;
         return filebytes_from_bytes(ty, &byts);
     }
     let kval = py_lower(kval);
@@ -63,7 +79,10 @@ pub(crate) fn norm_filebytes(ty: &Type<'_>, valu: &str) -> Result<Normed> {
                     hex::FromHexError::OddLength => "Odd-length string".to_string(),
                     _ => "Non-hexadecimal digit found".to_string(),
                 };
-                bad(name, format!("invalid file:bytes hex value: {why} - valu={kval}"))
+                bad(
+                    name,
+                    format!("invalid file:bytes hex value: {why} - valu={kval}"),
+                )
             })?;
             filebytes_from_bytes(ty, &byts)
         }
@@ -76,16 +95,123 @@ pub(crate) fn norm_filebytes(ty: &Type<'_>, valu: &str) -> Result<Normed> {
         }
         "sha256" => {
             if kval.chars().count() != 64 {
-                return Err(bad(name, format!("invalid length for sha256 value - valu={kval}")));
+                return Err(bad(
+                    name,
+                    format!("invalid length for sha256 value - valu={kval}"),
+                ));
             }
             if !kval.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(bad(name, format!("invalid file:bytes sha256 value: Non-hexadecimal digit found - valu={kval}")));
+                return Err(bad(
+                    name,
+                    format!(
+                        "invalid file:bytes sha256 value: Non-hexadecimal digit found - valu={kval}"
+                    ),
+                ));
             }
             let mut info = NormInfo::default();
-            info.subs.push(("sha256".into(), Value::from(kval.as_str())));
+            info.subs
+                .push(("sha256".into(), Value::from(kval.as_str())));
             Ok((Value::from(format!("sha256:{kval}")), info))
         }
-        _ => Err(bad(name, format!("unable to norm as file:bytes - valu={valu}"))),
+        _ => Err(bad(
+            name,
+            format!("unable to norm as file:bytes - valu={valu}"),
+        )),
+    }
+}
+
+/// Python's non-strict `base64.b64decode`: characters outside the alphabet are ignored.
+fn b64decode_lenient(text: &str) -> std::result::Result<Vec<u8>, String> {
+    let mut data = String::new();
+    let mut pads = 0;
+    for c in text.chars() {
+        if c == '=' {
+            if !data.is_empty() {
+                pads += 1;
+                if (data.len() + pads) % 4 == 0 {
+                    break;
+                }
+            }
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '+' || c == '/' {
+            if pads > 0 {
+                pads = 0;
+            }
+            data.push(c);
+        }
+    }
+    let n = data.len();
+    if n % 4 == 1 {
+        return Err(format!(
+            "Invalid base64-encoded string: number of data characters ({n}) cannot be 1 more than a multiple of 4"
+        ));
+    }
+    if n % 4 != 0 && (n + pads) % 4 != 0 {
+        return Err("Incorrect padding".into());
+    }
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(data.as_bytes())
+        .map_err(|e| e.to_string())
+}
+
+/// A minimal structural check of a GeoJSON object (the reference validates a JSON schema).
+pub(crate) fn is_geojson(valu: &Value) -> bool {
+    fn get<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+        match v {
+            Value::Map(items) => items
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    fn is_num(v: &Value) -> bool {
+        matches!(v, Value::Integer(_) | Value::F64(_) | Value::F32(_))
+    }
+    fn position(v: &Value) -> bool {
+        matches!(v, Value::Array(p) if p.len() >= 2 && p.iter().all(is_num))
+    }
+    fn depth(v: &Value, n: usize) -> bool {
+        if n == 0 {
+            return position(v);
+        }
+        matches!(v, Value::Array(items) if items.iter().all(|i| depth(i, n - 1)))
+    }
+    fn geometry(v: &Value) -> bool {
+        let Some(kind) = get(v, "type").and_then(|t| t.as_str()) else {
+            return false;
+        };
+        match kind {
+            "GeometryCollection" => {
+                matches!(get(v, "geometries"), Some(Value::Array(g)) if g.iter().all(geometry))
+            }
+            _ => {
+                let Some(coords) = get(v, "coordinates") else {
+                    return false;
+                };
+                match kind {
+                    "Point" => position(coords),
+                    "LineString" | "MultiPoint" => depth(coords, 1),
+                    "Polygon" | "MultiLineString" => depth(coords, 2),
+                    "MultiPolygon" => depth(coords, 3),
+                    _ => false,
+                }
+            }
+        }
+    }
+    fn feature(v: &Value) -> bool {
+        get(v, "type").and_then(|t| t.as_str()) == Some("Feature")
+            && get(v, "geometry").is_some_and(|g| matches!(g, Value::Nil) || geometry(g))
+            && get(v, "properties").is_some_and(|p| matches!(p, Value::Nil | Value::Map(_)))
+    }
+    match get(valu, "type").and_then(|t| t.as_str()) {
+        Some("Feature") => feature(valu),
+        Some("FeatureCollection") => {
+            matches!(get(valu, "features"), Some(Value::Array(f)) if f.iter().all(feature))
+        }
+        Some(_) => geometry(valu),
+        None => false,
     }
 }
 
@@ -135,7 +261,10 @@ pub(crate) fn norm_filepath(name: &str, valu: &str) -> Result<Normed> {
         info.subs.push(("ext".into(), Value::from(ext)));
     }
     if path.len() > 1 {
-        info.subs.push(("dir".into(), Value::from(format!("{lead}{}", path[..path.len() - 1].join("/")))));
+        info.subs.push((
+            "dir".into(),
+            Value::from(format!("{lead}{}", path[..path.len() - 1].join("/"))),
+        ));
     }
     Ok((Value::from(full), info))
 }
@@ -204,9 +333,12 @@ fn float_to_int(f: f64) -> i128 {
     if f.is_finite() { f.trunc() as i128 } else { 0 }
 }
 
-pub(crate) fn norm_dist_str(name: &str, text: &str) -> Result<Normed> {
+pub(crate) fn norm_dist_str(name: &str, text: &str, baseoff: i128) -> Result<Normed> {
     let Some((valu, off)) = parse_float(text) else {
-        return Err(bad(name, format!("Distance requires a valid number and unit. No valid number found: {text}")));
+        return Err(bad(
+            name,
+            format!("Distance requires a valid number and unit. No valid number found: {text}"),
+        ));
     };
     let unit = nom(text, off, |c| c.is_ascii_alphabetic());
     let mult = DIST_UNITS
@@ -214,7 +346,7 @@ pub(crate) fn norm_dist_str(name: &str, text: &str) -> Result<Normed> {
         .find(|(n, _)| *n == py_lower(unit))
         .map(|x| x.1)
         .ok_or_else(|| bad(name, format!("Unknown unit of distance: {text}")))?;
-    let norm = float_to_int(valu * mult);
+    let norm = float_to_int(valu * mult) + baseoff;
     if norm < 0 {
         return Err(bad(name, format!("A geo:dist may not be negative: {text}")));
     }
@@ -223,7 +355,10 @@ pub(crate) fn norm_dist_str(name: &str, text: &str) -> Result<Normed> {
 
 pub(crate) fn norm_area_str(name: &str, text: &str) -> Result<Normed> {
     let Some((valu, off)) = parse_float(text) else {
-        return Err(bad(name, format!("Area requires a valid number and unit, no valid number found: {text}")));
+        return Err(bad(
+            name,
+            format!("Area requires a valid number and unit, no valid number found: {text}"),
+        ));
     };
     let unit = nom(text, off, |c| c.is_ascii_alphabetic() || c == '.');
     let mult = AREA_UNITS
@@ -243,7 +378,10 @@ pub(crate) fn repr_dist(valu: i128) -> String {
     let mut text = None;
     for (base, unit) in [(1_000_000.0, "km"), (1000.0, "m"), (10.0, "cm")] {
         if absv as f64 >= base {
-            text = Some(format!("{} {unit}", super::value::py_float_str(absv as f64 / base)));
+            text = Some(format!(
+                "{} {unit}",
+                super::value::py_float_str(absv as f64 / base)
+            ));
             break;
         }
     }
@@ -263,16 +401,47 @@ pub(crate) fn repr_area(valu: i128) -> String {
 pub(crate) fn norm_latlong(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
     let name = ty.name();
     let items: Vec<Value> = match valu {
-        Value::String(_) => py_strip(as_str(valu).unwrap_or_default()).split(',').map(Value::from).collect(),
+        Value::String(_) => py_strip(as_str(valu).unwrap_or_default())
+            .split(',')
+            .map(Value::from)
+            .collect(),
         Value::Array(items) => items.clone(),
         _ => return Err(no_norm(name, valu)),
     };
     if items.len() != 2 {
         return Err(bad(name, "Valu must contain valid latitude,longitude"));
     }
-    let rewrap = |e: super::ModelError| bad(name, e.mesg());
-    let (lat, _) = ty.named("geo:latitude")?.norm(&items[0]).map_err(rewrap)?;
-    let (lon, _) = ty.named("geo:longitude")?.norm(&items[1]).map_err(rewrap)?;
+    let rewrap = |tname: &str, item: &Value, e: super::ModelError| {
+        // The reference reports str() of the inner error; range errors carry the float value.
+        let shown = match item {
+            Value::String(s) => match super::numeric::py_float(s.as_str().unwrap_or_default()) {
+                Some(f) if !e.mesg().starts_with("could not convert") => {
+                    super::value::py_float_str(f)
+                }
+                _ => super::value::py_repr(item),
+            },
+            Value::Integer(_) => {
+                super::value::py_float_str(super::value::as_pyint(item).unwrap_or(0) as f64)
+            }
+            other => super::value::py_repr(other),
+        };
+        bad(
+            name,
+            format!(
+                "BadTypeValu: mesg={} name={} valu={shown}",
+                super::value::py_repr_str(&e.mesg()),
+                super::value::py_repr_str(tname)
+            ),
+        )
+    };
+    let (lat, _) = ty
+        .named("geo:latitude")?
+        .norm(&items[0])
+        .map_err(|e| rewrap("geo:latitude", &items[0], e))?;
+    let (lon, _) = ty
+        .named("geo:longitude")?
+        .norm(&items[1])
+        .map_err(|e| rewrap("geo:longitude", &items[1], e))?;
     let mut info = NormInfo::default();
     info.subs.push(("lat".into(), lat.clone()));
     info.subs.push(("lon".into(), lon.clone()));
@@ -329,7 +498,9 @@ fn version_parts(text: &str) -> Option<Vec<(String, Value)>> {
     let mut text = text.trim_start_matches(|c: char| seps.contains(c));
     let mut parts = Vec::new();
     loop {
-        let digits: &str = &text[..text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len())];
+        let digits: &str = &text[..text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len())];
         if digits.is_empty() {
             break;
         }
@@ -348,7 +519,13 @@ fn version_parts(text: &str) -> Option<Vec<(String, Value)>> {
         return None;
     }
     let keys = ["major", "minor", "patch"];
-    Some(parts.iter().zip(keys).map(|(v, k)| (k.to_string(), int_value(*v))).collect())
+    Some(
+        parts
+            .iter()
+            .zip(keys)
+            .map(|(v, k)| (k.to_string(), int_value(*v)))
+            .collect(),
+    )
 }
 
 pub(crate) fn norm_semver_str(name: &str, text: &str) -> Result<Normed> {
@@ -364,9 +541,20 @@ pub(crate) fn norm_semver_str(name: &str, text: &str) -> Result<Normed> {
             subs.push((key.to_string(), Value::from(0)));
         }
     }
-    let get = |k: &str| subs.iter().find(|(n, _)| n == k).and_then(|(_, v)| super::value::as_pyint(v)).unwrap_or(0);
+    let get = |k: &str| {
+        subs.iter()
+            .find(|(n, _)| n == k)
+            .and_then(|(_, v)| super::value::as_pyint(v))
+            .unwrap_or(0)
+    };
     let valu = pack_version(get("major"), get("minor"), get("patch"));
-    Ok((int_value(valu), NormInfo { subs, ..NormInfo::default() }))
+    Ok((
+        int_value(valu),
+        NormInfo {
+            subs,
+            ..NormInfo::default()
+        },
+    ))
 }
 
 pub(crate) fn norm_semver_int(name: &str, valu: i128) -> Result<Normed> {
@@ -374,7 +562,10 @@ pub(crate) fn norm_semver_int(name: &str, valu: i128) -> Result<Normed> {
         return Err(bad(name, "Cannot norm a negative integer as a semver."));
     }
     if valu > MASK60 {
-        return Err(bad(name, "Cannot norm a integer larger than 1152921504606846975 as a semver."));
+        return Err(bad(
+            name,
+            "Cannot norm a integer larger than 1152921504606846975 as a semver.",
+        ));
     }
     let (major, minor, patch) = ((valu >> 40) & MASK20, (valu >> 20) & MASK20, valu & MASK20);
     let mut info = NormInfo::default();
@@ -385,7 +576,12 @@ pub(crate) fn norm_semver_int(name: &str, valu: i128) -> Result<Normed> {
 }
 
 pub(crate) fn repr_semver(valu: i128) -> String {
-    format!("{}.{}.{}", (valu >> 40) & MASK20, (valu >> 20) & MASK20, valu & MASK20)
+    format!(
+        "{}.{}.{}",
+        (valu >> 40) & MASK20,
+        (valu >> 20) & MASK20,
+        valu & MASK20
+    )
 }
 
 // ---- telco ---------------------------------------------------------------------------------
@@ -417,7 +613,11 @@ fn imei_csum(text: &str) -> String {
         if i % 2 == 1 {
             v *= 2;
         }
-        total += v.to_string().chars().filter_map(|d| d.to_digit(10)).sum::<u32>();
+        total += v
+            .to_string()
+            .chars()
+            .filter_map(|d| d.to_digit(10))
+            .sum::<u32>();
     }
     let remd = total % 10;
     (if remd == 0 { 0 } else { 10 - remd }).to_string()
@@ -439,9 +639,12 @@ pub(crate) fn norm_imei(name: &str, valu: i128) -> Result<Normed> {
     }
     let num = |s: &str| s.parse::<i64>().unwrap_or(0);
     let mut info = NormInfo::default();
-    info.subs.push(("tac".into(), Value::from(num(&imei[0..8]))));
-    info.subs.push(("serial".into(), Value::from(num(&imei[8..14]))));
-    info.subs.push(("cd".into(), Value::from(num(&imei[14..15]))));
+    info.subs
+        .push(("tac".into(), Value::from(num(&imei[0..8]))));
+    info.subs
+        .push(("serial".into(), Value::from(num(&imei[8..14]))));
+    info.subs
+        .push(("cd".into(), Value::from(num(&imei[14..15]))));
     Ok((int_value(i128::from(num(&imei))), info))
 }
 

@@ -42,14 +42,20 @@ pub(crate) fn py_float(text: &str) -> Option<f64> {
     if matches!(body, "inf" | "infinity" | "nan") {
         return clean.parse::<f64>().ok();
     }
-    if !body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-')) {
+    if !body
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'))
+    {
         return None;
     }
     clean.parse::<f64>().ok()
 }
 
 fn float_err(text: &str) -> String {
-    format!("could not convert string to float: {}", super::value::py_repr_str(text))
+    format!(
+        "could not convert string to float: {}",
+        super::value::py_repr_str(text)
+    )
 }
 
 /// Int, and the model classes deriving from it (geo:dist, geo:area, it:semver, imei, imsi).
@@ -75,7 +81,9 @@ pub(crate) fn norm_int_family(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
         Value::String(_) => {
             let text = as_str(valu).unwrap_or_default();
             match ty.kind() {
-                Kind::GeoDist => return super::misc::norm_dist_str(name, text),
+                Kind::GeoDist { baseoff } => {
+                    return super::misc::norm_dist_str(name, text, *baseoff);
+                }
                 Kind::GeoArea => return super::misc::norm_area_str(name, text),
                 Kind::SemVer => return super::misc::norm_semver_str(name, text),
                 Kind::Int(opts) if !opts.enums.is_empty() => {
@@ -103,12 +111,13 @@ fn norm_int_value(ty: &Type<'_>, valu: i128) -> Result<Normed> {
             if valu > opts.max {
                 return Err(bad(name, format!("value is above max={}", opts.max)));
             }
-            if !opts.enums.is_empty() && opts.strict && !opts.enums.iter().any(|(v, _)| *v == valu) {
+            if !opts.enums.is_empty() && opts.strict && !opts.enums.iter().any(|(v, _)| *v == valu)
+            {
                 return Err(bad(name, "Value is not a valid enum value."));
             }
             ok(int_value(valu))
         }
-        Kind::GeoDist | Kind::GeoArea => ok(int_value(valu)),
+        Kind::GeoDist { .. } | Kind::GeoArea => ok(int_value(valu)),
         Kind::SemVer => super::misc::norm_semver_int(name, valu),
         Kind::Imei => super::misc::norm_imei(name, valu),
         Kind::Imsi => super::misc::norm_imsi(name, valu),
@@ -118,7 +127,15 @@ fn norm_int_value(ty: &Type<'_>, valu: i128) -> Result<Normed> {
 
 pub(crate) fn norm_float(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
     let name = ty.name();
-    let Kind::Float { min, minisvalid, max, maxisvalid } = ty.kind() else { return Err(no_norm(name, valu)) };
+    let Kind::Float {
+        min,
+        minisvalid,
+        max,
+        maxisvalid,
+    } = ty.kind()
+    else {
+        return Err(no_norm(name, valu));
+    };
     let f = match valu {
         Value::F64(f) => *f,
         Value::F32(f) => f64::from(*f),
@@ -132,13 +149,19 @@ pub(crate) fn norm_float(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
     if let Some(min) = min {
         let okmin = if *minisvalid { f >= *min } else { f > *min };
         if !okmin {
-            return Err(bad(name, format!("value is below min={}", super::value::py_float_str(*min))));
+            return Err(bad(
+                name,
+                format!("value is below min={}", super::value::py_float_str(*min)),
+            ));
         }
     }
     if let Some(max) = max {
         let okmax = if *maxisvalid { f <= *max } else { f < *max };
         if !okmax {
-            return Err(bad(name, format!("value is above max={}", super::value::py_float_str(*max))));
+            return Err(bad(
+                name,
+                format!("value is above max={}", super::value::py_float_str(*max)),
+            ));
         }
     }
     ok(Value::F64(f))
@@ -148,7 +171,9 @@ pub(crate) fn norm_bool(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
     let name = ty.name();
     match valu {
         Value::Boolean(b) => ok(Value::from(i64::from(*b))),
-        Value::Integer(_) | Value::Ext(0 | 1, _) => ok(Value::from(i64::from(as_pyint(valu) != Some(0)))),
+        Value::Integer(_) | Value::Ext(0 | 1, _) => {
+            ok(Value::from(i64::from(as_pyint(valu) != Some(0))))
+        }
         Value::String(_) => {
             let text = as_str(valu).unwrap_or_default();
             if let Ok(i) = py_int0(text) {
@@ -168,7 +193,9 @@ fn time_int(name: &str, valu: i128) -> Result<i64> {
     if valu > i128::from(MAXTIME) && valu != i128::from(FUTURE) {
         return Err(bad(
             name,
-            format!("Time exceeds max size [{MAXTIME}] allowed for a non-future marker, got {valu}"),
+            format!(
+                "Time exceeds max size [{MAXTIME}] allowed for a non-future marker, got {valu}"
+            ),
         ));
     }
     i64::try_from(valu).map_err(|_| bad(name, format!("Time value out of range: {valu}")))
@@ -188,7 +215,11 @@ pub(crate) fn time_str(name: &str, text: &str) -> Result<i64> {
         let splitter = if valu.contains('-') { '-' } else { '+' };
         let (bgn, end) = valu.split_once(splitter).unwrap_or((&valu, ""));
         let delt = time::delta(&format!("{splitter}{end}")).map_err(|m| bad(name, m))?;
-        let bgn = if bgn.is_empty() { time::now() } else { time_str(name, bgn)? + base };
+        let bgn = if bgn.is_empty() {
+            time::now()
+        } else {
+            time_str(name, bgn)? + base
+        };
         return time_int(name, i128::from(delt) + i128::from(bgn));
     }
     let tick = time::parse(&valu, Some(base), true).map_err(|m| bad(name, m))?;
@@ -198,8 +229,14 @@ pub(crate) fn time_str(name: &str, text: &str) -> Result<i64> {
 pub(crate) fn norm_time(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
     let name = ty.name();
     match valu {
-        Value::Integer(_) | Value::Ext(0 | 1, _) => ok(Value::from(time_int(name, as_pyint(valu).unwrap_or_default())?)),
-        Value::String(_) => ok(Value::from(time_str(name, as_str(valu).unwrap_or_default())?)),
+        Value::Integer(_) | Value::Ext(0 | 1, _) => ok(Value::from(time_int(
+            name,
+            as_pyint(valu).unwrap_or_default(),
+        )?)),
+        Value::String(_) => ok(Value::from(time_str(
+            name,
+            as_str(valu).unwrap_or_default(),
+        )?)),
         _ => Err(no_norm(name, valu)),
     }
 }
@@ -222,7 +259,9 @@ pub(crate) fn time_lift_valu(ty: &Type<'_>, valu: &Value, relto: Option<i64>) ->
         }
     }
     let tick = ty.named("time")?.norm(valu)?.0;
-    Ok(as_pyint(&tick).and_then(|v| i64::try_from(v).ok()).unwrap_or_default())
+    Ok(as_pyint(&tick)
+        .and_then(|v| i64::try_from(v).ok())
+        .unwrap_or_default())
 }
 
 /// The reference's `Time.getTickTock`: an ordered `(tick, tock)` from two values.
@@ -231,7 +270,10 @@ pub(crate) fn tick_tock(ty: &Type<'_>, vals: &[Value]) -> Result<(i64, i64)> {
     if vals.len() != 2 {
         return Err(bad(
             name,
-            format!("Time range must have a length of 2: {}", super::types::py_repr_tuple(vals)),
+            format!(
+                "Time range must have a length of 2: {}",
+                super::types::py_repr_tuple(vals)
+            ),
         ));
     }
     let tick = time_lift_valu(ty, &vals[0], None)?;
@@ -280,7 +322,10 @@ pub(crate) fn norm_ival(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
             let (minv, mut maxv) = ival_ticktock(ty, items)?;
             if minv == maxv {
                 if maxv == FUTURE {
-                    return Err(bad(name, "Ival upper range cannot exceed future size marker"));
+                    return Err(bad(
+                        name,
+                        "Ival upper range cannot exceed future size marker",
+                    ));
                 }
                 maxv += 1;
             }
@@ -300,7 +345,10 @@ fn ival_ticktock(ty: &Type<'_>, items: &[Value]) -> Result<(i64, i64)> {
     }
     let timetype = ty.named("time")?;
     let (tick, tock) = tick_tock(&timetype, items)?;
-    Ok((time_int(name, i128::from(tick))?, time_int(name, i128::from(tock))?))
+    Ok((
+        time_int(name, i128::from(tick))?,
+        time_int(name, i128::from(tock))?,
+    ))
 }
 
 pub(crate) fn norm_duration(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
@@ -312,7 +360,9 @@ pub(crate) fn norm_duration(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
             if text.is_empty() {
                 return Err(bad(name, "Duration string must have non-zero length."));
             }
-            duration_str(text).map(|d| (int_value(d), NormInfo::default())).map_err(|m| bad(name, m))
+            duration_str(text)
+                .map(|d| (int_value(d), NormInfo::default()))
+                .map_err(|m| bad(name, m))
         }
         _ => Err(no_norm(name, valu)),
     }
@@ -358,12 +408,15 @@ fn duration_str(text: &str) -> std::result::Result<i128, String> {
             let parts: Vec<&str> = text.split(':').collect();
             match parts.len() {
                 2 => {
-                    dura += py_int10(parts[0]).ok_or_else(|| numerr(&text))? * i128::from(time::ONEMIN);
+                    dura +=
+                        py_int10(parts[0]).ok_or_else(|| numerr(&text))? * i128::from(time::ONEMIN);
                     dura += secs(parts[1], &text)?;
                 }
                 3 => {
-                    dura += py_int10(parts[0]).ok_or_else(|| numerr(&text))? * i128::from(time::ONEHOUR);
-                    dura += py_int10(parts[1]).ok_or_else(|| numerr(&text))? * i128::from(time::ONEMIN);
+                    dura += py_int10(parts[0]).ok_or_else(|| numerr(&text))?
+                        * i128::from(time::ONEHOUR);
+                    dura +=
+                        py_int10(parts[1]).ok_or_else(|| numerr(&text))? * i128::from(time::ONEMIN);
                     dura += secs(parts[2], &text)?;
                 }
                 _ => return Err("Invalid number of : characters for duration.".into()),
@@ -408,12 +461,21 @@ const SPEED_DIST: &[(&str, f64)] = &[
     ("miles", 1_609_344.0),
 ];
 
-const SPEED_DURA: &[(&str, f64)] =
-    &[("s", 1.0), ("sec", 1.0), ("min", 60.0), ("minute", 60.0), ("h", 3600.0), ("hr", 3600.0), ("hour", 3600.0)];
+const SPEED_DURA: &[(&str, f64)] = &[
+    ("s", 1.0),
+    ("sec", 1.0),
+    ("min", 60.0),
+    ("minute", 60.0),
+    ("h", 3600.0),
+    ("hr", 3600.0),
+    ("hour", 3600.0),
+];
 
 pub(crate) fn norm_velocity(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
     let name = ty.name();
-    let Kind::Velocity { relative } = ty.kind() else { return Err(no_norm(name, valu)) };
+    let Kind::Velocity { relative } = ty.kind() else {
+        return Err(no_norm(name, valu));
+    };
     match valu {
         Value::Integer(_) | Value::Ext(0 | 1, _) => {
             let v = as_pyint(valu).unwrap_or_default();
@@ -491,12 +553,18 @@ fn hex_prenorm(text: &str) -> String {
 
 pub(crate) fn norm_hex(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
     let name = ty.name();
-    let Kind::Hex { size, zeropad } = ty.kind() else { return Err(no_norm(name, valu)) };
+    let Kind::Hex { size, zeropad } = ty.kind() else {
+        return Err(no_norm(name, valu));
+    };
     match valu {
         Value::Integer(_) | Value::Ext(0 | 1, _) => {
             let v = as_pyint(valu).unwrap_or_default();
             let extra = if v < 0 { 8 } else { 7 };
-            let bitlen = if v >= 0 { 128 - v.leading_zeros() } else { 128 - (!v).leading_zeros() } as usize;
+            let bitlen = if v >= 0 {
+                128 - v.leading_zeros()
+            } else {
+                128 - (!v).leading_zeros()
+            } as usize;
             let bytelen = ((bitlen + extra) / 8).max(zeropad / 2);
             let full = v.to_be_bytes();
             let hexval = if bytelen >= 16 {
@@ -528,7 +596,10 @@ fn hex_str(name: &str, size: usize, zeropad: usize, text: &str) -> Result<Normed
         valu = format!("{}{valu}", "0".repeat(zeropad - valu.len()));
     }
     if !valu.is_ascii() {
-        return Err(bad("hex", "string argument should contain only ASCII characters"));
+        return Err(bad(
+            "hex",
+            "string argument should contain only ASCII characters",
+        ));
     }
     if !valu.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad("hex", "Non-hexadecimal digit found"));
@@ -623,7 +694,11 @@ fn mul_mag(a: &[u8], b: &[u8]) -> Vec<u8> {
 
 impl Dec {
     fn zero() -> Dec {
-        Dec { neg: false, coef: vec![0], exp: 0 }
+        Dec {
+            neg: false,
+            coef: vec![0],
+            exp: 0,
+        }
     }
 
     fn is_zero(&self) -> bool {
@@ -650,12 +725,25 @@ impl Dec {
             return None;
         }
         let coef: Vec<u8> = ip.bytes().chain(fp.bytes()).map(|b| b - b'0').collect();
-        Some(Dec { neg, coef: trim_lead(coef), exp: exp - fp.len() as i64 })
+        Some(Dec {
+            neg,
+            coef: trim_lead(coef),
+            exp: exp - fp.len() as i64,
+        })
     }
 
     fn from_int(v: i128) -> Dec {
-        let coef = v.unsigned_abs().to_string().bytes().map(|b| b - b'0').collect();
-        Dec { neg: v < 0, coef, exp: 0 }
+        let coef = v
+            .unsigned_abs()
+            .to_string()
+            .bytes()
+            .map(|b| b - b'0')
+            .collect();
+        Dec {
+            neg: v < 0,
+            coef,
+            exp: 0,
+        }
     }
 
     /// Align two values to the same exponent.
@@ -670,13 +758,22 @@ impl Dec {
 
     pub(crate) fn cmp(&self, other: &Dec) -> std::cmp::Ordering {
         use std::cmp::Ordering::*;
-        let (sa, sb) = (if self.is_zero() { 0 } else if self.neg { -1 } else { 1 }, if other.is_zero() {
-            0
-        } else if other.neg {
-            -1
-        } else {
-            1
-        });
+        let (sa, sb) = (
+            if self.is_zero() {
+                0
+            } else if self.neg {
+                -1
+            } else {
+                1
+            },
+            if other.is_zero() {
+                0
+            } else if other.neg {
+                -1
+            } else {
+                1
+            },
+        );
         if sa != sb {
             return sa.cmp(&sb);
         }
@@ -691,17 +788,33 @@ impl Dec {
     fn add(&self, other: &Dec) -> Dec {
         let (a, b, exp) = self.aligned(other);
         if self.neg == other.neg {
-            return Dec { neg: self.neg, coef: add_mag(&a, &b), exp };
+            return Dec {
+                neg: self.neg,
+                coef: add_mag(&a, &b),
+                exp,
+            };
         }
         match cmp_mag(&a, &b) {
-            std::cmp::Ordering::Less => Dec { neg: other.neg, coef: sub_mag(&b, &a), exp },
-            _ => Dec { neg: self.neg, coef: sub_mag(&a, &b), exp },
+            std::cmp::Ordering::Less => Dec {
+                neg: other.neg,
+                coef: sub_mag(&b, &a),
+                exp,
+            },
+            _ => Dec {
+                neg: self.neg,
+                coef: sub_mag(&a, &b),
+                exp,
+            },
         }
     }
 
     fn mul(&self, other: &Dec) -> Dec {
-        Dec { neg: self.neg != other.neg, coef: mul_mag(&self.coef, &other.coef), exp: self.exp + other.exp }
-            .round_prec(49)
+        Dec {
+            neg: self.neg != other.neg,
+            coef: mul_mag(&self.coef, &other.coef),
+            exp: self.exp + other.exp,
+        }
+        .round_prec(49)
     }
 
     /// Round (half even) to keep at most `digits` digits after dropping `drop` low digits.
@@ -711,7 +824,11 @@ impl Dec {
         }
         let n = self.coef.len();
         if drop > n {
-            return Dec { neg: self.neg, coef: vec![0], exp: self.exp + drop as i64 };
+            return Dec {
+                neg: self.neg,
+                coef: vec![0],
+                exp: self.exp + drop as i64,
+            };
         }
         let keep = &self.coef[..n - drop];
         let rest = &self.coef[n - drop..];
@@ -719,17 +836,32 @@ impl Dec {
         let tail_nonzero = rest[1..].iter().any(|d| *d != 0);
         let last_odd = keep.last().is_some_and(|d| d % 2 == 1);
         let up = first > 5 || (first == 5 && (tail_nonzero || last_odd));
-        let mut coef = if keep.is_empty() { vec![0] } else { keep.to_vec() };
+        let mut coef = if keep.is_empty() {
+            vec![0]
+        } else {
+            keep.to_vec()
+        };
         if up {
             coef = add_mag(&coef, &[1]);
         }
-        Dec { neg: self.neg, coef: trim_lead(coef), exp: self.exp + drop as i64 }
+        Dec {
+            neg: self.neg,
+            coef: trim_lead(coef),
+            exp: self.exp + drop as i64,
+        }
     }
 
     fn round_prec(&self, prec: usize) -> Dec {
         let coef = trim_lead(self.coef.clone());
-        let d = Dec { coef, ..self.clone() };
-        if d.coef.len() > prec { d.drop_digits(d.coef.len() - prec) } else { d }
+        let d = Dec {
+            coef,
+            ..self.clone()
+        };
+        if d.coef.len() > prec {
+            d.drop_digits(d.coef.len() - prec)
+        } else {
+            d
+        }
     }
 
     /// `quantize(Decimal('1E-24'))` (half even).
@@ -737,7 +869,11 @@ impl Dec {
         if self.exp >= -24 {
             let mut coef = self.coef.clone();
             coef.extend(std::iter::repeat_n(0, (self.exp + 24) as usize));
-            return Dec { neg: self.neg, coef: trim_lead(coef), exp: -24 };
+            return Dec {
+                neg: self.neg,
+                coef: trim_lead(coef),
+                exp: -24,
+            };
         }
         self.drop_digits((-24 - self.exp) as usize)
     }
@@ -754,7 +890,11 @@ impl Dec {
                 r = sub_mag(&r, &b);
             }
         }
-        Dec { neg: self.neg, coef: r, exp }
+        Dec {
+            neg: self.neg,
+            coef: r,
+            exp,
+        }
     }
 
     /// `'{:f}'.format(self.normalize())`.
@@ -774,7 +914,11 @@ impl Dec {
         } else {
             let point = digits.len() as i64 + exp;
             if point > 0 {
-                format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+                format!(
+                    "{}.{}",
+                    &digits[..point as usize],
+                    &digits[point as usize..]
+                )
             } else {
                 format!("0.{}{digits}", "0".repeat((-point) as usize))
             }
@@ -786,7 +930,12 @@ impl Dec {
 const HUGEMAX: &str = "730750818665451459101842";
 
 fn hugenum_of(name: &str, valu: &Value) -> Result<Dec> {
-    let invalid = || bad(name, "Invalid hugenum: [<class 'decimal.ConversionSyntax'>]");
+    let invalid = || {
+        bad(
+            name,
+            "Invalid hugenum: [<class 'decimal.ConversionSyntax'>]",
+        )
+    };
     match valu {
         Value::String(_) => {
             let text = as_str(valu).unwrap_or_default();
@@ -795,11 +944,19 @@ fn hugenum_of(name: &str, valu: &Value) -> Result<Dec> {
             }
             Dec::parse(text).ok_or_else(invalid)
         }
-        Value::Integer(_) | Value::Ext(0 | 1, _) => Ok(Dec::from_int(as_pyint(valu).unwrap_or_default())),
+        Value::Integer(_) | Value::Ext(0 | 1, _) => {
+            Ok(Dec::from_int(as_pyint(valu).unwrap_or_default()))
+        }
         Value::Boolean(b) => Ok(Dec::from_int(i128::from(*b))),
         Value::F64(f) => Dec::parse(&super::value::py_float_str(*f)).ok_or_else(invalid),
         Value::F32(f) => Dec::parse(&super::value::py_float_str(f64::from(*f))).ok_or_else(invalid),
-        _ => Err(bad(name, format!("conversion from {} to Decimal is not supported", py_type_short(valu)))),
+        _ => Err(bad(
+            name,
+            format!(
+                "conversion from {} to Decimal is not supported",
+                py_type_short(valu)
+            ),
+        )),
     }
 }
 
@@ -815,16 +972,32 @@ fn py_type_short(valu: &Value) -> &'static str {
 /// Parse hugenum text with units (`10kg`), as `HugeNum._normHugeText`.
 fn huge_text(ty: &Type<'_>, raw: &str) -> Result<Dec> {
     let name = ty.name();
-    let Kind::HugeNum { units, .. } = ty.kind() else { return Err(no_norm(name, &Value::from(raw))) };
+    let Kind::HugeNum { units, .. } = ty.kind() else {
+        return Err(no_norm(name, &Value::from(raw)));
+    };
     let text = py_strip(&py_lower(raw)).replace([',', ' '], "");
     static FLOATRE: std::sync::LazyLock<Option<regex::Regex>> =
         std::sync::LazyLock::new(|| regex::Regex::new(r"^\s*-?\d+(\.\d+)?([eE][-+]\d+)?").ok());
     let Some(m) = FLOATRE.as_ref().and_then(|re| re.find(&text)) else {
-        return Err(bad(name, format!("Value does not start with a number: \"{raw}\"")));
+        return Err(bad(
+            name,
+            format!("Value does not start with a number: \"{raw}\""),
+        ));
     };
-    let mut huge = Dec::parse(m.as_str()).ok_or_else(|| bad(name, format!("Value does not start with a number: \"{raw}\"")))?;
-    let rest: String = text[m.end()..].chars().skip_while(|c| " \t\n".contains(*c)).collect();
-    let unit: String = rest.chars().take_while(|c| c.is_ascii_alphabetic() || *c == 'µ').collect();
+    let mut huge = Dec::parse(m.as_str()).ok_or_else(|| {
+        bad(
+            name,
+            format!("Value does not start with a number: \"{raw}\""),
+        )
+    })?;
+    let rest: String = text[m.end()..]
+        .chars()
+        .skip_while(|c| " \t\n".contains(*c))
+        .collect();
+    let unit: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic() || *c == 'µ')
+        .collect();
     if !unit.is_empty() {
         let mult = units
             .iter()
@@ -838,7 +1011,9 @@ fn huge_text(ty: &Type<'_>, raw: &str) -> Result<Dec> {
 
 pub(crate) fn norm_hugenum(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
     let name = ty.name();
-    let Kind::HugeNum { modulo, .. } = ty.kind() else { return Err(no_norm(name, valu)) };
+    let Kind::HugeNum { modulo, .. } = ty.kind() else {
+        return Err(no_norm(name, valu));
+    };
     if matches!(valu, Value::Nil) {
         return Err(bad(name, "Hugenum type may not be null."));
     }
@@ -864,11 +1039,20 @@ pub(crate) fn norm_hugenum(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
         other => py_repr(other),
     };
     if huge.cmp(&max) == std::cmp::Ordering::Greater {
-        return Err(bad(name, format!("Value ({shown}) is too large for hugenum.")));
+        return Err(bad(
+            name,
+            format!("Value ({shown}) is too large for hugenum."),
+        ));
     }
-    let abs = Dec { neg: false, ..huge.clone() };
+    let abs = Dec {
+        neg: false,
+        ..huge.clone()
+    };
     if abs.cmp(&max) == std::cmp::Ordering::Greater {
-        return Err(bad(name, format!("Value ({shown}) is too small for hugenum.")));
+        return Err(bad(
+            name,
+            format!("Value ({shown}) is too small for hugenum."),
+        ));
     }
     ok(Value::from(huge.quantize24().to_plain()))
 }
@@ -886,7 +1070,10 @@ pub(crate) fn hugenum_dec(valu: &Value) -> Option<Dec> {
 /// Accessor used by comparators on ival values.
 pub(crate) fn ival_pair(v: &Value) -> Option<(i64, i64)> {
     let (a, b) = pair(v)?;
-    Some((i64::try_from(as_pyint(a)?).ok()?, i64::try_from(as_pyint(b)?).ok()?))
+    Some((
+        i64::try_from(as_pyint(a)?).ok()?,
+        i64::try_from(as_pyint(b)?).ok()?,
+    ))
 }
 
 #[cfg(test)]
@@ -903,7 +1090,10 @@ mod tests {
             r.add(&m).to_plain()
         });
         assert_eq!(d.as_deref(), Some("350"));
-        assert_eq!(Dec::parse("1e3").map(|d| d.to_plain()).as_deref(), Some("1000"));
+        assert_eq!(
+            Dec::parse("1e3").map(|d| d.to_plain()).as_deref(),
+            Some("1000")
+        );
         assert_eq!(repr_duration(3_600_000), "01:00:00.000");
         assert_eq!(repr_duration(172_800_000), "2D 00:00:00.000");
     }

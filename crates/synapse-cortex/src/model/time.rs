@@ -56,7 +56,9 @@ const TIMEZONES: &[(&str, i64)] = &[
     ("Z", 0),
 ];
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 
 fn sorted_by_len_desc(names: &[&str]) -> Vec<String> {
     let mut names: Vec<&str> = names.to_vec();
@@ -66,8 +68,10 @@ fn sorted_by_len_desc(names: &[&str]) -> Vec<String> {
 }
 
 static TZ_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    let tzcat = sorted_by_len_desc(&TIMEZONES.iter().map(|(n, _)| *n).collect::<Vec<_>>()).join("|");
-    let unitcat = sorted_by_len_desc(&TIMEUNITS.iter().map(|(n, _)| *n).collect::<Vec<_>>()).join("|");
+    let tzcat =
+        sorted_by_len_desc(&TIMEZONES.iter().map(|(n, _)| *n).collect::<Vec<_>>()).join("|");
+    let unitcat =
+        sorted_by_len_desc(&TIMEUNITS.iter().map(|(n, _)| *n).collect::<Vec<_>>()).join("|");
     let pat = format!(
         r"(?i)\d(?P<tzstr>\s?(?:(?P<tzname>{tzcat})|(?:(?P<tzrel>\-|\+)(?P<tzhr>\d{{1,2}}):?(?P<tzmin>\d{{2}}))))(?:[\-|\+]\d+(?:{unitcat}))?$"
     );
@@ -77,7 +81,10 @@ static TZ_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static RFC822_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let days = "mon|tue|wed|thu|fri|sat|sun";
     let months = MONTHS.join("|");
-    Regex::new(&format!(r"^((?:{days}),)?\d{{1,2}}(?:{months})\d{{4}}\d{{2}}:\d{{2}}:\d{{2}}")).ok()
+    Regex::new(&format!(
+        r"^((?:{days}),)?\d{{1,2}}(?:{months})\d{{4}}\d{{2}}:\d{{2}}:\d{{2}}"
+    ))
+    .ok()
 });
 
 thread_local! {
@@ -105,22 +112,37 @@ pub(crate) type TimeResult<T> = Result<T, String>;
 
 /// Split a timezone suffix off `text`: the remaining text and the offset to add (ms).
 pub(crate) fn parsetz(text: &str) -> TimeResult<(String, i64)> {
-    let Some(re) = TZ_RE.as_ref() else { return Ok((text.to_string(), 0)) };
-    let Some(caps) = re.captures(text) else { return Ok((text.to_string(), 0)) };
+    let Some(re) = TZ_RE.as_ref() else {
+        return Ok((text.to_string(), 0));
+    };
+    let Some(caps) = re.captures(text) else {
+        return Ok((text.to_string(), 0));
+    };
     let tzstr = caps.name("tzstr").map(|m| m.as_str()).unwrap_or_default();
     let base = if let Some(rel) = caps.name("tzrel") {
-        let hr: i64 = caps.name("tzhr").and_then(|m| m.as_str().parse().ok()).unwrap_or(0);
-        let mn: i64 = caps.name("tzmin").and_then(|m| m.as_str().parse().ok()).unwrap_or(0);
+        let hr: i64 = caps
+            .name("tzhr")
+            .and_then(|m| m.as_str().parse().ok())
+            .unwrap_or(0);
+        let mn: i64 = caps
+            .name("tzmin")
+            .and_then(|m| m.as_str().parse().ok())
+            .unwrap_or(0);
         let mut base = ONEHOUR * hr + ONEMIN * mn;
         if rel.as_str() == "+" {
             base = -base;
         }
         if base.abs() >= ONEDAY {
-            return Err(format!("Timezone offset must be between +/- 24 hours for {text}"));
+            return Err(format!(
+                "Timezone offset must be between +/- 24 hours for {text}"
+            ));
         }
         base
     } else {
-        let name = caps.name("tzname").map(|m| m.as_str().to_uppercase()).unwrap_or_default();
+        let name = caps
+            .name("tzname")
+            .map(|m| m.as_str().to_uppercase())
+            .unwrap_or_default();
         let off = TIMEZONES.iter().find(|(n, _)| *n == name).map(|(_, o)| *o);
         match off {
             Some(off) => -off,
@@ -213,7 +235,12 @@ impl DateTime {
         let year = total.div_euclid(12);
         let month = total.rem_euclid(12) + 1;
         let day = self.day.min(days_in_month(year, month));
-        DateTime { year, month, day, ..*self }
+        DateTime {
+            year,
+            month,
+            day,
+            ..*self
+        }
     }
 }
 
@@ -265,7 +292,11 @@ fn exact_err(cand: f64, num: i128, den: i128) -> Option<(i128, i128)> {
     let sign: i128 = if bits >> 63 == 1 { -1 } else { 1 };
     let exp = ((bits >> 52) & 0x7ff) as i32;
     let frac = (bits & ((1u64 << 52) - 1)) as i128;
-    let (mant, e) = if exp == 0 { (frac, -1074) } else { (frac | (1 << 52), exp - 1075) };
+    let (mant, e) = if exp == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1 << 52), exp - 1075)
+    };
     let mant = sign * mant;
     if e >= 0 {
         let v = mant.checked_mul(1i128.checked_shl(e as u32)?)?;
@@ -304,19 +335,29 @@ fn strptime(text: &str, fmt: &str) -> TimeResult<DateTime> {
     }
     let re = Regex::new(&format!("(?i){pat}")).map_err(|e| e.to_string())?;
     let Some(caps) = re.captures(text) else {
-        return Err(format!("time data {} does not match format {}", repr_s(text), repr_s(fmt)));
+        return Err(format!(
+            "time data {} does not match format {}",
+            repr_s(text),
+            repr_s(fmt)
+        ));
     };
     let end = caps.get(0).map(|m| m.end()).unwrap_or(0);
     if end != text.len() {
         return Err(format!("unconverted data remains: {}", &text[end..]));
     }
     let num = |name: &str, dflt: i64| -> i64 {
-        caps.name(name).and_then(|m| m.as_str().trim().parse::<i64>().ok()).unwrap_or(dflt)
+        caps.name(name)
+            .and_then(|m| m.as_str().trim().parse::<i64>().ok())
+            .unwrap_or(dflt)
     };
     let month = match caps.name("b") {
         Some(m) => {
             let low = m.as_str().to_ascii_lowercase();
-            MONTHS.iter().position(|x| *x == low).map(|i| i as i64 + 1).unwrap_or(1)
+            MONTHS
+                .iter()
+                .position(|x| *x == low)
+                .map(|i| i as i64 + 1)
+                .unwrap_or(1)
         }
         None => num("m", 1),
     };
@@ -458,7 +499,9 @@ fn noms(text: &[char], mut offs: usize, cset: &str) -> usize {
 
 /// Parse a relative delta such as `-1 day` or `+ 3hours` into milliseconds (`s_time.delta`).
 pub(crate) fn delta(otext: &str) -> TimeResult<i64> {
-    let text: Vec<char> = super::value::py_lower(super::value::py_strip(otext)).chars().collect();
+    let text: Vec<char> = super::value::py_lower(super::value::py_strip(otext))
+        .chars()
+        .collect();
     let mut offs = noms(&text, 0, " \t\r\n");
     let mut sign = '+';
     if let Some(c) = text.first() {
@@ -477,7 +520,9 @@ pub(crate) fn delta(otext: &str) -> TimeResult<i64> {
     let size = i64::try_from(size).map_err(|_| format!("delta too large for {otext}"))?;
     let size = if sign == '-' { -size } else { size };
     match TIMEUNITS.iter().find(|(n, _)| *n == unittext) {
-        Some((_, base)) => size.checked_mul(*base).ok_or_else(|| format!("delta too large for {otext}")),
+        Some((_, base)) => size
+            .checked_mul(*base)
+            .ok_or_else(|| format!("delta too large for {otext}")),
         None => Err(format!("unknown time delta units: {unittext} for {otext}")),
     }
 }
@@ -494,12 +539,24 @@ mod tests {
     #[test]
     fn parses() {
         assert_eq!(parse("2020", Some(0), true), Ok(1_577_836_800_000));
-        assert_eq!(parse("2020-01-02T03:04:05.123", Some(0), true), Ok(1_577_934_245_123));
+        assert_eq!(
+            parse("2020-01-02T03:04:05.123", Some(0), true),
+            Ok(1_577_934_245_123)
+        );
         assert_eq!(repr(1_577_934_245_123), "2020/01/02 03:04:05.123");
         assert_eq!(repr(-1), "1969/12/31 23:59:59.999");
         assert_eq!(delta("-1 day"), Ok(-ONEDAY));
-        assert_eq!(parsetz("2020-01-02t03:04:05+01:00").map(|x| x.1), Ok(-ONEHOUR));
-        assert_eq!(wildrange("2021"), Ok((1_609_459_200_000, 1_640_995_200_000)));
-        assert_eq!(parse("99991231235959999", Some(0), true), Ok(253_402_300_799_999));
+        assert_eq!(
+            parsetz("2020-01-02t03:04:05+01:00").map(|x| x.1),
+            Ok(-ONEHOUR)
+        );
+        assert_eq!(
+            wildrange("2021"),
+            Ok((1_609_459_200_000, 1_640_995_200_000))
+        );
+        assert_eq!(
+            parse("99991231235959999", Some(0), true),
+            Ok(253_402_300_799_999)
+        );
     }
 }

@@ -111,11 +111,22 @@ pub(crate) struct StrOpts {
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
     Int(IntOpts),
-    Float { min: Option<f64>, minisvalid: bool, max: Option<f64>, maxisvalid: bool },
+    Float {
+        min: Option<f64>,
+        minisvalid: bool,
+        max: Option<f64>,
+        maxisvalid: bool,
+    },
     Str(StrOpts),
-    Hex { size: usize, zeropad: usize },
+    Hex {
+        size: usize,
+        zeropad: usize,
+    },
     Bool,
-    Time { ismin: bool, ismax: bool },
+    Time {
+        ismin: bool,
+        ismax: bool,
+    },
     Duration,
     Ival,
     Guid,
@@ -123,16 +134,40 @@ pub(crate) enum Kind {
     Tag,
     Taxon,
     Taxonomy,
-    Comp { fields: Vec<(String, TypeId)>, sepr: Option<String> },
+    Comp {
+        fields: Option<Vec<(String, TypeId)>>,
+        sepr: Option<String>,
+    },
     Loc,
-    Ndef { forms: Option<Vec<String>>, ifaces: Option<Vec<String>> },
-    Array { elem: TypeId, uniq: bool, sorted: bool, split: Option<String> },
-    Edge { n1forms: Option<Vec<String>>, n2forms: Option<Vec<String>>, time: bool },
-    Data,
+    Ndef {
+        forms: Option<Vec<String>>,
+        ifaces: Option<Vec<String>>,
+    },
+    Array {
+        elem: TypeId,
+        uniq: bool,
+        sorted: bool,
+        split: Option<String>,
+    },
+    Edge {
+        n1forms: Option<Vec<String>>,
+        n2forms: Option<Vec<String>>,
+        time: bool,
+    },
+    Data {
+        geojson: bool,
+    },
     NodeProp,
-    HugeNum { units: Vec<(String, String)>, modulo: Option<String> },
-    Range { sub: TypeId },
-    Velocity { relative: bool },
+    HugeNum {
+        units: Vec<(String, String)>,
+        modulo: Option<String>,
+    },
+    Range {
+        sub: TypeId,
+    },
+    Velocity {
+        relative: bool,
+    },
     DnsName,
     SynUser,
     SynRole,
@@ -144,21 +179,30 @@ pub(crate) enum Kind {
     SemVer,
     Cpe23,
     Cpe22,
-    GeoDist,
+    GeoDist {
+        baseoff: i128,
+    },
     GeoArea,
     LatLong,
     Imei,
     Imsi,
     Phone,
-    InetAddr { defport: Option<i64>, defproto: String },
+    InetAddr {
+        defport: Option<i64>,
+        defproto: String,
+    },
     Cidr4,
     Cidr6,
     Email,
     Fqdn,
     Ipv4,
-    Ipv4Range { sub: TypeId },
+    Ipv4Range {
+        sub: TypeId,
+    },
     Ipv6,
-    Ipv6Range { sub: TypeId },
+    Ipv6Range {
+        sub: TypeId,
+    },
     Rfc2822,
     Url,
     HttpCookie,
@@ -203,7 +247,10 @@ pub struct Type<'a> {
 
 impl std::fmt::Debug for Type<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Type").field("name", &self.name()).field("ctor", &self.def().ctor).finish()
+        f.debug_struct("Type")
+            .field("name", &self.name())
+            .field("ctor", &self.def().ctor)
+            .finish()
     }
 }
 
@@ -223,11 +270,16 @@ impl<'a> Type<'a> {
     }
 
     pub(crate) fn other(&self, id: TypeId) -> Type<'a> {
-        Type { model: self.model, id }
+        Type {
+            model: self.model,
+            id,
+        }
     }
 
     pub(crate) fn named(&self, name: &str) -> Result<Type<'a>> {
-        self.model.ty(name).ok_or_else(|| ModelError::NoSuchType { name: name.to_string() })
+        self.model.ty(name).ok_or_else(|| ModelError::NoSuchType {
+            name: name.to_string(),
+        })
     }
 
     /// The type name (a clone keeps the name of the type it was made from).
@@ -270,14 +322,23 @@ impl<'a> Type<'a> {
 
     /// Whether the type is deprecated.
     pub fn is_deprecated(&self) -> bool {
-        self.info().get("deprecated").and_then(Json::as_bool).unwrap_or(false)
+        self.info()
+            .get("deprecated")
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
             || matches!(self.kind(), Kind::Edge { .. })
     }
 
     /// The comp field names and types of a comp type (empty otherwise).
     pub fn comp_fields(&self) -> Vec<(&'a str, Type<'a>)> {
         match self.kind() {
-            Kind::Comp { fields, .. } => fields.iter().map(|(n, t)| (n.as_str(), self.other(*t))).collect(),
+            Kind::Comp {
+                fields: Some(fields),
+                ..
+            } => fields
+                .iter()
+                .map(|(n, t)| (n.as_str(), self.other(*t)))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -287,29 +348,39 @@ impl<'a> Type<'a> {
         let kind = self.kind();
         let name = self.name();
         match kind {
-            Kind::Data => return self.norm_data(valu),
+            Kind::Data { .. } => return self.norm_data(valu),
             Kind::HugeNum { .. } => return super::numeric::norm_hugenum(self, valu),
             _ => {}
         }
         if kind.is_str_family() {
             return match valu {
-                Value::String(_) => self.norm_str_kind(as_str(valu).ok_or_else(|| bad(name, "invalid utf-8"))?),
+                Value::String(_) => {
+                    self.norm_str_kind(as_str(valu).ok_or_else(|| bad(name, "invalid utf-8"))?)
+                }
                 Value::Integer(_) | Value::Ext(0 | 1, _) => {
-                    let text = as_pyint(valu).map(|i| i.to_string()).unwrap_or_default();
-                    self.norm_str_kind(&text)
+                    let ival = as_pyint(valu).unwrap_or_default();
+                    if matches!(kind, Kind::Phone) && ival < 1 {
+                        return Err(bad(name, "phone int must be greater than 0"));
+                    }
+                    self.norm_str_kind(&ival.to_string())
                 }
                 Value::Boolean(b) => self.norm_str_kind(if *b { "true" } else { "false" }),
                 Value::F64(f) => self.norm_str_kind(&py_float_decimal_str(*f)),
                 Value::F32(f) => self.norm_str_kind(&py_float_decimal_str(f64::from(*f))),
                 Value::Array(items) => self.norm_str_list(valu, items),
-                Value::Binary(b) if matches!(kind, Kind::FileBytes) => super::misc::filebytes_from_bytes(self, b),
+                Value::Binary(b) if matches!(kind, Kind::FileBytes) => {
+                    super::misc::filebytes_from_bytes(self, b)
+                }
                 _ => Err(no_norm(name, valu)),
             };
         }
         match kind {
-            Kind::Int(_) | Kind::GeoDist | Kind::GeoArea | Kind::SemVer | Kind::Imei | Kind::Imsi => {
-                super::numeric::norm_int_family(self, valu)
-            }
+            Kind::Int(_)
+            | Kind::GeoDist { .. }
+            | Kind::GeoArea
+            | Kind::SemVer
+            | Kind::Imei
+            | Kind::Imsi => super::numeric::norm_int_family(self, valu),
             Kind::Float { .. } => super::numeric::norm_float(self, valu),
             Kind::Bool => super::numeric::norm_bool(self, valu),
             Kind::Time { .. } => super::numeric::norm_time(self, valu),
@@ -323,13 +394,18 @@ impl<'a> Type<'a> {
                     if items.is_empty() {
                         return Err(bad(name, "Guid list values cannot be empty."));
                     }
-                    Ok((Value::from(super::value::guid_of(valu)), NormInfo::default()))
+                    Ok((
+                        Value::from(super::value::guid_of(valu)),
+                        NormInfo::default(),
+                    ))
                 }
                 _ => Err(no_norm(name, valu)),
             },
             Kind::Loc => match valu {
                 Value::String(_) => {
-                    let text = super::value::py_lower(super::value::py_strip(as_str(valu).unwrap_or_default()));
+                    let text = super::value::py_lower(super::value::py_strip(
+                        as_str(valu).unwrap_or_default(),
+                    ));
                     let norm: Vec<String> = text.split('.').map(super::value::onespace).collect();
                     Ok((Value::from(norm.join(".")), NormInfo::default()))
                 }
@@ -359,8 +435,17 @@ impl<'a> Type<'a> {
         let name = self.name();
         match self.kind() {
             Kind::Str(opts) => norm_str(name, opts, text),
-            Kind::TagPart => Ok((Value::from(norm_tagpart(text).map_err(|m| bad(name, m))?), NormInfo::default())),
-            Kind::Taxon => Ok((Value::from(norm_tagpart(text).map_err(|_| bad(name, "Each taxon must be non-zero length."))?), NormInfo::default())),
+            Kind::TagPart => Ok((
+                Value::from(norm_tagpart(text).map_err(|m| bad(name, m))?),
+                NormInfo::default(),
+            )),
+            Kind::Taxon => Ok((
+                Value::from(
+                    norm_tagpart(text)
+                        .map_err(|_| bad(name, "Each taxon must be non-zero length."))?,
+                ),
+                NormInfo::default(),
+            )),
             Kind::Tag => {
                 let text = text.trim_matches('#');
                 let parts: Vec<Value> = text.split('.').map(Value::from).collect();
@@ -400,7 +485,10 @@ impl<'a> Type<'a> {
                 if items.is_empty() {
                     return Err(bad(self.name(), "Guid list values cannot be empty."));
                 }
-                Ok((Value::from(format!("guid:{}", super::value::guid_of(valu))), NormInfo::default()))
+                Ok((
+                    Value::from(format!("guid:{}", super::value::guid_of(valu))),
+                    NormInfo::default(),
+                ))
             }
             Kind::Cpe22 => super::cpe::norm_cpe22_list(self.name(), items),
             Kind::Cpe23 => super::cpe::norm_cpe23_list(self.name(), items),
@@ -413,18 +501,34 @@ impl<'a> Type<'a> {
         let is_auth = matches!(self.kind(), Kind::SynUser | Kind::SynRole);
         if text == "*" {
             if is_auth {
-                let what = if matches!(self.kind(), Kind::SynUser) { "username" } else { "rolename" };
-                return Err(bad(name, format!("{name} values must be a valid {what} or a guid.")));
+                let what = if matches!(self.kind(), Kind::SynUser) {
+                    "username"
+                } else {
+                    "rolename"
+                };
+                return Err(bad(
+                    name,
+                    format!("{name} values must be a valid {what} or a guid."),
+                ));
             }
-            return Ok((Value::from(super::value::guid_random()), NormInfo::default()));
+            return Ok((
+                Value::from(super::value::guid_random()),
+                NormInfo::default(),
+            ));
         }
         let norm = super::value::py_lower(text).replace('-', "");
         if norm.len() == 32 && norm.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok((Value::from(norm), NormInfo::default()));
         }
         match self.kind() {
-            Kind::SynUser => Err(bad(name, format!("No user named {text} and value is not a guid."))),
-            Kind::SynRole => Err(bad(name, format!("No role named {text} and value is not a guid."))),
+            Kind::SynUser => Err(bad(
+                name,
+                format!("No user named {text} and value is not a guid."),
+            )),
+            Kind::SynRole => Err(bad(
+                name,
+                format!("No role named {text} and value is not a guid."),
+            )),
             _ => Err(bad(name, "valu is not a guid.")),
         }
     }
@@ -442,10 +546,13 @@ impl<'a> Type<'a> {
         }
         let norm = toks.join(".");
         let mut info = NormInfo::default();
-        info.subs.push(("base".into(), Value::from(toks[toks.len() - 1].clone())));
-        info.subs.push(("depth".into(), Value::from(toks.len() as i64 - 1)));
+        info.subs
+            .push(("base".into(), Value::from(toks[toks.len() - 1].clone())));
+        info.subs
+            .push(("depth".into(), Value::from(toks.len() as i64 - 1)));
         if toks.len() > 1 {
-            info.subs.push(("up".into(), Value::from(toks[..toks.len() - 1].join("."))));
+            info.subs
+                .push(("up".into(), Value::from(toks[..toks.len() - 1].join("."))));
         }
         info.toks = toks;
         Ok((Value::from(norm), info))
@@ -463,16 +570,23 @@ impl<'a> Type<'a> {
         };
         let mut info = NormInfo::default();
         info.subs.push(("base".into(), Value::from(last.clone())));
-        info.subs.push(("depth".into(), Value::from(toks.len() as i64 - 1)));
+        info.subs
+            .push(("depth".into(), Value::from(toks.len() as i64 - 1)));
         if toks.len() > 1 {
-            info.subs.push(("parent".into(), Value::from(format!("{}.", toks[..toks.len() - 1].join(".")))));
+            info.subs.push((
+                "parent".into(),
+                Value::from(format!("{}.", toks[..toks.len() - 1].join("."))),
+            ));
         }
         Ok((Value::from(format!("{}.", toks.join("."))), info))
     }
 
     fn norm_comp(&self, valu: &Value) -> Result<Normed> {
-        let Kind::Comp { fields, sepr } = self.kind() else { return Err(no_norm(self.name(), valu)) };
+        let Kind::Comp { fields, sepr } = self.kind() else {
+            return Err(no_norm(self.name(), valu));
+        };
         let split;
+        let is_split = matches!(valu, Value::String(_));
         let items: &[Value] = match valu {
             Value::Array(items) => items,
             Value::String(_) if sepr.is_some() => {
@@ -483,12 +597,15 @@ impl<'a> Type<'a> {
             }
             _ => return Err(no_norm(self.name(), valu)),
         };
+        let Some(fields) = fields else {
+            return Err(bad(self.name(), "object of type 'NoneType' has no len()"));
+        };
         if items.len() != fields.len() {
             return Err(bad(
                 self.name(),
                 format!(
                     "invalid number of fields given for norming: {}",
-                    super::value::trim_text(&py_repr_tuple(items))
+                    super::value::trim_text(&py_repr_seq(items, is_split))
                 ),
             ));
         }
@@ -503,7 +620,11 @@ impl<'a> Type<'a> {
             }
             let adds = finfo.adds.clone();
             if self.model.form(ftype.name()).is_some() {
-                info.adds.push(super::AutoAdd { form: ftype.name().to_string(), valu: norm.clone(), info: finfo });
+                info.adds.push(super::AutoAdd {
+                    form: ftype.name().to_string(),
+                    valu: norm.clone(),
+                    info: finfo,
+                });
             }
             info.adds.extend(adds);
             norms.push(norm);
@@ -512,11 +633,18 @@ impl<'a> Type<'a> {
     }
 
     fn norm_ndef(&self, valu: &Value) -> Result<Normed> {
-        let Kind::Ndef { forms, ifaces } = self.kind() else { return Err(no_norm(self.name(), valu)) };
-        let Value::Array(items) = valu else { return Err(no_norm(self.name(), valu)) };
+        let Kind::Ndef { forms, ifaces } = self.kind() else {
+            return Err(no_norm(self.name(), valu));
+        };
+        let Value::Array(items) = valu else {
+            return Err(no_norm(self.name(), valu));
+        };
         if items.len() != 2 {
             let mesg = if items.len() < 2 {
-                format!("not enough values to unpack (expected 2, got {})", items.len())
+                format!(
+                    "not enough values to unpack (expected 2, got {})",
+                    items.len()
+                )
             } else {
                 "too many values to unpack (expected 2)".to_string()
             };
@@ -526,13 +654,24 @@ impl<'a> Type<'a> {
             Value::String(s) => s.as_str().unwrap_or_default().to_string(),
             other => py_repr(other),
         };
-        let form = self.model.form(&formname).ok_or_else(|| ModelError::NoSuchForm { name: formname.clone() })?;
+        let form = self
+            .model
+            .form(&formname)
+            .ok_or_else(|| ModelError::NoSuchForm {
+                name: formname.clone(),
+            })?;
         if forms.is_some() || ifaces.is_some() {
-            let allowed = forms.as_ref().is_some_and(|f| f.iter().any(|x| *x == formname))
-                || ifaces.as_ref().is_some_and(|i| i.iter().any(|x| form.implements(x)));
+            let allowed = forms
+                .as_ref()
+                .is_some_and(|f| f.iter().any(|x| *x == formname))
+                || ifaces
+                    .as_ref()
+                    .is_some_and(|i| i.iter().any(|x| form.implements(x)));
             if !allowed {
-                let mut mesg =
-                    format!("Ndef of form {formname} is not allowed as a value for {} with form filter", self.name());
+                let mut mesg = format!(
+                    "Ndef of form {formname} is not allowed as a value for {} with form filter",
+                    self.name()
+                );
                 if let Some(f) = forms {
                     mesg.push_str(&format!(" forms={}", py_list_repr(f)));
                 }
@@ -544,22 +683,41 @@ impl<'a> Type<'a> {
         }
         let (fnorm, finfo) = form.ty().norm(&items[1])?;
         let mut info = NormInfo::default();
-        info.subs.push(("form".into(), Value::from(formname.clone())));
-        info.adds.push(super::AutoAdd { form: formname.clone(), valu: fnorm.clone(), info: finfo });
+        info.subs
+            .push(("form".into(), Value::from(formname.clone())));
+        info.adds.push(super::AutoAdd {
+            form: formname.clone(),
+            valu: fnorm.clone(),
+            info: finfo,
+        });
         Ok((Value::Array(vec![Value::from(formname), fnorm]), info))
     }
 
     fn norm_array(&self, valu: &Value) -> Result<Normed> {
-        let Kind::Array { elem, uniq, sorted, split } = self.kind() else { return Err(no_norm(self.name(), valu)) };
+        let Kind::Array {
+            elem,
+            uniq,
+            sorted,
+            split,
+        } = self.kind()
+        else {
+            return Err(no_norm(self.name(), valu));
+        };
         let parts;
         let items: &[Value] = match valu {
             Value::Array(items) => items,
             Value::String(_) => {
                 let Some(sepr) = split else {
-                    return Err(bad(self.name(), format!("{} type has no split-char defined.", self.name())));
+                    return Err(bad(
+                        self.name(),
+                        format!("{} type has no split-char defined.", self.name()),
+                    ));
                 };
                 let text = as_str(valu).unwrap_or_default();
-                parts = text.split(sepr.as_str()).map(|p| Value::from(super::value::py_strip(p))).collect::<Vec<_>>();
+                parts = text
+                    .split(sepr.as_str())
+                    .map(|p| Value::from(super::value::py_strip(p)))
+                    .collect::<Vec<_>>();
                 &parts
             }
             _ => return Err(no_norm(self.name(), valu)),
@@ -572,7 +730,11 @@ impl<'a> Type<'a> {
             let (norm, einfo) = elem.norm(item)?;
             info.adds.extend(einfo.adds.iter().cloned());
             if isform {
-                info.adds.push(super::AutoAdd { form: elem.name().to_string(), valu: norm.clone(), info: einfo });
+                info.adds.push(super::AutoAdd {
+                    form: elem.name().to_string(),
+                    valu: norm.clone(),
+                    info: einfo,
+                });
             }
             norms.push(norm);
         }
@@ -592,18 +754,34 @@ impl<'a> Type<'a> {
     }
 
     fn norm_edge(&self, valu: &Value) -> Result<Normed> {
-        let Kind::Edge { n1forms, n2forms, time } = self.kind() else { return Err(no_norm(self.name(), valu)) };
-        let Value::Array(items) = valu else { return Err(no_norm(self.name(), valu)) };
+        let Kind::Edge {
+            n1forms,
+            n2forms,
+            time,
+        } = self.kind()
+        else {
+            return Err(no_norm(self.name(), valu));
+        };
+        let Value::Array(items) = valu else {
+            return Err(no_norm(self.name(), valu));
+        };
         let want = if *time { 3 } else { 2 };
         if items.len() != want {
             let mesg = if *time {
-                format!("timeedge requires (ndef, ndef, time), got {}", py_repr_tuple(items))
+                format!(
+                    "timeedge requires (ndef, ndef, time), got {}",
+                    py_repr_tuple(items)
+                )
             } else {
                 "edge requires (ndef, ndef)".to_string()
             };
             return Err(bad(self.name(), mesg));
         }
-        let tick = if *time { Some(self.named("time")?.norm(&items[2])?.0) } else { None };
+        let tick = if *time {
+            Some(self.named("time")?.norm(&items[2])?.0)
+        } else {
+            None
+        };
         let ndef = self.named("ndef")?;
         let (n1, _) = ndef.norm(&items[0])?;
         let n1form = ndef_form(&n1);
@@ -646,7 +824,10 @@ impl<'a> Type<'a> {
         if items.len() != 2 {
             return Err(bad(
                 self.name(),
-                format!("Must be a 2-tuple: {}", super::value::trim_text(&py_repr_tuple(items))),
+                format!(
+                    "Must be a 2-tuple: {}",
+                    super::value::trim_text(&py_repr_seq(items, matches!(valu, Value::String(_))))
+                ),
             ));
         }
         let propname = match &items[0] {
@@ -656,7 +837,10 @@ impl<'a> Type<'a> {
         let prop = self
             .model
             .prop(&propname)
-            .ok_or_else(|| ModelError::NoSuchProp { name: propname.clone(), mesg: format!("No prop {propname}") })?;
+            .ok_or_else(|| ModelError::NoSuchProp {
+                name: propname.clone(),
+                mesg: format!("No prop {propname}"),
+            })?;
         let (norm, _) = prop.ty().norm(&items[1])?;
         let mut info = NormInfo::default();
         info.subs.push(("prop".into(), Value::from(prop.full())));
@@ -664,26 +848,56 @@ impl<'a> Type<'a> {
     }
 
     fn norm_data(&self, valu: &Value) -> Result<Normed> {
-        fn check(v: &Value) -> std::result::Result<(), String> {
+        fn check(v: &Value, top: bool) -> std::result::Result<(), String> {
             match v {
-                Value::Binary(_) => Err("Object of type bytes is not JSON serializable".into()),
-                Value::Ext(0 | 1, _) => Err("Integer value too large for JSON".into()),
-                Value::Ext(..) => Err("Object of type ExtType is not JSON serializable".into()),
-                Value::F32(f) if !f.is_finite() => Err("Out of range float values are not JSON compliant".into()),
-                Value::F64(f) if !f.is_finite() => Err("Out of range float values are not JSON compliant".into()),
-                Value::String(s) if s.as_str().is_none() => Err("invalid utf-8".into()),
-                Value::Array(items) => items.iter().try_for_each(check),
+                Value::Binary(_) if top => {
+                    Err("'Object of type bytes is not JSON serializable'".into())
+                }
+                Value::Binary(_) => {
+                    Err("\"TypeError: Object of type 'bytes' is not JSON serializable\"".into())
+                }
+                Value::Ext(0 | 1, _) => Err("'TypeError: Integer value too large for JSON'".into()),
+                Value::Ext(..) => {
+                    Err("\"TypeError: Object of type 'ExtType' is not JSON serializable\"".into())
+                }
+                Value::F32(f) if !f.is_finite() => {
+                    Err("'ValueError: nan or inf number is not allowed'".into())
+                }
+                Value::F64(f) if !f.is_finite() => {
+                    Err("'ValueError: nan or inf number is not allowed'".into())
+                }
+                Value::String(s) if s.as_str().is_none() => {
+                    Err("'UnicodeEncodeError: invalid utf-8'".into())
+                }
+                Value::Array(items) => items.iter().try_for_each(|i| check(i, false)),
                 Value::Map(items) => items.iter().try_for_each(|(k, v)| {
                     if !matches!(k, Value::String(_)) {
-                        return Err("Dictionary keys must be strings".to_string());
+                        return Err("'TypeError: Dictionary keys must be strings'".to_string());
                     }
-                    check(v)
+                    check(v, false)
                 }),
                 _ => Ok(()),
             }
         }
-        if let Err(e) = check(valu) {
-            return Err(bad(self.name(), format!("{e}: {}", super::value::trim_text(&py_repr(valu)))));
+        if let Err(e) = check(valu, true) {
+            return Err(bad(
+                self.name(),
+                format!(
+                    "MustBeJsonSafe: mesg={e}: {}",
+                    super::value::trim_text(&py_repr(valu))
+                ),
+            ));
+        }
+        if let Kind::Data { geojson: true } = self.kind() {
+            if !super::misc::is_geojson(valu) {
+                return Err(bad(
+                    self.name(),
+                    format!(
+                        "SchemaViolation: mesg='data must be valid exactly by one definition (0 matches found)' name='data': {}",
+                        super::value::trim_text(&py_repr(valu))
+                    ),
+                ));
+            }
         }
         Ok((valu.clone(), NormInfo::default()))
     }
@@ -711,11 +925,17 @@ impl<'a> Type<'a> {
                     Value::Boolean(b) => *b,
                     _ => as_pyint(norm).is_some_and(|v| v != 0),
                 };
-                text(if truthy { "true".into() } else { "false".into() })
+                text(if truthy {
+                    "true".into()
+                } else {
+                    "false".into()
+                })
             }
             Kind::Time { .. } => {
                 let v = as_pyint(norm).ok_or_else(|| no_repr(name, norm))?;
-                text(super::time::repr(i64::try_from(v).map_err(|_| no_repr(name, norm))?))
+                text(super::time::repr(
+                    i64::try_from(v).map_err(|_| no_repr(name, norm))?,
+                ))
             }
             Kind::Ival => {
                 let (a, b) = pair(norm).ok_or_else(|| no_repr(name, norm))?;
@@ -726,11 +946,18 @@ impl<'a> Type<'a> {
                 let v = as_pyint(norm).ok_or_else(|| no_repr(name, norm))?;
                 text(super::numeric::repr_duration(v))
             }
-            Kind::Taxonomy => text(as_str(norm).ok_or_else(|| no_repr(name, norm))?.trim_end_matches('.').into()),
+            Kind::Taxonomy => text(
+                as_str(norm)
+                    .ok_or_else(|| no_repr(name, norm))?
+                    .trim_end_matches('.')
+                    .into(),
+            ),
             Kind::Comp { fields, sepr } => {
-                let Value::Array(items) = norm else { return Err(no_repr(name, norm)) };
+                let Value::Array(items) = norm else {
+                    return Err(no_repr(name, norm));
+                };
                 let mut vals = Vec::new();
-                for ((_, ftype), item) in fields.iter().zip(items) {
+                for ((_, ftype), item) in fields.iter().flatten().zip(items) {
                     vals.push(self.other(*ftype).repr(item)?);
                 }
                 match sepr {
@@ -742,22 +969,42 @@ impl<'a> Type<'a> {
                 }
             }
             Kind::Array { elem, split, .. } => {
-                let Value::Array(items) = norm else { return Err(no_repr(name, norm)) };
+                let Value::Array(items) = norm else {
+                    return Err(no_repr(name, norm));
+                };
                 let elem = self.other(*elem);
-                let vals = items.iter().map(|i| elem.repr(i)).collect::<Result<Vec<_>>>()?;
+                let vals = items
+                    .iter()
+                    .map(|i| elem.repr(i))
+                    .collect::<Result<Vec<_>>>()?;
                 match split {
-                    Some(sepr) => text(vals.iter().map(repr_to_string).collect::<Vec<_>>().join(sepr)),
+                    Some(sepr) => text(
+                        vals.iter()
+                            .map(repr_to_string)
+                            .collect::<Vec<_>>()
+                            .join(sepr),
+                    ),
                     None => Ok(Value::Array(vals)),
                 }
             }
             Kind::Ndef { .. } => {
                 let (form, valu) = pair(norm).ok_or_else(|| no_repr(name, norm))?;
                 let formname = as_str(form).unwrap_or_default();
-                let form = self.model.form(formname).ok_or_else(|| ModelError::NoSuchForm { name: formname.into() })?;
-                Ok(Value::Array(vec![Value::from(formname), form.ty().repr(valu)?]))
+                let form = self
+                    .model
+                    .form(formname)
+                    .ok_or_else(|| ModelError::NoSuchForm {
+                        name: formname.into(),
+                    })?;
+                Ok(Value::Array(vec![
+                    Value::from(formname),
+                    form.ty().repr(valu)?,
+                ]))
             }
             Kind::Edge { .. } => {
-                let Value::Array(items) = norm else { return Err(no_repr(name, norm)) };
+                let Value::Array(items) = norm else {
+                    return Err(no_repr(name, norm));
+                };
                 let ndef = self.named("ndef")?;
                 let mut out = Vec::new();
                 for (i, item) in items.iter().enumerate() {
@@ -774,7 +1021,10 @@ impl<'a> Type<'a> {
                 let sub = self.other(*sub);
                 Ok(Value::Array(vec![sub.repr(a)?, sub.repr(b)?]))
             }
-            Kind::Data => text(py_repr(norm)),
+            Kind::Data { .. } => match norm {
+                Value::String(s) => text(s.as_str().unwrap_or_default().to_string()),
+                other => text(super::value::py_repr_tuples(other)),
+            },
             Kind::NodeProp => text(py_repr_tuple(match norm {
                 Value::Array(items) => items,
                 _ => return Err(no_repr(name, norm)),
@@ -783,9 +1033,15 @@ impl<'a> Type<'a> {
                 let v = as_pyint(norm).ok_or_else(|| no_repr(name, norm))?;
                 text(super::inet::ipv4_repr(v as u32))
             }
-            Kind::Fqdn => text(super::inet::fqdn_repr(as_str(norm).ok_or_else(|| no_repr(name, norm))?)),
-            Kind::GeoDist => text(super::misc::repr_dist(as_pyint(norm).ok_or_else(|| no_repr(name, norm))?)),
-            Kind::GeoArea => text(super::misc::repr_area(as_pyint(norm).ok_or_else(|| no_repr(name, norm))?)),
+            Kind::Fqdn => text(super::inet::fqdn_repr(
+                as_str(norm).ok_or_else(|| no_repr(name, norm))?,
+            )),
+            Kind::GeoDist { baseoff } => text(super::misc::repr_dist(
+                as_pyint(norm).ok_or_else(|| no_repr(name, norm))? - baseoff,
+            )),
+            Kind::GeoArea => text(super::misc::repr_area(
+                as_pyint(norm).ok_or_else(|| no_repr(name, norm))?,
+            )),
             Kind::LatLong => {
                 let (a, b) = pair(norm).ok_or_else(|| no_repr(name, norm))?;
                 text(format!("{},{}", repr_num(a), repr_num(b)))
@@ -794,8 +1050,12 @@ impl<'a> Type<'a> {
                 let v = as_pyint(norm).ok_or_else(|| no_repr(name, norm))?;
                 text(super::misc::repr_semver(v))
             }
-            Kind::Phone => text(super::misc::repr_phone(as_str(norm).ok_or_else(|| no_repr(name, norm))?)),
-            Kind::Imei | Kind::Imsi | Kind::Velocity { .. } | Kind::HugeNum { .. } => text(repr_num(norm)),
+            Kind::Phone => text(super::misc::repr_phone(
+                as_str(norm).ok_or_else(|| no_repr(name, norm))?,
+            )),
+            Kind::Imei | Kind::Imsi | Kind::Velocity { .. } | Kind::HugeNum { .. } => {
+                text(repr_num(norm))
+            }
             _ => match norm {
                 Value::String(s) => text(s.as_str().unwrap_or_default().to_string()),
                 other => text(repr_num(other)),
@@ -815,12 +1075,14 @@ impl<'a> Type<'a> {
                 }
             }
             Kind::Ival => match (pair(oldv), pair(newv)) {
-                (Some((o1, o2)), Some((n1, n2))) => match (as_pyint(o1), as_pyint(o2), as_pyint(n1), as_pyint(n2)) {
-                    (Some(o1), Some(o2), Some(n1), Some(n2)) => {
-                        Value::Array(vec![int_value(o1.min(n1)), int_value(o2.max(n2))])
+                (Some((o1, o2)), Some((n1, n2))) => {
+                    match (as_pyint(o1), as_pyint(o2), as_pyint(n1), as_pyint(n2)) {
+                        (Some(o1), Some(o2), Some(n1), Some(n2)) => {
+                            Value::Array(vec![int_value(o1.min(n1)), int_value(o2.max(n2))])
+                        }
+                        _ => newv.clone(),
                     }
-                    _ => newv.clone(),
-                },
+                }
                 _ => newv.clone(),
             },
             _ => newv.clone(),
@@ -833,7 +1095,9 @@ fn repr_num(v: &Value) -> String {
         Value::F64(f) => super::value::py_float_str(*f),
         Value::F32(f) => super::value::py_float_str(f64::from(*f)),
         Value::String(s) => s.as_str().unwrap_or_default().to_string(),
-        other => as_pyint(other).map(|i| i.to_string()).unwrap_or_else(|| py_repr(other)),
+        other => as_pyint(other)
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| py_repr(other)),
     }
 }
 
@@ -848,7 +1112,11 @@ pub(crate) fn repr_to_string(v: &Value) -> String {
 
 fn ndef_form(ndef: &Value) -> String {
     match ndef {
-        Value::Array(items) => items.first().and_then(as_str).unwrap_or_default().to_string(),
+        Value::Array(items) => items
+            .first()
+            .and_then(as_str)
+            .unwrap_or_default()
+            .to_string(),
         _ => String::new(),
     }
 }
@@ -865,18 +1133,38 @@ pub(crate) fn no_norm(name: &str, valu: &Value) -> ModelError {
 }
 
 fn no_repr(name: &str, valu: &Value) -> ModelError {
-    bad(name, format!("Cannot repr value {} as {name}", py_repr(valu)))
+    bad(
+        name,
+        format!("Cannot repr value {} as {name}", py_repr(valu)),
+    )
+}
+
+/// Python's repr of a list (`as_list`, from `str.split`) or of a tuple.
+pub(crate) fn py_repr_seq(items: &[Value], as_list: bool) -> String {
+    if as_list {
+        let parts: Vec<String> = items.iter().map(py_repr).collect();
+        return format!("[{}]", parts.join(", "));
+    }
+    py_repr_tuple(items)
 }
 
 /// Python's repr of a tuple.
 pub(crate) fn py_repr_tuple(items: &[Value]) -> String {
     let parts: Vec<String> = items.iter().map(py_repr).collect();
-    if parts.len() == 1 { format!("({},)", parts[0]) } else { format!("({})", parts.join(", ")) }
+    if parts.len() == 1 {
+        format!("({},)", parts[0])
+    } else {
+        format!("({})", parts.join(", "))
+    }
 }
 
 fn py_list_repr(items: &[String]) -> String {
     let parts: Vec<String> = items.iter().map(|s| super::value::py_repr_str(s)).collect();
-    format!("[{}]", parts.join(", "))
+    if parts.len() == 1 {
+        format!("({},)", parts[0])
+    } else {
+        format!("({})", parts.join(", "))
+    }
 }
 
 /// Python equality between normalized values (ints and floats compare numerically).
@@ -892,7 +1180,11 @@ pub(crate) fn py_cmp(a: &Value, b: &Value) -> Ordering {
 fn type_rank(v: &Value) -> u8 {
     match v {
         Value::Nil => 0,
-        Value::Boolean(_) | Value::Integer(_) | Value::F32(_) | Value::F64(_) | Value::Ext(0 | 1, _) => 1,
+        Value::Boolean(_)
+        | Value::Integer(_)
+        | Value::F32(_)
+        | Value::F64(_)
+        | Value::Ext(0 | 1, _) => 1,
         Value::String(_) => 2,
         Value::Binary(_) => 3,
         Value::Array(_) => 4,
@@ -939,7 +1231,11 @@ pub(crate) fn py_cmp_opt(a: &Value, b: &Value) -> Option<Ordering> {
 
 /// The reference's `Str._normPyStr` with options.
 pub(crate) fn norm_str(name: &str, opts: &StrOpts, text: &str) -> Result<Normed> {
-    let mut norm = if opts.lower { super::value::py_lower(text) } else { text.to_string() };
+    let mut norm = if opts.lower {
+        super::value::py_lower(text)
+    } else {
+        text.to_string()
+    };
     for (look, repl) in &opts.replace {
         norm = norm.replace(look.as_str(), repl);
     }
@@ -960,7 +1256,10 @@ pub(crate) fn norm_str(name: &str, opts: &StrOpts, text: &str) -> Result<Normed>
             return Err(bad(name, format!("[{text}] does not match [{pattern}]")));
         };
         for g in groups {
-            let v = caps.name(g).map(|m| Value::from(m.as_str())).unwrap_or(Value::Nil);
+            let v = caps
+                .name(g)
+                .map(|m| Value::from(m.as_str()))
+                .unwrap_or(Value::Nil);
             info.subs.push((g.clone(), v));
         }
     }
@@ -969,7 +1268,8 @@ pub(crate) fn norm_str(name: &str, opts: &StrOpts, text: &str) -> Result<Normed>
 
 /// The reference's tag part / taxon normalization: lowercase, keep `\w+` runs joined by `_`.
 pub(crate) fn norm_tagpart(text: &str) -> std::result::Result<String, String> {
-    static WORD: std::sync::LazyLock<Option<Regex>> = std::sync::LazyLock::new(|| Regex::new(r"\w+").ok());
+    static WORD: std::sync::LazyLock<Option<Regex>> =
+        std::sync::LazyLock::new(|| Regex::new(r"\w+").ok());
     let low = super::value::py_lower(super::value::py_strip(text));
     let parts: Vec<&str> = match WORD.as_ref() {
         Some(re) => re.find_iter(&low).map(|m| m.as_str()).collect(),
@@ -992,7 +1292,11 @@ pub(crate) fn compile_kind(
     let ob = |k: &str| opts.get(k).and_then(json_truthy).unwrap_or(false);
     let oi = |k: &str| opts.get(k).and_then(Json::as_i64);
     let ostrs = |k: &str| -> Option<Vec<String>> {
-        opts.get(k).and_then(Json::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        opts.get(k).and_then(Json::as_array).map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
     };
     let baddef = |mesg: String| ModelError::BadTypeDef { mesg };
     Ok(match ctor {
@@ -1012,7 +1316,10 @@ pub(crate) fn compile_kind(
                     a.iter()
                         .filter_map(|e| {
                             let e = e.as_array()?;
-                            Some((i128::from(e.first()?.as_i64()?), e.get(1)?.as_str()?.to_string()))
+                            Some((
+                                i128::from(e.first()?.as_i64()?),
+                                e.get(1)?.as_str()?.to_string(),
+                            ))
                         })
                         .collect()
                 })
@@ -1021,12 +1328,17 @@ pub(crate) fn compile_kind(
                 min: oi("min").map(i128::from).unwrap_or(minmin),
                 max: oi("max").map(i128::from).unwrap_or(maxmax),
                 enums,
-                strict: opts.get("enums:strict").and_then(Json::as_bool).unwrap_or(true),
+                strict: opts
+                    .get("enums:strict")
+                    .and_then(Json::as_bool)
+                    .unwrap_or(true),
                 ismin: ob("ismin"),
                 ismax: ob("ismax"),
             };
             match ctor {
-                "geo:dist" => Kind::GeoDist,
+                "geo:dist" => Kind::GeoDist {
+                    baseoff: oi("baseoff").map(i128::from).unwrap_or(0),
+                },
                 "geo:area" => Kind::GeoArea,
                 "it:semver" => Kind::SemVer,
                 "tel:mob:imei" => Kind::Imei,
@@ -1036,9 +1348,15 @@ pub(crate) fn compile_kind(
         }
         "float" => Kind::Float {
             min: opts.get("min").and_then(Json::as_f64),
-            minisvalid: opts.get("minisvalid").and_then(Json::as_bool).unwrap_or(true),
+            minisvalid: opts
+                .get("minisvalid")
+                .and_then(Json::as_bool)
+                .unwrap_or(true),
             max: opts.get("max").and_then(Json::as_f64),
-            maxisvalid: opts.get("maxisvalid").and_then(Json::as_bool).unwrap_or(true),
+            maxisvalid: opts
+                .get("maxisvalid")
+                .and_then(Json::as_bool)
+                .unwrap_or(true),
         },
         "str" => {
             let regex = match opts.get("regex").and_then(Json::as_str) {
@@ -1052,7 +1370,11 @@ pub(crate) fn compile_kind(
             };
             let enums = match opts.get("enums") {
                 Some(Json::String(s)) => Some(s.split(',').map(String::from).collect()),
-                Some(Json::Array(a)) => Some(a.iter().filter_map(|x| x.as_str().map(String::from)).collect()),
+                Some(Json::Array(a)) => Some(
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect(),
+                ),
                 _ => None,
             };
             let replace = opts
@@ -1062,7 +1384,10 @@ pub(crate) fn compile_kind(
                     a.iter()
                         .filter_map(|p| {
                             let p = p.as_array()?;
-                            Some((p.first()?.as_str()?.to_string(), p.get(1)?.as_str()?.to_string()))
+                            Some((
+                                p.first()?.as_str()?.to_string(),
+                                p.get(1)?.as_str()?.to_string(),
+                            ))
                         })
                         .collect()
                 })
@@ -1088,7 +1413,10 @@ pub(crate) fn compile_kind(
             Kind::Hex { size, zeropad }
         }
         "bool" => Kind::Bool,
-        "time" => Kind::Time { ismin: ob("ismin"), ismax: ob("ismax") },
+        "time" => Kind::Time {
+            ismin: ob("ismin"),
+            ismax: ob("ismax"),
+        },
         "duration" => Kind::Duration,
         "ival" => Kind::Ival,
         "guid" => Kind::Guid,
@@ -1098,27 +1426,53 @@ pub(crate) fn compile_kind(
         "taxonomy" => Kind::Taxonomy,
         "comp" => {
             let mut fields = Vec::new();
-            for field in opts.get("fields").and_then(Json::as_array).into_iter().flatten() {
-                let Some(field) = field.as_array() else { continue };
-                let fname = field.first().and_then(Json::as_str).unwrap_or_default().to_string();
+            let has_fields = opts.get("fields").is_some_and(|f| !f.is_null());
+            for field in opts
+                .get("fields")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(field) = field.as_array() else {
+                    continue;
+                };
+                let fname = field
+                    .first()
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 let ftype = match field.get(1) {
                     Some(Json::String(t)) => resolve(t, &Map::new())?,
                     Some(Json::Array(pair)) => {
                         let tname = pair.first().and_then(Json::as_str).unwrap_or_default();
-                        let topts = pair.get(1).and_then(Json::as_object).cloned().unwrap_or_default();
+                        let topts = pair
+                            .get(1)
+                            .and_then(Json::as_object)
+                            .cloned()
+                            .unwrap_or_default();
                         resolve(tname, &topts)?
                     }
                     _ => return Err(baddef(format!("bad comp field in {name}"))),
                 };
                 fields.push((fname, ftype));
             }
-            Kind::Comp { fields, sepr: opts.get("sepr").and_then(Json::as_str).map(String::from) }
+            Kind::Comp {
+                fields: has_fields.then_some(fields),
+                sepr: opts.get("sepr").and_then(Json::as_str).map(String::from),
+            }
         }
         "loc" => Kind::Loc,
-        "ndef" => Kind::Ndef { forms: ostrs("forms"), ifaces: ostrs("interfaces") },
+        "ndef" => Kind::Ndef {
+            forms: ostrs("forms"),
+            ifaces: ostrs("interfaces"),
+        },
         "array" => {
             let tname = opts.get("type").and_then(Json::as_str).unwrap_or("int");
-            let topts = opts.get("typeopts").and_then(Json::as_object).cloned().unwrap_or_default();
+            let topts = opts
+                .get("typeopts")
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default();
             Kind::Array {
                 elem: resolve(tname, &topts)?,
                 uniq: ob("uniq"),
@@ -1126,27 +1480,45 @@ pub(crate) fn compile_kind(
                 split: opts.get("split").and_then(Json::as_str).map(String::from),
             }
         }
-        "edge" | "timeedge" => {
-            Kind::Edge { n1forms: ostrs("n1:forms"), n2forms: ostrs("n2:forms"), time: ctor == "timeedge" }
-        }
-        "data" => Kind::Data,
+        "edge" | "timeedge" => Kind::Edge {
+            n1forms: ostrs("n1:forms"),
+            n2forms: ostrs("n2:forms"),
+            time: ctor == "timeedge",
+        },
+        "data" => Kind::Data {
+            geojson: opts.get("schema").is_some_and(|s| !s.is_null()),
+        },
         "nodeprop" => Kind::NodeProp,
         "hugenum" => Kind::HugeNum {
             units: opts
                 .get("units")
                 .and_then(Json::as_object)
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), json_num_text(v))).collect())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), json_num_text(v)))
+                        .collect()
+                })
                 .unwrap_or_default(),
-            modulo: opts.get("modulo").filter(|v| !v.is_null()).map(json_num_text),
+            modulo: opts
+                .get("modulo")
+                .filter(|v| !v.is_null())
+                .map(json_num_text),
         },
         "range" | "inet:ipv4range" | "inet:ipv6range" => {
             let sub = match ctor {
                 "inet:ipv4range" => resolve("inet:ipv4", &Map::new())?,
                 "inet:ipv6range" => resolve("inet:ipv6", &Map::new())?,
                 _ => {
-                    let pair = opts.get("type").and_then(Json::as_array).ok_or_else(|| baddef(format!("bad range {name}")))?;
+                    let pair = opts
+                        .get("type")
+                        .and_then(Json::as_array)
+                        .ok_or_else(|| baddef(format!("bad range {name}")))?;
                     let tname = pair.first().and_then(Json::as_str).unwrap_or("int");
-                    let topts = pair.get(1).and_then(Json::as_object).cloned().unwrap_or_default();
+                    let topts = pair
+                        .get(1)
+                        .and_then(Json::as_object)
+                        .cloned()
+                        .unwrap_or_default();
                     resolve(tname, &topts)?
                 }
             };
@@ -1156,7 +1528,9 @@ pub(crate) fn compile_kind(
                 _ => Kind::Range { sub },
             }
         }
-        "velocity" => Kind::Velocity { relative: ob("relative") },
+        "velocity" => Kind::Velocity {
+            relative: ob("relative"),
+        },
         "inet:dns:name" => Kind::DnsName,
         "syn:user" => Kind::SynUser,
         "syn:role" => Kind::SynRole,
@@ -1171,7 +1545,11 @@ pub(crate) fn compile_kind(
         "tel:phone" => Kind::Phone,
         "inet:addr" => Kind::InetAddr {
             defport: oi("defport"),
-            defproto: opts.get("defproto").and_then(Json::as_str).unwrap_or("tcp").to_string(),
+            defproto: opts
+                .get("defproto")
+                .and_then(Json::as_str)
+                .unwrap_or("tcp")
+                .to_string(),
         },
         "inet:cidr4" => Kind::Cidr4,
         "inet:cidr6" => Kind::Cidr6,

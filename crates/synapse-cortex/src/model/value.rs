@@ -198,7 +198,7 @@ pub(crate) fn py_type(valu: &Value) -> &'static str {
         Value::F32(_) | Value::F64(_) => "<class 'float'>",
         Value::String(_) => "<class 'str'>",
         Value::Binary(_) => "<class 'bytes'>",
-        Value::Array(_) => "<class 'list'>",
+        Value::Array(_) => "<class 'tuple'>",
         Value::Map(_) => "<class 'dict'>",
         Value::Ext(0 | 1, _) => "<class 'int'>",
         Value::Ext(..) => "<class 'msgpack.ExtType'>",
@@ -284,12 +284,20 @@ pub(crate) fn onespace(text: &str) -> String {
 
 /// Python's `str.lower()`.
 pub(crate) fn py_lower(text: &str) -> String {
-    if text.is_ascii() { text.to_ascii_lowercase() } else { text.to_lowercase() }
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.to_lowercase()
+    }
 }
 
 /// Python's `repr()` of a str.
 pub(crate) fn py_repr_str(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
     for c in text.chars() {
@@ -302,7 +310,9 @@ pub(crate) fn py_repr_str(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if !py_isprintable(c) => {
                 let n = c as u32;
                 if n <= 0xff {
@@ -344,18 +354,30 @@ pub(crate) fn py_float_str(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let exp = f.abs().log10().floor() as i32;
     let sci = format!("{f:e}");
     // The exponent from the shortest representation is authoritative.
-    let exp = sci.split('e').nth(1).and_then(|e| e.parse::<i32>().ok()).unwrap_or(exp);
+    let exp = sci
+        .split('e')
+        .nth(1)
+        .and_then(|e| e.parse::<i32>().ok())
+        .unwrap_or(exp);
     if (-4..16).contains(&exp) {
         let s = format!("{f}");
         if s.contains('.') { s } else { format!("{s}.0") }
     } else {
         let (mant, _) = sci.split_once('e').unwrap_or((&sci, "0"));
-        let mant = if mant.contains('.') { mant.to_string() } else { mant.to_string() };
+        let mant = if mant.contains('.') {
+            mant.to_string()
+        } else {
+            mant.to_string()
+        };
         format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
     }
 }
@@ -366,15 +388,28 @@ pub(crate) fn py_float_decimal_str(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let repr = py_float_str(f);
-    if repr.contains('e') { format!("{f}") } else { repr }
+    if repr.contains('e') {
+        format!("{f}")
+    } else {
+        repr
+    }
 }
 
 /// Parse like Python's `int(text, 0)`; the error is the reference's message.
 pub(crate) fn py_int0(text: &str) -> Result<i128, String> {
-    let err = || format!("invalid literal for int() with base 0: {}", py_repr_str(text));
+    let err = || {
+        format!(
+            "invalid literal for int() with base 0: {}",
+            py_repr_str(text)
+        )
+    };
     let s = py_strip(text);
     let (neg, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -392,8 +427,16 @@ pub(crate) fn py_int0(text: &str) -> Result<i128, String> {
         (10, body, false)
     };
     // Underscores may separate digits (and follow a base prefix).
-    let digits = if prefixed { digits.strip_prefix('_').unwrap_or(digits) } else { digits };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    let digits = if prefixed {
+        digits.strip_prefix('_').unwrap_or(digits)
+    } else {
+        digits
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return Err(err());
     }
     let clean: String = digits.chars().filter(|c| *c != '_').collect();
@@ -417,7 +460,9 @@ pub(crate) fn py_repr(valu: &Value) -> String {
         Value::Nil => "None".into(),
         Value::Boolean(true) => "True".into(),
         Value::Boolean(false) => "False".into(),
-        Value::Integer(_) | Value::Ext(0 | 1, _) => as_pyint(valu).map(|v| v.to_string()).unwrap_or_default(),
+        Value::Integer(_) | Value::Ext(0 | 1, _) => {
+            as_pyint(valu).map(|v| v.to_string()).unwrap_or_default()
+        }
         Value::F32(f) => py_float_str(f64::from(*f)),
         Value::F64(f) => py_float_str(*f),
         Value::String(s) => py_repr_str(s.as_str().unwrap_or_default()),
@@ -439,13 +484,45 @@ pub(crate) fn py_repr(valu: &Value) -> String {
         }
         Value::Array(items) => {
             let parts: Vec<String> = items.iter().map(py_repr).collect();
-            format!("[{}]", parts.join(", "))
+            if parts.len() == 1 {
+                format!("({},)", parts[0])
+            } else {
+                format!("({})", parts.join(", "))
+            }
         }
         Value::Map(items) => {
-            let parts: Vec<String> = items.iter().map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v))).collect();
+            let parts: Vec<String> = items
+                .iter()
+                .map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v)))
+                .collect();
             format!("{{{}}}", parts.join(", "))
         }
-        Value::Ext(code, byts) => format!("ExtType(code={code}, data={})", py_repr(&Value::Binary(byts.clone()))),
+        Value::Ext(code, byts) => format!(
+            "ExtType(code={code}, data={})",
+            py_repr(&Value::Binary(byts.clone()))
+        ),
+    }
+}
+
+/// Python's `str()` of a value that went through msgpack (arrays are tuples).
+pub(crate) fn py_repr_tuples(valu: &Value) -> String {
+    match valu {
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(py_repr_tuples).collect();
+            if parts.len() == 1 {
+                format!("({},)", parts[0])
+            } else {
+                format!("({})", parts.join(", "))
+            }
+        }
+        Value::Map(items) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|(k, v)| format!("{}: {}", py_repr_tuples(k), py_repr_tuples(v)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        other => py_repr(other),
     }
 }
 
@@ -474,7 +551,10 @@ mod tests {
     #[test]
     fn ndef_vectors() {
         let ndef = Value::Array(vec![Value::from("inet:ipv4"), Value::from(16909060)]);
-        assert_eq!(hex::encode(packb(&ndef)), "92a9696e65743a69707634ce01020304");
+        assert_eq!(
+            hex::encode(packb(&ndef)),
+            "92a9696e65743a69707634ce01020304"
+        );
         assert_eq!(
             iden("inet:ipv4", &Value::from(16909060)),
             "20153b758f9d5eaaa38e4f4a65c36da797c3e59e549620fa7c4895e1a920991f"
@@ -484,9 +564,18 @@ mod tests {
             "3ecd51e142a5acfcde42c02ff5c68378bfaf1eaf49fe9721550b6e7d6013b699"
         );
         let dnsa = Value::Array(vec![Value::from("vertex.link"), Value::from(16909060)]);
-        assert_eq!(iden("inet:dns:a", &dnsa), "02488bc284ffd0f60f474d5af66a8c0cf89789f766b51fde1d3da9b227005f47");
-        assert_eq!(guid_of(&Value::Array(vec!["a".into(), "b".into()])), "a5fcb7ee50dd99f27ff8f8aa5aedfbe1");
-        assert_eq!(guid_of(&Value::Array(vec![1.into(), "a".into()])), "e6d151fc6c0cff7cf098be131d4ae403");
+        assert_eq!(
+            iden("inet:dns:a", &dnsa),
+            "02488bc284ffd0f60f474d5af66a8c0cf89789f766b51fde1d3da9b227005f47"
+        );
+        assert_eq!(
+            guid_of(&Value::Array(vec!["a".into(), "b".into()])),
+            "a5fcb7ee50dd99f27ff8f8aa5aedfbe1"
+        );
+        assert_eq!(
+            guid_of(&Value::Array(vec![1.into(), "a".into()])),
+            "e6d151fc6c0cff7cf098be131d4ae403"
+        );
     }
 
     #[test]
@@ -495,7 +584,10 @@ mod tests {
         assert_eq!(packb(&Value::from(-33)), vec![0xd0, 0xdf]);
         assert_eq!(packb(&Value::from(200i64)), vec![0xcc, 200]);
         assert_eq!(packb(&Value::from(1.5f64))[0], 0xcb);
-        assert_eq!(int_value(1 << 64), Value::Ext(0, vec![1, 0, 0, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(
+            int_value(1 << 64),
+            Value::Ext(0, vec![1, 0, 0, 0, 0, 0, 0, 0, 0])
+        );
     }
 
     #[test]
