@@ -124,6 +124,9 @@ pub struct Model {
     dict: Json,
 }
 
+/// A named type as declared: (name, ctor, merged opts, info, stortype).
+type RawType = (String, String, Map<String, Json>, Json, i64);
+
 static DEFAULT: LazyLock<std::result::Result<Arc<Model>, ModelError>> =
     LazyLock::new(|| Model::from_json_str(MODEL_JSON).map(Arc::new));
 
@@ -186,7 +189,7 @@ impl Model {
             .ok_or_else(|| baddef("model has no types"))?;
 
         // Pass 1: register every named type with its ctor and merged options.
-        let mut raw: Vec<(String, String, Map<String, Json>, Json, i64)> = Vec::new();
+        let mut raw: Vec<RawType> = Vec::new();
         for (name, tdef) in types {
             let info = tdef.get("info").cloned().unwrap_or(Json::Null);
             let bases = info
@@ -222,8 +225,7 @@ impl Model {
             });
         }
         // Pass 2: compile kinds (children resolve to named types or new clones).
-        for id in 0..raw.len() {
-            let (name, ctor, opts, _, _) = &raw[id];
+        for (id, (name, ctor, opts, _, _)) in raw.iter().enumerate() {
             let kind = types::compile_kind(ctor, name, opts, &mut |tname, topts| {
                 model.resolve(tname, topts)
             })?;

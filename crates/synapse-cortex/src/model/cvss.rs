@@ -105,10 +105,10 @@ fn normalize(
         if *mandatory && val.is_none() {
             missing.push(*metric);
         }
-        if let Some(val) = val {
-            if !valids.contains(&val) {
-                badvals.push(format!("{metric}:{val}"));
-            }
+        if let Some(val) = val
+            && !valids.contains(&val)
+        {
+            badvals.push(format!("{metric}:{val}"));
         }
     }
     if !missing.is_empty() {

@@ -302,8 +302,8 @@ pub(crate) fn parse_ipv6(text: &str) -> std::result::Result<(u128, Option<String
         return Err(format!("At most 8 colons permitted in {rep}"));
     }
     let mut skip = None;
-    for i in 1..parts.len() - 1 {
-        if parts[i].is_empty() {
+    for (i, part) in parts.iter().enumerate().take(parts.len() - 1).skip(1) {
+        if part.is_empty() {
             if skip.is_some() {
                 return Err(format!("At most one '::' permitted in {rep}"));
             }
@@ -983,7 +983,7 @@ fn unquote(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() + 0 && i + 2 <= bytes.len() - 1 + 0 {
+        if bytes[i] == b'%' && i + 2 < bytes.len() && i + 2 <= (bytes.len() - 1) {
             let h = &text[i + 1..i + 3];
             if h.bytes().all(|b| b.is_ascii_hexdigit()) {
                 out.push(u8::from_str_radix(h, 16).unwrap_or(0));
@@ -1015,29 +1015,29 @@ pub(crate) fn norm_url(ty: &Type<'_>, text: &str) -> Result<Normed> {
     let mut is_unc = false;
     let mut local = false;
     for splitter in ["://///", ":////"] {
-        if let Some((p, v)) = orig.split_once(splitter) {
-            if py_lower(p) == "file" {
-                proto = "file".into();
-                valu = v.to_string();
-                is_unc = true;
-                break;
-            }
-        }
-    }
-    if proto.is_empty() {
-        if let Some((p, v)) = orig.split_once("://") {
-            proto = py_lower(p);
+        if let Some((p, v)) = orig.split_once(splitter)
+            && py_lower(p) == "file"
+        {
+            proto = "file".into();
             valu = v.to_string();
+            is_unc = true;
+            break;
         }
     }
-    if proto.is_empty() {
-        if let Some((p, v)) = orig.split_once(':') {
-            if py_lower(p) == "file" && !v.is_empty() {
-                proto = "file".into();
-                valu = v.to_string();
-                local = true;
-            }
-        }
+    if proto.is_empty()
+        && let Some((p, v)) = orig.split_once("://")
+    {
+        proto = py_lower(p);
+        valu = v.to_string();
+    }
+    if proto.is_empty()
+        && let Some((p, v)) = orig.split_once(':')
+        && py_lower(p) == "file"
+        && !v.is_empty()
+    {
+        proto = "file".into();
+        valu = v.to_string();
+        local = true;
     }
     if proto.is_empty() || valu.is_empty() {
         return Err(bad(name, "Invalid/Missing protocol"));
@@ -1118,11 +1118,11 @@ pub(crate) fn norm_url(ty: &Type<'_>, text: &str) -> Result<Normed> {
             host = Some(ipv4_repr(ip));
             info.subs.push(("ipv4".into(), Value::from(ip)));
         }
-        if host.is_none() {
-            if let Ok((fqdn, _)) = ty.named("inet:fqdn")?.norm(&Value::from(part.as_str())) {
-                host = Some(as_str(&fqdn).unwrap_or_default().to_string());
-                info.subs.push(("fqdn".into(), fqdn));
-            }
+        if host.is_none()
+            && let Ok((fqdn, _)) = ty.named("inet:fqdn")?.norm(&Value::from(part.as_str()))
+        {
+            host = Some(as_str(&fqdn).unwrap_or_default().to_string());
+            info.subs.push(("fqdn".into(), fqdn));
         }
         if host.is_none() && part == "+" {
             host = Some("+".into());
@@ -1264,15 +1264,13 @@ pub(crate) fn norm_dnsname(ty: &Type<'_>, text: &str) -> Result<Normed> {
         }
     } else if let Some(rest) = norm.strip_suffix(".ip6.arpa") {
         let parts: String = rest.chars().rev().filter(|c| *c != '.').collect();
-        if parts.chars().count() == 32 {
-            if let Ok(v) = u128::from_str_radix(&parts, 16) {
-                if let Ok((v6, v6info)) = norm_ipv6_raw("inet:ipv6", &int_value(v as i128).clone())
-                {
-                    info.subs.push(("ipv6".into(), v6));
-                    if let Some(v4) = v6info.sub("ipv4") {
-                        info.subs.push(("ipv4".into(), v4.clone()));
-                    }
-                }
+        if parts.chars().count() == 32
+            && let Ok(v) = u128::from_str_radix(&parts, 16)
+            && let Ok((v6, v6info)) = norm_ipv6_raw("inet:ipv6", &int_value(v as i128).clone())
+        {
+            info.subs.push(("ipv6".into(), v6));
+            if let Some(v4) = v6info.sub("ipv4") {
+                info.subs.push(("ipv4".into(), v4.clone()));
             }
         }
     } else {

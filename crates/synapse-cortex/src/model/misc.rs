@@ -128,7 +128,7 @@ fn b64decode_lenient(text: &str) -> std::result::Result<Vec<u8>, String> {
         if c == '=' {
             if !data.is_empty() {
                 pads += 1;
-                if (data.len() + pads) % 4 == 0 {
+                if (data.len() + pads).is_multiple_of(4) {
                     break;
                 }
             }
@@ -147,7 +147,7 @@ fn b64decode_lenient(text: &str) -> std::result::Result<Vec<u8>, String> {
             "Invalid base64-encoded string: number of data characters ({n}) cannot be 1 more than a multiple of 4"
         ));
     }
-    if n % 4 != 0 && (n + pads) % 4 != 0 {
+    if !n.is_multiple_of(4) && !(n + pads).is_multiple_of(4) {
         return Err("Incorrect padding".into());
     }
     base64::engine::general_purpose::STANDARD_NO_PAD
@@ -322,7 +322,7 @@ fn parse_float(text: &str) -> Option<(f64, usize)> {
 }
 
 /// `s_grammar.nom` with trim: skip spaces/tabs/newlines, take chars in the set, skip again.
-fn nom<'t>(text: &'t str, off: usize, cset: impl Fn(char) -> bool) -> &'t str {
+fn nom(text: &str, off: usize, cset: impl Fn(char) -> bool) -> &str {
     let rest = &text[off..];
     let rest = rest.trim_start_matches([' ', '\t', '\n']);
     let end = rest.find(|c: char| !cset(c)).unwrap_or(rest.len());

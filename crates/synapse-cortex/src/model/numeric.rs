@@ -586,7 +586,7 @@ pub(crate) fn norm_hex(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
 
 fn hex_str(name: &str, size: usize, zeropad: usize, text: &str) -> Result<Normed> {
     let mut valu = hex_prenorm(text);
-    if valu.chars().count() % 2 != 0 {
+    if !valu.chars().count().is_multiple_of(2) {
         valu = format!("0{valu}");
     }
     if valu.is_empty() {
@@ -1017,10 +1017,10 @@ pub(crate) fn norm_hugenum(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
     if matches!(valu, Value::Nil) {
         return Err(bad(name, "Hugenum type may not be null."));
     }
-    if let Value::F64(f) = valu {
-        if !f.is_finite() {
-            return Err(bad(name, format!("Invalid hugenum: {}", py_repr(valu))));
-        }
+    if let Value::F64(f) = valu
+        && !f.is_finite()
+    {
+        return Err(bad(name, format!("Invalid hugenum: {}", py_repr(valu))));
     }
     let mut huge = match valu {
         Value::String(_) => huge_text(ty, as_str(valu).unwrap_or_default())?,

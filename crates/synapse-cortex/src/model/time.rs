@@ -268,7 +268,7 @@ fn div_round(num: i128, den: i128) -> f64 {
                     let lhs = en.unsigned_abs().checked_mul(bd.unsigned_abs());
                     let rhs = bn.unsigned_abs().checked_mul(ed.unsigned_abs());
                     match (lhs, rhs) {
-                        (Some(l), Some(r)) => l < r || (l == r && cand.to_bits() % 2 == 0),
+                        (Some(l), Some(r)) => l < r || (l == r && cand.to_bits().is_multiple_of(2)),
                         _ => false,
                     }
                 }
@@ -410,16 +410,16 @@ fn rawparse(otext: &str, base: Option<i64>, chop: bool) -> TimeResult<(DateTime,
         }
     };
 
-    if let Some(re) = RFC822_RE.as_ref() {
-        if let Some(caps) = re.captures(&text) {
-            if let Some(grp) = caps.get(1) {
-                text = text.replacen(grp.as_str(), "", 1);
-            }
-            return match strptime(&text, "%d%b%Y%H:%M:%S") {
-                Ok(dt) => Ok((dt, base, text.len())),
-                Err(e) => Err(format!("Error parsing time as RFC822 \"{otext}\"; {e}")),
-            };
+    if let Some(re) = RFC822_RE.as_ref()
+        && let Some(caps) = re.captures(&text)
+    {
+        if let Some(grp) = caps.get(1) {
+            text = text.replacen(grp.as_str(), "", 1);
         }
+        return match strptime(&text, "%d%b%Y%H:%M:%S") {
+            Ok(dt) => Ok((dt, base, text.len())),
+            Err(e) => Err(format!("Error parsing time as RFC822 \"{otext}\"; {e}")),
+        };
     }
 
     let mut digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
@@ -504,11 +504,11 @@ pub(crate) fn delta(otext: &str) -> TimeResult<i64> {
         .collect();
     let mut offs = noms(&text, 0, " \t\r\n");
     let mut sign = '+';
-    if let Some(c) = text.first() {
-        if *c == '+' || *c == '-' {
-            sign = *c;
-            offs += 1;
-        }
+    if let Some(c) = text.first()
+        && (*c == '+' || *c == '-')
+    {
+        sign = *c;
+        offs += 1;
     }
     offs = noms(&text, offs, " \t\r\n");
     let start = offs;

@@ -661,9 +661,7 @@ impl<'a> Type<'a> {
                 name: formname.clone(),
             })?;
         if forms.is_some() || ifaces.is_some() {
-            let allowed = forms
-                .as_ref()
-                .is_some_and(|f| f.iter().any(|x| *x == formname))
+            let allowed = forms.as_ref().is_some_and(|f| f.contains(&formname))
                 || ifaces
                     .as_ref()
                     .is_some_and(|i| i.iter().any(|x| form.implements(x)));
@@ -785,17 +783,17 @@ impl<'a> Type<'a> {
         let ndef = self.named("ndef")?;
         let (n1, _) = ndef.norm(&items[0])?;
         let n1form = ndef_form(&n1);
-        if let Some(forms) = n1forms {
-            if !forms.iter().any(|f| *f == n1form) {
-                return Err(bad(self.name(), "Invalid source node for edge type"));
-            }
+        if let Some(forms) = n1forms
+            && !forms.contains(&n1form)
+        {
+            return Err(bad(self.name(), "Invalid source node for edge type"));
         }
         let (n2, _) = ndef.norm(&items[1])?;
         let n2form = ndef_form(&n2);
-        if let Some(forms) = n2forms {
-            if !forms.iter().any(|f| *f == n2form) {
-                return Err(bad(self.name(), "Invalid dest node for edge type"));
-            }
+        if let Some(forms) = n2forms
+            && !forms.contains(&n2form)
+        {
+            return Err(bad(self.name(), "Invalid dest node for edge type"));
         }
         let mut info = NormInfo::default();
         info.subs.push(("n1".into(), n1.clone()));
@@ -888,16 +886,16 @@ impl<'a> Type<'a> {
                 ),
             ));
         }
-        if let Kind::Data { geojson: true } = self.kind() {
-            if !super::misc::is_geojson(valu) {
-                return Err(bad(
-                    self.name(),
-                    format!(
-                        "SchemaViolation: mesg='data must be valid exactly by one definition (0 matches found)' name='data': {}",
-                        super::value::trim_text(&py_repr(valu))
-                    ),
-                ));
-            }
+        if let Kind::Data { geojson: true } = self.kind()
+            && !super::misc::is_geojson(valu)
+        {
+            return Err(bad(
+                self.name(),
+                format!(
+                    "SchemaViolation: mesg='data must be valid exactly by one definition (0 matches found)' name='data': {}",
+                    super::value::trim_text(&py_repr(valu))
+                ),
+            ));
         }
         Ok((valu.clone(), NormInfo::default()))
     }
@@ -1245,10 +1243,10 @@ pub(crate) fn norm_str(name: &str, opts: &StrOpts, text: &str) -> Result<Normed>
     if opts.onespace {
         norm = super::value::onespace(&norm);
     }
-    if let Some(enums) = &opts.enums {
-        if !enums.iter().any(|e| *e == norm) {
-            return Err(bad(name, "Value not in enums"));
-        }
+    if let Some(enums) = &opts.enums
+        && !enums.contains(&norm)
+    {
+        return Err(bad(name, "Value not in enums"));
     }
     let mut info = NormInfo::default();
     if let Some((re, pattern, groups)) = &opts.regex {
@@ -1282,12 +1280,15 @@ pub(crate) fn norm_tagpart(text: &str) -> std::result::Result<String, String> {
     Ok(norm)
 }
 
+/// Resolves a type name with override options to a compiled type.
+pub(crate) type Resolver<'r> = dyn FnMut(&str, &Map<String, Json>) -> Result<TypeId> + 'r;
+
 /// Build a [`Kind`] for a ctor from fully merged options.
 pub(crate) fn compile_kind(
     ctor: &str,
     name: &str,
     opts: &Map<String, Json>,
-    resolve: &mut dyn FnMut(&str, &Map<String, Json>) -> Result<TypeId>,
+    resolve: &mut Resolver<'_>,
 ) -> Result<Kind> {
     let ob = |k: &str| opts.get(k).and_then(json_truthy).unwrap_or(false);
     let oi = |k: &str| opts.get(k).and_then(Json::as_i64);

@@ -373,11 +373,6 @@ pub(crate) fn py_float_str(f: f64) -> String {
         if s.contains('.') { s } else { format!("{s}.0") }
     } else {
         let (mant, _) = sci.split_once('e').unwrap_or((&sci, "0"));
-        let mant = if mant.contains('.') {
-            mant.to_string()
-        } else {
-            mant.to_string()
-        };
         format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
     }
 }

@@ -21,6 +21,7 @@ import tempfile
 import synapse.exc as s_exc
 import synapse.common as s_common
 import synapse.cortex as s_cortex
+import synapse.lib.types as s_types
 
 FIXED_NOW = 1700000000123
 
@@ -154,6 +155,11 @@ CURATED = {
     'it:os:windows:sid': ['S-1-5-21-1004336348-1177238915-682003330-512', 'S-1-x'],
 }
 
+DEFAULTS = ['*', 'foo', 10, '2020', 'foo.bar', '1.2.3.4', 'vertex.link', 'visi@vertex.link', 'http://vertex.link/',
+            'a' * 64, '1.2.3.4/24', '2001:db8::/32', '123456789', 'GB82WEST12345698765432', 'DEUTDEFF', 'ABCDE',
+            't13d1516h2_8daaf6152771_b186095e22b6', 't130200_1301_234ea6891581', ['foo', 'bar'],
+            [['inet:fqdn', 'vertex.link'], ['inet:fqdn', 'vertex.link']]]
+
 PROPS = {
     'ps:contact:emails': [['A@b.com', 'a@b.com', 'c@d.com'], 'x', ['x']],
     'ou:org:names': [['B', 'a', 'b', ' A ']],
@@ -234,23 +240,35 @@ async def main(path):
                 for valu in inputs:
                     await record(core, vectors, prop.type.name, prop.type, valu, propname=propname)
 
-            # One sample value per form that the reference accepts.
-            for formname in sorted(modl.forms):
-                form = modl.form(formname)
+            # One sample value per form that the reference accepts (comps built from field samples).
+            def sample(typeobj, depth=0):
+                if isinstance(typeobj, s_types.Comp) and depth < 4:
+                    fields = typeobj.opts.get('fields') or ()
+                    valu = tuple(sample(typeobj.tcache[name], depth + 1) for name, _ in fields)
+                    try:
+                        typeobj.norm(valu)
+                        return valu
+                    except Exception:
+                        pass
                 cands = []
-                ex = form.type.info.get('ex')
+                ex = typeobj.info.get('ex')
                 if ex is not None:
                     cands.append(ex)
-                cands.extend(CURATED.get(formname, ()))
-                cands.extend(CURATED.get(ctors.get(formname), ()))
-                cands.extend(['*', 'foo', 10, '2020', 'foo.bar', ['foo', 'bar'], [['inet:fqdn', 'vertex.link'], ['inet:fqdn', 'vertex.link']]])
+                cands.extend(CURATED.get(typeobj.name, ()))
+                cands.extend(CURATED.get(ctors.get(typeobj.name), ()))
+                cands.extend(DEFAULTS)
                 for cand in cands:
                     try:
-                        norm, info = form.type.norm(cand)
+                        typeobj.norm(totuple(cand))
                     except Exception:
                         continue
+                    return cand
+                return None
+
+            for formname in sorted(modl.forms):
+                cand = sample(modl.form(formname).type)
+                if cand is not None:
                     samples[formname] = enc(cand)
-                    break
 
     with open(path, 'w') as fd:
         json.dump({'now': FIXED_NOW, 'vectors': vectors, 'form_samples': samples}, fd, indent=None, separators=(',', ':'))
