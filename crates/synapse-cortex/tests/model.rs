@@ -595,3 +595,69 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn reference_comparators() {
+    let model = Model::load_default().unwrap();
+    let doc: Json = serde_json::from_str(VECTORS).unwrap();
+    let mut failures = Vec::new();
+    for vect in doc["cmprs"].as_array().unwrap() {
+        let ty = model.ty(vect["type"].as_str().unwrap()).unwrap();
+        let cmpr = vect["cmpr"].as_str().unwrap();
+        let ctx = format!("{} {cmpr} {}", ty.name(), vect["rhs"]);
+        match (ty.cmpr(cmpr, &dec(&vect["rhs"])), vect.get("error")) {
+            (Err(e), Some(cls)) => {
+                if cls.as_str() != Some(e.class()) {
+                    failures.push(format!("{ctx}: error {cls} != {}", e.class()));
+                }
+            }
+            (Err(e), None) => failures.push(format!("{ctx}: unexpected error {e}")),
+            (Ok(_), Some(cls)) => failures.push(format!("{ctx}: expected error {cls}")),
+            (Ok(func), None) => {
+                for res in vect["results"].as_array().unwrap() {
+                    let (norm, _) = ty.norm(&dec(&res[0])).unwrap();
+                    let want = res[1].as_bool().unwrap();
+                    if func.matches(&norm) != want {
+                        failures.push(format!("{ctx}: {} should be {want}", res[0]));
+                    }
+                }
+            }
+        }
+    }
+    for vect in doc["lifts"].as_array().unwrap() {
+        let ty = model.ty(vect["type"].as_str().unwrap()).unwrap();
+        let cmpr = vect["cmpr"].as_str().unwrap();
+        let ctx = format!("lift {} {cmpr} {}", ty.name(), vect["valu"]);
+        match (ty.stor_lifts(cmpr, &dec(&vect["valu"])), vect.get("error")) {
+            (Err(e), Some(cls)) => {
+                if cls.as_str() != Some(e.class()) {
+                    failures.push(format!("{ctx}: error {cls} != {}", e.class()));
+                }
+            }
+            (Err(e), None) => failures.push(format!("{ctx}: unexpected error {e}")),
+            (Ok(got), Some(cls)) => {
+                failures.push(format!("{ctx}: expected error {cls}, got {got:?}"))
+            }
+            (Ok(got), None) => {
+                let want = vect["lifts"].as_array().unwrap();
+                let same_lifts = want.len() == got.len()
+                    && want.iter().zip(&got).all(|(w, g)| {
+                        w[0].as_str() == Some(g.cmpr.as_str())
+                            && same(&dec(&w[1]), &g.valu)
+                            && w[2].as_i64() == Some(g.stortype)
+                    });
+                if !same_lifts {
+                    failures.push(format!("{ctx}: {want:?} != {got:?}"));
+                }
+            }
+        }
+    }
+    for f in &failures {
+        eprintln!("{f}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} comparator/lift vectors differ",
+        failures.len()
+    );
+}

@@ -556,7 +556,8 @@ impl<'a> Type<'a> {
                                 ),
                             ));
                         }
-                        Ok(vec![lift("^=", Value::from(text.to_ascii_lowercase()), st)])
+                        let byts = hex::decode(text).unwrap_or_default();
+                        Ok(vec![lift("^=", Value::Binary(byts), st)])
                     }
                     Kind::Hex { .. } => {
                         let Some(text) = text else {
@@ -602,7 +603,6 @@ impl<'a> Type<'a> {
                     });
                 }
                 match kind {
-                    Kind::Ival => Err(nosuch()),
                     Kind::Time { .. } => {
                         let (tick, tock) = super::numeric::tick_tock(self, items)?;
                         Ok(vec![lift(

@@ -760,6 +760,27 @@ fn idna_encode(text: &str) -> Option<String> {
         }
         return Some(text.to_ascii_lowercase());
     }
+    if let Some(out) = uts46_to_ascii(text) {
+        return Some(out);
+    }
+    // The reference falls back to the IDNA 2003 codec (nameprep), which maps some code points
+    // to nothing (RFC 3454 table B.1) and case folds before encoding.
+    let mapped: String = text
+        .chars()
+        .filter(|c| {
+            !matches!(*c as u32, 0xad | 0x34f | 0x1806 | 0x180b..=0x180d | 0x200b..=0x200d | 0x2060 | 0xfe00..=0xfe0f | 0xfeff)
+        })
+        .collect::<String>()
+        .to_lowercase()
+        .nfkc()
+        .collect();
+    if mapped.is_ascii() {
+        return idna_encode(&mapped);
+    }
+    uts46_to_ascii(&mapped)
+}
+
+fn uts46_to_ascii(text: &str) -> Option<String> {
     let uts46 = idna::uts46::Uts46::new();
     uts46
         .to_ascii(
@@ -983,10 +1004,11 @@ fn unquote(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() && i + 2 <= (bytes.len() - 1) {
-            let h = &text[i + 1..i + 3];
-            if h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                out.push(u8::from_str_radix(h, 16).unwrap_or(0));
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let (h, l) = (bytes[i + 1], bytes[i + 2]);
+            if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() {
+                let hexval = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                out.push(hexval(h) * 16 + hexval(l));
                 i += 3;
                 continue;
             }

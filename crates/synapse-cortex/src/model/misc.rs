@@ -600,7 +600,7 @@ pub(crate) fn norm_phone(name: &str, valu: &str) -> Result<Normed> {
 }
 
 pub(crate) fn repr_phone(valu: &str) -> String {
-    if valu.starts_with('1') && valu.len() == 11 {
+    if valu.starts_with('1') && valu.chars().count() == 11 && valu.is_ascii() {
         return format!("+1 ({}) {}-{}", &valu[1..4], &valu[4..7], &valu[7..11]);
     }
     format!("+{valu}")

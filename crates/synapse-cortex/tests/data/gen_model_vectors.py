@@ -62,7 +62,13 @@ CURATED = {
              '2020-02-30', '2020-13-01', '2019-02-29', '2020-02-29', '12', '20200102030405999', '202001020304',
              '2020010203', '  2020-01-02  ', '1969-12-31 23:59:59.999', '0001-01-01', '9999-12-31 23:59:59.999',
              '2020-01-02T03:04:05+24:00', '2020 PST', '2020-01-02 03:04 PDT', '+1 days', '-1 fortnight', 'junk',
-             '2020-01-02 03:04:05.999999', '1970', '+5 minutes', '-2 hours', '2021-03-04T05:06:07.89Z', 1.5],
+             '2020-01-02 03:04:05.999999', '1970', '+5 minutes', '-2 hours', '2021-03-04T05:06:07.89Z', 1.5,
+             '2020-01-02T03:04:05+0130', '2020-01-02 03:04:05 +05:30', '2020-01-02 03:04:05Z', '2020-01-02 03:04:05 utc',
+             '2020-01-02 03:04:05 GMT', 'Thu, 02 Jan 2020 03:04:05 GMT', 'Thu, 02 Jan 2020 03:04:05 +0000',
+             '02 Jan 2020 03:04:05 -0500', 'Mon, 31 Feb 2020 03:04:05', '2020-01-02 03:04:05 -1 day', '2020/1/2',
+             '2020-1-2 3:4:5', '20200102T030405Z', '2020-01-02T03:04:05.000001Z', '2020-06-01 12:00 EDT', '2020 -1 hour',
+             'now -1 day', '-1day', '- 1 day', '+1 min', '-1 secs', '+-1 day', '2038-01-19 03:14:08', '1900-01-01',
+             '2020-01-02 03:04:05.123456789', 'N', '10000', '0000', '123456', '2020-00-01', '2020-01-00'],
     'ival': ['2020', ['2020', '2021'], ['2020', '?'], ['now', '+1 day'], '2020,2021', ['2021', '2020'], 1577836800000,
              ['2020', '2020'], '?', ['2020'], ['2020', '-1 day'], ['2020', '+-1 day'], ['?', '?'], [1, 2], 'now', 'junk'],
     'duration': ['1:00:00', '2D', '1 day', '10s', '10', '1:30', '1D 01:00:00.5', '01:02:03.004', 3600000, '', '1:2:3:4', 'x'],
@@ -88,7 +94,9 @@ CURATED = {
     'inet:cidr6': ['2001:db8::/32', '2001:db8::1/32', '::/0', 'x/1', '2001:db8::'],
     'inet:fqdn': ['vertex.link', 'WWW.Vertex.Link.', 'tést.de', 'xn--tst-bma.de', '1.2.3.4', 'a_b.com', '-a.com', '',
                   'a..b', 'straße.de', '☃.net', 'vertex[.]link', 'vertex。link', 'localhost', 'a' * 64 + '.com',
-                  'foo bar.com', 'bücher.EXAMPLE', '1.2.3', 'ⓐⓑⓒ.com', '*.com'],
+                  'foo bar.com', 'bücher.EXAMPLE', '1.2.3', 'ⓐⓑⓒ.com', '*.com', 'ＶＥＲＴＥＸ.ｌｉｎｋ', 'ß.com',
+                  'xn--zca.com', 'ς.gr', 'a.' * 130 + 'com', '日本語.jp', 'عربي.eg', 'd‌b.com', '-.com', 'a--b.com',
+                  'ab--c.com', 'xn--.com', '.', '..', 'vertex.link.', ' vertex.link ', 'vertex(.)link', 'vertex\tlink'],
     'inet:email': ['visi@vertex.link', 'Visi@Vertex.Link', 'visi+foo@vertex.link', 'visi', 'a@b@c', '@vertex.link', 'visi@'],
     'inet:url': ['http://www.vertex.link/foo/bar?x=1', 'HTTPS://Vertex.Link', 'http://1.2.3.4:8080/a', 'http://[::1]:80/x',
                  'ftp://user:pass@host.com/', 'file:///etc/passwd', 'file:///c:/windows', 'file:c:/foo', 'vertex.link',
@@ -169,6 +177,73 @@ PROPS = {
     'ou:campaign:goals': [['*']],
     'inet:whois:rec:registrant': ['Visi'],
 }
+
+# (type, cmpr, right-hand value, left-hand inputs normalized by the type)
+CMPRS = [
+    ('inet:ipv4', '=', '1.0.0.0/8', ['1.2.3.4', '2.0.0.0', '0.255.255.255']),
+    ('inet:ipv4', '=', '1.2.3.4-1.2.3.6', ['1.2.3.4', '1.2.3.6', '1.2.3.7']),
+    ('inet:ipv4', '<', '1.2.3.4', ['1.2.3.3', '1.2.3.4']),
+    ('inet:ipv4', '>=', '1.2.3.4', ['1.2.3.3', '1.2.3.4']),
+    ('inet:ipv4', 'range=', ('1.0.0.0', '2.255.255.255'), ['1.2.3.4', '3.0.0.0']),
+    ('inet:ipv4', 'in=', ('1.2.3.4', '5.6.7.8'), ['1.2.3.4', '1.2.3.5']),
+    ('inet:ipv4', '~=', '^1\\.2', ['1.2.3.4', '2.1.3.4']),
+    ('inet:ipv4', '^=', '1.2', ['1.2.3.4', '2.1.3.4']),
+    ('inet:ipv6', '=', '2001:db8::/32', ['2001:db8::1', '2001:db9::1']),
+    ('inet:ipv6', '<', '::5', ['::4', '::6']),
+    ('inet:ipv6', '=', '::1-::3', ['::2', '::4']),
+    ('inet:fqdn', '=', '*.link', ['vertex.link', 'link', 'vertex.com']),
+    ('inet:fqdn', '=', '', ['vertex.link']),
+    ('inet:fqdn', '~=', 'VER', ['vertex.link', 'woot.com']),
+    ('inet:fqdn', '^=', 'vert', ['vertex.link', 'woot.com']),
+    ('inet:fqdn', '!=', 'vertex.link', ['vertex.link', 'woot.com']),
+    ('str', '^=', 'foo', ['foobar', 'barfoo']),
+    ('str', 'range=', ('b', 'd'), ['a', 'b', 'c', 'd', 'e']),
+    ('ou:name', '=', ' The Vertex ', ['the vertex', 'vertex']),
+    ('loc', '^=', 'us.ca', ['us.ca', 'us.ca.la', 'us.cal', 'us']),
+    ('int', '>', 10, [9, 10, 11]),
+    ('int', 'range=', (1, 3), [0, 1, 3, 4]),
+    ('int', 'in=', (1, '0x10'), [16, 2]),
+    ('float', '<=', '1.5', [1.5, 1.6]),
+    ('time', '=', '2020*', ['2020-06-01', '2021']),
+    ('time', '<', '2021*', ['2021-06-01', '2022']),
+    ('time', '<=', '2021', ['2021', '2021-01-02']),
+    ('time', 'range=', ('2020', '+1 day'), ['2020-01-01 12:00', '2020-01-03']),
+    ('time', 'range=', ('2020-01-02', '-1 day'), ['2020-01-01 12:00', '2020-01-03']),
+    ('time', '@=', '2020', ['2020', '2021']),
+    ('time', '@=', ('2020', '2021'), ['2020-06-01', '2021-06-01']),
+    ('ival', '@=', '2020-06-01', [('2020', '2021'), ('2021', '2022')]),
+    ('ival', '@=', ('2020', '2021'), [('2019', '2020-01-02'), ('2021', '2022')]),
+    ('ival', '=', ('2020', '2021'), [('2020', '2021'), '2020']),
+    ('taxonomy', '^=', 'foo', ['foo.bar.', 'foobar.']),
+    ('taxonomy', '^=', 'foo.', ['foo.bar.', 'foobar.']),
+    ('hugenum', '>', '1.5', ['1.6', '1.5']),
+    ('hugenum', '=', '1.50', ['1.5', '2']),
+    ('hugenum', 'range=', ('1', '2'), ['1.5', '3']),
+    ('guid', '^=', 'aa', ['a' * 32, 'b' * 32]),
+    ('hash:md5', '^=', 'D4', ['d41d8cd98f00b204e9800998ecf8427e']),
+    ('syn:tag', '^=', 'foo', ['foo.bar', 'bar']),
+    ('inet:url', '=', '', ['http://vertex.link']),
+    ('geo:latlong', 'near=', ('0,0', '200 km'), [(1, 1), (10, 10)]),
+    ('inet:asn', '<', 'x', [1]),
+    ('ival', 'range=', (1, 2), [(1, 2)]),
+    ('inet:fqdn', '<', 'a', ['b']),
+]
+
+# (type, cmpr, value) for index lift operations
+LIFTS = [
+    ('inet:ipv4', '=', '1.2.3.0/24'), ('inet:ipv4', '=', '1.2.3.4-1.2.3.8'), ('inet:ipv4', '=', '1.2.3.4'),
+    ('inet:ipv4', '<', '1.2.3.4'), ('inet:ipv4', 'range=', ('1.2.3.4', '1.2.3.5')), ('inet:ipv4', '^=', '1'),
+    ('inet:ipv6', '=', '2001:db8::/126'), ('inet:ipv6', '=', '::1-::2'), ('inet:ipv6', '>', '::1'),
+    ('inet:fqdn', '=', '*.vertex.link'), ('inet:fqdn', '=', '*vertex.link'), ('inet:fqdn', '=', '*'),
+    ('inet:fqdn', '=', 'a*b'), ('inet:fqdn', '=', ''), ('inet:fqdn', '^=', 'a'), ('inet:fqdn', '~=', 'a'),
+    ('str', '^=', 'Foo'), ('ou:name', '^=', '  The'), ('ou:name', 'range=', ('A', 'b')), ('str', '~=', 'x'),
+    ('tel:phone', '=', '1703*'), ('loc', '=', 'us.ca.*'), ('loc', '^=', 'US.CA'), ('guid', '^=', 'AB'),
+    ('guid', '^=', 'abc'), ('hash:md5', '=', 'D41D*'), ('hash:md5', '^=', '0xD4'), ('time', '=', '2020*'),
+    ('time', '<=', '2020*'), ('time', '@=', ('2020', '2021')), ('time', '@=', '2020'), ('time', 'range=', ('2020', '+1 day')),
+    ('ival', '@=', ('2020', '2021')), ('ival', '@=', '2020'), ('ival', 'range=', (1, 2)), ('int', '>', '10'),
+    ('int', 'in=', (1, 2)), ('int', '?=', 'x'), ('int', '?=', '5'), ('taxonomy', '^=', 'foo'), ('taxonomy', '^=', 'foo.'),
+    ('hugenum', '>=', '1.5'), ('geo:latlong', 'near=', ('0,0', '1 km')), ('int', 'near=', 1), ('syn:tag', '^=', 'foo'),
+]
 
 def nondet(valu):
     return valu == '*' or (isinstance(valu, (list, tuple)) and '*' in valu)
@@ -270,8 +345,34 @@ async def main(path):
                 if cand is not None:
                     samples[formname] = enc(cand)
 
+            cmprs = []
+            for tname, cmpr, rhs, lhss in CMPRS:
+                typeobj = modl.type(tname)
+                vect = {'type': tname, 'cmpr': cmpr, 'rhs': enc(rhs)}
+                cmprs.append(vect)
+                ctor = typeobj.getCmprCtor(cmpr)
+                if ctor is None:
+                    vect['error'] = 'NoSuchCmpr'
+                    continue
+                try:
+                    func = ctor(totuple(rhs))
+                except s_exc.SynErr as e:
+                    vect['error'] = e.__class__.__name__
+                    continue
+                vect['results'] = [[enc(lhs), func(typeobj.norm(totuple(lhs))[0])] for lhs in lhss]
+
+            lifts = []
+            for tname, cmpr, valu in LIFTS:
+                typeobj = modl.type(tname)
+                vect = {'type': tname, 'cmpr': cmpr, 'valu': enc(valu)}
+                try:
+                    vect['lifts'] = [[c, enc(v), st] for (c, v, st) in typeobj.getStorCmprs(cmpr, totuple(valu))]
+                except s_exc.SynErr as e:
+                    vect['error'] = e.__class__.__name__
+                lifts.append(vect)
+
     with open(path, 'w') as fd:
-        json.dump({'now': FIXED_NOW, 'vectors': vectors, 'form_samples': samples}, fd, indent=None, separators=(',', ':'))
+        json.dump({'now': FIXED_NOW, 'vectors': vectors, 'form_samples': samples, 'cmprs': cmprs, 'lifts': lifts}, fd, indent=None, separators=(',', ':'))
         fd.write('\n')
 
 if __name__ == '__main__':
