@@ -290,7 +290,7 @@ pub(crate) fn parse_ipv6(text: &str) -> std::result::Result<(u128, Option<String
     let rep = py_repr_str(addr);
     let mut parts: Vec<String> = addr.split(':').map(String::from).collect();
     if parts.len() < 3 {
-        return Err(format!("At least 3 parts expected from {rep}"));
+        return Err(format!("At least 3 parts expected in {rep}"));
     }
     if parts.last().is_some_and(|p| p.contains('.')) {
         let last = parts.pop().unwrap_or_default();
@@ -794,12 +794,23 @@ fn uts46_to_ascii(text: &str) -> Option<String> {
         .filter(|s| s.split('.').all(|l| !l.is_empty() && l.len() < 64))
 }
 
-pub(crate) fn norm_fqdn(ty: &Type<'_>, text: &str) -> Result<Normed> {
-    let name = ty.name();
+/// The fqdn text before IDNA: NFKC, unicode dots and defangs replaced, stripped.
+fn fqdn_prep(text: &str) -> String {
     let mut valu: String = text.nfkc().collect();
     valu = valu.replace(['\u{3002}', '\u{ff0e}', '\u{ff61}'], ".");
     valu = valu.replace("[.]", ".").replace("(.)", ".");
-    let valu = py_strip(&valu).trim_matches('.').to_string();
+    py_strip(&valu).trim_matches('.').to_string()
+}
+
+/// The value the reference's fqdn error carries for an input (for nested error messages).
+fn fqdn_err_valu(text: &str) -> String {
+    let prep = fqdn_prep(text);
+    idna_encode(&prep).unwrap_or(prep)
+}
+
+pub(crate) fn norm_fqdn(ty: &Type<'_>, text: &str) -> Result<Normed> {
+    let name = ty.name();
+    let valu = fqdn_prep(text);
     let valu = idna_encode(&valu)
         .ok_or_else(|| bad(name, "Failed to encode/decode the value with idna/utf8."))?;
     if !FQDN_RE.as_ref().is_some_and(|re| re.is_match(&valu)) {
@@ -857,7 +868,7 @@ pub(crate) fn norm_email(ty: &Type<'_>, text: &str) -> Result<Normed> {
     let (fqdnnorm, _) = ty
         .named("inet:fqdn")?
         .norm(&Value::from(fqdn))
-        .map_err(|e| rewrap("inet:fqdn", fqdn, e))?;
+        .map_err(|e| rewrap("inet:fqdn", &fqdn_err_valu(fqdn), e))?;
     let (usernorm, _) = ty
         .named("inet:user")?
         .norm(&Value::from(user))

@@ -276,7 +276,21 @@ pub(crate) fn tick_tock(ty: &Type<'_>, vals: &[Value]) -> Result<(i64, i64)> {
             ),
         ));
     }
-    let tick = time_lift_valu(ty, &vals[0], None)?;
+    let tick = time_lift_valu(ty, &vals[0], None).map_err(|e| {
+        // A ValueError (bad relative size) for the first value is reported by the reference
+        // with this message; for the second one it is not caught.
+        if e.mesg().starts_with("invalid literal for int()") {
+            bad(
+                name,
+                format!(
+                    "Unable to process the value for val0 in _getLiftValu, got {}",
+                    super::types::repr_to_string(&vals[0])
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
     let mut sortval = false;
     let (tick, tock) = match as_str(&vals[1]) {
         Some(text) if text.starts_with("+-") || text.starts_with("-+") => {
@@ -399,6 +413,8 @@ fn duration_str(text: &str) -> std::result::Result<i128, String> {
         Ok(ms.trunc() as i128)
     };
     if let Some((days, rest)) = text.clone().split_once('D') {
+        // The reference reports the text after the days split when the days are invalid.
+        text = rest.to_string();
         let d = py_int0(py_strip(days)).map_err(|_| numerr(&text))?;
         dura += d * i128::from(time::ONEDAY);
         text = py_strip(rest).to_string();

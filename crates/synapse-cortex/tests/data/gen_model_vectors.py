@@ -245,6 +245,43 @@ LIFTS = [
     ('hugenum', '>=', '1.5'), ('geo:latlong', 'near=', ('0,0', '1 km')), ('int', 'near=', 1), ('syn:tag', '^=', 'foo'),
 ]
 
+# Random strings over type-relevant alphabets (fixed seed) to probe parser edge cases.
+FUZZ = {
+    'time': ('0123456789-:/ T.+Zz', 4, 24),
+    'inet:ipv4': ('0123456789.x', 1, 16),
+    'inet:ipv6': ('0123456789abcdef:.', 2, 24),
+    'inet:fqdn': ('ab.-_1 A', 1, 12),
+    'inet:url': ('ab:/.@?1[]%', 4, 24),
+    'inet:server': ('tcp:/1.2[]:', 3, 20),
+    'inet:email': ('ab@.+-1', 2, 12),
+    'int': ('0123456789xob_-+ ', 1, 10),
+    'hex': ('0123456789abcdefx: ', 1, 10),
+    'file:path': ('ab./\\ ', 1, 12),
+    'duration': ('0123456789D:. ', 1, 12),
+    'hugenum': ('0123456789.,-e+ ', 1, 14),
+    'geo:dist': ('0123456789. kmcfet', 1, 12),
+    'it:semver': ('0123456789.-+vab', 1, 12),
+    'syn:tag': ('ab. _#', 1, 10),
+    'loc': ('ab. ', 1, 10),
+    'tel:phone': ('0123456789+() -', 1, 14),
+    'velocity': ('0123456789. mphk/s', 1, 12),
+    'ival': ('0123456789-,? +day', 4, 20),
+    'bool': ('truefalsyn01 ', 1, 6),
+    'float': ('0123456789.e-+in', 1, 10),
+    'taxonomy': ('ab. _', 1, 10),
+}
+
+def fuzzinputs():
+    import random
+    rand = random.Random(1)
+    for tname, (alpha, lo, hi) in FUZZ.items():
+        seen = set()
+        for _ in range(200):
+            text = ''.join(rand.choice(alpha) for _ in range(rand.randint(lo, hi)))
+            if text not in seen:
+                seen.add(text)
+                yield tname, text
+
 def nondet(valu):
     return valu == '*' or (isinstance(valu, (list, tuple)) and '*' in valu)
 
@@ -309,6 +346,9 @@ async def main(path):
                     inputs.extend(CURATED.get(ctors[name], ())[:8])
                 for valu in inputs:
                     await record(core, vectors, name, typeobj, valu)
+
+            for tname, valu in fuzzinputs():
+                await record(core, vectors, tname, modl.type(tname), valu)
 
             for propname, inputs in PROPS.items():
                 prop = modl.prop(propname)
