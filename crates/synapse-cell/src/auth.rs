@@ -1745,3 +1745,4 @@ fn insert_at<T>(list: &mut Vec<T>, indx: Option<i64>, item: T) {
 
 #[cfg(test)]
 mod tests;
+
