@@ -220,9 +220,13 @@ impl Cell {
             cell.apply_inaugural().await?;
         }
         let store = cell.inner.store.clone();
+        let weak = Arc::downgrade(&cell.inner);
         cell.inner.base.on_fini(move || async move {
             if let Err(err) = store.sync().await {
                 tracing::error!(cause = %err, "cell storage sync failed at shutdown");
+            }
+            if let Some(inner) = weak.upgrade() {
+                inner.dir.unlock();
             }
         });
         Ok(cell)

@@ -14,8 +14,8 @@ pub struct CellDir {
     path: PathBuf,
     iden: String,
     inaugural: bool,
-    // Holding the file keeps the exclusive lock for the life of the cell.
-    _lock: File,
+    // Holding the file keeps the exclusive lock until `unlock` or drop.
+    lock: std::sync::Mutex<Option<File>>,
 }
 
 fn gendir(path: &Path) -> Result<()> {
@@ -89,8 +89,16 @@ impl CellDir {
             path,
             iden,
             inaugural,
-            _lock: lock,
+            lock: std::sync::Mutex::new(Some(lock)),
         })
+    }
+
+    /// Release the lock on `cell.guid` (at teardown), so another process may open the cell.
+    pub fn unlock(&self) {
+        let lock = self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(file) = lock {
+            let _ = file.unlock();
+        }
     }
 
     /// The directory.
@@ -157,7 +165,7 @@ mod tests {
         let err = CellDir::open(&path, "cell", None).unwrap_err();
         assert_eq!(err.kind(), ErrKind::FatalErr);
         assert_eq!(err.mesg(), "Cannot start the cell, another process is already running it.");
-        drop(first);
+        first.unlock();
         let again = CellDir::open(&path, "cell", Some(&"b".repeat(32))).unwrap();
         assert!(!again.is_inaugural());
         assert_eq!(again.iden(), iden);

@@ -329,12 +329,16 @@ impl<S: Service> CellApi<S> {
         self.call_cell(meth, args).await
     }
 
-    fn no_such_meth(&self, meth: &str) -> Error {
-        let class = self
-            .classes()
+    /// The short class name (`CellApi`, `AxonApi` ...) used in messages.
+    pub fn class_name(&self) -> String {
+        self.classes()
             .first()
             .and_then(|c| c.rsplit('.').next().map(str::to_string))
-            .unwrap_or_else(|| "CellApi".to_string());
+            .unwrap_or_else(|| "CellApi".to_string())
+    }
+
+    fn no_such_meth(&self, meth: &str) -> Error {
+        let class = self.class_name();
         Error::new(ErrKind::NoSuchMeth, format!("{class} has no method: {meth}.")).with("name", meth)
     }
 
@@ -343,11 +347,13 @@ impl<S: Service> CellApi<S> {
     }
 
     #[allow(clippy::too_many_lines)]
-    async fn call_cell(&self, meth: &str, args: Args) -> Result<Reply> {
+    async fn call_cell(&self, methname: &str, args: Args) -> Result<Reply> {
+        let qualname = format!("{}.{methname}", self.class_name());
+        let meth = qualname.as_str();
         let cell = self.svc.cell();
         let auth = cell.auth();
         let sess = &self.sess;
-        match meth {
+        match methname {
             // ----- info and status -----
             "getCellType" => {
                 args.bind(meth, &[])?;
@@ -528,7 +534,7 @@ impl<S: Service> CellApi<S> {
             }
             "delUser" | "delAuthUser" => {
                 sess.req_admin()?;
-                let param = if meth == "delUser" { "iden" } else { "name" };
+                let param = if methname == "delUser" { "iden" } else { "name" };
                 let bound = args.bind(meth, &[(param, D::Required)])?;
                 auth.del_user(&loose(bound.value(0))).await?;
                 ok_nil()
@@ -548,7 +554,7 @@ impl<S: Service> CellApi<S> {
             }
             "delRole" | "delAuthRole" => {
                 sess.req_admin()?;
-                let param = if meth == "delRole" { "iden" } else { "name" };
+                let param = if methname == "delRole" { "iden" } else { "name" };
                 let bound = args.bind(meth, &[(param, D::Required)])?;
                 auth.del_role(&loose(bound.value(0))).await?;
                 ok_nil()
@@ -581,14 +587,14 @@ impl<S: Service> CellApi<S> {
                 let iden = loose(bound.value(0));
                 let gate = opt_loose(bound.value(3));
                 // The object must exist before the rule is checked.
-                if meth == "addUserRule" {
+                if methname == "addUserRule" {
                     auth.req_user(&iden)?;
                 } else {
                     auth.req_role(&iden)?;
                 }
                 let rule = Rule::parse(bound.value(1))?;
                 let indx = indx_arg(&bound, 2)?;
-                if meth == "addUserRule" {
+                if methname == "addUserRule" {
                     auth.add_user_rule(&iden, rule, indx, gate.as_deref()).await?;
                 } else {
                     auth.add_role_rule(&iden, rule, indx, gate.as_deref()).await?;
@@ -600,13 +606,13 @@ impl<S: Service> CellApi<S> {
                 let bound = args.bind(meth, &[("iden", D::Required), ("rule", D::Required), ("gateiden", D::Nil)])?;
                 let iden = loose(bound.value(0));
                 let gate = opt_loose(bound.value(2));
-                if meth == "delUserRule" {
+                if methname == "delUserRule" {
                     auth.req_user(&iden)?;
                 } else {
                     auth.req_role(&iden)?;
                 }
                 let rule = Rule::parse(bound.value(1))?;
-                let done = if meth == "delUserRule" {
+                let done = if methname == "delUserRule" {
                     auth.del_user_rule(&iden, &rule, gate.as_deref()).await?
                 } else {
                     auth.del_role_rule(&iden, &rule, gate.as_deref()).await?
@@ -618,13 +624,13 @@ impl<S: Service> CellApi<S> {
                 let bound = args.bind(meth, &[("iden", D::Required), ("rules", D::Required), ("gateiden", D::Nil)])?;
                 let iden = loose(bound.value(0));
                 let gate = opt_loose(bound.value(2));
-                if meth == "setUserRules" {
+                if methname == "setUserRules" {
                     auth.req_user(&iden)?;
                 } else {
                     auth.req_role(&iden)?;
                 }
                 let rules = Rule::parse_list(bound.value(1))?;
-                if meth == "setUserRules" {
+                if methname == "setUserRules" {
                     auth.set_user_rules(&iden, rules, gate.as_deref()).await?;
                 } else {
                     auth.set_role_rules(&iden, rules, gate.as_deref()).await?;
@@ -654,7 +660,7 @@ impl<S: Service> CellApi<S> {
             }
             "addAuthRule" | "delAuthRule" => {
                 sess.req_admin()?;
-                let params: &[(&str, D)] = if meth == "addAuthRule" {
+                let params: &[(&str, D)] = if methname == "addAuthRule" {
                     &[("name", D::Required), ("rule", D::Required), ("indx", D::Nil), ("gateiden", D::Nil)]
                 } else {
                     &[("name", D::Required), ("rule", D::Required), ("gateiden", D::Nil)]
@@ -664,13 +670,13 @@ impl<S: Service> CellApi<S> {
                 let rule = Rule::parse(bound.value(1))?;
                 let gate = opt_loose(bound.value(params.len() - 1));
                 if let Some(user) = auth.user_by_name(&name) {
-                    if meth == "addAuthRule" {
+                    if methname == "addAuthRule" {
                         auth.add_user_rule(&user.iden, rule, indx_arg(&bound, 2)?, gate.as_deref()).await?;
                     } else {
                         auth.del_user_rule(&user.iden, &rule, gate.as_deref()).await?;
                     }
                 } else if let Some(role) = auth.role_by_name(&name) {
-                    if meth == "addAuthRule" {
+                    if methname == "addAuthRule" {
                         auth.add_role_rule(&role.iden, rule, indx_arg(&bound, 2)?, gate.as_deref()).await?;
                     } else {
                         auth.del_role_rule(&role.iden, &rule, gate.as_deref()).await?;
@@ -930,7 +936,7 @@ impl<S: Service> CellApi<S> {
                     ])),
                 }
             }
-            _ => Err(self.no_such_meth(meth)),
+            _ => Err(self.no_such_meth(methname)),
         }
     }
 

@@ -141,7 +141,7 @@ pub(crate) async fn run<S: Service>(matches: &ArgMatches) -> anyhow::Result<()> 
         .map_err(|err| anyhow::anyhow!("{}: {}", err.name(), err.mesg()))
         .with_context(|| format!("Error starting cell at {}", opts.dirn.display()))?;
     let base = running.cell.cell().base().clone();
-    base.fini_on_signals();
+    base.fini_on_signals().context("cannot install signal handlers")?;
     base.wait_fini(None).await;
     tracing::info!("{} shut down", S::def().cell_type);
     Ok(())

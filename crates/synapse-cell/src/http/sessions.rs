@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use rmpv::Value;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::dirn::CellDir;
@@ -51,13 +49,8 @@ fn now_secs() -> i64 {
 }
 
 fn sign(secret: &str, text: &[u8]) -> String {
-    // HMAC accepts keys of any length.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => return String::new(),
-    };
-    mac.update(text);
-    hex::encode(mac.finalize().into_bytes())
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    hex::encode(ring::hmac::sign(&key, text).as_ref())
 }
 
 fn field(text: &str) -> String {
