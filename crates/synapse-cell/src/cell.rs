@@ -43,7 +43,11 @@ impl Store for CountingStore {
 
     fn apply(&self, mut ops: Vec<StoreOp>) -> BoxFuture<'_, Result<()>> {
         let indx = self.indx.fetch_add(1, Ordering::SeqCst) + 1;
-        ops.push(StoreOp::put(DB_INFO, b"nexus:indx".to_vec(), encode(&Value::from(indx))));
+        ops.push(StoreOp::put(
+            DB_INFO,
+            b"nexus:indx".to_vec(),
+            encode(&Value::from(indx)),
+        ));
         self.inner.apply(ops)
     }
 
@@ -138,7 +142,8 @@ impl Cell {
             store,
             base,
         } = opts;
-        std::fs::create_dir_all(&dirn).map_err(|err| Error::io("cannot create directory", &dirn, err))?;
+        std::fs::create_dir_all(&dirn)
+            .map_err(|err| Error::io("cannot create directory", &dirn, err))?;
         conf.load_file(&dirn.join("cell.yaml"), false)?;
         conf.load_file(&dirn.join("cell.mods.yaml"), true)?;
         conf.finish()?;
@@ -146,7 +151,9 @@ impl Cell {
         let dir = CellDir::open(&dirn, def.cell_type, conf.get_str("cell:guid"))?;
         if let Some(backdir) = conf.get_str("backup:dir") {
             let backdir = Path::new(backdir);
-            let resolved = backdir.canonicalize().unwrap_or_else(|_| backdir.to_path_buf());
+            let resolved = backdir
+                .canonicalize()
+                .unwrap_or_else(|_| backdir.to_path_buf());
             if resolved.starts_with(dir.path()) {
                 return Err(Error::new(
                     ErrKind::BadConfValu,
@@ -275,7 +282,12 @@ impl Cell {
                 None => Ok(Vec::new()),
             }
         };
-        for rnfo in icfg.get("roles").and_then(Json::as_array).into_iter().flatten() {
+        for rnfo in icfg
+            .get("roles")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
             let name = rnfo.get("name").and_then(Json::as_str).unwrap_or_default();
             tracing::debug!(role = name, "adding inaugural role");
             let role = auth.add_role(name, Some(&seeded("role", name))).await?;
@@ -283,15 +295,27 @@ impl Cell {
                 auth.add_role_rule(&role.iden, rule, None, None).await?;
             }
         }
-        for unfo in icfg.get("users").and_then(Json::as_array).into_iter().flatten() {
+        for unfo in icfg
+            .get("users")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
             let name = unfo.get("name").and_then(Json::as_str).unwrap_or_default();
             let email = unfo.get("email").and_then(Json::as_str);
             tracing::debug!(user = name, "adding inaugural user");
-            let user = auth.add_user(name, None, email, Some(&seeded("user", name))).await?;
+            let user = auth
+                .add_user(name, None, email, Some(&seeded("user", name)))
+                .await?;
             if unfo.get("admin").and_then(Json::as_bool).unwrap_or(false) {
                 auth.set_user_admin(&user.iden, true, None).await?;
             }
-            for rolename in unfo.get("roles").and_then(Json::as_array).into_iter().flatten() {
+            for rolename in unfo
+                .get("roles")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let role = auth.req_role_by_name(rolename.as_str().unwrap_or_default())?;
                 auth.grant(&user.iden, &role.iden, None).await?;
             }
@@ -362,7 +386,11 @@ impl Cell {
 
     /// A copy of the configuration.
     pub fn conf(&self) -> Config {
-        self.inner.conf.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .conf
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// One configuration value.
@@ -467,7 +495,12 @@ impl Cell {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|(host, port)| map([("host", Value::from(host.as_str())), ("port", Value::from(*port))]))
+            .map(|(host, port)| {
+                map([
+                    ("host", Value::from(host.as_str())),
+                    ("port", Value::from(*port)),
+                ])
+            })
             .collect();
         map([
             (
@@ -523,7 +556,12 @@ impl Cell {
     }
 
     async fn cell_vers(&self) -> Value {
-        let rows = self.inner.store.scan(DB_VERS, b"").await.unwrap_or_default();
+        let rows = self
+            .inner
+            .store
+            .scan(DB_VERS, b"")
+            .await
+            .unwrap_or_default();
         Value::Map(
             rows.into_iter()
                 .filter_map(|(k, v)| {
@@ -552,14 +590,21 @@ impl Cell {
             .unwrap_or("nominal");
         map([
             ("iden", Value::from(self.iden())),
-            ("components", Value::Array(comps.iter().map(HealthComponent::pack).collect())),
+            (
+                "components",
+                Value::Array(comps.iter().map(HealthComponent::pack).collect()),
+            ),
             ("status", Value::from(status)),
         ])
     }
 
     /// `getPermDefs()`.
     pub fn perm_defs(&self) -> Vec<Value> {
-        self.inner.hooks.get().map(|h| h.perm_defs()).unwrap_or_default()
+        self.inner
+            .hooks
+            .get()
+            .map(|h| h.perm_defs())
+            .unwrap_or_default()
     }
 
     /// `getSystemInfo()`.
@@ -583,7 +628,10 @@ impl Cell {
             ("availmem", Value::from(availmem)),
             ("cpucount", Value::from(cpucount)),
             ("sysctls", crate::sysinfo::sysctls()),
-            ("tmpdir", Value::from(std::env::temp_dir().display().to_string())),
+            (
+                "tmpdir",
+                Value::from(std::env::temp_dir().display().to_string()),
+            ),
         ])
     }
 
@@ -757,7 +805,11 @@ async fn check_versions(store: &dyn Store, def: &ServiceDef, inaugural: bool) ->
     let mut ops = vec![
         StoreOp::put(DB_INFO, b"cell:version".to_vec(), vers(&mine)),
         StoreOp::put(DB_INFO, b"synapse:version".to_vec(), vers(&synv)),
-        StoreOp::put(DB_VERS, b"cell:storage".to_vec(), encode(&Value::from(CELL_STORAGE_VERSION))),
+        StoreOp::put(
+            DB_VERS,
+            b"cell:storage".to_vec(),
+            encode(&Value::from(CELL_STORAGE_VERSION)),
+        ),
     ];
     if inaugural {
         ops.push(StoreOp::put(
@@ -793,7 +845,9 @@ impl<S> Clone for ServiceCell<S> {
 
 impl<S: Service> std::fmt::Debug for ServiceCell<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceCell").field("cell", &self.cell).finish()
+        f.debug_struct("ServiceCell")
+            .field("cell", &self.cell)
+            .finish()
     }
 }
 
@@ -830,7 +884,11 @@ impl<S: Service> ServiceCell<S> {
     }
 
     /// A telepath session API for `user` (after authentication).
-    pub fn session(&self, user: &str, conninfo: crate::session::ConnInfo) -> crate::session::CellApi<S> {
+    pub fn session(
+        &self,
+        user: &str,
+        conninfo: crate::session::ConnInfo,
+    ) -> crate::session::CellApi<S> {
         crate::session::CellApi::new(self.clone(), user, conninfo)
     }
 
@@ -846,7 +904,10 @@ mod tests {
 
     #[test]
     fn urls_are_sanitized() {
-        assert_eq!(sanitize_url("tcp://root:secret@host:1/"), "tcp://root:****@host:1/");
+        assert_eq!(
+            sanitize_url("tcp://root:secret@host:1/"),
+            "tcp://root:****@host:1/"
+        );
         assert_eq!(sanitize_url("tcp://host:1/"), "tcp://host:1/");
         assert_eq!(sanitize_url("aha://visi@cell..."), "aha://visi@cell...");
     }

@@ -145,8 +145,11 @@ async fn start_network<S: Service>(
             }
             Some(port) => {
                 let port = u16::try_from(port).map_err(|_| {
-                    Error::new(ErrKind::BadConfValu, format!("https:port {port} is not a port"))
-                        .with("name", "https:port")
+                    Error::new(
+                        ErrKind::BadConfValu,
+                        format!("https:port {port} is not a port"),
+                    )
+                    .with("name", "https:port")
                 })?;
                 let addr = serve_https(cell.http(), "0.0.0.0", port).await?;
                 tracing::info!("...{celltype} API (https): {port}");

@@ -119,8 +119,8 @@ mod util;
 mod value;
 
 pub use crate::auth::{
-    ApiKeyDef, Auth, AuthEvent, AuthOptions, GateDef, GateEntry, KeyVals, PackRoles, Policy,
-    Role, RoleDef, Rule, User, UserDef, norm_email, policy_schema,
+    ApiKeyDef, Auth, AuthEvent, AuthOptions, GateDef, GateEntry, KeyVals, PackRoles, Policy, Role,
+    RoleDef, Rule, User, UserDef, norm_email, policy_schema,
 };
 pub use crate::boss::{Boss, BossTask, TaskOpts};
 pub use crate::cell::{Cell, CellOptions, ReloadFn, ServiceCell};
@@ -131,20 +131,19 @@ pub use crate::config::{
 pub use crate::dirn::CellDir;
 pub use crate::error::{ErrKind, Error, Result};
 pub use crate::http::{
-    Body, BoxError, Handler, HttpApi, HttpReq, HttpResponse, MAX_BODY, RemoteAddr, Route,
-    WebUser, err, exc, full, handler, json_of, load_or_make_cert, not_authenticated, ok,
-    serve_https, status_of,
+    Body, BoxError, Handler, HttpApi, HttpReq, HttpResponse, MAX_BODY, RemoteAddr, Route, WebUser,
+    err, exc, full, handler, json_of, load_or_make_cert, not_authenticated, ok, serve_https,
+    status_of,
 };
 pub use crate::launch::{
     DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config,
 };
 pub use crate::passwd::{
-    PBKDF2, PBKDF2_HASH, PBKDF2_ITERATIONS, Shadow, StoredPasswd, check_shadow,
-    generate_api_key, make_shadow, parse_api_key,
+    PBKDF2, PBKDF2_HASH, PBKDF2_ITERATIONS, Shadow, StoredPasswd, check_shadow, generate_api_key,
+    make_shadow, parse_api_key,
 };
 pub use crate::service::{
-    BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceDef,
-    ShareObject,
+    BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceDef, ShareObject,
 };
 pub use crate::session::{CELL_API_CLASSES, CELL_API_METHODS, CellApi, ConnInfo, Session};
 pub use crate::store::{MemStore, Rows, Store, StoreOp};

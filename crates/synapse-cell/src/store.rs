@@ -92,10 +92,12 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+type Dbs = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
+
 /// A [`Store`] in memory.
 #[derive(Debug, Default)]
 pub struct MemStore {
-    dbs: Mutex<BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>>,
+    dbs: Mutex<Dbs>,
 }
 
 impl MemStore {
@@ -104,7 +106,7 @@ impl MemStore {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Dbs> {
         self.dbs.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

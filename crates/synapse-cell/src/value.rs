@@ -388,7 +388,10 @@ mod tests {
 
     #[test]
     fn bind_errors_are_python_type_errors() {
-        let params = [("iden", ArgDefault::Required), ("rule", ArgDefault::Required)];
+        let params = [
+            ("iden", ArgDefault::Required),
+            ("rule", ArgDefault::Required),
+        ];
         let err = Args::default().bind("addUserRule", &params).unwrap_err();
         assert_eq!(err.kind(), ErrKind::TypeError);
         assert_eq!(
@@ -403,14 +406,23 @@ mod tests {
             "addUserRule() takes 3 positional arguments but 4 were given"
         );
         let opt = [("iden", ArgDefault::Required), ("gate", ArgDefault::Nil)];
-        let err = Args::positional(vec![Value::Nil; 3]).bind("CellApi.f", &opt).unwrap_err();
+        let err = Args::positional(vec![Value::Nil; 3])
+            .bind("CellApi.f", &opt)
+            .unwrap_err();
         assert_eq!(
             err.mesg(),
             "CellApi.f() takes from 2 to 3 positional arguments but 4 were given"
         );
-        let three = [("a", ArgDefault::Required), ("b", ArgDefault::Required), ("c", ArgDefault::Required)];
+        let three = [
+            ("a", ArgDefault::Required),
+            ("b", ArgDefault::Required),
+            ("c", ArgDefault::Required),
+        ];
         let err = Args::default().bind("f", &three).unwrap_err();
-        assert_eq!(err.mesg(), "f() missing 3 required positional arguments: 'a', 'b', and 'c'");
+        assert_eq!(
+            err.mesg(),
+            "f() missing 3 required positional arguments: 'a', 'b', and 'c'"
+        );
         let err = Args {
             args: vec![Value::Nil],
             kwargs: vec![("iden".into(), Value::Nil)],

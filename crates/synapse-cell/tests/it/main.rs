@@ -1,6 +1,9 @@
 //! Integration tests of synapse-cell: the HTTP API in-process and over TLS, the telepath
 //! CellApi in-process, and the real Python client against `synapse-servers cell`.
 
+// Test helpers outside #[test] functions may unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod api;
 mod http;
 mod tls;
