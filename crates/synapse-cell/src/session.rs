@@ -2,7 +2,7 @@
 //! made for each authenticated telepath session, with the reference's `CellApi` methods
 //! (same names, arguments, results and error classes) plus the service's own.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -222,22 +222,30 @@ pub const CELL_API_METHODS: &[MethDef] = &[
 pub const CELL_API_CLASSES: &[&str] = &["synapse.lib.cell.CellApi", "synapse.lib.base.Base"];
 
 /// The API object of one telepath session: every `CellApi` method plus the service's.
+///
+/// It is also the telepath [`Share`](synapse_telepath::Share) the cell's Daemon hands each
+/// session (cheap to clone).
 pub struct CellApi<S> {
     svc: ServiceCell<S>,
     sess: Arc<Session>,
+    sharinfo: Arc<OnceLock<Value>>,
+    class: Arc<str>,
+}
+
+impl<S> Clone for CellApi<S> {
+    fn clone(&self) -> Self {
+        Self {
+            svc: self.svc.clone(),
+            sess: self.sess.clone(),
+            sharinfo: self.sharinfo.clone(),
+            class: self.class.clone(),
+        }
+    }
 }
 
 impl<S: Service> std::fmt::Debug for CellApi<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CellApi").field("sess", &self.sess).finish()
-    }
-}
-
-impl<S> Drop for CellApi<S> {
-    fn drop(&mut self) {
-        self.sess
-            .cell()
-            .unregister_session(&self.sess.conninfo().sess);
     }
 }
 
@@ -284,15 +292,44 @@ fn indx_arg(bound: &Bound, indx: usize) -> Result<Option<i64>> {
 impl<S: Service> CellApi<S> {
     pub(crate) fn new(svc: ServiceCell<S>, user: &str, conninfo: ConnInfo) -> Self {
         let sess = Arc::new(Session::new(svc.cell().clone(), user, conninfo));
-        let classname = svc
+        let class: Arc<str> = svc
             .cell()
             .def()
             .api_classes
             .first()
-            .cloned()
-            .unwrap_or_else(|| CELL_API_CLASSES[0].to_string());
-        svc.cell().register_session(sess.clone(), classname);
-        Self { svc, sess }
+            .map_or(CELL_API_CLASSES[0], String::as_str)
+            .rsplit('.')
+            .next()
+            .unwrap_or("CellApi")
+            .into();
+        Self {
+            svc,
+            sess,
+            sharinfo: Arc::new(OnceLock::new()),
+            class,
+        }
+    }
+
+    /// `sharinfo` for the telepath handshake.
+    pub fn sharinfo(&self) -> &Value {
+        self.sharinfo.get_or_init(|| {
+            let def = self.svc.cell().def();
+            let info = synapse_telepath::ShareInfo {
+                meths: self
+                    .methods()
+                    .into_iter()
+                    .map(|m| (m.name.to_string(), m.genr))
+                    .collect(),
+                classes: self.classes(),
+                version: (
+                    u64::from(crate::service::SYNAPSE_VERSION[0]),
+                    u64::from(crate::service::SYNAPSE_VERSION[1]),
+                    u64::from(crate::service::SYNAPSE_VERSION[2]),
+                ),
+                commit: def.commit.clone(),
+            };
+            info.to_value()
+        })
     }
 
     /// The session.
@@ -336,15 +373,12 @@ impl<S: Service> CellApi<S> {
     }
 
     /// The short class name (`CellApi`, `AxonApi` ...) used in messages.
-    pub fn class_name(&self) -> String {
-        self.classes()
-            .first()
-            .and_then(|c| c.rsplit('.').next().map(str::to_string))
-            .unwrap_or_else(|| "CellApi".to_string())
+    pub fn short_class(&self) -> &str {
+        &self.class
     }
 
     fn no_such_meth(&self, meth: &str) -> Error {
-        let class = self.class_name();
+        let class = self.short_class();
         Error::new(
             ErrKind::NoSuchMeth,
             format!("{class} has no method: {meth}."),
@@ -358,7 +392,7 @@ impl<S: Service> CellApi<S> {
 
     #[allow(clippy::too_many_lines)]
     async fn call_cell(&self, methname: &str, args: Args) -> Result<Reply> {
-        let qualname = format!("{}.{methname}", self.class_name());
+        let qualname = format!("{}.{methname}", self.short_class());
         let meth = qualname.as_str();
         let cell = self.svc.cell();
         let auth = cell.auth();
@@ -416,7 +450,6 @@ impl<S: Service> CellApi<S> {
                     ));
                 }
                 sess.set_user(&user.iden);
-                cell.update_session_user(&sess.conninfo().sess, &user.iden);
                 ok(Value::Boolean(true))
             }
             "getSystemInfo" => {
@@ -537,13 +570,13 @@ impl<S: Service> CellApi<S> {
             "getTasks" => {
                 sess.req_admin()?;
                 args.bind(meth, &[("peers", D::Bool(true)), ("timeout", D::Nil)])?;
-                let items: Vec<Result<Value>> = cell
+                let items: Vec<std::result::Result<Value, synapse_telepath::RemoteError>> = cell
                     .boss()
                     .ps()
                     .into_iter()
                     .map(|t| Ok(with_service(t.pack_v2())))
                     .collect();
-                Ok(Reply::Genr(futures::stream::iter(items).boxed()))
+                Ok(Reply::Stream(futures::stream::iter(items).boxed()))
             }
             "getTask" => {
                 sess.req_admin()?;
