@@ -9,4 +9,5 @@ mod python;
 mod python_client;
 mod python_server;
 mod rust_rust;
+mod tls;
 mod vectors;
