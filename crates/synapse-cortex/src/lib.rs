@@ -5,3 +5,5 @@
 
 pub mod model;
 pub mod storm;
+pub mod nodeedit;
+pub mod layer;

@@ -1,0 +1,5 @@
+//! Storage tests: layers, views, the editor, packed nodes, crash safety.
+
+mod layer {
+    mod basic;
+}
