@@ -52,7 +52,8 @@ use synapse_slab::{Db, DbOptions, Scan, Slab, SlabOptions};
 use tokio::sync::watch;
 
 pub use abrv::Abrvs;
-pub use lift::{LiftBy, StorCmpr};
+pub use apply::{MAX_DATA_NAME, MAX_VERB_LEN};
+pub use lift::LiftBy;
 pub use sode::Sode;
 
 pub(crate) use abrv::Kind as AbrvKind;

@@ -7,3 +7,5 @@ pub mod model;
 pub mod storm;
 pub mod nodeedit;
 pub mod layer;
+pub mod node;
+pub mod view;

@@ -2,4 +2,6 @@
 
 mod layer {
     mod basic;
+    mod editor;
+    mod util;
 }

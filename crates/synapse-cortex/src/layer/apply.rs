@@ -15,9 +15,9 @@ use crate::layer::{Dbs, Error, LayerShared, counter_key};
 use crate::nodeedit::{Buid, Edit, EditMeta, EditOp, NodeEdit, TagIval, packb, stortype as st};
 
 /// The longest light edge verb accepted (keys hold a buid and the verb).
-pub(crate) const MAX_VERB_LEN: usize = 400;
+pub const MAX_VERB_LEN: usize = 400;
 /// The longest node data name accepted.
-pub(crate) const MAX_DATA_NAME: usize = 400;
+pub const MAX_DATA_NAME: usize = 400;
 
 /// The outcome of applying one batch.
 pub(crate) struct BatchResult {

@@ -1,7 +1,6 @@
 //! Lifts: what to read from a layer's indexes ([`LiftBy`]), compiled once per view into a
 //! [`LiftPlan`] that every layer of the view executes in batches.
 
-use rmpv::Value;
 use synapse_slab::{Db, Scan, Txn};
 
 use crate::layer::abrv::{AbrvReader, Kind};
@@ -11,30 +10,8 @@ use crate::layer::indx::{
 };
 use crate::layer::sode::Sode;
 use crate::layer::{Dbs, Error};
+use crate::model::StorLift;
 use crate::nodeedit::{Buid, TagIval};
-
-/// A comparison as the model's `getStorCmprs` produces it: comparator, normalized value and
-/// the storage type to compare with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StorCmpr {
-    /// The comparator: `=`, `<`, `>`, `<=`, `>=`, `^=`, `~=`, `range=`, `@=`, `near=`.
-    pub cmpr: String,
-    /// The normalized value (a pair for `range=`, an interval for `@=`, ...).
-    pub valu: Value,
-    /// The storage type of the indexed values.
-    pub stortype: i64,
-}
-
-impl StorCmpr {
-    /// A comparison.
-    pub fn new(cmpr: impl Into<String>, valu: Value, stortype: i64) -> Self {
-        StorCmpr {
-            cmpr: cmpr.into(),
-            valu,
-            stortype,
-        }
-    }
-}
 
 /// What a lift reads. Property names are relative (`asn`, `.seen`); universal props of a
 /// form use `Prop` with their dotted name, universal props of every form use `Univ`.
@@ -50,7 +27,7 @@ pub enum LiftBy {
         /// The form.
         form: String,
         /// The comparison.
-        cmpr: StorCmpr,
+        cmpr: StorLift,
     },
     /// Nodes of a form having a property, in value order.
     Prop {
@@ -66,7 +43,7 @@ pub enum LiftBy {
         /// The relative property name.
         prop: String,
         /// The comparison.
-        cmpr: StorCmpr,
+        cmpr: StorLift,
     },
     /// Nodes of any form having a universal property (`.created`).
     Univ {
@@ -78,7 +55,7 @@ pub enum LiftBy {
         /// The property name with its dot.
         prop: String,
         /// The comparison.
-        cmpr: StorCmpr,
+        cmpr: StorLift,
     },
     /// Nodes with an array property (or array form value when `prop` is `None`) having an
     /// element that matches (`*[...]`); `cmpr.stortype` is the element's storage type.
@@ -88,7 +65,7 @@ pub enum LiftBy {
         /// The relative property name; `None` for the form's own value.
         prop: Option<String>,
         /// The comparison.
-        cmpr: StorCmpr,
+        cmpr: StorLift,
     },
     /// Nodes with a tag (of one form, or any).
     Tag {
@@ -126,7 +103,7 @@ pub enum LiftBy {
         /// The tag property.
         prop: String,
         /// The comparison.
-        cmpr: StorCmpr,
+        cmpr: StorLift,
     },
     /// Nodes with node data of this name (the data is loaded into the node).
     DataName {
