@@ -3,5 +3,6 @@
 mod layer {
     mod basic;
     mod editor;
+    mod reference;
     mod util;
 }
