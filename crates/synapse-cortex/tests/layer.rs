@@ -3,6 +3,8 @@
 mod layer {
     mod basic;
     mod editor;
+    mod nodes;
+    mod views;
     mod reference;
     mod util;
 }
