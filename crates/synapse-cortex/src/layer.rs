@@ -54,7 +54,7 @@ use tokio::sync::watch;
 pub use abrv::Abrvs;
 pub use apply::{MAX_DATA_NAME, MAX_VERB_LEN};
 pub use lift::LiftBy;
-pub use sode::Sode;
+pub use sode::{Sode, StorProps};
 
 pub(crate) use abrv::Kind as AbrvKind;
 pub(crate) use lift::{LiftPlan, Resume, Row, Shadow, plan as plan_lift};
@@ -653,11 +653,10 @@ impl Layer {
                 let (key, val) = row?;
                 last = Some((key.to_vec(), val.to_vec()));
                 let rowverb = String::from_utf8_lossy(&key[32..]).into_owned();
-                if let Some(verb) = &verb {
-                    if *verb != rowverb {
+                if let Some(verb) = &verb
+                    && *verb != rowverb {
                         continue;
                     }
-                }
                 let other: Buid = val
                     .try_into()
                     .map_err(|_| Error::BadStorage("bad edge row".into()))?;

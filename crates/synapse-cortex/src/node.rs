@@ -165,23 +165,20 @@ impl Node {
         ];
         if opts.repr {
             let form = model.form(&self.form);
-            if let Some(form) = form {
-                if let Ok(repr) = form.ty().repr(&self.valu) {
-                    if repr != self.valu {
+            if let Some(form) = form
+                && let Ok(repr) = form.ty().repr(&self.valu)
+                    && repr != self.valu {
                         info.push((text("repr"), repr));
                     }
-                }
-            }
             let mut reprs = Vec::new();
             for (name, valu) in &self.props {
                 let Some(prop) = form.and_then(|f| f.prop(name)) else {
                     continue;
                 };
-                if let Ok(repr) = prop.ty().repr(valu) {
-                    if repr != *valu {
+                if let Ok(repr) = prop.ty().repr(valu)
+                    && repr != *valu {
                         reprs.push((text(name), repr));
                     }
-                }
             }
             info.push((text("reprs"), Value::Map(reprs)));
             let mut tpreprs = Vec::new();
@@ -191,11 +188,10 @@ impl Node {
                     let Some(ty) = tagprop_type(model, name) else {
                         continue;
                     };
-                    if let Ok(repr) = ty.repr(valu) {
-                        if repr != *valu {
+                    if let Ok(repr) = ty.repr(valu)
+                        && repr != *valu {
                             items.push((text(name), repr));
                         }
-                    }
                 }
                 if !items.is_empty() {
                     tpreprs.push((text(tag), Value::Map(items)));

@@ -139,13 +139,12 @@ impl Abrvs {
             }
             return Ok(());
         }
-        if let Some(other) = table.by_key.get(name) {
-            if *other != id {
+        if let Some(other) = table.by_key.get(name)
+            && *other != id {
                 return Err(Error::BadStorage(format!(
                     "name of abbreviation {id} already has id {other}"
                 )));
             }
-        }
         if table.keys.len() <= idx {
             table.keys.resize(idx + 1, None);
         }

@@ -57,14 +57,13 @@ pub(crate) fn validate(edits: &[NodeEdit]) -> Result<(), Error> {
                     indx(*stortype, valu)?;
                 }
                 EditOp::TagSet { tag, .. } => require_name(tag, "tag")?,
-                EditOp::NodeDataSet { name, .. } | EditOp::NodeDataDel { name, .. } => {
-                    if name.len() > MAX_DATA_NAME {
+                EditOp::NodeDataSet { name, .. } | EditOp::NodeDataDel { name, .. }
+                    if name.len() > MAX_DATA_NAME => {
                         return Err(Error::BadArg(format!(
                             "node data keys must be < {MAX_DATA_NAME} bytes, got {}.",
                             name.len()
                         )));
                     }
-                }
                 EditOp::EdgeAdd { verb, .. } | EditOp::EdgeDel { verb, .. } => {
                     require_name(verb, "verb")?;
                     if verb.len() > MAX_VERB_LEN {

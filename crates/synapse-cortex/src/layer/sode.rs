@@ -6,6 +6,9 @@ use crate::layer::Error;
 use crate::layer::abrv::{AbrvReader, BatchAbrvs, Kind};
 use crate::nodeedit::{TagIval, ival_value, packb};
 
+/// Stored values by name: `(name, value, storage type)`.
+pub type StorProps = Vec<(String, Value, i64)>;
+
 /// What one layer stores about a node. A sode may be partial: a fork layer may hold only the
 /// tags added there. The node exists in the layer when `valu` is set.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15,11 +18,11 @@ pub struct Sode {
     /// The primary value and its storage type.
     pub valu: Option<(Value, i64)>,
     /// Properties (relative names) with values and storage types, in the order set.
-    pub props: Vec<(String, Value, i64)>,
+    pub props: StorProps,
     /// Tags and their intervals, in the order set.
     pub tags: Vec<(String, TagIval)>,
     /// Tag properties: tag → [(prop, value, storage type)].
-    pub tagprops: Vec<(String, Vec<(String, Value, i64)>)>,
+    pub tagprops: Vec<(String, StorProps)>,
 }
 
 impl Sode {

@@ -538,8 +538,8 @@ impl Editor {
         };
         self.collect(form, &norm, &info, out, 0);
         for (name, pvalu) in props {
-            if let Some(prop) = fobj.prop(name) {
-                if let Ok((pnorm, pinfo)) = prop.ty().norm(pvalu) {
+            if let Some(prop) = fobj.prop(name)
+                && let Ok((pnorm, pinfo)) = prop.ty().norm(pvalu) {
                     if let Some(pform) = prop.autoadd_form() {
                         self.collect(pform.name(), &pnorm, &pinfo, out, 1);
                     }
@@ -547,7 +547,6 @@ impl Editor {
                         self.collect(&add.form, &add.valu, &add.info, out, 1);
                     }
                 }
-            }
         }
     }
 
@@ -732,17 +731,15 @@ impl Editor {
                 self.soft::<()>(Err(Error::ReadOnlyProp(prop.full().to_owned())))?;
                 return Ok(false);
             }
-            if prop.full() == "file:bytes:sha256" {
-                if let Some(text) = self.protos[idx].valu.as_str() {
-                    if text.starts_with("sha256:") && Some(&text[7..]) != norm.as_str() {
+            if prop.full() == "file:bytes:sha256"
+                && let Some(text) = self.protos[idx].valu.as_str()
+                    && text.starts_with("sha256:") && Some(&text[7..]) != norm.as_str() {
                         let err = Error::Model(ModelError::BadTypeValu {
                             name: "file:bytes".into(),
                             mesg: "Can't change :sha256 on a file:bytes with sha256 based primary property.".into(),
                         });
                         return Err(err);
                     }
-                }
-            }
             let stortype = prop.stortype();
             let merged = match &curv {
                 Some(old) => prop.ty().merge(old, &norm),
@@ -782,11 +779,10 @@ impl Editor {
     /// the edited nodes).
     async fn prop_hooks(&mut self, idx: usize, full: &str, norm: &Value) -> EdResult<()> {
         match full {
-            "it:prod:softver:arch" => {
-                if truthy(Some(norm)) {
+            "it:prod:softver:arch"
+                if truthy(Some(norm)) => {
                     self.add_auto_raw("it:dev:str", norm).await?;
                 }
-            }
             "it:prod:softver:vers" => {
                 if !truthy(Some(norm)) {
                     return Ok(());
@@ -795,22 +791,20 @@ impl Editor {
                     .await?;
                 self.add_auto_raw("it:dev:str", norm).await?;
                 let model = Arc::clone(&self.model);
-                if let Some(ty) = model.ty("it:semver") {
-                    if let Ok((semver, info)) = ty.norm(norm) {
+                if let Some(ty) = model.ty("it:semver")
+                    && let Ok((semver, info)) = ty.norm(norm) {
                         self.set_prop_idx(idx, "semver", semver, None, false).await?;
                         for (sub, subv) in info.subs {
                             self.set_prop_idx(idx, &format!("semver:{sub}"), subv, None, false)
                                 .await?;
                         }
                     }
-                }
             }
-            "file:bytes:mime" => {
-                if norm.as_str() != Some("??") {
+            "file:bytes:mime"
+                if norm.as_str() != Some("??") => {
                     let valu = Value::Array(vec![self.protos[idx].valu.clone(), norm.clone()]);
                     self.add_auto_raw("file:ismime", &valu).await?;
                 }
-            }
             _ => {}
         }
         Ok(())
@@ -839,11 +833,10 @@ impl Editor {
         let form = self.protos[idx].form.clone();
         self.check(EditPerm::PropSet { form: &form, prop: name })?;
         let mut wanted = Vec::new();
-        if let Some(prop) = self.model.form(&form).and_then(|f| f.prop(name)) {
-            if let (Ok((norm, info)), Some(pform)) = (prop.ty().norm(valu), prop.autoadd_form()) {
+        if let Some(prop) = self.model.form(&form).and_then(|f| f.prop(name))
+            && let (Ok((norm, info)), Some(pform)) = (prop.ty().norm(valu), prop.autoadd_form()) {
                 self.collect(pform.name(), &norm, &info, &mut wanted, 0);
             }
-        }
         self.prefetch(&wanted).await?;
         self.set_prop_idx(idx, name, valu.clone(), None, false).await
     }
@@ -1267,8 +1260,8 @@ impl Editor {
             iden: iden.clone(),
         };
         if !force {
-            if form == "syn:tag" {
-                if let Some(tag) = valu.as_str() {
+            if form == "syn:tag"
+                && let Some(tag) = valu.as_str() {
                     let mut tagged = self.view.lift_tag(tag, None, false)?;
                     if tagged.try_next().await?.is_some() {
                         let err = refuse("Nodes still have this tag.");
@@ -1276,7 +1269,6 @@ impl Editor {
                         return Ok(false);
                     }
                 }
-            }
             let mut refs = self.view.nodes_by_prop_type_valu(&form, &valu)?;
             while let Some(node) = refs.try_next().await? {
                 if node.buid != *buid {
@@ -1346,11 +1338,10 @@ impl Editor {
         let mut props = Vec::new();
         if let Some(Value::Map(items)) = get("props") {
             for (key, pvalu) in items {
-                if let Some(key) = key.as_str() {
-                    if key != ".created" {
+                if let Some(key) = key.as_str()
+                    && key != ".created" {
                         props.push((key.to_owned(), pvalu.clone()));
                     }
-                }
             }
         }
         let Some(buid) = self.add_node_props(form, valu, &props).await? else {

@@ -30,7 +30,6 @@ struct LiftState {
     scan_idx: usize,
     cursors: Vec<Cursor>,
     out: VecDeque<Node>,
-    last: Option<Buid>,
     back: bool,
 }
 
@@ -46,7 +45,6 @@ impl LiftState {
                 done: false,
             })
             .collect();
-        self.last = None;
     }
 
     /// The cursor holding the next row in scan order (ties: top layer first).
@@ -68,6 +66,12 @@ impl LiftState {
             }
         }
         best.map(|(idx, _)| idx)
+    }
+
+    /// Whether more rows of the last node may follow (only in multi-layer views at a batch
+    /// boundary; the caller refills and checks again).
+    fn is_tail_open(&self, rows: &[(Row, usize)]) -> bool {
+        rows.len() >= ROWS_PER_BATCH && self.layers.len() > 1
     }
 
     async fn fill(&mut self) -> Result<(), Error> {
@@ -97,15 +101,27 @@ impl LiftState {
                 self.reset_cursors();
                 continue;
             }
-            // Merge rows while every unfinished layer has rows buffered.
+            // Merge rows while every unfinished layer has rows buffered, then finish the group
+            // of the last node (its rows from other layers may still be unread).
             let mut rows: Vec<(Row, usize)> = Vec::new();
-            while rows.len() < ROWS_PER_BATCH {
+            loop {
                 if self.cursors.iter().any(|c| c.buf.is_empty() && !c.done) {
-                    break;
+                    if rows.len() < ROWS_PER_BATCH && !self.is_tail_open(&rows) {
+                        break;
+                    }
+                    self.fill().await?;
+                    continue;
                 }
                 let Some(idx) = self.next_cursor() else {
                     break;
                 };
+                let same = match (rows.last(), self.cursors[idx].buf.front()) {
+                    (Some((last, _)), Some(next)) => last.buid == next.buid,
+                    _ => false,
+                };
+                if rows.len() >= ROWS_PER_BATCH && !same {
+                    break;
+                }
                 if let Some(row) = self.cursors[idx].buf.pop_front() {
                     rows.push((row, idx));
                 }
@@ -120,15 +136,20 @@ impl LiftState {
 
     async fn build(&mut self, rows: Vec<(Row, usize)>) -> Result<(), Error> {
         let single = self.layers.len() == 1;
-        // Group consecutive rows of one node (multi-layer views only, as the reference).
-        let mut groups: Vec<(Buid, usize)> = Vec::new();
+        // Group consecutive rows of one node from different layers (multi-layer views only,
+        // as the reference); the group's highest layer decides about shadowing.
+        let mut groups: Vec<(Buid, usize, Vec<usize>)> = Vec::new();
         for (row, layer_idx) in rows {
-            if !single && self.last == Some(row.buid) {
-                continue;
-            }
-            self.last = Some(row.buid);
-            groups.push((row.buid, layer_idx));
+            if !single
+                && let Some((buid, top, seen)) = groups.last_mut()
+                    && *buid == row.buid && !seen.contains(&layer_idx) {
+                        *top = (*top).min(layer_idx);
+                        seen.push(layer_idx);
+                        continue;
+                    }
+            groups.push((row.buid, layer_idx, vec![layer_idx]));
         }
+        let groups: Vec<(Buid, usize)> = groups.into_iter().map(|(b, top, _)| (b, top)).collect();
         let mut buids: Vec<Buid> = groups.iter().map(|(b, _)| *b).collect();
         buids.sort_unstable();
         buids.dedup();
@@ -150,11 +171,10 @@ impl LiftState {
             let Some(mut node) = Node::join(buid, stack) else {
                 continue;
             };
-            if let Some(name) = &self.plan.data {
-                if let Some(valu) = self.layers[layer_idx].get_data(buid, name).await? {
+            if let Some(name) = &self.plan.data
+                && let Some(valu) = self.layers[layer_idx].get_data(buid, name).await? {
                     node.nodedata.push((name.clone(), valu));
                 }
-            }
             self.out.push_back(node);
         }
         Ok(())
@@ -171,7 +191,6 @@ pub(crate) fn lift_stream(view: View, plan: LiftPlan, back: bool) -> NodeStream 
         scan_idx: 0,
         cursors: Vec::new(),
         out: VecDeque::new(),
-        last: None,
         back,
     };
     state.reset_cursors();
