@@ -847,6 +847,9 @@ impl<S: Service> ServiceCell<S> {
             crate::value::opt_str(ahaname.as_ref().and_then(Json::as_str)),
         )])));
         daemon.share_factory("*", Arc::new(crate::tele::CellApiFactory::new(this.clone())));
+        for name in &this.cell.def().share_names {
+            daemon.share_factory(name, Arc::new(crate::tele::CellApiFactory::new(this.clone())));
+        }
         Ok(this)
     }
 

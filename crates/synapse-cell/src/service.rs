@@ -41,6 +41,9 @@ pub struct ServiceDef {
     /// The telepath API class names put in front of the base ones in `sharinfo["classes"]`
     /// (e.g. `synapse.axon.AxonApi`).
     pub api_classes: Vec<String>,
+    /// Extra telepath share names of the cell API beside `*` (the Axon is also shared as
+    /// `axon`).
+    pub share_names: Vec<String>,
 }
 
 impl ServiceDef {
@@ -53,6 +56,7 @@ impl ServiceDef {
             commit: String::new(),
             features: Vec::new(),
             api_classes: Vec::new(),
+            share_names: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Command;
+use synapse_axon::AxonService;
 use synapse_cell::BaseCell;
 
 /// The subcommands, one per service.
@@ -21,6 +22,10 @@ fn services() -> Command {
         .subcommand(cli::command::<BaseCell>(
             "cell",
             "Run a plain Synapse cell.",
+        ))
+        .subcommand(cli::command::<AxonService>(
+            "axon",
+            "Run an Axon: the content-addressed blob store.",
         ))
 }
 
@@ -39,6 +44,7 @@ fn main() -> ExitCode {
     let res = runtime.block_on(async {
         match matches.subcommand() {
             Some(("cell", sub)) => cli::run::<BaseCell>(sub).await,
+            Some(("axon", sub)) => cli::run::<AxonService>(sub).await,
             Some((other, _)) => Err(anyhow::anyhow!("unknown service {other}")),
             None => Err(anyhow::anyhow!("no service given")),
         }

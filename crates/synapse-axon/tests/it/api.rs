@@ -6,7 +6,7 @@ use rmpv::Value;
 use synapse_axon::Sha256;
 use synapse_cell::{Args, ConnInfo, Reply, Rule, map_get};
 
-use crate::{bin, call, genr, open_axon, root_api};
+use crate::{Fail, bin, call, genr, open_axon, root_api, share_call};
 
 fn sha(data: &[u8]) -> Value {
     bin(&Sha256::of(data).0)
@@ -233,7 +233,7 @@ async fn permissions() {
     let auth = cell.cell().auth();
     let visi = auth.add_user("visi", None, None, None).await.unwrap();
     let api = cell.session(&visi.iden, ConnInfo::local());
-    let denied = |res: synapse_cell::Result<Value>, perm: &str| {
+    let denied = |res: Result<Value, Fail>, perm: &str| {
         let err = res.unwrap_err();
         assert_eq!(err.name(), "AuthDeny");
         assert_eq!(err.mesg(), format!("User must have permission {perm}"));
@@ -300,33 +300,28 @@ async fn the_upload_share() {
         panic!("upload did not return a share");
     };
     assert_eq!(share.typename(), "upload");
-    assert_eq!(share.classes()[0], "synapse.axon.UpLoadShare");
-    let value = |reply: Reply| match reply {
-        Reply::Value(valu) => valu,
-        other => panic!("not a value: {other:?}"),
-    };
+    let classes = map_get(share.sharinfo(), "classes").unwrap();
+    assert_eq!(classes[0], Value::from("synapse.axon.UpLoadShare"));
     for part in [&b"part1"[..], b"part2"] {
-        let res = share
-            .call("write", Args::positional(vec![bin(part)]))
-            .await
-            .unwrap();
-        assert_eq!(value(res), Value::Nil);
+        let res = share_call(&share, "write", vec![bin(part)]).await.unwrap();
+        assert_eq!(res, Value::Nil);
     }
-    let saved = value(share.call("save", Args::default()).await.unwrap());
+    let saved = share_call(&share, "save", vec![]).await.unwrap();
     assert_eq!(
         saved,
         Value::Array(vec![Value::from(10), sha(b"part1part2")])
     );
     // Reusable; unsaved bytes vanish at fini.
-    share
-        .call("write", Args::positional(vec![bin(&vec![7u8; 5 << 20])]))
+    share_call(&share, "write", vec![bin(&vec![7u8; 5 << 20])])
         .await
         .unwrap();
     share.fini().await;
-    let saved = value(share.call("save", Args::default()).await.unwrap());
+    let saved = share_call(&share, "save", vec![]).await.unwrap();
     assert_eq!(saved, Value::Array(vec![Value::from(0), sha(b"")]));
-    let err = share.call("nope", Args::default()).await.unwrap_err();
+    let err = share_call(&share, "nope", vec![]).await.unwrap_err();
     assert_eq!(err.name(), "NoSuchMeth");
+    let err = share_call(&share, "write", vec![]).await.unwrap_err();
+    assert_eq!(err.name(), "TypeError");
     let tmp = dir.path().join("axon").join("tmp");
     for _ in 0..100 {
         if std::fs::read_dir(&tmp).unwrap().count() == 0 {
@@ -512,7 +507,7 @@ async fn text_helpers() {
     assert_eq!(err.name(), "BadArg");
 
     // Generators stop early without trouble.
-    let Reply::Genr(mut items) = api
+    let Reply::Stream(mut items) = api
         .call("readlines", Args::positional(vec![hex]))
         .await
         .unwrap()

@@ -42,12 +42,49 @@ pub(crate) fn root_api(cell: &ServiceCell<AxonService>) -> synapse_cell::CellApi
     cell.session(&root, ConnInfo::local())
 }
 
+/// A call's error in its wire form.
+#[derive(Debug)]
+pub(crate) struct Fail {
+    name: String,
+    info: Value,
+}
+
+impl Fail {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn mesg(&self) -> &str {
+        self.get("mesg").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+        synapse_cell::map_get(&self.info, key)
+    }
+}
+
+impl From<synapse_cell::Error> for Fail {
+    fn from(err: synapse_cell::Error) -> Self {
+        let (name, info) = err.to_remote();
+        Fail { name, info }
+    }
+}
+
+impl From<synapse_telepath::RemoteError> for Fail {
+    fn from(err: synapse_telepath::RemoteError) -> Self {
+        Fail {
+            name: err.name,
+            info: err.info,
+        }
+    }
+}
+
 /// Call and expect a value.
 pub(crate) async fn call(
     api: &synapse_cell::CellApi<AxonService>,
     meth: &str,
     args: Vec<Value>,
-) -> synapse_cell::Result<Value> {
+) -> Result<Value, Fail> {
     match api.call(meth, Args::positional(args)).await? {
         Reply::Value(valu) => Ok(valu),
         other => panic!("{meth} did not return a value: {other:?}"),
@@ -59,10 +96,10 @@ pub(crate) async fn genr(
     api: &synapse_cell::CellApi<AxonService>,
     meth: &str,
     args: Args,
-) -> synapse_cell::Result<Vec<Value>> {
+) -> Result<Vec<Value>, Fail> {
     use futures::StreamExt;
     match api.call(meth, args).await? {
-        Reply::Genr(mut items) => {
+        Reply::Stream(mut items) => {
             let mut out = Vec::new();
             while let Some(item) = items.next().await {
                 out.push(item?);
@@ -70,6 +107,20 @@ pub(crate) async fn genr(
             Ok(out)
         }
         other => panic!("{meth} is not a generator: {other:?}"),
+    }
+}
+
+/// Call a method of a share.
+pub(crate) async fn share_call(
+    share: &std::sync::Arc<dyn synapse_telepath::Share>,
+    meth: &str,
+    args: Vec<Value>,
+) -> Result<Value, Fail> {
+    let call =
+        synapse_telepath::Call::new(meth, args, vec![], synapse_telepath::CallCtx::detached());
+    match share.call(call).await? {
+        Reply::Value(valu) => Ok(valu),
+        other => panic!("{meth} did not return a value: {other:?}"),
     }
 }
 
