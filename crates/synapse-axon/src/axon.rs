@@ -25,7 +25,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -39,6 +38,7 @@ use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::hash::{HashSet, Hasher, Sha256};
+use crate::spool::SpoolFile;
 use crate::upload::Upload;
 
 /// The size of the chunks blobs are read back in (the reference's `CHUNK_SIZE`, 16 MiB).
@@ -77,40 +77,6 @@ pub(crate) enum Blob {
     Memory(Vec<u8>),
     /// A spool file (removed if not moved into place).
     File(SpoolFile),
-}
-
-/// A spool file in `DIRN/tmp`, removed when dropped unless it was moved into place.
-#[derive(Debug)]
-pub(crate) struct SpoolFile {
-    path: Option<PathBuf>,
-}
-
-impl SpoolFile {
-    /// A new empty spool file.
-    pub(crate) fn create(tmpdir: &Path) -> Result<(SpoolFile, std::fs::File)> {
-        let path = tmpdir.join(format!("{}.upload", synapse_base::guid()));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|err| Error::io("cannot create upload spool", &path, err))?;
-        Ok((SpoolFile { path: Some(path) }, file))
-    }
-
-    fn take_path(&mut self) -> Option<PathBuf> {
-        self.path.take()
-    }
-}
-
-impl Drop for SpoolFile {
-    fn drop(&mut self) {
-        if let Some(path) = self.path.take()
-            && let Err(err) = std::fs::remove_file(&path)
-            && err.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %path.display(), cause = %err, "cannot remove upload spool");
-        }
-    }
 }
 
 struct Inner {
@@ -757,14 +723,7 @@ fn place_blob(blob: Blob, dest: &Path, tmpdir: &Path) -> Result<()> {
     }
     let mut spool = match blob {
         Blob::File(spool) => spool,
-        Blob::Memory(byts) => {
-            let (spool, mut file) = SpoolFile::create(tmpdir)?;
-            if let Some(path) = &spool.path {
-                file.write_all(&byts)
-                    .map_err(|err| Error::io("cannot write upload spool", path, err))?;
-            }
-            spool
-        }
+        Blob::Memory(byts) => SpoolFile::with_bytes(tmpdir, &byts)?,
     };
     let Some(path) = spool.take_path() else {
         return Err(Error::IsFini);

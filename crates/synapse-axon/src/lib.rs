@@ -42,6 +42,7 @@ mod error;
 mod hash;
 mod http;
 mod service;
+mod spool;
 mod text;
 mod unpack;
 mod upload;

@@ -1,19 +1,18 @@
 //! [`Upload`]: bytes streamed into the Axon, hashed and spooled as they come, stored on save.
 //!
-//! Writes are pipelined: a write hands its bytes to a blocking job (hash, then append to the
-//! spool file) and returns; the next write waits for that job first. So at most two writes'
-//! bytes are held at once, hashing runs off the async runtime, and the client's next bytes
-//! travel while the previous ones are hashed. Small writes are gathered in memory first, and
-//! an upload that stays small never touches a spool file until it is saved.
-
-use std::io::Write;
+//! Writes are pipelined: a write hands its bytes to a blocking job (hash on one thread, append
+//! to the spool file on another) and returns; the next write waits for that job first. So at
+//! most two writes' bytes are held at once, hashing runs off the async runtime, and the
+//! client's next bytes travel while the previous ones are hashed. Small writes are gathered in
+//! memory first, and an upload that stays small never touches a spool file until it is saved.
 
 use bytes::Bytes;
 use tokio::task::JoinHandle;
 
-use crate::axon::{Axon, Blob, SpoolFile};
+use crate::axon::{Axon, Blob};
 use crate::error::{Error, Result};
 use crate::hash::{HashSet, Hasher, Sha256};
+use crate::spool::SpoolWriter;
 
 /// Bytes gathered in memory before they are handed to a hashing job.
 const GATHER: usize = 4 * 1024 * 1024;
@@ -26,32 +25,38 @@ const SMALL_WRITE: usize = 64 * 1024;
 /// The state a hashing job owns: the hasher and the spool file (made on first use).
 struct Spool {
     hasher: Hasher,
-    file: Option<(SpoolFile, std::fs::File)>,
+    writer: Option<SpoolWriter>,
 }
 
 impl Spool {
     fn new(hashset: bool) -> Self {
         Self {
             hasher: Hasher::new(hashset),
-            file: None,
+            writer: None,
         }
     }
 
-    /// Hash and append `pieces` to the spool file (blocking).
+    /// Hash `pieces` and append them to the spool file, side by side (blocking).
     fn absorb(&mut self, pieces: &[Bytes], tmpdir: &std::path::Path) -> Result<()> {
-        for piece in pieces {
-            self.hasher.update(piece);
+        if self.writer.is_none() {
+            self.writer = Some(SpoolWriter::create(tmpdir)?);
         }
-        if self.file.is_none() {
-            self.file = Some(SpoolFile::create(tmpdir)?);
-        }
-        if let Some((_, file)) = &mut self.file {
-            for piece in pieces {
-                file.write_all(piece)
-                    .map_err(|err| Error::io("cannot write upload spool", tmpdir, err))?;
-            }
-        }
-        Ok(())
+        let Spool { hasher, writer } = self;
+        std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| {
+                for piece in pieces {
+                    hasher.update(piece);
+                }
+            });
+            let written = match writer {
+                Some(writer) => pieces.iter().try_for_each(|piece| writer.write(piece)),
+                None => Ok(()),
+            };
+            hashing
+                .join()
+                .map_err(|_| Error::Inconsistent("a hashing thread failed".into()))?;
+            written
+        })
     }
 }
 
@@ -147,23 +152,19 @@ impl Upload {
         let pieces = std::mem::take(&mut self.gathered);
         let gathered = self.gathered_len;
         self.gathered_len = 0;
-        let tmpdir = self.axon.tmpdir().to_path_buf();
         let done = move |mut spool: Spool| -> Result<(Sha256, Option<HashSet>, u64, Blob)> {
-            let blob = match spool.file.take() {
-                Some((path, mut file)) => {
+            let blob = match spool.writer.take() {
+                Some(mut writer) => {
                     for piece in &pieces {
                         spool.hasher.update(piece);
-                        file.write_all(piece)
-                            .map_err(|err| Error::io("cannot write upload spool", &tmpdir, err))?;
+                        writer.write(piece)?;
                     }
-                    Blob::File(path)
+                    Blob::File(writer.finish()?)
                 }
                 None => {
-                    for piece in &pieces {
-                        spool.hasher.update(piece);
-                    }
                     let mut byts = Vec::with_capacity(gathered);
                     for piece in &pieces {
+                        spool.hasher.update(piece);
                         byts.extend_from_slice(piece);
                     }
                     Blob::Memory(byts)
@@ -173,7 +174,7 @@ impl Upload {
             let (sha256, hashset) = spool.hasher.finish();
             Ok((sha256, hashset, size, blob))
         };
-        if gathered < INLINE_HASH && spool.file.is_none() {
+        if gathered < INLINE_HASH && spool.writer.is_none() {
             return done(spool);
         }
         tokio::task::spawn_blocking(move || done(spool))

@@ -6,7 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod binary;
 mod http;
+mod https;
+mod server;
 mod store;
 
 use rmpv::Value;
