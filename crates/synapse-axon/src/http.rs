@@ -255,8 +255,13 @@ async fn by_sha256(axon: Arc<Axon>, mut req: HttpReq) -> HttpResponse {
         .unwrap_or_else(|_| html_status(StatusCode::INTERNAL_SERVER_ERROR))
 }
 
-/// Keep the headers of a response but send no body (HEAD).
+/// Keep the headers of a response but send no body (HEAD); the length stays the body's.
 fn head_only(resp: &mut HttpResponse) {
+    use http_body::Body as _;
+    if let Some(len) = resp.body().size_hint().exact() {
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
     *resp.body_mut() = full(Bytes::new());
 }
 
@@ -288,6 +293,12 @@ async fn invalid(_axon: Arc<Axon>, mut req: HttpReq) -> HttpResponse {
     if req.request().method() == Method::HEAD {
         let mut resp = Response::new(full(Bytes::new()));
         *resp.status_mut() = StatusCode::NOT_FOUND;
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=UTF-8"),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         return resp;
     }
     err(

@@ -125,9 +125,18 @@ fn keys_arg(valu: &Value) -> CellResult<Vec<Key>> {
 /// A sha256 given as hex text (`readlines`, `jsonlines`, `iterMpkFile`), as the reference's
 /// `s_common.uhex`.
 fn hex_arg(valu: &Value) -> Result<(String, Option<Sha256>), Error> {
-    let text = match valu {
-        Value::String(s) => s.as_str().unwrap_or_default().to_string(),
-        Value::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+    let byts: &[u8] = match valu {
+        Value::String(s) => {
+            let text = s.as_str().unwrap_or_default();
+            if !text.is_ascii() {
+                return Err(Error::Python {
+                    name: "ValueError",
+                    mesg: "string argument should contain only ASCII characters".into(),
+                });
+            }
+            text.as_bytes()
+        }
+        Value::Binary(b) => b,
         other => {
             return Err(Error::Python {
                 name: "TypeError",
@@ -138,13 +147,13 @@ fn hex_arg(valu: &Value) -> Result<(String, Option<Sha256>), Error> {
             });
         }
     };
-    if text.len() % 2 == 1 {
+    if byts.len() % 2 == 1 {
         return Err(Error::Python {
             name: "Error",
             mesg: "Odd-length string".into(),
         });
     }
-    let raw = hex::decode(&text).map_err(|_| Error::Python {
+    let raw = hex::decode(byts).map_err(|_| Error::Python {
         name: "Error",
         mesg: "Non-hexadecimal digit found".into(),
     })?;

@@ -160,33 +160,95 @@ impl LineSplitter {
     }
 }
 
-/// Lines of raw bytes, each with a flag telling whether a terminator followed it.
+/// The decoding window of Python's text layer (`TextIOWrapper._CHUNK_SIZE`): with
+/// `errors='strict'` an undecodable byte fails its whole window, so the lines ending in that
+/// window are never seen.
+const TEXT_WINDOW: u64 = 8192;
+
+/// Finds the first undecodable byte of a stream fed in pieces.
+#[derive(Default)]
+struct Utf8Check {
+    /// The bytes of a sequence cut by the end of the previous piece.
+    carry: Vec<u8>,
+    /// Stream offset of the next fed byte.
+    offs: u64,
+}
+
+impl Utf8Check {
+    /// Feed a piece: `Some((offset, error))` at the first undecodable byte.
+    fn feed(&mut self, piece: &[u8], eof: bool) -> Option<(u64, Error)> {
+        let start = self.offs - self.carry.len() as u64;
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(piece);
+        self.offs += piece.len() as u64;
+        match std::str::from_utf8(&buf) {
+            Ok(_) => None,
+            Err(err) if err.error_len().is_none() && !eof => {
+                self.carry = buf[err.valid_up_to()..].to_vec();
+                None
+            }
+            Err(err) => {
+                let at = start + err.valid_up_to() as u64;
+                let window = at / TEXT_WINDOW * TEXT_WINDOW;
+                // Python reports the position within the window it was decoding.
+                let rel = usize::try_from(at - window).unwrap_or(0);
+                let mut probe = vec![b'.'; rel];
+                probe.extend_from_slice(&buf[err.valid_up_to()..]);
+                let err = decode(&probe, Errors::Strict)
+                    .err()
+                    .unwrap_or_else(|| Error::bad_data("undecodable text"));
+                Some((at, err))
+            }
+        }
+    }
+}
+
+/// Lines of raw bytes, each with a flag telling whether a terminator followed it. With
+/// `strict`, the stream ends with a `BadDataValu` at the window of the first undecodable
+/// byte, as the reference's text layer does.
 async fn raw_lines(
     axon: &Axon,
     sha256: Sha256,
+    strict: bool,
 ) -> Result<BoxStream<'static, Result<(Vec<u8>, bool)>>> {
     let pieces = axon.read(&sha256, None, READ_PIECE).await?;
     struct State {
         pieces: Option<BoxStream<'static, Result<Vec<u8>>>>,
         splitter: LineSplitter,
-        ready: std::collections::VecDeque<(Vec<u8>, bool)>,
+        ready: std::collections::VecDeque<Result<(Vec<u8>, bool)>>,
+        check: Option<Utf8Check>,
     }
     let state = State {
         pieces: Some(pieces.boxed()),
         splitter: LineSplitter::default(),
         ready: Default::default(),
+        check: strict.then(Utf8Check::default),
     };
     Ok(stream::unfold(state, |mut st| async move {
         loop {
             if let Some(line) = st.ready.pop_front() {
-                return Some((Ok(line), st));
+                return Some((line, st));
             }
             let pieces = st.pieces.as_mut()?;
             match pieces.next().await {
-                Some(Ok(piece)) => {
+                Some(Ok(mut piece)) => {
+                    let mut failure = None;
+                    if let Some(check) = &mut st.check {
+                        let start = check.offs;
+                        if let Some((at, err)) = check.feed(&piece, false) {
+                            let keep = (at / TEXT_WINDOW * TEXT_WINDOW).saturating_sub(start);
+                            piece.truncate(usize::try_from(keep).unwrap_or(0));
+                            failure = Some(err);
+                        }
+                    }
                     let mut out = Vec::new();
                     st.splitter.feed(&piece, &mut out);
-                    st.ready.extend(out.into_iter().map(|line| (line, true)));
+                    st.ready
+                        .extend(out.into_iter().map(|line| Ok((line, true))));
+                    if let Some(err) = failure {
+                        st.pieces = None;
+                        st.ready.push_back(Err(err));
+                    }
                 }
                 Some(Err(err)) => {
                     st.pieces = None;
@@ -194,8 +256,10 @@ async fn raw_lines(
                 }
                 None => {
                     st.pieces = None;
-                    if let Some(line) = st.splitter.finish() {
-                        st.ready.push_back((line, false));
+                    if let Some((_, err)) = st.check.as_mut().and_then(|c| c.feed(&[], true)) {
+                        st.ready.push_back(Err(err));
+                    } else if let Some(line) = st.splitter.finish() {
+                        st.ready.push_back(Ok((line, false)));
                     }
                 }
             }
@@ -211,7 +275,7 @@ pub(crate) async fn readlines(
     errors: &str,
 ) -> Result<BoxStream<'static, Result<String>>> {
     let errors = Errors::parse(errors)?;
-    let lines = raw_lines(axon, sha256).await?;
+    let lines = raw_lines(axon, sha256, errors == Errors::Strict).await?;
     Ok(lines
         .map(move |line| line.and_then(|(line, _)| decode(&line, errors)))
         .scan(false, |failed, item| {
@@ -271,7 +335,7 @@ pub(crate) async fn csvrows(
     errors: &str,
 ) -> Result<BoxStream<'static, Result<Vec<Value>>>> {
     let errors = Errors::parse(errors)?;
-    let lines = raw_lines(axon, sha256).await?;
+    let lines = raw_lines(axon, sha256, errors == Errors::Strict).await?;
     struct State {
         lines: BoxStream<'static, Result<(Vec<u8>, bool)>>,
         reader: Reader,

@@ -9,6 +9,7 @@ mod api;
 mod binary;
 mod http;
 mod https;
+mod python;
 mod server;
 mod store;
 

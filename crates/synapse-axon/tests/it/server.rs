@@ -1,6 +1,7 @@
 //! Runs a real server process (`synapse-servers axon`, or the reference's Python Axon) on
 //! free local ports, for the integration tests and the benchmark.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,7 +39,7 @@ impl Server {
             .arg("secret")
             .arg("--log-level")
             .arg("warning");
-        Self::spawn(cmd, dirn, port, https).await
+        Self::spawn(cmd, dirn, port, https, Stdio::inherit()).await
     }
 
     /// Start the reference's Axon with `python`.
@@ -57,14 +58,17 @@ impl Server {
             .arg("secret")
             .arg("--log-level")
             .arg("WARNING");
-        Self::spawn(cmd, dirn, port, https).await
+        // It logs every error it sends, with a traceback: keep the test output readable.
+        Self::spawn(cmd, dirn, port, https, Stdio::null()).await
     }
 
-    async fn spawn(mut cmd: Command, dirn: &Path, port: u16, https: u16) -> Server {
+    async fn spawn(mut cmd: Command, dirn: &Path, port: u16, https: u16, stderr: Stdio) -> Server {
+        // Its own process group, so that helper processes go with it.
         let child = cmd
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn the server");
         let server = Server {
@@ -126,9 +130,21 @@ impl Server {
         (field("VmRSS:"), field("VmHWM:"))
     }
 
-    /// SIGKILL the process and reap it.
+    /// Reset the peak (VmHWM) to the current resident size.
+    pub(crate) fn reset_peak(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5")
+            .expect("write /proc/<pid>/clear_refs");
+    }
+
+    /// SIGKILL the process (and its process group) and reap it.
     pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
+            if let Some(pgid) = i32::try_from(child.id())
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
