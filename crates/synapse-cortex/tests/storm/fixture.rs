@@ -65,10 +65,11 @@ fn check(entry: &Entry) -> Option<String> {
     // We reject on purpose what the reference accepts in one case: a `\uD800`-style escape in a
     // string makes a lone surrogate, which a Rust string cannot hold (and which the reference
     // could not store or send either).
-    if let Err(err) = &result {
-        if entry.ok && err.mesg.contains("surrogate code points are not allowed") {
-            return None;
-        }
+    if let Err(err) = &result
+        && entry.ok
+        && err.mesg.contains("surrogate code points are not allowed")
+    {
+        return None;
     }
     match (result, entry.ok) {
         (Ok(query), true) => {
