@@ -17,6 +17,7 @@
 
 pub mod ast;
 mod error;
+pub mod fuzzing;
 mod lexer;
 mod parser;
 mod sets;
