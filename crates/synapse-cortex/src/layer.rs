@@ -305,14 +305,9 @@ const READ_BATCH: usize = 512;
 
 impl Layer {
     /// Open (creating) the layer stored in `dirn`, loading its abbreviations into `abrvs`.
-    pub async fn open(
-        dirn: impl AsRef<Path>,
-        def: LayerDef,
-        abrvs: Arc<Abrvs>,
-    ) -> Result<Layer, Error> {
+    pub async fn open(dirn: impl AsRef<Path>, def: LayerDef, abrvs: Arc<Abrvs>) -> Result<Layer, Error> {
         let dirn = dirn.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dirn)
-            .map_err(|err| Error::BadStorage(format!("{}: {err}", dirn.display())))?;
+        std::fs::create_dir_all(&dirn).map_err(|err| Error::BadStorage(format!("{}: {err}", dirn.display())))?;
         let slab = Slab::open(dirn.join("layer.lmdb"), SlabOptions::default()).await?;
         let dup = DbOptions::dupsort();
         let plain = DbOptions::default();
@@ -425,9 +420,7 @@ impl Layer {
                 self.inner.logedits.store(def.logedits, Ordering::Relaxed);
             }
             other => {
-                return Err(Error::BadArg(format!(
-                    "{other} is not a valid layer info key"
-                )));
+                return Err(Error::BadArg(format!("{other} is not a valid layer info key")));
             }
         }
         Ok(def.clone())
@@ -541,9 +534,7 @@ impl Layer {
 
     /// The number of nodes of a form in this layer.
     pub async fn count_form(&self, form: &str) -> Result<i64, Error> {
-        let key = self
-            .id(AbrvKind::Form, &[form])
-            .map(|id| counter_key(b'p', id, None));
+        let key = self.id(AbrvKind::Form, &[form]).map(|id| counter_key(b'p', id, None));
         self.counter(key).await
     }
 
@@ -557,9 +548,7 @@ impl Layer {
 
     /// The number of nodes with a universal property in this layer.
     pub async fn count_univ(&self, prop: &str) -> Result<i64, Error> {
-        let key = self
-            .id(AbrvKind::Univ, &[prop])
-            .map(|id| counter_key(b'p', id, None));
+        let key = self.id(AbrvKind::Univ, &[prop]).map(|id| counter_key(b'p', id, None));
         self.counter(key).await
     }
 
@@ -589,12 +578,7 @@ impl Layer {
     }
 
     /// The number of tag property rows (of one form, or all).
-    pub async fn count_tagprop(
-        &self,
-        form: Option<&str>,
-        tag: &str,
-        prop: &str,
-    ) -> Result<i64, Error> {
+    pub async fn count_tagprop(&self, form: Option<&str>, tag: &str, prop: &str) -> Result<i64, Error> {
         let key = self
             .id(AbrvKind::TagProp, &[form.unwrap_or(""), tag, prop])
             .map(|id| counter_key(b'T', id, None));
@@ -636,15 +620,7 @@ impl Layer {
     ) -> Result<(Vec<Row>, Resume, bool), Error> {
         let plan = plan.clone();
         self.snapshot(move |txn, shared| {
-            lift::scan_batch(
-                txn,
-                &shared.dbs,
-                &shared.abrvs,
-                &plan,
-                scan_idx,
-                resume,
-                limit,
-            )
+            lift::scan_batch(txn, &shared.dbs, &shared.abrvs, &plan, scan_idx, resume, limit)
         })
         .await
     }
@@ -678,10 +654,9 @@ impl Layer {
                 last = Some((key.to_vec(), val.to_vec()));
                 let rowverb = String::from_utf8_lossy(&key[32..]).into_owned();
                 if let Some(verb) = &verb
-                    && *verb != rowverb
-                {
-                    continue;
-                }
+                    && *verb != rowverb {
+                        continue;
+                    }
                 let other: Buid = val
                     .try_into()
                     .map_err(|_| Error::BadStorage("bad edge row".into()))?;
@@ -769,8 +744,7 @@ impl Layer {
                         .map_err(|_| Error::BadStorage("bad node data key".into()))?,
                 );
                 let name = abrvs.name(AbrvKind::Data, id)?;
-                let valu =
-                    unpackb(val).ok_or_else(|| Error::BadStorage("bad node data value".into()))?;
+                let valu = unpackb(val).ok_or_else(|| Error::BadStorage("bad node data value".into()))?;
                 out.push((name, valu));
             }
             Ok(out)
@@ -834,17 +808,10 @@ impl Layer {
                 );
                 let row = unpackb(val).ok_or_else(|| Error::BadStorage("bad log row".into()))?;
                 let (edits, meta) = match row.as_array().map(Vec::as_slice) {
-                    Some([edits, meta]) => (
-                        NodeEdit::list_from_value(edits)?,
-                        EditMeta::from_value(meta),
-                    ),
+                    Some([edits, meta]) => (NodeEdit::list_from_value(edits)?, EditMeta::from_value(meta)),
                     _ => return Err(Error::BadStorage("bad log row".into())),
                 };
-                out.push(LogEntry {
-                    offset,
-                    edits,
-                    meta,
-                });
+                out.push(LogEntry { offset, edits, meta });
                 if out.len() >= limit {
                     break;
                 }
@@ -857,12 +824,7 @@ impl Layer {
     /// Every storage node of the layer, in buid order, in batches.
     pub fn sodes(&self) -> BoxStream<'static, Result<(Buid, Sode), Error>> {
         let layer = self.clone();
-        let state = (
-            layer,
-            None::<Vec<u8>>,
-            std::collections::VecDeque::new(),
-            false,
-        );
+        let state = (layer, None::<Vec<u8>>, std::collections::VecDeque::new(), false);
         stream::try_unfold(state, |(layer, mut after, mut buf, mut done)| async move {
             loop {
                 if let Some(item) = buf.pop_front() {
@@ -938,9 +900,7 @@ impl Layer {
         let mut edges = Vec::new();
         let mut resume = None;
         loop {
-            let (batch, next, done) = self
-                .scan_edges(EdgeDir::N1, buid, None, resume, 4096)
-                .await?;
+            let (batch, next, done) = self.scan_edges(EdgeDir::N1, buid, None, resume, 4096).await?;
             edges.extend(batch);
             if done {
                 break;

@@ -265,11 +265,7 @@ impl EditOp {
                 stortype,
             } => vec![s(prop), oldv.clone(), st(stortype)],
             EditOp::TagSet { tag, valu, oldv } => {
-                vec![
-                    s(tag),
-                    ival_value(*valu),
-                    oldv.map_or(Value::Nil, ival_value),
-                ]
+                vec![s(tag), ival_value(*valu), oldv.map_or(Value::Nil, ival_value)]
             }
             EditOp::TagDel { tag, oldv } => vec![s(tag), oldv.map_or(Value::Nil, ival_value)],
             EditOp::TagPropSet {
@@ -738,14 +734,11 @@ mod tests {
         }
         let valu = ne.to_value(BuidForm::Iden);
         let edits = valu[2].as_array().unwrap();
-        assert_eq!(
-            edits[2][1],
-            Value::Array(vec![
-                Value::from("foo"),
-                Value::Array(vec![Value::Nil, Value::Nil]),
-                Value::Array(vec![Value::from(1), Value::from(2)]),
-            ])
-        );
+        assert_eq!(edits[2][1], Value::Array(vec![
+            Value::from("foo"),
+            Value::Array(vec![Value::Nil, Value::Nil]),
+            Value::Array(vec![Value::from(1), Value::from(2)]),
+        ]));
         assert_eq!(edits[3][1][1], Value::from(hex::encode([9u8; 32])));
         assert_eq!(NodeEdit::count(&[ne]), 4);
     }
@@ -762,10 +755,7 @@ mod tests {
         let bad = Value::Array(vec![
             Value::Binary(vec![0; 32]),
             Value::from("x"),
-            Value::Array(vec![Value::Array(vec![
-                Value::from(99),
-                Value::Array(vec![]),
-            ])]),
+            Value::Array(vec![Value::Array(vec![Value::from(99), Value::Array(vec![])])]),
         ]);
         assert!(NodeEdit::from_value(&bad).is_err());
     }

@@ -106,13 +106,7 @@ impl Abrvs {
     /// The id of a name, allocating one.
     pub(crate) fn get_or_alloc(&self, kind: Kind, parts: &[&str]) -> AbrvId {
         let key = key(kind, parts);
-        if let Some(id) = self
-            .table
-            .read()
-            .unwrap_or_else(poisoned)
-            .by_key
-            .get(key.as_slice())
-        {
+        if let Some(id) = self.table.read().unwrap_or_else(poisoned).by_key.get(key.as_slice()) {
             return *id;
         }
         let _guard = self.alloc.lock().unwrap_or_else(poisoned);
@@ -146,12 +140,11 @@ impl Abrvs {
             return Ok(());
         }
         if let Some(other) = table.by_key.get(name)
-            && *other != id
-        {
-            return Err(Error::BadStorage(format!(
-                "name of abbreviation {id} already has id {other}"
-            )));
-        }
+            && *other != id {
+                return Err(Error::BadStorage(format!(
+                    "name of abbreviation {id} already has id {other}"
+                )));
+            }
         if table.keys.len() <= idx {
             table.keys.resize(idx + 1, None);
         }

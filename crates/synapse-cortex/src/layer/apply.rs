@@ -58,13 +58,12 @@ pub(crate) fn validate(edits: &[NodeEdit]) -> Result<(), Error> {
                 }
                 EditOp::TagSet { tag, .. } => require_name(tag, "tag")?,
                 EditOp::NodeDataSet { name, .. } | EditOp::NodeDataDel { name, .. }
-                    if name.len() > MAX_DATA_NAME =>
-                {
-                    return Err(Error::BadArg(format!(
-                        "node data keys must be < {MAX_DATA_NAME} bytes, got {}.",
-                        name.len()
-                    )));
-                }
+                    if name.len() > MAX_DATA_NAME => {
+                        return Err(Error::BadArg(format!(
+                            "node data keys must be < {MAX_DATA_NAME} bytes, got {}.",
+                            name.len()
+                        )));
+                    }
                 EditOp::EdgeAdd { verb, .. } | EditOp::EdgeDel { verb, .. } => {
                     require_name(verb, "verb")?;
                     if verb.len() > MAX_VERB_LEN {
@@ -218,28 +217,14 @@ impl<'t, 'a> Batch<'t, 'a> {
         self.abrvs.id(kind, parts)
     }
 
-    fn put_row(
-        &mut self,
-        db: synapse_slab::Db,
-        ckind: u8,
-        abrv: AbrvId,
-        key: &[u8],
-        val: &[u8],
-    ) -> Result<(), Error> {
+    fn put_row(&mut self, db: synapse_slab::Db, ckind: u8, abrv: AbrvId, key: &[u8], val: &[u8]) -> Result<(), Error> {
         if self.txn.put(db, key, val)? {
             self.count(counter_key(ckind, abrv, None), 1);
         }
         Ok(())
     }
 
-    fn del_row(
-        &mut self,
-        db: synapse_slab::Db,
-        ckind: u8,
-        abrv: AbrvId,
-        key: &[u8],
-        val: &[u8],
-    ) -> Result<(), Error> {
+    fn del_row(&mut self, db: synapse_slab::Db, ckind: u8, abrv: AbrvId, key: &[u8], val: &[u8]) -> Result<(), Error> {
         if self.txn.delete(db, key, Some(val))? {
             self.count(counter_key(ckind, abrv, None), -1);
         }
@@ -289,15 +274,7 @@ impl<'t, 'a> Batch<'t, 'a> {
         Ok(())
     }
 
-    fn row(
-        &mut self,
-        db: synapse_slab::Db,
-        ckind: u8,
-        abrv: AbrvId,
-        key: &[u8],
-        val: &[u8],
-        add: bool,
-    ) -> Result<(), Error> {
+    fn row(&mut self, db: synapse_slab::Db, ckind: u8, abrv: AbrvId, key: &[u8], val: &[u8], add: bool) -> Result<(), Error> {
         if ckind == b'n' {
             // The ndef reference index has no counter.
             if add {
@@ -343,22 +320,14 @@ impl<'t, 'a> Batch<'t, 'a> {
                 ..
             } => self.tagprop_set(buid, form, &tag, &prop, valu, stortype),
             EditOp::TagPropDel { tag, prop, .. } => self.tagprop_del(buid, form, &tag, &prop),
-            EditOp::NodeDataSet { name, valu, oldv } => {
-                self.data_set(buid, form, &name, valu, oldv)
-            }
+            EditOp::NodeDataSet { name, valu, oldv } => self.data_set(buid, form, &name, valu, oldv),
             EditOp::NodeDataDel { name, .. } => self.data_del(buid, &name),
             EditOp::EdgeAdd { verb, n2 } => self.edge_add(buid, form, &verb, n2),
             EditOp::EdgeDel { verb, n2 } => self.edge_del(buid, &verb, n2),
         }
     }
 
-    fn node_add(
-        &mut self,
-        buid: &Buid,
-        form: &str,
-        valu: Value,
-        stortype: i64,
-    ) -> Result<Vec<EditOp>, Error> {
+    fn node_add(&mut self, buid: &Buid, form: &str, valu: Value, stortype: i64) -> Result<Vec<EditOp>, Error> {
         if form.is_empty() {
             return Ok(Vec::new());
         }
@@ -397,19 +366,16 @@ impl<'t, 'a> Batch<'t, 'a> {
         Ok(vec![EditOp::NodeDel { valu, stortype }])
     }
 
-    fn prop_set(
-        &mut self,
-        buid: &Buid,
-        form: &str,
-        prop: &str,
-        valu: Value,
-        stortype: i64,
-    ) -> Result<Vec<EditOp>, Error> {
+    fn prop_set(&mut self, buid: &Buid, form: &str, prop: &str, valu: Value, stortype: i64) -> Result<Vec<EditOp>, Error> {
         if form.is_empty() {
             return Ok(Vec::new());
         }
         let isarray = stortype & st::ARRAY_FLAG != 0;
-        let old = self.sode(buid).sode.prop(prop).map(|(v, t)| (v.clone(), t));
+        let old = self
+            .sode(buid)
+            .sode
+            .prop(prop)
+            .map(|(v, t)| (v.clone(), t));
         let abrvs = self.prop_abrvs(form, prop);
         let mut valu = valu;
         if let Some((oldv, oldt)) = &old {
@@ -434,12 +400,7 @@ impl<'t, 'a> Batch<'t, 'a> {
         let Some((oldv, oldt)) = self.sode(buid).sode.pop_prop(prop) else {
             return Ok(Vec::new());
         };
-        let form = self
-            .sode(buid)
-            .sode
-            .form
-            .clone()
-            .unwrap_or_else(|| form.to_owned());
+        let form = self.sode(buid).sode.form.clone().unwrap_or_else(|| form.to_owned());
         let abrvs = self.prop_abrvs(&form, prop);
         self.prop_rows(buid, &abrvs, &oldv, oldt, false)?;
         self.sode(buid).dirty = true;
@@ -450,13 +411,7 @@ impl<'t, 'a> Batch<'t, 'a> {
         }])
     }
 
-    fn tag_set(
-        &mut self,
-        buid: &Buid,
-        form: &str,
-        tag: &str,
-        valu: TagIval,
-    ) -> Result<Vec<EditOp>, Error> {
+    fn tag_set(&mut self, buid: &Buid, form: &str, tag: &str, valu: TagIval) -> Result<Vec<EditOp>, Error> {
         if form.is_empty() {
             return Ok(Vec::new());
         }
@@ -491,19 +446,11 @@ impl<'t, 'a> Batch<'t, 'a> {
         let Some(oldv) = self.sode(buid).sode.pop_tag(tag) else {
             return Ok(Vec::new());
         };
-        let form = self
-            .sode(buid)
-            .sode
-            .form
-            .clone()
-            .unwrap_or_else(|| form.to_owned());
+        let form = self.sode(buid).sode.form.clone().unwrap_or_else(|| form.to_owned());
         self.sode(buid).dirty = true;
         let tagabrv = self.id(Kind::Tag, &[tag]);
         let formabrv = self.id(Kind::Form, &[&form]);
-        if self
-            .txn
-            .delete(self.dbs.bytag, &tag_key(tagabrv, formabrv), Some(buid))?
-        {
+        if self.txn.delete(self.dbs.bytag, &tag_key(tagabrv, formabrv), Some(buid))? {
             self.count(counter_key(b't', tagabrv, Some(formabrv)), -1);
         }
         Ok(vec![EditOp::TagDel {
@@ -519,14 +466,7 @@ impl<'t, 'a> Batch<'t, 'a> {
         ]
     }
 
-    fn tagprop_rows(
-        &mut self,
-        buid: &Buid,
-        abrvs: [AbrvId; 2],
-        valu: &Value,
-        stortype: i64,
-        add: bool,
-    ) -> Result<(), Error> {
+    fn tagprop_rows(&mut self, buid: &Buid, abrvs: [AbrvId; 2], valu: &Value, stortype: i64, add: bool) -> Result<(), Error> {
         for ind in indx(stortype, valu)? {
             for abrv in abrvs {
                 let key = prefixed(abrv, &ind);
@@ -576,22 +516,11 @@ impl<'t, 'a> Batch<'t, 'a> {
         }])
     }
 
-    fn tagprop_del(
-        &mut self,
-        buid: &Buid,
-        form: &str,
-        tag: &str,
-        prop: &str,
-    ) -> Result<Vec<EditOp>, Error> {
+    fn tagprop_del(&mut self, buid: &Buid, form: &str, tag: &str, prop: &str) -> Result<Vec<EditOp>, Error> {
         let Some((oldv, oldt)) = self.sode(buid).sode.pop_tagprop(tag, prop) else {
             return Ok(Vec::new());
         };
-        let form = self
-            .sode(buid)
-            .sode
-            .form
-            .clone()
-            .unwrap_or_else(|| form.to_owned());
+        let form = self.sode(buid).sode.form.clone().unwrap_or_else(|| form.to_owned());
         self.sode(buid).dirty = true;
         let abrvs = self.tagprop_abrvs(&form, tag, prop);
         self.tagprop_rows(buid, abrvs, &oldv, oldt, false)?;
@@ -603,14 +532,7 @@ impl<'t, 'a> Batch<'t, 'a> {
         }])
     }
 
-    fn data_set(
-        &mut self,
-        buid: &Buid,
-        form: &str,
-        name: &str,
-        valu: Value,
-        oldv: Value,
-    ) -> Result<Vec<EditOp>, Error> {
+    fn data_set(&mut self, buid: &Buid, form: &str, name: &str, valu: Value, oldv: Value) -> Result<Vec<EditOp>, Error> {
         let abrv = self.id(Kind::Data, &[name]);
         let key = data_key(buid, abrv);
         let byts = packb(&valu);
@@ -686,7 +608,8 @@ impl<'t, 'a> Batch<'t, 'a> {
         {
             return Ok(false);
         }
-        self.txn.delete(self.dbs.byverb, verb, Some(&cat(n1, n2)))?;
+        self.txn
+            .delete(self.dbs.byverb, verb, Some(&cat(n1, n2)))?;
         self.txn
             .delete(self.dbs.edgesn2, &cat(n2, verb), Some(n1))?;
         self.txn
@@ -695,18 +618,15 @@ impl<'t, 'a> Batch<'t, 'a> {
         Ok(true)
     }
 
-    fn edge_add(
-        &mut self,
-        buid: &Buid,
-        form: &str,
-        verb: &str,
-        n2: Buid,
-    ) -> Result<Vec<EditOp>, Error> {
+    fn edge_add(&mut self, buid: &Buid, form: &str, verb: &str, n2: Buid) -> Result<Vec<EditOp>, Error> {
         if form.is_empty() {
             return Ok(Vec::new());
         }
         let venc = verb.as_bytes();
-        if self.txn.has_dup(self.dbs.edgesn1, &cat(buid, venc), &n2)? {
+        if self
+            .txn
+            .has_dup(self.dbs.edgesn1, &cat(buid, venc), &n2)?
+        {
             return Ok(Vec::new());
         }
         if self.sode(buid).sode.form.is_none() {
@@ -859,18 +779,9 @@ mod tests {
     fn values_merge_by_storage_type() {
         let ival = |a: i64, b: i64| Value::Array(vec![Value::from(a), Value::from(b)]);
         assert_eq!(merge_valu(st::IVAL, &ival(5, 10), ival(1, 6)), ival(1, 10));
-        assert_eq!(
-            merge_valu(st::MINTIME, &Value::from(5), Value::from(7)),
-            Value::from(5)
-        );
-        assert_eq!(
-            merge_valu(st::MAXTIME, &Value::from(5), Value::from(7)),
-            Value::from(7)
-        );
-        assert_eq!(
-            merge_valu(st::I64, &Value::from(5), Value::from(7)),
-            Value::from(7)
-        );
+        assert_eq!(merge_valu(st::MINTIME, &Value::from(5), Value::from(7)), Value::from(5));
+        assert_eq!(merge_valu(st::MAXTIME, &Value::from(5), Value::from(7)), Value::from(7));
+        assert_eq!(merge_valu(st::I64, &Value::from(5), Value::from(7)), Value::from(7));
     }
 
     #[test]

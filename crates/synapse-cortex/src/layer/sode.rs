@@ -107,10 +107,7 @@ impl Sode {
 
     /// True when the sode holds no value, props, tags or tag props.
     pub fn is_empty(&self) -> bool {
-        self.valu.is_none()
-            && self.props.is_empty()
-            && self.tags.is_empty()
-            && self.tagprops.is_empty()
+        self.valu.is_none() && self.props.is_empty() && self.tags.is_empty() && self.tagprops.is_empty()
     }
 
     /// The reference's sode dict (`show:storage`): `{"valu", "form", "props", "tags",
@@ -315,16 +312,8 @@ impl Reader<'_> {
 
     fn ival(&mut self) -> Result<TagIval, Error> {
         let flags = self.byte()?;
-        let min = if flags & 1 != 0 {
-            Some(self.i64()?)
-        } else {
-            None
-        };
-        let max = if flags & 2 != 0 {
-            Some(self.i64()?)
-        } else {
-            None
-        };
+        let min = if flags & 1 != 0 { Some(self.i64()?) } else { None };
+        let max = if flags & 2 != 0 { Some(self.i64()?) } else { None };
         Ok((min, max))
     }
 }
@@ -366,10 +355,7 @@ mod tests {
         empty.valu = None;
         empty.props.clear();
         empty.tags.clear();
-        assert_eq!(
-            empty.pop_tagprop("foo", "score"),
-            Some((Value::from(-3), 9))
-        );
+        assert_eq!(empty.pop_tagprop("foo", "score"), Some((Value::from(-3), 9)));
         assert!(empty.is_empty());
     }
 }
