@@ -25,4 +25,4 @@ mod unescape;
 
 pub use error::{ErrorPos, SyntaxError};
 pub use lexer::{Term, TermSet, Token};
-pub use parser::{MAX_DEPTH, parse_eval, parse_lookup, parse_query};
+pub use parser::{MAX_DEPTH, parse_cmdrargs, parse_eval, parse_lookup, parse_query};

@@ -663,6 +663,42 @@ fn lookup_mode() {
 }
 
 #[test]
+fn cmdr_arguments() {
+    let argv = parse_cmdrargs(
+        "add {inet:fqdn | graph 2 --filter { -#nope } } inet:f-M +1 { [ meta:note='*' :type=m1]}",
+    )
+    .expect("argv");
+    assert_eq!(
+        argv,
+        [
+            "add",
+            "inet:fqdn | graph 2 --filter { -#nope }",
+            "inet:f-M",
+            "+1",
+            "[ meta:note='*' :type=m1]"
+        ]
+    );
+    let argv = parse_cmdrargs("add --filter={inet:fqdn | limit 1}").expect("argv");
+    assert_eq!(argv, ["add", "--filter=inet:fqdn | limit 1"]);
+    let argv = parse_cmdrargs("foo \"bar baz\" 'x y' --a=\"q\" --b=c d=e").expect("argv");
+    assert_eq!(
+        argv,
+        ["foo", "\"bar baz\"", "'x y'", "--a=\"q\"", "--b=c", "d=e"]
+    );
+    assert_eq!(fail_cmdr("x = y"), Some(2));
+    assert_eq!(fail_cmdr("add {uniq +#*}"), Some(12));
+    assert_eq!(fail_cmdr(""), Some(0));
+    assert_eq!(fail_cmdr("foo }"), Some(4));
+}
+
+fn fail_cmdr(text: &str) -> Option<usize> {
+    match parse_cmdrargs(text) {
+        Ok(argv) => panic!("{text:?} parsed: {argv:?}"),
+        Err(err) => err.offset(),
+    }
+}
+
+#[test]
 fn eval_mode() {
     let value = parse_eval("(1, 2)").expect("eval");
     assert!(matches!(value.kind, ValueKind::List(_)));
