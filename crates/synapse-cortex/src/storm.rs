@@ -20,6 +20,7 @@ mod error;
 pub mod fuzzing;
 mod lexer;
 mod parser;
+pub mod plan;
 mod sets;
 mod unescape;
 

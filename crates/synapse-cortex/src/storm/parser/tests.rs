@@ -395,9 +395,7 @@ fn commands_and_arguments() {
     let graph = &cmds[1].args;
     assert_eq!(str_value(&graph[0]), "--degrees");
     assert_eq!(str_value(&graph[1]), "2");
-    assert!(
-        matches!(&graph[3].kind, ValueKind::ArgvQuery(query) if query.span.text("inet:fqdn | limit 10 | graph --degrees 2 --filter { -#nope } --form-pivot inet:fqdn=x | uniq") == "-#nope")
-    );
+    assert!(matches!(&graph[3].kind, ValueKind::ArgvQuery { text, .. } if text == "-#nope"));
     assert_eq!(str_value(&graph[5]), "inet:fqdn=x");
     assert!(cmds[2].args.is_empty());
 
