@@ -1637,3 +1637,36 @@ pub(crate) const CMDR_START: TermSet = TermSet::of(&[
     LBrace,
     SingleQuotedString,
 ]);
+/// After a variable name in `-((`.
+pub(crate) const VAR_IN_MINUS_PAREN_PAREN: TermSet =
+    TermSet::of(&[And, Comma, Dot, Or, RPar, LParNoSpace]);
+/// After a dereferenced name following `$( ... )` or `( ... )` in a value.
+pub(crate) const DEREF_NAME_AFTER_EXPR: TermSet = OPER_START.or(TermSet::of(&[
+    End,
+    And,
+    As,
+    Backquote,
+    CmdOpt,
+    Cmpr,
+    Comma,
+    Dot,
+    DoubleQuotedString,
+    NonQuoteWord,
+    Or,
+    RBrace,
+    RPar,
+    RSqb,
+    SingleQuotedString,
+    TripleQuotedString,
+    VBar,
+    EdgeAddN2Fini,
+    EdgeN1Fini,
+    EdgeN2Fini,
+    EmbedQueryStart,
+    LParNoSpace,
+]));
+/// After a quoted string first in parentheses (list or expression).
+pub(crate) const PAREN_STR_AFTER: TermSet = TermSet::of(&[
+    And, Cmpr, Comma, EqNoSpace, EqSpace, ExprDivide, ExprMinus, ExprModulo, ExprPlus, ExprPow,
+    ExprTimes, Or, RPar,
+]);
