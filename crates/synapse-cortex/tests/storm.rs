@@ -3,5 +3,6 @@
 mod storm {
     pub(crate) mod fixture;
     pub(crate) mod props;
+    pub(crate) mod reference;
     pub(crate) mod refrepr;
 }

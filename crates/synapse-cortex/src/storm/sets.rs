@@ -4,8 +4,11 @@
 //! come next, and the lexer tries exactly those (in priority order). These sets are the ones the
 //! reference grammar's parser states accept at the same positions (states merged by the LALR
 //! construction accept more than strictly necessary, and those extra terminals change how some
-//! text lexes, so they are kept). Each set is named after the position it is used at; the
-//! `storm_refparse.py` fixture test checks that the result agrees with the reference.
+//! text lexes, so they are kept). Each set is named after the position it is used at.
+//!
+//! The constants after [`OPER_START`] are printed by `tests/storm_termsets.py` (run with the
+//! reference's Python); a test checks they still match, and the `storm_refparse` fixture test
+//! checks that the parser built on them agrees with the reference.
 
 use super::lexer::Term::*;
 use super::lexer::TermSet;
