@@ -7,10 +7,10 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use rmpv::Value;
-use tracing::Instrument;
 use synapse_telepath::{
     AuthRequest, Authenticator, Call, Family, Identity, RemoteError, Share, ShareFactory,
 };
+use tracing::Instrument;
 
 use crate::cell::{Cell, ServiceCell};
 use crate::error::Error;
@@ -67,7 +67,11 @@ impl CellAuth {
                     .with("username", name)
             };
             if let Some((userpart, hostpart)) = cn.split_once('@')
-                && self.cell.conf_value("aha:network").as_ref().and_then(|v| v.as_str())
+                && self
+                    .cell
+                    .conf_value("aha:network")
+                    .as_ref()
+                    .and_then(|v| v.as_str())
                     == Some(hostpart)
                 && let Some(user) = auth.user_by_name(userpart)
             {
@@ -90,8 +94,10 @@ impl CellAuth {
             };
             let anon = anon.as_str().unwrap_or_default().to_string();
             return match auth.user_by_name(&anon) {
-                None => Err(RemoteError::auth_deny(format!("Anon user ({anon}) is not found."))
-                    .with("username", anon.as_str())),
+                None => Err(
+                    RemoteError::auth_deny(format!("Anon user ({anon}) is not found."))
+                        .with("username", anon.as_str()),
+                ),
                 Some(user) if user.is_locked() => Err(RemoteError::auth_deny(format!(
                     "Anon user ({anon}) is locked."
                 ))
@@ -103,7 +109,10 @@ impl CellAuth {
         let Some(user) = auth.user_by_name(name) else {
             return Err(RemoteError::no_such_user(name));
         };
-        match auth.try_user_passwd(&user.iden, req.passwd.as_deref()).await {
+        match auth
+            .try_user_passwd(&user.iden, req.passwd.as_deref())
+            .await
+        {
             Ok(true) => Ok(ident(&user)),
             Ok(false) => Err(RemoteError::invalid_password(&user.name, &user.iden)),
             Err(err) => Err(err.into()),
@@ -149,11 +158,17 @@ impl<S: Service> ShareFactory for CellApiFactory<S> {
             let peer = sess.peer();
             let (addr, ipver) = match peer.addr {
                 Some(std::net::SocketAddr::V4(v4)) => (
-                    Value::Array(vec![Value::from(v4.ip().to_string()), Value::from(v4.port())]),
+                    Value::Array(vec![
+                        Value::from(v4.ip().to_string()),
+                        Value::from(v4.port()),
+                    ]),
                     Some("ipv4".to_string()),
                 ),
                 Some(std::net::SocketAddr::V6(v6)) => (
-                    Value::Array(vec![Value::from(v6.ip().to_string()), Value::from(v6.port())]),
+                    Value::Array(vec![
+                        Value::from(v6.ip().to_string()),
+                        Value::from(v6.port()),
+                    ]),
                     Some("ipv6".to_string()),
                 ),
                 None => (
