@@ -144,7 +144,7 @@ pub use crate::passwd::{
     make_shadow, parse_api_key,
 };
 pub use crate::service::{
-    BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceDef,
+    BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceApi, ServiceDef,
 };
 pub use crate::session::{CELL_API_CLASSES, CELL_API_METHODS, CellApi, ConnInfo, Session};
 pub use crate::store::{MemStore, Rows, SlabStore, Store, StoreOp};

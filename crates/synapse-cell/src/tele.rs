@@ -16,12 +16,31 @@ use crate::cell::{Cell, ServiceCell};
 use crate::error::Error;
 use crate::service::{Reply, Service};
 use crate::session::{CellApi, ConnInfo};
-use crate::value::Args;
 
 impl From<Error> for RemoteError {
     fn from(err: Error) -> Self {
         let (name, info) = err.to_remote();
         RemoteError { name, info }
+    }
+}
+
+impl From<RemoteError> for Error {
+    fn from(err: RemoteError) -> Self {
+        let mesg = err.mesg().unwrap_or_default().to_string();
+        let mut out = match crate::error::ErrKind::from_name(&err.name) {
+            Some(kind) => Error::new(kind, mesg),
+            None => Error::named(err.name.clone(), mesg),
+        };
+        if let Value::Map(items) = err.info {
+            for (key, valu) in items {
+                if let Some(key) = key.as_str()
+                    && key != "mesg"
+                {
+                    out = out.with(key, valu);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -203,15 +222,8 @@ impl<S: Service> Share for CellApi<S> {
     fn call(&self, call: Call) -> BoxFuture<'static, Result<Reply, RemoteError>> {
         let api = self.clone();
         let span = tracing::debug_span!("telepath call", meth = %call.meth, user = %api.session().user_iden());
-        async move {
-            let Call {
-                meth, args, kwargs, ..
-            } = call;
-            api.call(&meth, Args { args, kwargs })
-                .await
-                .map_err(RemoteError::from)
-        }
-        .instrument(span)
-        .boxed()
+        async move { api.call_remote(call).await }
+            .instrument(span)
+            .boxed()
     }
 }
