@@ -100,3 +100,35 @@ fn bad_configuration_is_refused_at_start() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("limit:disk:free"));
 }
+
+/// Data written by the reference cell is read by ours, and the other way round.
+#[test]
+fn cell_directories_are_interchangeable_with_the_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+
+    let dirn = tmp.path().join("from-ref");
+    std::fs::create_dir_all(&dirn).unwrap();
+    std::fs::write(dirn.join("cell.yaml"), "auth:passwd: secret\n").unwrap();
+    let server = Server::start_ref("cell", Some("synapse.lib.cell.Cell"), &dirn);
+    let out = run_py("cell_interop.py", &args("setup", &server, &dirn));
+    let made: serde_json::Value = serde_json::from_str(assert_ok(&out).trim()).unwrap();
+    server.stop();
+    let server = Server::start("cell", &dirn, &[]);
+    let out = run_py("cell_interop.py", &args("verify", &server, &dirn));
+    let seen: serde_json::Value = serde_json::from_str(assert_ok(&out).trim()).unwrap();
+    assert_eq!(made["visi"], seen["visi"]);
+    assert_eq!(made["iden"], seen["iden"]);
+    server.stop();
+
+    let dirn = tmp.path().join("from-rust");
+    let server = Server::start("cell", &dirn, &["--auth-passwd", "secret"]);
+    let out = run_py("cell_interop.py", &args("setup", &server, &dirn));
+    let made: serde_json::Value = serde_json::from_str(assert_ok(&out).trim()).unwrap();
+    server.stop();
+    std::fs::write(dirn.join("cell.yaml"), "auth:passwd: secret\n").unwrap();
+    let server = Server::start_ref("cell", Some("synapse.lib.cell.Cell"), &dirn);
+    let out = run_py("cell_interop.py", &args("verify", &server, &dirn));
+    let seen: serde_json::Value = serde_json::from_str(assert_ok(&out).trim()).unwrap();
+    assert_eq!(made["visi"], seen["visi"]);
+    server.stop();
+}

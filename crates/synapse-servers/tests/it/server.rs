@@ -57,13 +57,28 @@ pub(crate) struct Server {
 impl Server {
     /// Start `synapse-servers <kind> <dirn>` on free ports and wait until both listen.
     pub(crate) fn start(kind: &str, dirn: &Path, extra: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_synapse-servers"));
+        cmd.arg(kind).arg(dirn);
+        Self::spawn(cmd, dirn, extra)
+    }
+
+    /// Start the reference server (`python -m synapse.servers.<module> [ctor] <dirn>`).
+    pub(crate) fn start_ref(module: &str, ctor: Option<&str>, dirn: &Path) -> Server {
+        let mut cmd = Command::new(ref_python());
+        cmd.arg("-m").arg(format!("synapse.servers.{module}"));
+        if let Some(ctor) = ctor {
+            cmd.arg(ctor);
+        }
+        cmd.arg(dirn).env("SYN_LOG_LEVEL", "WARNING");
+        Self::spawn(cmd, dirn, &[])
+    }
+
+    fn spawn(mut cmd: Command, dirn: &Path, extra: &[&str]) -> Server {
         let port = free_port();
         let https = free_port();
         let log = dirn.with_extension("log");
         let logfd = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_synapse-servers"))
-            .arg(kind)
-            .arg(dirn)
+        let child = cmd
             .arg("--telepath")
             .arg(format!("tcp://127.0.0.1:{port}/"))
             .arg("--https")
