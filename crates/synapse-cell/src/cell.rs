@@ -59,6 +59,10 @@ impl Store for CountingStore {
     fn close(&self) -> BoxFuture<'_, ()> {
         self.inner.close()
     }
+
+    fn slab(&self) -> Option<&synapse_slab::Slab> {
+        self.inner.slab()
+    }
 }
 
 struct Inner {
@@ -393,6 +397,12 @@ impl Cell {
     /// The cell's own store (services may keep small records in their own DB names).
     pub fn store(&self) -> Arc<dyn Store> {
         self.inner.store.clone()
+    }
+
+    /// The cell's slab (`slabs/cell.lmdb`), when its store is one (always for cells opened
+    /// with the default store). Services may open their own databases in it.
+    pub fn slab(&self) -> Option<synapse_slab::Slab> {
+        self.inner.store.slab().cloned()
     }
 
     pub(crate) fn sessions(&self) -> &HttpSessions {

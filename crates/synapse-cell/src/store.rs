@@ -97,6 +97,12 @@ pub trait Store: Send + Sync + 'static {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+
+    /// The LMDB slab behind the store, if there is one (services keep their own databases
+    /// in the cell's slab, as the reference's Cortex and Cryotank do).
+    fn slab(&self) -> Option<&Slab> {
+        None
+    }
 }
 
 fn slab_err(err: synapse_slab::Error) -> Error {
@@ -232,6 +238,10 @@ impl Store for SlabStore {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move { self.slab.fini().await })
+    }
+
+    fn slab(&self) -> Option<&Slab> {
+        Some(&self.slab)
     }
 }
 
