@@ -338,3 +338,87 @@ async fn a_service_over_telepath_and_http() {
     root.fini().await;
     cell.fini().await;
 }
+
+#[tokio::test]
+async fn anonymous_unix_socket_and_shutdown() {
+    let (_dir, cell) = crate::open_cell(&[("auth:anon", json!("visi"))]).await;
+    let auth = cell.cell().auth().clone();
+    let sock = cell.cell().dirn().join("sock");
+    let daemon = cell.cell().daemon();
+    daemon
+        .listen(&format!("unix://{}", sock.display()))
+        .await
+        .unwrap();
+    let addr = daemon.listen("tcp://127.0.0.1:0").await.unwrap();
+    let port = match addr {
+        synapse_telepath::ListenAddr::Tcp(sockaddr) => sockaddr.port(),
+        other => panic!("{other:?}"),
+    };
+    let anon = format!("tcp://127.0.0.1:{port}/");
+
+    // the anonymous user must exist
+    let err = Proxy::open(&anon).await.unwrap_err();
+    assert_eq!(
+        err.remote().unwrap().mesg(),
+        Some("Anon user (visi) is not found.")
+    );
+    let visi = auth.add_user("visi", None, None, None).await.unwrap();
+    let prox = Proxy::open(&anon).await.unwrap();
+    let me = synapse_cell::to_json(&prox.call("getCellUser", vec![], vec![]).await.unwrap());
+    assert_eq!(me["name"], "visi");
+    prox.fini().await;
+    auth.set_user_locked(&visi.iden, true).await.unwrap();
+    let err = Proxy::open(&anon).await.unwrap_err();
+    assert_eq!(
+        err.remote().unwrap().mesg(),
+        Some("Anon user (visi) is locked.")
+    );
+
+    // the unix socket trusts its peer: root by default, any user by name, no password
+    let prox = Proxy::open(&format!("cell://{}", cell.cell().dirn().display()))
+        .await
+        .unwrap();
+    let me = synapse_cell::to_json(&prox.call("getCellUser", vec![], vec![]).await.unwrap());
+    assert_eq!(me["name"], "root");
+    let family =
+        synapse_cell::to_json(&prox.call("getDmonSessions", vec![], vec![]).await.unwrap());
+    assert!(
+        family
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["conninfo"]["family"] == "unix")
+    );
+    prox.fini().await;
+    let prox = Proxy::open(&format!("unix://visi@{}", sock.display()))
+        .await
+        .unwrap();
+    let me = synapse_cell::to_json(&prox.call("getCellUser", vec![], vec![]).await.unwrap());
+    assert_eq!(me["name"], "visi");
+    prox.fini().await;
+    let err = Proxy::open(&format!("unix://nobody@{}", sock.display()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "NoSuchUser");
+
+    // a remote graceful shutdown tears the cell down
+    let root = Proxy::open(&format!("cell://{}", cell.cell().dirn().display()))
+        .await
+        .unwrap();
+    assert_eq!(
+        root.call("shutdown", vec![], vec![]).await.unwrap(),
+        Value::Boolean(true)
+    );
+    assert!(
+        cell.cell()
+            .base()
+            .wait_fini(Some(std::time::Duration::from_secs(30)))
+            .await
+    );
+    assert!(
+        cell.cell()
+            .boss()
+            .spawn(synapse_cell::TaskOpts::new("x", "u", "v"), async {})
+            .is_err()
+    );
+}
