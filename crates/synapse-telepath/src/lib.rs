@@ -93,8 +93,9 @@
 //! * Differences from the reference: error infos carry no `efile`/`eline`/`esrc`/`ename`
 //!   (the reference's clients ignore them); messages are limited by
 //!   [`DaemonConfig::max_message`]; a handshake that fails leaves no half-made session; the
-//!   client opens pool links on demand (no background pre-opening) and keeps at most
-//!   [`ProxyOptions::max_idle`] idle; `aha://` URLs and `~/.syn/aliases.yaml` are not
+//!   client opens pool links on demand (no background pre-opening; idle links above
+//!   [`ProxyOptions::max_idle`] are closed one per [`ProxyOptions::cull_interval`], as the
+//!   reference does); `aha://` URLs and `~/.syn/aliases.yaml` are not
 //!   supported by the client.
 
 pub mod blocking;
