@@ -274,41 +274,62 @@ impl Base {
     }
 
     /// Tear this base down when the process receives SIGINT or SIGTERM (the servers' main).
-    pub fn fini_on_signals(&self) {
+    ///
+    /// The handlers are installed before this returns. Must be called within a tokio runtime.
+    pub fn fini_on_signals(&self) -> std::io::Result<()> {
+        let signals = Signals::install()?;
         let base = self.clone();
         let token = self.token();
         spawn_detached(async move {
             tokio::select! {
                 () = token.cancelled() => {}
-                name = next_signal() => {
+                name = signals.next() => {
                     tracing::warn!("caught {name}, shutting down");
                     base.fini().await;
                 }
             }
         });
+        Ok(())
     }
 }
 
 #[cfg(unix)]
-async fn next_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("could not install signal handlers");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn next_signal() -> &'static str {
-    let _ = tokio::signal::ctrl_c().await;
-    "SIGINT"
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn next(self) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
 }
 
 /// Run a future on the current runtime, if there is one; teardown work must not be lost, but

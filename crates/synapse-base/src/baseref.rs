@@ -42,13 +42,14 @@ impl<T: Clone + Send + 'static> BaseRef<T> {
         lock(&self.items).insert(name.to_owned(), (base.clone(), item));
         let items = Arc::downgrade(&self.items);
         let name = name.to_owned();
-        let me = base.clone();
+        // Weak, so the handler stored in the base does not keep the base alive.
+        let me = Arc::downgrade(&base.inner);
         base.on_fini(move || async move {
             if let Some(items) = items.upgrade() {
                 let mut items = lock(&items);
                 if items
                     .get(&name)
-                    .is_some_and(|(have, _)| Arc::ptr_eq(&have.inner, &me.inner))
+                    .is_some_and(|(have, _)| std::ptr::eq(Arc::as_ptr(&have.inner), me.as_ptr()))
                 {
                     items.remove(&name);
                 }

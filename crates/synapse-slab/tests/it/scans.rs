@@ -1,0 +1,312 @@
+//! Scan semantics checked against the reference's verified behaviour, and streaming scans
+//! that survive writes between batches.
+
+use futures::{StreamExt, TryStreamExt};
+use synapse_slab::{Db, DbOptions, Error, Scan, Slab, SlabOptions};
+
+use crate::tmp_slab;
+
+async fn keys(slab: &Slab, db: Db, scan: Scan) -> Vec<String> {
+    let rows: Vec<_> = slab.scan(db, scan).try_collect().await.unwrap();
+    rows.into_iter()
+        .map(|(key, _)| String::from_utf8_lossy(&key).into_owned())
+        .collect()
+}
+
+async fn fill(slab: &Slab, db: Db, keys: &[&str]) {
+    let keys: Vec<Vec<u8>> = keys.iter().map(|key| key.as_bytes().to_vec()).collect();
+    slab.write(move |txn| {
+        for key in &keys {
+            txn.put(db, key, b"v")?;
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn ranges_match_the_reference() {
+    let (_dir, slab) = tmp_slab(SlabOptions::default()).await;
+    let db = slab.initdb("db", DbOptions::default()).await.unwrap();
+    fill(&slab, db, &["a1", "a2", "a3", "b1", "b2", "c1"]).await;
+    // The forward upper bound is prefix-inclusive.
+    assert_eq!(
+        keys(&slab, db, Scan::range(b"a2", Some(b"b"))).await,
+        ["a2", "a3", "b1", "b2"]
+    );
+    assert_eq!(
+        keys(&slab, db, Scan::range(b"a2", None)).await,
+        ["a2", "a3", "b1", "b2", "c1"]
+    );
+    // The backward start excludes keys that merely start with it.
+    assert_eq!(
+        keys(&slab, db, Scan::range_back(Some(b"b"), Some(b"a2"))).await,
+        ["a3", "a2"]
+    );
+    assert_eq!(
+        keys(&slab, db, Scan::range_back(Some(b"b1"), None)).await,
+        ["b1", "a3", "a2", "a1"]
+    );
+    assert_eq!(
+        keys(&slab, db, Scan::prefix(b"a")).await,
+        ["a1", "a2", "a3"]
+    );
+    assert_eq!(
+        keys(&slab, db, Scan::prefix(b"b").back()).await,
+        ["b2", "b1"]
+    );
+    assert_eq!(keys(&slab, db, Scan::prefix(b"c").back()).await, ["c1"]);
+    assert_eq!(
+        keys(&slab, db, Scan::prefix(b"z").back()).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        keys(&slab, db, Scan::full().back()).await,
+        ["c1", "b2", "b1", "a3", "a2", "a1"]
+    );
+    assert_eq!(
+        keys(&slab, db, Scan::prefix(b"a").start_at(b"a2", None)).await,
+        ["a2", "a3"]
+    );
+    let exists = slab
+        .read(move |txn| {
+            Ok::<_, Error>((
+                txn.prefix_exists(db, b"b")?,
+                txn.prefix_exists(db, b"d")?,
+                txn.range_exists(db, b"a4", Some(b"a9"))?,
+                txn.range_exists(db, b"a4", Some(b"b"))?,
+                txn.first_key(db)?.map(<[u8]>::to_vec),
+                txn.last_key(db)?.map(<[u8]>::to_vec),
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        exists,
+        (
+            true,
+            false,
+            false,
+            true,
+            Some(b"a1".to_vec()),
+            Some(b"c1".to_vec())
+        )
+    );
+    slab.fini().await;
+}
+
+#[tokio::test]
+async fn prefix_back_handles_the_successor_and_0xff() {
+    let (_dir, slab) = tmp_slab(SlabOptions::default()).await;
+    let db = slab.initdb("db", DbOptions::default()).await.unwrap();
+    let rows: Vec<Vec<u8>> = vec![
+        vec![0x01, 0xff],
+        vec![0x01, 0xff, 0x00],
+        vec![0x02, 0x00],
+        vec![0xff, 0xff],
+        vec![0xff, 0xff, 0x01],
+    ];
+    let put = rows.clone();
+    slab.write(move |txn| {
+        for key in &put {
+            txn.put(db, key, b"v")?;
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    let back: Vec<_> = slab
+        .scan_keys(db, Scan::prefix(&[0x01, 0xff]).back())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(back, vec![rows[1].clone(), rows[0].clone()]);
+    let back: Vec<_> = slab
+        .scan_keys(db, Scan::prefix(&[0xff, 0xff]).back())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(back, vec![rows[4].clone(), rows[3].clone()]);
+    let all: Vec<_> = slab
+        .scan_keys(db, Scan::prefix(b"").back())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5);
+    slab.fini().await;
+}
+
+#[tokio::test]
+async fn dupsort_ranges_and_resume_points() {
+    let (_dir, slab) = tmp_slab(SlabOptions::default()).await;
+    let db = slab.initdb("db", DbOptions::dupsort()).await.unwrap();
+    slab.write(move |txn| {
+        for key in [b"a", b"b", b"c"] {
+            for val in [b"1", b"2", b"3"] {
+                txn.put(db, key, val)?;
+            }
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    let pairs = |rows: Vec<(Vec<u8>, Vec<u8>)>| -> Vec<String> {
+        rows.into_iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&k),
+                    String::from_utf8_lossy(&v)
+                )
+            })
+            .collect()
+    };
+    let rows = slab
+        .scan(db, Scan::range_back(Some(b"b"), None))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pairs(rows), ["b3", "b2", "b1", "a3", "a2", "a1"]);
+    let rows = slab
+        .scan(db, Scan::full().after(b"b", b"2"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pairs(rows), ["b3", "c1", "c2", "c3"]);
+    let rows = slab
+        .scan(db, Scan::full().back().after(b"b", b"2"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pairs(rows), ["b1", "a3", "a2", "a1"]);
+    // Resuming after a value that is gone lands on the next one.
+    let rows = slab
+        .scan(db, Scan::full().after(b"b", b"25"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pairs(rows), ["b3", "c1", "c2", "c3"]);
+    let rows = slab
+        .scan(db, Scan::full().back().after(b"b", b"25"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pairs(rows), ["b2", "b1", "a3", "a2", "a1"]);
+    let rows = slab
+        .scan(db, Scan::full().after(b"b", b"9"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pairs(rows), ["c1", "c2", "c3"]);
+    let rows = slab
+        .scan(db, Scan::full().back().after(b"b", b"0"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pairs(rows), ["a3", "a2", "a1"]);
+    let rows = slab
+        .scan(db, Scan::prefix(b"b").start_at(b"b", Some(b"2")))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pairs(rows), ["b2", "b3"]);
+    let rows = slab
+        .scan(db, Scan::full().nodup().back())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pairs(rows), ["c3", "b3", "a3"]);
+    slab.fini().await;
+}
+
+#[tokio::test]
+async fn streamed_scans_survive_deletes_and_inserts_between_batches() {
+    let (_dir, slab) = tmp_slab(SlabOptions::default()).await;
+    let db = slab.initdb("db", DbOptions::default()).await.unwrap();
+    slab.write(move |txn| {
+        for idx in 0u32..5000 {
+            txn.put(db, &(idx * 2).to_be_bytes(), b"v")?;
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    let mut stream = slab.scan_keys(db, Scan::full());
+    let mut seen = Vec::new();
+    while let Some(key) = stream.next().await {
+        let key = key.unwrap();
+        let idx = u32::from_be_bytes(key.as_slice().try_into().unwrap());
+        // Delete the row just yielded and the one behind it; add one far ahead (beyond any
+        // batch already fetched) and one behind.
+        slab.delete(db, &key, None).await.unwrap();
+        if idx >= 2 {
+            slab.delete(db, &(idx - 2).to_be_bytes(), None)
+                .await
+                .unwrap();
+        }
+        if idx % 1000 == 0 {
+            slab.put(db, &(idx + 3001).to_be_bytes(), b"ahead")
+                .await
+                .unwrap();
+            if idx > 0 {
+                slab.put(db, &(idx - 1).to_be_bytes(), b"behind")
+                    .await
+                    .unwrap();
+            }
+        }
+        if idx % 700 == 0 {
+            slab.commit().await.unwrap();
+        }
+        seen.push(idx);
+    }
+    let mut want: Vec<u32> = (0u32..5000).map(|idx| idx * 2).collect();
+    want.extend((0u32..10).map(|n| n * 1000 + 3001));
+    want.sort();
+    let missing: Vec<_> = want.iter().filter(|idx| !seen.contains(idx)).collect();
+    let extra: Vec<_> = seen.iter().filter(|idx| !want.contains(idx)).collect();
+    assert_eq!((missing, extra), (vec![], vec![]));
+    assert_eq!(seen.len(), want.len());
+    let first_diff = seen.iter().zip(&want).position(|(a, b)| a != b);
+    assert_eq!(first_diff, None, "scan diverged from the expected rows");
+    slab.fini().await;
+}
+
+#[tokio::test]
+async fn streamed_dups_resume_inside_one_key() {
+    let (_dir, slab) = tmp_slab(SlabOptions::default()).await;
+    let db = slab.initdb("db", DbOptions::dupsort()).await.unwrap();
+    slab.write(move |txn| {
+        for idx in 0u32..3000 {
+            txn.put(db, b"key", &idx.to_be_bytes())?;
+        }
+        txn.put(db, b"kez", b"other")?;
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    for back in [false, true] {
+        let scan = if back {
+            Scan::dups(b"key").back()
+        } else {
+            Scan::dups(b"key")
+        };
+        let vals: Vec<u32> = slab
+            .scan_map(db, scan, |_, val| {
+                Ok(u32::from_be_bytes(val.try_into().unwrap_or_default()))
+            })
+            .try_collect()
+            .await
+            .unwrap();
+        let mut want: Vec<u32> = (0..3000).collect();
+        if back {
+            want.reverse();
+        }
+        assert_eq!(vals, want);
+    }
+    let count = slab.count(db, b"key").await.unwrap();
+    assert_eq!(count, 3000);
+    assert_eq!(slab.count_prefix(db, b"ke", None).await.unwrap(), 3001);
+    assert_eq!(slab.count_prefix(db, b"ke", Some(10)).await.unwrap(), 10);
+    slab.fini().await;
+}
