@@ -165,6 +165,13 @@ struct DaemonInner {
     permits: Arc<Semaphore>,
 }
 
+impl Drop for DaemonInner {
+    fn drop(&mut self) {
+        // Dropped without fini: stop the listeners and links rather than leak them.
+        self.base.token().cancel();
+    }
+}
+
 impl Default for Daemon {
     fn default() -> Self {
         Self::new()

@@ -548,3 +548,19 @@ async fn share_paths_reach_the_factory() {
     proxy.fini().await;
     daemon.fini().await;
 }
+
+#[tokio::test]
+async fn dropping_the_daemon_stops_listening() {
+    let (daemon, _state, url) = tcp_daemon().await;
+    let port = url.rsplit(':').next().unwrap().to_owned();
+    drop(daemon);
+    let mut waited = 0;
+    while tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .is_ok()
+    {
+        waited += 1;
+        assert!(waited < 500, "still listening");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
