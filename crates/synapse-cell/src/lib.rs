@@ -144,11 +144,11 @@ pub use crate::passwd::{
     make_shadow, parse_api_key,
 };
 pub use crate::service::{
-    BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceDef,
+    BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceApi, ServiceDef,
 };
 pub use crate::session::{CELL_API_CLASSES, CELL_API_METHODS, CellApi, ConnInfo, Session};
-pub use crate::tele::{CellApiFactory, CellAuth};
 pub use crate::store::{MemStore, Rows, SlabStore, Store, StoreOp};
+pub use crate::tele::{CellApiFactory, CellAuth};
 pub use crate::value::{
     ArgDefault, Args, Bound, Param, decode, encode, from_json, guid_of, is_guid, map, map_get,
     opt_str, perm_path, req_str, to_json, truthy,

@@ -7,11 +7,13 @@
 //! ([`Service::routes`]), permission definitions, health components and teardown work.
 //! Every `CellApi` method stays available on the service's telepath API.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use rmpv::Value;
+use synapse_telepath::Methods;
 pub use synapse_telepath::Reply;
 
 use crate::cell::Cell;
@@ -67,7 +69,7 @@ impl ServiceDef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MethDef {
     /// The method name.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// True for generator methods (flagged `{"genr": true}`).
     pub genr: bool,
 }
@@ -75,12 +77,35 @@ pub struct MethDef {
 impl MethDef {
     /// A plain method.
     pub const fn call(name: &'static str) -> Self {
-        Self { name, genr: false }
+        Self {
+            name: Cow::Borrowed(name),
+            genr: false,
+        }
     }
 
     /// A generator method.
     pub const fn genr(name: &'static str) -> Self {
-        Self { name, genr: true }
+        Self {
+            name: Cow::Borrowed(name),
+            genr: true,
+        }
+    }
+}
+
+/// The object a service's telepath method table ([`Service::api_table`]) is bound to: one per
+/// session, with the service and the session (user, cell, connection).
+pub struct ServiceApi<S> {
+    /// The service.
+    pub service: Arc<S>,
+    /// The caller.
+    pub sess: Arc<Session>,
+}
+
+impl<S> std::fmt::Debug for ServiceApi<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceApi")
+            .field("sess", &self.sess)
+            .finish()
     }
 }
 
@@ -118,9 +143,18 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// ready (before any listener starts). Open service storage here.
     fn init(cell: &Cell) -> impl Future<Output = Result<Self>> + Send;
 
-    /// Extra telepath methods of the service API (listed in sharinfo after the CellApi ones).
+    /// Extra telepath methods of the service API (listed in sharinfo after the CellApi ones),
+    /// handled by [`Service::call`].
     fn methods(&self) -> Vec<MethDef> {
         Vec::new()
+    }
+
+    /// Extra telepath methods as a `synapse_telepath::Methods` table over [`ServiceApi`]
+    /// (tried first; its methods are listed in sharinfo). Build the table once and keep it in
+    /// the service. Handlers get `Arc<ServiceApi<Self>>` and the telepath `Call` (bind its
+    /// arguments with `Call::params`); cell errors convert into `RemoteError` with `?`.
+    fn api_table(&self) -> Option<Arc<Methods<ServiceApi<Self>>>> {
+        None
     }
 
     /// Handle a telepath method; `None` means "not mine" and the CellApi handles it (or

@@ -7,21 +7,40 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use rmpv::Value;
-use tracing::Instrument;
 use synapse_telepath::{
     AuthRequest, Authenticator, Call, Family, Identity, RemoteError, Share, ShareFactory,
 };
+use tracing::Instrument;
 
 use crate::cell::{Cell, ServiceCell};
 use crate::error::Error;
 use crate::service::{Reply, Service};
 use crate::session::{CellApi, ConnInfo};
-use crate::value::Args;
 
 impl From<Error> for RemoteError {
     fn from(err: Error) -> Self {
         let (name, info) = err.to_remote();
         RemoteError { name, info }
+    }
+}
+
+impl From<RemoteError> for Error {
+    fn from(err: RemoteError) -> Self {
+        let mesg = err.mesg().unwrap_or_default().to_string();
+        let mut out = match crate::error::ErrKind::from_name(&err.name) {
+            Some(kind) => Error::new(kind, mesg),
+            None => Error::named(err.name.clone(), mesg),
+        };
+        if let Value::Map(items) = err.info {
+            for (key, valu) in items {
+                if let Some(key) = key.as_str()
+                    && key != "mesg"
+                {
+                    out = out.with(key, valu);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -67,7 +86,11 @@ impl CellAuth {
                     .with("username", name)
             };
             if let Some((userpart, hostpart)) = cn.split_once('@')
-                && self.cell.conf_value("aha:network").as_ref().and_then(|v| v.as_str())
+                && self
+                    .cell
+                    .conf_value("aha:network")
+                    .as_ref()
+                    .and_then(|v| v.as_str())
                     == Some(hostpart)
                 && let Some(user) = auth.user_by_name(userpart)
             {
@@ -90,8 +113,10 @@ impl CellAuth {
             };
             let anon = anon.as_str().unwrap_or_default().to_string();
             return match auth.user_by_name(&anon) {
-                None => Err(RemoteError::auth_deny(format!("Anon user ({anon}) is not found."))
-                    .with("username", anon.as_str())),
+                None => Err(
+                    RemoteError::auth_deny(format!("Anon user ({anon}) is not found."))
+                        .with("username", anon.as_str()),
+                ),
                 Some(user) if user.is_locked() => Err(RemoteError::auth_deny(format!(
                     "Anon user ({anon}) is locked."
                 ))
@@ -103,7 +128,10 @@ impl CellAuth {
         let Some(user) = auth.user_by_name(name) else {
             return Err(RemoteError::no_such_user(name));
         };
-        match auth.try_user_passwd(&user.iden, req.passwd.as_deref()).await {
+        match auth
+            .try_user_passwd(&user.iden, req.passwd.as_deref())
+            .await
+        {
             Ok(true) => Ok(ident(&user)),
             Ok(false) => Err(RemoteError::invalid_password(&user.name, &user.iden)),
             Err(err) => Err(err.into()),
@@ -149,11 +177,17 @@ impl<S: Service> ShareFactory for CellApiFactory<S> {
             let peer = sess.peer();
             let (addr, ipver) = match peer.addr {
                 Some(std::net::SocketAddr::V4(v4)) => (
-                    Value::Array(vec![Value::from(v4.ip().to_string()), Value::from(v4.port())]),
+                    Value::Array(vec![
+                        Value::from(v4.ip().to_string()),
+                        Value::from(v4.port()),
+                    ]),
                     Some("ipv4".to_string()),
                 ),
                 Some(std::net::SocketAddr::V6(v6)) => (
-                    Value::Array(vec![Value::from(v6.ip().to_string()), Value::from(v6.port())]),
+                    Value::Array(vec![
+                        Value::from(v6.ip().to_string()),
+                        Value::from(v6.port()),
+                    ]),
                     Some("ipv6".to_string()),
                 ),
                 None => (
@@ -188,15 +222,8 @@ impl<S: Service> Share for CellApi<S> {
     fn call(&self, call: Call) -> BoxFuture<'static, Result<Reply, RemoteError>> {
         let api = self.clone();
         let span = tracing::debug_span!("telepath call", meth = %call.meth, user = %api.session().user_iden());
-        async move {
-            let Call {
-                meth, args, kwargs, ..
-            } = call;
-            api.call(&meth, Args { args, kwargs })
-                .await
-                .map_err(RemoteError::from)
-        }
-        .instrument(span)
-        .boxed()
+        async move { api.call_remote(call).await }
+            .instrument(span)
+            .boxed()
     }
 }
