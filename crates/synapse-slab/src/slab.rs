@@ -1,5 +1,6 @@
 //! [`Slab`]: the handle on one LMDB environment and its slab thread.
 
+use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -34,7 +35,9 @@ const SCAN_BATCH_BYTES: usize = 4 << 20;
 /// earlier write, committed or not. Each closure passed to [`Slab::write`] commits atomically:
 /// a crash keeps all of its writes or none.
 ///
-/// The async methods never block the runtime. The `_blocking` twins are for code already on a
+/// Jobs run in the order the calls were *made*: [`Slab::write`], [`Slab::read`],
+/// [`Slab::commit`] and friends send their job when called, and the returned future only
+/// awaits the reply. The async methods never block the runtime. The `_blocking` twins are for code already on a
 /// blocking thread; they fail with [`Error::Reentrant`] on the slab thread itself.
 ///
 /// Close with [`Slab::fini`] (or the slab's [`Base`]); dropping every handle also commits and
@@ -212,20 +215,23 @@ impl Slab {
         *worker_lock(&self.inner.shared.thread) == Some(std::thread::current().id())
     }
 
-    /// Run `func` on the slab thread and await its result.
-    pub(crate) async fn run<T, E>(
+    /// Send `func` to the slab thread now; the returned future awaits its result.
+    pub(crate) fn run<T, E>(
         &self,
         func: impl for<'w, 'e> FnOnce(&'w mut Worker<'e>) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
+    ) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.submit(Job::Run(Box::new(move |worker| {
+        let sent = self.submit(Job::Run(Box::new(move |worker| {
             let _ = tx.send(func(worker));
-        })))?;
-        rx.await.map_err(|_| Error::IsFini)?
+        })));
+        async move {
+            sent?;
+            rx.await.map_err(|_| Error::IsFini)?
+        }
     }
 
     /// Run `func` on the slab thread, blocking this thread until it is done.
@@ -254,41 +260,43 @@ impl Slab {
     /// The closure's writes join the pending batch (see [`Slab::commit`] to wait until they
     /// are committed). Writes made before the closure returns an error are kept. A panic in
     /// the closure is caught and returned as [`Error::Panicked`].
-    pub async fn write<T, E, F>(&self, func: F) -> Result<T, E>
+    pub fn write<T, E, F>(&self, func: F) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
         F: FnOnce(&mut Txn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        self.run(move |worker| worker.run_write(func)).await
+        self.run(move |worker| worker.run_write(func))
     }
 
     /// [`Slab::write`], then wait until the batch holding the writes is committed (group
     /// commit: concurrent callers share one commit).
-    pub async fn write_commit<T, E, F>(&self, func: F) -> Result<T, E>
+    pub fn write_commit<T, E, F>(
+        &self,
+        func: F,
+    ) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
         F: FnOnce(&mut Txn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        self.submit(Job::Run(Box::new(move |worker| {
-            let _ = tx.send(worker.run_write(func));
-        })))?;
-        let committed = self.commit_request(false)?;
-        let out = rx.await.map_err(|_| Error::IsFini)??;
-        committed.await.map_err(|_| Error::IsFini)??;
-        Ok(out)
+        let written = self.write(func);
+        let committed = self.commit_request(false);
+        async move {
+            let out = written.await?;
+            committed?.await.map_err(|_| Error::IsFini)??;
+            Ok(out)
+        }
     }
 
     /// Run `func` on the slab thread with a read view that sees pending writes.
-    pub async fn read<T, E, F>(&self, func: F) -> Result<T, E>
+    pub fn read<T, E, F>(&self, func: F) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
         F: FnOnce(&Txn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        self.run(move |worker| worker.run_read(func)).await
+        self.run(move |worker| worker.run_read(func))
     }
 
     /// Run `func` on a blocking-pool thread with a read-only transaction of the *committed*
@@ -344,10 +352,9 @@ impl Slab {
     /// Commit every write made before this call (the reference's `sync()` / `forcecommit()`).
     /// Concurrent callers share one commit. After it returns, the writes survive a crash of
     /// this process; see [`Slab::flush`] for OS crashes.
-    pub async fn commit(&self) -> Result<()> {
-        self.commit_request(false)?
-            .await
-            .map_err(|_| Error::IsFini)?
+    pub fn commit(&self) -> impl Future<Output = Result<()>> + Send + 'static {
+        let request = self.commit_request(false);
+        async move { request?.await.map_err(|_| Error::IsFini)? }
     }
 
     /// [`Slab::commit`], then force the data to disk (`fsync`), so the writes survive a crash

@@ -371,3 +371,16 @@ async fn dropping_every_handle_commits_and_closes() {
     assert_eq!(slab.get(db, b"k").await.unwrap(), Some(b"v".to_vec()));
     slab.fini().await;
 }
+
+#[tokio::test]
+async fn jobs_run_in_call_order_not_await_order() {
+    let (_dir, slab) = tmp_slab(SlabOptions::default()).await;
+    let db = slab.initdb("db", DbOptions::default()).await.unwrap();
+    let first = slab.write(move |txn| txn.put(db, b"k", b"first"));
+    let second = slab.write(move |txn| txn.put(db, b"k", b"second"));
+    let seen = slab.read(move |txn| Ok::<_, Error>(txn.get(db, b"k")?.map(<[u8]>::to_vec)));
+    second.await.unwrap();
+    first.await.unwrap();
+    assert_eq!(seen.await.unwrap(), Some(b"second".to_vec()));
+    slab.fini().await;
+}
