@@ -406,13 +406,17 @@ impl<S: Service> CellApi<S> {
             && table.methods.has(meth)
         {
             let call = Call::new(meth, args.args, args.kwargs, CallCtx::detached());
-            return table.share.call(call).await.map_err(Error::from);
+            let reply = table.share.call(call).await.map_err(Error::from)?;
+            return Ok(crate::tele::from_tele(reply));
         }
         self.call_service(meth, args).await
     }
 
     /// Call a method from a telepath call (keeps its context for the service table).
-    pub(crate) async fn call_remote(&self, call: Call) -> std::result::Result<Reply, RemoteError> {
+    pub(crate) async fn call_remote(
+        &self,
+        call: Call,
+    ) -> std::result::Result<synapse_telepath::Reply, RemoteError> {
         if !call.meth.starts_with('_')
             && let Some(table) = self.table()
             && table.methods.has(&call.meth)
@@ -424,6 +428,7 @@ impl<S: Service> CellApi<S> {
         } = call;
         self.call_service(&meth, Args { args, kwargs })
             .await
+            .map(crate::tele::to_tele)
             .map_err(RemoteError::from)
     }
 
@@ -634,13 +639,13 @@ impl<S: Service> CellApi<S> {
             "getTasks" => {
                 sess.req_admin()?;
                 args.bind(meth, &[("peers", D::Bool(true)), ("timeout", D::Nil)])?;
-                let items: Vec<std::result::Result<Value, synapse_telepath::RemoteError>> = cell
+                let items: Vec<Result<Value>> = cell
                     .boss()
                     .ps()
                     .into_iter()
                     .map(|t| Ok(with_service(t.pack_v2())))
                     .collect();
-                Ok(Reply::Stream(futures::stream::iter(items).boxed()))
+                Ok(Reply::Genr(futures::stream::iter(items).boxed()))
             }
             "getTask" => {
                 sess.req_admin()?;

@@ -14,8 +14,9 @@ use tracing::Instrument;
 
 use crate::cell::{Cell, ServiceCell};
 use crate::error::Error;
-use crate::service::{Reply, Service};
+use crate::service::{MethDef, Reply, Service, ShareObject};
 use crate::session::{CellApi, ConnInfo};
+use crate::value::Args;
 
 impl From<Error> for RemoteError {
     fn from(err: Error) -> Self {
@@ -210,6 +211,145 @@ impl<S: Service> ShareFactory for CellApiFactory<S> {
     }
 }
 
+/// A cell reply as a telepath reply.
+pub(crate) fn to_tele(reply: Reply) -> synapse_telepath::Reply {
+    match reply {
+        Reply::Value(valu) => synapse_telepath::Reply::Value(valu),
+        Reply::Genr(stream) => {
+            synapse_telepath::Reply::Stream(Box::pin(futures::StreamExt::map(stream, |item| {
+                item.map_err(RemoteError::from)
+            })))
+        }
+        Reply::Share(obj) => synapse_telepath::Reply::Share(Arc::new(ShareAdapter::new(obj))),
+    }
+}
+
+/// A telepath reply as a cell reply (in-process calls of table methods).
+pub(crate) fn from_tele(reply: synapse_telepath::Reply) -> Reply {
+    match reply {
+        synapse_telepath::Reply::Value(valu) => Reply::Value(valu),
+        synapse_telepath::Reply::Stream(stream) => {
+            Reply::Genr(Box::pin(futures::StreamExt::map(stream, |item| {
+                item.map_err(Error::from)
+            })))
+        }
+        synapse_telepath::Reply::Share(share) => Reply::Share(Arc::new(TeleShare(share))),
+    }
+}
+
+/// A [`ShareObject`] served as a telepath share.
+struct ShareAdapter {
+    obj: Arc<dyn ShareObject>,
+    sharinfo: Value,
+    class: String,
+}
+
+impl ShareAdapter {
+    fn new(obj: Arc<dyn ShareObject>) -> Self {
+        let classes = obj.classes();
+        let info = synapse_telepath::ShareInfo {
+            meths: obj
+                .methods()
+                .into_iter()
+                .map(|m| (m.name.into_owned(), m.genr))
+                .collect(),
+            classes: classes.clone(),
+            version: synapse_telepath::SYN_VERSION,
+            commit: String::new(),
+        };
+        let class = info.class_name().to_string();
+        Self {
+            obj,
+            sharinfo: info.to_value(),
+            class,
+        }
+    }
+}
+
+impl Share for ShareAdapter {
+    fn sharinfo(&self) -> &Value {
+        &self.sharinfo
+    }
+
+    fn class_name(&self) -> &str {
+        &self.class
+    }
+
+    fn call(&self, call: Call) -> BoxFuture<'static, Result<synapse_telepath::Reply, RemoteError>> {
+        let obj = self.obj.clone();
+        async move {
+            let Call {
+                meth, args, kwargs, ..
+            } = call;
+            obj.call(&meth, Args { args, kwargs })
+                .await
+                .map(to_tele)
+                .map_err(RemoteError::from)
+        }
+        .boxed()
+    }
+
+    fn typename(&self) -> &str {
+        self.obj.typename()
+    }
+
+    fn fini(&self) -> BoxFuture<'static, ()> {
+        let obj = self.obj.clone();
+        async move { obj.fini().await }.boxed()
+    }
+}
+
+/// A telepath share seen as a [`ShareObject`].
+struct TeleShare(Arc<dyn Share>);
+
+impl ShareObject for TeleShare {
+    fn typename(&self) -> &str {
+        self.0.typename()
+    }
+
+    fn methods(&self) -> Vec<MethDef> {
+        let meths = crate::value::map_get(self.0.sharinfo(), "meths");
+        match meths {
+            Some(Value::Map(items)) => items
+                .iter()
+                .filter_map(|(name, info)| {
+                    Some(MethDef {
+                        name: name.as_str()?.to_string().into(),
+                        genr: crate::value::map_get(info, "genr").and_then(Value::as_bool)
+                            == Some(true),
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn classes(&self) -> Vec<String> {
+        match crate::value::map_get(self.0.sharinfo(), "classes") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn call(&self, meth: &str, args: Args) -> BoxFuture<'_, crate::error::Result<Reply>> {
+        let call = Call::new(
+            meth,
+            args.args,
+            args.kwargs,
+            synapse_telepath::CallCtx::detached(),
+        );
+        let fut = self.0.call(call);
+        async move { fut.await.map(from_tele).map_err(Error::from) }.boxed()
+    }
+
+    fn fini(&self) -> BoxFuture<'_, ()> {
+        self.0.fini()
+    }
+}
+
 impl<S: Service> Share for CellApi<S> {
     fn sharinfo(&self) -> &Value {
         CellApi::sharinfo(self)
@@ -219,7 +359,7 @@ impl<S: Service> Share for CellApi<S> {
         self.short_class()
     }
 
-    fn call(&self, call: Call) -> BoxFuture<'static, Result<Reply, RemoteError>> {
+    fn call(&self, call: Call) -> BoxFuture<'static, Result<synapse_telepath::Reply, RemoteError>> {
         let api = self.clone();
         let span = tracing::debug_span!("telepath call", meth = %call.meth, user = %api.session().user_iden());
         async move { api.call_remote(call).await }

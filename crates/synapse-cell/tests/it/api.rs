@@ -466,7 +466,7 @@ async fn ps_and_kill_tasks() {
     let task = to_json(&call(&root, "getTask", vec![s(&theirs)]).await.unwrap());
     assert_eq!(task["user"], other.iden);
     assert_eq!(task["username"], "other");
-    let Reply::Stream(stream) = root.call("getTasks", Args::default()).await.unwrap() else {
+    let Reply::Genr(stream) = root.call("getTasks", Args::default()).await.unwrap() else {
         panic!()
     };
     use futures::StreamExt;

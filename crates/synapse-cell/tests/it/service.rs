@@ -73,6 +73,50 @@ fn widget_table() -> Arc<Methods<ServiceApi<Widget>>> {
     )
 }
 
+/// A share made the `ShareObject` way.
+struct LegacyCounter {
+    total: AtomicI64,
+}
+
+impl synapse_cell::ShareObject for LegacyCounter {
+    fn typename(&self) -> &str {
+        "counter"
+    }
+
+    fn methods(&self) -> Vec<MethDef> {
+        vec![MethDef::call("add")]
+    }
+
+    fn classes(&self) -> Vec<String> {
+        vec![
+            "example.LegacyCounter".into(),
+            "synapse.lib.share.Share".into(),
+        ]
+    }
+
+    fn call(&self, meth: &str, args: Args) -> BoxFuture<'_, Result<Reply>> {
+        let meth = meth.to_string();
+        Box::pin(async move {
+            match meth.as_str() {
+                "add" => {
+                    let bound = args.bind(
+                        "LegacyCounter.add",
+                        &[("n", synapse_cell::ArgDefault::Required)],
+                    )?;
+                    let n = bound.opt_int(0, "n")?.unwrap_or(0);
+                    Ok(Reply::Value(Value::from(
+                        self.total.fetch_add(n, Ordering::SeqCst) + n,
+                    )))
+                }
+                other => Err(synapse_cell::Error::new(
+                    synapse_cell::ErrKind::NoSuchMeth,
+                    format!("LegacyCounter has no method: {other}."),
+                )),
+            }
+        })
+    }
+}
+
 impl Service for Widget {
     fn def() -> ServiceDef {
         let mut def = ServiceDef::new("widget");
@@ -100,7 +144,11 @@ impl Service for Widget {
     }
 
     fn methods(&self) -> Vec<MethDef> {
-        vec![MethDef::call("widgetCount")]
+        vec![
+            MethDef::call("widgetCount"),
+            MethDef::genr("legacyGenr"),
+            MethDef::call("legacyCounter"),
+        ]
     }
 
     fn call<'a>(
@@ -114,6 +162,20 @@ impl Service for Widget {
                 args.bind("WidgetApi.widgetCount", &[])?;
                 sess.user()?;
                 Ok(Reply::Value(Value::from(self.made.load(Ordering::SeqCst))))
+            })),
+            "legacyGenr" => Some(Box::pin(async move {
+                let bound = args.bind(
+                    "WidgetApi.legacyGenr",
+                    &[("n", synapse_cell::ArgDefault::Required)],
+                )?;
+                let n = bound.opt_int(0, "n")?.unwrap_or(0);
+                let items: Vec<Result<Value>> = (0..n).map(|i| Ok(Value::from(i))).collect();
+                Ok(Reply::Genr(futures::stream::iter(items).boxed()))
+            })),
+            "legacyCounter" => Some(Box::pin(async move {
+                Ok(Reply::Share(Arc::new(LegacyCounter {
+                    total: AtomicI64::new(10),
+                })))
             })),
             // override a CellApi method
             "getCellType" => Some(Box::pin(
