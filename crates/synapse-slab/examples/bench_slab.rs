@@ -20,8 +20,9 @@ const ROUNDS: u32 = 2;
 const SCAN_PASSES: u64 = 10;
 
 /// Best figure of each (metric, impl) over the rounds: (unit, value, n).
-static BEST: std::sync::Mutex<BTreeMap<(String, String), (String, f64, u64)>> =
-    std::sync::Mutex::new(BTreeMap::new());
+type Figures = BTreeMap<(String, String), (String, f64, u64)>;
+
+static BEST: std::sync::Mutex<Figures> = std::sync::Mutex::new(BTreeMap::new());
 
 /// Record a figure; the best of the rounds is printed at the end.
 fn emit(metric: &str, imp: &str, unit: &str, value: f64, n: u64) {
