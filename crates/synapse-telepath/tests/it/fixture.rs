@@ -29,6 +29,7 @@ pub(crate) struct State {
 pub(crate) struct TestApi {
     pub(crate) state: Arc<State>,
     pub(crate) user: Option<Identity>,
+    pub(crate) path: Vec<String>,
 }
 
 struct CancelGuard(Arc<State>, bool);
@@ -240,6 +241,27 @@ pub(crate) fn api_methods() -> Arc<Methods<TestApi>> {
             let size: usize = call.params(&["size"])?.req("size")?;
             Ok(vec![7u8; size])
         })
+        .unary("getPath", |api, mut call: Call| async move {
+            call.no_args()?;
+            Ok(Value::Array(
+                api.path
+                    .iter()
+                    .map(|part| Value::from(part.as_str()))
+                    .collect(),
+            ))
+        })
+        .unary("watchCancel", |api, mut call: Call| async move {
+            call.no_args()?;
+            // Record when the call is cancelled (the handler itself is dropped then).
+            let token = call.ctx.token().clone();
+            let state = Arc::clone(&api.state);
+            tokio::spawn(async move {
+                token.cancelled().await;
+                state.cancelled.fetch_add(1, Ordering::SeqCst);
+            });
+            std::future::pending::<()>().await;
+            Ok(Value::Nil)
+        })
         .unary("_secret", |_api, _call: Call| async move {
             Ok("should never be reachable")
         })
@@ -286,6 +308,20 @@ impl Authenticator for TestAuth {
     ) -> BoxFuture<'a, Result<Identity, RemoteError>> {
         async move {
             let trusted = req.peer.family == Family::Unix;
+            // A verified client certificate names the user (and overrides auth).
+            if let Some(cn) = &req.peer.cert_cn {
+                let name = cn.split('@').next().unwrap_or(cn);
+                let Some((name, iden, _, locked)) = USERS.iter().find(|u| u.0 == name) else {
+                    return Err(RemoteError::no_such_user(cn));
+                };
+                if *locked {
+                    return Err(RemoteError::auth_deny(format!("User ({name}) is locked.")));
+                }
+                return Ok(Identity {
+                    iden: (*iden).to_owned(),
+                    name: (*name).to_owned(),
+                });
+            }
             let name = match (&req.user, trusted) {
                 (Some(name), _) => name.clone(),
                 (None, true) => "root".to_owned(),
@@ -328,11 +364,12 @@ impl ShareFactory for TestFactory {
     fn open<'a>(
         &'a self,
         sess: &'a Session,
-        _path: &'a [String],
+        path: &'a [String],
     ) -> BoxFuture<'a, Result<Arc<dyn Share>, RemoteError>> {
         let api = TestApi {
             state: Arc::clone(&self.state),
             user: sess.user().cloned(),
+            path: path.to_vec(),
         };
         futures::future::ready(Ok(self.methods.bind(Arc::new(api)))).boxed()
     }
@@ -340,8 +377,13 @@ impl ShareFactory for TestFactory {
 
 /// A daemon sharing the test API as `*` and `vecaxon`, with password auth.
 pub(crate) fn test_daemon() -> (Daemon, Arc<State>) {
+    test_daemon_with(synapse_telepath::DaemonConfig::default())
+}
+
+/// [`test_daemon`] with settings.
+pub(crate) fn test_daemon_with(conf: synapse_telepath::DaemonConfig) -> (Daemon, Arc<State>) {
     let state = Arc::new(State::default());
-    let daemon = Daemon::new();
+    let daemon = Daemon::with_config(conf);
     let factory = Arc::new(TestFactory {
         state: Arc::clone(&state),
         methods: api_methods(),
