@@ -581,6 +581,11 @@ impl<'a> Form<'a> {
     /// Normalize a primary value and compute everything needed to create the node: the norm,
     /// the read-only secondary props derived from it (only those the form has), and the
     /// nodes to auto-create.
+    ///
+    /// Pure onAdd hooks of the reference are applied (`inet:passwd` gets `md5`/`sha1`/`sha256`).
+    /// Hooks that depend on other nodes are left to the storage layer: `inet:fqdn` sets
+    /// `issuffix`/`iszone`/`zone` from its parent domain node (creating it), and the onSet hooks
+    /// of `it:prod:softver:vers`/`:arch`, `inet:whois:rec:text`, `file:bytes:mime`.
     pub fn norm_node(&self, valu: &Value) -> Result<NodeNorm> {
         let (norm, info) = self.ty().norm(valu)?;
         let mut props = Vec::new();
@@ -592,6 +597,23 @@ impl<'a> Form<'a> {
                     Err(_) => continue,
                 }
             }
+        }
+        if self.name() == "inet:passwd" {
+            // The reference's onAdd hook: hashes of the password (a pure function of the value).
+            use sha2::Digest;
+            let byts = norm.as_str().unwrap_or_default().as_bytes();
+            props.push((
+                "md5".into(),
+                Value::from(hex::encode(md5::Md5::digest(byts))),
+            ));
+            props.push((
+                "sha1".into(),
+                Value::from(hex::encode(sha1::Sha1::digest(byts))),
+            ));
+            props.push((
+                "sha256".into(),
+                Value::from(hex::encode(sha2::Sha256::digest(byts))),
+            ));
         }
         let mut adds = Vec::new();
         collect_adds(&info.adds, &mut adds);

@@ -1,6 +1,6 @@
 //! Scans: what to iterate ([`Scan`]) and the cursor iterator over a transaction ([`Iter`]).
 
-use lmdb::RoCursor;
+use lmdb::{Cursor, RoCursor};
 use lmdb_sys as ffi;
 
 use crate::error::Result;
@@ -179,6 +179,7 @@ pub struct Iter<'t> {
     dupsort: bool,
     started: bool,
     done: bool,
+    step: ffi::MDB_cursor_op,
 }
 
 impl std::fmt::Debug for Iter<'_> {
@@ -192,13 +193,16 @@ impl std::fmt::Debug for Iter<'_> {
 
 impl<'t> Iter<'t> {
     pub(crate) fn new(cursor: RoCursor<'t>, scan: Scan, dupsort: bool) -> Self {
-        Self {
+        let mut iter = Self {
             cursor,
             scan,
             dupsort,
             started: false,
             done: false,
-        }
+            step: ffi::MDB_NEXT,
+        };
+        iter.step = iter.step_op();
+        iter
     }
 
     fn op(
@@ -354,19 +358,30 @@ impl<'t> Iter<'t> {
             self.started = true;
             return self.first();
         }
-        self.op(None, None, self.step_op())
+        // The steady state: one cursor step, which always returns the key.
+        match self.cursor.get(None, None, self.step) {
+            Ok((Some(key), val)) => Ok(Some((key, val))),
+            Ok((None, _)) => self.op(None, None, ffi::MDB_GET_CURRENT),
+            Err(lmdb::Error::NotFound) => Ok(None),
+            Err(err) => Err(crate::error::lmdb(err)),
+        }
     }
 }
 
 impl<'t> Iterator for Iter<'t> {
     type Item = Result<(&'t [u8], &'t [u8])>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
         }
         match self.advance() {
-            Ok(Some((key, val))) if self.scan.in_bounds(key) => Some(Ok((key, val))),
+            Ok(Some((key, val)))
+                if matches!(self.scan.kind, Kind::Full) || self.scan.in_bounds(key) =>
+            {
+                Some(Ok((key, val)))
+            }
             Ok(_) => {
                 self.done = true;
                 None

@@ -1,0 +1,154 @@
+//! The command line of one service, generated from its configuration schema, and running it.
+//!
+//! Every service subcommand takes the reference launcher's options: `DIRN`, `--telepath`,
+//! `--https`, `--name`, `--log-level`, `--structured-logging`, plus one `--<key>` option per
+//! single-typed directive of its schema (`--auth-passwd`, `--max-users`, ...).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use synapse_cell::{
+    Config, LaunchOpts, OptKind, Service, env_prefix, launch, launch_config, parse_opt,
+};
+
+/// The log levels of the reference (`--log-level`, case-insensitive).
+const LEVELS: [&str; 5] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+
+/// The subcommand `name` running service `S`.
+pub(crate) fn command<S: Service>(name: &'static str, about: &'static str) -> Command {
+    let def = S::def();
+    let prefix = env_prefix(def.cell_type);
+    let conf = Config::new(def.cell_type, def.confdefs);
+    let mut cmd = Command::new(name)
+        .about(about)
+        .arg(
+            Arg::new("dirn")
+                .required(true)
+                .value_name("DIRN")
+                .help(format!("The storage directory for the {} service.", def.cell_type)),
+        )
+        .arg(
+            Arg::new("log-level")
+                .long("log-level")
+                .value_name("LEVEL")
+                .default_value("INFO")
+                .value_parser(|text: &str| {
+                    let upper = text.to_uppercase();
+                    if LEVELS.contains(&upper.as_str()) {
+                        Ok(upper)
+                    } else {
+                        Err(format!("invalid choice: '{text}' (choose from {})", LEVELS.join(", ")))
+                    }
+                })
+                .help("Specify the log level."),
+        )
+        .arg(
+            Arg::new("structured-logging")
+                .long("structured-logging")
+                .action(ArgAction::SetTrue)
+                .help("Use structured (JSON) logging."),
+        )
+        .arg(Arg::new("telepath").long("telepath").value_name("TELEPATH").help(format!(
+            "The telepath URL to listen on. This defaults to {}, and may be also be overridden by the {prefix}_TELEPATH environment variable.",
+            synapse_cell::DEFAULT_TELEPATH
+        )))
+        .arg(
+            Arg::new("https")
+                .long("https")
+                .value_name("HTTPS")
+                .value_parser(clap::value_parser!(u16))
+                .help(format!(
+                    "The port to bind for the HTTPS/REST API. This defaults to {}, and may be also be overridden by the {prefix}_HTTPS environment variable.",
+                    synapse_cell::DEFAULT_HTTPS
+                )),
+        )
+        .arg(Arg::new("name").long("name").value_name("NAME").help(format!(
+            "The (optional) additional name to share the {} as. This defaults to None, and may be also be overridden by the {prefix}_NAME environment variable.",
+            def.cell_type
+        )));
+    for opt in conf.cmdline_opts() {
+        let value_name = opt.flag.replace('-', "_").to_uppercase();
+        let mut arg = Arg::new(opt.key.clone())
+            .long(opt.flag.clone())
+            .value_name(value_name)
+            .help(opt.help.clone())
+            .help_heading("Configuration arguments");
+        if opt.kind == OptKind::Bool {
+            arg = arg.value_name("{True,False}");
+        }
+        cmd = cmd.arg(arg);
+    }
+    cmd
+}
+
+/// Parse the launch options of `S` from its subcommand's matches.
+pub(crate) fn launch_opts<S: Service>(matches: &ArgMatches) -> anyhow::Result<LaunchOpts> {
+    let def = S::def();
+    let dirn: PathBuf = matches
+        .get_one::<String>("dirn")
+        .context("missing DIRN")?
+        .into();
+    let mut opts = LaunchOpts::new(dirn, def.cell_type, |name| std::env::var(name).ok())
+        .map_err(|err| anyhow::anyhow!("{}", err.mesg()))?;
+    if let Some(url) = matches.get_one::<String>("telepath") {
+        opts.telepath = url.clone();
+    }
+    if let Some(port) = matches.get_one::<u16>("https") {
+        opts.https = *port;
+    }
+    if let Some(name) = matches.get_one::<String>("name") {
+        opts.name = Some(name.clone());
+    }
+    let conf = Config::new(def.cell_type, def.confdefs);
+    for opt in conf.cmdline_opts() {
+        if let Some(text) = matches.get_one::<String>(&opt.key) {
+            let valu = parse_opt(opt.kind, &opt.flag, text)
+                .map_err(|err| anyhow::anyhow!("{}", err.mesg()))?;
+            opts.conf.push((opt.key.clone(), valu));
+        }
+    }
+    Ok(opts)
+}
+
+/// Install the process's log subscriber.
+pub(crate) fn init_logging(matches: &ArgMatches) {
+    let level = match matches.get_one::<String>("log-level").map(String::as_str) {
+        Some("DEBUG") => "debug",
+        Some("WARNING") => "warn",
+        Some("ERROR") | Some("CRITICAL") => "error",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let res = if matches.get_flag("structured-logging") {
+        builder.json().with_current_span(false).try_init()
+    } else {
+        builder.try_init()
+    };
+    if res.is_err() {
+        eprintln!("a log subscriber was already installed");
+    }
+}
+
+/// Run service `S` until SIGINT/SIGTERM or a remote shutdown.
+pub(crate) async fn run<S: Service>(matches: &ArgMatches) -> anyhow::Result<()> {
+    init_logging(matches);
+    let opts = launch_opts::<S>(matches)?;
+    let conf = launch_config::<S>(&opts, |name| std::env::var(name).ok())
+        .map_err(|err| anyhow::anyhow!("{}: {}", err.name(), err.mesg()))
+        .context("Error while bootstrapping cell config")?;
+    let running = launch::<S>(opts.clone(), conf)
+        .await
+        .map_err(|err| anyhow::anyhow!("{}: {}", err.name(), err.mesg()))
+        .with_context(|| format!("Error starting cell at {}", opts.dirn.display()))?;
+    let base = running.cell.cell().base().clone();
+    base.fini_on_signals()
+        .context("cannot install signal handlers")?;
+    base.wait_fini(None).await;
+    tracing::info!("{} shut down", S::def().cell_type);
+    Ok(())
+}

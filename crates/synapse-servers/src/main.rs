@@ -1,0 +1,110 @@
+//! `synapse-servers <service> DIRN [options]`: run a Synapse service on a directory.
+//!
+//! Each service is one line in [`services`] and one arm in [`main`]: its subcommand and its
+//! options are generated from the service's configuration schema by [`cli::command`].
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Command;
+use synapse_cell::BaseCell;
+
+/// The subcommands, one per service.
+fn services() -> Command {
+    Command::new("synapse-servers")
+        .about(
+            "Run a Synapse service (drop-in replacement for `python -m synapse.servers.<service>`)",
+        )
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(cli::command::<BaseCell>(
+            "cell",
+            "Run a plain Synapse cell.",
+        ))
+}
+
+fn main() -> ExitCode {
+    let matches = services().get_matches();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let res = runtime.block_on(async {
+        match matches.subcommand() {
+            Some(("cell", sub)) => cli::run::<BaseCell>(sub).await,
+            Some((other, _)) => Err(anyhow::anyhow!("unknown service {other}")),
+            None => Err(anyhow::anyhow!("no service given")),
+        }
+    });
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        services().debug_assert();
+    }
+
+    #[test]
+    fn cell_options_parse() {
+        let matches = services()
+            .try_get_matches_from([
+                "synapse-servers",
+                "cell",
+                "/tmp/x",
+                "--https",
+                "0",
+                "--auth-passwd",
+                "secret",
+                "--nexslog-en",
+                "true",
+                "--max-users",
+                "3",
+                "--log-level",
+                "warning",
+            ])
+            .unwrap();
+        let (_, sub) = matches.subcommand().unwrap();
+        let opts = cli::launch_opts::<BaseCell>(sub).unwrap();
+        assert_eq!(opts.https, 0);
+        assert!(
+            opts.conf
+                .contains(&("auth:passwd".into(), serde_json::json!("secret")))
+        );
+        assert!(
+            opts.conf
+                .contains(&("nexslog:en".into(), serde_json::json!(true)))
+        );
+        assert!(
+            opts.conf
+                .contains(&("max:users".into(), serde_json::json!(3)))
+        );
+        let bad = services()
+            .try_get_matches_from(["synapse-servers", "cell", "/tmp/x", "--max-users", "x"])
+            .unwrap();
+        let (_, sub) = bad.subcommand().unwrap();
+        assert!(cli::launch_opts::<BaseCell>(sub).is_err());
+        assert!(
+            services()
+                .try_get_matches_from(["synapse-servers", "cell", "/tmp/x", "--dmon-listen", "x"])
+                .is_err()
+        );
+    }
+}

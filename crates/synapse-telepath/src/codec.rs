@@ -1,0 +1,998 @@
+//! The msgpack codec, with the reference's value mapping, and the streaming frame decoder.
+//!
+//! Encoding follows Synapse's packer exactly: the smallest int form, non-negative ints always in
+//! the unsigned family, floats always as float64, `str` and `bin` kept apart, and ints beyond
+//! 64 bits as ext type 0 (unsigned magnitude) or ext type 1 (two's complement).
+//!
+//! Decoding is bounded: container lengths are checked against the bytes that are really there
+//! before anything is allocated, nesting is limited to [`MAX_DEPTH`], and ext codes other than
+//! 0 and 1 are refused (as the reference's unpacker does). Ints carried in ext 0/1 that fit in
+//! 64 bits are normalized to plain ints, so equal numbers compare equal.
+
+use rmpv::{Integer, Value};
+
+/// The largest message the reference's unpacker accepts (`max_buffer_size = 2**32 - 1`), and
+/// the default limit of [`FrameDecoder`].
+pub const DEFAULT_MAX_MESSAGE: usize = 0xffff_ffff;
+
+/// How deeply arrays and maps may nest in a decoded value.
+pub const MAX_DEPTH: usize = 1024;
+
+/// Why bytes could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The bytes end in the middle of a value.
+    #[error("truncated msgpack value")]
+    Truncated,
+    /// [`decode`] found bytes after the value.
+    #[error("{0} trailing bytes after the msgpack value")]
+    Trailing(usize),
+    /// The reserved marker byte `0xc1`.
+    #[error("invalid msgpack marker byte 0x{0:02x}")]
+    BadMarker(u8),
+    /// An ext type other than 0 and 1 (the reference refuses them too).
+    #[error("Invalid msgpack ext code: {0}")]
+    BadExt(i8),
+    /// A message larger than the configured limit.
+    #[error("message of at least {size} bytes is larger than the limit of {max} bytes")]
+    TooLarge {
+        /// The size the message has reached (or announced).
+        size: u64,
+        /// The configured limit.
+        max: usize,
+    },
+    /// Arrays and maps nested deeper than [`MAX_DEPTH`].
+    #[error("msgpack value nested deeper than {0}")]
+    TooDeep(usize),
+    /// A str, bin, array, map or ext longer than msgpack can express (2**32-1).
+    #[error("value too long for msgpack: {0}")]
+    TooLong(usize),
+}
+
+/// Encode a value into a new buffer.
+pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(64);
+    encode_into(value, &mut out)?;
+    Ok(out)
+}
+
+/// Encode a value at the end of `out`. On error `out` may hold part of the value.
+pub fn encode_into(value: &Value, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    match value {
+        Value::Nil => out.push(0xc0),
+        Value::Boolean(false) => out.push(0xc2),
+        Value::Boolean(true) => out.push(0xc3),
+        Value::Integer(int) => encode_int(*int, out),
+        Value::F32(num) => encode_f64(f64::from(*num), out),
+        Value::F64(num) => encode_f64(*num, out),
+        Value::String(text) => {
+            let bytes = text.as_bytes();
+            let len = bytes.len();
+            match len {
+                0..=31 => out.push(0xa0 | len as u8),
+                32..=0xff => out.extend_from_slice(&[0xd9, len as u8]),
+                0x100..=0xffff => {
+                    out.push(0xda);
+                    out.extend_from_slice(&(len as u16).to_be_bytes());
+                }
+                _ => {
+                    out.push(0xdb);
+                    out.extend_from_slice(&len32(len)?.to_be_bytes());
+                }
+            }
+            out.extend_from_slice(bytes);
+        }
+        Value::Binary(bytes) => {
+            let len = bytes.len();
+            match len {
+                0..=0xff => out.extend_from_slice(&[0xc4, len as u8]),
+                0x100..=0xffff => {
+                    out.push(0xc5);
+                    out.extend_from_slice(&(len as u16).to_be_bytes());
+                }
+                _ => {
+                    out.push(0xc6);
+                    out.extend_from_slice(&len32(len)?.to_be_bytes());
+                }
+            }
+            out.extend_from_slice(bytes);
+        }
+        Value::Array(items) => {
+            let len = items.len();
+            match len {
+                0..=15 => out.push(0x90 | len as u8),
+                16..=0xffff => {
+                    out.push(0xdc);
+                    out.extend_from_slice(&(len as u16).to_be_bytes());
+                }
+                _ => {
+                    out.push(0xdd);
+                    out.extend_from_slice(&len32(len)?.to_be_bytes());
+                }
+            }
+            for item in items {
+                encode_into(item, out)?;
+            }
+        }
+        Value::Map(pairs) => {
+            let len = pairs.len();
+            match len {
+                0..=15 => out.push(0x80 | len as u8),
+                16..=0xffff => {
+                    out.push(0xde);
+                    out.extend_from_slice(&(len as u16).to_be_bytes());
+                }
+                _ => {
+                    out.push(0xdf);
+                    out.extend_from_slice(&len32(len)?.to_be_bytes());
+                }
+            }
+            for (key, val) in pairs {
+                encode_into(key, out)?;
+                encode_into(val, out)?;
+            }
+        }
+        Value::Ext(code, bytes) => {
+            let len = bytes.len();
+            let code = *code as u8;
+            match len {
+                1 => out.extend_from_slice(&[0xd4, code]),
+                2 => out.extend_from_slice(&[0xd5, code]),
+                4 => out.extend_from_slice(&[0xd6, code]),
+                8 => out.extend_from_slice(&[0xd7, code]),
+                16 => out.extend_from_slice(&[0xd8, code]),
+                0..=0xff => out.extend_from_slice(&[0xc7, len as u8, code]),
+                0x100..=0xffff => {
+                    out.push(0xc8);
+                    out.extend_from_slice(&(len as u16).to_be_bytes());
+                    out.push(code);
+                }
+                _ => {
+                    out.push(0xc9);
+                    out.extend_from_slice(&len32(len)?.to_be_bytes());
+                    out.push(code);
+                }
+            }
+            out.extend_from_slice(bytes);
+        }
+    }
+    Ok(())
+}
+
+fn len32(len: usize) -> Result<u32, CodecError> {
+    u32::try_from(len).map_err(|_| CodecError::TooLong(len))
+}
+
+fn encode_f64(num: f64, out: &mut Vec<u8>) {
+    out.push(0xcb);
+    out.extend_from_slice(&num.to_be_bytes());
+}
+
+fn encode_int(int: Integer, out: &mut Vec<u8>) {
+    if let Some(num) = int.as_u64() {
+        match num {
+            0..=0x7f => out.push(num as u8),
+            0x80..=0xff => out.extend_from_slice(&[0xcc, num as u8]),
+            0x100..=0xffff => {
+                out.push(0xcd);
+                out.extend_from_slice(&(num as u16).to_be_bytes());
+            }
+            0x1_0000..=0xffff_ffff => {
+                out.push(0xce);
+                out.extend_from_slice(&(num as u32).to_be_bytes());
+            }
+            _ => {
+                out.push(0xcf);
+                out.extend_from_slice(&num.to_be_bytes());
+            }
+        }
+        return;
+    }
+    // Not representable as u64, so negative.
+    let num = int.as_i64().unwrap_or(i64::MIN);
+    if num >= -32 {
+        out.push(num as i8 as u8);
+    } else if num >= i64::from(i8::MIN) {
+        out.extend_from_slice(&[0xd0, num as i8 as u8]);
+    } else if num >= i64::from(i16::MIN) {
+        out.push(0xd1);
+        out.extend_from_slice(&(num as i16).to_be_bytes());
+    } else if num >= i64::from(i32::MIN) {
+        out.push(0xd2);
+        out.extend_from_slice(&(num as i32).to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&num.to_be_bytes());
+    }
+}
+
+/// Decode exactly one value from `bytes`; trailing bytes are an error.
+pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
+    let (value, used) = decode_prefix(bytes)?;
+    if used != bytes.len() {
+        return Err(CodecError::Trailing(bytes.len() - used));
+    }
+    Ok(value)
+}
+
+/// Decode the first value in `bytes`: the value and how many bytes it used.
+pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
+    let mut reader = Reader { bytes, pos: 0 };
+    let value = reader.value()?;
+    Ok((value, reader.pos))
+}
+
+enum Item {
+    Scalar(Value),
+    Array(usize),
+    Map(usize),
+}
+
+enum Open {
+    Array(Vec<Value>, usize),
+    Map(Vec<(Value, Value)>, Option<Value>, usize),
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize) -> Result<&'a [u8], CodecError> {
+        let end = self.pos.checked_add(len).ok_or(CodecError::Truncated)?;
+        let out = self.bytes.get(self.pos..end).ok_or(CodecError::Truncated)?;
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn byte(&mut self) -> Result<u8, CodecError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn len8(&mut self) -> Result<usize, CodecError> {
+        Ok(usize::from(self.byte()?))
+    }
+
+    fn len16(&mut self) -> Result<usize, CodecError> {
+        Ok(usize::from(u16::from_be_bytes(self.array()?)))
+    }
+
+    fn len32(&mut self) -> Result<usize, CodecError> {
+        Ok(u32::from_be_bytes(self.array()?) as usize)
+    }
+
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    /// Decode one value without recursion (nesting is bounded by [`MAX_DEPTH`], and the
+    /// stack lives on the heap).
+    fn value(&mut self) -> Result<Value, CodecError> {
+        let mut stack: Vec<Open> = Vec::new();
+        loop {
+            let mut value = match self.item()? {
+                Item::Scalar(value) => value,
+                Item::Array(0) => Value::Array(Vec::new()),
+                Item::Map(0) => Value::Map(Vec::new()),
+                Item::Array(len) => {
+                    // Every element takes at least one byte: never allocate for more.
+                    if len > self.remaining() {
+                        return Err(CodecError::Truncated);
+                    }
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(CodecError::TooDeep(MAX_DEPTH));
+                    }
+                    stack.push(Open::Array(Vec::with_capacity(len), len));
+                    continue;
+                }
+                Item::Map(len) => {
+                    if len.saturating_mul(2) > self.remaining() {
+                        return Err(CodecError::Truncated);
+                    }
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(CodecError::TooDeep(MAX_DEPTH));
+                    }
+                    stack.push(Open::Map(Vec::with_capacity(len), None, len));
+                    continue;
+                }
+            };
+            // Attach the finished value to its parents, closing those that are complete.
+            loop {
+                match stack.last_mut() {
+                    None => return Ok(value),
+                    Some(Open::Array(items, len)) => {
+                        items.push(value);
+                        if items.len() < *len {
+                            break;
+                        }
+                        let Some(Open::Array(items, _)) = stack.pop() else {
+                            return Err(CodecError::Truncated);
+                        };
+                        value = Value::Array(items);
+                    }
+                    Some(Open::Map(pairs, key, len)) => {
+                        match key.take() {
+                            None => {
+                                *key = Some(value);
+                                break;
+                            }
+                            Some(key) => pairs.push((key, value)),
+                        }
+                        if pairs.len() < *len {
+                            break;
+                        }
+                        let Some(Open::Map(pairs, _, _)) = stack.pop() else {
+                            return Err(CodecError::Truncated);
+                        };
+                        value = Value::Map(pairs);
+                    }
+                }
+            }
+        }
+    }
+
+    fn item(&mut self) -> Result<Item, CodecError> {
+        let marker = self.byte()?;
+        let value = match marker {
+            0x00..=0x7f => Value::from(marker),
+            0x80..=0x8f => return Ok(Item::Map(usize::from(marker & 0x0f))),
+            0x90..=0x9f => return Ok(Item::Array(usize::from(marker & 0x0f))),
+            0xa0..=0xbf => self.text(usize::from(marker & 0x1f))?,
+            0xc0 => Value::Nil,
+            0xc1 => return Err(CodecError::BadMarker(marker)),
+            0xc2 => Value::Boolean(false),
+            0xc3 => Value::Boolean(true),
+            0xc4 => {
+                let len = self.len8()?;
+                Value::Binary(self.take(len)?.to_vec())
+            }
+            0xc5 => {
+                let len = self.len16()?;
+                Value::Binary(self.take(len)?.to_vec())
+            }
+            0xc6 => {
+                let len = self.len32()?;
+                Value::Binary(self.take(len)?.to_vec())
+            }
+            0xc7 => {
+                let len = self.len8()?;
+                self.ext(len)?
+            }
+            0xc8 => {
+                let len = self.len16()?;
+                self.ext(len)?
+            }
+            0xc9 => {
+                let len = self.len32()?;
+                self.ext(len)?
+            }
+            0xca => Value::F32(f32::from_be_bytes(self.array()?)),
+            0xcb => Value::F64(f64::from_be_bytes(self.array()?)),
+            0xcc => Value::from(self.byte()?),
+            0xcd => Value::from(u16::from_be_bytes(self.array()?)),
+            0xce => Value::from(u32::from_be_bytes(self.array()?)),
+            0xcf => Value::from(u64::from_be_bytes(self.array()?)),
+            0xd0 => Value::from(i8::from_be_bytes(self.array()?)),
+            0xd1 => Value::from(i16::from_be_bytes(self.array()?)),
+            0xd2 => Value::from(i32::from_be_bytes(self.array()?)),
+            0xd3 => Value::from(i64::from_be_bytes(self.array()?)),
+            0xd4 => self.ext(1)?,
+            0xd5 => self.ext(2)?,
+            0xd6 => self.ext(4)?,
+            0xd7 => self.ext(8)?,
+            0xd8 => self.ext(16)?,
+            0xd9 => {
+                let len = self.len8()?;
+                self.text(len)?
+            }
+            0xda => {
+                let len = self.len16()?;
+                self.text(len)?
+            }
+            0xdb => {
+                let len = self.len32()?;
+                self.text(len)?
+            }
+            0xdc => {
+                let len = self.len16()?;
+                return Ok(Item::Array(len));
+            }
+            0xdd => {
+                let len = self.len32()?;
+                return Ok(Item::Array(len));
+            }
+            0xde => {
+                let len = self.len16()?;
+                return Ok(Item::Map(len));
+            }
+            0xdf => {
+                let len = self.len32()?;
+                return Ok(Item::Map(len));
+            }
+            0xe0..=0xff => Value::from(marker as i8),
+        };
+        Ok(Item::Scalar(value))
+    }
+
+    fn text(&mut self, len: usize) -> Result<Value, CodecError> {
+        let bytes = self.take(len)?;
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(Value::from(text)),
+            Err(_) => Ok(invalid_utf8_str(bytes)),
+        }
+    }
+
+    fn ext(&mut self, len: usize) -> Result<Value, CodecError> {
+        let code = self.byte()? as i8;
+        let bytes = self.take(len)?;
+        match code {
+            0 => Ok(bigint_from_magnitude(bytes)),
+            1 => Ok(bigint_from_twos(bytes)),
+            _ => Err(CodecError::BadExt(code)),
+        }
+    }
+}
+
+/// A str value holding bytes that are not valid UTF-8 (the reference's `surrogatepass` lets
+/// lone surrogates through). rmpv only builds such strings while decoding, so decode a str32.
+fn invalid_utf8_str(bytes: &[u8]) -> Value {
+    let mut buf = Vec::with_capacity(bytes.len() + 5);
+    buf.push(0xdb);
+    buf.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    buf.extend_from_slice(bytes);
+    rmpv::decode::read_value(&mut buf.as_slice())
+        .unwrap_or_else(|_| Value::from(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// An int from ext 0's unsigned big-endian magnitude: a plain int when it fits in 64 bits, else
+/// the canonical ext 0 form (no leading zero bytes).
+fn bigint_from_magnitude(bytes: &[u8]) -> Value {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    let digits = &bytes[first..];
+    if digits.len() <= 8 {
+        let mut word = [0u8; 8];
+        word[8 - digits.len()..].copy_from_slice(digits);
+        return Value::from(u64::from_be_bytes(word));
+    }
+    Value::Ext(0, digits.to_vec())
+}
+
+/// An int from ext 1's big-endian two's complement: a plain int when it fits in 64 bits,
+/// else the canonical form the reference's packer writes.
+fn bigint_from_twos(bytes: &[u8]) -> Value {
+    let Some(&lead) = bytes.first() else {
+        return Value::from(0u8);
+    };
+    if lead & 0x80 == 0 {
+        return bigint_from_magnitude(bytes);
+    }
+    // Negative: drop redundant leading 0xff bytes (keeping the sign bit set).
+    let mut start = 0;
+    while start + 1 < bytes.len() && bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0 {
+        start += 1;
+    }
+    let digits = &bytes[start..];
+    if digits.len() <= 8 {
+        let mut word = [0xffu8; 8];
+        word[8 - digits.len()..].copy_from_slice(digits);
+        return Value::from(i64::from_be_bytes(word));
+    }
+    // The reference writes (bit_length // 8) + 1 bytes, which is one more than the minimal
+    // two's complement length exactly when the magnitude is a power of 256 times 2**7
+    // (e.g. -2**71). Compute bit_length of the magnitude to match it.
+    let want = (negative_bit_length(digits) / 8) + 1;
+    let mut out = vec![0xffu8; want.saturating_sub(digits.len())];
+    out.extend_from_slice(digits);
+    Value::Ext(1, out)
+}
+
+/// `(-x).bit_length()` for a negative number in minimal big-endian two's complement.
+fn negative_bit_length(digits: &[u8]) -> usize {
+    // magnitude = !x + 1
+    let mut mag: Vec<u8> = digits.iter().map(|b| !b).collect();
+    for byte in mag.iter_mut().rev() {
+        let (sum, carry) = byte.overflowing_add(1);
+        *byte = sum;
+        if !carry {
+            break;
+        }
+    }
+    let first = mag.iter().position(|b| *b != 0).unwrap_or(mag.len());
+    match mag.get(first) {
+        None => 0,
+        Some(top) => (mag.len() - first - 1) * 8 + (8 - top.leading_zeros() as usize),
+    }
+}
+
+/// Cuts whole msgpack values out of a byte stream (telepath has no other framing).
+///
+/// Feed bytes with [`FrameDecoder::feed`] (or read straight into [`FrameDecoder::read_buf`]),
+/// then take values with [`FrameDecoder::next_message`]. Completeness is checked by a resumable scan
+/// that never rescans bytes it has already accepted, so a large message arriving in many small
+/// reads costs linear time. A message is refused as soon as it reaches, or announces, a size
+/// larger than the limit; after an error the decoder is poisoned (the link must be closed).
+#[derive(Debug)]
+pub struct FrameDecoder {
+    buf: Vec<u8>,
+    start: usize,
+    max: usize,
+    scan: Scan,
+    failed: Option<CodecError>,
+}
+
+#[derive(Debug, Default)]
+struct Scan {
+    /// Bytes of the current message accepted so far.
+    pos: usize,
+    /// Elements still expected by each open container; empty between messages.
+    stack: Vec<u64>,
+    /// The sum of `stack`: elements still expected, each at least one byte.
+    total: u64,
+    /// How many more bytes the scan is known to need to make progress.
+    want: usize,
+}
+
+enum Step {
+    Done(usize),
+    More,
+}
+
+const READ_CHUNK: usize = 64 * 1024;
+const KEEP_CAPACITY: usize = 1024 * 1024;
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_MESSAGE)
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder refusing messages larger than `max_message` bytes.
+    pub fn new(max_message: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            start: 0,
+            max: max_message.max(1),
+            scan: Scan::default(),
+            failed: None,
+        }
+    }
+
+    /// The configured message size limit.
+    pub fn max_message(&self) -> usize {
+        self.max
+    }
+
+    /// Append received bytes.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.compact();
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes received but not yet returned as messages.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// True when part of a message has been received.
+    pub fn in_message(&self) -> bool {
+        self.buffered() > 0
+    }
+
+    /// The buffer to read more bytes into (append only), with room reserved for the next read.
+    pub fn read_buf(&mut self) -> &mut Vec<u8> {
+        self.compact();
+        let want = self.scan.want.clamp(READ_CHUNK, 16 * 1024 * 1024);
+        if self.buf.capacity() - self.buf.len() < want / 2 {
+            self.buf.reserve(want);
+        }
+        &mut self.buf
+    }
+
+    fn compact(&mut self) {
+        if self.start == 0 {
+            return;
+        }
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+            if self.buf.capacity() > KEEP_CAPACITY {
+                self.buf = Vec::new();
+            }
+        } else if self.start >= READ_CHUNK || self.start * 2 >= self.buf.len() {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+    }
+
+    /// The next whole message, `None` if more bytes are needed.
+    pub fn next_message(&mut self) -> Result<Option<Value>, CodecError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        match self.step() {
+            Ok(Step::More) => Ok(None),
+            Ok(Step::Done(len)) => {
+                let frame = &self.buf[self.start..self.start + len];
+                let res = decode(frame);
+                self.start += len;
+                self.scan = Scan::default();
+                match res {
+                    Ok(value) => Ok(Some(value)),
+                    Err(err) => {
+                        self.failed = Some(err.clone());
+                        Err(err)
+                    }
+                }
+            }
+            Err(err) => {
+                self.failed = Some(err.clone());
+                Err(err)
+            }
+        }
+    }
+
+    fn too_large(&self, size: u64) -> CodecError {
+        CodecError::TooLarge {
+            size,
+            max: self.max,
+        }
+    }
+
+    /// Advance the completeness scan over the buffered bytes.
+    fn step(&mut self) -> Result<Step, CodecError> {
+        let avail = &self.buf[self.start..];
+        if self.scan.stack.is_empty() {
+            if avail.is_empty() {
+                self.scan.want = 0;
+                return Ok(Step::More);
+            }
+            self.scan.stack.push(1);
+            self.scan.total = 1;
+        }
+        let max = self.max as u64;
+        loop {
+            let pos = self.scan.pos;
+            let Some(&marker) = avail.get(pos) else {
+                self.scan.want = 1;
+                return Ok(Step::More);
+            };
+            let rest = &avail[pos + 1..];
+            // (header bytes after the marker, payload bytes, child elements)
+            let (head, body, kids): (usize, u64, u64) = match marker {
+                0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (0, 0, 0),
+                0x80..=0x8f => (0, 0, u64::from(marker & 0x0f) * 2),
+                0x90..=0x9f => (0, 0, u64::from(marker & 0x0f)),
+                0xa0..=0xbf => (0, u64::from(marker & 0x1f), 0),
+                0xc1 => return Err(CodecError::BadMarker(marker)),
+                0xc4 | 0xd9 => (1, 0, 0),
+                0xc5 | 0xda => (2, 0, 0),
+                0xc6 | 0xdb => (4, 0, 0),
+                0xc7 => (2, 0, 0),
+                0xc8 => (3, 0, 0),
+                0xc9 => (5, 0, 0),
+                0xca => (0, 4, 0),
+                0xcb => (0, 8, 0),
+                0xcc | 0xd0 => (0, 1, 0),
+                0xcd | 0xd1 => (0, 2, 0),
+                0xce | 0xd2 => (0, 4, 0),
+                0xcf | 0xd3 => (0, 8, 0),
+                0xd4 => (1, 1, 0),
+                0xd5 => (1, 2, 0),
+                0xd6 => (1, 4, 0),
+                0xd7 => (1, 8, 0),
+                0xd8 => (1, 16, 0),
+                0xdc | 0xde => (2, 0, 0),
+                0xdd | 0xdf => (4, 0, 0),
+            };
+            if rest.len() < head {
+                self.scan.want = head - rest.len();
+                return Ok(Step::More);
+            }
+            let (body, kids) = match marker {
+                0xc4 | 0xc7 | 0xd9 => (u64::from(rest[0]), kids),
+                0xc5 | 0xc8 | 0xda => (u64::from(u16::from_be_bytes([rest[0], rest[1]])), kids),
+                0xc6 | 0xc9 | 0xdb => (
+                    u64::from(u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]])),
+                    kids,
+                ),
+                0xdc => (0, u64::from(u16::from_be_bytes([rest[0], rest[1]]))),
+                0xdd => (
+                    0,
+                    u64::from(u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]])),
+                ),
+                0xde => (0, 2 * u64::from(u16::from_be_bytes([rest[0], rest[1]]))),
+                0xdf => (
+                    0,
+                    2 * u64::from(u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]])),
+                ),
+                _ => (body, kids),
+            };
+            let elem_end = pos as u64 + 1 + head as u64 + body;
+            // Every pending child needs at least one more byte.
+            let pending = self.scan.total - 1 + kids;
+            let least = elem_end + pending;
+            if least > max {
+                return Err(self.too_large(least));
+            }
+            if (avail.len() as u64) < elem_end {
+                self.scan.want = (elem_end - avail.len() as u64) as usize;
+                return Ok(Step::More);
+            }
+            // Accept the element.
+            self.scan.pos = elem_end as usize;
+            if let Some(top) = self.scan.stack.last_mut() {
+                *top -= 1;
+            }
+            self.scan.total = pending;
+            if kids > 0 {
+                if self.scan.stack.len() > MAX_DEPTH {
+                    return Err(CodecError::TooDeep(MAX_DEPTH));
+                }
+                self.scan.stack.push(kids);
+            }
+            while self.scan.stack.last() == Some(&0) {
+                self.scan.stack.pop();
+            }
+            if self.scan.stack.is_empty() {
+                return Ok(Step::Done(self.scan.pos));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hex(value: &Value) -> String {
+        hex::encode(encode(value).unwrap())
+    }
+
+    #[test]
+    fn ints_use_smallest_form_and_unsigned_family() {
+        assert_eq!(hex(&Value::from(0)), "00");
+        assert_eq!(hex(&Value::from(127)), "7f");
+        assert_eq!(hex(&Value::from(128)), "cc80");
+        assert_eq!(hex(&Value::from(255)), "ccff");
+        assert_eq!(hex(&Value::from(256)), "cd0100");
+        assert_eq!(hex(&Value::from(65536)), "ce00010000");
+        assert_eq!(hex(&Value::from(4_294_967_296i64)), "cf0000000100000000");
+        assert_eq!(hex(&Value::from(i64::MAX)), "cf7fffffffffffffff");
+        assert_eq!(hex(&Value::from(u64::MAX)), "cfffffffffffffffff");
+        assert_eq!(hex(&Value::from(-1)), "ff");
+        assert_eq!(hex(&Value::from(-32)), "e0");
+        assert_eq!(hex(&Value::from(-33)), "d0df");
+        assert_eq!(hex(&Value::from(-129)), "d1ff7f");
+        assert_eq!(hex(&Value::from(i64::MIN)), "d38000000000000000");
+        // A positive int given as a signed type still uses the unsigned family.
+        assert_eq!(hex(&Value::from(200i32)), "ccc8");
+    }
+
+    #[test]
+    fn floats_are_always_f64() {
+        assert_eq!(hex(&Value::F64(1.5)), "cb3ff8000000000000");
+        assert_eq!(hex(&Value::F32(1.5)), "cb3ff8000000000000");
+        assert_eq!(
+            decode(&hex::decode("ca3fc00000").unwrap()).unwrap(),
+            Value::F32(1.5)
+        );
+    }
+
+    #[test]
+    fn str_and_bin_are_distinct() {
+        assert_eq!(hex(&Value::from("str")), "a3737472");
+        assert_eq!(hex(&Value::from(vec![0xffu8])), "c401ff");
+        assert_eq!(
+            hex(&Value::from("x".repeat(32))),
+            format!("d920{}", "78".repeat(32))
+        );
+    }
+
+    #[test]
+    fn bigints_travel_as_ext() {
+        let two64 =
+            decode(&hex::decode("c709000100000000000000 00".replace(' ', "")).unwrap()).unwrap();
+        assert_eq!(
+            two64,
+            Value::Ext(0, hex::decode("010000000000000000").unwrap())
+        );
+        assert_eq!(hex(&two64), "c70900010000000000000000");
+        let neg = decode(&hex::decode("c70901ff7fffffffffffffff").unwrap()).unwrap();
+        assert_eq!(hex(&neg), "c70901ff7fffffffffffffff");
+        // Small values in ext form normalize to plain ints.
+        assert_eq!(
+            decode(&hex::decode("d40005").unwrap()).unwrap(),
+            Value::from(5)
+        );
+        assert_eq!(
+            decode(&hex::decode("d401ff").unwrap()).unwrap(),
+            Value::from(-1)
+        );
+        assert_eq!(
+            decode(&hex::decode("c7020100ff").unwrap()).unwrap(),
+            Value::from(255)
+        );
+        // -2**71: the reference writes 10 bytes (bit_length 72 // 8 + 1).
+        let mut twos = vec![0xffu8, 0x80];
+        twos.extend_from_slice(&[0u8; 8]);
+        let value = decode(&[&[0xc7u8, 10, 1][..], &twos].concat()).unwrap();
+        assert_eq!(value, Value::Ext(1, twos));
+        assert_eq!(
+            decode(&hex::decode("d40500").unwrap()),
+            Err(CodecError::BadExt(5))
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_kept() {
+        let bytes = hex::decode("a3eda080").unwrap(); // a lone surrogate, surrogatepass style
+        let value = decode(&bytes).unwrap();
+        assert!(value.as_str().is_none());
+        assert_eq!(encode(&value).unwrap(), bytes);
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        assert_eq!(decode(&[0xc1]), Err(CodecError::BadMarker(0xc1)));
+        assert_eq!(decode(&[0x92, 0x01]), Err(CodecError::Truncated));
+        assert_eq!(decode(&[0x01, 0x02]), Err(CodecError::Trailing(1)));
+        // An array announcing 4 billion items must not allocate.
+        assert_eq!(
+            decode(&[0xdd, 0xff, 0xff, 0xff, 0xff]),
+            Err(CodecError::Truncated)
+        );
+        let mut deep = vec![0x91u8; MAX_DEPTH + 1];
+        deep.push(0x01);
+        assert_eq!(decode(&deep), Err(CodecError::TooDeep(MAX_DEPTH)));
+    }
+
+    #[test]
+    fn frames_split_and_coalesced() {
+        let one = encode(&Value::Array(vec![
+            Value::from("t2:genr"),
+            Value::Map(vec![]),
+        ]))
+        .unwrap();
+        let two = encode(&Value::from(vec![7u8; 300])).unwrap();
+        let all = [one.clone(), two.clone(), one.clone()].concat();
+        for split in 0..all.len() {
+            let mut dec = FrameDecoder::default();
+            let mut got = Vec::new();
+            dec.feed(&all[..split]);
+            while let Some(v) = dec.next_message().unwrap() {
+                got.push(v);
+            }
+            dec.feed(&all[split..]);
+            while let Some(v) = dec.next_message().unwrap() {
+                got.push(v);
+            }
+            assert_eq!(got.len(), 3, "split at {split}");
+            assert_eq!(got[1], Value::from(vec![7u8; 300]));
+            assert_eq!(dec.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn oversize_is_refused_early() {
+        let mut dec = FrameDecoder::new(100);
+        // A bin32 announcing 1000 bytes: refused from the header alone.
+        dec.feed(&[0xc6, 0, 0, 0x03, 0xe8]);
+        assert!(matches!(
+            dec.next_message(),
+            Err(CodecError::TooLarge { .. })
+        ));
+        // Poisoned afterwards.
+        dec.feed(&[0x01]);
+        assert!(dec.next_message().is_err());
+
+        let mut dec = FrameDecoder::new(100);
+        dec.feed(&[0xdd, 0, 0, 0x03, 0xe8]);
+        assert!(matches!(
+            dec.next_message(),
+            Err(CodecError::TooLarge { .. })
+        ));
+
+        let mut dec = FrameDecoder::new(100);
+        let ok = encode(&Value::from(vec![1u8; 90])).unwrap();
+        dec.feed(&ok);
+        assert!(dec.next_message().unwrap().is_some());
+    }
+
+    #[test]
+    fn deepest_allowed_nesting_roundtrips() {
+        let mut value = Value::from(1);
+        for _ in 0..MAX_DEPTH {
+            value = Value::Array(vec![value]);
+        }
+        let bytes = encode(&value).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), value);
+        let mut dec = FrameDecoder::default();
+        dec.feed(&bytes);
+        assert!(dec.next_message().unwrap().is_some());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_by_the_scanner() {
+        let mut dec = FrameDecoder::default();
+        dec.feed(&vec![0x91u8; MAX_DEPTH + 5]);
+        assert_eq!(dec.next_message(), Err(CodecError::TooDeep(MAX_DEPTH)));
+    }
+
+    pub(crate) fn arb_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            any::<bool>().prop_map(Value::Boolean),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("nan", |f| !f.is_nan())
+                .prop_map(Value::F64),
+            ".{0,40}".prop_map(Value::from),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(Value::from),
+            proptest::collection::vec(any::<u8>(), 9..20).prop_map(|mut mag| {
+                mag[0] |= 1;
+                Value::Ext(0, mag)
+            }),
+        ];
+        leaf.prop_recursive(4, 64, 16, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..20).prop_map(Value::Array),
+                proptest::collection::vec((inner.clone(), inner), 0..20).prop_map(Value::Map),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn roundtrip(value in arb_value()) {
+            let bytes = encode(&value).unwrap();
+            prop_assert_eq!(&decode(&bytes).unwrap(), &value);
+            // Re-encoding is byte-identical.
+            prop_assert_eq!(encode(&decode(&bytes).unwrap()).unwrap(), bytes);
+        }
+
+        #[test]
+        fn frames_roundtrip_in_chunks(values in proptest::collection::vec(arb_value(), 1..5), chunk in 1usize..50) {
+            let mut all = Vec::new();
+            for value in &values {
+                encode_into(value, &mut all).unwrap();
+            }
+            let mut dec = FrameDecoder::default();
+            let mut got = Vec::new();
+            for part in all.chunks(chunk) {
+                dec.feed(part);
+                while let Some(v) = dec.next_message().unwrap() {
+                    got.push(v);
+                }
+            }
+            prop_assert_eq!(got, values);
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            // The fuzz targets' bodies (fuzz/), on random bytes.
+            crate::fuzzing::frames(&bytes);
+            crate::fuzzing::messages(&bytes);
+        }
+
+        #[test]
+        fn valid_streams_through_the_fuzz_bodies(values in proptest::collection::vec(arb_value(), 0..4), chunk in 0u8..64, limit in any::<u8>()) {
+            let mut data = vec![chunk, limit];
+            for value in &values {
+                encode_into(value, &mut data).unwrap();
+            }
+            crate::fuzzing::frames(&data);
+            crate::fuzzing::messages(&data[2..]);
+        }
+    }
+}
