@@ -584,3 +584,42 @@ async fn dropping_the_daemon_stops_listening() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A generator is announced (`t2:genr`) before its first item exists: a client awaiting the
+/// call gets its stream at once, as with the reference daemon.
+#[tokio::test]
+async fn generator_is_announced_before_its_first_item() {
+    use std::sync::Arc;
+
+    use synapse_telepath::{Call, Daemon, Methods, genr};
+
+    struct Gate(tokio::sync::Notify);
+    let gate = Arc::new(Gate(tokio::sync::Notify::new()));
+    let methods = Arc::new(Methods::<Gate>::new(["test.GateApi"]).genr(
+        "later",
+        |gate: Arc<Gate>, _call: Call| {
+            Ok(genr(move |y| async move {
+                gate.0.notified().await;
+                y.emit(1).await;
+                Ok(())
+            }))
+        },
+    ));
+    let daemon = Daemon::new();
+    daemon.share("*", methods.bind(gate.clone()));
+    let addr = daemon.listen("tcp://127.0.0.1:0").await.unwrap();
+    let proxy = Proxy::open(&format!("tcp://{addr}/")).await.unwrap();
+
+    let mut items = tokio::time::timeout(
+        Duration::from_secs(10),
+        proxy.stream("later", vec![], vec![]),
+    )
+    .await
+    .expect("the stream is announced before any item exists")
+    .unwrap();
+    gate.0.notify_one();
+    assert_eq!(items.next().await.unwrap().unwrap(), Value::from(1));
+    assert!(items.next().await.is_none());
+    proxy.fini().await;
+    daemon.fini().await;
+}
