@@ -2,5 +2,6 @@
 
 mod storm {
     pub(crate) mod fixture;
+    pub(crate) mod props;
     pub(crate) mod refrepr;
 }

@@ -1619,3 +1619,21 @@ pub(crate) const TAGPROP_IN_COND: TermSet = OPER_START.or(TermSet::of(&[
 pub(crate) const FORMTAGPROP_IN_LIFT: TermSet = OPER_START.or(TermSet::of(&[
     End, Cmpr, CmprOther, EqNoSpace, EqSpace, ExprTimes, RBrace, RPar, SetTagOper, TrySet, VBar,
 ]));
+/// In a cmdr argument list.
+pub(crate) const CMDR_NEXT: TermSet = TermSet::of(&[
+    End,
+    CmdOpt,
+    CmdrTokn,
+    DoubleQuotedString,
+    EqNoSpace,
+    LBrace,
+    SingleQuotedString,
+]);
+/// At the start of a cmdr argument list.
+pub(crate) const CMDR_START: TermSet = TermSet::of(&[
+    CmdOpt,
+    CmdrTokn,
+    DoubleQuotedString,
+    LBrace,
+    SingleQuotedString,
+]);

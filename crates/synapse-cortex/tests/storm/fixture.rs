@@ -172,3 +172,18 @@ fn unexpected_token_messages_name_the_same_token_and_position() {
         "{same} of {total} messages name the same token"
     );
 }
+
+#[test]
+fn every_accepted_query_plans_or_reports_a_missing_variable() {
+    let mut planned = 0;
+    for entry in entries() {
+        let Ok(query) = storm::parse_query(&entry.query) else {
+            continue;
+        };
+        match storm::plan::plan(&query, &storm::plan::PlanOpts::default()) {
+            Ok(_) => planned += 1,
+            Err(err) => assert_eq!(err.name, "NoSuchVar", "{:?}: {}", entry.query, err.mesg),
+        }
+    }
+    assert!(planned > 10_000, "only {planned} queries planned");
+}
