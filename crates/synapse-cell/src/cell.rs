@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use rmpv::Value;
 use serde_json::Value as Json;
 use synapse_base::Base;
+use synapse_hive::Hive;
 use synapse_telepath::{CertDir, Daemon, DaemonConfig};
 
 use crate::auth::{Auth, AuthEvent, AuthOptions, Rule};
@@ -80,6 +81,7 @@ struct Inner {
     https: Mutex<Vec<(String, u16)>>,
     hooks: OnceLock<Arc<dyn ServiceHooks>>,
     daemon: Daemon,
+    hive: Option<Hive>,
     reloads: Mutex<Vec<(String, ReloadFn)>>,
 }
 
@@ -196,9 +198,13 @@ impl Cell {
                 }
             }
             let sessions = HttpSessions::open(store.clone(), &auth, &dir).await?;
-            Ok::<_, Error>((store, auth, sessions))
+            let hive = match inner_store.slab() {
+                Some(slab) => Some(Hive::open(slab, "hive").await.map_err(hive_err)?),
+                None => None,
+            };
+            Ok::<_, Error>((store, auth, sessions, hive))
         };
-        let (store, auth, sessions) = match setup.await {
+        let (store, auth, sessions, hive) = match setup.await {
             Ok(parts) => parts,
             Err(err) => {
                 inner_store.close().await;
@@ -217,6 +223,9 @@ impl Cell {
             ..DaemonConfig::default()
         });
         base.adopt(daemon.base());
+        if let Some(hive) = &hive {
+            base.adopt(hive.base());
+        }
 
         let cell = Cell {
             inner: Arc::new(Inner {
@@ -234,6 +243,7 @@ impl Cell {
                 https: Mutex::new(Vec::new()),
                 hooks: OnceLock::new(),
                 daemon,
+                hive,
                 reloads: Mutex::new(Vec::new()),
             }),
         };
@@ -403,6 +413,18 @@ impl Cell {
     /// with the default store). Services may open their own databases in it.
     pub fn slab(&self) -> Option<synapse_slab::Slab> {
         self.inner.store.slab().cloned()
+    }
+
+    /// The cell's hive (DB `hive` of `slabs/cell.lmdb`; deprecated in the reference, kept for
+    /// the CellApi hive methods and old data). `None` when the store has no slab.
+    pub fn hive(&self) -> Option<&Hive> {
+        self.inner.hive.as_ref()
+    }
+
+    /// The hive, or an error for stores without one.
+    pub(crate) fn req_hive(&self) -> Result<&Hive> {
+        self.hive()
+            .ok_or_else(|| Error::new(ErrKind::SynErr, "This cell has no hive (no slab store)."))
     }
 
     pub(crate) fn sessions(&self) -> &HttpSessions {
@@ -764,6 +786,16 @@ impl Cell {
     /// Tear the cell down (listeners, services, tasks, then storage sync).
     pub async fn fini(&self) {
         self.inner.base.fini().await;
+    }
+}
+
+/// A hive error as a cell error (same class name).
+pub(crate) fn hive_err(err: synapse_hive::Error) -> Error {
+    let name = err.class();
+    let mesg = err.to_string();
+    match ErrKind::from_name(name) {
+        Some(kind) => Error::new(kind, mesg),
+        None => Error::named(name, mesg),
     }
 }
 
