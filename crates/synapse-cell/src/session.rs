@@ -203,6 +203,7 @@ pub const CELL_API_METHODS: &[MethDef] = &[
     MethDef::call("kill"),
     MethDef::call("killTask"),
     MethDef::call("listHiveKey"),
+    MethDef::call("logs"),
     MethDef::call("listUserApiKeys"),
     MethDef::call("popHiveKey"),
     MethDef::call("popUserProfInfo"),
@@ -223,6 +224,7 @@ pub const CELL_API_METHODS: &[MethDef] = &[
     MethDef::call("setUserRules"),
     MethDef::call("shutdown"),
     MethDef::call("tryUserPasswd"),
+    MethDef::genr("watch"),
 ];
 
 /// The base classes of every cell API in `sharinfo["classes"]`.
@@ -597,6 +599,30 @@ impl<S: Service> CellApi<S> {
                 ok(Value::Boolean(
                     cell.shutdown(timeout, bound.truthy(1)).await,
                 ))
+            }
+
+            "logs" => {
+                sess.req_admin()?;
+                let bound = args.bind(meth, &[("last", D::Int(100))])?;
+                let last = usize::try_from(bound.opt_int(0, "last")?.unwrap_or(100)).unwrap_or(0);
+                ok(Value::Array(crate::logring::recent_logs(last)))
+            }
+            "watch" => {
+                sess.req_admin()?;
+                let bound = args.bind(meth, &[("last", D::Int(100))])?;
+                let last = usize::try_from(bound.opt_int(0, "last")?.unwrap_or(100)).unwrap_or(0);
+                let (recent, rx) = crate::logring::watch_logs(last);
+                let follow = futures::stream::unfold(rx, |mut rx| async move {
+                    loop {
+                        match rx.recv().await {
+                            Ok(item) => return Some((Ok(item), rx)),
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        }
+                    }
+                });
+                let items = futures::stream::iter(recent.into_iter().map(Ok)).chain(follow);
+                Ok(Reply::Genr(items.boxed()))
             }
 
             // ----- tasks -----

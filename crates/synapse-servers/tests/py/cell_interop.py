@@ -119,6 +119,14 @@ async def setup(host, port, httpsport, dirn):
         assert await prox.getUserDefByName('gone') is None
         await expect(s_exc.NoSuchUser, prox.delUser(gone['iden']))
 
+        # recent log records
+        logs = await prox.logs(last=20)
+        assert 0 < len(logs) <= 20, logs
+        assert all('message' in r and 'level' in r and 'time' in r and 'logger' in r for r in logs), logs
+        async for rec in prox.watch(last=1):
+            assert rec == logs[-1] or 'message' in rec
+            break
+
         # the deprecated hive methods
         assert await prox.listHiveKey() == ()
         assert await prox.setHiveKey(('foo', 'bar'), {'x': (1,)}) is None
