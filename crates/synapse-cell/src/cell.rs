@@ -657,20 +657,35 @@ impl Cell {
     /// `getSystemInfo()`.
     pub fn system_info(&self) -> Value {
         let (volsize, volfree) = crate::sysinfo::disk_usage(self.dirn());
+        let backdir = match self.conf().get_str("backup:dir") {
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => self.dirn().join("backups"),
+        };
+        // The backup directory may not exist yet: measure its volume through the closest
+        // existing ancestor.
+        let existing = backdir
+            .ancestors()
+            .find(|p| p.exists())
+            .map_or_else(|| self.dirn().to_path_buf(), Path::to_path_buf);
+        let (backsize, backfree) = crate::sysinfo::disk_usage(&existing);
         let (realdisk, apprdisk) = crate::sysinfo::dir_size(self.dirn());
         let (totalmem, availmem) = crate::sysinfo::memory();
         let cpucount = std::thread::available_parallelism().map_or(1, |n| n.get());
         map([
             ("volsize", Value::from(volsize)),
             ("volfree", Value::from(volfree)),
-            ("backupvolsize", Value::from(volsize)),
-            ("backupvolfree", Value::from(volfree)),
+            ("backupvolsize", Value::from(backsize)),
+            ("backupvolfree", Value::from(backfree)),
             ("cellstarttime", Value::from(self.started())),
             ("celluptime", Value::from(self.uptime_ms())),
             ("cellrealdisk", Value::from(realdisk)),
             ("cellapprdisk", Value::from(apprdisk)),
             ("osversion", Value::from(crate::sysinfo::os_version())),
-            ("pyversion", Value::from("3.11.0")),
+            // There is no Python here: report the Rust toolchain the build requires.
+            (
+                "pyversion",
+                Value::from(format!("rust {}", env!("CARGO_PKG_RUST_VERSION"))),
+            ),
             ("totalmem", Value::from(totalmem)),
             ("availmem", Value::from(availmem)),
             ("cpucount", Value::from(cpucount)),
