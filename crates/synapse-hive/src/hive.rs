@@ -111,9 +111,17 @@ impl Default for Node {
     }
 }
 
+/// Where a subscriber's edits go.
+enum SubTx {
+    /// Events, for [`HiveEdits`].
+    Events(mpsc::Sender<HiveEvent>),
+    /// Edit messages (`HiveEvent::to_msg`), for a remote session's queue.
+    Msgs(mpsc::Sender<Value>),
+}
+
 struct Sub {
     prefix: Path,
-    tx: mpsc::Sender<HiveEvent>,
+    tx: SubTx,
 }
 
 #[derive(Default)]
@@ -143,10 +151,18 @@ impl Tree {
             if !event.path().starts_with(&sub.prefix) {
                 return true;
             }
-            match sub.tx.try_send(event.clone()) {
+            let sent = match &sub.tx {
+                SubTx::Events(tx) => tx
+                    .try_send(event.clone())
+                    .map_err(|err| matches!(err, mpsc::error::TrySendError::Full(_))),
+                SubTx::Msgs(tx) => tx
+                    .try_send(event.to_msg())
+                    .map_err(|err| matches!(err, mpsc::error::TrySendError::Full(_))),
+            };
+            match sent {
                 Ok(()) => true,
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(false) => false,
+                Err(true) => {
                     tracing::warn!("hive subscriber fell {SUB_QUEUE} edits behind; cutting it off");
                     false
                 }
@@ -613,8 +629,37 @@ impl Hive {
         let snapshot = tree.snapshot(&path);
         tree.next_sub += 1;
         let id = tree.next_sub;
-        tree.subs.push(Sub { prefix: path, tx });
+        tree.subs.push(Sub {
+            prefix: path,
+            tx: SubTx::Events(tx),
+        });
         (HiveEdits { id, rx }, snapshot)
+    }
+
+    /// Subscribe a message queue to the subtree at `path`: in one step, queue the reference's
+    /// `('hive:tree', {'path': .., 'tree': (valu, {name: ...})})` snapshot, then every later
+    /// edit as its message (`HiveEvent::to_msg`). This is `treeAndSync` of the remote API.
+    /// Returns false if the queue is full or closed (nothing was subscribed).
+    pub fn subscribe_msgs<S: AsRef<str>>(&self, path: &[S], tx: &mpsc::Sender<Value>) -> bool {
+        let path = to_path(path);
+        let mut tree = self.tree();
+        tree.open(&path);
+        let snapshot = tree.snapshot(&path);
+        let msg = Value::Array(vec![
+            Value::from("hive:tree"),
+            Value::Map(vec![
+                (Value::from("path"), path_value(&path)),
+                (Value::from("tree"), snapshot),
+            ]),
+        ]);
+        if tx.try_send(msg).is_err() {
+            return false;
+        }
+        tree.subs.push(Sub {
+            prefix: path,
+            tx: SubTx::Msgs(tx.clone()),
+        });
+        true
     }
 
     /// The names of the children of `path`, or `None` if there is no node (the CellApi's

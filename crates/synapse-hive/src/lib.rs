@@ -4,7 +4,9 @@
 //! to one database of a [`synapse_slab::Slab`], with the reference's storage layout: one row
 //! per node that was set, keyed by the path joined with NUL, valued by msgpack. Changes fire
 //! `hive:set` / `hive:pop` events ([`HiveEvent`]) and stream to subscribers of a subtree
-//! ([`Hive::subscribe`]), which is what the remote hive API is built on.
+//! ([`Hive::subscribe`]). Over telepath, [`HiveShare`] gives each session a [`HiveApi`] (the
+//! reference's remote hive API: `get`, `edits`, `treeAndSync`, `setAndSync`, `addAndSync`,
+//! `popAndSync`, `saveHiveTree`, `loadHiveTree`).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -23,9 +25,11 @@
 //! # }
 //! ```
 
+mod api;
 mod error;
 mod hive;
 
+pub use crate::api::{HiveApi, HiveShare};
 pub use crate::error::{Error, Result};
 pub use crate::hive::{Hive, HiveDict, HiveEdits, HiveEvent, Path, path_from_value, path_value};
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use synapse_base::Base;
 use tokio::sync::oneshot;
 
@@ -607,6 +607,149 @@ impl Slab {
 
 /// The per-row function of a streamed scan.
 type RowFn<T> = dyn Fn(&[u8], &[u8]) -> Result<T> + Send + Sync;
+
+/// Keys per job of [`Slab::scan_keys_hier`].
+const HIER_BATCH: usize = 1024;
+
+impl Slab {
+    /// Stream the keys under `prefix` at most `depth` separators deep (see [`Txn::hier_keys`]),
+    /// the reference's `scanKeysByHierPref`.
+    pub fn scan_keys_hier(
+        &self,
+        db: Db,
+        prefix: &[u8],
+        sepr: u8,
+        depth: usize,
+        nodup: bool,
+    ) -> ScanStream<Vec<u8>> {
+        let state = (self.clone(), prefix.to_vec(), None::<Vec<u8>>, false);
+        let batches = stream::unfold(state, move |(slab, prefix, after, done)| async move {
+            if done {
+                return None;
+            }
+            let (pref, last) = (prefix.clone(), after.clone());
+            let res = slab
+                .read(move |txn| {
+                    txn.hier_keys(db, &pref, sepr, depth, nodup, last.as_deref(), HIER_BATCH)
+                })
+                .await;
+            match res {
+                Ok(keys) => {
+                    let done = keys.len() < HIER_BATCH;
+                    let after = keys.last().cloned().or(after);
+                    Some((Ok(keys), (slab, prefix, after, done)))
+                }
+                Err(err) => Some((Err(err), (slab, prefix, after, true))),
+            }
+        });
+        let items = batches.flat_map(|batch| match batch {
+            Ok(items) => stream::iter(items.into_iter().map(Ok)).left_stream(),
+            Err(err) => stream::once(async move { Err(err) }).right_stream(),
+        });
+        ScanStream {
+            inner: items.boxed(),
+        }
+    }
+
+    /// Copy every row of `src` into the database `dst_name` of `dst` (created with the same
+    /// dupsort flag), the reference's `copydb`; [`Error::DataAlreadyExists`] if it has rows.
+    /// Returns the number of rows copied.
+    pub async fn copydb(&self, src: Db, dst: &Slab, dst_name: &str) -> Result<u64> {
+        let opts = DbOptions {
+            dupsort: src.is_dupsort(),
+            ..DbOptions::default()
+        };
+        let target = dst.initdb(dst_name, opts).await?;
+        if dst.stat(target).await?.entries > 0 {
+            return Err(Error::DataAlreadyExists(format!(
+                "database {dst_name} already has rows"
+            )));
+        }
+        let mut rows = self.scan(src, Scan::full());
+        let mut chunk = Vec::new();
+        let mut copied = 0u64;
+        let put = PutOptions {
+            dupdata: true,
+            append: true,
+            ..PutOptions::default()
+        };
+        loop {
+            let next = rows.next().await.transpose()?;
+            let end = next.is_none();
+            if let Some(row) = next {
+                chunk.push(row);
+            }
+            if chunk.len() >= SCAN_BATCH_ROWS || (end && !chunk.is_empty()) {
+                let part = std::mem::take(&mut chunk);
+                let count = part.len();
+                let (_, added) = dst
+                    .write(move |txn| txn.put_multi(target, part, put))
+                    .await?;
+                if added != count {
+                    return Err(Error::BadData("unexpected number of rows written".into()));
+                }
+                copied += count as u64;
+            }
+            if end {
+                return Ok(copied);
+            }
+        }
+    }
+
+    /// Copy the whole slab (every named database, compacted) to a new slab at `dst`, the
+    /// reference's `copyslab`; [`Error::DataAlreadyExists`] if `dst` exists. The options file
+    /// is copied too.
+    pub async fn copyslab(&self, dst: impl AsRef<Path>) -> Result<()> {
+        let dst = dst.as_ref().to_path_buf();
+        if dst.exists() {
+            return Err(Error::DataAlreadyExists(format!(
+                "{} already exists",
+                dst.display()
+            )));
+        }
+        self.commit().await?;
+        let main = self.main_db().await?;
+        let names: Vec<Vec<u8>> = self.scan_keys(main, Scan::full()).try_collect().await?;
+        let target = Slab::open(&dst, self.options().clone()).await?;
+        let res = async {
+            let target_main = target.main_db().await?;
+            for name in names {
+                let text = String::from_utf8(name.clone()).ok();
+                let db = match &text {
+                    Some(text) => self.open_existing(text).await?,
+                    None => None,
+                };
+                match (db, text) {
+                    (Some(db), Some(text)) => {
+                        self.copydb(db, &target, &text).await?;
+                    }
+                    _ => {
+                        // A plain row of the main database.
+                        if let Some(val) = self.get(main, &name).await? {
+                            target.put(target_main, &name, &val).await?;
+                        }
+                    }
+                }
+            }
+            target.commit().await
+        }
+        .await;
+        target.fini().await;
+        res?;
+        let from = crate::options::opts_path(self.path());
+        if from.exists() {
+            let to = crate::options::opts_path(&dst);
+            std::fs::copy(&from, &to).map_err(|err| Error::io(&to, err))?;
+        }
+        Ok(())
+    }
+
+    /// The named database if it exists (with its real dupsort flag), without creating it.
+    async fn open_existing(&self, name: &str) -> Result<Option<Db>> {
+        let name = name.to_owned();
+        self.run(move |worker| worker.open_existing(&name)).await
+    }
+}
 
 struct ScanState<T> {
     slab: Slab,

@@ -4,6 +4,7 @@
 
 mod interop;
 mod model;
+mod remote;
 mod tree;
 
 use synapse_slab::{Slab, SlabOptions};
