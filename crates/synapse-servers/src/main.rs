@@ -108,3 +108,25 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod logtests {
+    #[test]
+    fn log_events_reach_the_ring() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let sub = tracing_subscriber::registry().with(crate::cli::RingLayer);
+        let marker = synapse_base::guid();
+        tracing::subscriber::with_default(sub, || {
+            tracing::warn!(user = "visi", count = 3, "marker {marker}");
+        });
+        let logs = synapse_cell::recent_logs(synapse_cell::LOG_QUEUE_SIZE);
+        let found = logs
+            .iter()
+            .map(synapse_cell::to_json)
+            .find(|rec| rec["message"] == format!("marker {marker}"))
+            .expect("the event is in the ring");
+        assert_eq!(found["level"], "WARNING");
+        assert_eq!(found["user"], "visi");
+        assert_eq!(found["count"], 3);
+        assert_eq!(found["logger"]["name"], "synapse_servers::logtests");
+    }
+}
