@@ -123,6 +123,15 @@ fn parser_agrees_with_the_reference_on_every_recorded_query() {
         "the fixture holds {} queries",
         entries.len()
     );
+    // every distinct query of the Storm conformance corpus is in it
+    let conformance = entries
+        .iter()
+        .filter(|entry| entry.src == "conformance")
+        .count();
+    assert!(
+        conformance >= 440,
+        "the fixture holds {conformance} conformance queries"
+    );
     let mut failures = Vec::new();
     for entry in &entries {
         if let Some(problem) = check(entry) {
