@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::Command;
 use synapse_cell::BaseCell;
+use synapse_cryotank::CryoCell;
 
 /// The subcommands, one per service.
 fn services() -> Command {
@@ -17,6 +18,7 @@ fn services() -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(cli::command::<BaseCell>("cell", "Run a plain Synapse cell."))
+        .subcommand(cli::command::<CryoCell>("cryotank", "Run a Cryotank: append-only record tanks."))
 }
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let res = runtime.block_on(async {
         match matches.subcommand() {
             Some(("cell", sub)) => cli::run::<BaseCell>(sub).await,
+            Some(("cryotank", sub)) => cli::run::<CryoCell>(sub).await,
             Some((other, _)) => Err(anyhow::anyhow!("unknown service {other}")),
             None => Err(anyhow::anyhow!("no service given")),
         }
