@@ -19,9 +19,7 @@ use std::sync::{Arc, RwLock};
 use rmpv::Value;
 use tokio::sync::broadcast;
 
-pub use self::model::{
-    ApiKeyDef, GateDef, GateEntry, KeyVals, PackRoles, RoleDef, Rule, UserDef,
-};
+pub use self::model::{ApiKeyDef, GateDef, GateEntry, KeyVals, PackRoles, RoleDef, Rule, UserDef};
 pub use self::policy::{Policy, policy_schema};
 
 use self::model::Onepass;
@@ -255,22 +253,20 @@ impl State {
             return true;
         }
         if let Some(gate) = gate
-            && self
-                .roles_of(user)
-                .any(|role| role.gate(gate).is_some_and(|e| e.rules().iter().any(deeper)))
+            && self.roles_of(user).any(|role| {
+                role.gate(gate)
+                    .is_some_and(|e| e.rules().iter().any(deeper))
+            })
         {
             return true;
         }
-        self.roles_of(user).any(|role| role.rules.iter().any(deeper))
+        self.roles_of(user)
+            .any(|role| role.rules.iter().any(deeper))
     }
 
     fn pack_user(&self, user: &UserDef, how: PackRoles) -> Value {
         let roles = match how {
-            PackRoles::Idens => user
-                .roles
-                .iter()
-                .map(|r| Value::from(r.as_str()))
-                .collect(),
+            PackRoles::Idens => user.roles.iter().map(|r| Value::from(r.as_str())).collect(),
             PackRoles::Defs => self.roles_of(user).map(|r| r.pack()).collect(),
             PackRoles::Names => self
                 .roles_of(user)
@@ -287,11 +283,13 @@ pub fn norm_email(email: &str) -> Result<Option<String>> {
     if valu.is_empty() {
         return Ok(None);
     }
-    let bad = || {
-        Error::bad_arg(format!("Invalid email address: {valu}")).with("name", "email")
-    };
+    let bad = || Error::bad_arg(format!("Invalid email address: {valu}")).with("name", "email");
     let (user, host) = valu.split_once('@').ok_or_else(bad)?;
-    if user.is_empty() || host.is_empty() || host.contains('@') || valu.contains(char::is_whitespace) {
+    if user.is_empty()
+        || host.is_empty()
+        || host.contains('@')
+        || valu.contains(char::is_whitespace)
+    {
         return Err(bad());
     }
     Ok(Some(valu.to_lowercase()))
@@ -360,7 +358,9 @@ impl Auth {
         };
         let mut state = State::default();
         for (key, val) in store.scan(DB, b"").await? {
-            let Ok(key) = String::from_utf8(key) else { continue };
+            let Ok(key) = String::from_utf8(key) else {
+                continue;
+            };
             let valu = decode(&val)?;
             if key.starts_with("user:info:") {
                 let user = UserDef::from_info(&valu)?;
@@ -371,7 +371,9 @@ impl Auth {
                 }
             } else if let Some(email) = key.strip_prefix("user:email:") {
                 if let Some(iden) = valu.as_str() {
-                    state.user_emails.insert(email.to_string(), iden.to_string());
+                    state
+                        .user_emails
+                        .insert(email.to_string(), iden.to_string());
                 }
             } else if key.starts_with("role:info:") {
                 let role = RoleDef::from_info(&valu)?;
@@ -397,7 +399,9 @@ impl Auth {
             } else if let Some(rest) = key.strip_prefix("gate:") {
                 // gate:<iden>:user:<useriden> / gate:<iden>:role:<roleiden>
                 let mut parts = rest.splitn(3, ':');
-                if let (Some(gate), Some(kind), Some(iden)) = (parts.next(), parts.next(), parts.next()) {
+                if let (Some(gate), Some(kind), Some(iden)) =
+                    (parts.next(), parts.next(), parts.next())
+                {
                     let entry = GateEntry::from_value(&valu);
                     let gdef = state.gates.entry(gate.to_string()).or_insert_with(|| {
                         Arc::new(GateDef {
@@ -428,7 +432,8 @@ impl Auth {
             }
         }
         for (key, val) in store.scan(DB_USERMETA, b"").await? {
-            if key.len() == 38 && &key[16..22] == b"apikey"
+            if key.len() == 38
+                && &key[16..22] == b"apikey"
                 && let Some(kdef) = ApiKeyDef::from_stored(&decode(&val)?)
             {
                 state.apikeys.insert(kdef.iden.clone(), Arc::new(kdef));
@@ -854,7 +859,10 @@ impl Auth {
                 state.put_gate_entry(ops, gate, "user", iden, None);
             }
             ops.push(StoreOp::delete_prefix(DB, key(&["user:", iden, ":vars:"])));
-            ops.push(StoreOp::delete_prefix(DB, key(&["user:", iden, ":profile:"])));
+            ops.push(StoreOp::delete_prefix(
+                DB,
+                key(&["user:", iden, ":profile:"]),
+            ));
             state.vars.remove(iden);
             state.profiles.remove(iden);
             ops.push(StoreOp::delete(DB, key(&["user:info:", iden])));
@@ -973,7 +981,11 @@ impl Auth {
                 return Err(Error::bad_arg("Cannot change the name of the root user."));
             }
             ops.push(StoreOp::delete(DB, key(&["user:name:", &user.name])));
-            ops.push(StoreOp::put(DB, key(&["user:name:", name]), encode(&Value::from(iden))));
+            ops.push(StoreOp::put(
+                DB,
+                key(&["user:name:", name]),
+                encode(&Value::from(iden)),
+            ));
             state.user_names.remove(&user.name);
             state.user_names.insert(name.to_string(), iden.to_string());
             let mut user = (*user).clone();
@@ -1004,7 +1016,11 @@ impl Auth {
                 return Err(Error::bad_arg("Role \"all\" may not be renamed."));
             }
             ops.push(StoreOp::delete(DB, key(&["role:name:", &role.name])));
-            ops.push(StoreOp::put(DB, key(&["role:name:", name]), encode(&Value::from(iden))));
+            ops.push(StoreOp::put(
+                DB,
+                key(&["role:name:", name]),
+                encode(&Value::from(iden)),
+            ));
             state.role_names.remove(&role.name);
             state.role_names.insert(name.to_string(), iden.to_string());
             let mut role = (*role).clone();
@@ -1029,14 +1045,22 @@ impl Auth {
                 return Ok(());
             }
             if let Some(norm) = &norm {
-                if state.user_emails.get(norm).is_some_and(|other| other != iden) {
+                if state
+                    .user_emails
+                    .get(norm)
+                    .is_some_and(|other| other != iden)
+                {
                     return Err(Error::new(
                         ErrKind::DupUserEmail,
                         format!("Duplicate email, email={} already exists.", pyrepr(norm)),
                     )
                     .with("email", norm.as_str()));
                 }
-                ops.push(StoreOp::put(DB, key(&["user:email:", norm]), encode(&Value::from(iden))));
+                ops.push(StoreOp::put(
+                    DB,
+                    key(&["user:email:", norm]),
+                    encode(&Value::from(iden)),
+                ));
                 state.user_emails.insert(norm.clone(), iden.to_string());
             }
             if let Some(old) = &user.email {
@@ -1298,7 +1322,11 @@ impl Auth {
         Ok(passwd)
     }
 
-    fn rules_of(user_or_role: &[(String, GateEntry)], rules: &[Rule], gate: Option<&str>) -> Vec<Rule> {
+    fn rules_of(
+        user_or_role: &[(String, GateEntry)],
+        rules: &[Rule],
+        gate: Option<&str>,
+    ) -> Vec<Rule> {
         match gate {
             None => rules.to_vec(),
             Some(gate) => user_or_role
@@ -1310,7 +1338,12 @@ impl Auth {
     }
 
     /// Replace a user's rules (globally or on `gate`).
-    pub async fn set_user_rules(&self, iden: &str, rules: Vec<Rule>, gate: Option<&str>) -> Result<()> {
+    pub async fn set_user_rules(
+        &self,
+        iden: &str,
+        rules: Vec<Rule>,
+        gate: Option<&str>,
+    ) -> Result<()> {
         self.mutate(|state, ops| {
             let mut user = (*state.user(iden)?).clone();
             match gate {
@@ -1338,7 +1371,13 @@ impl Auth {
     }
 
     /// Insert a rule at `indx` (append if `None`).
-    pub async fn add_user_rule(&self, iden: &str, rule: Rule, indx: Option<i64>, gate: Option<&str>) -> Result<()> {
+    pub async fn add_user_rule(
+        &self,
+        iden: &str,
+        rule: Rule,
+        indx: Option<i64>,
+        gate: Option<&str>,
+    ) -> Result<()> {
         let user = self.req_user(iden)?;
         let mut rules = Self::rules_of(&user.authgates, &user.rules, gate);
         insert_at(&mut rules, indx, rule);
@@ -1358,7 +1397,12 @@ impl Auth {
     }
 
     /// Replace a role's rules (globally or on `gate`).
-    pub async fn set_role_rules(&self, iden: &str, rules: Vec<Rule>, gate: Option<&str>) -> Result<()> {
+    pub async fn set_role_rules(
+        &self,
+        iden: &str,
+        rules: Vec<Rule>,
+        gate: Option<&str>,
+    ) -> Result<()> {
         self.mutate(|state, ops| {
             let mut role = (*state.role(iden)?).clone();
             match gate {
@@ -1385,7 +1429,13 @@ impl Auth {
     }
 
     /// Insert a role rule at `indx` (append if `None`).
-    pub async fn add_role_rule(&self, iden: &str, rule: Rule, indx: Option<i64>, gate: Option<&str>) -> Result<()> {
+    pub async fn add_role_rule(
+        &self,
+        iden: &str,
+        rule: Rule,
+        indx: Option<i64>,
+        gate: Option<&str>,
+    ) -> Result<()> {
         let role = self.req_role(iden)?;
         let mut rules = Self::rules_of(&role.authgates, &role.rules, gate);
         insert_at(&mut rules, indx, rule);
@@ -1451,7 +1501,9 @@ impl Auth {
                 return Ok(());
             }
             if !roleidens.contains(&state.allrole) {
-                return Err(Error::bad_arg("Role \"all\" must be in the list of roles set."));
+                return Err(Error::bad_arg(
+                    "Role \"all\" must be in the list of roles set.",
+                ));
             }
             for iden in &roleidens {
                 state.role(iden)?;
@@ -1504,7 +1556,11 @@ impl Auth {
     pub async fn del_auth_gate(&self, iden: &str) -> Result<()> {
         self.mutate(|state, ops| {
             let gate = state.gates.get(iden).cloned().ok_or_else(|| {
-                Error::new(ErrKind::NoSuchAuthGate, format!("No auth gate found with iden: ({iden}).")).with("iden", iden)
+                Error::new(
+                    ErrKind::NoSuchAuthGate,
+                    format!("No auth gate found with iden: ({iden})."),
+                )
+                .with("iden", iden)
             })?;
             for (useriden, _) in &gate.users {
                 if let Some(user) = state.users.get(useriden) {
@@ -1541,9 +1597,18 @@ impl Auth {
         let part = if vars { ":vars:" } else { ":profile:" };
         self.mutate(|state, ops| {
             state.user(iden)?;
-            ops.push(StoreOp::put(DB, key(&["user:", iden, part, name]), encode(&valu)));
-            let map = if vars { &mut state.vars } else { &mut state.profiles };
-            Arc::make_mut(map.entry(iden.to_string()).or_default()).insert(name.to_string(), valu.clone());
+            ops.push(StoreOp::put(
+                DB,
+                key(&["user:", iden, part, name]),
+                encode(&valu),
+            ));
+            let map = if vars {
+                &mut state.vars
+            } else {
+                &mut state.profiles
+            };
+            Arc::make_mut(map.entry(iden.to_string()).or_default())
+                .insert(name.to_string(), valu.clone());
             Ok(valu)
         })
         .await
@@ -1553,7 +1618,11 @@ impl Auth {
         let part = if vars { ":vars:" } else { ":profile:" };
         self.mutate(|state, ops| {
             state.user(iden)?;
-            let map = if vars { &mut state.vars } else { &mut state.profiles };
+            let map = if vars {
+                &mut state.vars
+            } else {
+                &mut state.profiles
+            };
             let Some(entry) = map.get_mut(iden) else {
                 return Ok(None);
             };
@@ -1599,12 +1668,19 @@ impl Auth {
     // ----- API keys -----
 
     /// Create an API key for a user: `(key, kdef)`; the key text is shown only here.
-    pub async fn add_api_key(&self, useriden: &str, name: &str, duration: Option<i64>) -> Result<(String, ApiKeyDef)> {
+    pub async fn add_api_key(
+        &self,
+        useriden: &str,
+        name: &str,
+        duration: Option<i64>,
+    ) -> Result<(String, ApiKeyDef)> {
         self.req_user(useriden)?;
         if let Some(duration) = duration
             && duration < 1
         {
-            return Err(Error::bad_arg("Duration must be equal or greater than 1").with("name", "duration"));
+            return Err(
+                Error::bad_arg("Duration must be equal or greater than 1").with("name", "duration")
+            );
         }
         let (iden, token, shadow) = passwd::generate_api_key().await?;
         let now = synapse_base::now_ms();
@@ -1659,12 +1735,18 @@ impl Auth {
     /// Rename an API key.
     pub async fn mod_api_key(&self, iden: &str, field: &str, valu: &Value) -> Result<ApiKeyDef> {
         if field != "name" {
-            return Err(Error::bad_arg(format!("Cannot set {field} on user API keys.")).with("name", field));
+            return Err(
+                Error::bad_arg(format!("Cannot set {field} on user API keys.")).with("name", field),
+            );
         }
         let name = crate::value::req_str(valu, "name")?;
         self.mutate(|state, ops| {
             let kdef = state.apikeys.get(iden).cloned().ok_or_else(|| {
-                Error::new(ErrKind::NoSuchIden, format!("User API key does not exist, cannot modify it: {iden}")).with("iden", iden)
+                Error::new(
+                    ErrKind::NoSuchIden,
+                    format!("User API key does not exist, cannot modify it: {iden}"),
+                )
+                .with("iden", iden)
             })?;
             let mut kdef = (*kdef).clone();
             kdef.name = name;
@@ -1673,7 +1755,9 @@ impl Auth {
             row.extend_from_slice(b"apikey");
             row.extend(uhex(iden));
             ops.push(StoreOp::put(DB_USERMETA, row, encode(&kdef.to_stored())));
-            state.apikeys.insert(iden.to_string(), Arc::new(kdef.clone()));
+            state
+                .apikeys
+                .insert(iden.to_string(), Arc::new(kdef.clone()));
             Ok(kdef)
         })
         .await
@@ -1683,7 +1767,11 @@ impl Auth {
     pub async fn del_api_key(&self, iden: &str) -> Result<bool> {
         self.mutate(|state, ops| {
             let kdef = state.apikeys.get(iden).cloned().ok_or_else(|| {
-                Error::new(ErrKind::NoSuchIden, format!("User API key does not exist: {iden}")).with("iden", iden)
+                Error::new(
+                    ErrKind::NoSuchIden,
+                    format!("User API key does not exist: {iden}"),
+                )
+                .with("iden", iden)
             })?;
             ops.push(StoreOp::delete(DB_APIKEYS, uhex(iden)));
             let mut row = uhex(&kdef.user);
@@ -1698,7 +1786,10 @@ impl Auth {
 
     /// Check an API key: `Ok((kdef, user))` or `Err(info)` with a `mesg` (and the user when
     /// known). Malformed, unknown, expired, mismatched and locked-user keys fail.
-    pub async fn check_api_key(&self, key: &str) -> std::result::Result<(Arc<ApiKeyDef>, User), Vec<(String, Value)>> {
+    pub async fn check_api_key(
+        &self,
+        key: &str,
+    ) -> std::result::Result<(Arc<ApiKeyDef>, User), Vec<(String, Value)>> {
         let fail = |mesg: String| vec![("mesg".to_string(), Value::from(mesg))];
         let Ok((iden, secv)) = passwd::parse_api_key(key) else {
             return Err(fail("API key is malformed.".to_string()));
@@ -1719,12 +1810,17 @@ impl Auth {
             ]
         };
         if user.is_locked() {
-            return Err(with_user(format!("User associated with API key is locked: {iden}")));
+            return Err(with_user(format!(
+                "User associated with API key is locked: {iden}"
+            )));
         }
         if kdef.expires.is_some_and(|exp| synapse_base::now_ms() > exp) {
             return Err(with_user(format!("API key is expired: {iden}")));
         }
-        if !passwd::check_shadow(&secv, &kdef.shadow).await.unwrap_or(false) {
+        if !passwd::check_shadow(&secv, &kdef.shadow)
+            .await
+            .unwrap_or(false)
+        {
             return Err(with_user(format!("API key shadow mismatch: {iden}")));
         }
         Ok((kdef, user))
@@ -1737,7 +1833,11 @@ fn insert_at<T>(list: &mut Vec<T>, indx: Option<i64>, item: T) {
         Some(indx) => {
             // Python's list.insert: negative counts from the end, out of range clamps.
             let len = list.len() as i64;
-            let pos = if indx < 0 { (len + indx).max(0) } else { indx.min(len) };
+            let pos = if indx < 0 {
+                (len + indx).max(0)
+            } else {
+                indx.min(len)
+            };
             list.insert(pos as usize, item);
         }
     }
@@ -1745,4 +1845,3 @@ fn insert_at<T>(list: &mut Vec<T>, indx: Option<i64>, item: T) {
 
 #[cfg(test)]
 mod tests;
-

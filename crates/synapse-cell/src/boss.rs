@@ -116,7 +116,9 @@ pub struct Boss {
 
 impl std::fmt::Debug for Boss {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Boss").field("registry", &self.registry).finish()
+        f.debug_struct("Boss")
+            .field("registry", &self.registry)
+            .finish()
     }
 }
 
@@ -138,7 +140,10 @@ impl Boss {
     /// Refuse new work once shutdown started (`ShuttingDown`).
     pub fn req_not_shut(&self) -> Result<()> {
         if self.shut.load(Ordering::SeqCst) {
-            return Err(Error::new(ErrKind::ShuttingDown, "The service is shutting down."));
+            return Err(Error::new(
+                ErrKind::ShuttingDown,
+                "The service is shutting down.",
+            ));
         }
         Ok(())
     }
@@ -276,7 +281,10 @@ mod tests {
         assert_eq!(packed["user"], "visi");
         assert_eq!(packed["name"], "storm");
         assert_eq!(packed["info"]["query"], "inet:fqdn");
-        assert_eq!(crate::value::to_json(&tasks[0].pack_v2())["user"], "u".repeat(32));
+        assert_eq!(
+            crate::value::to_json(&tasks[0].pack_v2())["user"],
+            "u".repeat(32)
+        );
         assert!(boss.kill(&iden).await.unwrap());
         assert!(task.join().await.is_none());
         assert!(boss.ps().is_empty());
@@ -300,7 +308,9 @@ mod tests {
         assert_eq!(err.mesg(), "Task guarded is protected.");
         assert!(!boss.shutdown(Some(Duration::from_millis(20)), true).await);
         assert_eq!(
-            boss.spawn(TaskOpts::new("late", "u", "v"), async {}).unwrap_err().kind(),
+            boss.spawn(TaskOpts::new("late", "u", "v"), async {})
+                .unwrap_err()
+                .kind(),
             ErrKind::ShuttingDown
         );
         assert!(boss.shutdown(None, false).await);

@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use rmpv::Value;
 use serde_json::Value as Json;
 use synapse_base::Base;
+use synapse_telepath::{CertDir, Daemon, DaemonConfig};
 
 use crate::auth::{Auth, AuthEvent, AuthOptions, Rule};
 use crate::boss::Boss;
@@ -18,7 +19,7 @@ use crate::dirn::CellDir;
 use crate::error::{ErrKind, Error, Result};
 use crate::http::HttpSessions;
 use crate::service::{HealthComponent, SYNAPSE_VERSION, Service, ServiceDef, ServiceHooks};
-use crate::store::{MemStore, Rows, Store, StoreOp};
+use crate::store::{Rows, SlabStore, Store, StoreOp};
 use crate::value::{decode, encode, from_json, map};
 
 const DB_INFO: &str = "cell:info";
@@ -43,12 +44,20 @@ impl Store for CountingStore {
 
     fn apply(&self, mut ops: Vec<StoreOp>) -> BoxFuture<'_, Result<()>> {
         let indx = self.indx.fetch_add(1, Ordering::SeqCst) + 1;
-        ops.push(StoreOp::put(DB_INFO, b"nexus:indx".to_vec(), encode(&Value::from(indx))));
+        ops.push(StoreOp::put(
+            DB_INFO,
+            b"nexus:indx".to_vec(),
+            encode(&Value::from(indx)),
+        ));
         self.inner.apply(ops)
     }
 
     fn sync(&self) -> BoxFuture<'_, Result<()>> {
         self.inner.sync()
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.inner.close()
     }
 }
 
@@ -66,19 +75,13 @@ struct Inner {
     sessions: HttpSessions,
     https: Mutex<Vec<(String, u16)>>,
     hooks: OnceLock<Arc<dyn ServiceHooks>>,
-    dmon: Mutex<Vec<DmonSess>>,
+    daemon: Daemon,
     reloads: Mutex<Vec<(String, ReloadFn)>>,
 }
 
 /// A reload function of a subsystem (`reload('https:certs')`).
 pub type ReloadFn = Arc<dyn Fn() -> BoxFuture<'static, Result<Value>> + Send + Sync>;
 
-struct DmonSess {
-    sess: std::sync::Weak<crate::session::Session>,
-    iden: String,
-    user: String,
-    classname: String,
-}
 
 /// The cell core shared by every service. Cheap to clone.
 #[derive(Clone)]
@@ -138,7 +141,8 @@ impl Cell {
             store,
             base,
         } = opts;
-        std::fs::create_dir_all(&dirn).map_err(|err| Error::io("cannot create directory", &dirn, err))?;
+        std::fs::create_dir_all(&dirn)
+            .map_err(|err| Error::io("cannot create directory", &dirn, err))?;
         conf.load_file(&dirn.join("cell.yaml"), false)?;
         conf.load_file(&dirn.join("cell.mods.yaml"), true)?;
         conf.finish()?;
@@ -146,7 +150,9 @@ impl Cell {
         let dir = CellDir::open(&dirn, def.cell_type, conf.get_str("cell:guid"))?;
         if let Some(backdir) = conf.get_str("backup:dir") {
             let backdir = Path::new(backdir);
-            let resolved = backdir.canonicalize().unwrap_or_else(|_| backdir.to_path_buf());
+            let resolved = backdir
+                .canonicalize()
+                .unwrap_or_else(|_| backdir.to_path_buf());
             if resolved.starts_with(dir.path()) {
                 return Err(Error::new(
                     ErrKind::BadConfValu,
@@ -166,35 +172,48 @@ impl Cell {
             Some(store) => store,
             None => default_store(&dir).await?,
         };
-        let indx = match inner_store.get(DB_INFO, b"nexus:indx").await? {
-            Some(byts) => decode(&byts)?.as_i64().unwrap_or(0),
-            None => 0,
-        };
-        let store = Arc::new(CountingStore {
-            inner: inner_store,
-            indx: AtomicI64::new(indx),
-        });
-
-        check_versions(&*store, &def, dir.is_inaugural()).await?;
-
-        let mut authopts = AuthOptions::for_cell(dir.iden());
-        authopts.maxusers = conf.get_i64("max:users").unwrap_or(0);
-        authopts.policy = conf.get("auth:passwd:policy").cloned();
-        let auth = Auth::open(store.clone(), authopts).await?;
-
-        if let Some(passwd) = conf.get_str("auth:passwd") {
-            let root = auth.root_iden();
-            if !auth.try_user_passwd(&root, Some(passwd)).await? {
-                auth.set_user_passwd(&root, Some(passwd), false).await?;
+        let setup = async {
+            let indx = match inner_store.get(DB_INFO, b"nexus:indx").await? {
+                Some(byts) => decode(&byts)?.as_i64().unwrap_or(0),
+                None => 0,
+            };
+            let store = Arc::new(CountingStore {
+                inner: inner_store.clone(),
+                indx: AtomicI64::new(indx),
+            });
+            check_versions(&*store, &def, dir.is_inaugural()).await?;
+            let mut authopts = AuthOptions::for_cell(dir.iden());
+            authopts.maxusers = conf.get_i64("max:users").unwrap_or(0);
+            authopts.policy = conf.get("auth:passwd:policy").cloned();
+            let auth = Auth::open(store.clone(), authopts).await?;
+            if let Some(passwd) = conf.get_str("auth:passwd") {
+                let root = auth.root_iden();
+                if !auth.try_user_passwd(&root, Some(passwd)).await? {
+                    auth.set_user_passwd(&root, Some(passwd), false).await?;
+                }
             }
-        }
-
+            let sessions = HttpSessions::open(store.clone(), &auth, &dir).await?;
+            Ok::<_, Error>((store, auth, sessions))
+        };
+        let (store, auth, sessions) = match setup.await {
+            Ok(parts) => parts,
+            Err(err) => {
+                inner_store.close().await;
+                return Err(err);
+            }
+        };
         let base = match base {
             Some(parent) => parent.child(),
             None => Base::new(),
         };
         let boss = Boss::new(&base);
-        let sessions = HttpSessions::open(store.clone(), &auth, &dir).await?;
+        let mut certdir = CertDir::default();
+        certdir.add(dir.join("certs"));
+        let daemon = Daemon::with_config(DaemonConfig {
+            certdir,
+            ..DaemonConfig::default()
+        });
+        base.adopt(daemon.base());
 
         let cell = Cell {
             inner: Arc::new(Inner {
@@ -211,20 +230,28 @@ impl Cell {
                 sessions,
                 https: Mutex::new(Vec::new()),
                 hooks: OnceLock::new(),
-                dmon: Mutex::new(Vec::new()),
+                daemon,
                 reloads: Mutex::new(Vec::new()),
             }),
         };
-        cell.watch_auth();
-        if cell.inner.dir.is_inaugural() {
-            cell.apply_inaugural().await?;
-        }
         let store = cell.inner.store.clone();
+        let weak = Arc::downgrade(&cell.inner);
         cell.inner.base.on_fini(move || async move {
             if let Err(err) = store.sync().await {
                 tracing::error!(cause = %err, "cell storage sync failed at shutdown");
             }
+            store.close().await;
+            if let Some(inner) = weak.upgrade() {
+                inner.dir.unlock();
+            }
         });
+        cell.watch_auth();
+        if cell.inner.dir.is_inaugural()
+            && let Err(err) = cell.apply_inaugural().await
+        {
+            cell.fini().await;
+            return Err(err);
+        }
         Ok(cell)
     }
 
@@ -271,7 +298,12 @@ impl Cell {
                 None => Ok(Vec::new()),
             }
         };
-        for rnfo in icfg.get("roles").and_then(Json::as_array).into_iter().flatten() {
+        for rnfo in icfg
+            .get("roles")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
             let name = rnfo.get("name").and_then(Json::as_str).unwrap_or_default();
             tracing::debug!(role = name, "adding inaugural role");
             let role = auth.add_role(name, Some(&seeded("role", name))).await?;
@@ -279,15 +311,27 @@ impl Cell {
                 auth.add_role_rule(&role.iden, rule, None, None).await?;
             }
         }
-        for unfo in icfg.get("users").and_then(Json::as_array).into_iter().flatten() {
+        for unfo in icfg
+            .get("users")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
             let name = unfo.get("name").and_then(Json::as_str).unwrap_or_default();
             let email = unfo.get("email").and_then(Json::as_str);
             tracing::debug!(user = name, "adding inaugural user");
-            let user = auth.add_user(name, None, email, Some(&seeded("user", name))).await?;
+            let user = auth
+                .add_user(name, None, email, Some(&seeded("user", name)))
+                .await?;
             if unfo.get("admin").and_then(Json::as_bool).unwrap_or(false) {
                 auth.set_user_admin(&user.iden, true, None).await?;
             }
-            for rolename in unfo.get("roles").and_then(Json::as_array).into_iter().flatten() {
+            for rolename in unfo
+                .get("roles")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let role = auth.req_role_by_name(rolename.as_str().unwrap_or_default())?;
                 auth.grant(&user.iden, &role.iden, None).await?;
             }
@@ -358,7 +402,11 @@ impl Cell {
 
     /// A copy of the configuration.
     pub fn conf(&self) -> Config {
-        self.inner.conf.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .conf
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// One configuration value.
@@ -463,7 +511,12 @@ impl Cell {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|(host, port)| map([("host", Value::from(host.as_str())), ("port", Value::from(*port))]))
+            .map(|(host, port)| {
+                map([
+                    ("host", Value::from(host.as_str())),
+                    ("port", Value::from(*port)),
+                ])
+            })
             .collect();
         map([
             (
@@ -519,7 +572,12 @@ impl Cell {
     }
 
     async fn cell_vers(&self) -> Value {
-        let rows = self.inner.store.scan(DB_VERS, b"").await.unwrap_or_default();
+        let rows = self
+            .inner
+            .store
+            .scan(DB_VERS, b"")
+            .await
+            .unwrap_or_default();
         Value::Map(
             rows.into_iter()
                 .filter_map(|(k, v)| {
@@ -548,14 +606,21 @@ impl Cell {
             .unwrap_or("nominal");
         map([
             ("iden", Value::from(self.iden())),
-            ("components", Value::Array(comps.iter().map(HealthComponent::pack).collect())),
+            (
+                "components",
+                Value::Array(comps.iter().map(HealthComponent::pack).collect()),
+            ),
             ("status", Value::from(status)),
         ])
     }
 
     /// `getPermDefs()`.
     pub fn perm_defs(&self) -> Vec<Value> {
-        self.inner.hooks.get().map(|h| h.perm_defs()).unwrap_or_default()
+        self.inner
+            .hooks
+            .get()
+            .map(|h| h.perm_defs())
+            .unwrap_or_default()
     }
 
     /// `getSystemInfo()`.
@@ -579,59 +644,21 @@ impl Cell {
             ("availmem", Value::from(availmem)),
             ("cpucount", Value::from(cpucount)),
             ("sysctls", crate::sysinfo::sysctls()),
-            ("tmpdir", Value::from(std::env::temp_dir().display().to_string())),
+            (
+                "tmpdir",
+                Value::from(std::env::temp_dir().display().to_string()),
+            ),
         ])
-    }
-
-    pub(crate) fn register_session(&self, sess: Arc<crate::session::Session>, classname: String) {
-        let mut dmon = self.inner.dmon.lock().unwrap_or_else(|e| e.into_inner());
-        dmon.retain(|s| s.sess.strong_count() > 0);
-        dmon.push(DmonSess {
-            iden: sess.conninfo().sess.clone(),
-            user: sess.user_iden(),
-            sess: Arc::downgrade(&sess),
-            classname,
-        });
-    }
-
-    pub(crate) fn unregister_session(&self, iden: &str) {
-        let mut dmon = self.inner.dmon.lock().unwrap_or_else(|e| e.into_inner());
-        dmon.retain(|s| s.iden != iden && s.sess.strong_count() > 0);
-    }
-
-    pub(crate) fn update_session_user(&self, iden: &str, user: &str) {
-        let mut dmon = self.inner.dmon.lock().unwrap_or_else(|e| e.into_inner());
-        for sess in dmon.iter_mut().filter(|s| s.iden == iden) {
-            sess.user = user.to_string();
-        }
     }
 
     /// `getDmonSessions()`: the open telepath sessions.
     pub fn dmon_sessions(&self) -> Value {
-        let dmon = self.inner.dmon.lock().unwrap_or_else(|e| e.into_inner());
-        let auth = self.auth();
-        Value::Array(
-            dmon.iter()
-                .filter_map(|entry| {
-                    let sess = entry.sess.upgrade()?;
-                    let name = auth.user(&entry.user).map(|u| u.name.clone());
-                    Some(map([
-                        (
-                            "items",
-                            Value::Map(vec![(Value::Nil, Value::from(entry.classname.as_str()))]),
-                        ),
-                        ("conninfo", sess.conninfo().pack()),
-                        (
-                            "user",
-                            map([
-                                ("iden", Value::from(entry.user.as_str())),
-                                ("name", crate::value::opt_str(name.as_deref())),
-                            ]),
-                        ),
-                    ]))
-                })
-                .collect(),
-        )
+        Value::Array(self.inner.daemon.sessions().iter().map(|s| s.pack()).collect())
+    }
+
+    /// The telepath Daemon (shares the cell's API; listeners are added by the launcher).
+    pub fn daemon(&self) -> &Daemon {
+        &self.inner.daemon
     }
 
     /// Register a reloadable subsystem.
@@ -753,7 +780,11 @@ async fn check_versions(store: &dyn Store, def: &ServiceDef, inaugural: bool) ->
     let mut ops = vec![
         StoreOp::put(DB_INFO, b"cell:version".to_vec(), vers(&mine)),
         StoreOp::put(DB_INFO, b"synapse:version".to_vec(), vers(&synv)),
-        StoreOp::put(DB_VERS, b"cell:storage".to_vec(), encode(&Value::from(CELL_STORAGE_VERSION))),
+        StoreOp::put(
+            DB_VERS,
+            b"cell:storage".to_vec(),
+            encode(&Value::from(CELL_STORAGE_VERSION)),
+        ),
     ];
     if inaugural {
         ops.push(StoreOp::put(
@@ -767,9 +798,7 @@ async fn check_versions(store: &dyn Store, def: &ServiceDef, inaugural: bool) ->
 
 /// The default store of a cell directory: `slabs/cell.lmdb`.
 async fn default_store(dir: &CellDir) -> Result<Arc<dyn Store>> {
-    let _ = dir;
-    tracing::warn!("no persistent store is available yet; cell data is kept in memory");
-    Ok(Arc::new(MemStore::new()))
+    Ok(Arc::new(SlabStore::open(&dir.join("slabs").join("cell.lmdb")).await?))
 }
 
 /// A cell with its service: what `synapse-servers` runs.
@@ -789,7 +818,9 @@ impl<S> Clone for ServiceCell<S> {
 
 impl<S: Service> std::fmt::Debug for ServiceCell<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceCell").field("cell", &self.cell).finish()
+        f.debug_struct("ServiceCell")
+            .field("cell", &self.cell)
+            .finish()
     }
 }
 
@@ -807,7 +838,19 @@ impl<S: Service> ServiceCell<S> {
         cell.set_hooks(service.clone());
         let svc = service.clone();
         cell.base().on_fini(move || async move { svc.fini().await });
-        Ok(Self { cell, service })
+        let this = Self { cell, service };
+        let daemon = this.cell.daemon();
+        daemon.set_auth(Arc::new(crate::tele::CellAuth::new(this.cell.clone())));
+        let ahaname = this.cell.conf_value("aha:name");
+        daemon.set_ahainfo(Some(map([(
+            "name",
+            crate::value::opt_str(ahaname.as_ref().and_then(Json::as_str)),
+        )])));
+        daemon.share_factory("*", Arc::new(crate::tele::CellApiFactory::new(this.clone())));
+        for name in &this.cell.def().shares {
+            daemon.share_factory(name, Arc::new(crate::tele::CellApiFactory::new(this.clone())));
+        }
+        Ok(this)
     }
 
     /// The cell core.
@@ -826,7 +869,11 @@ impl<S: Service> ServiceCell<S> {
     }
 
     /// A telepath session API for `user` (after authentication).
-    pub fn session(&self, user: &str, conninfo: crate::session::ConnInfo) -> crate::session::CellApi<S> {
+    pub fn session(
+        &self,
+        user: &str,
+        conninfo: crate::session::ConnInfo,
+    ) -> crate::session::CellApi<S> {
         crate::session::CellApi::new(self.clone(), user, conninfo)
     }
 
@@ -842,7 +889,10 @@ mod tests {
 
     #[test]
     fn urls_are_sanitized() {
-        assert_eq!(sanitize_url("tcp://root:secret@host:1/"), "tcp://root:****@host:1/");
+        assert_eq!(
+            sanitize_url("tcp://root:secret@host:1/"),
+            "tcp://root:****@host:1/"
+        );
         assert_eq!(sanitize_url("tcp://host:1/"), "tcp://host:1/");
         assert_eq!(sanitize_url("aha://visi@cell..."), "aha://visi@cell...");
     }

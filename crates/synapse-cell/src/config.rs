@@ -191,15 +191,23 @@ impl Schema {
         }
         if let Some(num) = valu.as_f64().filter(|_| valu.is_number()) {
             if let Some(min) = self.minimum.filter(|min| num < *min) {
-                return Err(format!("{path} must be bigger than or equal to {}", fmt_num(min)));
+                return Err(format!(
+                    "{path} must be bigger than or equal to {}",
+                    fmt_num(min)
+                ));
             }
             if let Some(max) = self.maximum.filter(|max| num > *max) {
-                return Err(format!("{path} must be smaller than or equal to {}", fmt_num(max)));
+                return Err(format!(
+                    "{path} must be smaller than or equal to {}",
+                    fmt_num(max)
+                ));
             }
         }
         if let Some(text) = valu.as_str() {
             if let Some(min) = self.min_length.filter(|min| text.chars().count() < *min) {
-                return Err(format!("{path} must be longer than or equal to {min} characters"));
+                return Err(format!(
+                    "{path} must be longer than or equal to {min} characters"
+                ));
             }
             if let Some((source, regex)) = &self.pattern
                 && !regex.is_match(text)
@@ -217,7 +225,9 @@ impl Schema {
                 return Err(format!("{path} must contain at least {min} items"));
             }
             if let Some(max) = self.max_items.filter(|max| items.len() > *max) {
-                return Err(format!("{path} must contain less than or equal to {max} items"));
+                return Err(format!(
+                    "{path} must contain less than or equal to {max} items"
+                ));
             }
             for (indx, item) in items.iter().enumerate() {
                 let schema = if self.tuple_items.is_empty() {
@@ -238,7 +248,10 @@ impl Schema {
                 .collect();
             if !missing.is_empty() {
                 let names: Vec<String> = missing.iter().map(|n| format!("'{n}'")).collect();
-                return Err(format!("{path} must contain [{}] properties", names.join(", ")));
+                return Err(format!(
+                    "{path} must contain [{}] properties",
+                    names.join(", ")
+                ));
             }
             for (name, schema) in &self.properties {
                 if let Some(item) = items.get(name) {
@@ -422,9 +435,7 @@ pub fn parse_opt(kind: OptKind, flag: &str, text: &str) -> Result<Json> {
             Ok(Json::Bool(b)) => Ok(Json::Bool(b)),
             _ => Err(Error::new(
                 ErrKind::BadConfValu,
-                format!(
-                    "argument --{flag}: invalid choice: '{text}' (choose from True, False)"
-                ),
+                format!("argument --{flag}: invalid choice: '{text}' (choose from True, False)"),
             )
             .with("name", flag)),
         },
@@ -534,7 +545,10 @@ impl Config {
             let valu = yaml_scalar(&text).map_err(|err| {
                 Error::new(
                     ErrKind::BadConfValu,
-                    format!("Invalid value in environment variable {envname}: {}", err.mesg()),
+                    format!(
+                        "Invalid value in environment variable {envname}: {}",
+                        err.mesg()
+                    ),
                 )
                 .with("name", key.as_str())
             })?;
@@ -654,7 +668,9 @@ impl Config {
                 ConfType::Integer => OptKind::Int,
                 ConfType::Number => OptKind::Float,
                 ConfType::Boolean => {
-                    let Some(default) = &def.default else { continue };
+                    let Some(default) = &def.default else {
+                        continue;
+                    };
                     let default = default.as_bool().unwrap_or(false);
                     help.push_str(&format!(
                         " This option defaults to {}.",
@@ -929,7 +945,8 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        conf.load_file(&dir.path().join("cell.yaml"), false).unwrap();
+        conf.load_file(&dir.path().join("cell.yaml"), false)
+            .unwrap();
         conf.load_file(&dir.path().join("cell.mods.yaml"), true)
             .unwrap();
         conf.finish().unwrap();
@@ -958,8 +975,9 @@ mod tests {
         let err = conf().load_file(&path, false).unwrap_err();
         assert_eq!(err.kind(), ErrKind::BadConfValu);
         assert!(
-            err.mesg()
-                .starts_with("Invalid config for max:users, data must be bigger than or equal to 0"),
+            err.mesg().starts_with(
+                "Invalid config for max:users, data must be bigger than or equal to 0"
+            ),
             "{}",
             err.mesg()
         );
@@ -1038,18 +1056,33 @@ mod tests {
         let good = json!({"roles": [{"name": "analysts", "rules": [[true, ["node"]]]}],
                           "users": [{"name": "visi", "admin": true, "roles": ["analysts"]}]});
         conf.check("inaugural", &good).unwrap();
-        assert!(conf.check("inaugural", &json!({"roles": [{"name": "all"}]})).is_err());
-        assert!(conf.check("inaugural", &json!({"users": [{"name": "root"}]})).is_err());
-        conf.check("inaugural", &json!({"users": [{"name": "roots"}, {"name": "ro"}]}))
-            .unwrap();
-        conf.check("inaugural", &json!({"roles": [{"name": "al"}, {"name": "alle"}]}))
-            .unwrap();
+        assert!(
+            conf.check("inaugural", &json!({"roles": [{"name": "all"}]}))
+                .is_err()
+        );
+        assert!(
+            conf.check("inaugural", &json!({"users": [{"name": "root"}]}))
+                .is_err()
+        );
+        conf.check(
+            "inaugural",
+            &json!({"users": [{"name": "roots"}, {"name": "ro"}]}),
+        )
+        .unwrap();
+        conf.check(
+            "inaugural",
+            &json!({"roles": [{"name": "al"}, {"name": "alle"}]}),
+        )
+        .unwrap();
         let err = conf
             .check("inaugural", &json!({"users": [{"name": "x", "bad": 1}]}))
             .unwrap_err();
         assert!(err.mesg().contains("must not contain"), "{}", err.mesg());
         let err = conf
-            .check("inaugural", &json!({"users": [{"name": "x", "rules": [[true]]}]}))
+            .check(
+                "inaugural",
+                &json!({"users": [{"name": "x", "rules": [[true]]}]}),
+            )
             .unwrap_err();
         assert!(err.mesg().contains("at least 2 items"), "{}", err.mesg());
     }
@@ -1060,6 +1093,9 @@ mod tests {
         assert_eq!(yaml_scalar("yes").unwrap(), json!(true));
         assert_eq!(yaml_scalar("null").unwrap(), Json::Null);
         assert_eq!(yaml_scalar("root").unwrap(), json!("root"));
-        assert_eq!(yaml_scalar("tcp://0.0.0.0:1").unwrap(), json!("tcp://0.0.0.0:1"));
+        assert_eq!(
+            yaml_scalar("tcp://0.0.0.0:1").unwrap(),
+            json!("tcp://0.0.0.0:1")
+        );
     }
 }

@@ -14,8 +14,8 @@ pub struct CellDir {
     path: PathBuf,
     iden: String,
     inaugural: bool,
-    // Holding the file keeps the exclusive lock for the life of the cell.
-    _lock: File,
+    // Holding the file keeps the exclusive lock until `unlock` or drop.
+    lock: std::sync::Mutex<Option<File>>,
 }
 
 fn gendir(path: &Path) -> Result<()> {
@@ -51,8 +51,10 @@ impl CellDir {
             };
             // Write to a temporary file then rename, so a crash never leaves an empty guid.
             let tmp = path.join("cell.guid.tmp");
-            std::fs::write(&tmp, iden.as_bytes()).map_err(|err| Error::io("cannot write", &tmp, err))?;
-            std::fs::rename(&tmp, &guidpath).map_err(|err| Error::io("cannot write", &guidpath, err))?;
+            std::fs::write(&tmp, iden.as_bytes())
+                .map_err(|err| Error::io("cannot write", &tmp, err))?;
+            std::fs::rename(&tmp, &guidpath)
+                .map_err(|err| Error::io("cannot write", &guidpath, err))?;
         }
         let mut lock = OpenOptions::new()
             .read(true)
@@ -89,8 +91,16 @@ impl CellDir {
             path,
             iden,
             inaugural,
-            _lock: lock,
+            lock: std::sync::Mutex::new(Some(lock)),
         })
+    }
+
+    /// Release the lock on `cell.guid` (at teardown), so another process may open the cell.
+    pub fn unlock(&self) {
+        let lock = self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(file) = lock {
+            let _ = file.unlock();
+        }
     }
 
     /// The directory.
@@ -126,7 +136,8 @@ impl CellDir {
             fd.write_all(synapse_base::guid().as_bytes())
                 .map_err(|err| Error::io("cannot write", &path, err))?;
         }
-        let text = std::fs::read_to_string(&path).map_err(|err| Error::io("cannot read", &path, err))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|err| Error::io("cannot read", &path, err))?;
         Ok(text.trim().to_string())
     }
 }
@@ -156,12 +167,18 @@ mod tests {
         assert_eq!(first.iden(), iden);
         let err = CellDir::open(&path, "cell", None).unwrap_err();
         assert_eq!(err.kind(), ErrKind::FatalErr);
-        assert_eq!(err.mesg(), "Cannot start the cell, another process is already running it.");
-        drop(first);
+        assert_eq!(
+            err.mesg(),
+            "Cannot start the cell, another process is already running it."
+        );
+        first.unlock();
         let again = CellDir::open(&path, "cell", Some(&"b".repeat(32))).unwrap();
         assert!(!again.is_inaugural());
         assert_eq!(again.iden(), iden);
-        assert_eq!(std::fs::read_to_string(path.join("cell.guid")).unwrap(), iden);
+        assert_eq!(
+            std::fs::read_to_string(path.join("cell.guid")).unwrap(),
+            iden
+        );
         let secret = again.cookie_secret().unwrap();
         assert_eq!(secret, again.cookie_secret().unwrap());
         assert!(path.join("slabs").is_dir());

@@ -211,9 +211,12 @@ impl Error {
 
     /// An I/O failure on `path`.
     pub fn io(what: &str, path: &std::path::Path, err: std::io::Error) -> Self {
-        Self::new(ErrKind::BadCoreStore, format!("{what} {}: {err}", path.display()))
-            .with("path", path.display().to_string())
-            .with_source(err)
+        Self::new(
+            ErrKind::BadCoreStore,
+            format!("{what} {}: {err}", path.display()),
+        )
+        .with("path", path.display().to_string())
+        .with_source(err)
     }
 }
 
@@ -229,7 +232,10 @@ mod tests {
         let Value::Map(items) = info else {
             panic!("not a map")
         };
-        assert_eq!(items[0], (Value::from("mesg"), Value::from("Invalid password")));
+        assert_eq!(
+            items[0],
+            (Value::from("mesg"), Value::from("Invalid password"))
+        );
         assert!(items.contains(&(Value::from("username"), Value::from("visi"))));
         assert_eq!(err.kind(), ErrKind::AuthDeny);
         assert_eq!(err.to_string(), "AuthDeny: Invalid password");

@@ -43,7 +43,9 @@ pub const MAX_BODY: usize = 100 * 1024 * 1024;
 
 /// A full body from bytes.
 pub fn full(byts: impl Into<Bytes>) -> Body {
-    Full::new(byts.into()).map_err(|never| match never {}).boxed()
+    Full::new(byts.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 fn json_response(status: StatusCode, valu: &Json) -> HttpResponse {
@@ -61,12 +63,18 @@ fn json_response(status: StatusCode, valu: &Json) -> HttpResponse {
 
 /// `{"status": "ok", "result": valu}` with status 200.
 pub fn ok(valu: Json) -> HttpResponse {
-    json_response(StatusCode::OK, &serde_json::json!({"status": "ok", "result": valu}))
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({"status": "ok", "result": valu}),
+    )
 }
 
 /// `{"status": "err", "code": code, "mesg": mesg}`.
 pub fn err(status: StatusCode, code: &str, mesg: &str) -> HttpResponse {
-    json_response(status, &serde_json::json!({"status": "err", "code": code, "mesg": mesg}))
+    json_response(
+        status,
+        &serde_json::json!({"status": "err", "code": code, "mesg": mesg}),
+    )
 }
 
 /// An error envelope for `error` with the status its class maps to: `AuthDeny` 403,
@@ -263,13 +271,10 @@ impl HttpReq {
     /// A query-string argument (the last one given, decoded).
     pub fn query(&self, name: &str) -> Option<String> {
         let query = self.req.uri().query()?;
-        query
-            .split('&')
-            .filter_map(|pair| {
-                let (key, valu) = pair.split_once('=').unwrap_or((pair, ""));
-                (url_decode(key) == name).then(|| url_decode(valu))
-            })
-            .last()
+        query.split('&').rev().find_map(|pair| {
+            let (key, valu) = pair.split_once('=').unwrap_or((pair, ""));
+            (url_decode(key) == name).then(|| url_decode(valu))
+        })
     }
 
     /// Take the body as a stream (for uploads).
@@ -306,7 +311,11 @@ impl HttpReq {
     pub async fn json_body(&mut self) -> Result<Json, HttpResponse> {
         let byts = self.body_bytes().await?;
         serde_json::from_slice(&byts).map_err(|_| {
-            err(StatusCode::BAD_REQUEST, "SchemaViolation", "Invalid JSON content.")
+            err(
+                StatusCode::BAD_REQUEST,
+                "SchemaViolation",
+                "Invalid JSON content.",
+            )
         })
     }
 
@@ -409,7 +418,10 @@ impl HttpReq {
         let Some(web) = self.web_user().await else {
             return Err(not_authenticated());
         };
-        self.cell.auth().user(&web.iden).ok_or_else(not_authenticated)
+        self.cell
+            .auth()
+            .user(&web.iden)
+            .ok_or_else(not_authenticated)
     }
 
     /// The authenticated global admin, or the 401/403 response.

@@ -130,9 +130,40 @@ async fn start_network<S: Service>(
     opts: &LaunchOpts,
 ) -> Result<(Option<SocketAddr>, Vec<String>)> {
     let conf = cell.cell().conf();
-    let telepath = Vec::new();
+    let mut telepath = Vec::new();
     let celltype = cell.cell().cell_type();
-    let _ = &opts.name;
+    let daemon = cell.cell().daemon();
+
+    // The local socket is always there; as the reference, failing to bind it is not fatal.
+    let sockpath = cell.cell().dirn().join("sock");
+    let sockurl = format!("unix://{}", sockpath.display());
+    match daemon.listen(&sockurl).await {
+        Ok(_) => telepath.push(sockurl),
+        Err(err) => {
+            tracing::error!(path = %sockpath.display(), cause = %err, "Failed to listen on unix socket");
+            tracing::error!("LOCAL UNIX SOCKET WILL BE UNAVAILABLE");
+        }
+    }
+    let turl = match conf.get_str("dmon:listen") {
+        Some(url) => url.to_string(),
+        None => opts.telepath.clone(),
+    };
+    let addr = daemon.listen(&turl).await.map_err(|err| {
+        Error::new(ErrKind::BadArg, format!("cannot listen on {turl}: {err}"))
+    })?;
+    tracing::info!("...{celltype} API (telepath): {turl}");
+    telepath.push(match addr {
+        synapse_telepath::ListenAddr::Tcp(sockaddr) => {
+            // Report the bound port (the URL may have asked for port 0).
+            let scheme = turl.split("://").next().unwrap_or("tcp");
+            format!("{scheme}://{sockaddr}/")
+        }
+        synapse_telepath::ListenAddr::Unix(path) => format!("unix://{}", path.display()),
+    });
+    if let Some(name) = &opts.name {
+        daemon.share_factory(name, std::sync::Arc::new(crate::tele::CellApiFactory::new(cell.clone())));
+        tracing::info!("...{celltype} API (telepath name): {name}");
+    }
     let https = if !conf.contains("https:port") {
         let addr = serve_https(cell.http(), "0.0.0.0", opts.https).await?;
         tracing::info!("...{celltype} API (https): {}", opts.https);
@@ -145,8 +176,11 @@ async fn start_network<S: Service>(
             }
             Some(port) => {
                 let port = u16::try_from(port).map_err(|_| {
-                    Error::new(ErrKind::BadConfValu, format!("https:port {port} is not a port"))
-                        .with("name", "https:port")
+                    Error::new(
+                        ErrKind::BadConfValu,
+                        format!("https:port {port} is not a port"),
+                    )
+                    .with("name", "https:port")
                 })?;
                 let addr = serve_https(cell.http(), "0.0.0.0", port).await?;
                 tracing::info!("...{celltype} API (https): {port}");

@@ -115,12 +115,13 @@ mod service;
 mod session;
 mod store;
 mod sysinfo;
+mod tele;
 mod util;
 mod value;
 
 pub use crate::auth::{
-    ApiKeyDef, Auth, AuthEvent, AuthOptions, GateDef, GateEntry, KeyVals, PackRoles, Policy,
-    Role, RoleDef, Rule, User, UserDef, norm_email, policy_schema,
+    ApiKeyDef, Auth, AuthEvent, AuthOptions, GateDef, GateEntry, KeyVals, PackRoles, Policy, Role,
+    RoleDef, Rule, User, UserDef, norm_email, policy_schema,
 };
 pub use crate::boss::{Boss, BossTask, TaskOpts};
 pub use crate::cell::{Cell, CellOptions, ReloadFn, ServiceCell};
@@ -131,23 +132,24 @@ pub use crate::config::{
 pub use crate::dirn::CellDir;
 pub use crate::error::{ErrKind, Error, Result};
 pub use crate::http::{
-    Body, BoxError, Handler, HttpApi, HttpReq, HttpResponse, MAX_BODY, RemoteAddr, Route,
-    WebUser, err, exc, full, handler, json_of, load_or_make_cert, not_authenticated, ok,
-    serve_https, status_of,
+    Body, BoxError, Handler, HttpApi, HttpReq, HttpResponse, MAX_BODY, RemoteAddr, Route, WebUser,
+    err, exc, full, handler, json_of, load_or_make_cert, not_authenticated, ok, serve_https,
+    status_of,
 };
 pub use crate::launch::{
     DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config,
 };
 pub use crate::passwd::{
-    PBKDF2, PBKDF2_HASH, PBKDF2_ITERATIONS, Shadow, StoredPasswd, check_shadow,
-    generate_api_key, make_shadow, parse_api_key,
+    PBKDF2, PBKDF2_HASH, PBKDF2_ITERATIONS, Shadow, StoredPasswd, check_shadow, generate_api_key,
+    make_shadow, parse_api_key,
 };
 pub use crate::service::{
     BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceDef,
-    ShareObject, no_such_path,
+    no_such_path,
 };
 pub use crate::session::{CELL_API_CLASSES, CELL_API_METHODS, CellApi, ConnInfo, Session};
-pub use crate::store::{MemStore, Rows, Store, StoreOp};
+pub use crate::tele::{CellApiFactory, CellAuth};
+pub use crate::store::{MemStore, Rows, SlabStore, Store, StoreOp};
 pub use crate::value::{
     ArgDefault, Args, Bound, Param, decode, encode, from_json, guid_of, is_guid, map, map_get,
     opt_str, perm_path, req_str, to_json, truthy,

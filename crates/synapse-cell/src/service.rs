@@ -11,8 +11,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use futures::stream::BoxStream;
 use rmpv::Value;
+pub use synapse_telepath::Reply;
 
 use crate::cell::Cell;
 use crate::config::ConfDef;
@@ -88,49 +88,6 @@ impl MethDef {
     }
 }
 
-/// A telepath object other than the session API, returned by a method as a share (e.g. the
-/// Axon's upload). Its methods are called by name on the share's iden.
-pub trait ShareObject: Send + Sync + 'static {
-    /// The share type name sent to the client (e.g. `upload`).
-    fn typename(&self) -> &str;
-    /// The methods listed in the share's sharinfo.
-    fn methods(&self) -> Vec<MethDef>;
-    /// `sharinfo["classes"]` of the share.
-    fn classes(&self) -> Vec<String>;
-    /// Call a method.
-    fn call(&self, meth: &str, args: Args) -> BoxFuture<'_, Result<Reply>>;
-    /// Called when the share ends (client `share:fini` or session end).
-    fn fini(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
-    }
-}
-
-/// What a telepath method returns.
-pub enum Reply {
-    /// A value.
-    Value(Value),
-    /// A generator: items are sent as they come; an error ends it.
-    Genr(BoxStream<'static, Result<Value>>),
-    /// A new share object.
-    Share(Arc<dyn ShareObject>),
-}
-
-impl std::fmt::Debug for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Reply::Value(v) => f.debug_tuple("Value").field(v).finish(),
-            Reply::Genr(_) => f.write_str("Genr(..)"),
-            Reply::Share(s) => f.debug_tuple("Share").field(&s.typename()).finish(),
-        }
-    }
-}
-
-impl From<Value> for Reply {
-    fn from(valu: Value) -> Self {
-        Reply::Value(valu)
-    }
-}
-
 /// A health component reported by `getHealthCheck`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthComponent {
@@ -172,6 +129,9 @@ pub trait Service: Send + Sync + Sized + 'static {
 
     /// Handle a telepath method; `None` means "not mine" and the CellApi handles it (or
     /// answers `NoSuchMeth`). A service may also override a CellApi method this way.
+    /// Return [`Reply::Value`], [`Reply::Stream`] for generator methods (list them with
+    /// [`MethDef::genr`]) or [`Reply::Share`] with a `synapse_telepath::Share` object (e.g.
+    /// one made with `synapse_telepath::Methods::bind`) for share-returning methods.
     fn call<'a>(
         self: &'a Arc<Self>,
         sess: &'a Session,
@@ -190,7 +150,7 @@ pub trait Service: Send + Sync + Sized + 'static {
         self: &'a Arc<Self>,
         sess: Arc<Session>,
         path: &'a [String],
-    ) -> BoxFuture<'a, Result<Arc<dyn ShareObject>>> {
+    ) -> BoxFuture<'a, Result<Arc<dyn synapse_telepath::Share>>> {
         let _ = sess;
         Box::pin(async move { Err(no_such_path(path)) })
     }

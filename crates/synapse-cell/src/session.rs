@@ -2,7 +2,7 @@
 //! made for each authenticated telepath session, with the reference's `CellApi` methods
 //! (same names, arguments, results and error classes) plus the service's own.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -109,7 +109,9 @@ impl Session {
 
     /// Check a permission of the session user.
     pub fn allowed(&self, perm: &[String], default: Option<bool>) -> Option<bool> {
-        self.cell.auth().allowed(&self.user_iden(), perm, default, None)
+        self.cell
+            .auth()
+            .allowed(&self.user_iden(), perm, default, None)
     }
 
     /// Require a permission (`AuthDeny "User must have permission <a.b>"`), as the
@@ -130,7 +132,12 @@ impl Session {
 
     /// Require a permission, optionally on a gate, with the reference's `User.confirm` error
     /// (`AuthDeny "User 'name' (iden) must have permission a.b"`).
-    pub fn confirm(&self, perm: &[String], default: Option<bool>, gate: Option<&str>) -> Result<()> {
+    pub fn confirm(
+        &self,
+        perm: &[String],
+        default: Option<bool>,
+        gate: Option<&str>,
+    ) -> Result<()> {
         let user = self.user()?;
         self.cell.auth().confirm(&user, perm, default, gate)
     }
@@ -212,26 +219,33 @@ pub const CELL_API_METHODS: &[MethDef] = &[
 ];
 
 /// The base classes of every cell API in `sharinfo["classes"]`.
-pub const CELL_API_CLASSES: &[&str] = &[
-    "synapse.lib.cell.CellApi",
-    "synapse.lib.base.Base",
-];
+pub const CELL_API_CLASSES: &[&str] = &["synapse.lib.cell.CellApi", "synapse.lib.base.Base"];
 
 /// The API object of one telepath session: every `CellApi` method plus the service's.
+///
+/// It is also the telepath [`Share`](synapse_telepath::Share) the cell's Daemon hands each
+/// session (cheap to clone).
 pub struct CellApi<S> {
     svc: ServiceCell<S>,
     sess: Arc<Session>,
+    sharinfo: Arc<OnceLock<Value>>,
+    class: Arc<str>,
+}
+
+impl<S> Clone for CellApi<S> {
+    fn clone(&self) -> Self {
+        Self {
+            svc: self.svc.clone(),
+            sess: self.sess.clone(),
+            sharinfo: self.sharinfo.clone(),
+            class: self.class.clone(),
+        }
+    }
 }
 
 impl<S: Service> std::fmt::Debug for CellApi<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CellApi").field("sess", &self.sess).finish()
-    }
-}
-
-impl<S> Drop for CellApi<S> {
-    fn drop(&mut self) {
-        self.sess.cell().unregister_session(&self.sess.conninfo().sess);
     }
 }
 
@@ -278,15 +292,44 @@ fn indx_arg(bound: &Bound, indx: usize) -> Result<Option<i64>> {
 impl<S: Service> CellApi<S> {
     pub(crate) fn new(svc: ServiceCell<S>, user: &str, conninfo: ConnInfo) -> Self {
         let sess = Arc::new(Session::new(svc.cell().clone(), user, conninfo));
-        let classname = svc
+        let class: Arc<str> = svc
             .cell()
             .def()
             .api_classes
             .first()
-            .cloned()
-            .unwrap_or_else(|| CELL_API_CLASSES[0].to_string());
-        svc.cell().register_session(sess.clone(), classname);
-        Self { svc, sess }
+            .map_or(CELL_API_CLASSES[0], String::as_str)
+            .rsplit('.')
+            .next()
+            .unwrap_or("CellApi")
+            .into();
+        Self {
+            svc,
+            sess,
+            sharinfo: Arc::new(OnceLock::new()),
+            class,
+        }
+    }
+
+    /// `sharinfo` for the telepath handshake.
+    pub fn sharinfo(&self) -> &Value {
+        self.sharinfo.get_or_init(|| {
+            let def = self.svc.cell().def();
+            let info = synapse_telepath::ShareInfo {
+                meths: self
+                    .methods()
+                    .into_iter()
+                    .map(|m| (m.name.to_string(), m.genr))
+                    .collect(),
+                classes: self.classes(),
+                version: (
+                    u64::from(crate::service::SYNAPSE_VERSION[0]),
+                    u64::from(crate::service::SYNAPSE_VERSION[1]),
+                    u64::from(crate::service::SYNAPSE_VERSION[2]),
+                ),
+                commit: def.commit.clone(),
+            };
+            info.to_value()
+        })
     }
 
     /// The session.
@@ -329,13 +372,18 @@ impl<S: Service> CellApi<S> {
         self.call_cell(meth, args).await
     }
 
+    /// The short class name (`CellApi`, `AxonApi` ...) used in messages.
+    pub fn short_class(&self) -> &str {
+        &self.class
+    }
+
     fn no_such_meth(&self, meth: &str) -> Error {
-        let class = self
-            .classes()
-            .first()
-            .and_then(|c| c.rsplit('.').next().map(str::to_string))
-            .unwrap_or_else(|| "CellApi".to_string());
-        Error::new(ErrKind::NoSuchMeth, format!("{class} has no method: {meth}.")).with("name", meth)
+        let class = self.short_class();
+        Error::new(
+            ErrKind::NoSuchMeth,
+            format!("{class} has no method: {meth}."),
+        )
+        .with("name", meth)
     }
 
     fn pack_user(&self, user: &User, how: PackRoles) -> Value {
@@ -343,11 +391,13 @@ impl<S: Service> CellApi<S> {
     }
 
     #[allow(clippy::too_many_lines)]
-    async fn call_cell(&self, meth: &str, args: Args) -> Result<Reply> {
+    async fn call_cell(&self, methname: &str, args: Args) -> Result<Reply> {
+        let qualname = format!("{}.{methname}", self.short_class());
+        let meth = qualname.as_str();
         let cell = self.svc.cell();
         let auth = cell.auth();
         let sess = &self.sess;
-        match meth {
+        match methname {
             // ----- info and status -----
             "getCellType" => {
                 args.bind(meth, &[])?;
@@ -378,17 +428,28 @@ impl<S: Service> CellApi<S> {
                 let bound = args.bind(meth, &[("iden", D::Required)])?;
                 let me = sess.user()?;
                 if !me.is_admin() {
-                    return Err(Error::auth_deny("setCellUser() caller must be admin.", &me.iden, &me.name));
+                    return Err(Error::auth_deny(
+                        "setCellUser() caller must be admin.",
+                        &me.iden,
+                        &me.name,
+                    ));
                 }
                 let iden = loose(bound.value(0));
                 let Some(user) = auth.user(&iden) else {
-                    return Err(Error::new(ErrKind::NoSuchUser, format!("Unable to set cell user iden to {iden}")).with("user", iden.as_str()));
+                    return Err(Error::new(
+                        ErrKind::NoSuchUser,
+                        format!("Unable to set cell user iden to {iden}"),
+                    )
+                    .with("user", iden.as_str()));
                 };
                 if user.is_locked() {
-                    return Err(Error::auth_deny(format!("User ({}) is locked.", user.name), &user.iden, &user.name));
+                    return Err(Error::auth_deny(
+                        format!("User ({}) is locked.", user.name),
+                        &user.iden,
+                        &user.name,
+                    ));
                 }
                 sess.set_user(&user.iden);
-                cell.update_session_user(&sess.conninfo().sess, &user.iden);
                 ok(Value::Boolean(true))
             }
             "getSystemInfo" => {
@@ -429,34 +490,50 @@ impl<S: Service> CellApi<S> {
                 let bound = args.bind(meth, &[("perm", D::Required), ("default", D::Nil)])?;
                 let perm = perm_path(bound.value(0))?;
                 let default = opt_bool(bound.value(1));
-                ok(sess.allowed(&perm, default).map_or(Value::Nil, Value::Boolean))
+                ok(sess
+                    .allowed(&perm, default)
+                    .map_or(Value::Nil, Value::Boolean))
             }
             "getReloadableSystems" => {
                 sess.req_admin()?;
                 args.bind(meth, &[])?;
-                ok(Value::Array(cell.reloadable().into_iter().map(Value::from).collect()))
+                ok(Value::Array(
+                    cell.reloadable().into_iter().map(Value::from).collect(),
+                ))
             }
             "reload" => {
                 sess.req_admin()?;
                 let bound = args.bind(meth, &[("subsystem", D::Nil)])?;
-                ok(cell.reload(bound.opt_str(0, "subsystem")?.as_deref()).await?)
+                ok(cell
+                    .reload(bound.opt_str(0, "subsystem")?.as_deref())
+                    .await?)
             }
             "shutdown" => {
                 let user = sess.req_admin()?;
                 let bound = args.bind(meth, &[("timeout", D::Nil), ("drain", D::Bool(true))])?;
                 let timeout = match bound.value(0) {
                     Value::Nil => None,
-                    other => other.as_f64().or_else(|| other.as_i64().map(|i| i as f64)).map(|s| Duration::from_secs_f64(s.max(0.0))),
+                    other => other
+                        .as_f64()
+                        .or_else(|| other.as_i64().map(|i| i as f64))
+                        .map(|s| Duration::from_secs_f64(s.max(0.0))),
                 };
                 tracing::warn!(user = %user.name, "graceful shutdown initiated");
-                ok(Value::Boolean(cell.shutdown(timeout, bound.truthy(1)).await))
+                ok(Value::Boolean(
+                    cell.shutdown(timeout, bound.truthy(1)).await,
+                ))
             }
 
             // ----- tasks -----
             "ps" => {
                 args.bind(meth, &[])?;
                 let user = sess.user()?;
-                let all = auth.allowed(&user.iden, &["task".into(), "get".into()], Some(false), None) == Some(true);
+                let all = auth.allowed(
+                    &user.iden,
+                    &["task".into(), "get".into()],
+                    Some(false),
+                    None,
+                ) == Some(true);
                 let tasks: Vec<Value> = cell
                     .boss()
                     .ps()
@@ -480,7 +557,10 @@ impl<S: Service> CellApi<S> {
                     return ok(Value::Boolean(cell.boss().kill(&iden).await?));
                 }
                 Err(Error::auth_deny(
-                    format!("User ({}) must have permission task.del or own the task", user.name),
+                    format!(
+                        "User ({}) must have permission task.del or own the task",
+                        user.name
+                    ),
                     &user.iden,
                     &user.name,
                 )
@@ -490,23 +570,40 @@ impl<S: Service> CellApi<S> {
             "getTasks" => {
                 sess.req_admin()?;
                 args.bind(meth, &[("peers", D::Bool(true)), ("timeout", D::Nil)])?;
-                let items: Vec<Result<Value>> = cell
+                let items: Vec<std::result::Result<Value, synapse_telepath::RemoteError>> = cell
                     .boss()
                     .ps()
                     .into_iter()
                     .map(|t| Ok(with_service(t.pack_v2())))
                     .collect();
-                Ok(Reply::Genr(futures::stream::iter(items).boxed()))
+                Ok(Reply::Stream(futures::stream::iter(items).boxed()))
             }
             "getTask" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("iden", D::Required), ("peers", D::Bool(true)), ("timeout", D::Nil)])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("iden", D::Required),
+                        ("peers", D::Bool(true)),
+                        ("timeout", D::Nil),
+                    ],
+                )?;
                 let iden = loose(bound.value(0));
-                ok(cell.boss().get(&iden).map_or(Value::Nil, |t| with_service(t.pack_v2())))
+                ok(cell
+                    .boss()
+                    .get(&iden)
+                    .map_or(Value::Nil, |t| with_service(t.pack_v2())))
             }
             "killTask" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("iden", D::Required), ("peers", D::Bool(true)), ("timeout", D::Nil)])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("iden", D::Required),
+                        ("peers", D::Bool(true)),
+                        ("timeout", D::Nil),
+                    ],
+                )?;
                 let iden = loose(bound.value(0));
                 ok(Value::Boolean(cell.boss().kill(&iden).await?))
             }
@@ -514,21 +611,37 @@ impl<S: Service> CellApi<S> {
             // ----- users and roles -----
             "addUser" => {
                 let me = sess.req_admin()?;
-                let bound = args.bind(meth, &[("name", D::Required), ("passwd", D::Nil), ("email", D::Nil), ("iden", D::Nil)])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("name", D::Required),
+                        ("passwd", D::Nil),
+                        ("email", D::Nil),
+                        ("iden", D::Nil),
+                    ],
+                )?;
                 let name = req_str(bound.value(0), "name")?;
                 let passwd = passwd_arg(bound.value(1))?;
                 let email = match bound.value(2) {
                     Value::Nil => None,
-                    other => Some(req_str(other, "email").map_err(|_| Error::bad_arg("email must be a string").with("name", "email"))?),
+                    other => Some(req_str(other, "email").map_err(|_| {
+                        Error::bad_arg("email must be a string").with("name", "email")
+                    })?),
                 };
                 let iden = bound.opt_str(3, "iden")?;
                 tracing::info!(admin = %me.name, user = %name, "adding user");
-                let user = auth.add_user(&name, passwd.as_deref(), email.as_deref(), iden.as_deref()).await?;
+                let user = auth
+                    .add_user(&name, passwd.as_deref(), email.as_deref(), iden.as_deref())
+                    .await?;
                 ok(self.pack_user(&user, PackRoles::Defs))
             }
             "delUser" | "delAuthUser" => {
                 sess.req_admin()?;
-                let param = if meth == "delUser" { "iden" } else { "name" };
+                let param = if methname == "delUser" {
+                    "iden"
+                } else {
+                    "name"
+                };
                 let bound = args.bind(meth, &[(param, D::Required)])?;
                 auth.del_user(&loose(bound.value(0))).await?;
                 ok_nil()
@@ -537,18 +650,26 @@ impl<S: Service> CellApi<S> {
                 sess.req_admin()?;
                 let bound = args.bind(meth, &[("name", D::Required), ("iden", D::Nil)])?;
                 let name = req_str(bound.value(0), "name")?;
-                let role = auth.add_role(&name, bound.opt_str(1, "iden")?.as_deref()).await?;
+                let role = auth
+                    .add_role(&name, bound.opt_str(1, "iden")?.as_deref())
+                    .await?;
                 ok(role.pack())
             }
             "addAuthRole" => {
                 sess.req_admin()?;
                 let bound = args.bind(meth, &[("name", D::Required)])?;
-                let role = auth.add_role(&req_str(bound.value(0), "name")?, None).await?;
+                let role = auth
+                    .add_role(&req_str(bound.value(0), "name")?, None)
+                    .await?;
                 ok(role.pack())
             }
             "delRole" | "delAuthRole" => {
                 sess.req_admin()?;
-                let param = if meth == "delRole" { "iden" } else { "name" };
+                let param = if methname == "delRole" {
+                    "iden"
+                } else {
+                    "name"
+                };
                 let bound = args.bind(meth, &[(param, D::Required)])?;
                 auth.del_role(&loose(bound.value(0))).await?;
                 ok_nil()
@@ -568,45 +689,69 @@ impl<S: Service> CellApi<S> {
             "getAuthRoles" | "getRoleDefs" => {
                 sess.req_admin()?;
                 args.bind(meth, &[])?;
-                ok(Value::Array(auth.roles().iter().map(|r| r.pack()).collect()))
+                ok(Value::Array(
+                    auth.roles().iter().map(|r| r.pack()).collect(),
+                ))
             }
             "getUserDefs" => {
                 sess.req_admin()?;
                 args.bind(meth, &[])?;
-                ok(Value::Array(auth.users().iter().map(|u| self.pack_user(u, PackRoles::Defs)).collect()))
+                ok(Value::Array(
+                    auth.users()
+                        .iter()
+                        .map(|u| self.pack_user(u, PackRoles::Defs))
+                        .collect(),
+                ))
             }
             "addUserRule" | "addRoleRule" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("iden", D::Required), ("rule", D::Required), ("indx", D::Nil), ("gateiden", D::Nil)])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("iden", D::Required),
+                        ("rule", D::Required),
+                        ("indx", D::Nil),
+                        ("gateiden", D::Nil),
+                    ],
+                )?;
                 let iden = loose(bound.value(0));
                 let gate = opt_loose(bound.value(3));
                 // The object must exist before the rule is checked.
-                if meth == "addUserRule" {
+                if methname == "addUserRule" {
                     auth.req_user(&iden)?;
                 } else {
                     auth.req_role(&iden)?;
                 }
                 let rule = Rule::parse(bound.value(1))?;
                 let indx = indx_arg(&bound, 2)?;
-                if meth == "addUserRule" {
-                    auth.add_user_rule(&iden, rule, indx, gate.as_deref()).await?;
+                if methname == "addUserRule" {
+                    auth.add_user_rule(&iden, rule, indx, gate.as_deref())
+                        .await?;
                 } else {
-                    auth.add_role_rule(&iden, rule, indx, gate.as_deref()).await?;
+                    auth.add_role_rule(&iden, rule, indx, gate.as_deref())
+                        .await?;
                 }
                 ok_nil()
             }
             "delUserRule" | "delRoleRule" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("iden", D::Required), ("rule", D::Required), ("gateiden", D::Nil)])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("iden", D::Required),
+                        ("rule", D::Required),
+                        ("gateiden", D::Nil),
+                    ],
+                )?;
                 let iden = loose(bound.value(0));
                 let gate = opt_loose(bound.value(2));
-                if meth == "delUserRule" {
+                if methname == "delUserRule" {
                     auth.req_user(&iden)?;
                 } else {
                     auth.req_role(&iden)?;
                 }
                 let rule = Rule::parse(bound.value(1))?;
-                let done = if meth == "delUserRule" {
+                let done = if methname == "delUserRule" {
                     auth.del_user_rule(&iden, &rule, gate.as_deref()).await?
                 } else {
                     auth.del_role_rule(&iden, &rule, gate.as_deref()).await?
@@ -615,16 +760,23 @@ impl<S: Service> CellApi<S> {
             }
             "setUserRules" | "setRoleRules" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("iden", D::Required), ("rules", D::Required), ("gateiden", D::Nil)])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("iden", D::Required),
+                        ("rules", D::Required),
+                        ("gateiden", D::Nil),
+                    ],
+                )?;
                 let iden = loose(bound.value(0));
                 let gate = opt_loose(bound.value(2));
-                if meth == "setUserRules" {
+                if methname == "setUserRules" {
                     auth.req_user(&iden)?;
                 } else {
                     auth.req_role(&iden)?;
                 }
                 let rules = Rule::parse_list(bound.value(1))?;
-                if meth == "setUserRules" {
+                if methname == "setUserRules" {
                     auth.set_user_rules(&iden, rules, gate.as_deref()).await?;
                 } else {
                     auth.set_role_rules(&iden, rules, gate.as_deref()).await?;
@@ -633,11 +785,19 @@ impl<S: Service> CellApi<S> {
             }
             "setUserAdmin" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("iden", D::Required), ("admin", D::Required), ("gateiden", D::Nil)])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("iden", D::Required),
+                        ("admin", D::Required),
+                        ("gateiden", D::Nil),
+                    ],
+                )?;
                 let iden = loose(bound.value(0));
                 auth.req_user(&iden)?;
                 let admin = req_bool(bound.value(1), "setAdmin requires a boolean")?;
-                auth.set_user_admin(&iden, admin, opt_loose(bound.value(2)).as_deref()).await?;
+                auth.set_user_admin(&iden, admin, opt_loose(bound.value(2)).as_deref())
+                    .await?;
                 ok_nil()
             }
             "getAuthInfo" => {
@@ -650,33 +810,53 @@ impl<S: Service> CellApi<S> {
                 if let Some(role) = auth.role_by_name(&name) {
                     return ok(role.pack());
                 }
-                Err(Error::new(ErrKind::NoSuchName, format!("No such name: {name}")).with("name", name.as_str()))
+                Err(
+                    Error::new(ErrKind::NoSuchName, format!("No such name: {name}"))
+                        .with("name", name.as_str()),
+                )
             }
             "addAuthRule" | "delAuthRule" => {
                 sess.req_admin()?;
-                let params: &[(&str, D)] = if meth == "addAuthRule" {
-                    &[("name", D::Required), ("rule", D::Required), ("indx", D::Nil), ("gateiden", D::Nil)]
+                let params: &[(&str, D)] = if methname == "addAuthRule" {
+                    &[
+                        ("name", D::Required),
+                        ("rule", D::Required),
+                        ("indx", D::Nil),
+                        ("gateiden", D::Nil),
+                    ]
                 } else {
-                    &[("name", D::Required), ("rule", D::Required), ("gateiden", D::Nil)]
+                    &[
+                        ("name", D::Required),
+                        ("rule", D::Required),
+                        ("gateiden", D::Nil),
+                    ]
                 };
                 let bound = args.bind(meth, params)?;
                 let name = loose(bound.value(0));
                 let rule = Rule::parse(bound.value(1))?;
                 let gate = opt_loose(bound.value(params.len() - 1));
                 if let Some(user) = auth.user_by_name(&name) {
-                    if meth == "addAuthRule" {
-                        auth.add_user_rule(&user.iden, rule, indx_arg(&bound, 2)?, gate.as_deref()).await?;
+                    if methname == "addAuthRule" {
+                        auth.add_user_rule(&user.iden, rule, indx_arg(&bound, 2)?, gate.as_deref())
+                            .await?;
                     } else {
-                        auth.del_user_rule(&user.iden, &rule, gate.as_deref()).await?;
+                        auth.del_user_rule(&user.iden, &rule, gate.as_deref())
+                            .await?;
                     }
                 } else if let Some(role) = auth.role_by_name(&name) {
-                    if meth == "addAuthRule" {
-                        auth.add_role_rule(&role.iden, rule, indx_arg(&bound, 2)?, gate.as_deref()).await?;
+                    if methname == "addAuthRule" {
+                        auth.add_role_rule(&role.iden, rule, indx_arg(&bound, 2)?, gate.as_deref())
+                            .await?;
                     } else {
-                        auth.del_role_rule(&role.iden, &rule, gate.as_deref()).await?;
+                        auth.del_role_rule(&role.iden, &rule, gate.as_deref())
+                            .await?;
                     }
                 } else {
-                    return Err(Error::new(ErrKind::NoSuchName, format!("No user or role named {name}.")).with("name", name.as_str()));
+                    return Err(Error::new(
+                        ErrKind::NoSuchName,
+                        format!("No user or role named {name}."),
+                    )
+                    .with("name", name.as_str()));
                 }
                 ok_nil()
             }
@@ -686,7 +866,10 @@ impl<S: Service> CellApi<S> {
                 let name = loose(bound.value(0));
                 let admin = req_bool(bound.value(1), "setAdmin requires a boolean")?;
                 let Some(user) = auth.user_by_name(&name) else {
-                    return Err(Error::new(ErrKind::NoSuchUser, format!("No user named {name}.")).with("username", name.as_str()));
+                    return Err(
+                        Error::new(ErrKind::NoSuchUser, format!("No user named {name}."))
+                            .with("username", name.as_str()),
+                    );
                 };
                 auth.set_user_admin(&user.iden, admin, None).await?;
                 ok_nil()
@@ -719,13 +902,18 @@ impl<S: Service> CellApi<S> {
             }
             "genUserOnepass" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("iden", D::Required), ("duration", D::Int(60000))])?;
+                let bound =
+                    args.bind(meth, &[("iden", D::Required), ("duration", D::Int(60000))])?;
                 let duration = bound.opt_int(1, "duration")?.unwrap_or(60000);
-                ok(Value::from(auth.gen_user_onepass(&loose(bound.value(0)), duration).await?))
+                ok(Value::from(
+                    auth.gen_user_onepass(&loose(bound.value(0)), duration)
+                        .await?,
+                ))
             }
             "setUserLocked" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("useriden", D::Required), ("locked", D::Required)])?;
+                let bound =
+                    args.bind(meth, &[("useriden", D::Required), ("locked", D::Required)])?;
                 let iden = loose(bound.value(0));
                 auth.req_user(&iden)?;
                 let locked = req_bool(bound.value(1), "setLocked requires a boolean")?;
@@ -734,7 +922,10 @@ impl<S: Service> CellApi<S> {
             }
             "setUserArchived" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("useriden", D::Required), ("archived", D::Required)])?;
+                let bound = args.bind(
+                    meth,
+                    &[("useriden", D::Required), ("archived", D::Required)],
+                )?;
                 let iden = loose(bound.value(0));
                 auth.req_user(&iden)?;
                 let archived = req_bool(bound.value(1), "setArchived requires a boolean")?;
@@ -743,7 +934,8 @@ impl<S: Service> CellApi<S> {
             }
             "setUserEmail" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("useriden", D::Required), ("email", D::Required)])?;
+                let bound =
+                    args.bind(meth, &[("useriden", D::Required), ("email", D::Required)])?;
                 let iden = loose(bound.value(0));
                 auth.req_user(&iden)?;
                 let email = match bound.value(1) {
@@ -756,7 +948,14 @@ impl<S: Service> CellApi<S> {
             }
             "addUserRole" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("useriden", D::Required), ("roleiden", D::Required), ("indx", D::Nil)])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("useriden", D::Required),
+                        ("roleiden", D::Required),
+                        ("indx", D::Nil),
+                    ],
+                )?;
                 let user = loose(bound.value(0));
                 let role = loose(bound.value(1));
                 auth.req_user(&user)?;
@@ -766,7 +965,10 @@ impl<S: Service> CellApi<S> {
             }
             "setUserRoles" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("useriden", D::Required), ("roleidens", D::Required)])?;
+                let bound = args.bind(
+                    meth,
+                    &[("useriden", D::Required), ("roleidens", D::Required)],
+                )?;
                 let user = loose(bound.value(0));
                 auth.req_user(&user)?;
                 let roles = match bound.value(1) {
@@ -778,7 +980,10 @@ impl<S: Service> CellApi<S> {
             }
             "delUserRole" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("useriden", D::Required), ("roleiden", D::Required)])?;
+                let bound = args.bind(
+                    meth,
+                    &[("useriden", D::Required), ("roleiden", D::Required)],
+                )?;
                 let user = loose(bound.value(0));
                 let role = loose(bound.value(1));
                 auth.req_user(&user)?;
@@ -793,7 +998,11 @@ impl<S: Service> CellApi<S> {
                 if me.is_admin() || me.iden == user.iden {
                     return ok(self.pack_user(&user, PackRoles::Names));
                 }
-                Err(Error::auth_deny("getUserInfo denied for non-admin and non-self", &me.iden, &me.name))
+                Err(Error::auth_deny(
+                    "getUserInfo denied for non-admin and non-self",
+                    &me.iden,
+                    &me.name,
+                ))
             }
             "getRoleInfo" => {
                 let bound = args.bind(meth, &[("name", D::Required)])?;
@@ -802,42 +1011,71 @@ impl<S: Service> CellApi<S> {
                 if me.is_admin() || me.roles.contains(&role.iden) {
                     return ok(role.pack());
                 }
-                Err(Error::auth_deny("getRoleInfo denied for non-admin and non-member", &me.iden, &me.name))
+                Err(Error::auth_deny(
+                    "getRoleInfo denied for non-admin and non-member",
+                    &me.iden,
+                    &me.name,
+                ))
             }
             "getUserDef" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("iden", D::Required), ("packroles", D::Bool(true))])?;
-                let how = if bound.truthy(1) { PackRoles::Defs } else { PackRoles::Idens };
-                ok(auth.user(&loose(bound.value(0))).map_or(Value::Nil, |u| self.pack_user(&u, how)))
+                let bound =
+                    args.bind(meth, &[("iden", D::Required), ("packroles", D::Bool(true))])?;
+                let how = if bound.truthy(1) {
+                    PackRoles::Defs
+                } else {
+                    PackRoles::Idens
+                };
+                ok(auth
+                    .user(&loose(bound.value(0)))
+                    .map_or(Value::Nil, |u| self.pack_user(&u, how)))
             }
             "getUserDefByName" => {
                 sess.req_admin()?;
                 let bound = args.bind(meth, &[("name", D::Required)])?;
-                ok(auth.user_by_name(&loose(bound.value(0))).map_or(Value::Nil, |u| self.pack_user(&u, PackRoles::Defs)))
+                ok(auth
+                    .user_by_name(&loose(bound.value(0)))
+                    .map_or(Value::Nil, |u| self.pack_user(&u, PackRoles::Defs)))
             }
             "getRoleDef" => {
                 sess.req_admin()?;
                 let bound = args.bind(meth, &[("iden", D::Required)])?;
-                ok(auth.role(&loose(bound.value(0))).map_or(Value::Nil, |r| r.pack()))
+                ok(auth
+                    .role(&loose(bound.value(0)))
+                    .map_or(Value::Nil, |r| r.pack()))
             }
             "getRoleDefByName" => {
                 sess.req_admin()?;
                 let bound = args.bind(meth, &[("name", D::Required)])?;
-                ok(auth.role_by_name(&loose(bound.value(0))).map_or(Value::Nil, |r| r.pack()))
+                ok(auth
+                    .role_by_name(&loose(bound.value(0)))
+                    .map_or(Value::Nil, |r| r.pack()))
             }
             "getAuthGate" => {
                 sess.req_admin()?;
                 let bound = args.bind(meth, &[("iden", D::Required)])?;
-                ok(auth.gate(&loose(bound.value(0))).map_or(Value::Nil, |g| g.pack()))
+                ok(auth
+                    .gate(&loose(bound.value(0)))
+                    .map_or(Value::Nil, |g| g.pack()))
             }
             "getAuthGates" => {
                 sess.req_admin()?;
                 args.bind(meth, &[])?;
-                ok(Value::Array(auth.gates().iter().map(|g| g.pack()).collect()))
+                ok(Value::Array(
+                    auth.gates().iter().map(|g| g.pack()).collect(),
+                ))
             }
             "isUserAllowed" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("iden", D::Required), ("perm", D::Required), ("gateiden", D::Nil), ("default", D::Bool(false))])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("iden", D::Required),
+                        ("perm", D::Required),
+                        ("gateiden", D::Nil),
+                        ("default", D::Bool(false)),
+                    ],
+                )?;
                 let iden = loose(bound.value(0));
                 if auth.user(&iden).is_none() {
                     return ok(Value::Boolean(false));
@@ -845,51 +1083,94 @@ impl<S: Service> CellApi<S> {
                 let perm = perm_path(bound.value(1))?;
                 let gate = opt_loose(bound.value(2));
                 let default = opt_bool(bound.value(3));
-                ok(auth.allowed(&iden, &perm, default, gate.as_deref()).map_or(Value::Nil, Value::Boolean))
+                ok(auth
+                    .allowed(&iden, &perm, default, gate.as_deref())
+                    .map_or(Value::Nil, Value::Boolean))
             }
             "isRoleAllowed" => {
                 sess.req_admin()?;
-                let bound = args.bind(meth, &[("iden", D::Required), ("perm", D::Required), ("gateiden", D::Nil)])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("iden", D::Required),
+                        ("perm", D::Required),
+                        ("gateiden", D::Nil),
+                    ],
+                )?;
                 let iden = loose(bound.value(0));
                 if auth.role(&iden).is_none() {
                     return ok(Value::Boolean(false));
                 }
                 let perm = perm_path(bound.value(1))?;
                 let gate = opt_loose(bound.value(2));
-                ok(auth.role_allowed(&iden, &perm, None, gate.as_deref()).map_or(Value::Nil, Value::Boolean))
+                ok(auth
+                    .role_allowed(&iden, &perm, None, gate.as_deref())
+                    .map_or(Value::Nil, Value::Boolean))
             }
             "getUserProfile" => {
                 sess.req_admin()?;
                 let bound = args.bind(meth, &[("iden", D::Required)])?;
                 let prof = auth.user_profile(&loose(bound.value(0)))?;
-                ok(Value::Map(prof.iter().map(|(k, v)| (Value::from(k.as_str()), v.clone())).collect()))
+                ok(Value::Map(
+                    prof.iter()
+                        .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+                        .collect(),
+                ))
             }
             "getUserProfInfo" => {
                 sess.req_admin()?;
                 let bound = args.bind(meth, &[("iden", D::Required), ("name", D::Required)])?;
                 let prof = auth.user_profile(&loose(bound.value(0)))?;
-                ok(prof.get(&loose(bound.value(1))).cloned().unwrap_or(Value::Nil))
+                ok(prof
+                    .get(&loose(bound.value(1)))
+                    .cloned()
+                    .unwrap_or(Value::Nil))
             }
             "setUserProfInfo" => {
                 sess.req_admin()?;
-                let mut bound = args.bind(meth, &[("iden", D::Required), ("name", D::Required), ("valu", D::Required)])?;
+                let mut bound = args.bind(
+                    meth,
+                    &[
+                        ("iden", D::Required),
+                        ("name", D::Required),
+                        ("valu", D::Required),
+                    ],
+                )?;
                 let iden = loose(bound.value(0));
-                let name = req_str(bound.value(1), "name").map_err(|_| Error::bad_arg("SafeKeyVal key names must be strings"))?;
+                let name = req_str(bound.value(1), "name")
+                    .map_err(|_| Error::bad_arg("SafeKeyVal key names must be strings"))?;
                 let valu = bound.take(2);
                 ok(auth.set_user_profile(&iden, &name, valu).await?)
             }
             "popUserProfInfo" => {
                 sess.req_admin()?;
-                let mut bound = args.bind(meth, &[("iden", D::Required), ("name", D::Required), ("default", D::Nil)])?;
+                let mut bound = args.bind(
+                    meth,
+                    &[
+                        ("iden", D::Required),
+                        ("name", D::Required),
+                        ("default", D::Nil),
+                    ],
+                )?;
                 let iden = loose(bound.value(0));
                 let name = loose(bound.value(1));
                 let default = bound.take(2);
-                ok(auth.pop_user_profile(&iden, &name).await?.unwrap_or(default))
+                ok(auth
+                    .pop_user_profile(&iden, &name)
+                    .await?
+                    .unwrap_or(default))
             }
 
             // ----- API keys -----
             "addUserApiKey" => {
-                let bound = args.bind(meth, &[("name", D::Required), ("duration", D::Nil), ("useriden", D::Nil)])?;
+                let bound = args.bind(
+                    meth,
+                    &[
+                        ("name", D::Required),
+                        ("duration", D::Nil),
+                        ("useriden", D::Nil),
+                    ],
+                )?;
                 let useriden = opt_loose(bound.value(2)).unwrap_or_else(|| sess.user_iden());
                 self.confirm_apikey(&useriden)?;
                 let name = req_str(bound.value(0), "name")?;
@@ -910,7 +1191,11 @@ impl<S: Service> CellApi<S> {
                 let bound = args.bind(meth, &[("iden", D::Required)])?;
                 let iden = loose(bound.value(0));
                 let Some(kdef) = auth.api_key(&iden) else {
-                    return Err(Error::new(ErrKind::NoSuchIden, format!("User API key with iden={} does not exist.", pyrepr(&iden))).with("iden", iden.as_str()));
+                    return Err(Error::new(
+                        ErrKind::NoSuchIden,
+                        format!("User API key with iden={} does not exist.", pyrepr(&iden)),
+                    )
+                    .with("iden", iden.as_str()));
                 };
                 self.confirm_apikey(&kdef.user)?;
                 ok(Value::Boolean(auth.del_api_key(&iden).await?))
@@ -922,7 +1207,10 @@ impl<S: Service> CellApi<S> {
                 match auth.check_api_key(&key).await {
                     Ok((kdef, user)) => ok(Value::Array(vec![
                         Value::Boolean(true),
-                        map([("kdef", kdef.pack()), ("udef", self.pack_user(&user, PackRoles::Defs))]),
+                        map([
+                            ("kdef", kdef.pack()),
+                            ("udef", self.pack_user(&user, PackRoles::Defs)),
+                        ]),
                     ])),
                     Err(info) => ok(Value::Array(vec![
                         Value::Boolean(false),
@@ -930,15 +1218,17 @@ impl<S: Service> CellApi<S> {
                     ])),
                 }
             }
-            _ => Err(self.no_such_meth(meth)),
+            _ => Err(self.no_such_meth(methname)),
         }
     }
 
     fn confirm_apikey(&self, useriden: &str) -> Result<()> {
         if self.sess.user_iden() == useriden {
-            self.sess.confirm(&perm_of("auth.self.set.apikey"), Some(true), None)
+            self.sess
+                .confirm(&perm_of("auth.self.set.apikey"), Some(true), None)
         } else {
-            self.sess.confirm(&perm_of("auth.user.set.apikey"), None, None)
+            self.sess
+                .confirm(&perm_of("auth.user.set.apikey"), None, None)
         }
     }
 }
@@ -961,7 +1251,9 @@ fn perm_of(text: &str) -> Vec<String> {
 fn passwd_arg(valu: &Value) -> Result<Option<String>> {
     match valu {
         Value::Nil => Ok(None),
-        Value::String(s) if !s.as_bytes().is_empty() => Ok(Some(s.as_str().unwrap_or_default().to_string())),
+        Value::String(s) if !s.as_bytes().is_empty() => {
+            Ok(Some(s.as_str().unwrap_or_default().to_string()))
+        }
         _ => Err(Error::bad_arg("Password must be a string")),
     }
 }

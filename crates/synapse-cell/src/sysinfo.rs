@@ -21,7 +21,9 @@ pub(crate) fn dir_size(path: &Path) -> (u64, u64) {
     let mut appr = 0u64;
     let mut todo = vec![path.to_path_buf()];
     while let Some(dir) = todo.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let Ok(meta) = entry.metadata() else { continue };
             if meta.is_dir() {
@@ -51,7 +53,13 @@ pub(crate) fn memory() -> (u64, u64) {
     let field = |name: &str| {
         text.lines()
             .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
             .map_or(0, |kb| kb * 1024)
     };
     (field("MemTotal:"), field("MemAvailable:"))
@@ -89,7 +97,11 @@ pub(crate) fn sysctls() -> Value {
             .iter()
             .filter_map(|name| {
                 let path = format!("/proc/sys/{}", name.replace('.', "/"));
-                let valu = std::fs::read_to_string(path).ok()?.trim().parse::<i64>().ok()?;
+                let valu = std::fs::read_to_string(path)
+                    .ok()?
+                    .trim()
+                    .parse::<i64>()
+                    .ok()?;
                 Some((Value::from(*name), Value::from(valu)))
             })
             .collect(),

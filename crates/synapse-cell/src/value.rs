@@ -191,16 +191,27 @@ impl Args {
     }
 
     /// Bind to `params` as Python would: positional first, then keywords, then defaults.
-    /// Errors are Python's `TypeError` messages.
+    /// Errors are Python's `TypeError` messages; `meth` names the method in them (the
+    /// reference shows the qualified name, e.g. `CellApi.getCellIden`).
     pub fn bind(self, meth: &str, params: &[Param]) -> Result<Bound> {
         if self.args.len() > params.len() {
-            let takes = params.len() + 1;
+            let most = params.len() + 1;
+            let least = params
+                .iter()
+                .filter(|(_, d)| *d == ArgDefault::Required)
+                .count()
+                + 1;
             let given = self.args.len() + 1;
-            let plural = if takes == 1 { "argument" } else { "arguments" };
+            let takes = if least == most {
+                let plural = if most == 1 { "argument" } else { "arguments" };
+                format!("{most} positional {plural}")
+            } else {
+                format!("from {least} to {most} positional arguments")
+            };
             let verb = if given == 1 { "was" } else { "were" };
             return Err(Error::new(
                 ErrKind::TypeError,
-                format!("{meth}() takes {takes} positional {plural} but {given} {verb} given"),
+                format!("{meth}() takes {takes} but {given} {verb} given"),
             ));
         }
         let mut slots: Vec<Option<Value>> = params.iter().map(|_| None).collect();
@@ -238,9 +249,10 @@ impl Args {
             let plural = if count == 1 { "argument" } else { "arguments" };
             let names = match missing.len() {
                 1 => missing.remove(0),
+                2 => format!("{} and {}", missing[0], missing[1]),
                 _ => {
                     let last = missing.pop().unwrap_or_default();
-                    format!("{} and {last}", missing.join(", "))
+                    format!("{}, and {last}", missing.join(", "))
                 }
             };
             return Err(Error::new(
@@ -376,7 +388,10 @@ mod tests {
 
     #[test]
     fn bind_errors_are_python_type_errors() {
-        let params = [("iden", ArgDefault::Required), ("rule", ArgDefault::Required)];
+        let params = [
+            ("iden", ArgDefault::Required),
+            ("rule", ArgDefault::Required),
+        ];
         let err = Args::default().bind("addUserRule", &params).unwrap_err();
         assert_eq!(err.kind(), ErrKind::TypeError);
         assert_eq!(
@@ -389,6 +404,24 @@ mod tests {
         assert_eq!(
             err.mesg(),
             "addUserRule() takes 3 positional arguments but 4 were given"
+        );
+        let opt = [("iden", ArgDefault::Required), ("gate", ArgDefault::Nil)];
+        let err = Args::positional(vec![Value::Nil; 3])
+            .bind("CellApi.f", &opt)
+            .unwrap_err();
+        assert_eq!(
+            err.mesg(),
+            "CellApi.f() takes from 2 to 3 positional arguments but 4 were given"
+        );
+        let three = [
+            ("a", ArgDefault::Required),
+            ("b", ArgDefault::Required),
+            ("c", ArgDefault::Required),
+        ];
+        let err = Args::default().bind("f", &three).unwrap_err();
+        assert_eq!(
+            err.mesg(),
+            "f() missing 3 required positional arguments: 'a', 'b', and 'c'"
         );
         let err = Args {
             args: vec![Value::Nil],

@@ -5,3 +5,7 @@
 
 pub mod model;
 pub mod storm;
+pub mod nodeedit;
+pub mod layer;
+pub mod node;
+pub mod view;

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use rmpv::Value;
-use synapse_cell::{ArgDefault as D, Args, MethDef, Reply, Session, ShareObject, truthy};
+use synapse_cell::{ArgDefault as D, Args, MethDef, Reply, Session, truthy};
+use synapse_telepath::{Call, RemoteError, Share, ShareInfo, ValueStream};
+use tracing::Instrument;
 
 use crate::args::{name_arg, offs_arg, size_arg, timeout_arg};
 use crate::cryo::{CryoCell, perm};
@@ -131,7 +133,7 @@ async fn slice(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply>
     )?;
     let (offs, opts) = slice_opts(&bound, 1)?;
     let tank = tank_for(cryo, sess, bound.value(0), "cryo.tank.read").await?;
-    Ok(Reply::Genr(pairs(tank.slice(offs, opts))))
+    Ok(Reply::Stream(pairs(tank.slice(offs, opts))))
 }
 
 async fn rows(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
@@ -149,7 +151,7 @@ async fn rows(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> 
     let rows = tank
         .rows(offs, size)
         .map(|row| row.map(|(offs, byts)| (offs, Value::Binary(byts))));
-    Ok(Reply::Genr(pairs(rows.boxed())))
+    Ok(Reply::Stream(pairs(rows.boxed())))
 }
 
 async fn last(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
@@ -173,7 +175,7 @@ async fn metrics(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Repl
     let offs = offs_arg(bound.value(1), "offs")?;
     let size = size_arg(bound.value(2), "size")?;
     let tank = tank_for(cryo, sess, bound.value(0), "cryo.tank.read").await?;
-    Ok(Reply::Genr(pairs(tank.metrics(offs, size))))
+    Ok(Reply::Stream(pairs(tank.metrics(offs, size))))
 }
 
 async fn delete(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
@@ -188,12 +190,10 @@ async fn delete(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply
 }
 
 /// `(offset, item)` tuples for the wire.
-fn pairs(
-    rows: BoxStream<'static, Result<(u64, Value), Error>>,
-) -> BoxStream<'static, CellResult<Value>> {
+fn pairs(rows: BoxStream<'static, Result<(u64, Value), Error>>) -> ValueStream {
     rows.map(|row| match row {
         Ok((offs, item)) => Ok(Value::Array(vec![Value::from(offs), item])),
-        Err(err) => Err(err.into()),
+        Err(err) => Err(RemoteError::from(synapse_cell::Error::from(err))),
     })
     .boxed()
 }
@@ -202,6 +202,7 @@ fn pairs(
 pub struct TankApi {
     tank: Tank,
     sess: Arc<Session>,
+    sharinfo: Value,
 }
 
 impl std::fmt::Debug for TankApi {
@@ -215,7 +216,21 @@ impl std::fmt::Debug for TankApi {
 impl TankApi {
     /// The API of `tank` for the session `sess`.
     pub fn new(tank: Tank, sess: Arc<Session>) -> Self {
-        Self { tank, sess }
+        let [major, minor, patch] = synapse_cell::SYNAPSE_VERSION;
+        let info = ShareInfo {
+            meths: TANK_API_METHODS
+                .iter()
+                .map(|meth| (meth.name.to_string(), meth.genr))
+                .collect(),
+            classes: TANK_API_CLASSES.iter().map(|c| c.to_string()).collect(),
+            version: (u64::from(major), u64::from(minor), u64::from(patch)),
+            commit: String::new(),
+        };
+        Self {
+            tank,
+            sess,
+            sharinfo: info.to_value(),
+        }
     }
 
     /// The tank.
@@ -252,7 +267,7 @@ impl TankApi {
                 )?;
                 let (offs, opts) = slice_opts(&bound, 0)?;
                 self.confirm("cryo.tank.read")?;
-                Ok(Reply::Genr(pairs(self.tank.slice(offs, opts))))
+                Ok(Reply::Stream(pairs(self.tank.slice(offs, opts))))
             }
             "metrics" => {
                 let bound = args.bind(
@@ -262,7 +277,7 @@ impl TankApi {
                 let offs = offs_arg(bound.value(0), "offs")?;
                 let size = size_arg(bound.value(1), "size")?;
                 self.confirm("cryo.tank.read")?;
-                Ok(Reply::Genr(pairs(self.tank.metrics(offs, size))))
+                Ok(Reply::Stream(pairs(self.tank.metrics(offs, size))))
             }
             _ => Err(synapse_cell::Error::new(
                 synapse_cell::ErrKind::NoSuchMeth,
@@ -273,21 +288,33 @@ impl TankApi {
     }
 }
 
-impl ShareObject for TankApi {
-    fn typename(&self) -> &str {
+impl Share for TankApi {
+    fn sharinfo(&self) -> &Value {
+        &self.sharinfo
+    }
+
+    fn class_name(&self) -> &str {
         "TankApi"
     }
 
-    fn methods(&self) -> Vec<MethDef> {
-        TANK_API_METHODS.to_vec()
-    }
-
-    fn classes(&self) -> Vec<String> {
-        TANK_API_CLASSES.iter().map(|c| c.to_string()).collect()
-    }
-
-    fn call(&self, meth: &str, args: Args) -> BoxFuture<'_, CellResult<Reply>> {
-        let meth = meth.to_string();
-        Box::pin(async move { self.dispatch(&meth, args).await })
+    fn call(&self, call: Call) -> BoxFuture<'static, Result<Reply, RemoteError>> {
+        let api = TankApi {
+            tank: self.tank.clone(),
+            sess: self.sess.clone(),
+            sharinfo: Value::Nil,
+        };
+        let span =
+            tracing::debug_span!("telepath call", meth = %call.meth, tank = %self.tank.name());
+        Box::pin(
+            async move {
+                let Call {
+                    meth, args, kwargs, ..
+                } = call;
+                api.dispatch(&meth, Args { args, kwargs })
+                    .await
+                    .map_err(RemoteError::from)
+            }
+            .instrument(span),
+        )
     }
 }

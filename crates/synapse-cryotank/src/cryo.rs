@@ -12,8 +12,7 @@ use std::sync::{Arc, RwLock};
 use futures::future::BoxFuture;
 use rmpv::Value;
 use synapse_cell::{
-    Args, Cell, ErrKind, MethDef, Reply, Service, ServiceDef, Session, ShareObject, StoreOp,
-    decode, encode, map,
+    Args, Cell, ErrKind, MethDef, Reply, Service, ServiceDef, Session, StoreOp, decode, encode, map,
 };
 
 use crate::api;
@@ -325,12 +324,13 @@ impl Service for CryoCell {
         self: &'a Arc<Self>,
         sess: Arc<Session>,
         path: &'a [String],
-    ) -> BoxFuture<'a, synapse_cell::Result<Arc<dyn ShareObject>>> {
+    ) -> BoxFuture<'a, synapse_cell::Result<Arc<dyn synapse_telepath::Share>>> {
         Box::pin(async move {
             match path {
                 [name] => {
                     let tank = self.init(name, &Value::Nil, Some(&sess)).await?;
-                    let api: Arc<dyn ShareObject> = Arc::new(api::TankApi::new(tank, sess));
+                    let api: Arc<dyn synapse_telepath::Share> =
+                        Arc::new(api::TankApi::new(tank, sess));
                     Ok(api)
                 }
                 _ => Err(synapse_cell::no_such_path(path)),

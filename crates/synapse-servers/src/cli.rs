@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use synapse_cell::{Config, LaunchOpts, OptKind, Service, env_prefix, launch, launch_config, parse_opt};
+use synapse_cell::{
+    Config, LaunchOpts, OptKind, Service, env_prefix, launch, launch_config, parse_opt,
+};
 
 /// The log levels of the reference (`--log-level`, case-insensitive).
 const LEVELS: [&str; 5] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
@@ -101,7 +103,8 @@ pub(crate) fn launch_opts<S: Service>(matches: &ArgMatches) -> anyhow::Result<La
     let conf = Config::new(def.cell_type, def.confdefs);
     for opt in conf.cmdline_opts() {
         if let Some(text) = matches.get_one::<String>(&opt.key) {
-            let valu = parse_opt(opt.kind, &opt.flag, text).map_err(|err| anyhow::anyhow!("{}", err.mesg()))?;
+            let valu = parse_opt(opt.kind, &opt.flag, text)
+                .map_err(|err| anyhow::anyhow!("{}", err.mesg()))?;
             opts.conf.push((opt.key.clone(), valu));
         }
     }
@@ -118,7 +121,9 @@ pub(crate) fn init_logging(matches: &ArgMatches) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let res = if matches.get_flag("structured-logging") {
         builder.json().with_current_span(false).try_init()
     } else {
@@ -141,7 +146,8 @@ pub(crate) async fn run<S: Service>(matches: &ArgMatches) -> anyhow::Result<()> 
         .map_err(|err| anyhow::anyhow!("{}: {}", err.name(), err.mesg()))
         .with_context(|| format!("Error starting cell at {}", opts.dirn.display()))?;
     let base = running.cell.cell().base().clone();
-    base.fini_on_signals();
+    base.fini_on_signals()
+        .context("cannot install signal handlers")?;
     base.wait_fini(None).await;
     tracing::info!("{} shut down", S::def().cell_type);
     Ok(())

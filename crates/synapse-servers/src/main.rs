@@ -14,16 +14,27 @@ use synapse_cryotank::CryoCell;
 /// The subcommands, one per service.
 fn services() -> Command {
     Command::new("synapse-servers")
-        .about("Run a Synapse service (drop-in replacement for `python -m synapse.servers.<service>`)")
+        .about(
+            "Run a Synapse service (drop-in replacement for `python -m synapse.servers.<service>`)",
+        )
         .subcommand_required(true)
         .arg_required_else_help(true)
-        .subcommand(cli::command::<BaseCell>("cell", "Run a plain Synapse cell."))
-        .subcommand(cli::command::<CryoCell>("cryotank", "Run a Cryotank: append-only record tanks."))
+        .subcommand(cli::command::<BaseCell>(
+            "cell",
+            "Run a plain Synapse cell.",
+        ))
+        .subcommand(cli::command::<CryoCell>(
+            "cryotank",
+            "Run a Cryotank: append-only record tanks.",
+        ))
 }
 
 fn main() -> ExitCode {
     let matches = services().get_matches();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("cannot start the async runtime: {err}");
@@ -79,16 +90,27 @@ mod tests {
         let (_, sub) = matches.subcommand().unwrap();
         let opts = cli::launch_opts::<BaseCell>(sub).unwrap();
         assert_eq!(opts.https, 0);
-        assert!(opts.conf.contains(&("auth:passwd".into(), serde_json::json!("secret"))));
-        assert!(opts.conf.contains(&("nexslog:en".into(), serde_json::json!(true))));
-        assert!(opts.conf.contains(&("max:users".into(), serde_json::json!(3))));
+        assert!(
+            opts.conf
+                .contains(&("auth:passwd".into(), serde_json::json!("secret")))
+        );
+        assert!(
+            opts.conf
+                .contains(&("nexslog:en".into(), serde_json::json!(true)))
+        );
+        assert!(
+            opts.conf
+                .contains(&("max:users".into(), serde_json::json!(3)))
+        );
         let bad = services()
             .try_get_matches_from(["synapse-servers", "cell", "/tmp/x", "--max-users", "x"])
             .unwrap();
         let (_, sub) = bad.subcommand().unwrap();
         assert!(cli::launch_opts::<BaseCell>(sub).is_err());
-        assert!(services()
-            .try_get_matches_from(["synapse-servers", "cell", "/tmp/x", "--dmon-listen", "x"])
-            .is_err());
+        assert!(
+            services()
+                .try_get_matches_from(["synapse-servers", "cell", "/tmp/x", "--dmon-listen", "x"])
+                .is_err()
+        );
     }
 }

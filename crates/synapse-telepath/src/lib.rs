@@ -102,6 +102,8 @@ mod client;
 pub mod codec;
 mod daemon;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod genr;
 mod link;
 mod msg;

@@ -165,6 +165,14 @@ impl Target {
     }
 }
 
+/// I/O failures on an established link mean the link is gone.
+fn link_err(err: Error) -> Error {
+    match err {
+        Error::Io(err) => Error::LinkShutDown(format!("link failed: {err}")),
+        other => other,
+    }
+}
+
 /// A client connection used by one call at a time.
 pub(crate) struct Conn {
     io: BoxIo,
@@ -188,7 +196,7 @@ impl Conn {
     {
         self.buf.clear();
         fill(&mut self.buf)?;
-        let res = write_bytes(&mut self.io, &self.buf).await;
+        let res = write_bytes(&mut self.io, &self.buf).await.map_err(link_err);
         if self.buf.capacity() > 1024 * 1024 {
             self.buf = Vec::new();
         }
@@ -197,7 +205,9 @@ impl Conn {
 
     /// The next message, `None` when the peer closed the link.
     pub(crate) async fn recv(&mut self) -> Result<Option<Value>, Error> {
-        read_mesg(&mut self.io, &mut self.dec).await
+        read_mesg(&mut self.io, &mut self.dec)
+            .await
+            .map_err(link_err)
     }
 
     /// The next message; a closed link is an error.

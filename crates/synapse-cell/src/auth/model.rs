@@ -90,7 +90,9 @@ impl Rule {
     /// Validate and parse a list of rules.
     pub fn parse_list(valu: &Value) -> Result<Vec<Self>> {
         let Value::Array(items) = valu else {
-            return Err(Error::new(ErrKind::SchemaViolation, "data must be array").with("name", "data"));
+            return Err(
+                Error::new(ErrKind::SchemaViolation, "data must be array").with("name", "data")
+            );
         };
         items
             .iter()
@@ -229,7 +231,8 @@ impl UserDef {
         if self.is_admin() {
             return true;
         }
-        gate.and_then(|g| self.gate(g)).is_some_and(GateEntry::is_admin)
+        gate.and_then(|g| self.gate(g))
+            .is_some_and(GateEntry::is_admin)
     }
 
     /// Locked.
@@ -249,14 +252,18 @@ impl UserDef {
 
     /// The entry on one gate.
     pub fn gate(&self, gate: &str) -> Option<&GateEntry> {
-        self.authgates.iter().find(|(g, _)| g == gate).map(|(_, e)| e)
+        self.authgates
+            .iter()
+            .find(|(g, _)| g == gate)
+            .map(|(_, e)| e)
     }
 
     pub(crate) fn gate_mut(&mut self, gate: &str) -> &mut GateEntry {
         if let Some(indx) = self.authgates.iter().position(|(g, _)| g == gate) {
             &mut self.authgates[indx].1
         } else {
-            self.authgates.push((gate.to_string(), GateEntry::default()));
+            self.authgates
+                .push((gate.to_string(), GateEntry::default()));
             let last = self.authgates.len() - 1;
             &mut self.authgates[last].1
         }
@@ -285,7 +292,9 @@ impl UserDef {
             (Value::from("rules"), Rule::list_value(&self.rules)),
             (
                 Value::from("passwd"),
-                self.passwd.as_ref().map_or(Value::Nil, StoredPasswd::to_value),
+                self.passwd
+                    .as_ref()
+                    .map_or(Value::Nil, StoredPasswd::to_value),
             ),
             (Value::from("locked"), opt_bool(self.locked)),
             (Value::from("archived"), opt_bool(self.archived)),
@@ -319,17 +328,24 @@ impl UserDef {
 
     pub(crate) fn from_info(valu: &Value) -> Result<Self> {
         let Value::Map(items) = valu else {
-            return Err(Error::new(ErrKind::InconsistentStorage, "user info is not a map"));
+            return Err(Error::new(
+                ErrKind::InconsistentStorage,
+                "user info is not a map",
+            ));
         };
         let iden = map_get(valu, "iden")
             .and_then(Value::as_str)
             .ok_or_else(|| Error::new(ErrKind::InconsistentStorage, "user info has no iden"))?;
-        let name = map_get(valu, "name").and_then(Value::as_str).unwrap_or_default();
+        let name = map_get(valu, "name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let mut user = UserDef::new(iden, name);
         user.admin = map_get(valu, "admin").and_then(Value::as_bool);
         user.locked = map_get(valu, "locked").and_then(Value::as_bool);
         user.archived = map_get(valu, "archived").and_then(Value::as_bool);
-        user.email = map_get(valu, "email").and_then(Value::as_str).map(str::to_string);
+        user.email = map_get(valu, "email")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         user.roles = match map_get(valu, "roles") {
             Some(Value::Array(items)) => items
                 .iter()
@@ -341,7 +357,10 @@ impl UserDef {
         if let Some(Value::Map(gates)) = map_get(valu, "authgates") {
             user.authgates = gates
                 .iter()
-                .filter_map(|(g, e)| g.as_str().map(|g| (g.to_string(), GateEntry::from_value(e))))
+                .filter_map(|(g, e)| {
+                    g.as_str()
+                        .map(|g| (g.to_string(), GateEntry::from_value(e)))
+                })
                 .collect();
         }
         user.passwd = match map_get(valu, "passwd") {
@@ -359,7 +378,10 @@ impl UserDef {
             .and_then(Value::as_i64)
             .unwrap_or(0);
         if let Some(Value::Array(prev)) = map_get(valu, "policy:previous") {
-            user.previous = prev.iter().filter_map(|s| Shadow::from_value(s).ok()).collect();
+            user.previous = prev
+                .iter()
+                .filter_map(|s| Shadow::from_value(s).ok())
+                .collect();
         }
         const KNOWN: [&str; 13] = [
             "iden",
@@ -429,14 +451,18 @@ impl RoleDef {
 
     /// The entry on one gate.
     pub fn gate(&self, gate: &str) -> Option<&GateEntry> {
-        self.authgates.iter().find(|(g, _)| g == gate).map(|(_, e)| e)
+        self.authgates
+            .iter()
+            .find(|(g, _)| g == gate)
+            .map(|(_, e)| e)
     }
 
     pub(crate) fn gate_mut(&mut self, gate: &str) -> &mut GateEntry {
         if let Some(indx) = self.authgates.iter().position(|(g, _)| g == gate) {
             &mut self.authgates[indx].1
         } else {
-            self.authgates.push((gate.to_string(), GateEntry::default()));
+            self.authgates
+                .push((gate.to_string(), GateEntry::default()));
             let last = self.authgates.len() - 1;
             &mut self.authgates[last].1
         }
@@ -476,18 +502,26 @@ impl RoleDef {
 
     pub(crate) fn from_info(valu: &Value) -> Result<Self> {
         let Value::Map(items) = valu else {
-            return Err(Error::new(ErrKind::InconsistentStorage, "role info is not a map"));
+            return Err(Error::new(
+                ErrKind::InconsistentStorage,
+                "role info is not a map",
+            ));
         };
         let iden = map_get(valu, "iden")
             .and_then(Value::as_str)
             .ok_or_else(|| Error::new(ErrKind::InconsistentStorage, "role info has no iden"))?;
-        let name = map_get(valu, "name").and_then(Value::as_str).unwrap_or_default();
+        let name = map_get(valu, "name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let mut role = RoleDef::new(iden, name);
         role.rules = Rule::from_stored(map_get(valu, "rules"));
         if let Some(Value::Map(gates)) = map_get(valu, "authgates") {
             role.authgates = gates
                 .iter()
-                .filter_map(|(g, e)| g.as_str().map(|g| (g.to_string(), GateEntry::from_value(e))))
+                .filter_map(|(g, e)| {
+                    g.as_str()
+                        .map(|g| (g.to_string(), GateEntry::from_value(e)))
+                })
                 .collect();
         }
         const KNOWN: [&str; 5] = ["iden", "name", "admin", "rules", "authgates"];
@@ -627,7 +661,10 @@ mod tests {
         assert_eq!(err.kind(), ErrKind::SchemaViolation);
         assert_eq!(err.mesg(), "data[0][1] must contain at least 1 items");
         let bad = Value::Array(vec![Value::from("x"), Value::Array(vec![Value::from("a")])]);
-        assert_eq!(Rule::parse(&bad).unwrap_err().mesg(), "data[0][0] must be boolean");
+        assert_eq!(
+            Rule::parse(&bad).unwrap_err().mesg(),
+            "data[0][0] must be boolean"
+        );
         let good = Rule::new(false, &["a", "b"]).to_value();
         assert_eq!(Rule::parse(&good).unwrap(), Rule::new(false, &["a", "b"]));
     }

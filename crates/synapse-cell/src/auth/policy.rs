@@ -110,7 +110,10 @@ impl Policy {
         if let Some(min) = complexity.length
             && passwd.is_none_or(|p| (p.chars().count() as f64) < min)
         {
-            failures.push(format!("Password must be at least {} characters.", fmt(min)));
+            failures.push(format!(
+                "Password must be at least {} characters.",
+                fmt(min)
+            ));
         }
         let passwd = match (passwd, complexity.length) {
             (Some(p), _) => p,
@@ -133,7 +136,8 @@ impl Policy {
             }
         }
         if !allvalid.is_empty() {
-            let mut invalid: Vec<char> = passwd.chars().filter(|c| !allvalid.contains(*c)).collect();
+            let mut invalid: Vec<char> =
+                passwd.chars().filter(|c| !allvalid.contains(*c)).collect();
             invalid.sort_unstable();
             invalid.dedup();
             if !invalid.is_empty() {
@@ -150,8 +154,14 @@ impl Policy {
             if seqlen >= 2 && codes.len() >= seqlen {
                 let found = codes.windows(seqlen).any(|window| {
                     let first = window[0];
-                    let fwd = window.iter().enumerate().all(|(i, c)| *c == first + i as i64);
-                    let rev = window.iter().enumerate().all(|(i, c)| *c == first - i as i64);
+                    let fwd = window
+                        .iter()
+                        .enumerate()
+                        .all(|(i, c)| *c == first + i as i64);
+                    let rev = window
+                        .iter()
+                        .enumerate()
+                        .all(|(i, c)| *c == first - i as i64);
                     fwd || rev
                 });
                 if found {
@@ -175,11 +185,17 @@ fn fmt(num: f64) -> String {
 
 /// The `BadArg` raised for policy failures.
 pub(crate) fn policy_error(failures: Vec<String>) -> Error {
-    let mut mesg = vec!["Cannot change password due to the following policy violations:".to_string()];
+    let mut mesg =
+        vec!["Cannot change password due to the following policy violations:".to_string()];
     mesg.extend(failures.iter().map(|f| format!("  - {f}")));
     Error::bad_arg(mesg.join("\n")).with(
         "failures",
-        rmpv::Value::Array(failures.iter().map(|f| rmpv::Value::from(f.as_str())).collect()),
+        rmpv::Value::Array(
+            failures
+                .iter()
+                .map(|f| rmpv::Value::from(f.as_str()))
+                .collect(),
+        ),
     )
 }
 
@@ -204,18 +220,29 @@ mod tests {
         assert!(policy.complexity_failures(Some("Aa1!xzqw")).is_empty());
         let fails = policy.complexity_failures(Some("abc"));
         assert!(fails.contains(&"Password must be at least 8 characters.".to_string()));
-        assert!(fails.contains(&"Password must contain at least 1 uppercase characters, 0 found.".to_string()));
+        assert!(fails.contains(
+            &"Password must contain at least 1 uppercase characters, 0 found.".to_string()
+        ));
         let fails = policy.complexity_failures(Some("Aa1! xzqw"));
-        assert_eq!(fails, vec!["Password contains invalid characters: [' ']".to_string()]);
+        assert_eq!(
+            fails,
+            vec!["Password contains invalid characters: [' ']".to_string()]
+        );
         let fails = policy.complexity_failures(None);
         assert!(fails.contains(&"Password must be at least 8 characters.".to_string()));
     }
 
     #[test]
     fn null_valid_drops_a_class() {
-        let policy = Policy::from_json(&json!({"complexity": {"upper:valid": null, "lower:valid": null,
-            "special:valid": null, "number:valid": null}}));
-        assert!(policy.complexity_failures(Some("anything goes ☃")).is_empty());
+        let policy = Policy::from_json(
+            &json!({"complexity": {"upper:valid": null, "lower:valid": null,
+            "special:valid": null, "number:valid": null}}),
+        );
+        assert!(
+            policy
+                .complexity_failures(Some("anything goes ☃"))
+                .is_empty()
+        );
     }
 
     #[test]

@@ -117,7 +117,11 @@ async fn login(mut req: HttpReq) -> HttpResponse {
         return err(
             StatusCode::BAD_REQUEST,
             "SchemaViolation",
-            &format!("SchemaViolation: mesg={} name={}", pyrepr(&mesg), pyrepr(&name)),
+            &format!(
+                "SchemaViolation: mesg={} name={}",
+                pyrepr(&mesg),
+                pyrepr(&name)
+            ),
         );
     }
     let name = body["user"].as_str().unwrap_or_default();
@@ -143,8 +147,7 @@ async fn login(mut req: HttpReq) -> HttpResponse {
     tryop!(sessions.login(&iden, &user.iden, name).await);
     let user = tryop!(auth.req_user(&user.iden));
     let mut resp = ok(json_of(&auth.pack_user(&user, PackRoles::Defs)));
-    if fresh
-        && let Ok(cookie) = HeaderValue::from_str(&login_cookie(&sessions.make_cookie(&iden)))
+    if fresh && let Ok(cookie) = HeaderValue::from_str(&login_cookie(&sessions.make_cookie(&iden)))
     {
         resp.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -260,7 +263,10 @@ async fn user_post(mut req: HttpReq) -> HttpResponse {
         tryop!(auth.set_user_rules(&iden, rules, gate.as_deref()).await);
     }
     if let Some(admin) = field(&body, "admin") {
-        tryop!(auth.set_user_admin(&iden, truthy(admin), gate.as_deref()).await);
+        tryop!(
+            auth.set_user_admin(&iden, truthy(admin), gate.as_deref())
+                .await
+        );
     }
     if let Some(archived) = field(&body, "archived") {
         tryop!(auth.set_user_archived(&iden, truthy(archived)).await);
@@ -287,7 +293,11 @@ async fn password(mut req: HttpReq) -> HttpResponse {
             None | Some(Json::Null) => None,
             Some(Json::String(s)) if !s.is_empty() => Some(s.as_str()),
             Some(_) => {
-                return err(StatusCode::BAD_REQUEST, "BadArg", "Password must be a string");
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    "BadArg",
+                    "Password must be a string",
+                );
             }
         };
         if let Err(error) = auth.set_user_passwd(&iden, passwd, true).await {

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use rmpv::Value;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::dirn::CellDir;
@@ -51,13 +49,8 @@ fn now_secs() -> i64 {
 }
 
 fn sign(secret: &str, text: &[u8]) -> String {
-    // HMAC accepts keys of any length.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => return String::new(),
-    };
-    mac.update(text);
-    hex::encode(mac.finalize().into_bytes())
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    hex::encode(ring::hmac::sign(&key, text).as_ref())
 }
 
 fn field(text: &str) -> String {
@@ -66,7 +59,11 @@ fn field(text: &str) -> String {
 
 impl HttpSessions {
     /// Load the sessions and the cookie secret.
-    pub(crate) async fn open(store: Arc<dyn Store>, _auth: &crate::auth::Auth, dir: &CellDir) -> Result<Self> {
+    pub(crate) async fn open(
+        store: Arc<dyn Store>,
+        _auth: &crate::auth::Auth,
+        dir: &CellDir,
+    ) -> Result<Self> {
         let secret = dir.cookie_secret()?;
         let mut sessions: HashMap<String, SessInfo> = HashMap::new();
         for (key, val) in store.scan(DB, b"").await? {
@@ -136,7 +133,9 @@ impl HttpSessions {
         if ts < now - MAX_AGE_DAYS * 86400 || ts > now + 31 * 86400 {
             return None;
         }
-        let raw = base64::engine::general_purpose::STANDARD.decode(value).ok()?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()?;
         let iden = String::from_utf8(raw).ok()?;
         crate::value::is_guid(&iden).then_some(iden)
     }
@@ -154,13 +153,27 @@ impl HttpSessions {
     /// Record a login on session `iden` (created if new).
     pub(crate) async fn login(&self, iden: &str, user: &str, username: &str) -> Result<()> {
         let existing = self.get(iden);
-        let created = existing.as_ref().map_or_else(synapse_base::now_ms, |s| s.created);
+        let created = existing
+            .as_ref()
+            .map_or_else(synapse_base::now_ms, |s| s.created);
         let mut ops = Vec::new();
         if existing.is_none() {
-            ops.push(StoreOp::put(DB, row(iden, "created"), encode(&Value::from(created))));
+            ops.push(StoreOp::put(
+                DB,
+                row(iden, "created"),
+                encode(&Value::from(created)),
+            ));
         }
-        ops.push(StoreOp::put(DB, row(iden, "user"), encode(&Value::from(user))));
-        ops.push(StoreOp::put(DB, row(iden, "username"), encode(&Value::from(username))));
+        ops.push(StoreOp::put(
+            DB,
+            row(iden, "user"),
+            encode(&Value::from(user)),
+        ));
+        ops.push(StoreOp::put(
+            DB,
+            row(iden, "username"),
+            encode(&Value::from(username)),
+        ));
         self.inner.store.apply(ops).await?;
         self.inner
             .sessions
@@ -246,7 +259,10 @@ pub(crate) fn login_cookie(value: &str) -> String {
 
 /// The `Set-Cookie` value that clears the session cookie.
 pub(crate) fn clear_cookie() -> String {
-    format!("sess=\"\"; expires={}; Path=/", http_date(now_secs() - 365 * 86400))
+    format!(
+        "sess=\"\"; expires={}; Path=/",
+        http_date(now_secs() - 365 * 86400)
+    )
 }
 
 #[cfg(test)]
@@ -275,14 +291,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cdir = CellDir::open(dir.path(), "cell", None).unwrap();
         let store: Arc<dyn Store> = Arc::new(MemStore::new());
-        let auth = crate::auth::Auth::open(store.clone(), crate::auth::AuthOptions::for_cell(cdir.iden()))
+        let auth = crate::auth::Auth::open(
+            store.clone(),
+            crate::auth::AuthOptions::for_cell(cdir.iden()),
+        )
+        .await
+        .unwrap();
+        let sessions = HttpSessions::open(store.clone(), &auth, &cdir)
             .await
             .unwrap();
-        let sessions = HttpSessions::open(store.clone(), &auth, &cdir).await.unwrap();
         let iden = synapse_base::guid();
         let cookie = sessions.make_cookie(&iden);
         assert!(cookie.starts_with("2|1:0|10:"));
-        assert_eq!(sessions.verify_cookie(&cookie).as_deref(), Some(iden.as_str()));
+        assert_eq!(
+            sessions.verify_cookie(&cookie).as_deref(),
+            Some(iden.as_str())
+        );
         // tampering breaks it
         let bad = cookie.replace("|4:sess|", "|4:xess|");
         assert!(sessions.verify_cookie(&bad).is_none());
@@ -290,7 +314,9 @@ mod tests {
         assert!(sessions.verify_cookie(&format!("{cookie}0")).is_none());
 
         sessions.login(&iden, "u", "visi").await.unwrap();
-        let again = HttpSessions::open(store.clone(), &auth, &cdir).await.unwrap();
+        let again = HttpSessions::open(store.clone(), &auth, &cdir)
+            .await
+            .unwrap();
         assert_eq!(again.get(&iden).unwrap().username.as_deref(), Some("visi"));
         again.end_user_sessions("u").await.unwrap();
         assert!(again.get(&iden).is_none());

@@ -41,8 +41,10 @@ pub fn load_or_make_cert(dirn: &Path, celltype: &str) -> Result<(Vec<u8>, Vec<u8
         let cert = params
             .self_signed(&key)
             .map_err(|err| Error::new(ErrKind::SynErr, format!("self-signing: {err}")))?;
-        std::fs::write(&certpath, cert.pem()).map_err(|err| Error::io("cannot write", &certpath, err))?;
-        let mut fd = std::fs::File::create(&keypath).map_err(|err| Error::io("cannot write", &keypath, err))?;
+        std::fs::write(&certpath, cert.pem())
+            .map_err(|err| Error::io("cannot write", &certpath, err))?;
+        let mut fd = std::fs::File::create(&keypath)
+            .map_err(|err| Error::io("cannot write", &keypath, err))?;
         crate::dirn::restrict(&fd);
         std::io::Write::write_all(&mut fd, key.serialize_pem().as_bytes())
             .map_err(|err| Error::io("cannot write", &keypath, err))?;
@@ -69,7 +71,12 @@ fn server_config(cert: &[u8], key: &[u8]) -> Result<Arc<ServerConfig>> {
         .map_err(|err| Error::new(ErrKind::SynErr, format!("TLS setup: {err}")))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|err| Error::new(ErrKind::BadArg, format!("invalid HTTPS certificate/key: {err}")))?;
+        .map_err(|err| {
+            Error::new(
+                ErrKind::BadArg,
+                format!("invalid HTTPS certificate/key: {err}"),
+            )
+        })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -98,9 +105,13 @@ pub async fn serve_https(api: HttpApi, host: &str, port: u16) -> Result<SocketAd
         }),
     );
 
-    let listener = TcpListener::bind((host, port))
-        .await
-        .map_err(|err| Error::new(ErrKind::BadArg, format!("cannot listen on {host}:{port}: {err}")).with_source(err))?;
+    let listener = TcpListener::bind((host, port)).await.map_err(|err| {
+        Error::new(
+            ErrKind::BadArg,
+            format!("cannot listen on {host}:{port}: {err}"),
+        )
+        .with_source(err)
+    })?;
     let addr = listener
         .local_addr()
         .map_err(|err| Error::new(ErrKind::SynErr, format!("listener address: {err}")))?;
@@ -113,7 +124,9 @@ pub async fn serve_https(api: HttpApi, host: &str, port: u16) -> Result<SocketAd
     let conn_base = base.clone();
     base.spawn(async move {
         loop {
-            let Ok(permit) = limit.clone().acquire_owned().await else { break };
+            let Ok(permit) = limit.clone().acquire_owned().await else {
+                break;
+            };
             let (stream, peer) = match listener.accept().await {
                 Ok(conn) => conn,
                 Err(err) => {
@@ -122,7 +135,8 @@ pub async fn serve_https(api: HttpApi, host: &str, port: u16) -> Result<SocketAd
                     continue;
                 }
             };
-            let acceptor = TlsAcceptor::from(config.read().unwrap_or_else(|e| e.into_inner()).clone());
+            let acceptor =
+                TlsAcceptor::from(config.read().unwrap_or_else(|e| e.into_inner()).clone());
             let api = api.clone();
             let token = token.clone();
             let res = conn_base.spawn(async move {

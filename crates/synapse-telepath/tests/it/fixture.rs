@@ -286,6 +286,20 @@ impl Authenticator for TestAuth {
     ) -> BoxFuture<'a, Result<Identity, RemoteError>> {
         async move {
             let trusted = req.peer.family == Family::Unix;
+            // A verified client certificate names the user (and overrides auth).
+            if let Some(cn) = &req.peer.cert_cn {
+                let name = cn.split('@').next().unwrap_or(cn);
+                let Some((name, iden, _, locked)) = USERS.iter().find(|u| u.0 == name) else {
+                    return Err(RemoteError::no_such_user(cn));
+                };
+                if *locked {
+                    return Err(RemoteError::auth_deny(format!("User ({name}) is locked.")));
+                }
+                return Ok(Identity {
+                    iden: (*iden).to_owned(),
+                    name: (*name).to_owned(),
+                });
+            }
             let name = match (&req.user, trusted) {
                 (Some(name), _) => name.clone(),
                 (None, true) => "root".to_owned(),
@@ -340,8 +354,13 @@ impl ShareFactory for TestFactory {
 
 /// A daemon sharing the test API as `*` and `vecaxon`, with password auth.
 pub(crate) fn test_daemon() -> (Daemon, Arc<State>) {
+    test_daemon_with(synapse_telepath::DaemonConfig::default())
+}
+
+/// [`test_daemon`] with settings.
+pub(crate) fn test_daemon_with(conf: synapse_telepath::DaemonConfig) -> (Daemon, Arc<State>) {
     let state = Arc::new(State::default());
-    let daemon = Daemon::new();
+    let daemon = Daemon::with_config(conf);
     let factory = Arc::new(TestFactory {
         state: Arc::clone(&state),
         methods: api_methods(),

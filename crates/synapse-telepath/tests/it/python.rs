@@ -23,11 +23,17 @@ pub(crate) fn script(name: &str) -> PathBuf {
 
 /// Run a reference Python script to completion, off the async runtime.
 pub(crate) async fn run(name: &str, args: Vec<String>) -> Output {
+    run_with(name, args, Vec::new()).await
+}
+
+/// [`run`] with extra environment variables.
+pub(crate) async fn run_with(name: &str, args: Vec<String>, envs: Vec<(String, String)>) -> Output {
     let path = script(name);
     tokio::task::spawn_blocking(move || {
         Command::new(ref_python())
             .arg(path)
             .args(args)
+            .envs(envs)
             .env("SYN_LOG_LEVEL", "WARNING")
             .output()
             .expect("cannot run the reference python")
@@ -57,11 +63,17 @@ pub(crate) struct RefServer {
 impl RefServer {
     /// Start the server and wait until it listens.
     pub(crate) async fn start() -> RefServer {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// [`RefServer::start`] with extra environment variables.
+    pub(crate) async fn start_with(envs: Vec<(String, String)>) -> RefServer {
         let path = script("ref_server.py");
         tokio::task::spawn_blocking(move || {
             use std::io::BufRead;
             let mut child = Command::new(ref_python())
                 .arg(path)
+                .envs(envs)
                 .env("SYN_LOG_LEVEL", "WARNING")
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())

@@ -19,6 +19,10 @@ import synapse.lib.link as s_link
 
 BASE = sys.argv[1]
 SOCK = sys.argv[2]
+# Optional: TLS listeners of the server under test (SYN_CERT_DIR must hold make_certs.py's
+# certs): one without and one with client certificates.
+SSL = sys.argv[3] if len(sys.argv) > 3 else None
+SSL_CERT = sys.argv[4] if len(sys.argv) > 4 else None
 
 def url(user=None, passwd=None, path='/'):
     host = BASE[len('tcp://'):]
@@ -241,8 +245,28 @@ async def check_sync():
     await s_coro.executor(sync_use)
     print('ok sync')
 
+async def check_tls():
+    if SSL is None:
+        return
+    hostport = SSL[len('ssl://'):]
+    async with await s_telepath.openurl(f'ssl://root:secret@{hostport}/?hostname=testhost') as prox:
+        check(await prox.getCellType() == 'vecaxon', 'tls call')
+        check([i async for i in prox.genr(2)] == [('item', 0), ('item', 1)], 'tls genr')
+        user = await prox.getCellUser()
+        check(user['name'] == 'root', user)
+
+    # the certificate's CN must be the expected hostname
+    e = await raises(s_exc.BadCertHost, s_telepath.openurl(f'ssl://root:secret@{hostport}/?hostname=otherhost'))
+
+    # a client certificate (users/visi@testhost) authenticates without a password
+    hostport = SSL_CERT[len('ssl://'):]
+    async with await s_telepath.openurl(f'ssl://visi@{hostport}/?hostname=testhost') as prox:
+        user = await prox.getCellUser()
+        check(user['name'] == 'visi', user)
+    print('ok tls')
+
 async def main():
-    for func in (check_calls, check_errors, check_genrs, check_shares, check_handshakes, check_raw, check_sync):
+    for func in (check_calls, check_errors, check_genrs, check_shares, check_handshakes, check_raw, check_sync, check_tls):
         try:
             await func()
         except Exception:

@@ -8,6 +8,7 @@ Prints one JSON line {"port": <tcp port>, "dirn": <cell dir>, ...} once listenin
 until stdin is closed. Users: root/secret, visi/visipass (not admin), locked/lockedpass (locked).
 The cell is also shared as "vecaxon", and holds b"hello world".
 '''
+import os
 import sys
 import json
 import asyncio
@@ -15,6 +16,7 @@ import tempfile
 
 import synapse.exc as s_exc
 import synapse.axon as s_axon
+import synapse.lib.certdir as s_certdir
 
 class TestApi(s_axon.AxonApi):
 
@@ -75,7 +77,15 @@ async def main():
             await locked.setLocked(True)
             await axon.put(b'hello world')
             _, port = await axon.dmon.listen('tcp://127.0.0.1:0')
+            certdir = os.getenv('REF_TLS_CERTDIR')
+            tlsinfo = {}
+            if certdir:
+                s_certdir.addCertPath(certdir)
+                _, sslport = await axon.dmon.listen('ssl://127.0.0.1:0?hostname=testhost')
+                _, certport = await axon.dmon.listen('ssl://127.0.0.1:0?hostname=testhost&ca=testca')
+                tlsinfo = {'ssl_port': sslport, 'ssl_cert_port': certport}
             info = {
+                **tlsinfo,
                 'port': port,
                 'dirn': dirn,
                 'iden': axon.iden,

@@ -1,0 +1,1022 @@
+//! Layers: storage of nodes, their properties, tags, tag properties, light edges and node
+//! data, with the indexes every lift needs, and a log of the nodeedits applied.
+//!
+//! A [`Layer`] is one slab (LMDB environment) in `layers/<iden>/layer.lmdb`. Every change is a
+//! batch of [`NodeEdit`]s applied by [`Layer::apply`] in one write transaction together with
+//! its log row, and acknowledged after the commit: a crash keeps a batch whole or not at all.
+//! All LMDB work runs on the slab's thread or the blocking pool, never on the async runtime.
+//!
+//! # Storage layout
+//!
+//! Names (forms, props, tags, tag props, data names) are abbreviated to 4 byte big-endian ids
+//! (`abrv`) shared by all layers of a cortex, so index keys are comparable across layers.
+//! `indx` is the storage type's index encoding of a value (see `indx.rs`: ints offset
+//! big-endian, strings raw or truncated to 248 bytes + hash, fqdns reversed, loc/tag with a
+//! trailing `.`, floats order-preserving, ...).
+//!
+//! | database | key | value |
+//! |---|---|---|
+//! | `sodes` | buid | storage node (form, value, props, tags, tag props; names as ids) |
+//! | `byprop` (dup) | abrv(form or form+prop or univ prop) + indx | buid |
+//! | `byarray` (dup) | abrv(form+prop) + indx(element) | buid |
+//! | `bytag` (dup) | abrv(tag) + abrv(form) | buid |
+//! | `bytagprop` (dup) | abrv(form+tag+prop, and any-form+tag+prop) + indx | buid |
+//! | `byndef` (dup) | buid of the referenced ndef | buid + abrv(form+prop) |
+//! | `edgesn1` (dup) | n1 buid + verb | n2 buid |
+//! | `edgesn2` (dup) | n2 buid + verb | n1 buid |
+//! | `edgesn1n2` (dup) | n1 buid + n2 buid | verb |
+//! | `byverb` (dup) | verb | n1 buid + n2 buid |
+//! | `nodedata` | buid + abrv(name) | msgpack value |
+//! | `dataname` (dup) | abrv(name) | buid |
+//! | `nodeedits` | offset (u64 BE) | msgpack `(nodeedits, meta)` |
+//! | `counts` | kind + abrv(s) | i64 BE row count |
+//! | `abrv` | id (u32 BE) | kind + name |
+//! | `meta` | name | value (`version`) |
+//!
+//! Counters (`counts`) make counting a form, a prop, a tag or a tag prop a single read.
+
+mod abrv;
+mod apply;
+mod indx;
+mod lift;
+mod sode;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::stream::{self, BoxStream, StreamExt};
+use rmpv::Value;
+use synapse_slab::{Db, DbOptions, Scan, Slab, SlabOptions};
+use tokio::sync::watch;
+
+pub use abrv::Abrvs;
+pub use apply::{MAX_DATA_NAME, MAX_VERB_LEN};
+pub use lift::LiftBy;
+pub use sode::{Sode, StorProps};
+
+pub(crate) use abrv::Kind as AbrvKind;
+pub(crate) use lift::{LiftPlan, Resume, Row, Shadow, plan as plan_lift};
+
+use crate::nodeedit::{Buid, EditFormatError, EditMeta, EditOp, NodeEdit, packb, unpackb};
+
+/// The storage format version of layers written by this crate.
+pub const LAYER_VERSION: i64 = 1;
+
+/// Errors of layer storage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The slab failed.
+    #[error(transparent)]
+    Slab(#[from] synapse_slab::Error),
+    /// A value cannot be stored with its storage type.
+    #[error("bad value for storage type {stortype}: {mesg}")]
+    BadValu {
+        /// The storage type.
+        stortype: i64,
+        /// What is wrong.
+        mesg: String,
+    },
+    /// A lift comparator the storage type does not support.
+    #[error("No such comparator: {cmpr}")]
+    NoSuchCmpr {
+        /// The comparator.
+        cmpr: String,
+    },
+    /// A NaN in an ordering comparison.
+    #[error("Cannot compare NaN")]
+    NotANumberCompared,
+    /// A malformed nodeedit or argument.
+    #[error("{0}")]
+    BadArg(String),
+    /// A malformed nodeedit.
+    #[error(transparent)]
+    BadEdit(#[from] EditFormatError),
+    /// Stored data that does not decode.
+    #[error("bad layer storage: {0}")]
+    BadStorage(String),
+    /// The layer is read-only.
+    #[error("The layer is read-only.")]
+    ReadOnly,
+    /// The layer was written by a newer or unknown version.
+    #[error("Got layer version {found}. Expected {LAYER_VERSION}. Accidental downgrade?")]
+    BadVersion {
+        /// The version found.
+        found: i64,
+    },
+}
+
+impl Error {
+    /// The reference's exception class name.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Error::Slab(err) => err.class(),
+            Error::BadValu { .. } => "BadTypeValu",
+            Error::NoSuchCmpr { .. } => "NoSuchCmpr",
+            Error::NotANumberCompared => "NotANumberCompared",
+            Error::BadArg(_) | Error::BadEdit(_) => "BadArg",
+            Error::BadStorage(_) => "BadCoreStore",
+            Error::ReadOnly => "IsReadOnly",
+            Error::BadVersion { .. } => "BadStorageVersion",
+        }
+    }
+}
+
+/// The databases of a layer slab.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dbs {
+    pub(crate) sodes: Db,
+    pub(crate) byprop: Db,
+    pub(crate) byarray: Db,
+    pub(crate) bytag: Db,
+    pub(crate) bytagprop: Db,
+    pub(crate) byndef: Db,
+    pub(crate) edgesn1: Db,
+    pub(crate) edgesn2: Db,
+    pub(crate) edgesn1n2: Db,
+    pub(crate) byverb: Db,
+    pub(crate) nodedata: Db,
+    pub(crate) dataname: Db,
+    pub(crate) nodeedits: Db,
+    pub(crate) counts: Db,
+    pub(crate) abrv: Db,
+    pub(crate) meta: Db,
+}
+
+/// A counter key: kind byte, then one or two ids.
+pub(crate) fn counter_key(kind: u8, abrv: abrv::AbrvId, sub: Option<abrv::AbrvId>) -> Vec<u8> {
+    let mut key = vec![kind];
+    key.extend_from_slice(&abrv.to_be_bytes());
+    if let Some(sub) = sub {
+        key.extend_from_slice(&sub.to_be_bytes());
+    }
+    key
+}
+
+/// State shared with closures running on the slab thread.
+pub(crate) struct LayerShared {
+    pub(crate) dbs: Dbs,
+    pub(crate) abrvs: Arc<Abrvs>,
+    pub(crate) persisted: Mutex<HashSet<abrv::AbrvId>>,
+    next_offset: AtomicU64,
+}
+
+/// A layer definition, as the reference's layer def dict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerDef {
+    /// The layer iden (32 hex chars).
+    pub iden: String,
+    /// Optional name.
+    pub name: Option<String>,
+    /// Creation time (epoch millis).
+    pub created: i64,
+    /// Iden of the creating user.
+    pub creator: String,
+    /// Whether applied edits are logged.
+    pub logedits: bool,
+    /// Whether edits are refused.
+    pub readonly: bool,
+}
+
+impl LayerDef {
+    /// A new layer definition with a random iden.
+    pub fn new(creator: impl Into<String>) -> Self {
+        LayerDef {
+            iden: synapse_base::guid(),
+            name: None,
+            created: synapse_base::now_ms(),
+            creator: creator.into(),
+            logedits: true,
+            readonly: false,
+        }
+    }
+
+    /// The def as the reference packs it (`lockmemory` false).
+    pub fn to_value(&self) -> Value {
+        let mut map = vec![
+            (Value::from("iden"), Value::from(self.iden.as_str())),
+            (Value::from("created"), Value::from(self.created)),
+            (Value::from("creator"), Value::from(self.creator.as_str())),
+            (Value::from("lockmemory"), Value::from(false)),
+            (Value::from("logedits"), Value::from(self.logedits)),
+            (Value::from("readonly"), Value::from(self.readonly)),
+        ];
+        if let Some(name) = &self.name {
+            map.insert(0, (Value::from("name"), Value::from(name.as_str())));
+        }
+        Value::Map(map)
+    }
+
+    /// Parse a def map; `iden` is required.
+    pub fn from_value(valu: &Value) -> Result<LayerDef, Error> {
+        let get = |key: &str| map_get(valu, key);
+        let iden = get("iden")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::BadArg("layer def has no iden".into()))?
+            .to_owned();
+        Ok(LayerDef {
+            iden,
+            name: get("name").and_then(Value::as_str).map(str::to_owned),
+            created: get("created")
+                .and_then(Value::as_i64)
+                .unwrap_or_else(synapse_base::now_ms),
+            creator: get("creator")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            logedits: get("logedits").and_then(Value::as_bool).unwrap_or(true),
+            readonly: get("readonly").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+}
+
+pub(crate) fn map_get<'v>(valu: &'v Value, key: &str) -> Option<&'v Value> {
+    match valu {
+        Value::Map(items) => items
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// The result of applying a batch: the log offset (if logged and something changed) and the
+/// edits that changed the layer, with old values filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// Log offset of the batch.
+    pub offset: Option<u64>,
+    /// The applied edits (nodes without changes are left out).
+    pub edits: Vec<NodeEdit>,
+}
+
+/// One logged batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// Its offset.
+    pub offset: u64,
+    /// The applied edits.
+    pub edits: Vec<NodeEdit>,
+    /// The batch's meta (`time`, `user`).
+    pub meta: EditMeta,
+}
+
+/// Which end of a light edge a lookup starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeDir {
+    /// Edges from the node (`n1 -(verb)> n2`), yielding n2.
+    N1,
+    /// Edges to the node (`n1 -(verb)> node`), yielding n1.
+    N2,
+}
+
+struct Inner {
+    def: Mutex<LayerDef>,
+    dirn: PathBuf,
+    slab: Slab,
+    shared: Arc<LayerShared>,
+    logedits: AtomicBool,
+    readonly: AtomicBool,
+    offsets: watch::Sender<u64>,
+}
+
+/// A layer: a handle shared by clones.
+#[derive(Clone)]
+pub struct Layer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layer")
+            .field("iden", &self.iden())
+            .finish_non_exhaustive()
+    }
+}
+
+fn poisoned<T>(err: std::sync::PoisonError<T>) -> T {
+    err.into_inner()
+}
+
+/// Rows read per batch by streaming reads.
+const READ_BATCH: usize = 512;
+
+impl Layer {
+    /// Open (creating) the layer stored in `dirn`, loading its abbreviations into `abrvs`.
+    pub async fn open(dirn: impl AsRef<Path>, def: LayerDef, abrvs: Arc<Abrvs>) -> Result<Layer, Error> {
+        let dirn = dirn.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dirn).map_err(|err| Error::BadStorage(format!("{}: {err}", dirn.display())))?;
+        let slab = Slab::open(dirn.join("layer.lmdb"), SlabOptions::default()).await?;
+        let dup = DbOptions::dupsort();
+        let plain = DbOptions::default();
+        let dbs = Dbs {
+            sodes: slab.initdb("sodes", plain).await?,
+            byprop: slab.initdb("byprop", dup).await?,
+            byarray: slab.initdb("byarray", dup).await?,
+            bytag: slab.initdb("bytag", dup).await?,
+            bytagprop: slab.initdb("bytagprop", dup).await?,
+            byndef: slab.initdb("byndef", dup).await?,
+            edgesn1: slab.initdb("edgesn1", dup).await?,
+            edgesn2: slab.initdb("edgesn2", dup).await?,
+            edgesn1n2: slab.initdb("edgesn1n2", dup).await?,
+            byverb: slab.initdb("byverb", dup).await?,
+            nodedata: slab.initdb("nodedata", plain).await?,
+            dataname: slab.initdb("dataname", dup).await?,
+            nodeedits: slab.initdb("nodeedits", plain).await?,
+            counts: slab.initdb("counts", plain).await?,
+            abrv: slab.initdb("abrv", plain).await?,
+            meta: slab.initdb("meta", plain).await?,
+        };
+        let load_abrvs = Arc::clone(&abrvs);
+        let (ids, next) = slab
+            .write_commit(move |txn| -> Result<(HashSet<abrv::AbrvId>, u64), Error> {
+                match txn.get(dbs.meta, b"version")? {
+                    Some(byts) => {
+                        let found = unpackb(byts).and_then(|v| v.as_i64()).unwrap_or(-1);
+                        if found != LAYER_VERSION {
+                            return Err(Error::BadVersion { found });
+                        }
+                    }
+                    None => {
+                        txn.put(dbs.meta, b"version", &packb(&Value::from(LAYER_VERSION)))?;
+                    }
+                }
+                let mut ids = HashSet::new();
+                for row in txn.scan(dbs.abrv, Scan::full())? {
+                    let (key, val) = row?;
+                    let id = u32::from_be_bytes(
+                        key.try_into()
+                            .map_err(|_| Error::BadStorage("bad abbreviation key".into()))?,
+                    );
+                    load_abrvs.load(id, val)?;
+                    ids.insert(id);
+                }
+                let next = match txn.last_key(dbs.nodeedits)? {
+                    Some(key) => {
+                        let offs: [u8; 8] = key
+                            .try_into()
+                            .map_err(|_| Error::BadStorage("bad log key".into()))?;
+                        u64::from_be_bytes(offs) + 1
+                    }
+                    None => 0,
+                };
+                Ok((ids, next))
+            })
+            .await?;
+        let (offsets, _) = watch::channel(next);
+        let shared = Arc::new(LayerShared {
+            dbs,
+            abrvs,
+            persisted: Mutex::new(ids),
+            next_offset: AtomicU64::new(next),
+        });
+        Ok(Layer {
+            inner: Arc::new(Inner {
+                logedits: AtomicBool::new(def.logedits),
+                readonly: AtomicBool::new(def.readonly),
+                def: Mutex::new(def),
+                dirn,
+                slab,
+                shared,
+                offsets,
+            }),
+        })
+    }
+
+    /// The layer iden.
+    pub fn iden(&self) -> String {
+        self.inner.def.lock().unwrap_or_else(poisoned).iden.clone()
+    }
+
+    /// The layer definition.
+    pub fn def(&self) -> LayerDef {
+        self.inner.def.lock().unwrap_or_else(poisoned).clone()
+    }
+
+    /// The layer's directory.
+    pub fn dirn(&self) -> &Path {
+        &self.inner.dirn
+    }
+
+    /// Whether edits are refused.
+    pub fn is_readonly(&self) -> bool {
+        self.inner.readonly.load(Ordering::Relaxed)
+    }
+
+    /// Change a mutable setting: `name`, `readonly` or `logedits` (the caller persists the
+    /// def).
+    pub fn set_info(&self, name: &str, valu: &Value) -> Result<LayerDef, Error> {
+        let mut def = self.inner.def.lock().unwrap_or_else(poisoned);
+        match name {
+            "name" => def.name = valu.as_str().map(str::to_owned),
+            "readonly" => {
+                def.readonly = valu.as_bool().unwrap_or(false);
+                self.inner.readonly.store(def.readonly, Ordering::Relaxed);
+            }
+            "logedits" => {
+                def.logedits = valu.as_bool().unwrap_or(false);
+                self.inner.logedits.store(def.logedits, Ordering::Relaxed);
+            }
+            other => {
+                return Err(Error::BadArg(format!("{other} is not a valid layer info key")));
+            }
+        }
+        Ok(def.clone())
+    }
+
+    /// The layer def packed with its edit offset, as `$lib.layer.get().pack()`.
+    pub fn pack(&self) -> Value {
+        let mut valu = self.def().to_value();
+        if let Value::Map(items) = &mut valu {
+            items.push((Value::from("offset"), Value::from(self.edit_offset())));
+        }
+        valu
+    }
+
+    /// Apply a batch of nodeedits atomically and return what changed, after the batch is
+    /// committed (a crash after this returns keeps the batch).
+    pub async fn apply(&self, edits: Vec<NodeEdit>, meta: EditMeta) -> Result<Applied, Error> {
+        if self.is_readonly() {
+            return Err(Error::ReadOnly);
+        }
+        apply::validate(&edits)?;
+        let shared = Arc::clone(&self.inner.shared);
+        let logedits = self.inner.logedits.load(Ordering::Relaxed);
+        let span = tracing::debug_span!("layer.apply", layer = %self.iden(), nodes = edits.len());
+        let result = self
+            .inner
+            .slab
+            .write_commit(move |txn| -> Result<apply::BatchResult, Error> {
+                let _enter = span.enter();
+                let offs = logedits.then(|| shared.next_offset.load(Ordering::Relaxed));
+                let result = apply::Batch::new(txn, &shared, meta.time).run(edits, &meta, offs)?;
+                if let Some(offs) = result.offset {
+                    shared.next_offset.store(offs + 1, Ordering::Relaxed);
+                }
+                Ok(result)
+            })
+            .await?;
+        if let Some(offs) = result.offset {
+            self.inner.offsets.send_replace(offs + 1);
+        }
+        Ok(Applied {
+            offset: result.offset,
+            edits: result.edits,
+        })
+    }
+
+    async fn snapshot<T, F>(&self, func: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&synapse_slab::Txn<'_>, &LayerShared) -> Result<T, Error> + Send + 'static,
+    {
+        let shared = Arc::clone(&self.inner.shared);
+        self.inner
+            .slab
+            .snapshot(move |txn| func(txn, &shared))
+            .await
+    }
+
+    /// The storage node of a buid in this layer.
+    pub async fn get_sode(&self, buid: Buid) -> Result<Option<Sode>, Error> {
+        Ok(self.get_sodes(vec![buid]).await?.pop().flatten())
+    }
+
+    /// Storage nodes of many buids (one read).
+    pub async fn get_sodes(&self, buids: Vec<Buid>) -> Result<Vec<Option<Sode>>, Error> {
+        self.snapshot(move |txn, shared| {
+            let abrvs = shared.abrvs.read();
+            buids
+                .iter()
+                .map(|buid| match txn.get(shared.dbs.sodes, buid)? {
+                    Some(byts) => Sode::decode(byts, &abrvs).map(Some),
+                    None => Ok(None),
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// The number of storage nodes (nodes with anything in this layer).
+    pub async fn sode_count(&self) -> Result<usize, Error> {
+        self.snapshot(|txn, shared| Ok(txn.stat(shared.dbs.sodes)?.entries))
+            .await
+    }
+
+    async fn counter(&self, key: Option<Vec<u8>>) -> Result<i64, Error> {
+        let Some(key) = key else {
+            return Ok(0);
+        };
+        self.snapshot(move |txn, shared| read_counter(txn, shared.dbs.counts, &key))
+            .await
+    }
+
+    async fn counter_sum(&self, prefix: Option<Vec<u8>>) -> Result<i64, Error> {
+        let Some(prefix) = prefix else {
+            return Ok(0);
+        };
+        self.snapshot(move |txn, shared| {
+            let mut total = 0;
+            for row in txn.scan(shared.dbs.counts, Scan::prefix(&prefix))? {
+                let (_, val) = row?;
+                total += decode_counter(val)?;
+            }
+            Ok(total)
+        })
+        .await
+    }
+
+    fn id(&self, kind: AbrvKind, parts: &[&str]) -> Option<abrv::AbrvId> {
+        self.inner.shared.abrvs.get(kind, parts)
+    }
+
+    /// The number of nodes of a form in this layer.
+    pub async fn count_form(&self, form: &str) -> Result<i64, Error> {
+        let key = self.id(AbrvKind::Form, &[form]).map(|id| counter_key(b'p', id, None));
+        self.counter(key).await
+    }
+
+    /// The number of nodes of a form with a property (relative name) in this layer.
+    pub async fn count_prop(&self, form: &str, prop: &str) -> Result<i64, Error> {
+        let key = self
+            .id(AbrvKind::Prop, &[form, prop])
+            .map(|id| counter_key(b'p', id, None));
+        self.counter(key).await
+    }
+
+    /// The number of nodes with a universal property in this layer.
+    pub async fn count_univ(&self, prop: &str) -> Result<i64, Error> {
+        let key = self.id(AbrvKind::Univ, &[prop]).map(|id| counter_key(b'p', id, None));
+        self.counter(key).await
+    }
+
+    /// The number of array elements stored for an array property.
+    pub async fn count_array(&self, form: &str, prop: Option<&str>) -> Result<i64, Error> {
+        let id = match prop {
+            Some(prop) => self.id(AbrvKind::Prop, &[form, prop]),
+            None => self.id(AbrvKind::Form, &[form]),
+        };
+        self.counter(id.map(|id| counter_key(b'a', id, None))).await
+    }
+
+    /// The number of nodes with a tag (of one form, or all).
+    pub async fn count_tag(&self, tag: &str, form: Option<&str>) -> Result<i64, Error> {
+        let Some(tagid) = self.id(AbrvKind::Tag, &[tag]) else {
+            return Ok(0);
+        };
+        match form {
+            Some(form) => {
+                let key = self
+                    .id(AbrvKind::Form, &[form])
+                    .map(|id| counter_key(b't', tagid, Some(id)));
+                self.counter(key).await
+            }
+            None => self.counter_sum(Some(counter_key(b't', tagid, None))).await,
+        }
+    }
+
+    /// The number of tag property rows (of one form, or all).
+    pub async fn count_tagprop(&self, form: Option<&str>, tag: &str, prop: &str) -> Result<i64, Error> {
+        let key = self
+            .id(AbrvKind::TagProp, &[form.unwrap_or(""), tag, prop])
+            .map(|id| counter_key(b'T', id, None));
+        self.counter(key).await
+    }
+
+    /// The number of light edges in this layer.
+    pub async fn count_edges(&self) -> Result<i64, Error> {
+        self.counter(Some(counter_key(b'e', 0, None))).await
+    }
+
+    /// The number of rows matching a lift in this layer (counted by scanning the index).
+    pub async fn count_lift(&self, by: &LiftBy) -> Result<i64, Error> {
+        let Some(plan) = plan_lift(&self.inner.shared.abrvs.read(), by, false)? else {
+            return Ok(0);
+        };
+        let mut total = 0;
+        for idx in 0..plan.scans.len() {
+            let mut resume = None;
+            loop {
+                let (rows, next, done) = self.scan_rows(&plan, idx, resume, 4096).await?;
+                total += rows.len() as i64;
+                if done {
+                    break;
+                }
+                resume = next;
+            }
+        }
+        Ok(total)
+    }
+
+    /// One batch of rows of a compiled lift.
+    pub(crate) async fn scan_rows(
+        &self,
+        plan: &LiftPlan,
+        scan_idx: usize,
+        resume: Resume,
+        limit: usize,
+    ) -> Result<(Vec<Row>, Resume, bool), Error> {
+        let plan = plan.clone();
+        self.snapshot(move |txn, shared| {
+            lift::scan_batch(txn, &shared.dbs, &shared.abrvs, &plan, scan_idx, resume, limit)
+        })
+        .await
+    }
+
+    /// One batch of light edges of a node: `(verb, other buid)` in key order, after `resume`.
+    pub(crate) async fn scan_edges(
+        &self,
+        dir: EdgeDir,
+        buid: Buid,
+        verb: Option<String>,
+        resume: Resume,
+        limit: usize,
+    ) -> Result<(Vec<(String, Buid)>, Resume, bool), Error> {
+        self.snapshot(move |txn, shared| {
+            let db = match dir {
+                EdgeDir::N1 => shared.dbs.edgesn1,
+                EdgeDir::N2 => shared.dbs.edgesn2,
+            };
+            let mut prefix = buid.to_vec();
+            if let Some(verb) = &verb {
+                prefix.extend_from_slice(verb.as_bytes());
+            }
+            let mut spec = Scan::prefix(&prefix);
+            if let Some((key, val)) = &resume {
+                spec = spec.after(key, val);
+            }
+            let mut out = Vec::new();
+            let mut last = resume;
+            for row in txn.scan(db, spec)? {
+                let (key, val) = row?;
+                last = Some((key.to_vec(), val.to_vec()));
+                let rowverb = String::from_utf8_lossy(&key[32..]).into_owned();
+                if let Some(verb) = &verb
+                    && *verb != rowverb {
+                        continue;
+                    }
+                let other: Buid = val
+                    .try_into()
+                    .map_err(|_| Error::BadStorage("bad edge row".into()))?;
+                out.push((rowverb, other));
+                if out.len() >= limit {
+                    return Ok((out, last, false));
+                }
+            }
+            Ok((out, last, true))
+        })
+        .await
+    }
+
+    /// Whether the edge `n1 -(verb)> n2` is in this layer.
+    pub async fn has_edge(&self, n1: Buid, verb: &str, n2: Buid) -> Result<bool, Error> {
+        let key = apply::cat(&n1, verb.as_bytes());
+        self.snapshot(move |txn, shared| Ok(txn.has_dup(shared.dbs.edgesn1, &key, &n2)?))
+            .await
+    }
+
+    /// The verbs of edges from `n1` to `n2`, in byte order.
+    pub async fn edge_verbs(&self, n1: Buid, n2: Buid) -> Result<Vec<String>, Error> {
+        let key = apply::cat(&n1, &n2);
+        self.snapshot(move |txn, shared| {
+            let mut out = Vec::new();
+            for row in txn.scan(shared.dbs.edgesn1n2, Scan::dups(&key))? {
+                let (_, val) = row?;
+                out.push(String::from_utf8_lossy(val).into_owned());
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Nodes whose ndef-typed property refers to `buid`: `(buid, form:prop full name)`.
+    pub async fn ndef_refs(&self, buid: Buid) -> Result<Vec<(Buid, String)>, Error> {
+        self.snapshot(move |txn, shared| {
+            let abrvs = shared.abrvs.read();
+            let mut out = Vec::new();
+            for row in txn.scan(shared.dbs.byndef, Scan::dups(&buid))? {
+                let (_, val) = row?;
+                if val.len() != 36 {
+                    return Err(Error::BadStorage("bad ndef row".into()));
+                }
+                let mut refb = [0u8; 32];
+                refb.copy_from_slice(&val[..32]);
+                let id = u32::from_be_bytes([val[32], val[33], val[34], val[35]]);
+                let key = abrvs
+                    .key_of(id)
+                    .ok_or_else(|| Error::BadStorage(format!("unknown abbreviation {id}")))?;
+                let name = String::from_utf8_lossy(&key[1..]).replace('\0', ":");
+                out.push((refb, name));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// A node data value.
+    pub async fn get_data(&self, buid: Buid, name: &str) -> Result<Option<Value>, Error> {
+        let Some(id) = self.id(AbrvKind::Data, &[name]) else {
+            return Ok(None);
+        };
+        self.snapshot(move |txn, shared| {
+            match txn.get(shared.dbs.nodedata, &apply::data_key(&buid, id))? {
+                Some(byts) => unpackb(byts)
+                    .map(Some)
+                    .ok_or_else(|| Error::BadStorage("bad node data value".into())),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// Every node data item of a node in this layer, in name id order.
+    pub async fn data_items(&self, buid: Buid) -> Result<Vec<(String, Value)>, Error> {
+        self.snapshot(move |txn, shared| {
+            let abrvs = shared.abrvs.read();
+            let mut out = Vec::new();
+            for row in txn.scan(shared.dbs.nodedata, Scan::prefix(&buid))? {
+                let (key, val) = row?;
+                let id = u32::from_be_bytes(
+                    key[32..]
+                        .try_into()
+                        .map_err(|_| Error::BadStorage("bad node data key".into()))?,
+                );
+                let name = abrvs.name(AbrvKind::Data, id)?;
+                let valu = unpackb(val).ok_or_else(|| Error::BadStorage("bad node data value".into()))?;
+                out.push((name, valu));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The offset the next logged batch will get.
+    pub fn edit_offset(&self) -> u64 {
+        *self.inner.offsets.borrow()
+    }
+
+    /// Logged batches from `offs` on; with `wait`, keep waiting for new batches (the
+    /// reference's `syncNodeEdits`).
+    pub fn sync_edits(&self, offs: u64, wait: bool) -> BoxStream<'static, Result<LogEntry, Error>> {
+        let layer = self.clone();
+        let state = (layer, offs, std::collections::VecDeque::new(), false);
+        stream::try_unfold(state, move |(layer, mut offs, mut buf, done)| async move {
+            loop {
+                if let Some(entry) = buf.pop_front() {
+                    let entry: LogEntry = entry;
+                    offs = entry.offset + 1;
+                    return Ok(Some((entry, (layer, offs, buf, done))));
+                }
+                if done {
+                    return Ok(None);
+                }
+                let mut changes = layer.inner.offsets.subscribe();
+                let batch = layer.read_log(offs, 64).await?;
+                if !batch.is_empty() {
+                    buf.extend(batch);
+                    continue;
+                }
+                if !wait {
+                    return Ok(None);
+                }
+                // Wait until something at or after `offs` is logged.
+                loop {
+                    if *changes.borrow_and_update() > offs {
+                        break;
+                    }
+                    if changes.changed().await.is_err() {
+                        return Ok(None);
+                    }
+                }
+            }
+        })
+        .boxed()
+    }
+
+    /// Up to `limit` logged batches from `offs`.
+    pub async fn read_log(&self, offs: u64, limit: usize) -> Result<Vec<LogEntry>, Error> {
+        self.snapshot(move |txn, shared| {
+            let mut out = Vec::new();
+            let spec = Scan::range(&offs.to_be_bytes(), None);
+            for row in txn.scan(shared.dbs.nodeedits, spec)? {
+                let (key, val) = row?;
+                let offset = u64::from_be_bytes(
+                    key.try_into()
+                        .map_err(|_| Error::BadStorage("bad log key".into()))?,
+                );
+                let row = unpackb(val).ok_or_else(|| Error::BadStorage("bad log row".into()))?;
+                let (edits, meta) = match row.as_array().map(Vec::as_slice) {
+                    Some([edits, meta]) => (NodeEdit::list_from_value(edits)?, EditMeta::from_value(meta)),
+                    _ => return Err(Error::BadStorage("bad log row".into())),
+                };
+                out.push(LogEntry { offset, edits, meta });
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Every storage node of the layer, in buid order, in batches.
+    pub fn sodes(&self) -> BoxStream<'static, Result<(Buid, Sode), Error>> {
+        let layer = self.clone();
+        let state = (layer, None::<Vec<u8>>, std::collections::VecDeque::new(), false);
+        stream::try_unfold(state, |(layer, mut after, mut buf, mut done)| async move {
+            loop {
+                if let Some(item) = buf.pop_front() {
+                    return Ok(Some((item, (layer, after, buf, done))));
+                }
+                if done {
+                    return Ok(None);
+                }
+                let start = after.clone();
+                let (rows, finished) = layer
+                    .snapshot(move |txn, shared| {
+                        let abrvs = shared.abrvs.read();
+                        let mut spec = Scan::full();
+                        if let Some(key) = &start {
+                            spec = spec.after_key(key);
+                        }
+                        let mut out = Vec::new();
+                        for row in txn.scan(shared.dbs.sodes, spec)? {
+                            let (key, val) = row?;
+                            let buid: Buid = key
+                                .try_into()
+                                .map_err(|_| Error::BadStorage("bad sode key".into()))?;
+                            out.push((buid, Sode::decode(val, &abrvs)?));
+                            if out.len() >= READ_BATCH {
+                                return Ok((out, false));
+                            }
+                        }
+                        Ok((out, true))
+                    })
+                    .await?;
+                done = finished;
+                if let Some((buid, _)) = rows.last() {
+                    after = Some(buid.to_vec());
+                }
+                buf.extend(rows);
+            }
+        })
+        .boxed()
+    }
+
+    /// The layer's content as nodeedits that recreate it (the reference's
+    /// `iterLayerNodeEdits`; used to merge a fork into its parent).
+    pub fn node_edits(&self) -> BoxStream<'static, Result<NodeEdit, Error>> {
+        let layer = self.clone();
+        self.sodes()
+            .then(move |item| {
+                let layer = layer.clone();
+                async move {
+                    let (buid, sode) = item?;
+                    layer.sode_edits(buid, sode, false).await
+                }
+            })
+            .boxed()
+    }
+
+    /// Nodeedits deleting everything of the layer (the reference's `iterWipeNodeEdits`).
+    pub fn wipe_edits(&self) -> BoxStream<'static, Result<NodeEdit, Error>> {
+        let layer = self.clone();
+        self.sodes()
+            .then(move |item| {
+                let layer = layer.clone();
+                async move {
+                    let (buid, sode) = item?;
+                    layer.sode_edits(buid, sode, true).await
+                }
+            })
+            .boxed()
+    }
+
+    async fn sode_edits(&self, buid: Buid, sode: Sode, wipe: bool) -> Result<NodeEdit, Error> {
+        let form = sode.form.clone().unwrap_or_default();
+        let data = self.data_items(buid).await?;
+        let mut edges = Vec::new();
+        let mut resume = None;
+        loop {
+            let (batch, next, done) = self.scan_edges(EdgeDir::N1, buid, None, resume, 4096).await?;
+            edges.extend(batch);
+            if done {
+                break;
+            }
+            resume = next;
+        }
+        let mut ops = Vec::new();
+        if wipe {
+            for (verb, n2) in edges {
+                ops.push(EditOp::EdgeDel { verb, n2 });
+            }
+            for (name, valu) in data {
+                ops.push(EditOp::NodeDataDel { name, oldv: valu });
+            }
+            for (tag, props) in &sode.tagprops {
+                for (prop, valu, stortype) in props {
+                    ops.push(EditOp::TagPropDel {
+                        tag: tag.clone(),
+                        prop: prop.clone(),
+                        oldv: valu.clone(),
+                        stortype: *stortype,
+                    });
+                }
+            }
+            for (tag, ival) in &sode.tags {
+                ops.push(EditOp::TagDel {
+                    tag: tag.clone(),
+                    oldv: Some(*ival),
+                });
+            }
+            for (prop, valu, stortype) in &sode.props {
+                ops.push(EditOp::PropDel {
+                    prop: prop.clone(),
+                    oldv: valu.clone(),
+                    stortype: *stortype,
+                });
+            }
+            if let Some((valu, stortype)) = sode.valu {
+                ops.push(EditOp::NodeDel { valu, stortype });
+            }
+            return Ok(NodeEdit::new(buid, form, ops));
+        }
+        if let Some((valu, stortype)) = sode.valu {
+            ops.push(EditOp::NodeAdd { valu, stortype });
+        }
+        for (prop, valu, stortype) in sode.props {
+            ops.push(EditOp::PropSet {
+                prop,
+                valu,
+                oldv: Value::Nil,
+                stortype,
+            });
+        }
+        for (tag, valu) in sode.tags {
+            ops.push(EditOp::TagSet {
+                tag,
+                valu,
+                oldv: None,
+            });
+        }
+        for (tag, props) in sode.tagprops {
+            for (prop, valu, stortype) in props {
+                ops.push(EditOp::TagPropSet {
+                    tag: tag.clone(),
+                    prop,
+                    valu,
+                    oldv: Value::Nil,
+                    stortype,
+                });
+            }
+        }
+        for (name, valu) in data {
+            ops.push(EditOp::NodeDataSet {
+                name,
+                valu,
+                oldv: Value::Nil,
+            });
+        }
+        for (verb, n2) in edges {
+            ops.push(EditOp::EdgeAdd { verb, n2 });
+        }
+        Ok(NodeEdit::new(buid, form, ops))
+    }
+
+    /// Commit pending writes (applies already commit; this is for callers that need a point
+    /// where everything earlier is durable).
+    pub async fn sync(&self) -> Result<(), Error> {
+        Ok(self.inner.slab.commit().await?)
+    }
+
+    /// Close the layer.
+    pub async fn fini(&self) {
+        self.inner.slab.fini().await;
+    }
+
+    /// Close the layer and delete its files.
+    pub async fn trash(&self) -> Result<(), Error> {
+        self.fini().await;
+        let dirn = self.inner.dirn.clone();
+        tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dirn))
+            .await
+            .map_err(|err| Error::BadStorage(err.to_string()))?
+            .map_err(|err| Error::BadStorage(format!("cannot delete layer files: {err}")))
+    }
+}
+
+fn decode_counter(val: &[u8]) -> Result<i64, Error> {
+    Ok(i64::from_be_bytes(
+        val.try_into()
+            .map_err(|_| Error::BadStorage("bad counter".into()))?,
+    ))
+}
+
+fn read_counter(txn: &synapse_slab::Txn<'_>, db: Db, key: &[u8]) -> Result<i64, Error> {
+    match txn.get(db, key)? {
+        Some(val) => decode_counter(val),
+        None => Ok(0),
+    }
+}

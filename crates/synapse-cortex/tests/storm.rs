@@ -1,0 +1,6 @@
+//! Integration tests of the Storm parser.
+
+mod storm {
+    pub(crate) mod fixture;
+    pub(crate) mod refrepr;
+}
