@@ -72,10 +72,10 @@ fn check(valu: &Value, depth: usize) -> std::result::Result<(), String> {
         return Err(format!("nested deeper than {MAX_RECORD_DEPTH}"));
     }
     match valu {
-        Value::String(text) => {
-            if text.as_str().is_none() && !is_surrogatepass_utf8(text.as_bytes()) {
-                return Err("a string is not valid UTF-8".into());
-            }
+        Value::String(text)
+            if text.as_str().is_none() && !is_surrogatepass_utf8(text.as_bytes()) =>
+        {
+            return Err("a string is not valid UTF-8".into());
         }
         Value::Ext(code, _) if *code != 0 && *code != 1 => {
             return Err(format!("ext type {code} is not supported"));
