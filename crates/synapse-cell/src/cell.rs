@@ -59,6 +59,10 @@ impl Store for CountingStore {
     fn close(&self) -> BoxFuture<'_, ()> {
         self.inner.close()
     }
+
+    fn slab(&self) -> Option<&synapse_slab::Slab> {
+        self.inner.slab()
+    }
 }
 
 struct Inner {
@@ -81,7 +85,6 @@ struct Inner {
 
 /// A reload function of a subsystem (`reload('https:certs')`).
 pub type ReloadFn = Arc<dyn Fn() -> BoxFuture<'static, Result<Value>> + Send + Sync>;
-
 
 /// The cell core shared by every service. Cheap to clone.
 #[derive(Clone)]
@@ -396,6 +399,12 @@ impl Cell {
         self.inner.store.clone()
     }
 
+    /// The cell's slab (`slabs/cell.lmdb`), when its store is one (always for cells opened
+    /// with the default store). Services may open their own databases in it.
+    pub fn slab(&self) -> Option<synapse_slab::Slab> {
+        self.inner.store.slab().cloned()
+    }
+
     pub(crate) fn sessions(&self) -> &HttpSessions {
         &self.inner.sessions
     }
@@ -653,7 +662,35 @@ impl Cell {
 
     /// `getDmonSessions()`: the open telepath sessions.
     pub fn dmon_sessions(&self) -> Value {
-        Value::Array(self.inner.daemon.sessions().iter().map(|s| s.pack()).collect())
+        // The reference names the API object by its full class (`synapse.lib.cell.CellApi`).
+        let full = self
+            .inner
+            .def
+            .api_classes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| crate::session::CELL_API_CLASSES[0].to_string());
+        let short = full.rsplit('.').next().unwrap_or_default().to_string();
+        let mut packed: Vec<Value> = self
+            .inner
+            .daemon
+            .sessions()
+            .iter()
+            .map(|s| s.pack())
+            .collect();
+        for sess in &mut packed {
+            if let Value::Map(items) = sess
+                && let Some((_, Value::Map(objs))) =
+                    items.iter_mut().find(|(k, _)| k.as_str() == Some("items"))
+            {
+                for (key, class) in objs.iter_mut() {
+                    if key.is_nil() && class.as_str() == Some(short.as_str()) {
+                        *class = Value::from(full.as_str());
+                    }
+                }
+            }
+        }
+        Value::Array(packed)
     }
 
     /// The telepath Daemon (shares the cell's API; listeners are added by the launcher).
@@ -798,7 +835,9 @@ async fn check_versions(store: &dyn Store, def: &ServiceDef, inaugural: bool) ->
 
 /// The default store of a cell directory: `slabs/cell.lmdb`.
 async fn default_store(dir: &CellDir) -> Result<Arc<dyn Store>> {
-    Ok(Arc::new(SlabStore::open(&dir.join("slabs").join("cell.lmdb")).await?))
+    Ok(Arc::new(
+        SlabStore::open(&dir.join("slabs").join("cell.lmdb")).await?,
+    ))
 }
 
 /// A cell with its service: what `synapse-servers` runs.
@@ -846,7 +885,10 @@ impl<S: Service> ServiceCell<S> {
             "name",
             crate::value::opt_str(ahaname.as_ref().and_then(Json::as_str)),
         )])));
-        daemon.share_factory("*", Arc::new(crate::tele::CellApiFactory::new(this.clone())));
+        daemon.share_factory(
+            "*",
+            Arc::new(crate::tele::CellApiFactory::new(this.clone())),
+        );
         for name in &this.cell.def().shares {
             daemon.share_factory(name, Arc::new(crate::tele::CellApiFactory::new(this.clone())));
         }

@@ -148,9 +148,10 @@ async fn start_network<S: Service>(
         Some(url) => url.to_string(),
         None => opts.telepath.clone(),
     };
-    let addr = daemon.listen(&turl).await.map_err(|err| {
-        Error::new(ErrKind::BadArg, format!("cannot listen on {turl}: {err}"))
-    })?;
+    let addr = daemon
+        .listen(&turl)
+        .await
+        .map_err(|err| Error::new(ErrKind::BadArg, format!("cannot listen on {turl}: {err}")))?;
     tracing::info!("...{celltype} API (telepath): {turl}");
     telepath.push(match addr {
         synapse_telepath::ListenAddr::Tcp(sockaddr) => {
@@ -161,7 +162,10 @@ async fn start_network<S: Service>(
         synapse_telepath::ListenAddr::Unix(path) => format!("unix://{}", path.display()),
     });
     if let Some(name) = &opts.name {
-        daemon.share_factory(name, std::sync::Arc::new(crate::tele::CellApiFactory::new(cell.clone())));
+        daemon.share_factory(
+            name,
+            std::sync::Arc::new(crate::tele::CellApiFactory::new(cell.clone())),
+        );
         tracing::info!("...{celltype} API (telepath name): {name}");
     }
     let https = if !conf.contains("https:port") {

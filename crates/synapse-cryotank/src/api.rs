@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use rmpv::Value;
 use synapse_cell::{ArgDefault as D, Args, MethDef, Reply, Session, truthy};
-use synapse_telepath::{Call, RemoteError, Share, ShareInfo, ValueStream};
+use synapse_telepath::{Call, RemoteError, Reply as TeleReply, Share, ShareInfo, ValueStream};
 use tracing::Instrument;
 
 use crate::args::{name_arg, offs_arg, size_arg, timeout_arg};
@@ -133,7 +133,7 @@ async fn slice(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply>
     )?;
     let (offs, opts) = slice_opts(&bound, 1)?;
     let tank = tank_for(cryo, sess, bound.value(0), "cryo.tank.read").await?;
-    Ok(Reply::Stream(pairs(tank.slice(offs, opts))))
+    Ok(Reply::Genr(pairs(tank.slice(offs, opts))))
 }
 
 async fn rows(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
@@ -151,7 +151,7 @@ async fn rows(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> 
     let rows = tank
         .rows(offs, size)
         .map(|row| row.map(|(offs, byts)| (offs, Value::Binary(byts))));
-    Ok(Reply::Stream(pairs(rows.boxed())))
+    Ok(Reply::Genr(pairs(rows.boxed())))
 }
 
 async fn last(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
@@ -175,7 +175,7 @@ async fn metrics(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Repl
     let offs = offs_arg(bound.value(1), "offs")?;
     let size = size_arg(bound.value(2), "size")?;
     let tank = tank_for(cryo, sess, bound.value(0), "cryo.tank.read").await?;
-    Ok(Reply::Stream(pairs(tank.metrics(offs, size))))
+    Ok(Reply::Genr(pairs(tank.metrics(offs, size))))
 }
 
 async fn delete(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
@@ -190,12 +190,21 @@ async fn delete(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply
 }
 
 /// `(offset, item)` tuples for the wire.
-fn pairs(rows: BoxStream<'static, Result<(u64, Value), Error>>) -> ValueStream {
+fn pairs(
+    rows: BoxStream<'static, Result<(u64, Value), Error>>,
+) -> BoxStream<'static, CellResult<Value>> {
     rows.map(|row| match row {
         Ok((offs, item)) => Ok(Value::Array(vec![Value::from(offs), item])),
-        Err(err) => Err(RemoteError::from(synapse_cell::Error::from(err))),
+        Err(err) => Err(synapse_cell::Error::from(err)),
     })
     .boxed()
+}
+
+/// [`pairs`] with wire errors, for the telepath share.
+fn tele_pairs(rows: BoxStream<'static, Result<(u64, Value), Error>>) -> ValueStream {
+    pairs(rows)
+        .map(|row| row.map_err(RemoteError::from))
+        .boxed()
 }
 
 /// The API of one tank (`tcp://host/cryotank/<name>`): `puts`, `slice`, `metrics`, `iden`.
@@ -243,17 +252,17 @@ impl TankApi {
             .confirm(&perm(perm_text), None, Some(self.tank.iden()))
     }
 
-    async fn dispatch(&self, meth: &str, args: Args) -> CellResult<Reply> {
+    async fn dispatch(&self, meth: &str, args: Args) -> CellResult<TeleReply> {
         match meth {
             "iden" => {
                 args.bind("TankApi.iden", &[])?;
-                Ok(Reply::Value(Value::from(self.tank.iden())))
+                Ok(TeleReply::Value(Value::from(self.tank.iden())))
             }
             "puts" => {
                 let mut bound = args.bind("TankApi.puts", &[("items", D::Required)])?;
                 let items = items_arg(bound.take(0))?;
                 self.confirm("cryo.tank.put")?;
-                Ok(Reply::Value(Value::from(self.tank.puts(items).await?)))
+                Ok(TeleReply::Value(Value::from(self.tank.puts(items).await?)))
             }
             "slice" => {
                 let bound = args.bind(
@@ -267,7 +276,7 @@ impl TankApi {
                 )?;
                 let (offs, opts) = slice_opts(&bound, 0)?;
                 self.confirm("cryo.tank.read")?;
-                Ok(Reply::Stream(pairs(self.tank.slice(offs, opts))))
+                Ok(TeleReply::Stream(tele_pairs(self.tank.slice(offs, opts))))
             }
             "metrics" => {
                 let bound = args.bind(
@@ -277,7 +286,7 @@ impl TankApi {
                 let offs = offs_arg(bound.value(0), "offs")?;
                 let size = size_arg(bound.value(1), "size")?;
                 self.confirm("cryo.tank.read")?;
-                Ok(Reply::Stream(pairs(self.tank.metrics(offs, size))))
+                Ok(TeleReply::Stream(tele_pairs(self.tank.metrics(offs, size))))
             }
             _ => Err(synapse_cell::Error::new(
                 synapse_cell::ErrKind::NoSuchMeth,
@@ -297,7 +306,7 @@ impl Share for TankApi {
         "TankApi"
     }
 
-    fn call(&self, call: Call) -> BoxFuture<'static, Result<Reply, RemoteError>> {
+    fn call(&self, call: Call) -> BoxFuture<'static, Result<TeleReply, RemoteError>> {
         let api = TankApi {
             tank: self.tank.clone(),
             sess: self.sess.clone(),

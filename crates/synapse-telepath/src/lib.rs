@@ -92,9 +92,13 @@
 //!   torn down ([`Share::fini`]).
 //! * Differences from the reference: error infos carry no `efile`/`eline`/`esrc`/`ename`
 //!   (the reference's clients ignore them); messages are limited by
-//!   [`DaemonConfig::max_message`]; a handshake that fails leaves no half-made session; the
-//!   client opens pool links on demand (no background pre-opening) and keeps at most
-//!   [`ProxyOptions::max_idle`] idle; `aha://` URLs and `~/.syn/aliases.yaml` are not
+//!   [`DaemonConfig::max_message`] and links by [`DaemonConfig::max_links`]; a link that
+//!   repeats handshakes keeps its 16 newest sessions; a handshake that fails leaves no
+//!   half-made session; sharinfo lists only the methods an object defines (not the Python
+//!   framework's `fini`, `on`, ...); the
+//!   client opens pool links on demand (no background pre-opening; idle links above
+//!   [`ProxyOptions::max_idle`] are closed one per [`ProxyOptions::cull_interval`], as the
+//!   reference does); `aha://` URLs and `~/.syn/aliases.yaml` are not
 //!   supported by the client.
 
 pub mod blocking;

@@ -152,7 +152,9 @@ pub async fn serve_https(api: HttpApi, host: &str, port: u16) -> Result<SocketAd
                     req.extensions_mut().insert(RemoteAddr(peer));
                     api.clone().oneshot(req)
                 });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(tls), service);
+                let conn = http1::Builder::new()
+                    .title_case_headers(true)
+                    .serve_connection(TokioIo::new(tls), service);
                 tokio::pin!(conn);
                 tokio::select! {
                     res = conn.as_mut() => {

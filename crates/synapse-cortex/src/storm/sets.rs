@@ -1556,3 +1556,66 @@ pub(crate) const COND_INNER_PAREN_CLOSE: TermSet =
     OPER_START.or(TermSet::of(&[End, And, Or, RBrace, RPar, VBar]));
 /// After a call in the variable of a conditional prop set.
 pub(crate) const COND_VAR_CALL_CLOSE: TermSet = TermSet::of(&[Dot, Equal, TrySet, LParNoSpace]);
+/// After a prop name in `-((`.
+pub(crate) const PROPS_IN_MINUS_PAREN_PAREN: TermSet = TermSet::of(&[
+    And, Cmpr, CmprOther, Comma, EqNoSpace, EqSpace, ExprTimes, Or, RPar, SetTagOper, TrySet,
+]);
+/// After a relative prop in `-((`.
+pub(crate) const RELPROP_IN_MINUS_PAREN_PAREN: TermSet = TermSet::of(&[
+    And,
+    Cmpr,
+    CmprOther,
+    Comma,
+    EqNoSpace,
+    EqSpace,
+    ExprTimes,
+    Or,
+    RPar,
+    SetTagOper,
+    TrySet,
+    ArrayCondStart,
+    EdgeN1Fini,
+    EdgeN1JoinFini,
+]);
+/// After a universal prop in `-((`.
+pub(crate) const UNIVPROP_IN_MINUS_PAREN_PAREN: TermSet = OPER_START.or(TermSet::of(&[
+    End,
+    And,
+    As,
+    Backquote,
+    CmdOpt,
+    Cmpr,
+    CmprOther,
+    Comma,
+    Dot,
+    DoubleQuotedString,
+    EqNoSpace,
+    EqSpace,
+    ExprTimes,
+    ModSet,
+    NonQuoteWord,
+    Or,
+    RBrace,
+    RPar,
+    RSqb,
+    SetTagOper,
+    SingleQuotedString,
+    TripleQuotedString,
+    TryModSet,
+    TrySet,
+    VBar,
+    EdgeAddN2Fini,
+    EdgeN1Fini,
+    EdgeN1JoinFini,
+    EdgeN2Fini,
+    EmbedQueryStart,
+]));
+/// After the prop name of a tag prop condition.
+pub(crate) const TAGPROP_IN_COND: TermSet = OPER_START.or(TermSet::of(&[
+    End, And, Cmpr, CmprOther, EqNoSpace, EqSpace, ExprTimes, Or, RBrace, RPar, SetTagOper, TrySet,
+    VBar,
+]));
+/// After the prop name of a `form#tag:prop` lift.
+pub(crate) const FORMTAGPROP_IN_LIFT: TermSet = OPER_START.or(TermSet::of(&[
+    End, Cmpr, CmprOther, EqNoSpace, EqSpace, ExprTimes, RBrace, RPar, SetTagOper, TrySet, VBar,
+]));

@@ -270,21 +270,54 @@ async fn shares() {
 #[tokio::test]
 async fn concurrency_timeouts_and_pool() {
     let (daemon, _state, url) = tcp_daemon().await;
-    let proxy = Proxy::open(&root(&url)).await.unwrap();
-    let calls = (0..64).map(|i| {
-        let proxy = proxy.clone();
-        async move {
-            proxy
-                .call("echo", vec![Value::from(i)], vec![])
-                .await
-                .unwrap()
+    let concurrent = |proxy: Proxy| async move {
+        let calls = (0..64).map(|i| {
+            let proxy = proxy.clone();
+            async move {
+                proxy
+                    .call("echo", vec![Value::from(i)], vec![])
+                    .await
+                    .unwrap()
+            }
+        });
+        let results = futures::future::join_all(calls).await;
+        for (i, res) in results.iter().enumerate() {
+            assert_eq!(res[0][0], Value::from(i));
         }
-    });
-    let results = futures::future::join_all(calls).await;
-    for (i, res) in results.iter().enumerate() {
-        assert_eq!(res[0][0], Value::from(i));
+    };
+    // Every concurrent call had its own link, and they are all kept.
+    let opts = ProxyOptions {
+        max_idle: 4,
+        cull_interval: Duration::from_secs(3600),
+        ..ProxyOptions::default()
+    };
+    let proxy = Proxy::open_with(&root(&url), opts).await.unwrap();
+    concurrent(proxy.clone()).await;
+    assert_eq!(proxy.idle_links(), 64);
+    proxy.fini().await;
+
+    // Then they are culled down, one per interval, to max_idle.
+    let opts = ProxyOptions {
+        max_idle: 4,
+        cull_interval: Duration::from_millis(5),
+        ..ProxyOptions::default()
+    };
+    let proxy = Proxy::open_with(&root(&url), opts).await.unwrap();
+    concurrent(proxy.clone()).await;
+    let mut waited = 0;
+    while proxy.idle_links() > 4 {
+        waited += 1;
+        assert!(waited < 1000, "idle links not culled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert!(proxy.idle_links() <= 12);
+    assert_eq!(proxy.idle_links(), 4);
+    // The server sees the culled links close (4 idle + the main link remain).
+    let mut waited = 0;
+    while daemon.link_count() != 4 + 1 {
+        waited += 1;
+        assert!(waited < 1000, "{} links on the server", daemon.link_count());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 
     let quick = proxy.with_timeout(Some(Duration::from_millis(50)));
     let err = quick
@@ -477,4 +510,57 @@ async fn invoke_reports_each_kind() {
     assert_eq!(err.name(), "NoSuchObj");
     proxy.fini().await;
     daemon.fini().await;
+}
+
+#[tokio::test]
+async fn closing_the_link_cancels_the_call() {
+    let (daemon, state, url) = tcp_daemon().await;
+    let proxy = Proxy::open(&root(&url)).await.unwrap();
+    let quick = proxy.with_timeout(Some(Duration::from_millis(100)));
+    let err = quick.call("watchCancel", vec![], vec![]).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout));
+    let mut waited = 0;
+    while state.cancelled.load(Ordering::SeqCst) == 0 {
+        waited += 1;
+        assert!(waited < 500, "the call was not cancelled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    proxy.fini().await;
+    daemon.fini().await;
+}
+
+#[tokio::test]
+async fn share_paths_reach_the_factory() {
+    let (daemon, _state, url) = tcp_daemon().await;
+    let proxy = Proxy::open(&format!("{}/vecaxon/a/b", root(&url)))
+        .await
+        .unwrap();
+    let path = proxy.call("getPath", vec![], vec![]).await.unwrap();
+    assert_eq!(path, Value::Array(vec![Value::from("a"), Value::from("b")]));
+    proxy.fini().await;
+    let proxy = Proxy::open(&format!("{}/vecaxon/", root(&url)))
+        .await
+        .unwrap();
+    assert_eq!(
+        proxy.call("getPath", vec![], vec![]).await.unwrap(),
+        Value::Array(vec![])
+    );
+    proxy.fini().await;
+    daemon.fini().await;
+}
+
+#[tokio::test]
+async fn dropping_the_daemon_stops_listening() {
+    let (daemon, _state, url) = tcp_daemon().await;
+    let port = url.rsplit(':').next().unwrap().to_owned();
+    drop(daemon);
+    let mut waited = 0;
+    while tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .is_ok()
+    {
+        waited += 1;
+        assert!(waited < 500, "still listening");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

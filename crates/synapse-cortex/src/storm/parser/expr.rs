@@ -125,7 +125,7 @@ impl Parser<'_> {
     pub(super) fn dollar_value(&mut self, ctx: Ctx) -> Result<Value> {
         let dollar = self.bump(sets::DOLLAR_NEXT)?;
         if self.tok.term == Term::LPar {
-            let inner = self.dollar_expr(dollar.start, ctx)?;
+            let inner = self.dollar_expr(self.tok.start, ctx)?;
             return self.dollar_chain(inner, ctx, false);
         }
         self.var_chain(dollar.start, ctx)
@@ -149,8 +149,11 @@ impl Parser<'_> {
     }
 
     /// A variable name followed by dereferences and calls (the current token is the name).
-    fn var_chain(&mut self, start: usize, ctx: Ctx) -> Result<Value> {
+    ///
+    /// Like the reference, the value's span starts at the name, not at a `$` before it.
+    fn var_chain(&mut self, _dollar: usize, ctx: Ctx) -> Result<Value> {
         let tok = self.tok;
+        let start = tok.start;
         match tok.term {
             Term::VarTokn | Term::ExprVarTokn => {}
             _ => return Err(self.unexpected()),
@@ -226,13 +229,13 @@ impl Parser<'_> {
             Term::Dollar => {
                 self.bump(sets::DOLLAR_NEXT)?;
                 if self.tok.term == Term::LPar {
-                    return self.dollar_expr(tok.start, ctx);
+                    return self.dollar_expr(self.tok.start, ctx);
                 }
                 let name = self.expect(Term::VarTokn, ctx.after_var())?;
                 let text = self.string_token(name)?;
                 Ok(Value {
                     kind: ValueKind::Var(text),
-                    span: Span::new(tok.start, name.end),
+                    span: self.span_of(name),
                 })
             }
             Term::Backquote => self.formatstring(ctx),
@@ -257,13 +260,13 @@ impl Parser<'_> {
             Term::Dollar => {
                 self.bump(sets::DOLLAR_NEXT_EXPR)?;
                 if self.tok.term == Term::LPar {
-                    return self.inner_paren_expr(tok.start);
+                    return self.inner_paren_expr(self.tok.start);
                 }
                 let name = self.expect(Term::ExprVarTokn, sets::E_AFTER_VAR)?;
                 let text = self.string_token(name)?;
                 Ok(Value {
                     kind: ValueKind::Var(text),
-                    span: Span::new(tok.start, name.end),
+                    span: self.span_of(name),
                 })
             }
             Term::Backquote => self.formatstring(Ctx::Expr),
@@ -274,11 +277,9 @@ impl Parser<'_> {
 
     /// `( expr )` after a `$` (the current token is `(`).
     fn dollar_expr(&mut self, start: usize, ctx: Ctx) -> Result<Value> {
-        self.enter()?;
         self.bump(sets::EXPR_START)?;
         let expr = self.expror(None)?;
         self.expect(Term::RPar, ctx.after_expr())?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::DollarExpr(Box::new(expr)),
             span: self.span_from(start),
@@ -287,11 +288,9 @@ impl Parser<'_> {
 
     /// `( expr )` inside an expression (the current token is `(`).
     fn inner_paren_expr(&mut self, start: usize) -> Result<Value> {
-        self.enter()?;
         self.bump(sets::EXPR_START)?;
         let expr = self.expror(None)?;
         self.expect(Term::RPar, sets::E_AFTER_VAR)?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::DollarExpr(Box::new(expr)),
             span: self.span_from(start),
@@ -300,7 +299,10 @@ impl Parser<'_> {
 
     /// `func(args)` (the current token is the `(` touching the function).
     pub(super) fn call(&mut self, func: Value, after: TermSet) -> Result<Value> {
-        self.enter()?;
+        self.nested(|parser| parser.call_body(func, after))
+    }
+
+    fn call_body(&mut self, func: Value, after: TermSet) -> Result<Value> {
         let start = func.span.start;
         self.bump(sets::CALL_ARGS_START)?;
         let mut args: Vec<Value> = Vec::new();
@@ -366,7 +368,6 @@ impl Parser<'_> {
             }
         }
         self.expect(Term::RPar, after)?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::Call {
                 func: Box::new(func),
@@ -381,7 +382,7 @@ impl Parser<'_> {
     /// follow sets (the current token is the name).
     pub(super) fn cond_var_atom(&mut self) -> Result<Value> {
         let tok = self.tok;
-        let start = tok.start.saturating_sub(1);
+        let start = tok.start;
         self.expect(Term::VarTokn, sets::COND_VAR_AFTER)?;
         let name = self.string_token(tok)?;
         let mut value = Value {
@@ -404,7 +405,7 @@ impl Parser<'_> {
                         Term::Dollar => {
                             self.bump(sets::DOLLAR_NEXT)?;
                             if self.tok.term == Term::LPar {
-                                self.cond_dollar_expr(ktok.start)?
+                                self.cond_dollar_expr(self.tok.start)?
                             } else {
                                 let name = self.expect(Term::VarTokn, sets::COND_VAR_AFTER)?;
                                 Value {
@@ -431,11 +432,9 @@ impl Parser<'_> {
     }
 
     fn cond_dollar_expr(&mut self, start: usize) -> Result<Value> {
-        self.enter()?;
         self.bump(sets::EXPR_START)?;
         let expr = self.expror(None)?;
         self.expect(Term::RPar, sets::COND_VAR_AFTER)?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::DollarExpr(Box::new(expr)),
             span: self.span_from(start),
@@ -503,7 +502,7 @@ impl Parser<'_> {
                 let name = self.expect(Term::VarTokn, sets::VF_VAR)?;
                 segs.push(TagSegment::Var(
                     self.string_token(name)?,
-                    Span::new(tok.start, name.end),
+                    Span::new(name.start, name.end),
                 ));
             } else {
                 let tok = self.expect(seg_term, after_seg)?;
@@ -535,13 +534,13 @@ impl Parser<'_> {
         self.tagname_body(start, Ctx::Storm)
     }
 
-    /// `:prop` after a tag name (the current token is `:`).
-    pub(super) fn tagprop_name(&mut self, ctx: Ctx) -> Result<NamePart> {
+    /// `:prop` after a tag name (the current token is `:`); `after` follows a literal name.
+    pub(super) fn tagprop_name(&mut self, ctx: Ctx, after: TermSet) -> Result<NamePart> {
         self.bump(sets::TAGPROP_NAME)?;
         let tok = self.tok;
         match tok.term {
             Term::BaseProp => {
-                self.bump(sets::VF_UNIV)?;
+                self.bump(after)?;
                 Ok(NamePart::Name(
                     self.tok_text(tok).to_string(),
                     self.span_of(tok),
@@ -557,7 +556,7 @@ impl Parser<'_> {
     /// `tag:prop` given the tag (the current token is `:`).
     pub(super) fn tagprop_rest(&mut self, tag: TagName, ctx: Ctx) -> Result<TagProp> {
         let start = tag.span.start;
-        let prop = self.tagprop_name(ctx)?;
+        let prop = self.tagprop_name(ctx, sets::VF_UNIV)?;
         Ok(TagProp {
             tag,
             prop,
@@ -567,7 +566,10 @@ impl Parser<'_> {
 
     /// A format string (the current token is the opening backquote).
     pub(super) fn formatstring(&mut self, ctx: Ctx) -> Result<Value> {
-        self.enter()?;
+        self.nested(|parser| parser.formatstring_body(ctx))
+    }
+
+    fn formatstring_body(&mut self, ctx: Ctx) -> Result<Value> {
         let open = self.bump(sets::FMT_BODY)?;
         let mut parts = Vec::new();
         loop {
@@ -600,7 +602,6 @@ impl Parser<'_> {
                 _ => return Err(self.unexpected()),
             }
         }
-        self.leave();
         Ok(Value {
             kind: ValueKind::FormatString(parts),
             span: self.span_from(open.start),
@@ -636,15 +637,22 @@ impl Parser<'_> {
     /// `( ... )` as a value: a list (`(a, b)`) or an expression (`(1 + 2)`), decided by what
     /// follows the first item (the current token is `(`).
     fn paren_value(&mut self) -> Result<Value> {
-        self.enter()?;
         let open = self.bump(sets::PAREN_FIRST)?;
         let value = self.paren_after_open(open, sets::VF_LIST, Ctx::Storm)?;
-        self.leave();
         Ok(value)
     }
 
     /// The contents of a parenthesized value after its `(`; `after_list` follows a list's `)`.
     fn paren_after_open(&mut self, open: Token, after_list: TermSet, ctx: Ctx) -> Result<Value> {
+        self.nested(|parser| parser.paren_after_open_body(open, after_list, ctx))
+    }
+
+    fn paren_after_open_body(
+        &mut self,
+        open: Token,
+        after_list: TermSet,
+        ctx: Ctx,
+    ) -> Result<Value> {
         let atom = match self.tok.term {
             Term::RPar => {
                 let close = self.bump(after_list)?;
@@ -696,9 +704,7 @@ impl Parser<'_> {
             }
             Term::LPar => {
                 let inner_open = self.bump(sets::PAREN_FIRST)?;
-                self.enter()?;
                 let inner = self.paren_after_open(inner_open, sets::COMMA_RPAR, Ctx::Expr)?;
-                self.leave();
                 let is_list = matches!(inner.kind, ValueKind::List(_));
                 ParenAtom {
                     value: inner,
@@ -776,10 +782,8 @@ impl Parser<'_> {
             }
             Term::LBrace => self.subquery_value(sets::VF_SUBQ),
             Term::LPar => {
-                self.enter()?;
                 let open = self.bump(sets::PAREN_FIRST)?;
                 let value = self.paren_after_open(open, sets::COMMA_RPAR, Ctx::Expr)?;
-                self.leave();
                 Ok(value)
             }
             Term::TripleQuotedString | Term::DoubleQuotedString | Term::SingleQuotedString => {
@@ -805,11 +809,9 @@ impl Parser<'_> {
 
     /// `(a, b)` in contexts that only allow a list (the current token is `(`).
     pub(super) fn valulist_value(&mut self) -> Result<Value> {
-        self.enter()?;
         let open = self.bump(sets::LIST_START)?;
         if self.tok.term == Term::RPar {
             let close = self.bump(sets::VF_LIST)?;
-            self.leave();
             return Ok(Value {
                 kind: ValueKind::List(Vec::new()),
                 span: Span::new(open.start, close.end),
@@ -817,7 +819,6 @@ impl Parser<'_> {
         }
         let first = self.list_item()?;
         let value = self.list_rest(open, vec![first], sets::VF_LIST)?;
-        self.leave();
         Ok(value)
     }
 
@@ -879,7 +880,10 @@ impl Parser<'_> {
 
     /// `[ ... ]` in an expression (the current token is `[`).
     fn exprlist(&mut self) -> Result<Value> {
-        self.enter()?;
+        self.nested(Self::exprlist_body)
+    }
+
+    fn exprlist_body(&mut self) -> Result<Value> {
         let open = self.bump(sets::JSON_LIST_START)?;
         let mut items = Vec::new();
         while self.tok.term != Term::RSqb {
@@ -893,7 +897,6 @@ impl Parser<'_> {
             }
         }
         self.bump(sets::E_AFTER_ATOM)?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::ExprList(items),
             span: self.span_from(open.start),
@@ -902,7 +905,10 @@ impl Parser<'_> {
 
     /// `{ key: value, ... }` in an expression (the current token is `{`).
     fn exprdict(&mut self) -> Result<Value> {
-        self.enter()?;
+        self.nested(Self::exprdict_body)
+    }
+
+    fn exprdict_body(&mut self) -> Result<Value> {
         let open = self.bump(sets::JSON_DICT_START)?;
         let mut pairs = Vec::new();
         while self.tok.term != Term::RBrace {
@@ -924,7 +930,6 @@ impl Parser<'_> {
             }
         }
         self.bump(sets::E_AFTER_ATOM)?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::ExprDict(pairs),
             span: self.span_from(open.start),
@@ -966,7 +971,10 @@ impl Parser<'_> {
 
     /// `expror`, optionally starting from an already parsed first atom.
     pub(super) fn expror(&mut self, first: Option<Value>) -> Result<Value> {
-        self.enter()?;
+        self.nested(|parser| parser.expror_body(first))
+    }
+
+    fn expror_body(&mut self, first: Option<Value>) -> Result<Value> {
         let mut lhs = self.exprand(first)?;
         while self.tok.term == Term::Or {
             self.bump(sets::EXPR_START)?;
@@ -977,7 +985,6 @@ impl Parser<'_> {
                 span,
             };
         }
-        self.leave();
         Ok(lhs)
     }
 
@@ -1063,11 +1070,13 @@ impl Parser<'_> {
     }
 
     fn exprunary(&mut self, first: Option<Value>) -> Result<Value> {
+        self.nested(|parser| parser.exprunary_body(first))
+    }
+
+    fn exprunary_body(&mut self, first: Option<Value>) -> Result<Value> {
         if first.is_none() && self.tok.term == Term::ExprNeg {
-            self.enter()?;
             let tok = self.bump(sets::EXPR_OPERAND)?;
             let operand = self.exprunary(None)?;
-            self.leave();
             let span = self.span_of(tok).to(operand.span);
             return Ok(Value {
                 kind: ValueKind::Unary {
@@ -1129,7 +1138,7 @@ impl Parser<'_> {
             Term::Dollar => {
                 let dollar = self.bump(sets::DOLLAR_NEXT_EXPR)?;
                 if self.tok.term == Term::LPar {
-                    let inner = self.inner_paren_expr(dollar.start)?;
+                    let inner = self.inner_paren_expr(self.tok.start)?;
                     return self.dollar_chain(inner, Ctx::Expr, true);
                 }
                 self.var_chain(dollar.start, Ctx::Expr)
@@ -1218,7 +1227,7 @@ impl Parser<'_> {
                     let name = self.expect(Term::ExprVarTokn, sets::E_AFTER_VAR)?;
                     segs.push(TagSegment::Var(
                         self.string_token(name)?,
-                        Span::new(tok.start, name.end),
+                        Span::new(name.start, name.end),
                     ));
                 } else {
                     let tok = self.expect(Term::ExprTagSegNoVar, sets::E_AFTER_TAGSEG)?;

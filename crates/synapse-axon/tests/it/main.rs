@@ -1,0 +1,79 @@
+//! Integration tests of synapse-axon: the store, the telepath API in-process, the HTTP API
+//! in-process, and the real binary (durability, memory) and the reference's Python client
+//! against it.
+
+// Test helpers outside #[test] functions may unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod http;
+mod store;
+
+use rmpv::Value;
+use serde_json::Value as Json;
+use synapse_axon::AxonService;
+use synapse_cell::{Args, CellOptions, ConnInfo, Reply, Service, ServiceCell};
+use tempfile::TempDir;
+
+/// A fresh Axon cell in a temp dir with root's password `secret` and extra `conf`.
+pub(crate) async fn open_axon(conf: &[(&str, Json)]) -> (TempDir, ServiceCell<AxonService>) {
+    let dir = tempfile::tempdir().unwrap();
+    let cell = open_axon_in(dir.path(), conf).await;
+    (dir, cell)
+}
+
+/// An Axon cell in `path/axon`.
+pub(crate) async fn open_axon_in(
+    path: &std::path::Path,
+    conf: &[(&str, Json)],
+) -> ServiceCell<AxonService> {
+    let mut opts = CellOptions::new(path.join("axon"), &AxonService::def())
+        .conf("auth:passwd", "secret".into())
+        .unwrap();
+    for (key, valu) in conf {
+        opts = opts.conf(key, valu.clone()).unwrap();
+    }
+    ServiceCell::<AxonService>::open(opts).await.unwrap()
+}
+
+/// A telepath session of the root user.
+pub(crate) fn root_api(cell: &ServiceCell<AxonService>) -> synapse_cell::CellApi<AxonService> {
+    let root = cell.cell().auth().root_iden();
+    cell.session(&root, ConnInfo::local())
+}
+
+/// Call and expect a value.
+pub(crate) async fn call(
+    api: &synapse_cell::CellApi<AxonService>,
+    meth: &str,
+    args: Vec<Value>,
+) -> synapse_cell::Result<Value> {
+    match api.call(meth, Args::positional(args)).await? {
+        Reply::Value(valu) => Ok(valu),
+        other => panic!("{meth} did not return a value: {other:?}"),
+    }
+}
+
+/// Call a generator and collect its items (stopping at the first error).
+pub(crate) async fn genr(
+    api: &synapse_cell::CellApi<AxonService>,
+    meth: &str,
+    args: Args,
+) -> synapse_cell::Result<Vec<Value>> {
+    use futures::StreamExt;
+    match api.call(meth, args).await? {
+        Reply::Genr(mut items) => {
+            let mut out = Vec::new();
+            while let Some(item) = items.next().await {
+                out.push(item?);
+            }
+            Ok(out)
+        }
+        other => panic!("{meth} is not a generator: {other:?}"),
+    }
+}
+
+/// Binary value.
+pub(crate) fn bin(byts: &[u8]) -> Value {
+    Value::Binary(byts.to_vec())
+}
