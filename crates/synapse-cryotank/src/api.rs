@@ -4,11 +4,16 @@
 
 use std::sync::Arc;
 
+use std::future::Future;
+
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use rmpv::Value;
-use synapse_cell::{ArgDefault as D, Args, MethDef, Reply, Session, truthy};
-use synapse_telepath::{Call, RemoteError, Reply as TeleReply, Share, ShareInfo, ValueStream};
+use synapse_cell::{ArgDefault as D, Args, MethDef, ServiceApi, Session, truthy};
+use synapse_telepath::{
+    Call, Methods, RemoteError, Reply as TeleReply, Share, ShareInfo, ValueStream,
+};
 use tracing::Instrument;
 
 use crate::args::{name_arg, offs_arg, size_arg, timeout_arg};
@@ -16,18 +21,6 @@ use crate::cryo::{CryoCell, perm};
 use crate::error::Error;
 use crate::record::items_arg;
 use crate::tank::{SliceOpts, Tank};
-
-/// The methods `CryoApi` adds to the `CellApi` ones.
-pub(crate) const CRYO_API_METHODS: &[MethDef] = &[
-    MethDef::call("delete"),
-    MethDef::call("init"),
-    MethDef::call("last"),
-    MethDef::call("list"),
-    MethDef::genr("metrics"),
-    MethDef::call("puts"),
-    MethDef::genr("rows"),
-    MethDef::genr("slice"),
-];
 
 /// The methods of `TankApi`.
 const TANK_API_METHODS: &[MethDef] = &[
@@ -46,25 +39,37 @@ const TANK_API_CLASSES: &[&str] = &[
 
 type CellResult<T> = synapse_cell::Result<T>;
 
-/// Dispatch a `CryoApi` method; `None` for the `CellApi` ones.
-pub(crate) fn cryo_call<'a>(
-    cryo: &'a Arc<CryoCell>,
-    sess: &'a Session,
-    meth: &'a str,
-    args: Args,
-) -> Option<BoxFuture<'a, CellResult<Reply>>> {
-    let fut: BoxFuture<'a, CellResult<Reply>> = match meth {
-        "init" => Box::pin(init(cryo, sess, args)),
-        "list" => Box::pin(list(cryo, sess, args)),
-        "puts" => Box::pin(puts(cryo, sess, args)),
-        "slice" => Box::pin(slice(cryo, sess, args)),
-        "rows" => Box::pin(rows(cryo, sess, args)),
-        "last" => Box::pin(last(cryo, sess, args)),
-        "metrics" => Box::pin(metrics(cryo, sess, args)),
-        "delete" => Box::pin(delete(cryo, sess, args)),
-        _ => return None,
-    };
-    Some(fut)
+/// The telepath methods `CryoApi` adds to the `CellApi` ones, as a method table over the
+/// session (the cell hands each call's arguments over without copying them).
+pub(crate) type CryoTable = Methods<ServiceApi<CryoCell>>;
+
+/// Build the `CryoApi` method table.
+pub(crate) fn cryo_api_table() -> CryoTable {
+    let table = Methods::new(["synapse.cryotank.CryoApi"]);
+    let table = method(table, "init", false, init);
+    let table = method(table, "list", false, list);
+    let table = method(table, "puts", false, puts);
+    let table = method(table, "slice", true, slice);
+    let table = method(table, "rows", true, rows);
+    let table = method(table, "last", false, last);
+    let table = method(table, "metrics", true, metrics);
+    method(table, "delete", false, delete)
+}
+
+/// Add an API function taking the session and the call's arguments.
+fn method<F, Fut>(table: CryoTable, name: &str, genr: bool, func: F) -> CryoTable
+where
+    F: Fn(Arc<ServiceApi<CryoCell>>, Args) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = CellResult<TeleReply>> + Send + 'static,
+{
+    table.method(name, genr, move |api, call: Call| {
+        let span =
+            tracing::debug_span!("telepath call", meth = %call.meth, user = %api.sess.user_iden());
+        let Call { args, kwargs, .. } = call;
+        func(api, Args { args, kwargs })
+            .map(|res| res.map_err(RemoteError::from))
+            .instrument(span)
+    })
 }
 
 /// The tank `name` for an operation needing `perm_text` on it (created first if missing,
@@ -81,17 +86,19 @@ async fn tank_for(
     Ok(tank)
 }
 
-async fn init(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
+async fn init(api: Arc<ServiceApi<CryoCell>>, args: Args) -> CellResult<TeleReply> {
+    let (cryo, sess) = (&*api.service, &*api.sess);
     let bound = args.bind("CryoApi.init", &[("name", D::Required), ("conf", D::Nil)])?;
     let name = name_arg(bound.value(0))?;
     let tank = cryo.init(&name, bound.value(1), Some(sess)).await?;
-    Ok(Reply::Value(Value::from(tank.iden())))
+    Ok(TeleReply::Value(Value::from(tank.iden())))
 }
 
-async fn list(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
+async fn list(api: Arc<ServiceApi<CryoCell>>, args: Args) -> CellResult<TeleReply> {
+    let (cryo, sess) = (&*api.service, &*api.sess);
     args.bind("CryoApi.list", &[])?;
     let tanks = cryo.list(Some(sess)).await?;
-    Ok(Reply::Value(Value::Array(
+    Ok(TeleReply::Value(Value::Array(
         tanks
             .into_iter()
             .map(|(name, info)| Value::Array(vec![Value::from(name), info.to_value()]))
@@ -99,14 +106,15 @@ async fn list(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> 
     )))
 }
 
-async fn puts(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
+async fn puts(api: Arc<ServiceApi<CryoCell>>, args: Args) -> CellResult<TeleReply> {
+    let (cryo, sess) = (&*api.service, &*api.sess);
     let mut bound = args.bind(
         "CryoApi.puts",
         &[("name", D::Required), ("items", D::Required)],
     )?;
     let items = items_arg(bound.take(1))?;
     let tank = tank_for(cryo, sess, bound.value(0), "cryo.tank.put").await?;
-    Ok(Reply::Value(Value::from(tank.puts(items).await?)))
+    Ok(TeleReply::Value(Value::from(tank.puts(items).await?)))
 }
 
 /// The options of a `slice` call bound as `(.., offs, size, wait, timeout)` from `first`.
@@ -120,7 +128,8 @@ fn slice_opts(bound: &synapse_cell::Bound, first: usize) -> CellResult<(u64, Sli
     Ok((offs, opts))
 }
 
-async fn slice(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
+async fn slice(api: Arc<ServiceApi<CryoCell>>, args: Args) -> CellResult<TeleReply> {
+    let (cryo, sess) = (&*api.service, &*api.sess);
     let bound = args.bind(
         "CryoApi.slice",
         &[
@@ -133,10 +142,11 @@ async fn slice(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply>
     )?;
     let (offs, opts) = slice_opts(&bound, 1)?;
     let tank = tank_for(cryo, sess, bound.value(0), "cryo.tank.read").await?;
-    Ok(Reply::Genr(pairs(tank.slice(offs, opts))))
+    Ok(TeleReply::Stream(pairs(tank.slice(offs, opts))))
 }
 
-async fn rows(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
+async fn rows(api: Arc<ServiceApi<CryoCell>>, args: Args) -> CellResult<TeleReply> {
+    let (cryo, sess) = (&*api.service, &*api.sess);
     let bound = args.bind(
         "CryoApi.rows",
         &[
@@ -151,19 +161,21 @@ async fn rows(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> 
     let rows = tank
         .rows(offs, size)
         .map(|row| row.map(|(offs, byts)| (offs, Value::Binary(byts))));
-    Ok(Reply::Genr(pairs(rows.boxed())))
+    Ok(TeleReply::Stream(pairs(rows.boxed())))
 }
 
-async fn last(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
+async fn last(api: Arc<ServiceApi<CryoCell>>, args: Args) -> CellResult<TeleReply> {
+    let (cryo, sess) = (&*api.service, &*api.sess);
     let bound = args.bind("CryoApi.last", &[("name", D::Required)])?;
     let tank = tank_for(cryo, sess, bound.value(0), "cryo.tank.read").await?;
-    Ok(Reply::Value(match tank.last().await? {
+    Ok(TeleReply::Value(match tank.last().await? {
         Some((offs, item)) => Value::Array(vec![Value::from(offs), item]),
         None => Value::Nil,
     }))
 }
 
-async fn metrics(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
+async fn metrics(api: Arc<ServiceApi<CryoCell>>, args: Args) -> CellResult<TeleReply> {
+    let (cryo, sess) = (&*api.service, &*api.sess);
     let bound = args.bind(
         "CryoApi.metrics",
         &[
@@ -175,36 +187,28 @@ async fn metrics(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Repl
     let offs = offs_arg(bound.value(1), "offs")?;
     let size = size_arg(bound.value(2), "size")?;
     let tank = tank_for(cryo, sess, bound.value(0), "cryo.tank.read").await?;
-    Ok(Reply::Genr(pairs(tank.metrics(offs, size))))
+    Ok(TeleReply::Stream(pairs(tank.metrics(offs, size))))
 }
 
-async fn delete(cryo: &CryoCell, sess: &Session, args: Args) -> CellResult<Reply> {
+async fn delete(api: Arc<ServiceApi<CryoCell>>, args: Args) -> CellResult<TeleReply> {
+    let (cryo, sess) = (&*api.service, &*api.sess);
     let user = sess.req_admin()?;
     let bound = args.bind("CryoApi.delete", &[("name", D::Required)])?;
     // A name that cannot exist is simply not there.
     let Some(name) = bound.value(0).as_str() else {
-        return Ok(Reply::Value(Value::Boolean(false)));
+        return Ok(TeleReply::Value(Value::Boolean(false)));
     };
     tracing::info!(user = %user.name, tank = name, "Executing [delete] as [{}]", user.name);
-    Ok(Reply::Value(Value::Boolean(cryo.delete(name).await?)))
+    Ok(TeleReply::Value(Value::Boolean(cryo.delete(name).await?)))
 }
 
 /// `(offset, item)` tuples for the wire.
-fn pairs(
-    rows: BoxStream<'static, Result<(u64, Value), Error>>,
-) -> BoxStream<'static, CellResult<Value>> {
+fn pairs(rows: BoxStream<'static, Result<(u64, Value), Error>>) -> ValueStream {
     rows.map(|row| match row {
         Ok((offs, item)) => Ok(Value::Array(vec![Value::from(offs), item])),
-        Err(err) => Err(synapse_cell::Error::from(err)),
+        Err(err) => Err(RemoteError::from(synapse_cell::Error::from(err))),
     })
     .boxed()
-}
-
-/// [`pairs`] with wire errors, for the telepath share.
-fn tele_pairs(rows: BoxStream<'static, Result<(u64, Value), Error>>) -> ValueStream {
-    pairs(rows)
-        .map(|row| row.map_err(RemoteError::from))
-        .boxed()
 }
 
 /// The API of one tank (`tcp://host/cryotank/<name>`): `puts`, `slice`, `metrics`, `iden`.
@@ -276,7 +280,7 @@ impl TankApi {
                 )?;
                 let (offs, opts) = slice_opts(&bound, 0)?;
                 self.confirm("cryo.tank.read")?;
-                Ok(TeleReply::Stream(tele_pairs(self.tank.slice(offs, opts))))
+                Ok(TeleReply::Stream(pairs(self.tank.slice(offs, opts))))
             }
             "metrics" => {
                 let bound = args.bind(
@@ -286,7 +290,7 @@ impl TankApi {
                 let offs = offs_arg(bound.value(0), "offs")?;
                 let size = size_arg(bound.value(1), "size")?;
                 self.confirm("cryo.tank.read")?;
-                Ok(TeleReply::Stream(tele_pairs(self.tank.metrics(offs, size))))
+                Ok(TeleReply::Stream(pairs(self.tank.metrics(offs, size))))
             }
             _ => Err(synapse_cell::Error::new(
                 synapse_cell::ErrKind::NoSuchMeth,

@@ -11,11 +11,9 @@ use std::sync::{Arc, RwLock};
 
 use futures::future::BoxFuture;
 use rmpv::Value;
-use synapse_cell::{
-    Args, Cell, ErrKind, MethDef, Reply, Service, ServiceDef, Session, StoreOp, decode, encode, map,
-};
+use synapse_cell::{Cell, ErrKind, Service, ServiceDef, Session, StoreOp, decode, encode, map};
 
-use crate::api;
+use crate::api::{self, CryoTable};
 use crate::args::check_name;
 use crate::error::Error;
 use crate::tank::{Tank, TankConf, TankInfo};
@@ -43,6 +41,8 @@ pub struct CryoCell {
     tanks: RwLock<BTreeMap<String, Tank>>,
     /// Serializes creating and deleting tanks.
     changing: tokio::sync::Mutex<()>,
+    /// The `CryoApi` telepath methods.
+    table: Arc<CryoTable>,
 }
 
 impl std::fmt::Debug for CryoCell {
@@ -299,6 +299,7 @@ impl Service for CryoCell {
             tankdir: cell.dirn().join("tanks"),
             tanks: RwLock::new(BTreeMap::new()),
             changing: tokio::sync::Mutex::new(()),
+            table: Arc::new(api::cryo_api_table()),
         };
         if let Err(err) = cryo.open_tanks().await {
             cryo.fini_tanks().await;
@@ -307,17 +308,8 @@ impl Service for CryoCell {
         Ok(cryo)
     }
 
-    fn methods(&self) -> Vec<MethDef> {
-        api::CRYO_API_METHODS.to_vec()
-    }
-
-    fn call<'a>(
-        self: &'a Arc<Self>,
-        sess: &'a Session,
-        meth: &'a str,
-        args: Args,
-    ) -> Option<BoxFuture<'a, synapse_cell::Result<Reply>>> {
-        api::cryo_call(self, sess, meth, args)
+    fn api_table(&self) -> Option<Arc<CryoTable>> {
+        Some(self.table.clone())
     }
 
     fn open_path<'a>(
