@@ -13,6 +13,10 @@ use futures::TryStreamExt;
 use synapse_cryotank::{CryoClient, SliceOpts};
 use synapse_telepath::Value;
 
+/// The same allocator as `synapse-servers`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BATCH: u64 = 1000;
 
 fn mkrec(i: u64) -> Value {

@@ -347,18 +347,21 @@ impl Tank {
     pub async fn puts(&self, items: Vec<Value>) -> Result<u64> {
         self.check_open()?;
         let max = self.inner.max_record;
-        // Pack off the async runtime when the batch is big enough to matter.
-        let packed = if items.len() > 4 * PUTS_CHUNK {
-            tokio::task::spawn_blocking(move || pack_records(&items, max))
+        if items.len() > 4 * PUTS_CHUNK {
+            // Big batches are packed (and freed) off the async runtime.
+            let packed = tokio::task::spawn_blocking(move || pack_records(&items, max))
                 .await
-                .map_err(|_| Error::Slab(synapse_slab::Error::Panicked))??
-        } else {
-            pack_records(&items, max)?
-        };
-        self.puts_packed(Arc::new(packed)).await
+                .map_err(|_| Error::Slab(synapse_slab::Error::Panicked))??;
+            return self.puts_packed(packed).await;
+        }
+        let packed = pack_records(&items, max)?;
+        // Free the records while the slab thread writes: `join` polls the write first, which
+        // hands it to the slab thread.
+        let (res, ()) = futures::join!(self.puts_packed(packed), async move { drop(items) });
+        res
     }
 
-    async fn puts_packed(&self, packed: Arc<Packed>) -> Result<u64> {
+    async fn puts_packed(&self, packed: Packed) -> Result<u64> {
         let count = packed.len() as u64;
         let (items, metrics) = (self.inner.items, self.inner.metrics);
         let span = tracing::debug_span!("puts", tank = %self.inner.name, count);

@@ -11,6 +11,11 @@ use clap::Command;
 use synapse_cell::BaseCell;
 use synapse_cryotank::CryoCell;
 
+/// mimalloc: the services allocate and free many small values (decoded msgpack) per request,
+/// which glibc's allocator handles about half as fast.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The subcommands, one per service.
 fn services() -> Command {
     Command::new("synapse-servers")
