@@ -609,3 +609,16 @@ async fn concurrent_writers_get_dense_contiguous_offsets() {
     client.fini().await;
     cryo.fini().await;
 }
+
+#[test]
+fn environment_variables_use_the_references_prefix() {
+    let env = |name: &str| match name {
+        "SYN_CRYOTANK_TELEPATH" => Some("tcp://127.0.0.1:1234/".to_string()),
+        "SYN_CRYOTANK_AUTH_PASSWD" => Some("envsecret".to_string()),
+        _ => None,
+    };
+    let opts = synapse_cell::LaunchOpts::new("/tmp/x", "cryocell", env).unwrap();
+    assert_eq!(opts.telepath, "tcp://127.0.0.1:1234/");
+    let conf = synapse_cell::launch_config::<synapse_cryotank::CryoCell>(&opts, env).unwrap();
+    assert_eq!(conf.get_str("auth:passwd"), Some("envsecret"));
+}
