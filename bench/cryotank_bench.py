@@ -8,9 +8,11 @@ script starts in a temp dir: the reference's (`python -m synapse.servers.cryotan
 
 Prints one JSON line per metric for `cargo xtask bench cryotank`.
 '''
+import os
 import sys
 import json
 import time
+import signal
 import socket
 import asyncio
 import argparse
@@ -168,7 +170,8 @@ def main(argv):
             try:
                 await run(opts, res, url)
             finally:
-                proc.kill()
+                # The reference server has child processes: end the whole session.
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
         asyncio.run(go())
