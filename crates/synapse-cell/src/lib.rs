@@ -206,7 +206,7 @@ pub use crate::passwd::{
 };
 pub use crate::service::{
     BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceApi, ServiceDef,
-    ShareObject,
+    ShareObject, no_such_path,
 };
 pub use crate::session::{CELL_API_CLASSES, CELL_API_METHODS, CellApi, ConnInfo, Session};
 pub use crate::store::{MemStore, Rows, SlabStore, Store, StoreOp};
