@@ -4,11 +4,13 @@
 //! options are generated from the service's configuration schema by [`cli::command`].
 
 mod cli;
+mod cortex;
 
 use std::process::ExitCode;
 
 use clap::Command;
 use synapse_cell::BaseCell;
+use synapse_cortex::cortex::Cortex;
 
 /// The subcommands, one per service.
 fn services() -> Command {
@@ -21,6 +23,10 @@ fn services() -> Command {
         .subcommand(cli::command::<BaseCell>(
             "cell",
             "Run a plain Synapse cell.",
+        ))
+        .subcommand(cli::command::<Cortex>(
+            "cortex",
+            "Run a Cortex: the Synapse hypergraph database (with a local Axon unless `axon` is set).",
         ))
 }
 
@@ -39,6 +45,7 @@ fn main() -> ExitCode {
     let res = runtime.block_on(async {
         match matches.subcommand() {
             Some(("cell", sub)) => cli::run::<BaseCell>(sub).await,
+            Some(("cortex", sub)) => cli::run_with::<Cortex, _, _>(sub, cortex::start_axon).await,
             Some((other, _)) => Err(anyhow::anyhow!("unknown service {other}")),
             None => Err(anyhow::anyhow!("no service given")),
         }
