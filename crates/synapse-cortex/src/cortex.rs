@@ -109,7 +109,9 @@ impl Cortex {
     /// and `view.read`), and the Axon link when the `axon` directive names a remote one.
     pub async fn open(cell: &Cell) -> Result<Cortex> {
         let dirn = cell.dirn().to_path_buf();
-        let model = Model::load_default().map_err(model_error)?;
+        // A model of its own: runtime tag properties must not leak into other Cortexes of
+        // the process.
+        let model = Arc::new(Model::from_json_str(crate::model::MODEL_JSON).map_err(model_error)?);
         let store = storage::CoreStore::open(&dirn).await?;
         for (name, tdef, info) in store.tagprops().await? {
             if let Err(err) = model.add_tagprop(&name, &tdef, &info) {
