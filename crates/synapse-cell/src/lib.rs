@@ -196,7 +196,7 @@ pub use crate::http::{
     status_of,
 };
 pub use crate::launch::{
-    DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config,
+    DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config, launch_then,
 };
 pub use crate::passwd::{
     PBKDF2, PBKDF2_HASH, PBKDF2_ITERATIONS, Shadow, StoredPasswd, check_shadow, generate_api_key,

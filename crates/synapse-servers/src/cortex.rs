@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use synapse_axon::AxonService;
-use synapse_cell::{Args, CellApi, CellOptions, ConnInfo, Reply, Service, ServiceCell};
+use synapse_cell::{
+    Args, CellApi, CellOptions, Config, ConnInfo, LaunchOpts, Reply, Service, ServiceCell,
+};
 use synapse_cortex::cortex::{AxonClient, Cortex};
 
 /// The Cortex's local Axon: an Axon cell in `<dirn>/axon` called as its root user.
@@ -21,10 +23,9 @@ pub(crate) struct LocalAxon {
 
 impl LocalAxon {
     /// Open the Axon cell in `dirn`, passing on the Cortex's `http:proxy` and `tls:ca:dir`.
-    pub(crate) async fn open(dirn: &Path, core: &Cortex) -> synapse_cell::Result<LocalAxon> {
+    pub(crate) async fn open(dirn: &Path, conf: &Config) -> synapse_cell::Result<LocalAxon> {
         let mut opts = CellOptions::new(dirn, &AxonService::def())
             .conf("health:sysctl:checks", serde_json::json!(false))?;
-        let conf = core.cell().conf();
         for key in ["http:proxy", "tls:ca:dir"] {
             if let Some(valu) = conf.get_str(key) {
                 opts = opts.conf(key, serde_json::json!(valu))?;
@@ -47,16 +48,21 @@ impl AxonClient for LocalAxon {
     }
 }
 
-/// After launch: give the Cortex its local Axon unless `axon` names a remote one.
-pub(crate) async fn start_axon(cell: ServiceCell<Cortex>) -> anyhow::Result<()> {
-    let core = cell.service();
-    if core.cell().conf().get_str("axon").is_some() {
-        return Ok(());
+/// Before the Cortex opens: open its local Axon in `<dirn>/axon` unless `axon` names a
+/// remote one.
+pub(crate) async fn open_axon(opts: LaunchOpts, conf: Config) -> anyhow::Result<Option<LocalAxon>> {
+    if conf.get_str("axon").is_some() {
+        return Ok(None);
     }
-    let dirn = core.cell().dirn().join("axon");
-    let axon = LocalAxon::open(&dirn, core)
+    let axon = LocalAxon::open(&opts.dirn.join("axon"), &conf)
         .await
         .map_err(|err| anyhow::anyhow!("{}: {}", err.name(), err.mesg()))?;
-    core.set_axon(Arc::new(axon));
-    Ok(())
+    Ok(Some(axon))
+}
+
+/// Once the Cortex is open, before it serves: hand it the local Axon.
+pub(crate) fn set_axon(cell: &ServiceCell<Cortex>, axon: Option<LocalAxon>) {
+    if let Some(axon) = axon {
+        cell.service().set_axon(Arc::new(axon));
+    }
 }

@@ -45,7 +45,9 @@ fn main() -> ExitCode {
     let res = runtime.block_on(async {
         match matches.subcommand() {
             Some(("cell", sub)) => cli::run::<BaseCell>(sub).await,
-            Some(("cortex", sub)) => cli::run_with::<Cortex, _, _>(sub, cortex::start_axon).await,
+            Some(("cortex", sub)) => {
+                cli::run_with::<Cortex, _, _, _, _>(sub, cortex::open_axon, cortex::set_axon).await
+            }
             Some((other, _)) => Err(anyhow::anyhow!("unknown service {other}")),
             None => Err(anyhow::anyhow!("no service given")),
         }
