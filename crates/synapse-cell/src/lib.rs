@@ -197,7 +197,7 @@ pub use crate::http::{
     status_of,
 };
 pub use crate::launch::{
-    DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config,
+    DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config, launch_then,
 };
 pub use crate::logring::{LOG_QUEUE_SIZE, log_record, recent_logs};
 pub use crate::passwd::{

@@ -9,3 +9,5 @@ pub mod node;
 pub mod nodeedit;
 pub mod storm;
 pub mod view;
+pub mod cortex;
+pub mod coreapi;
