@@ -1,0 +1,1 @@
+//! Data-driven Storm cases of our own (expectations recorded from the reference).
