@@ -441,6 +441,7 @@ fn new_shared(
         warned: Mutex::new(Default::default()),
         links: opts.links,
         pathnodes: opts.path,
+        edits: Default::default(),
     })
 }
 

@@ -99,6 +99,15 @@ fn edit_simple(edit: &EditPlan) -> bool {
     }
 }
 
+/// Whether a node add can run without an inbound node.
+fn add_runtsafe(edit: &EditPlan) -> bool {
+    match edit {
+        EditPlan::NodeAdd { form, value, .. } => form.runtsafe() && value.runtsafe,
+        EditPlan::Parens { add, .. } => add_runtsafe(add),
+        _ => false,
+    }
+}
+
 /// One edit operator.
 pub(crate) fn edit_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> ItemStream {
     async_stream::try_stream! {
@@ -106,10 +115,11 @@ pub(crate) fn edit_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemSt
         let OpKind::Edit(edit) = &op.kind else { return; };
         runt.req_writable(op.span)?;
         let simple = edit_simple(edit);
+        let runtsafe = add_runtsafe(edit);
         let mut input = input;
         match edit {
             EditPlan::NodeAdd { .. } => {
-                if op.runtsafe {
+                if runtsafe {
                     while let Some(item) = input.next().await {
                         yield item?;
                     }
@@ -135,7 +145,7 @@ pub(crate) fn edit_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemSt
                 }
             }
             EditPlan::Parens { add, edits } => {
-                if op.runtsafe {
+                if runtsafe {
                     while let Some(item) = input.next().await {
                         yield item?;
                     }

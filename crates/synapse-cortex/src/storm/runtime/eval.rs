@@ -434,6 +434,12 @@ pub(crate) async fn call(
         Val::Bound(b) => super::lib::call_method(runt, &b.0, &b.1, args, kwargs, item)
             .await
             .map_err(|e| runt.at(span, e)),
+        Val::Lib(path) if matches!(&**path, "lib.dict" | "lib.list") => {
+            let (parent, last) = path.rsplit_once('.').unwrap_or(("lib", path));
+            super::lib::call_method(runt, &Val::Lib(Arc::from(parent)), last, args, kwargs, item)
+                .await
+                .map_err(|e| runt.at(span, e))
+        }
         other => {
             let styp = other.typename();
             let text = span.text(&runt.text).to_owned();

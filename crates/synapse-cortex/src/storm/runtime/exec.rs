@@ -298,6 +298,7 @@ fn ctrl_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> It
             OpKind::SubQuery { body, yields } => {
                 while let Some(item) = input.next().await {
                     let mut item = item?;
+                    let before = runt.shared.edit_gen();
                     let mut last: Option<Path> = None;
                     let mut sub = inline(&runt, body, once(item.clone()));
                     while let Some(subi) = sub.next().await {
@@ -312,7 +313,7 @@ fn ctrl_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> It
                     if let Some(last) = last {
                         item.path.update(&last);
                     }
-                    yield item;
+                    yield refresh(&runt, item, before).await?;
                 }
             }
             OpKind::YieldValue(value) => {
@@ -708,6 +709,18 @@ fn ctrl_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> It
     .boxed()
 }
 
+/// Re-read an item's node when edits were applied since `before` (nodes are live objects in
+/// the reference: a subquery's edits show on the node that goes on).
+pub(crate) async fn refresh(runt: &Arc<Runt>, mut item: Item, before: u64) -> RResult<Item> {
+    if runt.shared.edit_gen() == before {
+        return Ok(item);
+    }
+    if let Some(node) = runt.view.get_node(item.node.buid).await.map_err(Flow::from)? {
+        item.node = Arc::new(node);
+    }
+    Ok(item)
+}
+
 fn assign_loop_vars(
     runt: &Runt,
     vars: &[String],
@@ -764,13 +777,13 @@ async fn find_catch<'p>(
         let valu = eval(runt, &arm.errors, path).await?;
         match &valu {
             Val::Str(name) => {
-                if &**name == "*" || **name == *err.name {
+                if &**name == "*" || **name == *errname(err) {
                     return Ok(Some(arm));
                 }
             }
             other => match other.seq_items() {
                 Some(items) => {
-                    if items.iter().any(|i| i.as_str() == Some(err.name.as_str())) {
+                    if items.iter().any(|i| i.as_str() == Some(errname(err))) {
                         return Ok(Some(arm));
                     }
                 }
@@ -788,6 +801,14 @@ async fn find_catch<'p>(
     Ok(None)
 }
 
+/// The name a catch block matches: the class, or the `errname` of a `$lib.raise()`.
+fn errname(err: &StormError) -> &str {
+    match err.get("errname").and_then(Value::as_str) {
+        Some(name) if err.name == "StormRaise" => name,
+        _ => err.name.as_str(),
+    }
+}
+
 /// The `$e` of a catch block: `{"name", "mesg", "info"}`.
 pub(crate) fn error_val(err: &StormError) -> Val {
     let mut info = indexmap::IndexMap::new();
@@ -795,7 +816,7 @@ pub(crate) fn error_val(err: &StormError) -> Val {
         info.insert(super::value::Key::Str(Arc::from(k.as_str())), Val::from_msgpack(v));
     }
     let mut out = indexmap::IndexMap::new();
-    out.insert(super::value::Key::Str(Arc::from("name")), Val::from(err.name.as_str()));
+    out.insert(super::value::Key::Str(Arc::from("name")), Val::from(errname(err)));
     out.insert(super::value::Key::Str(Arc::from("mesg")), Val::from(err.mesg.as_str()));
     out.insert(super::value::Key::Str(Arc::from("info")), super::value::new_dict(info));
     super::value::new_dict(out)

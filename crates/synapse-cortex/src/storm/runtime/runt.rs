@@ -115,9 +115,15 @@ pub(crate) struct Shared {
     /// Whether nodes carry links / node lists in their paths.
     pub(crate) links: bool,
     pub(crate) pathnodes: bool,
+    /// Incremented whenever edits are applied.
+    pub(crate) edits: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
+    pub(crate) fn edit_gen(&self) -> u64 {
+        self.edits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Send a message to the client (dropped when there is no client).
     pub(crate) async fn send(&self, kind: &str, info: Value) {
         if let Some(sink) = &self.sink {
@@ -388,6 +394,9 @@ impl Runt {
             return Ok(Vec::new());
         }
         let batches = editor.apply().await.map_err(Flow::from)?;
+        if !batches.is_empty() {
+            self.shared.edits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         self.shared.edits_applied(&batches).await;
         Ok(batches)
     }
