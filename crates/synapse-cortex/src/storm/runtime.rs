@@ -12,7 +12,7 @@
 //!   `err`, `fini`, ...);
 //! * [`call_storm`]: the value of a `return()` (`callStorm()`);
 //! * [`count`]: the number of nodes a query yields (`count()`);
-//! * [`validate`]: `reqValidStorm()`.
+//! * [`validate()`], `reqValidStorm()`.
 //!
 //! The caller supplies a [`StormCore`] (the cortex's views and shared state) and a
 //! [`StormUser`] (identity and a permission check); edits are checked per cortex.md §10.
@@ -32,6 +32,7 @@ mod value;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use rmpv::Value;
 
@@ -39,7 +40,7 @@ pub use error::StormError;
 
 use crate::view::{View, Views};
 use error::Flow;
-use runt::{Runt, Shared};
+use runt::Shared;
 use value::Val;
 
 /// One message of the `storm()` stream: `(type, info)`.
@@ -66,80 +67,137 @@ impl Message {
     }
 }
 
-/// Cortex-wide variables (`$lib.globals`, `getStormVar`).
-pub trait StormGlobals: Send + Sync {
-    /// A variable.
-    fn get(&self, name: &str) -> Option<Value>;
-    /// Set a variable.
-    fn set(&self, name: &str, valu: Value);
-    /// Remove a variable.
-    fn pop(&self, name: &str) -> Option<Value>;
-    /// Every variable.
-    fn list(&self) -> Vec<(String, Value)>;
+/// What the runtime needs from the Cortex that hosts it: the views and the cortex-wide state.
+pub trait StormHost: Send + Sync + 'static {
+    /// The cortex's views and layers.
+    fn views(&self) -> &Views;
+    /// The cortex iden.
+    fn iden(&self) -> String;
+    /// A cortex-wide variable (`$lib.globals`).
+    fn global_get(&self, name: &str) -> BoxFuture<'_, Result<Option<Value>, StormError>>;
+    /// Set a cortex-wide variable.
+    fn global_set(&self, name: &str, valu: Value) -> BoxFuture<'_, Result<(), StormError>>;
+    /// Remove a cortex-wide variable.
+    fn global_pop(&self, name: &str) -> BoxFuture<'_, Result<Option<Value>, StormError>>;
+    /// Every cortex-wide variable.
+    fn global_list(&self) -> BoxFuture<'_, Result<Vec<(String, Value)>, StormError>>;
+    /// Declare a tag property (`$lib.model.ext.addTagProp`).
+    fn add_tagprop(
+        &self,
+        name: &str,
+        tdef: Value,
+        info: Value,
+    ) -> BoxFuture<'_, Result<(), StormError>> {
+        let _ = (name, tdef, info);
+        Box::pin(async {
+            Err(StormError::new(
+                "StormRuntimeError",
+                "Tag properties cannot be added here.",
+            ))
+        })
+    }
+    /// Remove a tag property.
+    fn del_tagprop(&self, name: &str) -> BoxFuture<'_, Result<(), StormError>> {
+        let _ = name;
+        Box::pin(async {
+            Err(StormError::new(
+                "StormRuntimeError",
+                "Tag properties cannot be removed here.",
+            ))
+        })
+    }
 }
 
-/// In-memory globals (used when the host gives none).
-#[derive(Default)]
-pub struct MemGlobals {
+/// A host over views with in-memory globals (tests, embedding).
+pub struct MemHost {
+    views: Arc<Views>,
+    iden: String,
     items: Mutex<Vec<(String, Value)>>,
 }
 
-impl StormGlobals for MemGlobals {
-    fn get(&self, name: &str) -> Option<Value> {
-        value::lock(&self.items)
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+impl MemHost {
+    /// A host of `views`.
+    pub fn new(views: Arc<Views>) -> MemHost {
+        MemHost {
+            views,
+            iden: crate::model::guid_random(),
+            items: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl StormHost for MemHost {
+    fn views(&self) -> &Views {
+        &self.views
     }
 
-    fn set(&self, name: &str, valu: Value) {
+    fn iden(&self) -> String {
+        self.iden.clone()
+    }
+
+    fn global_get(&self, name: &str) -> BoxFuture<'_, Result<Option<Value>, StormError>> {
+        let out = value::lock(&self.items)
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone());
+        Box::pin(async move { Ok(out) })
+    }
+
+    fn global_set(&self, name: &str, valu: Value) -> BoxFuture<'_, Result<(), StormError>> {
         let mut items = value::lock(&self.items);
         match items.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = valu,
             None => items.push((name.to_owned(), valu)),
         }
+        Box::pin(async { Ok(()) })
     }
 
-    fn pop(&self, name: &str) -> Option<Value> {
+    fn global_pop(&self, name: &str) -> BoxFuture<'_, Result<Option<Value>, StormError>> {
         let mut items = value::lock(&self.items);
-        let pos = items.iter().position(|(n, _)| n == name)?;
-        Some(items.remove(pos).1)
+        let out = items
+            .iter()
+            .position(|(n, _)| n == name)
+            .map(|pos| items.remove(pos).1);
+        Box::pin(async move { Ok(out) })
     }
 
-    fn list(&self) -> Vec<(String, Value)> {
-        value::lock(&self.items).clone()
+    fn global_list(&self) -> BoxFuture<'_, Result<Vec<(String, Value)>, StormError>> {
+        let out = value::lock(&self.items).clone();
+        Box::pin(async move { Ok(out) })
     }
 }
 
 /// What a running query needs from the Cortex.
 pub struct StormCore {
-    /// The cortex's views and layers.
-    pub views: Arc<Views>,
-    /// Cortex-wide variables.
-    pub globals: Arc<dyn StormGlobals>,
-    /// The cortex iden.
-    pub iden: String,
+    /// The host cortex.
+    pub host: Arc<dyn StormHost>,
     pivots: std::sync::OnceLock<Arc<pivot::PivotIndex>>,
 }
 
 impl StormCore {
     /// A core over views with in-memory globals.
     pub fn new(views: Arc<Views>) -> StormCore {
-        StormCore::with_globals(views, Arc::new(MemGlobals::default()), crate::model::guid_random())
+        StormCore::with_host(Arc::new(MemHost::new(views)))
     }
 
-    /// A core with the host's globals store and cortex iden.
-    pub fn with_globals(views: Arc<Views>, globals: Arc<dyn StormGlobals>, iden: String) -> StormCore {
+    /// A core over a host.
+    pub fn with_host(host: Arc<dyn StormHost>) -> StormCore {
         StormCore {
-            views,
-            globals,
-            iden,
+            host,
             pivots: std::sync::OnceLock::new(),
         }
     }
 
+    /// The views.
+    pub fn views(&self) -> &Views {
+        self.host.views()
+    }
+
     pub(crate) fn pivot_index(&self, model: &crate::model::Model) -> Arc<pivot::PivotIndex> {
-        Arc::clone(self.pivots.get_or_init(|| Arc::new(pivot::PivotIndex::build(model))))
+        Arc::clone(
+            self.pivots
+                .get_or_init(|| Arc::new(pivot::PivotIndex::build(model))),
+        )
     }
 }
 
@@ -193,7 +251,10 @@ impl StormUser {
                 "User '{}' ({}) must have permission {perm} on object {iden} ({kind}).",
                 self.name, self.iden
             ),
-            None => format!("User '{}' ({}) must have permission {perm}", self.name, self.iden),
+            None => format!(
+                "User '{}' ({}) must have permission {perm}",
+                self.name, self.iden
+            ),
         };
         StormError::new("AuthDeny", mesg)
             .with("perm", perm.as_str())
@@ -293,7 +354,11 @@ impl StormOpts {
                     }
                     out.editformat = fmt;
                 }
-                "limit" => out.limit = valu.as_u64().or_else(|| valu.as_i64().map(|v| v.max(0) as u64)),
+                "limit" => {
+                    out.limit = valu
+                        .as_u64()
+                        .or_else(|| valu.as_i64().map(|v| v.max(0) as u64))
+                }
                 "show" => {
                     if let Value::Array(kinds) = valu {
                         out.show = Some(
@@ -304,7 +369,9 @@ impl StormOpts {
                         );
                     }
                 }
-                "keepalive" => out.keepalive = valu.as_f64().or_else(|| valu.as_i64().map(|v| v as f64)),
+                "keepalive" => {
+                    out.keepalive = valu.as_f64().or_else(|| valu.as_i64().map(|v| v as f64))
+                }
                 "readonly" => out.readonly = flag(),
                 "links" => out.links = flag(),
                 "path" => out.path = flag(),
@@ -331,7 +398,10 @@ impl StormOpts {
         {
             return Err(StormError::new(
                 "BadArg",
-                format!("keepalive must be > 0; got {}", crate::model::value::py_float_str(keep)),
+                format!(
+                    "keepalive must be > 0; got {}",
+                    crate::model::value::py_float_str(keep)
+                ),
             ));
         }
         Ok(out)
@@ -410,10 +480,11 @@ enum Consume {
 /// The view a query runs in.
 fn resolve_view(core: &StormCore, user: &StormUser, opts: &StormOpts) -> Result<View, StormError> {
     let view = match &opts.view {
-        Some(iden) => core.views.view(iden).ok_or_else(|| {
-            StormError::new("NoSuchView", format!("No such view iden={iden}")).with("iden", iden.as_str())
+        Some(iden) => core.views().view(iden).ok_or_else(|| {
+            StormError::new("NoSuchView", format!("No such view iden={iden}"))
+                .with("iden", iden.as_str())
         })?,
-        None => core.views.default_view(),
+        None => core.views().default_view(),
     };
     let iden = view.iden();
     if !user.allowed(&["view", "read"], Some(&iden)) {
@@ -438,7 +509,6 @@ fn new_shared(
         opts: opts.clone(),
         sink,
         editor: tokio::sync::Mutex::new(editor),
-        warned: Mutex::new(Default::default()),
         links: opts.links,
         pathnodes: opts.path,
         edits: Default::default(),
@@ -474,10 +544,9 @@ async fn execute(
         *count += 1;
         match consume {
             Consume::Nodes => {
-                let mut pode = item.node.pack(
-                    runt.model(),
-                    crate::node::PackOpts { repr: dorepr },
-                );
+                let mut pode = item
+                    .node
+                    .pack(runt.model(), crate::node::PackOpts { repr: dorepr });
                 if let Value::Array(parts) = &mut pode
                     && let Some(Value::Map(info)) = parts.get_mut(1)
                 {
@@ -496,13 +565,21 @@ async fn execute(
                         ));
                     }
                     if shared.opts.show_storage {
-                        let sodes = shared.view.get_sodes(item.node.buid).await.map_err(Flow::from)?;
+                        let sodes = shared
+                            .view
+                            .get_sodes(item.node.buid)
+                            .await
+                            .map_err(Flow::from)?;
                         info.push((
                             Value::from("storage"),
                             Value::Array(
                                 sodes
                                     .iter()
-                                    .map(|s| s.as_ref().map(|s| s.to_value()).unwrap_or(Value::Map(vec![])))
+                                    .map(|s| {
+                                        s.as_ref()
+                                            .map(|s| s.to_value())
+                                            .unwrap_or(Value::Map(vec![]))
+                                    })
                                     .collect(),
                             ),
                         ));
@@ -546,7 +623,10 @@ pub fn storm(
         let mut count = 0u64;
         let result = match resolve_view(&core, &user, &opts) {
             Ok(view) => {
-                let shownode = opts.show.as_ref().is_none_or(|s| s.iter().any(|k| k == "node"));
+                let shownode = opts
+                    .show
+                    .as_ref()
+                    .is_none_or(|s| s.iter().any(|k| k == "node"));
                 let shared = new_shared(&core, &user, &opts, view, Some(tx.clone()));
                 let keep = opts.keepalive.map(|secs| {
                     let tx = tx.clone();
@@ -554,13 +634,21 @@ pub fn storm(
                         let period = std::time::Duration::from_secs_f64(secs.max(0.001));
                         loop {
                             tokio::time::sleep(period).await;
-                            if tx.send(Message::new("ping", Value::Map(vec![]))).await.is_err() {
+                            if tx
+                                .send(Message::new("ping", Value::Map(vec![])))
+                                .await
+                                .is_err()
+                            {
                                 break;
                             }
                         }
                     })
                 });
-                let consume = if shownode { Consume::Nodes } else { Consume::Count };
+                let consume = if shownode {
+                    Consume::Nodes
+                } else {
+                    Consume::Count
+                };
                 let res = execute(shared, &text, consume, &mut count).await;
                 if let Some(keep) = keep {
                     keep.abort();
@@ -576,16 +664,20 @@ pub fn storm(
                 let mesg = valu.to_str().unwrap_or_default();
                 Some(StormError::new("StormReturn", mesg))
             }
-            Err(Flow::Break(_)) => Some(StormError::new(
-                "StormRuntimeError",
-                "Loop control statement \"break\" used outside of a loop.",
-            )
-            .with("statement", "break")),
-            Err(Flow::Continue(_)) => Some(StormError::new(
-                "StormRuntimeError",
-                "Loop control statement \"continue\" used outside of a loop.",
-            )
-            .with("statement", "continue")),
+            Err(Flow::Break(_)) => Some(
+                StormError::new(
+                    "StormRuntimeError",
+                    "Loop control statement \"break\" used outside of a loop.",
+                )
+                .with("statement", "break"),
+            ),
+            Err(Flow::Continue(_)) => Some(
+                StormError::new(
+                    "StormRuntimeError",
+                    "Loop control statement \"continue\" used outside of a loop.",
+                )
+                .with("statement", "continue"),
+            ),
         };
         if let Some(err) = err {
             let _ = tx.send(Message::new("err", err.to_value())).await;
@@ -646,7 +738,9 @@ fn control_error(flow: Flow) -> StormError {
             "Generator control statement \"stop\" used outside of a generator function.",
         )
         .with("statement", "stop"),
-        Flow::Return(_) | Flow::Exit => StormError::new("StormRuntimeError", "unexpected control flow"),
+        Flow::Return(_) | Flow::Exit => {
+            StormError::new("StormRuntimeError", "unexpected control flow")
+        }
     }
 }
 

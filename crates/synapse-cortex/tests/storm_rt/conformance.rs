@@ -46,15 +46,25 @@ pub(crate) async fn run_corpus(text: &str, filter: Option<&str>) -> (usize, Vec<
                     Err(e) => (Json::Null, Some(e)),
                 };
                 if want["error"].as_str().map(str::to_owned) != err {
-                    diffs.push(format!("  error: expected {:?}, got {:?}", want["error"], err));
+                    diffs.push(format!(
+                        "  error: expected {:?}, got {:?}",
+                        want["error"], err
+                    ));
                 }
                 if canon(&want["return"]) != canon(&ret) {
-                    diffs.push(format!("  return: expected {}\n          got      {}", canon(&want["return"]), canon(&ret)));
+                    diffs.push(format!(
+                        "  return: expected {}\n          got      {}",
+                        canon(&want["return"]),
+                        canon(&ret)
+                    ));
                 }
             } else {
                 let out = outcome(&core.storm(query, &opts).await);
                 if want["error"].as_str().map(str::to_owned) != out.error {
-                    diffs.push(format!("  error: expected {:?}, got {:?}", want["error"], out.error));
+                    diffs.push(format!(
+                        "  error: expected {:?}, got {:?}",
+                        want["error"], out.error
+                    ));
                 }
                 let ordered = case.get("ordered").and_then(Json::as_bool).unwrap_or(false);
                 let empty = Vec::new();

@@ -95,7 +95,12 @@ pub(crate) fn msgpack_to_json(v: &Value) -> Json {
         Value::Map(items) => Json::Object(
             items
                 .iter()
-                .map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), msgpack_to_json(v)))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().unwrap_or_default().to_owned(),
+                        msgpack_to_json(v),
+                    )
+                })
                 .collect(),
         ),
         Value::Ext(..) => Json::Null,
@@ -131,10 +136,8 @@ pub(crate) fn outcome(mesgs: &[Message]) -> Outcome {
                 let info = msgpack_to_json(&mesg.info);
                 out.mesgs.push(serde_json::json!([mesg.kind, info["mesg"]]));
             }
-            "err" => {
-                if out.error.is_none() {
-                    out.error = msgpack_to_json(&mesg.info)[0].as_str().map(str::to_owned);
-                }
+            "err" if out.error.is_none() => {
+                out.error = msgpack_to_json(&mesg.info)[0].as_str().map(str::to_owned);
             }
             _ => {}
         }
@@ -154,7 +157,10 @@ pub(crate) fn canon(v: &Json) -> String {
                 .collect();
             format!("{{{}}}", parts.join(","))
         }
-        Json::Array(items) => format!("[{}]", items.iter().map(canon).collect::<Vec<_>>().join(",")),
+        Json::Array(items) => format!(
+            "[{}]",
+            items.iter().map(canon).collect::<Vec<_>>().join(",")
+        ),
         other => other.to_string(),
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use futures::stream::BoxStream;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 
 use super::error::{Flow, RResult, StormError, rterr};
 use super::eval::eval;
@@ -46,7 +46,10 @@ struct Arg {
 }
 
 fn dest_of(names: &[&str]) -> String {
-    let mut names: Vec<String> = names.iter().map(|n| n.trim_start_matches('-').replace('-', "_")).collect();
+    let mut names: Vec<String> = names
+        .iter()
+        .map(|n| n.trim_start_matches('-').replace('-', "_"))
+        .collect();
     names.sort_by_key(|n| n.len());
     names.pop().unwrap_or_default()
 }
@@ -126,11 +129,19 @@ impl<'a> Parser<'a> {
     fn new(spec: &'a Spec, runt: &'a Runt) -> Parser<'a> {
         let mut args = vec![Arg::flag(&["--help", "-h"], "Display the command usage.")];
         args.extend(spec.args.iter().cloned());
-        Parser { spec, args, mesgs: Vec::new(), exc: None, runt }
+        Parser {
+            spec,
+            args,
+            mesgs: Vec::new(),
+            exc: None,
+            runt,
+        }
     }
 
     fn optarg(&self, name: &str) -> Option<&Arg> {
-        self.args.iter().find(|a| a.is_opt() && a.names.contains(&name))
+        self.args
+            .iter()
+            .find(|a| a.is_opt() && a.names.contains(&name))
     }
 
     fn is_opt(&self, v: &Val) -> bool {
@@ -139,7 +150,11 @@ impl<'a> Parser<'a> {
 
     fn parse(mut self, argv: Vec<Val>) -> Parsed {
         let opts = self.parse_inner(&argv);
-        Parsed { opts, mesgs: self.mesgs, exc: self.exc }
+        Parsed {
+            opts,
+            mesgs: self.mesgs,
+            exc: self.exc,
+        }
     }
 
     fn parse_inner(&mut self, argv: &[Val]) -> Option<Opts> {
@@ -164,7 +179,9 @@ impl<'a> Parser<'a> {
                     if !self.store(text, &arg, &mut todo, &mut fake) {
                         return None;
                     }
-                    let entry = opts.entry(arg.dest.clone()).or_insert_with(|| super::value::new_list(Vec::new()));
+                    let entry = opts
+                        .entry(arg.dest.clone())
+                        .or_insert_with(|| super::value::new_list(Vec::new()));
                     if let (Val::List(l), Some(v)) = (entry, fake.remove(&arg.dest)) {
                         super::value::lock(l).push(v);
                     }
@@ -178,7 +195,10 @@ impl<'a> Parser<'a> {
         }
         if opts.remove("help").is_some_and(|v| v.truthy()) {
             let mesg = if !opts.is_empty() || !posargs.is_empty() {
-                let parts: Vec<String> = argv.iter().map(|v| v.to_str().unwrap_or_default()).collect();
+                let parts: Vec<String> = argv
+                    .iter()
+                    .map(|v| v.to_str().unwrap_or_default())
+                    .collect();
                 Some(format!(
                     "Extra arguments and flags are not supported with the help flag: {} {}",
                     self.spec.name,
@@ -216,7 +236,10 @@ impl<'a> Parser<'a> {
         }
         for arg in self.args.clone() {
             if arg.required && !opts.contains_key(&arg.dest) {
-                self.help(Some(format!("Missing a required option: {}", arg.names.join(","))));
+                self.help(Some(format!(
+                    "Missing a required option: {}",
+                    arg.names.join(",")
+                )));
                 return None;
             }
         }
@@ -251,16 +274,25 @@ impl<'a> Parser<'a> {
                     self.help(Some(mesg));
                     return false;
                 }
-                let Some(valu) = todo.pop_front() else { return false };
-                let Some(valu) = self.norm(arg, valu) else { return false };
+                let Some(valu) = todo.pop_front() else {
+                    return false;
+                };
+                let Some(valu) = self.norm(arg, valu) else {
+                    return false;
+                };
                 opts.insert(arg.dest.clone(), valu);
                 true
             }
             Nargs::Opt => {
-                opts.entry(arg.dest.clone()).or_insert_with(|| arg.default.clone().unwrap_or(Val::Null));
+                opts.entry(arg.dest.clone())
+                    .or_insert_with(|| arg.default.clone().unwrap_or(Val::Null));
                 if todo.front().is_some_and(|v| !self.is_opt(v)) {
-                    let Some(valu) = todo.pop_front() else { return false };
-                    let Some(valu) = self.norm(arg, valu) else { return false };
+                    let Some(valu) = todo.pop_front() else {
+                        return false;
+                    };
+                    let Some(valu) = self.norm(arg, valu) else {
+                        return false;
+                    };
                     opts.insert(arg.dest.clone(), valu);
                 }
                 true
@@ -269,11 +301,15 @@ impl<'a> Parser<'a> {
                 let mut vals = Vec::new();
                 while todo.front().is_some_and(|v| !self.is_opt(v)) {
                     let Some(valu) = todo.pop_front() else { break };
-                    let Some(valu) = self.norm(arg, valu) else { return false };
+                    let Some(valu) = self.norm(arg, valu) else {
+                        return false;
+                    };
                     vals.push(valu);
                 }
                 if arg.nargs == Nargs::Plus && vals.is_empty() {
-                    self.help(Some(format!("At least one argument is required for {name}.")));
+                    self.help(Some(format!(
+                        "At least one argument is required for {name}."
+                    )));
                     return false;
                 }
                 opts.insert(arg.dest.clone(), super::value::new_list(vals));
@@ -301,7 +337,11 @@ impl<'a> Parser<'a> {
         self.mesgs.push(String::new());
         self.mesgs.push(self.spec.descr.to_owned());
         self.mesgs.push(String::new());
-        self.mesgs.push(format!("Usage: {} [options] {}", self.spec.name, posnames.join(" ")));
+        self.mesgs.push(format!(
+            "Usage: {} [options] {}",
+            self.spec.name,
+            posnames.join(" ")
+        ));
         self.mesgs.push(String::new());
         self.mesgs.push("Options:".into());
         self.mesgs.push(String::new());
@@ -415,8 +455,25 @@ fn spec_of(name: &str) -> Option<Spec> {
 
 /// Every built-in command name.
 pub(crate) const COMMANDS: &[&str] = &[
-    "count", "delnode", "edges.del", "graph", "help", "iden", "intersect", "lift.byverb", "limit",
-    "max", "min", "movetag", "sleep", "spin", "sudo", "tag.prune", "tee", "uniq", "version",
+    "count",
+    "delnode",
+    "edges.del",
+    "graph",
+    "help",
+    "iden",
+    "intersect",
+    "lift.byverb",
+    "limit",
+    "max",
+    "min",
+    "movetag",
+    "sleep",
+    "spin",
+    "sudo",
+    "tag.prune",
+    "tee",
+    "uniq",
+    "version",
 ];
 
 type OptsStream = BoxStream<'static, RResult<(Item, Arc<Opts>)>>;
@@ -512,7 +569,8 @@ fn opt<'a>(opts: &'a Opts, name: &str) -> &'a Val {
 
 /// Parse the text of a query argument and plan it for a sub-runtime.
 fn sub_query(runt: &Arc<Runt>, text: &str) -> RResult<(Arc<Runt>, Pipeline)> {
-    let query = crate::storm::parse_query(text).map_err(|e| Flow::Err(super::bad_syntax(text, &e)))?;
+    let query =
+        crate::storm::parse_query(text).map_err(|e| Flow::Err(super::bad_syntax(text, &e)))?;
     let plan = exec::plan_query(text, &query, Vec::new(), exec::visible_vars(runt))?;
     let runtvars = plan.vars.iter().cloned().collect();
     let subr = exec::sub_runtime(runt, runtvars, Vec::new(), false, None)?;
@@ -531,7 +589,13 @@ fn sub_query(runt: &Arc<Runt>, text: &str) -> RResult<(Arc<Runt>, Pipeline)> {
     Ok((subr, plan.root))
 }
 
-async fn run_cmd(runt: &Arc<Runt>, name: &str, runtsafe: bool, input: OptsStream, span: Span) -> RResult<ItemStream> {
+async fn run_cmd(
+    runt: &Arc<Runt>,
+    name: &str,
+    runtsafe: bool,
+    input: OptsStream,
+    span: Span,
+) -> RResult<ItemStream> {
     let runt = Arc::clone(runt);
     let name = name.to_owned();
     Ok(async_stream::try_stream! {
@@ -588,7 +652,7 @@ async fn run_cmd(runt: &Arc<Runt>, name: &str, runtsafe: bool, input: OptsStream
                 let ismax = name == "max";
                 let mut best: Vec<(Val, usize, Item)> = Vec::new();
                 let mut counter = 0usize;
-                let mut size = 1usize;
+                let mut size;
                 let ivalty = runt.model().ty("ival");
                 while let Some(x) = input.next().await {
                     let (item, opts) = x?;

@@ -18,7 +18,12 @@ use crate::storm::ast::Span;
 use crate::storm::plan::{CondPlan, Expr, OpKind, Pipeline, TagExpr};
 
 /// A filter operator.
-pub(crate) fn filter_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> ItemStream {
+pub(crate) fn filter_op(
+    runt: Arc<Runt>,
+    pipe: Pipeline,
+    idx: usize,
+    input: ItemStream,
+) -> ItemStream {
     async_stream::try_stream! {
         let op = &pipe.ops[idx];
         let OpKind::Filter { must, cond } = &op.kind else { return; };
@@ -47,7 +52,10 @@ fn prop_type<'m>(model: &'m Model, full: &str) -> Option<crate::model::Type<'m>>
     if let Some(form) = model.form(full) {
         return Some(form.ty());
     }
-    model.prop(full).or_else(|| model.univ(full)).map(|p| p.ty())
+    model
+        .prop(full)
+        .or_else(|| model.univ(full))
+        .map(|p| p.ty())
 }
 
 /// The value of a relative prop of a node (`asn`, `.seen`, `a::b` implicit pivots): the full
@@ -65,7 +73,8 @@ pub(crate) fn prop_value<'a>(
                 return Ok((None, None));
             };
             let Some(prop) = form.prop(name) else {
-                return Err(runt.error(span, "NoSuchProp", format!("No property named {name}."))
+                return Err(runt
+                    .error(span, "NoSuchProp", format!("No property named {name}."))
                     .pipe(|f| with(f, &[("name", name), ("form", &node.form)])));
             };
             return Ok((Some(prop.full().to_owned()), node.get(name).cloned()));
@@ -86,7 +95,12 @@ pub(crate) fn prop_value<'a>(
             if model.form(&tname).is_none() {
                 return Err(runt.error(span, "NoSuchForm", format!("No form named {tname}.")));
             }
-            match runt.view.get_node_by_ndef(&tname, &valu).await.map_err(Flow::from)? {
+            match runt
+                .view
+                .get_node_by_ndef(&tname, &valu)
+                .await
+                .map_err(Flow::from)?
+            {
                 Some(next) => cur = next,
                 None => return Ok((None, None)),
             }
@@ -141,7 +155,8 @@ pub(crate) fn tag_glob(glob: &str) -> regex::Regex {
         pat.push_str(".+");
     }
     pat.push('$');
-    regex::Regex::new(&pat).unwrap_or_else(|_| regex::Regex::new("^$").unwrap_or_else(|_| unreachable_regex()))
+    regex::Regex::new(&pat)
+        .unwrap_or_else(|_| regex::Regex::new("^$").unwrap_or_else(|_| unreachable_regex()))
 }
 
 fn unreachable_regex() -> regex::Regex {
@@ -166,13 +181,6 @@ pub(crate) fn tostor(v: &Val) -> RResult<Value> {
 }
 
 impl<'m> CondCtx<'m> {
-    pub(crate) fn new(model: &'m Model) -> CondCtx<'m> {
-        CondCtx {
-            model,
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
-
     /// A comparator of a type with a value, compiled once when the value is runtime-safe.
     fn cmpr(
         &self,
@@ -228,7 +236,12 @@ impl<'m> CondCtx<'m> {
                     let (_, valu) = prop_value(runt, &item.node, &name, span).await?;
                     Ok(valu.is_some())
                 }
-                CondPlan::PropCmp { name, univ, cmpr, value } => {
+                CondPlan::PropCmp {
+                    name,
+                    univ,
+                    cmpr,
+                    value,
+                } => {
                     let mut name = eval_name(runt, name, Some(item)).await?;
                     if *univ && !name.starts_with('.') {
                         name = format!(".{name}");
@@ -249,16 +262,17 @@ impl<'m> CondCtx<'m> {
                         return Ok(false);
                     };
                     let key = value.runtsafe.then_some((addr, full.as_str()));
-                    let c = self.cmpr(key, ty, cmpr, &xval).map_err(|e| runt.at(value.span, e))?;
+                    let c = self
+                        .cmpr(key, ty, cmpr, &xval)
+                        .map_err(|e| runt.at(value.span, e))?;
                     Ok(c.matches(&valu))
                 }
                 CondPlan::HasAbsProp(name) => {
                     let forms = abs_forms(self.model, name).map_err(|e| runt.at(span, e))?;
                     Ok(match forms {
                         AbsMatch::Form(forms) => forms.iter().any(|f| *f == item.node.form),
-                        AbsMatch::Prop(form, prop) => item.node.form == form && item.node.get(&prop).is_some(),
-                        AbsMatch::Props(forms, rel) => {
-                            forms.iter().any(|f| *f == item.node.form) && item.node.get(&rel).is_some()
+                        AbsMatch::Prop(form, prop) => {
+                            item.node.form == form && item.node.get(&prop).is_some()
                         }
                     })
                 }
@@ -267,14 +281,24 @@ impl<'m> CondCtx<'m> {
                     let (form, rel, ty) = if let Some(form) = model.form(prop) {
                         (Some(form.name().to_owned()), None, form.ty())
                     } else if let Some(p) = model.prop(prop) {
-                        (p.form().map(|f| f.name().to_owned()), Some(p.name().to_owned()), p.ty())
+                        (
+                            p.form().map(|f| f.name().to_owned()),
+                            Some(p.name().to_owned()),
+                            p.ty(),
+                        )
                     } else {
                         let props: Vec<_> = model
                             .forms()
-                            .filter_map(|f| f.props().find(|p| p.full().ends_with(&format!(":{prop}")) || p.full() == prop))
+                            .filter_map(|f| {
+                                f.props().find(|p| {
+                                    p.full().ends_with(&format!(":{prop}")) || p.full() == prop
+                                })
+                            })
                             .collect();
                         let _ = props;
-                        return Err(runt.error(span, "NoSuchProp", format!("No property named {prop}.")).pipe(|f| with(f, &[("name", prop)])));
+                        return Err(runt
+                            .error(span, "NoSuchProp", format!("No property named {prop}."))
+                            .pipe(|f| with(f, &[("name", prop)])));
                     };
                     if let Some(form) = &form
                         && *form != item.node.form
@@ -292,7 +316,9 @@ impl<'m> CondCtx<'m> {
                         other => tostor(other)?,
                     };
                     let key = value.runtsafe.then_some((addr, prop.as_str()));
-                    let c = self.cmpr(key, ty, cmpr, &xval).map_err(|e| runt.at(value.span, e))?;
+                    let c = self
+                        .cmpr(key, ty, cmpr, &xval)
+                        .map_err(|e| runt.at(value.span, e))?;
                     Ok(c.matches(&valu))
                 }
                 CondPlan::Tag(tag) => {
@@ -310,35 +336,54 @@ impl<'m> CondCtx<'m> {
                     let xval = tostor(&eval(runt, value, Some(item)).await?)?;
                     let ty = self.model.ty("ival").ok_or_else(|| rterr("no ival type"))?;
                     let key = value.runtsafe.then_some((addr, "#"));
-                    let c = self.cmpr(key, ty, cmpr, &xval).map_err(|e| runt.at(value.span, e))?;
+                    let c = self
+                        .cmpr(key, ty, cmpr, &xval)
+                        .map_err(|e| runt.at(value.span, e))?;
                     Ok(c.matches(&crate::nodeedit::ival_value(ival)))
                 }
                 CondPlan::HasTagProp { tag, prop } => {
                     let tag = eval_tag(runt, tag, Some(item), false).await?;
                     let prop = eval_name(runt, prop, Some(item)).await?;
                     if tag == "*" {
-                        return Ok(item.node.tagprops.iter().any(|(_, props)| props.iter().any(|(n, _)| *n == prop)));
+                        return Ok(item
+                            .node
+                            .tagprops
+                            .iter()
+                            .any(|(_, props)| props.iter().any(|(n, _)| *n == prop)));
                     }
                     if tag.contains('*') {
                         let re = tag_glob(&tag);
-                        return Ok(item.node.tagprops.iter().any(|(t, props)| re.is_match(t) && props.iter().any(|(n, _)| *n == prop)));
+                        return Ok(item.node.tagprops.iter().any(|(t, props)| {
+                            re.is_match(t) && props.iter().any(|(n, _)| *n == prop)
+                        }));
                     }
                     Ok(item.node.tagprop(&tag, &prop).is_some())
                 }
-                CondPlan::TagPropCmp { tag, prop, cmpr, value } => {
+                CondPlan::TagPropCmp {
+                    tag,
+                    prop,
+                    cmpr,
+                    value,
+                } => {
                     let tag = eval_tag(runt, tag, Some(item), false).await?;
                     let prop = eval_name(runt, prop, Some(item)).await?;
                     if tag.contains('*') {
                         return Err(runt.error(span, "StormRuntimeError", format!("Wildcard tag names may not be used in conjunction with tagprop value comparison: {tag}")));
                     }
                     let Some(ty) = crate::node::tagprop_type(self.model, &prop) else {
-                        return Err(runt.error(span, "NoSuchTagProp", format!("No such tag property: {prop}")));
+                        return Err(runt.error(
+                            span,
+                            "NoSuchTagProp",
+                            format!("No such tag property: {prop}"),
+                        ));
                     };
                     let xval = tostor(&eval(runt, value, Some(item)).await?)?;
                     let Some(curv) = item.node.tagprop(&tag, &prop).cloned() else {
                         return Ok(false);
                     };
-                    let c = ty.cmpr(cmpr, &xval).map_err(|e| runt.at(value.span, Flow::from(e)))?;
+                    let c = ty
+                        .cmpr(cmpr, &xval)
+                        .map_err(|e| runt.at(value.span, Flow::from(e)))?;
                     Ok(c.matches(&curv))
                 }
                 CondPlan::SubQuery { body, cmp } => {
@@ -353,17 +398,28 @@ impl<'m> CondCtx<'m> {
                 }
                 CondPlan::Array { name, cmpr, value } => {
                     let name = eval_name(runt, name, Some(item)).await?;
-                    let Some(prop) = self.model.form(&item.node.form).and_then(|f| f.prop(&name)) else {
-                        return Err(runt.error(span, "NoSuchProp", format!("No property named {name}.")));
+                    let Some(prop) = self.model.form(&item.node.form).and_then(|f| f.prop(&name))
+                    else {
+                        return Err(runt.error(
+                            span,
+                            "NoSuchProp",
+                            format!("No property named {name}."),
+                        ));
                     };
                     let Some(elem) = prop.ty().array_elem() else {
-                        return Err(runt.error(span, "BadCmprType", format!("Array filter syntax is invalid for non-array prop {name}.")));
+                        return Err(runt.error(
+                            span,
+                            "BadCmprType",
+                            format!("Array filter syntax is invalid for non-array prop {name}."),
+                        ));
                     };
                     let Some(Value::Array(items)) = item.node.get(&name).cloned() else {
                         return Ok(false);
                     };
                     let xval = tostor(&eval(runt, value, Some(item)).await?)?;
-                    let c = elem.cmpr(cmpr, &xval).map_err(|e| runt.at(value.span, Flow::from(e)))?;
+                    let c = elem
+                        .cmpr(cmpr, &xval)
+                        .map_err(|e| runt.at(value.span, Flow::from(e)))?;
                     Ok(items.iter().any(|i| c.matches(i)))
                 }
                 CondPlan::Value(expr) => Ok(eval(runt, expr, Some(item)).await?.truthy()),
@@ -382,8 +438,12 @@ fn intify(v: &Val) -> RResult<i128> {
             if low == "false" {
                 return Ok(0);
             }
-            crate::model::value::py_int0(&low)
-                .map_err(|_| Flow::Err(StormError::new("BadCast", format!("Failed to make an integer from \"{low}\"."))))
+            crate::model::value::py_int0(&low).map_err(|_| {
+                Flow::Err(StormError::new(
+                    "BadCast",
+                    format!("Failed to make an integer from \"{low}\"."),
+                ))
+            })
         }
         other => other.to_int(),
     }
@@ -410,7 +470,13 @@ async fn subq_cond(
                     Some(">") | Some(">=") => false,
                     Some("<") | Some("<=") => true,
                     Some("!=") => size != valu,
-                    Some(other) => return Err(runt.error(span, "NoSuchCmpr", format!("No such comparator {other}"))),
+                    Some(other) => {
+                        return Err(runt.error(
+                            span,
+                            "NoSuchCmpr",
+                            format!("No such comparator {other}"),
+                        ));
+                    }
                 };
             }
             Some(r) => {
@@ -440,7 +506,6 @@ async fn subq_cond(
 pub(crate) enum AbsMatch {
     Form(Vec<String>),
     Prop(String, String),
-    Props(Vec<String>, String),
 }
 
 /// Resolve `+form`, `+form:prop`, `+inet:*`, `+interface`.
@@ -451,7 +516,10 @@ pub(crate) fn abs_forms(model: &Model, name: &str) -> RResult<AbsMatch> {
     if let Some(prop) = model.prop(name)
         && let Some(form) = prop.form()
     {
-        return Ok(AbsMatch::Prop(form.name().to_owned(), prop.name().to_owned()));
+        return Ok(AbsMatch::Prop(
+            form.name().to_owned(),
+            prop.name().to_owned(),
+        ));
     }
     if let Some(prefix) = name.strip_suffix('*') {
         let forms: Vec<String> = model
@@ -461,14 +529,17 @@ pub(crate) fn abs_forms(model: &Model, name: &str) -> RResult<AbsMatch> {
             .collect();
         if forms.is_empty() {
             return Err(Flow::Err(
-                StormError::new("NoSuchForm", format!("No forms match pattern: {name}")).with("name", name),
+                StormError::new("NoSuchForm", format!("No forms match pattern: {name}"))
+                    .with("name", name),
             ));
         }
         return Ok(AbsMatch::Form(forms));
     }
     let iface = model.forms_by_interface(name);
     if !iface.is_empty() {
-        return Ok(AbsMatch::Form(iface.iter().map(|f| f.name().to_owned()).collect()));
+        return Ok(AbsMatch::Form(
+            iface.iter().map(|f| f.name().to_owned()).collect(),
+        ));
     }
     Err(Flow::Err(
         StormError::new("NoSuchProp", format!("No property named {name}.")).with("name", name),

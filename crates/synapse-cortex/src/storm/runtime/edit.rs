@@ -14,7 +14,9 @@ use super::runt::{Item, Runt, patch_node};
 use super::value::Val;
 use crate::node::Node;
 use crate::storm::ast::{SetOper, Span};
-use crate::storm::plan::{EdgeTarget, EditPlan, Expr, ExprKind, NameExpr, OpKind, Pipeline, TagExpr};
+use crate::storm::plan::{
+    EdgeTarget, EditPlan, Expr, ExprKind, NameExpr, OpKind, Pipeline, TagExpr,
+};
 
 /// After a run of edit operators: apply the staged edits and refresh the node.
 pub(crate) fn flush_op(runt: Arc<Runt>, input: ItemStream) -> ItemStream {
@@ -58,7 +60,9 @@ fn is_simple(expr: &Expr) -> bool {
         | ExprKind::UnivProp(_)
         | ExprKind::Tag(_)
         | ExprKind::TagProp { .. } => true,
-        ExprKind::List(items) | ExprKind::ExprList(items) | ExprKind::Format(items) => items.iter().all(is_simple),
+        ExprKind::List(items) | ExprKind::ExprList(items) | ExprKind::Format(items) => {
+            items.iter().all(is_simple)
+        }
         ExprKind::ExprDict(pairs) => pairs.iter().all(|(k, v)| is_simple(k) && is_simple(v)),
         ExprKind::Binary { lhs, rhs, .. } | ExprKind::And(lhs, rhs) | ExprKind::Or(lhs, rhs) => {
             is_simple(lhs) && is_simple(rhs)
@@ -88,13 +92,17 @@ fn edit_simple(edit: &EditPlan) -> bool {
         EditPlan::NodeAdd { form, value, .. } => name_simple(form) && is_simple(value),
         EditPlan::Parens { .. } | EditPlan::Edge { .. } => false,
         EditPlan::PropSet { name, value, .. } => name_simple(name) && is_simple(value),
-        EditPlan::CondPropSet { name, cond, value, .. } => {
-            name_simple(name) && is_simple(value) && cond.as_ref().is_none_or(is_simple)
-        }
+        EditPlan::CondPropSet {
+            name, cond, value, ..
+        } => name_simple(name) && is_simple(value) && cond.as_ref().is_none_or(is_simple),
         EditPlan::PropDel { name, .. } => name_simple(name),
-        EditPlan::TagAdd { tag, value, .. } => tag_simple(tag) && value.as_ref().is_none_or(|(_, v)| is_simple(v)),
+        EditPlan::TagAdd { tag, value, .. } => {
+            tag_simple(tag) && value.as_ref().is_none_or(|(_, v)| is_simple(v))
+        }
         EditPlan::TagDel(tag) => tag_simple(tag),
-        EditPlan::TagPropSet { tag, prop, value, .. } => tag_simple(tag) && name_simple(prop) && is_simple(value),
+        EditPlan::TagPropSet {
+            tag, prop, value, ..
+        } => tag_simple(tag) && name_simple(prop) && is_simple(value),
         EditPlan::TagPropDel { tag, prop } => tag_simple(tag) && name_simple(prop),
     }
 }
@@ -109,7 +117,12 @@ fn add_runtsafe(edit: &EditPlan) -> bool {
 }
 
 /// One edit operator.
-pub(crate) fn edit_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> ItemStream {
+pub(crate) fn edit_op(
+    runt: Arc<Runt>,
+    pipe: Pipeline,
+    idx: usize,
+    input: ItemStream,
+) -> ItemStream {
     async_stream::try_stream! {
         let op = &pipe.ops[idx];
         let OpKind::Edit(edit) = &op.kind else { return; };
@@ -185,7 +198,10 @@ pub(crate) fn edit_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemSt
 }
 
 /// On an error, apply what was staged before (the reference applies each edit as it goes).
-async fn guarded<T>(runt: &Arc<Runt>, fut: impl std::future::Future<Output = RResult<T>>) -> RResult<T> {
+async fn guarded<T>(
+    runt: &Arc<Runt>,
+    fut: impl std::future::Future<Output = RResult<T>>,
+) -> RResult<T> {
     match fut.await {
         Ok(v) => Ok(v),
         Err(e) => {
@@ -195,7 +211,12 @@ async fn guarded<T>(runt: &Arc<Runt>, fut: impl std::future::Future<Output = RRe
     }
 }
 
-async fn parens_edits(runt: &Arc<Runt>, edits: &[EditPlan], item: Item, span: Span) -> RResult<Item> {
+async fn parens_edits(
+    runt: &Arc<Runt>,
+    edits: &[EditPlan],
+    item: Item,
+    span: Span,
+) -> RResult<Item> {
     let mut item = item;
     for edit in edits {
         if !edit_simple(edit) {
@@ -211,7 +232,10 @@ fn type_vals(runt: &Runt, form: &str, valu: Value) -> RResult<Vec<Value>> {
     if form == "inet:ipv4"
         && let Some(text) = valu.as_str()
     {
-        let ty = runt.model().ty("inet:ipv4").ok_or_else(|| rterr("no inet:ipv4 type"))?;
+        let ty = runt
+            .model()
+            .ty("inet:ipv4")
+            .ok_or_else(|| rterr("no inet:ipv4 type"))?;
         let as_int = |v: &str| -> RResult<i64> {
             let (n, _) = ty.norm(&Value::from(v))?;
             Ok(n.as_i64().unwrap_or_default())
@@ -219,10 +243,16 @@ fn type_vals(runt: &Runt, form: &str, valu: Value) -> RResult<Vec<Value>> {
         if let Some((addr, bits)) = text.split_once('/') {
             let base = as_int(addr)?;
             let bits: u32 = bits.trim().parse().map_err(|_| {
-                Flow::Err(StormError::new("BadTypeValu", format!("Invalid CIDR Mask: {text}")).with("name", "inet:ipv4"))
+                Flow::Err(
+                    StormError::new("BadTypeValu", format!("Invalid CIDR Mask: {text}"))
+                        .with("name", "inet:ipv4"),
+                )
             })?;
             if bits > 32 {
-                return Err(Flow::Err(StormError::new("BadTypeValu", format!("Invalid CIDR Mask: {text}")).with("name", "inet:ipv4")));
+                return Err(Flow::Err(
+                    StormError::new("BadTypeValu", format!("Invalid CIDR Mask: {text}"))
+                        .with("name", "inet:ipv4"),
+                ));
             }
             let size: i64 = 1i64 << (32 - bits);
             let min = base & !(size - 1);
@@ -247,18 +277,29 @@ fn type_vals(runt: &Runt, form: &str, valu: Value) -> RResult<Vec<Value>> {
 }
 
 /// A node add: the created (or existing) nodes.
-async fn node_add(runt: &Arc<Runt>, edit: &EditPlan, item: Option<&Item>, span: Span) -> RResult<Vec<Item>> {
+async fn node_add(
+    runt: &Arc<Runt>,
+    edit: &EditPlan,
+    item: Option<&Item>,
+    span: Span,
+) -> RResult<Vec<Item>> {
     let EditPlan::NodeAdd { form, oper, value } = edit else {
         return Ok(Vec::new());
     };
     let tryset = matches!(oper, SetOper::TrySet);
     if !matches!(oper, SetOper::Set | SetOper::TrySet) {
-        return Err(runt.error(span, "StormRuntimeError", format!("Invalid operator {} for a node add.", oper.as_str())));
+        return Err(runt.error(
+            span,
+            "StormRuntimeError",
+            format!("Invalid operator {} for a node add.", oper.as_str()),
+        ));
     }
     let formname = eval_name(runt, form, item).await?;
     runt.layer_confirm(&["node", "add", &formname])?;
     let Some(fobj) = runt.model().form(&formname) else {
-        return Err(runt.error(span, "NoSuchForm", format!("No form named {formname}.")).pipe_name(&formname));
+        return Err(runt
+            .error(span, "NoSuchForm", format!("No form named {formname}."))
+            .pipe_name(&formname));
     };
     let valu = eval(runt, value, item).await?;
     let valu = match (&valu, fobj.ty().ctor()) {
@@ -283,7 +324,10 @@ async fn node_add(runt: &Arc<Runt>, edit: &EditPlan, item: Option<&Item>, span: 
         let node = editor.node(&buid).await.map_err(Flow::from)?;
         if let Some(node) = node {
             let path = runt.init_path(&node);
-            out.push(Item { node: Arc::new(node), path });
+            out.push(Item {
+                node: Arc::new(node),
+                path,
+            });
         }
     }
     Ok(out)
@@ -309,7 +353,11 @@ fn is_ignored(flow: &Flow, tryset: bool) -> bool {
 /// The editor's current state of a node.
 async fn current(runt: &Arc<Runt>, node: &Node) -> RResult<Node> {
     let mut editor = runt.shared.editor.lock().await;
-    Ok(editor.node(&node.buid).await.map_err(Flow::from)?.unwrap_or_else(|| node.clone()))
+    Ok(editor
+        .node(&node.buid)
+        .await
+        .map_err(Flow::from)?
+        .unwrap_or_else(|| node.clone()))
 }
 
 async fn refreshed(runt: &Arc<Runt>, mut item: Item) -> RResult<Item> {
@@ -320,11 +368,21 @@ async fn refreshed(runt: &Arc<Runt>, mut item: Item) -> RResult<Item> {
 
 fn confirm_prop(runt: &Runt, form: &str, prop: &str, set: bool) -> RResult<()> {
     let act = if set { "set" } else { "del" };
-    if runt.allowed(&["node", "prop", act, form, prop], Some(&runt.view.write_layer().iden())) {
+    if runt.allowed(
+        &["node", "prop", act, form, prop],
+        Some(&runt.view.write_layer().iden()),
+    ) {
         return Ok(());
     }
-    let full = if prop.starts_with('.') { format!("{form}{prop}") } else { format!("{form}:{prop}") };
-    if runt.allowed(&["node", "prop", act, &full], Some(&runt.view.write_layer().iden())) {
+    let full = if prop.starts_with('.') {
+        format!("{form}{prop}")
+    } else {
+        format!("{form}:{prop}")
+    };
+    if runt.allowed(
+        &["node", "prop", act, &full],
+        Some(&runt.view.write_layer().iden()),
+    ) {
         return Ok(());
     }
     runt.layer_confirm(&["node", "prop", act, form, prop])
@@ -336,22 +394,37 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
     let form = model.form(&item.node.form);
     let isrunt = form.is_some_and(|f| f.is_runt());
     match edit {
-        EditPlan::PropSet { name, univ, oper, value } => {
+        EditPlan::PropSet {
+            name,
+            univ,
+            oper,
+            value,
+        } => {
             let mut name = eval_name(runt, name, Some(&item)).await?;
             if *univ && !name.starts_with('.') {
                 name = format!(".{name}");
             }
             let Some(prop) = form.and_then(|f| f.prop(&name)) else {
-                return Err(runt.at(span, Flow::Err(
-                    StormError::new("NoSuchProp", format!("No property named {name}."))
-                        .with("name", name.as_str())
-                        .with("form", item.node.form.as_str()),
-                )));
+                return Err(runt.at(
+                    span,
+                    Flow::Err(
+                        StormError::new("NoSuchProp", format!("No property named {name}."))
+                            .with("name", name.as_str())
+                            .with("form", item.node.form.as_str()),
+                    ),
+                ));
             };
             if !isrunt {
                 confirm_prop(runt, &item.node.form, &name, true)?;
             }
-            let tryset = matches!(oper, SetOper::TrySet | SetOper::TryAdd | SetOper::TryRemove | SetOper::TryAddMany | SetOper::TryRemoveMany);
+            let tryset = matches!(
+                oper,
+                SetOper::TrySet
+                    | SetOper::TryAdd
+                    | SetOper::TryRemove
+                    | SetOper::TryAddMany
+                    | SetOper::TryRemoveMany
+            );
             let isarray = prop.ty().is_array();
             let res: RResult<()> = async {
                 let valu = eval(runt, value, Some(&item)).await?;
@@ -374,9 +447,20 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
                     }
                     SetOper::Add | SetOper::TryAdd | SetOper::Remove | SetOper::TryRemove => {
                         if !isarray {
-                            return Err(runt.error(span, "StormRuntimeError", format!("Property set using ({}) is only valid on arrays.", oper.as_str())));
+                            return Err(runt.error(
+                                span,
+                                "StormRuntimeError",
+                                format!(
+                                    "Property set using ({}) is only valid on arrays.",
+                                    oper.as_str()
+                                ),
+                            ));
                         }
-                        let mut arry = cur.get(&name).and_then(Value::as_array).cloned().unwrap_or_default();
+                        let mut arry = cur
+                            .get(&name)
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
                         if matches!(oper, SetOper::Add | SetOper::TryAdd) {
                             arry.push(valu);
                         } else if let Some(elem) = prop.ty().array_elem() {
@@ -387,19 +471,44 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
                         }
                         Value::Array(arry)
                     }
-                    SetOper::AddMany | SetOper::TryAddMany | SetOper::RemoveMany | SetOper::TryRemoveMany => {
+                    SetOper::AddMany
+                    | SetOper::TryAddMany
+                    | SetOper::RemoveMany
+                    | SetOper::TryRemoveMany => {
                         if !isarray {
-                            return Err(runt.error(span, "StormRuntimeError", format!("Property set using ({}) is only valid on arrays.", oper.as_str())));
+                            return Err(runt.error(
+                                span,
+                                "StormRuntimeError",
+                                format!(
+                                    "Property set using ({}) is only valid on arrays.",
+                                    oper.as_str()
+                                ),
+                            ));
                         }
                         if valu.is_nil() {
                             return Ok(());
                         }
                         let Value::Array(items) = valu else {
-                            return Err(runt.error(span, "StormRuntimeError", format!("'{}' object is not iterable: {}", "str", crate::model::value::py_repr(&valu))));
+                            return Err(runt.error(
+                                span,
+                                "StormRuntimeError",
+                                format!(
+                                    "'{}' object is not iterable: {}",
+                                    "str",
+                                    crate::model::value::py_repr(&valu)
+                                ),
+                            ));
                         };
                         let add = matches!(oper, SetOper::AddMany | SetOper::TryAddMany);
-                        let mut arry = cur.get(&name).and_then(Value::as_array).cloned().unwrap_or_default();
-                        let elem = prop.ty().array_elem().ok_or_else(|| rterr("not an array"))?;
+                        let mut arry = cur
+                            .get(&name)
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
+                        let elem = prop
+                            .ty()
+                            .array_elem()
+                            .ok_or_else(|| rterr("not an array"))?;
                         for i in items {
                             let norm = match elem.norm(&i) {
                                 Ok((n, _)) => n,
@@ -416,7 +525,10 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
                     }
                 };
                 let mut editor = runt.shared.editor.lock().await;
-                editor.set_prop(&item.node.buid, &name, &newv).await.map_err(Flow::from)?;
+                editor
+                    .set_prop(&item.node.buid, &name, &newv)
+                    .await
+                    .map_err(Flow::from)?;
                 Ok(())
             }
             .await;
@@ -427,19 +539,32 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
             }
             refreshed(runt, item).await
         }
-        EditPlan::CondPropSet { name, cond, try_set, value } => {
+        EditPlan::CondPropSet {
+            name,
+            cond,
+            try_set,
+            value,
+        } => {
             let name = eval_name(runt, name, Some(&item)).await?;
             let Some(prop) = form.and_then(|f| f.prop(&name)) else {
-                return Err(runt.at(span, Flow::Err(
-                    StormError::new("NoSuchProp", format!("No property named {name}.")).with("name", name.as_str()),
-                )));
+                return Err(runt.at(
+                    span,
+                    Flow::Err(
+                        StormError::new("NoSuchProp", format!("No property named {name}."))
+                            .with("name", name.as_str()),
+                    ),
+                ));
             };
             let how = match cond {
                 None => "unset".to_owned(),
                 Some(expr) => {
                     let v = eval(runt, expr, Some(&item)).await?.to_str()?;
                     if !["always", "unset", "never"].contains(&v.as_str()) {
-                        return Err(runt.error(expr.span, "StormRuntimeError", format!("Invalid conditional set operator ({v}).")));
+                        return Err(runt.error(
+                            expr.span,
+                            "StormRuntimeError",
+                            format!("Invalid conditional set operator ({v})."),
+                        ));
                     }
                     v
                 }
@@ -465,7 +590,10 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
                     valu = prop.ty().merge(old, &norm);
                 }
                 let mut editor = runt.shared.editor.lock().await;
-                editor.set_prop(&item.node.buid, &name, &valu).await.map_err(Flow::from)?;
+                editor
+                    .set_prop(&item.node.buid, &name, &valu)
+                    .await
+                    .map_err(Flow::from)?;
                 Ok(())
             }
             .await;
@@ -483,33 +611,52 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
             }
             if *univ {
                 if model.univ(&name).is_none() {
-                    return Err(runt.at(span, Flow::Err(StormError::new("NoSuchProp", format!("No property named {name}.")).with("name", name.as_str()))));
+                    return Err(runt.at(
+                        span,
+                        Flow::Err(
+                            StormError::new("NoSuchProp", format!("No property named {name}."))
+                                .with("name", name.as_str()),
+                        ),
+                    ));
                 }
                 runt.layer_confirm(&["node", "prop", "del", &name])?;
             } else {
                 if form.and_then(|f| f.prop(&name)).is_none() {
-                    return Err(runt.at(span, Flow::Err(
-                        StormError::new("NoSuchProp", format!("No property named {name}."))
-                            .with("name", name.as_str())
-                            .with("form", item.node.form.as_str()),
-                    )));
+                    return Err(runt.at(
+                        span,
+                        Flow::Err(
+                            StormError::new("NoSuchProp", format!("No property named {name}."))
+                                .with("name", name.as_str())
+                                .with("form", item.node.form.as_str()),
+                        ),
+                    ));
                 }
                 confirm_prop(runt, &item.node.form, &name, false)?;
             }
             {
                 let mut editor = runt.shared.editor.lock().await;
-                editor.del_prop(&item.node.buid, &name).await.map_err(|e| runt.at(span, Flow::from(e)))?;
+                editor
+                    .del_prop(&item.node.buid, &name)
+                    .await
+                    .map_err(|e| runt.at(span, Flow::from(e)))?;
             }
             refreshed(runt, item).await
         }
-        EditPlan::TagAdd { try_add, tag, value } => {
+        EditPlan::TagAdd {
+            try_add,
+            tag,
+            value,
+        } => {
             let names = match tag_array(runt, tag, &item, *try_add).await {
                 Ok(names) => names,
                 Err(e) if is_ignored(&e, *try_add) => return Ok(item),
                 Err(e) => return Err(e),
             };
             if isrunt {
-                return Err(Flow::Err(StormError::new("IsRuntForm", "Cannot add tags to runt nodes.").with("form", item.node.form.as_str())));
+                return Err(Flow::Err(
+                    StormError::new("IsRuntForm", "Cannot add tags to runt nodes.")
+                        .with("form", item.node.form.as_str()),
+                ));
             }
             let mut valu = Value::Array(vec![Value::Nil, Value::Nil]);
             if let Some((oper, expr)) = value {
@@ -523,7 +670,10 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
                 }
             }
             for name in &names {
-                let parts: Vec<&str> = std::iter::once("node").chain(["tag", "add"]).chain(name.split('.')).collect();
+                let parts: Vec<&str> = std::iter::once("node")
+                    .chain(["tag", "add"])
+                    .chain(name.split('.'))
+                    .collect();
                 runt.layer_confirm(&parts)?;
             }
             {
@@ -531,7 +681,8 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
                 for name in &names {
                     match editor.add_tag(&item.node.buid, name, Some(&valu)).await {
                         Ok(_) => {}
-                        Err(crate::view::Error::Model(e)) if *try_add && e.class() == "BadTypeValu" => {}
+                        Err(crate::view::Error::Model(e))
+                            if *try_add && e.class() == "BadTypeValu" => {}
                         Err(e) => {
                             let span = value.as_ref().map(|(_, e)| e.span).unwrap_or(span);
                             return Err(runt.at(span, Flow::from(e)));
@@ -548,32 +699,58 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
                 Err(e) => return Err(e),
             };
             for name in &names {
-                let parts: Vec<&str> = std::iter::once("node").chain(["tag", "del"]).chain(name.split('.')).collect();
+                let parts: Vec<&str> = std::iter::once("node")
+                    .chain(["tag", "del"])
+                    .chain(name.split('.'))
+                    .collect();
                 runt.layer_confirm(&parts)?;
             }
             {
                 let mut editor = runt.shared.editor.lock().await;
                 for name in &names {
-                    editor.del_tag(&item.node.buid, name).await.map_err(Flow::from)?;
+                    editor
+                        .del_tag(&item.node.buid, name)
+                        .await
+                        .map_err(Flow::from)?;
                 }
             }
             refreshed(runt, item).await
         }
-        EditPlan::TagPropSet { tag, prop, oper, value } => {
+        EditPlan::TagPropSet {
+            tag,
+            prop,
+            oper,
+            value,
+        } => {
             let tag = eval_tag(runt, tag, Some(&item), true).await?;
             let prop = eval_name(runt, prop, Some(&item)).await?;
             let valu = tostor(&eval(runt, value, Some(&item)).await?)?;
-            let parts: Vec<&str> = std::iter::once("node").chain(["tag", "add"]).chain(tag.split('.')).collect();
+            let parts: Vec<&str> = std::iter::once("node")
+                .chain(["tag", "add"])
+                .chain(tag.split('.'))
+                .collect();
             runt.layer_confirm(&parts)?;
             let res = {
                 let mut editor = runt.shared.editor.lock().await;
-                editor.set_tagprop(&item.node.buid, &tag, &prop, &valu).await
+                editor
+                    .set_tagprop(&item.node.buid, &tag, &prop, &valu)
+                    .await
             };
             match res {
                 Ok(_) => {}
-                Err(crate::view::Error::Model(e)) if matches!(oper, SetOper::TrySet) && e.class() == "BadTypeValu" => {}
+                Err(crate::view::Error::Model(e))
+                    if matches!(oper, SetOper::TrySet) && e.class() == "BadTypeValu" => {}
                 Err(crate::view::Error::NoSuchTagProp(name)) => {
-                    return Err(runt.at(span, Flow::Err(StormError::new("NoSuchTagProp", format!("No such tag property: {name}")).with("name", name.as_str()))));
+                    return Err(runt.at(
+                        span,
+                        Flow::Err(
+                            StormError::new(
+                                "NoSuchTagProp",
+                                format!("No such tag property: {name}"),
+                            )
+                            .with("name", name.as_str()),
+                        ),
+                    ));
                 }
                 Err(e) => return Err(runt.at(value.span, Flow::from(e))),
             }
@@ -582,24 +759,45 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
         EditPlan::TagPropDel { tag, prop } => {
             let tag = eval_tag(runt, tag, Some(&item), true).await?;
             let prop = eval_name(runt, prop, Some(&item)).await?;
-            let parts: Vec<&str> = std::iter::once("node").chain(["tag", "del"]).chain(tag.split('.')).collect();
+            let parts: Vec<&str> = std::iter::once("node")
+                .chain(["tag", "del"])
+                .chain(tag.split('.'))
+                .collect();
             runt.layer_confirm(&parts)?;
             {
                 let mut editor = runt.shared.editor.lock().await;
-                editor.del_tagprop(&item.node.buid, &tag, &prop).await.map_err(|e| runt.at(span, Flow::from(e)))?;
+                editor
+                    .del_tagprop(&item.node.buid, &tag, &prop)
+                    .await
+                    .map_err(|e| runt.at(span, Flow::from(e)))?;
             }
             refreshed(runt, item).await
         }
-        EditPlan::Edge { add, reverse, verb, target } => {
+        EditPlan::Edge {
+            add,
+            reverse,
+            verb,
+            target,
+        } => {
             let verb = eval(runt, verb, Some(&item)).await?.to_str()?;
             let act = if *add { "add" } else { "del" };
             runt.layer_confirm(&["node", "edge", act, &verb])?;
             if isrunt {
-                return Err(runt.error(span, "IsRuntForm", format!("Edges cannot be used with runt nodes: {}", item.node.form)));
+                return Err(runt.error(
+                    span,
+                    "IsRuntForm",
+                    format!("Edges cannot be used with runt nodes: {}", item.node.form),
+                ));
             }
             let others: Vec<Arc<Node>> = match target {
                 EdgeTarget::Query(body) => {
-                    let subr = super::exec::sub_runtime(runt, runt.runtvars.clone(), Vec::new(), false, None)?;
+                    let subr = super::exec::sub_runtime(
+                        runt,
+                        runt.runtvars.clone(),
+                        Vec::new(),
+                        false,
+                        None,
+                    )?;
                     let mut sub = super::exec::run_pipeline(&subr, body, empty());
                     let mut out = Vec::new();
                     while let Some(i) = sub.next().await {
@@ -621,9 +819,17 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
                 let mut editor = runt.shared.editor.lock().await;
                 for other in others {
                     if model.form(&other.form).is_some_and(|f| f.is_runt()) {
-                        return Err(runt.error(span, "IsRuntForm", format!("Edges cannot be used with runt nodes: {}", other.form)));
+                        return Err(runt.error(
+                            span,
+                            "IsRuntForm",
+                            format!("Edges cannot be used with runt nodes: {}", other.form),
+                        ));
                     }
-                    let (n1, n2) = if *reverse { (other.buid, item.node.buid) } else { (item.node.buid, other.buid) };
+                    let (n1, n2) = if *reverse {
+                        (other.buid, item.node.buid)
+                    } else {
+                        (item.node.buid, other.buid)
+                    };
                     let res = if *add {
                         editor.add_edge(&n1, &verb, &n2).await
                     } else {
@@ -640,7 +846,12 @@ async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -
 }
 
 /// Tag names of a tag edit (a value may give a list of tags).
-async fn tag_array(runt: &Arc<Runt>, tag: &TagExpr, item: &Item, ignore: bool) -> RResult<Vec<String>> {
+async fn tag_array(
+    runt: &Arc<Runt>,
+    tag: &TagExpr,
+    item: &Item,
+    ignore: bool,
+) -> RResult<Vec<String>> {
     match tag {
         TagExpr::Dynamic(expr) => {
             let v = eval(runt, expr, Some(item)).await?;
@@ -649,7 +860,10 @@ async fn tag_array(runt: &Arc<Runt>, tag: &TagExpr, item: &Item, ignore: bool) -
             for valu in vals {
                 let res = match &valu {
                     Val::Str(s) => tag_norm(runt, s),
-                    _ => Err(Flow::Err(StormError::new("BadTypeValu", "Invalid value type for tag name, tag names must be strings."))),
+                    _ => Err(Flow::Err(StormError::new(
+                        "BadTypeValu",
+                        "Invalid value type for tag name, tag names must be strings.",
+                    ))),
                 };
                 match res {
                     Ok(n) => out.push(n),

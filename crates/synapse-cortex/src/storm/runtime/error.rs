@@ -80,7 +80,9 @@ impl StormError {
     pub(crate) fn from_model(err: crate::model::ModelError) -> StormError {
         let mut out = StormError::new(err.class(), err.mesg());
         match &err {
-            crate::model::ModelError::BadTypeValu { name, .. } => out.set("name", Value::from(name.as_str())),
+            crate::model::ModelError::BadTypeValu { name, .. } => {
+                out.set("name", Value::from(name.as_str()))
+            }
             crate::model::ModelError::NoSuchProp { name, .. }
             | crate::model::ModelError::NoSuchForm { name }
             | crate::model::ModelError::NoSuchType { name } => {
@@ -102,14 +104,17 @@ impl StormError {
                 Ok(err) => *err,
                 Err(other) => StormError::new("AuthDeny", other.to_string()),
             },
-            crate::view::Error::CantDelNode { mesg, form, iden } => StormError::new("CantDelNode", mesg)
-                .with("form", form.as_str())
-                .with("iden", iden.as_str()),
+            crate::view::Error::CantDelNode { mesg, form, iden } => {
+                StormError::new("CantDelNode", mesg)
+                    .with("form", form.as_str())
+                    .with("iden", iden.as_str())
+            }
             crate::view::Error::NoSuchProp { mesg, name } => {
                 StormError::new("NoSuchProp", mesg).with("name", name.as_str())
             }
             crate::view::Error::NoSuchForm(name) => {
-                StormError::new("NoSuchForm", format!("No form named {name}.")).with("name", name.as_str())
+                StormError::new("NoSuchForm", format!("No form named {name}."))
+                    .with("name", name.as_str())
             }
             other => StormError::new(other.class(), other.to_string()),
         }
@@ -120,7 +125,8 @@ impl StormError {
 pub(crate) fn highlight_value(text: &str, span: Span) -> Value {
     let (soff, sline, scol) = crate::storm::error::locate(text, span.start);
     let (eoff, eline, ecol) = crate::storm::error::locate(text, span.end);
-    let pair = |a: usize, b: usize| Value::Array(vec![Value::from(a as u64), Value::from(b as u64)]);
+    let pair =
+        |a: usize, b: usize| Value::Array(vec![Value::from(a as u64), Value::from(b as u64)]);
     Value::Map(vec![
         (Value::from("hash"), Value::from(super::queryhash(text))),
         (Value::from("lines"), pair(sline, eline)),

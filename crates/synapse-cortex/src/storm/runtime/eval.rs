@@ -70,15 +70,15 @@ pub(crate) fn eval<'a>(
             }
             ExprKind::Var(var) => {
                 let path = item.map(|i| &i.path);
-                if var.name == "node" {
-                    if let Some(item) = item {
-                        return Ok(Val::Node(item.node.clone()));
-                    }
+                if var.name == "node"
+                    && let Some(item) = item
+                {
+                    return Ok(Val::Node(item.node.clone()));
                 }
-                if var.name == "path" {
-                    if let Some(item) = item {
-                        return Ok(Val::Path(Arc::new(std::sync::Mutex::new(item.path.clone()))));
-                    }
+                if var.name == "path"
+                    && let Some(item) = item
+                {
+                    return Ok(Val::Path(Arc::new(std::sync::Mutex::new(item.path.clone()))));
                 }
                 match runt.get_var(&var.name, path) {
                     Some(v) => Ok(v),
@@ -211,7 +211,6 @@ pub(crate) fn eval<'a>(
                     query: Arc::clone(query),
                     vars,
                     runt: Arc::clone(runt),
-                    path: item.map(|i| i.path.clone()),
                 })))
             }
             ExprKind::Query(QueryExpr::Value(pipe)) => {
@@ -271,7 +270,11 @@ pub(crate) fn repr_str(v: &Val) -> String {
 }
 
 /// A computed name (prop names, tag prop names, forms).
-pub(crate) async fn eval_name(runt: &Arc<Runt>, name: &NameExpr, item: Option<&Item>) -> RResult<String> {
+pub(crate) async fn eval_name(
+    runt: &Arc<Runt>,
+    name: &NameExpr,
+    item: Option<&Item>,
+) -> RResult<String> {
     match name {
         NameExpr::Const(n) => Ok(n.clone()),
         NameExpr::Dynamic(expr) => {
@@ -283,7 +286,10 @@ pub(crate) async fn eval_name(runt: &Arc<Runt>, name: &NameExpr, item: Option<&I
                     Err(runt.error(
                         expr.span,
                         "StormRuntimeError",
-                        format!("Expected value of type 'str', got '{styp}' with value {}.", other.repr()),
+                        format!(
+                            "Expected value of type 'str', got '{styp}' with value {}.",
+                            other.repr()
+                        ),
                     ))
                 }
             }
@@ -292,7 +298,12 @@ pub(crate) async fn eval_name(runt: &Arc<Runt>, name: &NameExpr, item: Option<&I
 }
 
 /// A tag name (normalized when computed, as the reference's `TagName`; as given for matches).
-pub(crate) async fn eval_tag(runt: &Arc<Runt>, tag: &TagExpr, item: Option<&Item>, norm: bool) -> RResult<String> {
+pub(crate) async fn eval_tag(
+    runt: &Arc<Runt>,
+    tag: &TagExpr,
+    item: Option<&Item>,
+    norm: bool,
+) -> RResult<String> {
     match tag {
         TagExpr::Const(t) => Ok(t.clone()),
         TagExpr::All => Ok(String::new()),
@@ -315,16 +326,24 @@ pub(crate) async fn eval_tag(runt: &Arc<Runt>, tag: &TagExpr, item: Option<&Item
                 match seg {
                     TagSegExpr::Text(t) => parts.push(t.clone()),
                     TagSegExpr::Var(var) => {
-                        let v = runt.get_var(&var.name, item.map(|i| &i.path)).ok_or_else(|| {
-                            Flow::Err(
-                                StormError::new("NoSuchVar", format!("Missing variable: {}", var.name))
-                                    .with("name", var.name.as_str()),
-                            )
-                        })?;
+                        let v =
+                            runt.get_var(&var.name, item.map(|i| &i.path))
+                                .ok_or_else(|| {
+                                    Flow::Err(
+                                        StormError::new(
+                                            "NoSuchVar",
+                                            format!("Missing variable: {}", var.name),
+                                        )
+                                        .with("name", var.name.as_str()),
+                                    )
+                                })?;
                         if v.is_null() {
                             return Err(Flow::Err(StormError::new(
                                 "BadTypeValu",
-                                format!("Null value from var ${} is not allowed in tag names.", var.name),
+                                format!(
+                                    "Null value from var ${} is not allowed in tag names.",
+                                    var.name
+                                ),
                             )));
                         }
                         let text = v.to_str()?;
@@ -368,7 +387,10 @@ pub(crate) async fn eval_iter(
         }
         Val::Obj(obj) if matches!(&*obj, super::value::Obj::Tally(_)) => {
             let items: Vec<Val> = match &*obj {
-                super::value::Obj::Tally(items) => lock(items).iter().map(|(k, v)| Val::Tuple(Arc::from(vec![k.to_val(), v.clone()]))).collect(),
+                super::value::Obj::Tally(items) => lock(items)
+                    .iter()
+                    .map(|(k, v)| Val::Tuple(Arc::from(vec![k.to_val(), v.clone()])))
+                    .collect(),
                 _ => Vec::new(),
             };
             stream::iter(items.into_iter().map(Ok)).boxed()
@@ -399,7 +421,9 @@ pub(crate) async fn eval_iter(
             let items: Vec<Val> = node
                 .props
                 .iter()
-                .map(|(k, v)| Val::Tuple(Arc::from(vec![Val::from(k.as_str()), Val::from_msgpack(v)])))
+                .map(|(k, v)| {
+                    Val::Tuple(Arc::from(vec![Val::from(k.as_str()), Val::from_msgpack(v)]))
+                })
                 .collect();
             stream::iter(items.into_iter().map(Ok)).boxed()
         }
@@ -416,7 +440,6 @@ pub(crate) async fn eval_iter(
         },
     })
 }
-
 
 /// Call a callable value.
 pub(crate) async fn call(
@@ -503,14 +526,22 @@ fn arith(op: BinOp, x: Numeric, y: Numeric) -> RResult<Val> {
                     return Err(zero());
                 }
                 let q = x / y;
-                if x % y != 0 && ((x < 0) != (y < 0)) { q - 1 } else { q }
+                if x % y != 0 && ((x < 0) != (y < 0)) {
+                    q - 1
+                } else {
+                    q
+                }
             }
             BinOp::Mod => {
                 if y == 0 {
                     return Err(zero());
                 }
                 let r = x % y;
-                if r != 0 && ((r < 0) != (y < 0)) { r + y } else { r }
+                if r != 0 && ((r < 0) != (y < 0)) {
+                    r + y
+                } else {
+                    r
+                }
             }
             _ => {
                 if y < 0 {

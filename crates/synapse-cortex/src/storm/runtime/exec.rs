@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use futures::StreamExt;
 use futures::stream::{self, BoxStream};
-use futures::{StreamExt, TryStreamExt};
 use rmpv::Value;
 
 use super::error::{Flow, RResult, StormError, rterr};
 use super::eval::{eval, eval_iter};
 use super::runt::{FuncVal, GenItem, GenVal, Item, Path, Runt, Shared};
-use super::value::{Val, lock};
+use super::value::Val;
 use super::{Parsed, StormOpts};
 use crate::storm::plan::{self, LiftSource, NameExpr, Op, OpKind, Pipeline, PlanOpts, SetTarget};
 use crate::view::View;
@@ -40,7 +40,13 @@ pub(crate) fn plan_query(
             outer_vars: outer,
         },
     )
-    .map_err(|e| Flow::Err(StormError::new(e.name, e.mesg.clone()).with("name", "").highlight(runt_text, e.span)))
+    .map_err(|e| {
+        Flow::Err(
+            StormError::new(e.name, e.mesg.clone())
+                .with("name", "")
+                .highlight(runt_text, e.span),
+        )
+    })
     .map_err(|flow| match flow {
         Flow::Err(mut e) => {
             if e.name == "NoSuchVar" {
@@ -93,7 +99,13 @@ pub(crate) fn run_parsed(runt: &Arc<Runt>, parsed: &Parsed) -> RResult<ItemStrea
     let input = initial_input(runt);
     match parsed {
         Parsed::Query(query) => {
-            let names: Vec<String> = runt.shared.opts.vars.iter().map(|(k, _)| k.clone()).collect();
+            let names: Vec<String> = runt
+                .shared
+                .opts
+                .vars
+                .iter()
+                .map(|(k, _)| k.clone())
+                .collect();
             let plan = plan_query(&runt.text, query, names, Vec::new())?;
             Ok(run_pipeline(runt, &plan.root, input))
         }
@@ -101,8 +113,13 @@ pub(crate) fn run_parsed(runt: &Arc<Runt>, parsed: &Parsed) -> RResult<ItemStrea
             let stream = super::lib::lookup_stream(runt, look, input)?;
             match &look.query {
                 Some(query) => {
-                    let names: Vec<String> =
-                        runt.shared.opts.vars.iter().map(|(k, _)| k.clone()).collect();
+                    let names: Vec<String> = runt
+                        .shared
+                        .opts
+                        .vars
+                        .iter()
+                        .map(|(k, _)| k.clone())
+                        .collect();
                     let plan = plan_query(&runt.text, query, names, Vec::new())?;
                     Ok(run_pipeline(runt, &plan.root, stream))
                 }
@@ -196,7 +213,13 @@ fn run_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> Ite
     }
 }
 
-fn set_target(runt: &Runt, target: &SetTarget, valu: Val, path: Option<&mut Path>, span: crate::storm::ast::Span) -> RResult<()> {
+fn set_target(
+    runt: &Runt,
+    target: &SetTarget,
+    valu: Val,
+    path: Option<&mut Path>,
+    span: crate::storm::ast::Span,
+) -> RResult<()> {
     match target {
         SetTarget::One(name) => {
             if matches!(valu, Val::Undef) {
@@ -214,7 +237,10 @@ fn set_target(runt: &Runt, target: &SetTarget, valu: Val, path: Option<&mut Path
         }
         SetTarget::Many(names) => {
             let items = valu.seq_items().ok_or_else(|| {
-                runt.at(span, rterr(format!("Value is not iterable: {}", valu.py_repr())))
+                runt.at(
+                    span,
+                    rterr(format!("Value is not iterable: {}", valu.py_repr())),
+                )
             })?;
             if items.len() < names.len() {
                 return Err(runt.error(
@@ -507,7 +533,7 @@ fn ctrl_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> It
                     let item = item?;
                     count += 1;
                     let valu = eval(&runt, value, Some(&item)).await?.to_str()?;
-                    let body = arms.iter().find(|arm| arm.values.iter().any(|v| *v == valu)).map(|arm| &arm.body).or(default.as_ref());
+                    let body = arms.iter().find(|arm| arm.values.contains(&valu)).map(|arm| &arm.body).or(default.as_ref());
                     match body {
                         Some(body) => {
                             let mut sub = inline(&runt, body, once(item));
@@ -520,7 +546,7 @@ fn ctrl_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> It
                 }
                 if count == 0 && value.runtsafe {
                     let valu = eval(&runt, value, None).await?.to_str()?;
-                    let body = arms.iter().find(|arm| arm.values.iter().any(|v| *v == valu)).map(|arm| &arm.body).or(default.as_ref());
+                    let body = arms.iter().find(|arm| arm.values.contains(&valu)).map(|arm| &arm.body).or(default.as_ref());
                     if let Some(body) = body {
                         let mut sub = inline(&runt, body, empty());
                         while let Some(i) = sub.next().await {
@@ -715,7 +741,12 @@ pub(crate) async fn refresh(runt: &Arc<Runt>, mut item: Item, before: u64) -> RR
     if runt.shared.edit_gen() == before {
         return Ok(item);
     }
-    if let Some(node) = runt.view.get_node(item.node.buid).await.map_err(Flow::from)? {
+    if let Some(node) = runt
+        .view
+        .get_node(item.node.buid)
+        .await
+        .map_err(Flow::from)?
+    {
         item.node = Arc::new(node);
     }
     Ok(item)
@@ -813,12 +844,24 @@ fn errname(err: &StormError) -> &str {
 pub(crate) fn error_val(err: &StormError) -> Val {
     let mut info = indexmap::IndexMap::new();
     for (k, v) in &err.info {
-        info.insert(super::value::Key::Str(Arc::from(k.as_str())), Val::from_msgpack(v));
+        info.insert(
+            super::value::Key::Str(Arc::from(k.as_str())),
+            Val::from_msgpack(v),
+        );
     }
     let mut out = indexmap::IndexMap::new();
-    out.insert(super::value::Key::Str(Arc::from("name")), Val::from(errname(err)));
-    out.insert(super::value::Key::Str(Arc::from("mesg")), Val::from(err.mesg.as_str()));
-    out.insert(super::value::Key::Str(Arc::from("info")), super::value::new_dict(info));
+    out.insert(
+        super::value::Key::Str(Arc::from("name")),
+        Val::from(errname(err)),
+    );
+    out.insert(
+        super::value::Key::Str(Arc::from("mesg")),
+        Val::from(err.mesg.as_str()),
+    );
+    out.insert(
+        super::value::Key::Str(Arc::from("info")),
+        super::value::new_dict(info),
+    );
     super::value::new_dict(out)
 }
 
@@ -826,9 +869,7 @@ async fn emit(runt: &Arc<Runt>, valu: Val) -> RResult<()> {
     let mut cur: Option<&Runt> = Some(runt);
     while let Some(r) = cur {
         if let Some(q) = &r.emitq {
-            q.send(Ok(valu))
-                .await
-                .map_err(|_| Flow::Stop)?;
+            q.send(Ok(valu)).await.map_err(|_| Flow::Stop)?;
             return Ok(());
         }
         if r.funcscope {
@@ -918,7 +959,9 @@ pub(crate) async fn call_func(
     }
     if let Some((first, _)) = kwargs.first() {
         if posnames.contains(first) {
-            return Err(rterr(format!("{name}() got multiple values for parameter {first}")));
+            return Err(rterr(format!(
+                "{name}() got multiple values for parameter {first}"
+            )));
         }
         let plural = if kwargs.len() > 1 { "s" } else { "" };
         let keys: Vec<&str> = kwargs.iter().map(|(k, _)| k.as_str()).collect();
@@ -940,7 +983,9 @@ pub(crate) async fn call_func(
             )
         })
         .clone()
-        .map_err(|e| Flow::Err(StormError::new(e.name, e.mesg.clone()).highlight(&runt.text, e.span)))?;
+        .map_err(|e| {
+            Flow::Err(StormError::new(e.name, e.mesg.clone()).highlight(&runt.text, e.span))
+        })?;
     let runtvars: HashMap<String, bool> = plan.vars.iter().cloned().collect();
     match func.plan.kind {
         plan::FuncKind::Value => {
@@ -1005,7 +1050,7 @@ pub(crate) async fn call_func(
                     }
                 }
             };
-            Ok(GenVal::new(stream.boxed()))
+            Ok(GenVal::val(stream.boxed()))
         }
         plan::FuncKind::Nodes => {
             let subr = sub_runtime(runt, runtvars, merged, true, None)?;
@@ -1020,14 +1065,19 @@ pub(crate) async fn call_func(
                     }
                 }
             };
-            Ok(GenVal::new(stream.boxed()))
+            Ok(GenVal::val(stream.boxed()))
         }
     }
 }
 
 /// Count without running the pipeline when the query is a plain lift the indexes count.
 pub(crate) async fn fast_count(view: &View, text: &str, opts: &StormOpts) -> Option<u64> {
-    if !opts.vars.is_empty() || !opts.idens.is_empty() || !opts.ndefs.is_empty() || opts.mode != "storm" || opts.limit.is_some() {
+    if !opts.vars.is_empty()
+        || !opts.idens.is_empty()
+        || !opts.ndefs.is_empty()
+        || opts.mode != "storm"
+        || opts.limit.is_some()
+    {
         return None;
     }
     let query = crate::storm::parse_query(text).ok()?;
@@ -1046,7 +1096,9 @@ pub(crate) async fn fast_count(view: &View, text: &str, opts: &StormOpts) -> Opt
     }
     let model = view.model();
     match &lift.source {
-        LiftSource::Prop { name: NameExpr::Const(name) } => {
+        LiftSource::Prop {
+            name: NameExpr::Const(name),
+        } => {
             let form = model.form(name)?;
             if form.is_runt() {
                 return None;

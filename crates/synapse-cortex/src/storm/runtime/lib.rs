@@ -17,7 +17,9 @@ use crate::node::Node;
 use crate::storm::ast::{Lookup, Span};
 
 fn nosuchname(name: &str) -> Flow {
-    Flow::Err(StormError::new("NoSuchName", format!("Cannot find name [{name}]")).with("name", name))
+    Flow::Err(
+        StormError::new("NoSuchName", format!("Cannot find name [{name}]")).with("name", name),
+    )
 }
 
 fn str_of(v: &Val) -> RResult<String> {
@@ -26,22 +28,59 @@ fn str_of(v: &Val) -> RResult<String> {
 
 /// Sub-libraries of `$lib`.
 const LIBS: &[&str] = &[
-    "lib.str", "lib.time", "lib.regex", "lib.vars", "lib.csv", "lib.json", "lib.hex", "lib.base64",
-    "lib.globals", "lib.view", "lib.layer", "lib.model", "lib.user", "lib.stats", "lib.iters",
-    "lib.math", "lib.dict", "lib.list", "lib.bytes", "lib.axon", "lib.regex.flags", "lib.time.formats",
-    "lib.auth", "lib.feed", "lib.storm", "lib.cortex",
+    "lib.str",
+    "lib.time",
+    "lib.regex",
+    "lib.vars",
+    "lib.csv",
+    "lib.json",
+    "lib.hex",
+    "lib.base64",
+    "lib.globals",
+    "lib.view",
+    "lib.layer",
+    "lib.model",
+    "lib.user",
+    "lib.stats",
+    "lib.iters",
+    "lib.math",
+    "lib.dict",
+    "lib.list",
+    "lib.bytes",
+    "lib.axon",
+    "lib.regex.flags",
+    "lib.time.formats",
+    "lib.auth",
+    "lib.feed",
+    "lib.storm",
+    "lib.cortex",
 ];
 
 fn lib_funcs(path: &str) -> &'static [&'static str] {
     match path {
         "lib" => &[
-            "print", "warn", "len", "list", "dict", "set", "cast", "trycast", "repr", "guid", "range",
-            "raise", "exit", "fire", "copy", "sorted", "min", "max", "text", "pprint", "import",
+            "print", "warn", "len", "list", "dict", "set", "cast", "trycast", "repr", "guid",
+            "range", "raise", "exit", "fire", "copy", "sorted", "min", "max", "text", "pprint",
+            "import",
         ],
         "lib.str" => &["join", "concat", "format"],
         "lib.time" => &[
-            "now", "parse", "format", "fromunix", "sleep", "toUTC", "year", "month", "day", "hour",
-            "minute", "second", "dayofweek", "dayofyear", "dayofmonth", "monthofyear",
+            "now",
+            "parse",
+            "format",
+            "fromunix",
+            "sleep",
+            "toUTC",
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "dayofweek",
+            "dayofyear",
+            "dayofmonth",
+            "monthofyear",
         ],
         "lib.regex" => &["search", "matches", "findall", "replace", "escape"],
         "lib.vars" => &["get", "set", "del", "list", "type"],
@@ -197,19 +236,28 @@ pub(crate) async fn setitem(runt: &Arc<Runt>, base: &Val, name: Val, valu: Val) 
             lock(path).set(&name, valu);
             Ok(())
         }
-        other => Err(rterr(format!("{} does not support assignment.", other.typename()))),
+        other => Err(rterr(format!(
+            "{} does not support assignment.",
+            other.typename()
+        ))),
     }
 }
 
 fn arg(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str) -> Option<Val> {
-    args.get(idx)
-        .cloned()
-        .or_else(|| kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    args.get(idx).cloned().or_else(|| {
+        kwargs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    })
 }
 
 fn req(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str, func: &str) -> RResult<Val> {
-    arg(args, kwargs, idx, name)
-        .ok_or_else(|| rterr(format!("{func}() missing 1 required positional argument: '{name}'")))
+    arg(args, kwargs, idx, name).ok_or_else(|| {
+        rterr(format!(
+            "{func}() missing 1 required positional argument: '{name}'"
+        ))
+    })
 }
 
 fn kw<'a>(kwargs: &'a [(String, Val)], name: &str) -> Option<&'a Val> {
@@ -324,7 +372,13 @@ pub(crate) async fn call_method(
         Val::Obj(obj) => obj_method(runt, obj, name, &args, &kwargs).await,
         Val::Path(path) => match name {
             "idens" => Ok(new_list(
-                lock(path).nodes.clone().unwrap_or_default().into_iter().map(Val::from).collect(),
+                lock(path)
+                    .nodes
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Val::from)
+                    .collect(),
             )),
             "meta" => {
                 let n = str_of(&req(&args, &kwargs, 0, "name", "meta")?)?;
@@ -381,9 +435,15 @@ fn str_method(text: &str, name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
             let maxsplit = int_arg(a(1, "maxsplit"))?;
             let parts: Vec<String> = match (sep, maxsplit) {
                 (Some(sep), None) => text.split(sep.as_str()).map(String::from).collect(),
-                (Some(sep), Some(n)) if name == "split" => text.splitn((n + 1).max(1) as usize, sep.as_str()).map(String::from).collect(),
+                (Some(sep), Some(n)) if name == "split" => text
+                    .splitn((n + 1).max(1) as usize, sep.as_str())
+                    .map(String::from)
+                    .collect(),
                 (Some(sep), Some(n)) => {
-                    let mut v: Vec<String> = text.rsplitn((n + 1).max(1) as usize, sep.as_str()).map(String::from).collect();
+                    let mut v: Vec<String> = text
+                        .rsplitn((n + 1).max(1) as usize, sep.as_str())
+                        .map(String::from)
+                        .collect();
                     v.reverse();
                     v
                 }
@@ -399,8 +459,16 @@ fn str_method(text: &str, name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
                 None => Val::from(text.replace(old.as_str(), &new)),
             }
         }
-        "startswith" => Val::Bool(text.starts_with(req(args, kwargs, 0, "text", "startswith")?.to_str()?.as_str())),
-        "endswith" => Val::Bool(text.ends_with(req(args, kwargs, 0, "text", "endswith")?.to_str()?.as_str())),
+        "startswith" => Val::Bool(
+            text.starts_with(
+                req(args, kwargs, 0, "text", "startswith")?
+                    .to_str()?
+                    .as_str(),
+            ),
+        ),
+        "endswith" => {
+            Val::Bool(text.ends_with(req(args, kwargs, 0, "text", "endswith")?.to_str()?.as_str()))
+        }
         "find" => {
             let needle = req(args, kwargs, 0, "valu", "find")?.to_str()?;
             match text.find(needle.as_str()) {
@@ -411,14 +479,20 @@ fn str_method(text: &str, name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
         "size" => Val::Int(text.chars().count() as i128),
         "slice" => {
             let chars: Vec<char> = text.chars().collect();
-            let (start, end) = slice_bounds(chars.len(), int_arg(a(0, "start"))?, int_arg(a(1, "end"))?);
+            let (start, end) =
+                slice_bounds(chars.len(), int_arg(a(0, "start"))?, int_arg(a(1, "end"))?);
             Val::from(chars[start..end].iter().collect::<String>())
         }
         "reverse" => Val::from(text.chars().rev().collect::<String>()),
         "format" => Val::from(fmt_kwargs(text, kwargs)),
         "join" => {
             let items = req(args, kwargs, 0, "items", "join")?;
-            let parts: Vec<String> = items.seq_items().unwrap_or_default().iter().map(Val::to_str).collect::<RResult<_>>()?;
+            let parts: Vec<String> = items
+                .seq_items()
+                .unwrap_or_default()
+                .iter()
+                .map(Val::to_str)
+                .collect::<RResult<_>>()?;
             Val::from(parts.join(text))
         }
         "encode" => Val::Bytes(Arc::from(text.as_bytes())),
@@ -438,7 +512,11 @@ fn str_method(text: &str, name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
                 Val::from(text)
             } else {
                 let pad: String = std::iter::repeat_n(fill, size - len).collect();
-                if name == "ljust" { Val::from(format!("{text}{pad}")) } else { Val::from(format!("{pad}{text}")) }
+                if name == "ljust" {
+                    Val::from(format!("{text}{pad}"))
+                } else {
+                    Val::from(format!("{pad}{text}"))
+                }
             }
         }
         _ => return Err(nosuchname(name)),
@@ -456,7 +534,13 @@ fn slice_bounds(len: usize, start: Option<i128>, end: Option<i128>) -> (usize, u
     (s, e.max(s))
 }
 
-async fn list_method(runt: &Arc<Runt>, recv: &Val, name: &str, args: &[Val], kwargs: &[(String, Val)]) -> RResult<Val> {
+async fn list_method(
+    runt: &Arc<Runt>,
+    recv: &Val,
+    name: &str,
+    args: &[Val],
+    kwargs: &[(String, Val)],
+) -> RResult<Val> {
     let a = |i: usize, n: &str| arg(args, kwargs, i, n);
     let items = recv.seq_items().unwrap_or_default();
     let mutate = |f: &mut dyn FnMut(&mut Vec<Val>) -> RResult<Val>| -> RResult<Val> {
@@ -503,20 +587,27 @@ async fn list_method(runt: &Arc<Runt>, recv: &Val, name: &str, args: &[Val], kwa
         "has" => {
             let v = req(args, kwargs, 0, "valu", "has")?;
             let v = v.cmprvalu();
-            Val::Bool(items.iter().any(|i| py_equal(&i.cmprvalu(), &v) || py_equal(&i.cmprvalu(), &Val::from(v.to_str().unwrap_or_default()))))
+            Val::Bool(items.iter().any(|i| {
+                py_equal(&i.cmprvalu(), &v)
+                    || py_equal(&i.cmprvalu(), &Val::from(v.to_str().unwrap_or_default()))
+            }))
         }
         "index" => {
             let idx = req(args, kwargs, 0, "valu", "index")?.to_int()?;
             let len = items.len() as i128;
             let pos = if idx < 0 { len + idx } else { idx };
             if pos < 0 || pos >= len {
-                return Err(Flow::Err(StormError::new("StormRuntimeError", "list index out of range").with("valurepr", recv.repr())));
+                return Err(Flow::Err(
+                    StormError::new("StormRuntimeError", "list index out of range")
+                        .with("valurepr", recv.repr()),
+                ));
             }
             items[pos as usize].clone()
         }
         "length" | "size" => Val::Int(items.len() as i128),
         "slice" => {
-            let (start, end) = slice_bounds(items.len(), int_arg(a(0, "start"))?, int_arg(a(1, "end"))?);
+            let (start, end) =
+                slice_bounds(items.len(), int_arg(a(0, "start"))?, int_arg(a(1, "end"))?);
             new_list(items[start..end].to_vec())
         }
         "sort" => {
@@ -561,7 +652,12 @@ async fn list_method(runt: &Arc<Runt>, recv: &Val, name: &str, args: &[Val], kwa
     })
 }
 
-fn set_method(set: &super::value::SetRef, name: &str, args: &[Val], kwargs: &[(String, Val)]) -> RResult<Val> {
+fn set_method(
+    set: &super::value::SetRef,
+    name: &str,
+    args: &[Val],
+    kwargs: &[(String, Val)],
+) -> RResult<Val> {
     Ok(match name {
         "add" => {
             for v in args {
@@ -598,11 +694,16 @@ fn bytes_method(b: &[u8], name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
     Ok(match name {
         "decode" => Val::from(String::from_utf8_lossy(b).into_owned()),
         "json" => {
-            let json: serde_json::Value = serde_json::from_slice(b).map_err(|e| rterr(format!("{e}")))?;
+            let json: serde_json::Value =
+                serde_json::from_slice(b).map_err(|e| rterr(format!("{e}")))?;
             json_to_val(&json)
         }
         "slice" => {
-            let (s, e) = slice_bounds(b.len(), int_arg(arg(args, kwargs, 0, "start"))?, int_arg(arg(args, kwargs, 1, "end"))?);
+            let (s, e) = slice_bounds(
+                b.len(),
+                int_arg(arg(args, kwargs, 0, "start"))?,
+                int_arg(arg(args, kwargs, 1, "end"))?,
+            );
             Val::Bytes(Arc::from(&b[s..e]))
         }
         "size" => Val::Int(b.len() as i128),
@@ -610,17 +711,28 @@ fn bytes_method(b: &[u8], name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
     })
 }
 
-async fn node_method(runt: &Arc<Runt>, node: &Arc<Node>, name: &str, args: &[Val], kwargs: &[(String, Val)]) -> RResult<Val> {
+async fn node_method(
+    runt: &Arc<Runt>,
+    node: &Arc<Node>,
+    name: &str,
+    args: &[Val],
+    kwargs: &[(String, Val)],
+) -> RResult<Val> {
     let a = |i: usize, n: &str| arg(args, kwargs, i, n);
     Ok(match name {
         "form" => Val::from(node.form.as_str()),
-        "ndef" => Val::Tuple(Arc::from(vec![Val::from(node.form.as_str()), Val::from_msgpack(&node.valu)])),
+        "ndef" => Val::Tuple(Arc::from(vec![
+            Val::from(node.form.as_str()),
+            Val::from_msgpack(&node.valu),
+        ])),
         "iden" => Val::from(node.iden()),
         "value" => Val::from_msgpack(&node.valu),
         "isform" => {
             let n = req(args, kwargs, 0, "name", "isform")?;
             match n.seq_items() {
-                Some(items) => Val::Bool(items.iter().any(|i| i.as_str() == Some(node.form.as_str()))),
+                Some(items) => {
+                    Val::Bool(items.iter().any(|i| i.as_str() == Some(node.form.as_str())))
+                }
                 None => Val::Bool(n.to_str()? == node.form),
             }
         }
@@ -633,7 +745,11 @@ async fn node_method(runt: &Arc<Runt>, node: &Arc<Node>, name: &str, args: &[Val
                 Some(p) => {
                     let p = p.to_str()?;
                     let Some(prop) = model.form(&node.form).and_then(|f| f.prop(&p)) else {
-                        return Err(Flow::Err(StormError::new("NoSuchProp", format!("No property named {p}.")).with("prop", p.as_str()).with("form", node.form.as_str())));
+                        return Err(Flow::Err(
+                            StormError::new("NoSuchProp", format!("No property named {p}."))
+                                .with("prop", p.as_str())
+                                .with("form", node.form.as_str()),
+                        ));
                     };
                     match node.get(&p) {
                         None => defv,
@@ -643,7 +759,10 @@ async fn node_method(runt: &Arc<Runt>, node: &Arc<Node>, name: &str, args: &[Val
             }
         }
         "tags" => {
-            let glob = a(0, "glob").filter(|v| !v.is_null()).map(|v| v.to_str()).transpose()?;
+            let glob = a(0, "glob")
+                .filter(|v| !v.is_null())
+                .map(|v| v.to_str())
+                .transpose()?;
             let leaf = a(1, "leaf").is_some_and(|v| v.truthy());
             let mut names: Vec<String> = if leaf {
                 node.leaf_tags().into_iter().map(str::to_owned).collect()
@@ -671,7 +790,12 @@ async fn node_method(runt: &Arc<Runt>, node: &Arc<Node>, name: &str, args: &[Val
             let mut out = Vec::new();
             for (t, _) in &node.tags {
                 if let Some(caps) = re.captures(t) {
-                    let groups: Vec<Val> = caps.iter().skip(1).flatten().map(|m| Val::from(m.as_str())).collect();
+                    let groups: Vec<Val> = caps
+                        .iter()
+                        .skip(1)
+                        .flatten()
+                        .map(|m| Val::from(m.as_str()))
+                        .collect();
                     if groups.len() == 1 {
                         out.push(groups[0].clone());
                     } else {
@@ -686,7 +810,10 @@ async fn node_method(runt: &Arc<Runt>, node: &Arc<Node>, name: &str, args: &[Val
             Val::from_msgpack(&node.pack(runt.model(), crate::node::PackOpts { repr: dorepr }))
         }
         "edges" => {
-            let verb = a(0, "verb").filter(|v| !v.is_null()).map(|v| v.to_str()).transpose()?;
+            let verb = a(0, "verb")
+                .filter(|v| !v.is_null())
+                .map(|v| v.to_str())
+                .transpose()?;
             let reverse = a(1, "reverse").is_some_and(|v| v.truthy());
             let mut edges = if reverse {
                 runt.view.edges_n2(node.buid, verb.as_deref())
@@ -696,9 +823,15 @@ async fn node_method(runt: &Arc<Runt>, node: &Arc<Node>, name: &str, args: &[Val
             let mut out = Vec::new();
             while let Some(e) = edges.next().await {
                 let (verb, buid) = e.map_err(Flow::from)?;
-                out.push(Ok(Val::Tuple(Arc::from(vec![Val::from(verb), Val::from(hex::encode(buid))]))));
+                out.push(Ok(Val::Tuple(Arc::from(vec![
+                    Val::from(verb),
+                    Val::from(hex::encode(buid)),
+                ]))));
             }
-            GenVal::new(futures::stream::iter(out.into_iter().map(|r: RResult<Val>| r.map(GenItem::Val))).boxed())
+            GenVal::val(
+                futures::stream::iter(out.into_iter().map(|r: RResult<Val>| r.map(GenItem::Val)))
+                    .boxed(),
+            )
         }
         "addEdge" | "delEdge" => {
             let verb = req(args, kwargs, 0, "verb", name)?.to_str()?;
@@ -720,7 +853,13 @@ async fn node_method(runt: &Arc<Runt>, node: &Arc<Node>, name: &str, args: &[Val
             new_list(
                 sodes
                     .iter()
-                    .map(|s| Val::from_msgpack(&s.as_ref().map(|s| s.to_value()).unwrap_or(Value::Map(vec![]))))
+                    .map(|s| {
+                        Val::from_msgpack(
+                            &s.as_ref()
+                                .map(|s| s.to_value())
+                                .unwrap_or(Value::Map(vec![])),
+                        )
+                    })
                     .collect(),
             )
         }
@@ -730,11 +869,27 @@ async fn node_method(runt: &Arc<Runt>, node: &Arc<Node>, name: &str, args: &[Val
 }
 
 fn parse_buid(iden: &str) -> RResult<[u8; 32]> {
-    let byts = hex::decode(iden).map_err(|_| Flow::Err(StormError::new("BadCast", format!("Invalid buid string: {iden}"))))?;
-    <[u8; 32]>::try_from(byts.as_slice()).map_err(|_| Flow::Err(StormError::new("BadCast", format!("Invalid buid string: {iden}"))))
+    let byts = hex::decode(iden).map_err(|_| {
+        Flow::Err(StormError::new(
+            "BadCast",
+            format!("Invalid buid string: {iden}"),
+        ))
+    })?;
+    <[u8; 32]>::try_from(byts.as_slice()).map_err(|_| {
+        Flow::Err(StormError::new(
+            "BadCast",
+            format!("Invalid buid string: {iden}"),
+        ))
+    })
 }
 
-async fn nodedata_method(runt: &Arc<Runt>, node: &Arc<Node>, name: &str, args: &[Val], kwargs: &[(String, Val)]) -> RResult<Val> {
+async fn nodedata_method(
+    runt: &Arc<Runt>,
+    node: &Arc<Node>,
+    name: &str,
+    args: &[Val],
+    kwargs: &[(String, Val)],
+) -> RResult<Val> {
     let n = || -> RResult<String> { req(args, kwargs, 0, "name", name)?.to_str() };
     Ok(match name {
         "get" => match runt.view.get_data(node.buid, &n()?).await? {
@@ -774,7 +929,13 @@ async fn nodedata_method(runt: &Arc<Runt>, node: &Arc<Node>, name: &str, args: &
     })
 }
 
-async fn obj_method(runt: &Arc<Runt>, obj: &Arc<Obj>, name: &str, args: &[Val], kwargs: &[(String, Val)]) -> RResult<Val> {
+async fn obj_method(
+    runt: &Arc<Runt>,
+    obj: &Arc<Obj>,
+    name: &str,
+    args: &[Val],
+    kwargs: &[(String, Val)],
+) -> RResult<Val> {
     match &**obj {
         Obj::Tally(d) => Ok(match name {
             "inc" => {
@@ -792,7 +953,10 @@ async fn obj_method(runt: &Arc<Runt>, obj: &Arc<Obj>, name: &str, args: &[Val], 
             "sorted" => {
                 let byname = arg(args, kwargs, 0, "byname").is_some_and(|v| v.truthy());
                 let reverse = arg(args, kwargs, 1, "reverse").is_some_and(|v| v.truthy());
-                let mut items: Vec<(Val, Val)> = lock(d).iter().map(|(k, v)| (k.to_val(), v.clone())).collect();
+                let mut items: Vec<(Val, Val)> = lock(d)
+                    .iter()
+                    .map(|(k, v)| (k.to_val(), v.clone()))
+                    .collect();
                 if byname {
                     items.sort_by(|a, b| order(&a.0, &b.0));
                 } else {
@@ -801,15 +965,30 @@ async fn obj_method(runt: &Arc<Runt>, obj: &Arc<Obj>, name: &str, args: &[Val], 
                 if reverse {
                     items.reverse();
                 }
-                new_list(items.into_iter().map(|(k, v)| Val::Tuple(Arc::from(vec![k, v]))).collect())
+                new_list(
+                    items
+                        .into_iter()
+                        .map(|(k, v)| Val::Tuple(Arc::from(vec![k, v])))
+                        .collect(),
+                )
             }
             _ => return Err(nosuchname(name)),
         }),
         Obj::View(iden) => {
-            let view = runt.shared.core.views.view(iden).ok_or_else(|| Flow::Err(StormError::new("NoSuchView", format!("No such view iden={iden}"))))?;
+            let view = runt.shared.core.views().view(iden).ok_or_else(|| {
+                Flow::Err(StormError::new(
+                    "NoSuchView",
+                    format!("No such view iden={iden}"),
+                ))
+            })?;
             match name {
                 "pack" => Ok(Val::from_msgpack(&view.pack())),
-                "layers" => Ok(new_list(view.layers().iter().map(|l| Val::Obj(Arc::new(Obj::Layer(l.iden())))).collect())),
+                "layers" => Ok(new_list(
+                    view.layers()
+                        .iter()
+                        .map(|l| Val::Obj(Arc::new(Obj::Layer(l.iden()))))
+                        .collect(),
+                )),
                 "getFormCounts" => {
                     let mut out = IndexMap::new();
                     for form in runt.model().forms() {
@@ -823,19 +1002,29 @@ async fn obj_method(runt: &Arc<Runt>, obj: &Arc<Obj>, name: &str, args: &[Val], 
                 "get" => {
                     let key = req(args, kwargs, 0, "name", "get")?.to_str()?;
                     let def = view.def().to_value(None);
-                    Ok(crate::layer::map_get(&def, &key).map(Val::from_msgpack).unwrap_or(Val::Null))
+                    Ok(crate::layer::map_get(&def, &key)
+                        .map(Val::from_msgpack)
+                        .unwrap_or(Val::Null))
                 }
                 _ => Err(nosuchname(name)),
             }
         }
         Obj::Layer(iden) => {
-            let layer = runt.shared.core.views.layer(iden).ok_or_else(|| Flow::Err(StormError::new("NoSuchLayer", format!("No such layer iden={iden}"))))?;
+            let layer = runt.shared.core.views().layer(iden).ok_or_else(|| {
+                Flow::Err(StormError::new(
+                    "NoSuchLayer",
+                    format!("No such layer iden={iden}"),
+                ))
+            })?;
             match name {
                 "pack" => Ok(Val::from_msgpack(&layer.pack())),
                 "getFormCounts" => {
                     let mut out = IndexMap::new();
                     for form in runt.model().forms() {
-                        let n = layer.count_form(form.name()).await.map_err(|e| Flow::Err(StormError::new(e.class(), e.to_string())))?;
+                        let n = layer
+                            .count_form(form.name())
+                            .await
+                            .map_err(|e| Flow::Err(StormError::new(e.class(), e.to_string())))?;
                         if n > 0 {
                             out.insert(Key::Str(Arc::from(form.name())), Val::Int(n as i128));
                         }
@@ -863,7 +1052,10 @@ async fn obj_method(runt: &Arc<Runt>, obj: &Arc<Obj>, name: &str, args: &[Val], 
                     }
                     let mut infod = IndexMap::new();
                     infod.insert(Key::Str(Arc::from("subs")), new_dict(subs));
-                    Ok(Val::Tuple(Arc::from(vec![Val::from_msgpack(&norm), new_dict(infod)])))
+                    Ok(Val::Tuple(Arc::from(vec![
+                        Val::from_msgpack(&norm),
+                        new_dict(infod),
+                    ])))
                 }
                 "repr" => {
                     let v = tostor(&req(args, kwargs, 0, "valu", "repr")?)?;
@@ -872,11 +1064,6 @@ async fn obj_method(runt: &Arc<Runt>, obj: &Arc<Obj>, name: &str, args: &[Val], 
                 _ => Err(nosuchname(name)),
             }
         }
-        Obj::User { iden, name: uname } => match name {
-            "name" => Ok(Val::from(uname.as_str())),
-            "iden" => Ok(Val::from(iden.as_str())),
-            _ => Err(nosuchname(name)),
-        },
     }
 }
 
@@ -925,7 +1112,12 @@ async fn call_lib(
                 }
                 other => match other.seq_items() {
                     Some(items) => items.len() as i128,
-                    None => return Err(rterr(format!("Object builtins.{} does not have a length.", other.pytype()))),
+                    None => {
+                        return Err(rterr(format!(
+                            "Object builtins.{} does not have a length.",
+                            other.pytype()
+                        )));
+                    }
                 },
             })
         }
@@ -947,14 +1139,22 @@ async fn call_lib(
         ("lib", "cast") | ("lib", "trycast") => {
             let tname = r(0, "name")?.to_str()?;
             let valu = r(1, "valu")?;
-            let ty = model.ty(&tname).or_else(|| model.form(&tname).map(|f| f.ty())).ok_or_else(|| {
-                Flow::Err(StormError::new("NoSuchType", format!("No type named {tname}.")).with("name", tname.as_str()))
-            })?;
+            let ty = model
+                .ty(&tname)
+                .or_else(|| model.form(&tname).map(|f| f.ty()))
+                .ok_or_else(|| {
+                    Flow::Err(
+                        StormError::new("NoSuchType", format!("No type named {tname}."))
+                            .with("name", tname.as_str()),
+                    )
+                })?;
             let prim = tostor(&valu)?;
             let res = ty.norm(&prim);
             if name == "trycast" {
                 match res {
-                    Ok((norm, _)) => Val::Tuple(Arc::from(vec![Val::Bool(true), Val::from_msgpack(&norm)])),
+                    Ok((norm, _)) => {
+                        Val::Tuple(Arc::from(vec![Val::Bool(true), Val::from_msgpack(&norm)]))
+                    }
                     Err(_) => Val::Tuple(Arc::from(vec![Val::Bool(false), Val::Null])),
                 }
             } else {
@@ -964,7 +1164,12 @@ async fn call_lib(
         ("lib", "repr") => {
             let tname = r(0, "name")?.to_str()?;
             let valu = tostor(&r(1, "valu")?)?;
-            let ty = model.ty(&tname).ok_or_else(|| Flow::Err(StormError::new("NoSuchType", format!("No type named {tname}."))))?;
+            let ty = model.ty(&tname).ok_or_else(|| {
+                Flow::Err(StormError::new(
+                    "NoSuchType",
+                    format!("No type named {tname}."),
+                ))
+            })?;
             Val::from(super::value::repr_text(&ty.repr(&valu)?))
         }
         ("lib", "guid") => {
@@ -995,7 +1200,7 @@ async fn call_lib(
                     i += step;
                 }
             };
-            GenVal::new(stream.boxed())
+            GenVal::val(stream.boxed())
         }
         ("lib", "raise") => {
             let ename = r(0, "name")?.to_str()?;
@@ -1004,7 +1209,15 @@ async fn call_lib(
             for (k, v) in &kwargs {
                 e.set(k, v.to_msgpack()?);
             }
-            if matches!(ename.as_str(), "BadArg" | "BadTypeValu" | "NoSuchProp" | "NoSuchForm" | "AuthDeny" | "StormRuntimeError") {
+            if matches!(
+                ename.as_str(),
+                "BadArg"
+                    | "BadTypeValu"
+                    | "NoSuchProp"
+                    | "NoSuchForm"
+                    | "AuthDeny"
+                    | "StormRuntimeError"
+            ) {
                 e.name = ename;
             }
             return Err(Flow::Err(e));
@@ -1023,7 +1236,13 @@ async fn call_lib(
                 data.push((Value::from(k.as_str()), v.to_msgpack()?));
             }
             runt.shared
-                .send("storm:fire", Value::Map(vec![(Value::from("type"), Value::from(ename.as_str())), (Value::from("data"), Value::Map(data))]))
+                .send(
+                    "storm:fire",
+                    Value::Map(vec![
+                        (Value::from("type"), Value::from(ename.as_str())),
+                        (Value::from("data"), Value::Map(data)),
+                    ]),
+                )
                 .await;
             Val::Null
         }
@@ -1050,10 +1269,17 @@ async fn call_lib(
                     None => vals.push(v.clone()),
                 }
             }
-            let nums: Vec<Val> = vals.iter().map(|v| v.to_number().map(|n| n.to_val())).collect::<RResult<_>>()?;
+            let nums: Vec<Val> = vals
+                .iter()
+                .map(|v| v.to_number().map(|n| n.to_val()))
+                .collect::<RResult<_>>()?;
             let best = nums.into_iter().reduce(|x, y| {
                 let o = order(&x, &y);
-                if (name == "min") == (o == std::cmp::Ordering::Greater) { y } else { x }
+                if (name == "min") == (o == std::cmp::Ordering::Greater) {
+                    y
+                } else {
+                    x
+                }
             });
             best.unwrap_or(Val::Null)
         }
@@ -1081,7 +1307,8 @@ async fn call_lib(
         ("lib.regex", _) => return regex_func(name, &args, &kwargs),
         ("lib.vars", "get") => {
             let n = r(0, "name")?.to_str()?;
-            runt.get_var(&n, item.map(|i| &i.path)).unwrap_or(a(1, "defv").unwrap_or(Val::Null))
+            runt.get_var(&n, item.map(|i| &i.path))
+                .unwrap_or(a(1, "defv").unwrap_or(Val::Null))
         }
         ("lib.vars", "set") => {
             let n = r(0, "name")?.to_str()?;
@@ -1104,7 +1331,13 @@ async fn call_lib(
             let table = kw(&kwargs, "table").cloned().unwrap_or(Val::Null);
             let row: Vec<Value> = args.iter().map(Val::to_msgpack).collect::<RResult<_>>()?;
             runt.shared
-                .send("csv:row", Value::Map(vec![(Value::from("row"), Value::Array(row)), (Value::from("table"), table.to_msgpack()?)]))
+                .send(
+                    "csv:row",
+                    Value::Map(vec![
+                        (Value::from("row"), Value::Array(row)),
+                        (Value::from("table"), table.to_msgpack()?),
+                    ]),
+                )
                 .await;
             Val::Null
         }
@@ -1120,18 +1353,25 @@ async fn call_lib(
         }
         ("lib.json", "load") => {
             let text = r(0, "text")?.to_str()?;
-            let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| rterr(format!("Text is not valid JSON: {e}")))?;
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| rterr(format!("Text is not valid JSON: {e}")))?;
             json_to_val(&json)
         }
         ("lib.hex", "encode") => Val::from(hex::encode(to_bytes(&r(0, "valu")?)?)),
         ("lib.hex", "decode") => {
             let text = r(0, "valu")?.to_str()?;
-            Val::Bytes(Arc::from(hex::decode(&text).map_err(|e| Flow::Err(StormError::new("BadArg", format!("Invalid hex string: {e}"))))?))
+            Val::Bytes(Arc::from(hex::decode(&text).map_err(|e| {
+                Flow::Err(StormError::new(
+                    "BadArg",
+                    format!("Invalid hex string: {e}"),
+                ))
+            })?))
         }
         ("lib.hex", "toint") => {
             let text = r(0, "valu")?.to_str()?;
             let signed = a(1, "signed").is_some_and(|v| v.truthy());
-            let u = u128::from_str_radix(&text, 16).map_err(|e| Flow::Err(StormError::new("BadArg", e.to_string())))?;
+            let u = u128::from_str_radix(&text, 16)
+                .map_err(|e| Flow::Err(StormError::new("BadArg", e.to_string())))?;
             let bits = text.len() * 4;
             let v = if signed && bits > 0 && bits < 128 && (u >> (bits - 1)) & 1 == 1 {
                 u as i128 - (1i128 << bits)
@@ -1159,12 +1399,14 @@ async fn call_lib(
             } else {
                 base64::engine::general_purpose::STANDARD.decode(text.as_bytes())
             };
-            Val::Bytes(Arc::from(res.map_err(|e| rterr(format!("Error during base64 decoding - {e}")))?))
+            Val::Bytes(Arc::from(res.map_err(|e| {
+                rterr(format!("Error during base64 decoding - {e}"))
+            })?))
         }
         ("lib.globals", "get") => {
             let n = r(0, "name")?.to_str()?;
             runt.confirm(&["globals", "get", &n], None)?;
-            match runt.shared.core.globals.get(&n) {
+            match runt.shared.core.host.global_get(&n).await? {
                 Some(v) => Val::from_msgpack(&v),
                 None => a(1, "default").unwrap_or(Val::Null),
             }
@@ -1173,13 +1415,17 @@ async fn call_lib(
             let n = r(0, "name")?.to_str()?;
             runt.confirm(&["globals", "set", &n], None)?;
             let v = r(1, "valu")?;
-            runt.shared.core.globals.set(&n, v.to_msgpack()?);
+            runt.shared
+                .core
+                .host
+                .global_set(&n, v.to_msgpack()?)
+                .await?;
             v
         }
         ("lib.globals", "pop") => {
             let n = r(0, "name")?.to_str()?;
             runt.confirm(&["globals", "pop", &n], None)?;
-            match runt.shared.core.globals.pop(&n) {
+            match runt.shared.core.host.global_pop(&n).await? {
                 Some(v) => Val::from_msgpack(&v),
                 None => a(1, "default").unwrap_or(Val::Null),
             }
@@ -1187,8 +1433,9 @@ async fn call_lib(
         ("lib.globals", "list") => new_list(
             runt.shared
                 .core
-                .globals
-                .list()
+                .host
+                .global_list()
+                .await?
                 .into_iter()
                 .map(|(k, v)| Val::Tuple(Arc::from(vec![Val::from(k), Val::from_msgpack(&v)])))
                 .collect(),
@@ -1198,12 +1445,20 @@ async fn call_lib(
                 Some(v) => v.to_str()?,
                 None => runt.view.iden(),
             };
-            if runt.shared.core.views.view(&iden).is_none() {
+            if runt.shared.core.views().view(&iden).is_none() {
                 return err("NoSuchView", format!("No such view iden={iden}"));
             }
             Val::Obj(Arc::new(Obj::View(iden)))
         }
-        ("lib.view", "list") => new_list(runt.shared.core.views.views().iter().map(|v| Val::Obj(Arc::new(Obj::View(v.iden())))).collect()),
+        ("lib.view", "list") => new_list(
+            runt.shared
+                .core
+                .views()
+                .views()
+                .iter()
+                .map(|v| Val::Obj(Arc::new(Obj::View(v.iden()))))
+                .collect(),
+        ),
         ("lib.layer", "get") => {
             let iden = match a(0, "iden").filter(|v| !v.is_null()) {
                 Some(v) => v.to_str()?,
@@ -1211,7 +1466,15 @@ async fn call_lib(
             };
             Val::Obj(Arc::new(Obj::Layer(iden)))
         }
-        ("lib.layer", "list") => new_list(runt.shared.core.views.layers().iter().map(|l| Val::Obj(Arc::new(Obj::Layer(l.iden())))).collect()),
+        ("lib.layer", "list") => new_list(
+            runt.shared
+                .core
+                .views()
+                .layers()
+                .iter()
+                .map(|l| Val::Obj(Arc::new(Obj::Layer(l.iden()))))
+                .collect(),
+        ),
         ("lib.model", "type") => {
             let n = r(0, "name")?.to_str()?;
             if model.ty(&n).is_none() {
@@ -1222,27 +1485,42 @@ async fn call_lib(
         }
         ("lib.model", "form") => {
             let n = r(0, "name")?.to_str()?;
-            if model.form(&n).is_none() { Val::Null } else { Val::Obj(Arc::new(Obj::ModelForm(n))) }
+            if model.form(&n).is_none() {
+                Val::Null
+            } else {
+                Val::Obj(Arc::new(Obj::ModelForm(n)))
+            }
         }
         ("lib.model", "prop") => {
             let n = r(0, "name")?.to_str()?;
-            if model.prop(&n).is_none() { Val::Null } else { Val::Obj(Arc::new(Obj::ModelProp(n))) }
+            if model.prop(&n).is_none() {
+                Val::Null
+            } else {
+                Val::Obj(Arc::new(Obj::ModelProp(n)))
+            }
         }
         ("lib.user", "name") => Val::from(runt.shared.user.name.as_str()),
         ("lib.user", "iden") => Val::from(runt.shared.user.iden.as_str()),
         ("lib.user", "allowed") => {
             let perm = r(0, "permname")?.to_str()?;
-            let gate = a(1, "gateiden").filter(|v| !v.is_null()).map(|v| v.to_str()).transpose()?;
+            let gate = a(1, "gateiden")
+                .filter(|v| !v.is_null())
+                .map(|v| v.to_str())
+                .transpose()?;
             let parts: Vec<&str> = perm.split('.').collect();
             Val::Bool(runt.allowed(&parts, gate.as_deref()))
         }
-        ("lib.stats", "tally") => Val::Obj(Arc::new(Obj::Tally(Arc::new(std::sync::Mutex::new(IndexMap::new()))))),
+        ("lib.stats", "tally") => Val::Obj(Arc::new(Obj::Tally(Arc::new(std::sync::Mutex::new(
+            IndexMap::new(),
+        ))))),
         ("lib.iters", "enum") => {
             let v = r(0, "genr")?;
             let it = eval_iter(runt, v, Span::default()).await?;
-            GenVal::new(
+            GenVal::val(
                 it.enumerate()
-                    .map(|(i, x)| x.map(|x| GenItem::Val(Val::Tuple(Arc::from(vec![Val::Int(i as i128), x])))))
+                    .map(|(i, x)| {
+                        x.map(|x| GenItem::Val(Val::Tuple(Arc::from(vec![Val::Int(i as i128), x]))))
+                    })
                     .boxed(),
             )
         }
@@ -1258,31 +1536,50 @@ async fn call_lib(
             }
             let n = lists.iter().map(Vec::len).min().unwrap_or(0);
             let out: Vec<RResult<GenItem>> = (0..n)
-                .map(|i| Ok(GenItem::Val(Val::Tuple(lists.iter().map(|l| l[i].clone()).collect()))))
+                .map(|i| {
+                    Ok(GenItem::Val(Val::Tuple(
+                        lists.iter().map(|l| l[i].clone()).collect(),
+                    )))
+                })
                 .collect();
-            GenVal::new(futures::stream::iter(out).boxed())
+            GenVal::val(futures::stream::iter(out).boxed())
         }
         ("lib.math", "number") => r(0, "valu")?.to_number()?.to_val().pipe_num(),
         ("lib.dict", "keys") => {
             let d = r(0, "valu")?;
-            let Val::Dict(d) = d else { return Err(rterr("keys() requires a dict")) };
+            let Val::Dict(d) = d else {
+                return Err(rterr("keys() requires a dict"));
+            };
             new_list(lock(&d).keys().map(Key::to_val).collect())
         }
         ("lib.dict", "values") => {
-            let Val::Dict(d) = r(0, "valu")? else { return Err(rterr("values() requires a dict")) };
+            let Val::Dict(d) = r(0, "valu")? else {
+                return Err(rterr("values() requires a dict"));
+            };
             new_list(lock(&d).values().cloned().collect())
         }
         ("lib.dict", "items") => {
-            let Val::Dict(d) = r(0, "valu")? else { return Err(rterr("items() requires a dict")) };
-            new_list(lock(&d).iter().map(|(k, v)| Val::Tuple(Arc::from(vec![k.to_val(), v.clone()]))).collect())
+            let Val::Dict(d) = r(0, "valu")? else {
+                return Err(rterr("items() requires a dict"));
+            };
+            new_list(
+                lock(&d)
+                    .iter()
+                    .map(|(k, v)| Val::Tuple(Arc::from(vec![k.to_val(), v.clone()])))
+                    .collect(),
+            )
         }
         ("lib.dict", "has") => {
-            let Val::Dict(d) = r(0, "valu")? else { return Err(rterr("has() requires a dict")) };
+            let Val::Dict(d) = r(0, "valu")? else {
+                return Err(rterr("has() requires a dict"));
+            };
             let key = r(1, "name")?.to_key()?;
             Val::Bool(lock(&d).contains_key(&key))
         }
         ("lib.dict", "pop") => {
-            let Val::Dict(d) = r(0, "valu")? else { return Err(rterr("pop() requires a dict")) };
+            let Val::Dict(d) = r(0, "valu")? else {
+                return Err(rterr("pop() requires a dict"));
+            };
             let key = r(1, "name")?.to_key()?;
             match lock(&d).shift_remove(&key) {
                 Some(v) => v,
@@ -1293,8 +1590,12 @@ async fn call_lib(
             }
         }
         ("lib.dict", "update") => {
-            let Val::Dict(d) = r(0, "valu")? else { return Err(rterr("update() requires a dict")) };
-            let Val::Dict(o) = r(1, "other")? else { return Err(rterr("update() requires a dict")) };
+            let Val::Dict(d) = r(0, "valu")? else {
+                return Err(rterr("update() requires a dict"));
+            };
+            let Val::Dict(o) = r(1, "other")? else {
+                return Err(rterr("update() requires a dict"));
+            };
             let other = lock(&o).clone();
             lock(&d).extend(other);
             Val::Null
@@ -1314,7 +1615,10 @@ impl PipeVal for Val {
         match self {
             Val::Tuple(items) => new_list(items.iter().cloned().map(PipeVal::pipe_lists).collect()),
             Val::Dict(d) => {
-                let items: IndexMap<Key, Val> = lock(&d).iter().map(|(k, v)| (k.clone(), v.clone().pipe_lists())).collect();
+                let items: IndexMap<Key, Val> = lock(&d)
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone().pipe_lists()))
+                    .collect();
                 new_dict(items)
             }
             other => other,
@@ -1331,7 +1635,13 @@ impl PipeVal for Val {
 
 fn regex_func(name: &str, args: &[Val], kwargs: &[(String, Val)]) -> RResult<Val> {
     let r = |i: usize, n: &str| req(args, kwargs, i, n, name);
-    let flags = int_arg(arg(args, kwargs, if name == "replace" { 3 } else { 2 }, "flags"))?.unwrap_or(0);
+    let flags = int_arg(arg(
+        args,
+        kwargs,
+        if name == "replace" { 3 } else { 2 },
+        "flags",
+    ))?
+    .unwrap_or(0);
     let build = |pat: &str| -> RResult<regex::Regex> {
         regex::RegexBuilder::new(pat)
             .case_insensitive(flags & 2 != 0)
@@ -1368,7 +1678,10 @@ fn regex_func(name: &str, args: &[Val], kwargs: &[(String, Val)]) -> RResult<Val
                     0 => out.push(Val::from(caps.get(0).map_or("", |m| m.as_str()))),
                     1 => out.push(Val::from(caps.get(1).map_or("", |m| m.as_str()))),
                     _ => out.push(Val::Tuple(
-                        caps.iter().skip(1).map(|m| Val::from(m.map_or("", |m| m.as_str()))).collect(),
+                        caps.iter()
+                            .skip(1)
+                            .map(|m| Val::from(m.map_or("", |m| m.as_str())))
+                            .collect(),
                     )),
                 }
             }
@@ -1444,7 +1757,9 @@ pub(crate) fn msgpack_to_json(v: &Value) -> serde_json::Value {
         Value::F64(f) => serde_json::Value::from(*f),
         Value::String(s) => serde_json::Value::from(s.as_str().unwrap_or_default()),
         Value::Binary(b) => serde_json::Value::from(hex::encode(b)),
-        Value::Array(items) => serde_json::Value::Array(items.iter().map(msgpack_to_json).collect()),
+        Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(msgpack_to_json).collect())
+        }
         Value::Map(items) => {
             let mut out = serde_json::Map::new();
             for (k, v) in items {
@@ -1490,15 +1805,41 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 /// `strftime` of epoch millis (UTC).
 pub(crate) fn strftime(tick: i64, fmt: &str) -> String {
     let days = tick.div_euclid(86_400_000);
     let ms = tick.rem_euclid(86_400_000);
     let (y, m, d) = civil(days);
-    let (hh, mm, ss, frac) = (ms / 3_600_000, (ms / 60_000) % 60, (ms / 1000) % 60, ms % 1000);
+    let (hh, mm, ss, frac) = (
+        ms / 3_600_000,
+        (ms / 60_000) % 60,
+        (ms / 1000) % 60,
+        ms % 1000,
+    );
     let wday = (days + 3).rem_euclid(7) as usize;
     let yday = days - days_from_civil(y, 1, 1) + 1;
     let mut out = String::new();
@@ -1540,7 +1881,8 @@ pub(crate) fn strftime(tick: i64, fmt: &str) -> String {
 
 /// `strptime` into epoch millis (UTC); `None` when the text does not match.
 pub(crate) fn strptime(text: &str, fmt: &str) -> Option<i64> {
-    let (mut y, mut mo, mut d, mut hh, mut mi, mut ss, mut us) = (1900i64, 1u32, 1u32, 0i64, 0i64, 0i64, 0i64);
+    let (mut y, mut mo, mut d, mut hh, mut mi, mut ss, mut us) =
+        (1900i64, 1u32, 1u32, 0i64, 0i64, 0i64, 0i64);
     let mut tz: i64 = 0;
     let tb = text.as_bytes();
     let mut pos = 0usize;
@@ -1583,10 +1925,16 @@ pub(crate) fn strptime(text: &str, fmt: &str) -> Option<i64> {
             }
             'b' | 'B' => {
                 let rest = std::str::from_utf8(&tb[pos..]).ok()?.to_lowercase();
-                let idx = MONTHS.iter().position(|m| rest.starts_with(&m.to_lowercase()[..3]))?;
+                let idx = MONTHS
+                    .iter()
+                    .position(|m| rest.starts_with(&m.to_lowercase()[..3]))?;
                 mo = idx as u32 + 1;
                 let full = MONTHS[idx].to_lowercase();
-                pos += if rest.starts_with(&full) { full.len() } else { 3 };
+                pos += if rest.starts_with(&full) {
+                    full.len()
+                } else {
+                    3
+                };
             }
             'z' => {
                 let sign = match tb.get(pos)? {
@@ -1615,7 +1963,14 @@ pub(crate) fn strptime(text: &str, fmt: &str) -> Option<i64> {
             _ => return None,
         }
     }
-    if pos != tb.len() || !(1..=12).contains(&mo) || d == 0 || d > 31 || hh > 23 || mi > 59 || ss > 61 {
+    if pos != tb.len()
+        || !(1..=12).contains(&mo)
+        || d == 0
+        || d > 31
+        || hh > 23
+        || mi > 59
+        || ss > 61
+    {
         return None;
     }
     let days = days_from_civil(y, mo, d);
@@ -1626,7 +1981,12 @@ pub(crate) fn strptime(text: &str, fmt: &str) -> Option<i64> {
     Some(days * 86_400_000 + hh * 3_600_000 + mi * 60_000 + ss * 1000 + us / 1000 - tz * 60_000)
 }
 
-async fn time_func(runt: &Arc<Runt>, name: &str, args: &[Val], kwargs: &[(String, Val)]) -> RResult<Val> {
+async fn time_func(
+    runt: &Arc<Runt>,
+    name: &str,
+    args: &[Val],
+    kwargs: &[(String, Val)],
+) -> RResult<Val> {
     let r = |i: usize, n: &str| req(args, kwargs, i, n, name);
     let model = runt.model();
     let norm_time = |v: &Val| -> RResult<i64> {
@@ -1640,7 +2000,13 @@ async fn time_func(runt: &Arc<Runt>, name: &str, args: &[Val], kwargs: &[(String
             let v = r(0, "valu")?;
             let fmt = r(1, "format")?.to_str()?;
             let tick = norm_time(&v).map_err(|e| match e {
-                Flow::Err(e) => Flow::Err(StormError::new("StormRuntimeError", format!("Failed to norm a time value prior to formatting - {}", e.mesg))),
+                Flow::Err(e) => Flow::Err(StormError::new(
+                    "StormRuntimeError",
+                    format!(
+                        "Failed to norm a time value prior to formatting - {}",
+                        e.mesg
+                    ),
+                )),
                 other => other,
             })?;
             if tick == crate::model::time::FUTURE {
@@ -1656,7 +2022,9 @@ async fn time_func(runt: &Arc<Runt>, name: &str, args: &[Val], kwargs: &[(String
                 Some(t) => Val::Int(t as i128),
                 None if errok => Val::Null,
                 None => {
-                    return Err(rterr(format!("Error during time parsing - time data '{text}' does not match format '{fmt}'")));
+                    return Err(rterr(format!(
+                        "Error during time parsing - time data '{text}' does not match format '{fmt}'"
+                    )));
                 }
             }
         }
@@ -1676,7 +2044,8 @@ async fn time_func(runt: &Arc<Runt>, name: &str, args: &[Val], kwargs: &[(String
             tokio::time::sleep(std::time::Duration::from_secs_f64(secs.max(0.0))).await;
             Val::Null
         }
-        "year" | "month" | "day" | "hour" | "minute" | "second" | "dayofweek" | "dayofyear" | "dayofmonth" | "monthofyear" => {
+        "year" | "month" | "day" | "hour" | "minute" | "second" | "dayofweek" | "dayofyear"
+        | "dayofmonth" | "monthofyear" => {
             let tick = norm_time(&r(0, "tick")?)?;
             let days = tick.div_euclid(86_400_000);
             let ms = tick.rem_euclid(86_400_000);
@@ -1700,7 +2069,11 @@ async fn time_func(runt: &Arc<Runt>, name: &str, args: &[Val], kwargs: &[(String
 // ----- nodes from values -----
 
 /// The nodes a value gives (`yield`, edge targets): nodes, idens, lists, generators, queries.
-pub(crate) fn nodes_from_value(runt: &Arc<Runt>, valu: Val, span: Span) -> BoxStream<'static, RResult<Arc<Node>>> {
+pub(crate) fn nodes_from_value(
+    runt: &Arc<Runt>,
+    valu: Val,
+    span: Span,
+) -> BoxStream<'static, RResult<Arc<Node>>> {
     let runt = Arc::clone(runt);
     async_stream::try_stream! {
         let mut todo = vec![valu];
@@ -1719,10 +2092,12 @@ pub(crate) fn nodes_from_value(runt: &Arc<Runt>, valu: Val, span: Span) -> BoxSt
                     }
                 }
                 Val::Bytes(b) => {
-                    if let Ok(buid) = <[u8; 32]>::try_from(&b[..]) {
-                        if let Some(n) = runt.view.get_node(buid).await.map_err(Flow::from)? {
-                            yield Arc::new(n);
-                        }
+                    let found = match <[u8; 32]>::try_from(&b[..]) {
+                        Ok(buid) => runt.view.get_node(buid).await.map_err(Flow::from)?,
+                        Err(_) => None,
+                    };
+                    if let Some(n) = found {
+                        yield Arc::new(n);
                     }
                 }
                 Val::Gen(g) => {
@@ -1747,13 +2122,12 @@ pub(crate) fn nodes_from_value(runt: &Arc<Runt>, valu: Val, span: Span) -> BoxSt
                         yield i?.node;
                     }
                 }
-                other => match other.seq_items() {
-                    Some(mut items) => {
+                other => {
+                    if let Some(mut items) = other.seq_items() {
                         items.reverse();
                         todo.extend(items);
                     }
-                    None => {}
-                },
+                }
             }
         }
     }
@@ -1780,7 +2154,10 @@ pub(crate) async fn runt_lift(
     let mut names: Vec<String> = match form {
         "syn:form" => model.forms().map(|f| f.name().to_owned()).collect(),
         "syn:type" => model.type_names().map(str::to_owned).collect(),
-        "syn:cmd" => super::cmds::COMMANDS.iter().map(|c| (*c).to_owned()).collect(),
+        "syn:cmd" => super::cmds::COMMANDS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect(),
         "syn:prop" => {
             let mut out = Vec::new();
             for f in model.forms() {
@@ -1847,7 +2224,11 @@ pub(crate) async fn runt_lift(
 }
 
 /// Lookup mode: scrape indicators from the tokens and lift (or add) their nodes.
-pub(crate) fn lookup_stream(runt: &Arc<Runt>, look: &Lookup, input: ItemStream) -> RResult<ItemStream> {
+pub(crate) fn lookup_stream(
+    runt: &Arc<Runt>,
+    look: &Lookup,
+    input: ItemStream,
+) -> RResult<ItemStream> {
     let runt = Arc::clone(runt);
     let tokens: Vec<String> = look
         .items
@@ -1897,7 +2278,11 @@ pub(crate) fn lookup_stream(runt: &Arc<Runt>, look: &Lookup, input: ItemStream) 
 /// The form of an indicator token (a small subset of the reference's scrape rules).
 fn scrape_token(model: &crate::model::Model, tok: &str) -> Option<(String, String)> {
     let lower = tok.to_lowercase();
-    let tryform = |form: &str| -> bool { model.form(form).is_some_and(|f| f.ty().norm(&Value::from(tok)).is_ok()) };
+    let tryform = |form: &str| -> bool {
+        model
+            .form(form)
+            .is_some_and(|f| f.ty().norm(&Value::from(tok)).is_ok())
+    };
     if lower.starts_with("cve-") && tryform("it:sec:cve") {
         return Some(("it:sec:cve".into(), tok.into()));
     }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use futures::stream::{self, BoxStream};
 use futures::StreamExt;
+use futures::stream::{self, BoxStream};
 use rmpv::Value;
 
 use super::cond::tostor;
@@ -20,7 +20,12 @@ use crate::storm::plan::{LiftHint, LiftPlan, LiftSource, OpKind, Pipeline};
 type NodeStream = BoxStream<'static, RResult<Node>>;
 
 /// A lift operator: inbound nodes pass first (runtime-safe lifts), or the lift runs per node.
-pub(crate) fn lift_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> ItemStream {
+pub(crate) fn lift_op(
+    runt: Arc<Runt>,
+    pipe: Pipeline,
+    idx: usize,
+    input: ItemStream,
+) -> ItemStream {
     async_stream::try_stream! {
         let op = &pipe.ops[idx];
         let OpKind::Lift(lift) = &op.kind else { return; };
@@ -45,7 +50,7 @@ pub(crate) fn lift_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemSt
             yield item;
             while let Some(node) = nodes.next().await {
                 let node = node?;
-                let npath = path.fork(&from, &node, || runtime_link());
+                let npath = path.fork(&from, &node, runtime_link);
                 yield Item { node: Arc::new(node), path: npath };
             }
         }
@@ -81,7 +86,9 @@ pub(crate) fn forms_by_look(model: &Model, name: &str) -> Option<Vec<String>> {
 fn no_prop(runt: &Runt, span: Span, name: &str) -> Flow {
     runt.at(
         span,
-        Flow::Err(StormError::new("NoSuchProp", format!("No property named {name}.")).with("name", name)),
+        Flow::Err(
+            StormError::new("NoSuchProp", format!("No property named {name}.")).with("name", name),
+        ),
     )
 }
 
@@ -102,7 +109,12 @@ fn iface_props(model: &Model, name: &str) -> Vec<String> {
 }
 
 /// The nodes of a lift.
-async fn lift_nodes(runt: &Arc<Runt>, lift: &LiftPlan, item: Option<&Item>, span: Span) -> RResult<NodeStream> {
+async fn lift_nodes(
+    runt: &Arc<Runt>,
+    lift: &LiftPlan,
+    item: Option<&Item>,
+    span: Span,
+) -> RResult<NodeStream> {
     let view = &runt.view;
     let model = runt.model();
     let reverse = lift.reverse;
@@ -120,7 +132,8 @@ async fn lift_nodes(runt: &Arc<Runt>, lift: &LiftPlan, item: Option<&Item>, span
                 }
                 return Ok(from_view(view.lift_form(&name, reverse)?));
             }
-            if model.prop(&name).is_some() || (name.starts_with('.') && model.univ(&name).is_some()) {
+            if model.prop(&name).is_some() || (name.starts_with('.') && model.univ(&name).is_some())
+            {
                 return Ok(from_view(view.lift_prop(&name, reverse)?));
             }
             if let Some(forms) = forms_by_look(model, &name) {
@@ -151,10 +164,16 @@ async fn lift_nodes(runt: &Arc<Runt>, lift: &LiftPlan, item: Option<&Item>, span
                 other => tostor(other)?,
             };
             let (name, pivs) = match name.split_once("::") {
-                Some((head, rest)) => (head.to_owned(), Some(rest.split("::").map(str::to_owned).collect::<Vec<_>>())),
+                Some((head, rest)) => (
+                    head.to_owned(),
+                    Some(rest.split("::").map(str::to_owned).collect::<Vec<_>>()),
+                ),
                 None => (name, None),
             };
-            let props: Vec<String> = if model.prop(&name).is_some() || model.form(&name).is_some() || (name.starts_with('.') && model.univ(&name).is_some()) {
+            let props: Vec<String> = if model.prop(&name).is_some()
+                || model.form(&name).is_some()
+                || (name.starts_with('.') && model.univ(&name).is_some())
+            {
                 vec![name.clone()]
             } else {
                 let props = iface_props(model, &name);
@@ -194,11 +213,19 @@ async fn lift_nodes(runt: &Arc<Runt>, lift: &LiftPlan, item: Option<&Item>, span
             };
             let mut streams = Vec::new();
             for full in &props {
-                let Some(prop) = model.prop(full) else { continue };
-                let Some(elem) = prop.ty().array_elem() else {
-                    return Err(runt.error(span, "BadTypeValu", format!("Prop {full} is not an array type.")));
+                let Some(prop) = model.prop(full) else {
+                    continue;
                 };
-                let lifts = elem.stor_lifts(cmpr, &valu).map_err(|e| runt.at(value.span, Flow::from(e)))?;
+                let Some(elem) = prop.ty().array_elem() else {
+                    return Err(runt.error(
+                        span,
+                        "BadTypeValu",
+                        format!("Prop {full} is not an array type."),
+                    ));
+                };
+                let lifts = elem
+                    .stor_lifts(cmpr, &valu)
+                    .map_err(|e| runt.at(value.span, Flow::from(e)))?;
                 let form = prop.form().map(|f| f.name().to_owned()).unwrap_or_default();
                 let bys: Vec<crate::layer::LiftBy> = lifts
                     .into_iter()
@@ -226,7 +253,11 @@ async fn lift_nodes(runt: &Arc<Runt>, lift: &LiftPlan, item: Option<&Item>, span
                 }
             };
             let cmp = match cmp {
-                Some((cmpr, expr)) => Some((cmpr.clone(), tostor(&eval(runt, expr, item).await?)?, expr.span)),
+                Some((cmpr, expr)) => Some((
+                    cmpr.clone(),
+                    tostor(&eval(runt, expr, item).await?)?,
+                    expr.span,
+                )),
                 None => None,
             };
             let mut streams = Vec::new();
@@ -241,11 +272,20 @@ async fn lift_nodes(runt: &Arc<Runt>, lift: &LiftPlan, item: Option<&Item>, span
             }
             Ok(stream::iter(streams).flatten().boxed())
         }
-        LiftSource::TagProp { tag, prop, form, cmp } => {
+        LiftSource::TagProp {
+            tag,
+            prop,
+            form,
+            cmp,
+        } => {
             let tag = eval_tag(runt, tag, item, true).await?;
             let prop = eval_name(runt, prop, item).await?;
             if crate::node::tagprop_type(model, &prop).is_none() {
-                return Err(runt.error(span, "NoSuchTagProp", format!("No such tag property: {prop}")));
+                return Err(runt.error(
+                    span,
+                    "NoSuchTagProp",
+                    format!("No such tag property: {prop}"),
+                ));
             }
             let forms: Vec<Option<String>> = match form {
                 None => vec![None],
@@ -334,7 +374,11 @@ async fn hinted(
                 return Ok(None);
             };
             let full = if *univ {
-                if name.starts_with('.') { format!("{form}{name}") } else { format!("{form}.{name}") }
+                if name.starts_with('.') {
+                    format!("{form}{name}")
+                } else {
+                    format!("{form}.{name}")
+                }
             } else {
                 format!("{form}:{name}")
             };
@@ -368,12 +412,16 @@ async fn pivlift(
     vspan: Span,
 ) -> RResult<NodeStream> {
     let model = runt.model();
-    let first = model.prop(&props[0]).ok_or_else(|| no_prop(runt, span, &props[0]))?;
+    let first = model
+        .prop(&props[0])
+        .ok_or_else(|| no_prop(runt, span, &props[0]))?;
     let mut names = Vec::new();
     let mut tname = first.ty().name().to_owned();
     for piv in pivs {
         let full = format!("{tname}:{piv}");
-        let prop = model.prop(&full).ok_or_else(|| no_prop(runt, span, &full))?;
+        let prop = model
+            .prop(&full)
+            .ok_or_else(|| no_prop(runt, span, &full))?;
         names.push(full);
         tname = prop.ty().name().to_owned();
     }
@@ -413,7 +461,9 @@ async fn pivlift(
                 let node = node?;
                 let mut streams = Vec::new();
                 for full in &props {
-                    streams.push(from_view(runt.view.lift_prop_valu(full, "=", &node.valu, reverse)?));
+                    streams.push(from_view(
+                        runt.view.lift_prop_valu(full, "=", &node.valu, reverse)?,
+                    ));
                 }
                 Ok::<_, Flow>(stream::iter(streams).flatten().boxed())
             }

@@ -93,7 +93,10 @@ fn link(kind: &str, extra: &[(&str, Value)]) -> Value {
 
 fn prop_link(prop: &str, reverse: bool) -> Value {
     if reverse {
-        link("prop", &[("prop", Value::from(prop)), ("reverse", Value::from(true))])
+        link(
+            "prop",
+            &[("prop", Value::from(prop)), ("reverse", Value::from(true))],
+        )
     } else {
         link("prop", &[("prop", Value::from(prop))])
     }
@@ -103,7 +106,9 @@ type Found = BoxStream<'static, RResult<(Node, Value)>>;
 
 fn found_stream(runt: &Arc<Runt>, stream: crate::view::NodeStream, lnk: Value) -> Found {
     let _ = runt;
-    stream.map(move |r| r.map(|n| (n, lnk.clone())).map_err(Flow::from)).boxed()
+    stream
+        .map(move |r| r.map(|n| (n, lnk.clone())).map_err(Flow::from))
+        .boxed()
 }
 
 fn node_ndef(node: &Node) -> Value {
@@ -111,7 +116,12 @@ fn node_ndef(node: &Node) -> Value {
 }
 
 /// A pivot operator.
-pub(crate) fn pivot_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> ItemStream {
+pub(crate) fn pivot_op(
+    runt: Arc<Runt>,
+    pipe: Pipeline,
+    idx: usize,
+    input: ItemStream,
+) -> ItemStream {
     async_stream::try_stream! {
         let op = &pipe.ops[idx];
         let mut input = input;
@@ -222,8 +232,14 @@ async fn pivots(
                         continue;
                     }
                 }
-                if let Some(pivo) = view.get_node_by_ndef("syn:tag", &Value::from(name.as_str())).await? {
-                    nodes.push(Ok((pivo, link("tag", &[("tag", Value::from(name.as_str()))]))));
+                if let Some(pivo) = view
+                    .get_node_by_ndef("syn:tag", &Value::from(name.as_str()))
+                    .await?
+                {
+                    nodes.push(Ok((
+                        pivo,
+                        link("tag", &[("tag", Value::from(name.as_str()))]),
+                    )));
                 }
             }
             out.push(futures::stream::iter(nodes).boxed());
@@ -236,12 +252,16 @@ async fn pivots(
                 .form(&node.form)
                 .map(|f| f.ty().name().to_owned())
                 .unwrap_or_default();
-            let isedge = model.form(&node.form).is_some_and(|f| f.ty().ctor() == "edge" || f.ty().ctor() == "timeedge");
+            let isedge = model
+                .form(&node.form)
+                .is_some_and(|f| f.ty().ctor() == "edge" || f.ty().ctor() == "timeedge");
             if !isedge {
                 return Err(runt.error(
                     span,
                     "StormRuntimeError",
-                    format!("Pivot in from a specific form cannot be used with nodes of type {tname}"),
+                    format!(
+                        "Pivot in from a specific form cannot be used with nodes of type {tname}"
+                    ),
                 ));
             }
         }
@@ -307,7 +327,13 @@ async fn pivots(
                 let lnk = if model.form(&dest).is_some() {
                     prop_link(srcprop.name(), false)
                 } else {
-                    link("prop", &[("prop", Value::from(srcprop.name())), ("dest", Value::from(dest.as_str()))])
+                    link(
+                        "prop",
+                        &[
+                            ("prop", Value::from(srcprop.name())),
+                            ("dest", Value::from(dest.as_str())),
+                        ],
+                    )
                 };
                 let src_elem = srcprop.ty().array_elem();
                 let destform = model.form(&dest);
@@ -320,7 +346,9 @@ async fn pivots(
                     if elem.ctor() == "ndef" && destform.is_some() {
                         let mut nodes = Vec::new();
                         for i in items {
-                            if i.as_array().and_then(|a| a.first()).and_then(Value::as_str) != Some(dest.as_str()) {
+                            if i.as_array().and_then(|a| a.first()).and_then(Value::as_str)
+                                != Some(dest.as_str())
+                            {
                                 continue;
                             }
                             if let Some(p) = get_ndef(runt, &i).await? {
@@ -330,18 +358,37 @@ async fn pivots(
                         out.push(futures::stream::iter(nodes).boxed());
                     } else {
                         for i in items {
-                            out.push(found_stream(runt, view.lift_prop_valu(&dest, "=", &i, false)?, lnk.clone()));
+                            out.push(found_stream(
+                                runt,
+                                view.lift_prop_valu(&dest, "=", &i, false)?,
+                                lnk.clone(),
+                            ));
                         }
                     }
                     continue;
                 }
                 if srcprop.ty().ctor() == "ndef" && destform.is_some() {
-                    if valu.as_array().and_then(|a| a.first()).and_then(Value::as_str) != Some(dest.as_str()) {
+                    if valu
+                        .as_array()
+                        .and_then(|a| a.first())
+                        .and_then(Value::as_str)
+                        != Some(dest.as_str())
+                    {
                         continue;
                     }
                     match get_ndef(runt, &valu).await? {
                         Some(p) => out.push(futures::stream::iter(vec![Ok((p, lnk))]).boxed()),
-                        None => runt.shared.warn(&format!("Missing node corresponding to ndef {}", Val::from_msgpack(&valu).py_repr()), Vec::new()).await,
+                        None => {
+                            runt.shared
+                                .warn(
+                                    &format!(
+                                        "Missing node corresponding to ndef {}",
+                                        Val::from_msgpack(&valu).py_repr()
+                                    ),
+                                    Vec::new(),
+                                )
+                                .await
+                        }
                     }
                     continue;
                 }
@@ -351,11 +398,19 @@ async fn pivots(
                         && let Some(elem) = dp.array_elem()
                     {
                         let lifts = elem.stor_lifts("=", &valu)?;
-                        let dprop = model.prop(&dest).ok_or_else(|| Flow::Err(StormError::new("NoSuchProp", format!("No property named {dest}."))))?;
+                        let dprop = model.prop(&dest).ok_or_else(|| {
+                            Flow::Err(StormError::new(
+                                "NoSuchProp",
+                                format!("No property named {dest}."),
+                            ))
+                        })?;
                         let bys = lifts
                             .into_iter()
                             .map(|cmpr| crate::layer::LiftBy::Array {
-                                form: dprop.form().map(|f| f.name().to_owned()).unwrap_or_default(),
+                                form: dprop
+                                    .form()
+                                    .map(|f| f.name().to_owned())
+                                    .unwrap_or_default(),
                                 prop: Some(dprop.name().to_owned()),
                                 cmpr,
                             })
@@ -364,7 +419,11 @@ async fn pivots(
                     }
                     continue;
                 }
-                out.push(found_stream(runt, view.lift_prop_valu(&dest, "=", &valu, false)?, lnk));
+                out.push(found_stream(
+                    runt,
+                    view.lift_prop_valu(&dest, "=", &valu, false)?,
+                    lnk,
+                ));
             }
         }
     }
@@ -376,7 +435,12 @@ fn empty_found() -> Found {
 }
 
 /// Target names: `(name, from a list or wildcard)`.
-async fn target_names(runt: &Arc<Runt>, target: &TargetPlan, item: &Item, span: Span) -> RResult<Vec<(String, bool)>> {
+async fn target_names(
+    runt: &Arc<Runt>,
+    target: &TargetPlan,
+    item: &Item,
+    span: Span,
+) -> RResult<Vec<(String, bool)>> {
     let model = runt.model();
     let names: Vec<String> = match target {
         TargetPlan::Name(name) => vec![name.clone()],
@@ -388,7 +452,11 @@ async fn target_names(runt: &Arc<Runt>, target: &TargetPlan, item: &Item, span: 
                     for i in items {
                         let name = i.to_str()?;
                         if model.prop(&name).is_none() && model.form(&name).is_none() {
-                            return Err(runt.error(span, "NoSuchProp", format!("No property named {name}.")));
+                            return Err(runt.error(
+                                span,
+                                "NoSuchProp",
+                                format!("No property named {name}."),
+                            ));
                         }
                         out.push(name);
                     }
@@ -409,7 +477,10 @@ async fn target_names(runt: &Arc<Runt>, target: &TargetPlan, item: &Item, span: 
             None => {
                 return Err(runt.at(
                     span,
-                    Flow::Err(StormError::new("NoSuchProp", format!("No property named {name}.")).with("name", name.as_str())),
+                    Flow::Err(
+                        StormError::new("NoSuchProp", format!("No property named {name}."))
+                            .with("name", name.as_str()),
+                    ),
                 ));
             }
         }
@@ -421,7 +492,9 @@ async fn get_ndef(runt: &Arc<Runt>, ndef: &Value) -> RResult<Option<Node>> {
     let Some([form, valu]) = ndef.as_array().map(Vec::as_slice) else {
         return Ok(None);
     };
-    let Some(form) = form.as_str() else { return Ok(None) };
+    let Some(form) = form.as_str() else {
+        return Ok(None);
+    };
     Ok(runt.view.get_node_by_ndef(form, valu).await?)
 }
 
@@ -438,7 +511,13 @@ fn edge_nodes(
                 let (verb, buid) = edge.map_err(Flow::from)?;
                 let node = view.get_node(buid).await.map_err(Flow::from)?;
                 let lnk = if reverse {
-                    link("edge", &[("verb", Value::from(verb.as_str())), ("reverse", Value::from(true))])
+                    link(
+                        "edge",
+                        &[
+                            ("verb", Value::from(verb.as_str())),
+                            ("reverse", Value::from(true)),
+                        ],
+                    )
                 } else {
                     link("edge", &[("verb", Value::from(verb.as_str()))])
                 };
@@ -462,7 +541,10 @@ async fn pivots_out(runt: &Arc<Runt>, index: &PivotIndex, node: &Node) -> RResul
     if node.form == "syn:tag"
         && let Some(tag) = node.valu.as_str()
     {
-        let lnk = link("tag", &[("tag", Value::from(tag)), ("reverse", Value::from(true))]);
+        let lnk = link(
+            "tag",
+            &[("tag", Value::from(tag)), ("reverse", Value::from(true))],
+        );
         out.push(found_stream(runt, view.lift_tag(tag, None, false)?, lnk));
         return Ok(out);
     }
@@ -472,7 +554,9 @@ async fn pivots_out(runt: &Arc<Runt>, index: &PivotIndex, node: &Node) -> RResul
     };
     let mut found = Vec::new();
     for prop in form.props() {
-        let Some(valu) = node.get(prop.name()) else { continue };
+        let Some(valu) = node.get(prop.name()) else {
+            continue;
+        };
         let lnk = || prop_link(prop.name(), false);
         let ty = prop.ty();
         if ty.ctor() == "ndef" {
@@ -521,14 +605,36 @@ async fn pivots_in(runt: &Arc<Runt>, index: &PivotIndex, node: &Node) -> RResult
         .form(&node.form)
         .map(|f| f.ty().name().to_owned())
         .unwrap_or_else(|| node.form.clone());
-    for full in index.by_type.get(&tname).map(Vec::as_slice).unwrap_or(empty_vec()) {
+    for full in index
+        .by_type
+        .get(&tname)
+        .map(Vec::as_slice)
+        .unwrap_or(empty_vec())
+    {
         let rel = full.rsplit_once(':').map(|(_, r)| r).unwrap_or(full);
-        let rel = runt.model().prop(full).map(|p| p.name().to_owned()).unwrap_or_else(|| rel.to_owned());
-        out.push(found_stream(runt, view.lift_prop_valu(full, "=", &node.valu, false)?, prop_link(&rel, true)));
+        let rel = runt
+            .model()
+            .prop(full)
+            .map(|p| p.name().to_owned())
+            .unwrap_or_else(|| rel.to_owned());
+        out.push(found_stream(
+            runt,
+            view.lift_prop_valu(full, "=", &node.valu, false)?,
+            prop_link(&rel, true),
+        ));
     }
-    for full in index.array_by_type.get(&tname).map(Vec::as_slice).unwrap_or(empty_vec()) {
-        let Some(prop) = runt.model().prop(full) else { continue };
-        let Some(elem) = prop.ty().array_elem() else { continue };
+    for full in index
+        .array_by_type
+        .get(&tname)
+        .map(Vec::as_slice)
+        .unwrap_or(empty_vec())
+    {
+        let Some(prop) = runt.model().prop(full) else {
+            continue;
+        };
+        let Some(elem) = prop.ty().array_elem() else {
+            continue;
+        };
         let lifts = elem.stor_lifts("=", &node.valu)?;
         let bys = lifts
             .into_iter()
@@ -538,7 +644,11 @@ async fn pivots_in(runt: &Arc<Runt>, index: &PivotIndex, node: &Node) -> RResult
                 cmpr,
             })
             .collect();
-        out.push(found_stream(runt, view.lift_chain(bys, false)?, prop_link(prop.name(), true)));
+        out.push(found_stream(
+            runt,
+            view.lift_chain(bys, false)?,
+            prop_link(prop.name(), true),
+        ));
     }
     let mut refs = Vec::new();
     for (buid, prop) in view.ndef_refs(node.buid).await? {
@@ -569,11 +679,19 @@ async fn form_pivot(
         let lnk = prop_link(prop.name(), true);
         let ty = prop.ty();
         if ty.ctor() == "ndef" {
-            out.push(found_stream(runt, view.lift_prop_valu(dest, "=", &node_ndef(node), false)?, lnk));
+            out.push(found_stream(
+                runt,
+                view.lift_prop_valu(dest, "=", &node_ndef(node), false)?,
+                lnk,
+            ));
             return Ok(out);
         }
         if let Some(elem) = ty.array_elem() {
-            let valu = if elem.ctor() == "ndef" { node_ndef(node) } else { node.valu.clone() };
+            let valu = if elem.ctor() == "ndef" {
+                node_ndef(node)
+            } else {
+                node.valu.clone()
+            };
             let lifts = elem.stor_lifts("=", &valu)?;
             let bys = lifts
                 .into_iter()
@@ -586,20 +704,36 @@ async fn form_pivot(
             out.push(found_stream(runt, view.lift_chain(bys, false)?, lnk));
             return Ok(out);
         }
-        out.push(found_stream(runt, view.lift_prop_valu(dest, "=", &node.valu, false)?, lnk));
+        out.push(found_stream(
+            runt,
+            view.lift_prop_valu(dest, "=", &node.valu, false)?,
+            lnk,
+        ));
         return Ok(out);
     }
     if node.form == "syn:tag"
         && let Some(tag) = node.valu.as_str()
     {
-        let lnk = link("tag", &[("tag", Value::from(tag)), ("reverse", Value::from(true))]);
-        out.push(found_stream(runt, view.lift_tag(tag, Some(dest), false)?, lnk));
+        let lnk = link(
+            "tag",
+            &[("tag", Value::from(tag)), ("reverse", Value::from(true))],
+        );
+        out.push(found_stream(
+            runt,
+            view.lift_tag(tag, Some(dest), false)?,
+            lnk,
+        ));
         return Ok(out);
     }
     let mut found = false;
     let mut direct = Vec::new();
     let src = node.form.as_str();
-    for (rel, form) in index.prop.get(src).map(Vec::as_slice).unwrap_or(empty_vec()) {
+    for (rel, form) in index
+        .prop
+        .get(src)
+        .map(Vec::as_slice)
+        .unwrap_or(empty_vec())
+    {
         if form != dest {
             continue;
         }
@@ -610,7 +744,12 @@ async fn form_pivot(
             direct.push(Ok((p, prop_link(rel, false))));
         }
     }
-    for (rel, form) in index.array.get(src).map(Vec::as_slice).unwrap_or(empty_vec()) {
+    for (rel, form) in index
+        .array
+        .get(src)
+        .map(Vec::as_slice)
+        .unwrap_or(empty_vec())
+    {
         if form != dest {
             continue;
         }
@@ -623,16 +762,30 @@ async fn form_pivot(
             }
         }
     }
-    for rel in index.ndef.get(src).map(Vec::as_slice).unwrap_or(empty_vec()) {
+    for rel in index
+        .ndef
+        .get(src)
+        .map(Vec::as_slice)
+        .unwrap_or(empty_vec())
+    {
         found = true;
         if let Some(valu) = node.get(rel)
-            && valu.as_array().and_then(|a| a.first()).and_then(Value::as_str) == Some(dest)
+            && valu
+                .as_array()
+                .and_then(|a| a.first())
+                .and_then(Value::as_str)
+                == Some(dest)
             && let Some(p) = get_ndef(runt, valu).await?
         {
             direct.push(Ok((p, prop_link(rel, false))));
         }
     }
-    for rel in index.ndefarray.get(src).map(Vec::as_slice).unwrap_or(empty_vec()) {
+    for rel in index
+        .ndefarray
+        .get(src)
+        .map(Vec::as_slice)
+        .unwrap_or(empty_vec())
+    {
         found = true;
         if let Some(Value::Array(items)) = node.get(rel) {
             for i in items {
@@ -645,21 +798,39 @@ async fn form_pivot(
         }
     }
     out.push(futures::stream::iter(direct).boxed());
-    for (rel, form) in index.prop.get(dest).map(Vec::as_slice).unwrap_or(empty_vec()) {
+    for (rel, form) in index
+        .prop
+        .get(dest)
+        .map(Vec::as_slice)
+        .unwrap_or(empty_vec())
+    {
         if form != src {
             continue;
         }
         found = true;
         let full = format!("{dest}:{rel}");
-        out.push(found_stream(runt, view.lift_prop_valu(&full, "=", &node.valu, false)?, prop_link(rel, true)));
+        out.push(found_stream(
+            runt,
+            view.lift_prop_valu(&full, "=", &node.valu, false)?,
+            prop_link(rel, true),
+        ));
     }
-    for (rel, form) in index.array.get(dest).map(Vec::as_slice).unwrap_or(empty_vec()) {
+    for (rel, form) in index
+        .array
+        .get(dest)
+        .map(Vec::as_slice)
+        .unwrap_or(empty_vec())
+    {
         if form != src {
             continue;
         }
         found = true;
-        let Some(prop) = model.prop(&format!("{dest}:{rel}")) else { continue };
-        let Some(elem) = prop.ty().array_elem() else { continue };
+        let Some(prop) = model.prop(&format!("{dest}:{rel}")) else {
+            continue;
+        };
+        let Some(elem) = prop.ty().array_elem() else {
+            continue;
+        };
         let bys = elem
             .stor_lifts("=", &node.valu)?
             .into_iter()
@@ -669,17 +840,39 @@ async fn form_pivot(
                 cmpr,
             })
             .collect();
-        out.push(found_stream(runt, view.lift_chain(bys, false)?, prop_link(rel, true)));
+        out.push(found_stream(
+            runt,
+            view.lift_chain(bys, false)?,
+            prop_link(rel, true),
+        ));
     }
-    for rel in index.ndef.get(dest).map(Vec::as_slice).unwrap_or(empty_vec()) {
+    for rel in index
+        .ndef
+        .get(dest)
+        .map(Vec::as_slice)
+        .unwrap_or(empty_vec())
+    {
         found = true;
         let full = format!("{dest}:{rel}");
-        out.push(found_stream(runt, view.lift_prop_valu(&full, "=", &node_ndef(node), false)?, prop_link(rel, true)));
+        out.push(found_stream(
+            runt,
+            view.lift_prop_valu(&full, "=", &node_ndef(node), false)?,
+            prop_link(rel, true),
+        ));
     }
-    for rel in index.ndefarray.get(dest).map(Vec::as_slice).unwrap_or(empty_vec()) {
+    for rel in index
+        .ndefarray
+        .get(dest)
+        .map(Vec::as_slice)
+        .unwrap_or(empty_vec())
+    {
         found = true;
-        let Some(prop) = model.prop(&format!("{dest}:{rel}")) else { continue };
-        let Some(elem) = prop.ty().array_elem() else { continue };
+        let Some(prop) = model.prop(&format!("{dest}:{rel}")) else {
+            continue;
+        };
+        let Some(elem) = prop.ty().array_elem() else {
+            continue;
+        };
         let bys = elem
             .stor_lifts("=", &node_ndef(node))?
             .into_iter()
@@ -689,15 +882,22 @@ async fn form_pivot(
                 cmpr,
             })
             .collect();
-        out.push(found_stream(runt, view.lift_chain(bys, false)?, prop_link(rel, true)));
+        out.push(found_stream(
+            runt,
+            view.lift_chain(bys, false)?,
+            prop_link(rel, true),
+        ));
     }
     if strict && !found {
         return Err(runt.at(
             span,
             Flow::Err(
-                StormError::new("NoSuchPivot", format!("No pivot found for {src} -> {dest}."))
-                    .with("n1", src)
-                    .with("n2", dest),
+                StormError::new(
+                    "NoSuchPivot",
+                    format!("No pivot found for {src} -> {dest}."),
+                )
+                .with("n1", src)
+                .with("n2", dest),
             ),
         ));
     }
@@ -716,7 +916,10 @@ async fn walk_edges(runt: &Arc<Runt>, walk: &WalkPlan, item: &Item, span: Span) 
                 return Err(runt.error(
                     span,
                     "StormRuntimeError",
-                    format!("walk operation expected a string or list.  got: {}.", other.py_repr()),
+                    format!(
+                        "walk operation expected a string or list.  got: {}.",
+                        other.py_repr()
+                    ),
                 ));
             }
         },
@@ -728,7 +931,11 @@ async fn walk_edges(runt: &Arc<Runt>, walk: &WalkPlan, item: &Item, span: Span) 
     };
     let wild = dests.iter().any(|d| d == "*");
     if wild && walk.cmp.is_some() {
-        return Err(runt.error(span, "StormRuntimeError", "Wild card walk operations do not support comparison."));
+        return Err(runt.error(
+            span,
+            "StormRuntimeError",
+            "Wild card walk operations do not support comparison.",
+        ));
     }
     let mut forms: Vec<String> = Vec::new();
     let mut formprops: Vec<(String, String)> = Vec::new();
@@ -737,11 +944,20 @@ async fn walk_edges(runt: &Arc<Runt>, walk: &WalkPlan, item: &Item, span: Span) 
             if let Some(f) = model.form(d) {
                 forms.push(f.name().to_owned());
             } else if let Some(p) = model.prop(d) {
-                formprops.push((p.form().map(|f| f.name().to_owned()).unwrap_or_default(), p.name().to_owned()));
+                formprops.push((
+                    p.form().map(|f| f.name().to_owned()).unwrap_or_default(),
+                    p.name().to_owned(),
+                ));
             } else {
                 match super::lift::forms_by_look(model, d) {
                     Some(fs) => forms.extend(fs),
-                    None => return Err(runt.error(span, "NoSuchProp", format!("No property named {d}."))),
+                    None => {
+                        return Err(runt.error(
+                            span,
+                            "NoSuchProp",
+                            format!("No property named {d}."),
+                        ));
+                    }
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! Runtimes (variable scopes of a running query), paths and the per-query shared state.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use futures::stream::BoxStream;
@@ -8,12 +8,12 @@ use rmpv::Value;
 
 use super::error::{Flow, RResult, StormError};
 use super::value::{Val, lock};
-use super::{Message, StormCore, StormUser, StormOpts};
+use super::{Message, StormCore, StormOpts, StormUser};
 use crate::node::Node;
 use crate::nodeedit::{BuidForm, EditOp, NodeEdit};
 use crate::storm::ast::{Query, Span};
-use crate::storm::plan::{FuncPlan, Pipeline};
-use crate::view::{EditPerm, EditPerms, Editor, View};
+use crate::storm::plan::FuncPlan;
+use crate::view::{Editor, View};
 
 /// A node and its path flowing through a pipeline.
 #[derive(Debug, Clone)]
@@ -111,7 +111,6 @@ pub(crate) struct Shared {
     pub(crate) opts: StormOpts,
     pub(crate) sink: Option<tokio::sync::mpsc::Sender<Message>>,
     pub(crate) editor: tokio::sync::Mutex<Editor>,
-    pub(crate) warned: Mutex<HashSet<String>>,
     /// Whether nodes carry links / node lists in their paths.
     pub(crate) links: bool,
     pub(crate) pathnodes: bool,
@@ -137,8 +136,11 @@ impl Shared {
     }
 
     pub(crate) async fn print(&self, mesg: &str) {
-        self.send("print", Value::Map(vec![(Value::from("mesg"), Value::from(mesg))]))
-            .await;
+        self.send(
+            "print",
+            Value::Map(vec![(Value::from("mesg"), Value::from(mesg))]),
+        )
+        .await;
     }
 
     pub(crate) async fn warn(&self, mesg: &str, extra: Vec<(Value, Value)>) {
@@ -165,8 +167,11 @@ impl Shared {
                 }
                 _ => {
                     let edits = NodeEdit::list_to_value(batch, BuidForm::Iden);
-                    self.send("node:edits", Value::Map(vec![(Value::from("edits"), edits)]))
-                        .await;
+                    self.send(
+                        "node:edits",
+                        Value::Map(vec![(Value::from("edits"), edits)]),
+                    )
+                    .await;
                 }
             }
         }
@@ -193,7 +198,6 @@ pub(crate) struct QueryVal {
     pub(crate) query: Arc<Query>,
     pub(crate) vars: Vec<(String, Val)>,
     pub(crate) runt: Arc<Runt>,
-    pub(crate) path: Option<Path>,
 }
 
 impl std::fmt::Debug for QueryVal {
@@ -221,7 +225,7 @@ impl std::fmt::Debug for GenVal {
 }
 
 impl GenVal {
-    pub(crate) fn new(stream: BoxStream<'static, RResult<GenItem>>) -> Val {
+    pub(crate) fn val(stream: BoxStream<'static, RResult<GenItem>>) -> Val {
         Val::Gen(Arc::new(GenVal {
             stream: tokio::sync::Mutex::new(Some(stream)),
         }))
@@ -366,15 +370,6 @@ impl Runt {
         self.confirm(perm, Some((&layer, "layer")))
     }
 
-    /// The permission hook given to the editor.
-    pub(crate) fn edit_perms(&self) -> Arc<dyn EditPerms> {
-        Arc::new(RuntPerms {
-            user: self.shared.user.clone(),
-            asroot: self.asroot,
-            layer: self.view.write_layer().iden(),
-        })
-    }
-
     pub(crate) fn req_writable(&self, span: Span) -> RResult<()> {
         if self.shared.opts.readonly {
             return Err(self.error(
@@ -395,37 +390,12 @@ impl Runt {
         }
         let batches = editor.apply().await.map_err(Flow::from)?;
         if !batches.is_empty() {
-            self.shared.edits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.shared
+                .edits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         self.shared.edits_applied(&batches).await;
         Ok(batches)
-    }
-}
-
-/// The editor's permission hook: a user's permissions on the write layer.
-struct RuntPerms {
-    user: StormUser,
-    asroot: bool,
-    layer: String,
-}
-
-impl EditPerms for RuntPerms {
-    fn check(&self, perm: &EditPerm<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        if self.asroot {
-            return Ok(());
-        }
-        let path = perm.path();
-        let parts: Vec<&str> = path.iter().map(String::as_str).collect();
-        if self.user.allowed(&parts, Some(&self.layer)) {
-            return Ok(());
-        }
-        if let Some(legacy) = perm.legacy_path() {
-            let parts: Vec<&str> = legacy.iter().map(String::as_str).collect();
-            if self.user.allowed(&parts, Some(&self.layer)) {
-                return Ok(());
-            }
-        }
-        Err(Box::new(self.user.deny(&parts, Some((&self.layer, "layer")))))
     }
 }
 
@@ -459,7 +429,9 @@ pub(crate) fn patch_node(node: &mut Node, batches: &[Vec<NodeEdit>]) -> bool {
                         }
                     }
                     EditOp::TagDel { tag, .. } => node.tags.retain(|(n, _)| n != tag),
-                    EditOp::TagPropSet { tag, prop, valu, .. } => {
+                    EditOp::TagPropSet {
+                        tag, prop, valu, ..
+                    } => {
                         let idx = match node.tagprops.iter().position(|(t, _)| t == tag) {
                             Some(idx) => idx,
                             None => {

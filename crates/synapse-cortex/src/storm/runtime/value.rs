@@ -82,8 +82,6 @@ pub(crate) enum Obj {
     ModelProp(String),
     /// A tally (`$lib.stats.tally()`).
     Tally(DictRef),
-    /// `$lib.user.vars` / profile style dict views are plain dicts; this is a user object.
-    User { iden: String, name: String },
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -246,8 +244,9 @@ impl Val {
             Val::Obj(obj) => match &**obj {
                 Obj::Tally(d) => Val::Dict(d.clone()).to_msgpack()?,
                 Obj::View(iden) | Obj::Layer(iden) => Value::from(iden.as_str()),
-                Obj::User { iden, .. } => Value::from(iden.as_str()),
-                Obj::ModelType(n) | Obj::ModelForm(n) | Obj::ModelProp(n) => Value::from(n.as_str()),
+                Obj::ModelType(n) | Obj::ModelForm(n) | Obj::ModelProp(n) => {
+                    Value::from(n.as_str())
+                }
             },
             _ => {
                 return Err(Flow::Err(
@@ -268,12 +267,17 @@ impl Val {
             Val::Num(d) => Key::Num(d.normalize()),
             Val::Str(s) => Key::Str(s.clone()),
             Val::Bytes(b) => Key::Bytes(b.clone()),
-            Val::Tuple(items) => Key::Tuple(items.iter().map(Val::to_key).collect::<Result<_, _>>()?),
+            Val::Tuple(items) => {
+                Key::Tuple(items.iter().map(Val::to_key).collect::<Result<_, _>>()?)
+            }
             Val::Node(node) => Val::from_msgpack(&node.valu).to_key()?,
             _ => {
                 return Err(Flow::Err(
-                    StormError::new("BadArg", "Mutable values are not allowed as dictionary keys")
-                        .with("name", self.repr()),
+                    StormError::new(
+                        "BadArg",
+                        "Mutable values are not allowed as dictionary keys",
+                    )
+                    .with("name", self.repr()),
                 ));
             }
         })
@@ -281,7 +285,10 @@ impl Val {
 
     /// Whether the value is mutable (lists, dicts, sets, paths).
     pub(crate) fn is_mutable(&self) -> bool {
-        matches!(self, Val::List(_) | Val::Dict(_) | Val::Set(_) | Val::Path(_))
+        matches!(
+            self,
+            Val::List(_) | Val::Dict(_) | Val::Set(_) | Val::Path(_)
+        )
     }
 
     /// The Storm type name (`$lib.vars.type`).
@@ -312,7 +319,6 @@ impl Val {
                 Obj::ModelForm(_) => "model:form",
                 Obj::ModelProp(_) => "model:property",
                 Obj::Tally(_) => "stat:tally",
-                Obj::User { .. } => "auth:user",
             },
         }
     }
@@ -552,11 +558,12 @@ impl Val {
             Val::Int(i) => Ok(*i),
             Val::Bool(b) => Ok(*b as i128),
             Val::Float(f) if f.is_finite() => Ok(f.trunc() as i128),
-            Val::Num(d) => d
-                .trunc()
-                .to_string()
-                .parse()
-                .map_err(|_| bad_cast(format!("Failed to make an integer from {}.", self.py_repr()))),
+            Val::Num(d) => d.trunc().to_string().parse().map_err(|_| {
+                bad_cast(format!(
+                    "Failed to make an integer from {}.",
+                    self.py_repr()
+                ))
+            }),
             Val::Str(text) => crate::model::value::py_int0(text).map_err(|_| {
                 bad_cast(format!(
                     "Failed to make an integer from {}.",
@@ -615,7 +622,10 @@ pub(crate) fn py_equal(a: &Val, b: &Val) -> bool {
         (Val::Str(x), Val::Str(y)) => x == y,
         (Val::Bytes(x), Val::Bytes(y)) => x == y,
         (Val::List(_) | Val::Tuple(_), Val::List(_) | Val::Tuple(_)) => {
-            let (xs, ys) = (a.seq_items().unwrap_or_default(), b.seq_items().unwrap_or_default());
+            let (xs, ys) = (
+                a.seq_items().unwrap_or_default(),
+                b.seq_items().unwrap_or_default(),
+            );
             xs.len() == ys.len() && xs.iter().zip(&ys).all(|(x, y)| py_equal(x, y))
         }
         (Val::Dict(x), Val::Dict(y)) => {
@@ -638,7 +648,10 @@ pub(crate) fn py_order(a: &Val, b: &Val) -> Option<std::cmp::Ordering> {
         (Val::Str(x), Val::Str(y)) => Some(x.cmp(y)),
         (Val::Bytes(x), Val::Bytes(y)) => Some(x.cmp(y)),
         (Val::List(_) | Val::Tuple(_), Val::List(_) | Val::Tuple(_)) => {
-            let (xs, ys) = (a.seq_items().unwrap_or_default(), b.seq_items().unwrap_or_default());
+            let (xs, ys) = (
+                a.seq_items().unwrap_or_default(),
+                b.seq_items().unwrap_or_default(),
+            );
             for (x, y) in xs.iter().zip(&ys) {
                 match py_order(x, y)? {
                     Ordering::Equal => continue,
