@@ -21,6 +21,7 @@ pub mod fuzzing;
 mod lexer;
 mod parser;
 pub mod plan;
+pub mod runtime;
 mod sets;
 mod unescape;
 

@@ -10,8 +10,8 @@ use crate::storm::ast::*;
 /// A sequence of operators; nodes flow through them left to right.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Pipeline {
-    /// The operators.
-    pub ops: Vec<Op>,
+    /// The operators (shared: a pipeline is cheap to clone).
+    pub ops: Arc<[Op]>,
     /// Where the query was written.
     pub span: Span,
 }
@@ -560,7 +560,7 @@ pub(crate) fn build_pipeline(query: &Query, scope: &Scope) -> Result<Pipeline, P
         ops.push(op);
     }
     Ok(Pipeline {
-        ops,
+        ops: ops.into(),
         span: query.span,
     })
 }
