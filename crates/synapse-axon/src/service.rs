@@ -11,9 +11,8 @@ use futures::stream::{self, BoxStream, StreamExt};
 use rmpv::Value;
 use synapse_cell::{
     ArgDefault as D, Args, Cell, ConfDef, ConfType, ErrKind, HealthComponent, MethDef, Reply,
-    Service, ServiceDef, Session, StoreOp, map, truthy,
+    Service, ServiceDef, Session, ShareObject, StoreOp, map, truthy,
 };
-use synapse_telepath::{Call, RemoteError, Share, ShareInfo};
 use tokio::sync::Mutex;
 
 use crate::axon::{Axon, AxonOptions, HashRow};
@@ -212,14 +211,13 @@ fn genr<F>(setup: F) -> Reply
 where
     F: Future<Output = CellResult<BoxStream<'static, CellResult<Value>>>> + Send + 'static,
 {
-    Reply::Stream(
+    Reply::Genr(
         stream::once(setup)
             .map(|res| match res {
                 Ok(items) => items,
                 Err(err) => stream::once(async move { Err(err) }).boxed(),
             })
             .flatten()
-            .map(|item| item.map_err(RemoteError::from))
             .boxed(),
     )
 }
@@ -268,7 +266,7 @@ impl Service for AxonService {
         ];
         def.features = vec![("byterange".to_string(), 1), ("unpack".to_string(), 1)];
         def.api_classes = vec!["synapse.axon.AxonApi".to_string()];
-        def.share_names = vec!["axon".to_string()];
+        def.shares = vec!["axon".to_string()];
         def
     }
 
@@ -542,7 +540,9 @@ impl AxonService {
     async fn api_upload(&self, sess: &Session, args: Args) -> CellResult<Reply> {
         args.bind("upload", &[])?;
         sess.req_allowed(&perm("upload"))?;
-        Ok(Reply::Share(Arc::new(UploadShare::new(self.axon.upload()))))
+        Ok(Reply::Share(Arc::new(UploadShare {
+            upload: Mutex::new(self.axon.upload()),
+        })))
     }
 
     async fn api_del(&self, sess: &Session, args: Args) -> CellResult<Reply> {
@@ -731,78 +731,57 @@ fn bytes_arg(valu: Value) -> CellResult<Vec<u8>> {
 
 /// The upload share (`synapse.axon.UpLoadShare`): `write(byts)` and `save()`.
 struct UploadShare {
-    upload: Arc<Mutex<Upload>>,
-    sharinfo: Value,
+    upload: Mutex<Upload>,
 }
 
-impl UploadShare {
-    fn new(upload: Upload) -> Self {
-        let info = ShareInfo {
-            meths: [("save".to_string(), false), ("write".to_string(), false)]
-                .into_iter()
-                .collect(),
-            classes: [
-                "synapse.axon.UpLoadShare",
-                "synapse.axon.UpLoad",
-                "synapse.lib.share.Share",
-                "synapse.lib.base.Base",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-            version: synapse_telepath::SYN_VERSION,
-            commit: String::new(),
-        };
-        Self {
-            upload: Arc::new(Mutex::new(upload)),
-            sharinfo: info.to_value(),
-        }
-    }
-}
-
-impl Share for UploadShare {
-    fn sharinfo(&self) -> &Value {
-        &self.sharinfo
-    }
-
-    fn class_name(&self) -> &str {
-        "UpLoadShare"
-    }
-
+impl ShareObject for UploadShare {
     fn typename(&self) -> &str {
         "upload"
     }
 
-    fn call(&self, mut call: Call) -> BoxFuture<'static, Result<Reply, RemoteError>> {
-        let upload = self.upload.clone();
+    fn methods(&self) -> Vec<MethDef> {
+        vec![MethDef::call("save"), MethDef::call("write")]
+    }
+
+    fn classes(&self) -> Vec<String> {
+        [
+            "synapse.axon.UpLoadShare",
+            "synapse.axon.UpLoad",
+            "synapse.lib.share.Share",
+            "synapse.lib.base.Base",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect()
+    }
+
+    fn call(&self, meth: &str, args: Args) -> BoxFuture<'_, CellResult<Reply>> {
+        let meth = meth.to_string();
         Box::pin(async move {
-            call.set_class_name("UpLoadShare");
-            match call.meth.as_str() {
+            match meth.as_str() {
                 "write" => {
-                    let mut params = call.params(&["byts"])?;
-                    let byts: Value = params.req("byts")?;
-                    let byts = bytes_arg(byts).map_err(RemoteError::from)?;
-                    upload.lock().await.write(byts).await.map_err(remote)?;
+                    let mut bound = args.bind("write", &[("byts", D::Required)])?;
+                    let byts = bytes_arg(bound.take(0))?;
+                    self.upload.lock().await.write(byts).await?;
                     Ok(Reply::Value(Value::Nil))
                 }
                 "save" => {
-                    call.no_args()?;
-                    let (size, sha256) = upload.lock().await.save().await.map_err(remote)?;
+                    args.bind("save", &[])?;
+                    let (size, sha256) = self.upload.lock().await.save().await?;
                     Ok(Reply::Value(saved_value(size, &sha256)))
                 }
-                other => Err(RemoteError::no_such_meth("UpLoadShare", other)),
+                other => Err(synapse_cell::Error::new(
+                    ErrKind::NoSuchMeth,
+                    format!("UpLoadShare has no method: {other}."),
+                )
+                .with("name", other)),
             }
         })
     }
 
-    fn fini(&self) -> BoxFuture<'static, ()> {
-        let upload = self.upload.clone();
+    fn fini(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            upload.lock().await.reset();
+            self.upload.lock().await.reset();
         })
     }
-}
-
-fn remote(err: Error) -> RemoteError {
-    RemoteError::from(synapse_cell::Error::from(err))
 }

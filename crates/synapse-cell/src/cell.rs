@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use rmpv::Value;
 use serde_json::Value as Json;
 use synapse_base::Base;
+use synapse_hive::Hive;
 use synapse_telepath::{CertDir, Daemon, DaemonConfig};
 
 use crate::auth::{Auth, AuthEvent, AuthOptions, Rule};
@@ -59,6 +60,10 @@ impl Store for CountingStore {
     fn close(&self) -> BoxFuture<'_, ()> {
         self.inner.close()
     }
+
+    fn slab(&self) -> Option<&synapse_slab::Slab> {
+        self.inner.slab()
+    }
 }
 
 struct Inner {
@@ -76,12 +81,12 @@ struct Inner {
     https: Mutex<Vec<(String, u16)>>,
     hooks: OnceLock<Arc<dyn ServiceHooks>>,
     daemon: Daemon,
+    hive: Option<Hive>,
     reloads: Mutex<Vec<(String, ReloadFn)>>,
 }
 
 /// A reload function of a subsystem (`reload('https:certs')`).
 pub type ReloadFn = Arc<dyn Fn() -> BoxFuture<'static, Result<Value>> + Send + Sync>;
-
 
 /// The cell core shared by every service. Cheap to clone.
 #[derive(Clone)]
@@ -193,9 +198,13 @@ impl Cell {
                 }
             }
             let sessions = HttpSessions::open(store.clone(), &auth, &dir).await?;
-            Ok::<_, Error>((store, auth, sessions))
+            let hive = match inner_store.slab() {
+                Some(slab) => Some(Hive::open(slab, "hive").await.map_err(hive_err)?),
+                None => None,
+            };
+            Ok::<_, Error>((store, auth, sessions, hive))
         };
-        let (store, auth, sessions) = match setup.await {
+        let (store, auth, sessions, hive) = match setup.await {
             Ok(parts) => parts,
             Err(err) => {
                 inner_store.close().await;
@@ -214,6 +223,9 @@ impl Cell {
             ..DaemonConfig::default()
         });
         base.adopt(daemon.base());
+        if let Some(hive) = &hive {
+            base.adopt(hive.base());
+        }
 
         let cell = Cell {
             inner: Arc::new(Inner {
@@ -231,6 +243,7 @@ impl Cell {
                 https: Mutex::new(Vec::new()),
                 hooks: OnceLock::new(),
                 daemon,
+                hive,
                 reloads: Mutex::new(Vec::new()),
             }),
         };
@@ -394,6 +407,24 @@ impl Cell {
     /// The cell's own store (services may keep small records in their own DB names).
     pub fn store(&self) -> Arc<dyn Store> {
         self.inner.store.clone()
+    }
+
+    /// The cell's slab (`slabs/cell.lmdb`), when its store is one (always for cells opened
+    /// with the default store). Services may open their own databases in it.
+    pub fn slab(&self) -> Option<synapse_slab::Slab> {
+        self.inner.store.slab().cloned()
+    }
+
+    /// The cell's hive (DB `hive` of `slabs/cell.lmdb`; deprecated in the reference, kept for
+    /// the CellApi hive methods and old data). `None` when the store has no slab.
+    pub fn hive(&self) -> Option<&Hive> {
+        self.inner.hive.as_ref()
+    }
+
+    /// The hive, or an error for stores without one.
+    pub(crate) fn req_hive(&self) -> Result<&Hive> {
+        self.hive()
+            .ok_or_else(|| Error::new(ErrKind::SynErr, "This cell has no hive (no slab store)."))
     }
 
     pub(crate) fn sessions(&self) -> &HttpSessions {
@@ -626,20 +657,35 @@ impl Cell {
     /// `getSystemInfo()`.
     pub fn system_info(&self) -> Value {
         let (volsize, volfree) = crate::sysinfo::disk_usage(self.dirn());
+        let backdir = match self.conf().get_str("backup:dir") {
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => self.dirn().join("backups"),
+        };
+        // The backup directory may not exist yet: measure its volume through the closest
+        // existing ancestor.
+        let existing = backdir
+            .ancestors()
+            .find(|p| p.exists())
+            .map_or_else(|| self.dirn().to_path_buf(), Path::to_path_buf);
+        let (backsize, backfree) = crate::sysinfo::disk_usage(&existing);
         let (realdisk, apprdisk) = crate::sysinfo::dir_size(self.dirn());
         let (totalmem, availmem) = crate::sysinfo::memory();
         let cpucount = std::thread::available_parallelism().map_or(1, |n| n.get());
         map([
             ("volsize", Value::from(volsize)),
             ("volfree", Value::from(volfree)),
-            ("backupvolsize", Value::from(volsize)),
-            ("backupvolfree", Value::from(volfree)),
+            ("backupvolsize", Value::from(backsize)),
+            ("backupvolfree", Value::from(backfree)),
             ("cellstarttime", Value::from(self.started())),
             ("celluptime", Value::from(self.uptime_ms())),
             ("cellrealdisk", Value::from(realdisk)),
             ("cellapprdisk", Value::from(apprdisk)),
             ("osversion", Value::from(crate::sysinfo::os_version())),
-            ("pyversion", Value::from("3.11.0")),
+            // There is no Python here: report the Rust toolchain the build requires.
+            (
+                "pyversion",
+                Value::from(format!("rust {}", env!("CARGO_PKG_RUST_VERSION"))),
+            ),
             ("totalmem", Value::from(totalmem)),
             ("availmem", Value::from(availmem)),
             ("cpucount", Value::from(cpucount)),
@@ -653,7 +699,35 @@ impl Cell {
 
     /// `getDmonSessions()`: the open telepath sessions.
     pub fn dmon_sessions(&self) -> Value {
-        Value::Array(self.inner.daemon.sessions().iter().map(|s| s.pack()).collect())
+        // The reference names the API object by its full class (`synapse.lib.cell.CellApi`).
+        let full = self
+            .inner
+            .def
+            .api_classes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| crate::session::CELL_API_CLASSES[0].to_string());
+        let short = full.rsplit('.').next().unwrap_or_default().to_string();
+        let mut packed: Vec<Value> = self
+            .inner
+            .daemon
+            .sessions()
+            .iter()
+            .map(|s| s.pack())
+            .collect();
+        for sess in &mut packed {
+            if let Value::Map(items) = sess
+                && let Some((_, Value::Map(objs))) =
+                    items.iter_mut().find(|(k, _)| k.as_str() == Some("items"))
+            {
+                for (key, class) in objs.iter_mut() {
+                    if key.is_nil() && class.as_str() == Some(short.as_str()) {
+                        *class = Value::from(full.as_str());
+                    }
+                }
+            }
+        }
+        Value::Array(packed)
     }
 
     /// The telepath Daemon (shares the cell's API; listeners are added by the launcher).
@@ -730,6 +804,16 @@ impl Cell {
     }
 }
 
+/// A hive error as a cell error (same class name).
+pub(crate) fn hive_err(err: synapse_hive::Error) -> Error {
+    let name = err.class();
+    let mesg = err.to_string();
+    match ErrKind::from_name(name) {
+        Some(kind) => Error::new(kind, mesg),
+        None => Error::named(name, mesg),
+    }
+}
+
 fn sanitize_url(url: &str) -> String {
     // Mask a password in `scheme://user:passwd@host...`.
     match (url.find("://"), url.find('@')) {
@@ -798,7 +882,9 @@ async fn check_versions(store: &dyn Store, def: &ServiceDef, inaugural: bool) ->
 
 /// The default store of a cell directory: `slabs/cell.lmdb`.
 async fn default_store(dir: &CellDir) -> Result<Arc<dyn Store>> {
-    Ok(Arc::new(SlabStore::open(&dir.join("slabs").join("cell.lmdb")).await?))
+    Ok(Arc::new(
+        SlabStore::open(&dir.join("slabs").join("cell.lmdb")).await?,
+    ))
 }
 
 /// A cell with its service: what `synapse-servers` runs.
@@ -846,8 +932,11 @@ impl<S: Service> ServiceCell<S> {
             "name",
             crate::value::opt_str(ahaname.as_ref().and_then(Json::as_str)),
         )])));
-        daemon.share_factory("*", Arc::new(crate::tele::CellApiFactory::new(this.clone())));
-        for name in &this.cell.def().share_names {
+        daemon.share_factory(
+            "*",
+            Arc::new(crate::tele::CellApiFactory::new(this.clone())),
+        );
+        for name in &this.cell.def().shares {
             daemon.share_factory(name, Arc::new(crate::tele::CellApiFactory::new(this.clone())));
         }
         Ok(this)

@@ -99,6 +99,41 @@ impl ErrKind {
     }
 }
 
+impl ErrKind {
+    /// The kind named `name` (the inverse of [`ErrKind::name`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        const ALL: [ErrKind; 26] = [
+            ErrKind::AuthDeny,
+            ErrKind::NoSuchUser,
+            ErrKind::NoSuchRole,
+            ErrKind::NoSuchName,
+            ErrKind::NoSuchIden,
+            ErrKind::NoSuchAuthGate,
+            ErrKind::NoSuchMeth,
+            ErrKind::DupUserName,
+            ErrKind::DupRoleName,
+            ErrKind::DupUserEmail,
+            ErrKind::DupIden,
+            ErrKind::BadArg,
+            ErrKind::BadConfValu,
+            ErrKind::NeedConfValu,
+            ErrKind::SchemaViolation,
+            ErrKind::HitLimit,
+            ErrKind::FatalErr,
+            ErrKind::ShuttingDown,
+            ErrKind::CryptoErr,
+            ErrKind::BadVersion,
+            ErrKind::InconsistentStorage,
+            ErrKind::LowSpace,
+            ErrKind::IsFini,
+            ErrKind::TypeError,
+            ErrKind::BadCoreStore,
+            ErrKind::SynErr,
+        ];
+        ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
 impl fmt::Display for ErrKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -97,6 +97,16 @@ pub fn launch_config<S: Service>(
 /// Open the cell of service `S` and start its listeners. On error everything opened so far is
 /// torn down.
 pub async fn launch<S: Service>(opts: LaunchOpts, conf: Config) -> Result<Running<S>> {
+    launch_then::<S>(opts, conf, |_| {}).await
+}
+
+/// [`launch`], calling `ready` once the service is open and before it listens (a server
+/// composing services hands them to each other there).
+pub async fn launch_then<S: Service>(
+    opts: LaunchOpts,
+    conf: Config,
+    ready: impl FnOnce(&ServiceCell<S>),
+) -> Result<Running<S>> {
     let def = S::def();
     tracing::info!(
         svctype = def.cell_type,
@@ -112,6 +122,7 @@ pub async fn launch<S: Service>(opts: LaunchOpts, conf: Config) -> Result<Runnin
         base: None,
     };
     let cell = ServiceCell::<S>::open(cellopts).await?;
+    ready(&cell);
     match start_network(&cell, &opts).await {
         Ok((https, telepath)) => Ok(Running {
             cell,
@@ -148,9 +159,10 @@ async fn start_network<S: Service>(
         Some(url) => url.to_string(),
         None => opts.telepath.clone(),
     };
-    let addr = daemon.listen(&turl).await.map_err(|err| {
-        Error::new(ErrKind::BadArg, format!("cannot listen on {turl}: {err}"))
-    })?;
+    let addr = daemon
+        .listen(&turl)
+        .await
+        .map_err(|err| Error::new(ErrKind::BadArg, format!("cannot listen on {turl}: {err}")))?;
     tracing::info!("...{celltype} API (telepath): {turl}");
     telepath.push(match addr {
         synapse_telepath::ListenAddr::Tcp(sockaddr) => {
@@ -161,7 +173,10 @@ async fn start_network<S: Service>(
         synapse_telepath::ListenAddr::Unix(path) => format!("unix://{}", path.display()),
     });
     if let Some(name) = &opts.name {
-        daemon.share_factory(name, std::sync::Arc::new(crate::tele::CellApiFactory::new(cell.clone())));
+        daemon.share_factory(
+            name,
+            std::sync::Arc::new(crate::tele::CellApiFactory::new(cell.clone())),
+        );
         tracing::info!("...{celltype} API (telepath name): {name}");
     }
     let https = if !conf.contains("https:port") {

@@ -6,7 +6,7 @@
 //! service) and a telepath API ([`CellApi`]) with the reference's method names, arguments,
 //! results and error classes.
 //!
-//! # Services
+//! # Services (the extension point)
 //!
 //! Axon, Cryotank and Cortex are cells with more: they implement [`Service`] and run as
 //! [`ServiceCell<S>`]. A service declares its cell type and extra directives in
@@ -98,9 +98,68 @@
 //! # }
 //! ```
 //!
+//! Methods can also come as a `synapse_telepath::Methods` table over [`ServiceApi`] (the
+//! service plus the calling [`Session`]), returned by [`Service::api_table`]; it suits
+//! services with many methods, generators and shares:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use synapse_cell::{Cell, Result, Service, ServiceApi, ServiceDef};
+//! use synapse_telepath::{Call, Methods, Value};
+//!
+//! struct Echo {
+//!     table: Arc<Methods<ServiceApi<Echo>>>,
+//! }
+//!
+//! impl Service for Echo {
+//!     fn def() -> ServiceDef {
+//!         let mut def = ServiceDef::new("echo");
+//!         def.api_classes.push("example.EchoApi".into());
+//!         def
+//!     }
+//!
+//!     async fn init(_cell: &Cell) -> Result<Self> {
+//!         let table = Methods::<ServiceApi<Echo>>::new(["example.EchoApi"]).unary(
+//!             "echo",
+//!             |api: Arc<ServiceApi<Echo>>, mut call: Call| async move {
+//!                 api.sess.req_allowed(&["echo".into()])?; // cell errors convert with `?`
+//!                 let valu: Value = call.params(&["valu"])?.req("valu")?;
+//!                 Ok(valu)
+//!             },
+//!         );
+//!         Ok(Echo { table: Arc::new(table) })
+//!     }
+//!
+//!     fn api_table(&self) -> Option<Arc<Methods<ServiceApi<Self>>>> {
+//!         Some(self.table.clone())
+//!     }
+//! }
+//! ```
+//!
+//! What a service gets from the [`Cell`]: [`Cell::conf`] (validated, with its directives),
+//! [`Cell::auth`] (users, roles, [`Auth::allowed`], auth gates for per-object permissions with
+//! [`Auth::add_auth_gate`]), [`Cell::boss`] (register long-running user tasks for `ps`/`kill`),
+//! [`Cell::slab`] (the cell's LMDB slab, `slabs/cell.lmdb`), [`Cell::dirn`] (for its own
+//! slabs), [`Cell::base`] (its teardown tree) and [`Cell::daemon`].
+//!
+//! # Running
+//!
 //! The servers binary runs a service with [`launch`]: configuration from the command line
 //! (options generated from the schema, [`Config::cmdline_opts`]) and `SYN_<TYPE>_<KEY>`
-//! environment variables, then `cell.yaml` and `cell.mods.yaml`, then the listeners.
+//! environment variables, then `cell.yaml` and `cell.mods.yaml`, then the listeners: the
+//! telepath Daemon on `<dirn>/sock` (peers trusted, as the reference) and on `dmon:listen` or
+//! `--telepath`, HTTPS on `https:port` or `--https` (`sslcert.pem`/`sslkey.pem`, self-signed
+//! at first start).
+//!
+//! # Storage
+//!
+//! The cell's own records live in `slabs/cell.lmdb` with the reference's layout, so a
+//! directory made by the reference opens here and the other way round: DB `auth` (keys
+//! `user:info:<iden>`, `user:name:<name>`, `user:email:<email>`, `role:info:<iden>`,
+//! `role:name:<name>`, `gate:info:<iden>`, `gate:<iden>:user:<iden>`,
+//! `gate:<iden>:role:<iden>`, `user:<iden>:vars:<name>`, `user:<iden>:profile:<name>`; msgpack
+//! values), `user:apikeys` and `user:meta` (API keys), `http:sess` (HTTP sessions),
+//! `cell:info` and `cell:vers`.
 
 mod auth;
 mod boss;
@@ -110,6 +169,7 @@ mod dirn;
 mod error;
 mod http;
 mod launch;
+mod logring;
 mod passwd;
 mod service;
 mod session;
@@ -137,18 +197,20 @@ pub use crate::http::{
     status_of,
 };
 pub use crate::launch::{
-    DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config,
+    DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config, launch_then,
 };
+pub use crate::logring::{LOG_QUEUE_SIZE, log_record, recent_logs};
 pub use crate::passwd::{
     PBKDF2, PBKDF2_HASH, PBKDF2_ITERATIONS, Shadow, StoredPasswd, check_shadow, generate_api_key,
     make_shadow, parse_api_key,
 };
 pub use crate::service::{
-    BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceDef,
+    BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceApi, ServiceDef,
+    ShareObject, no_such_path,
 };
 pub use crate::session::{CELL_API_CLASSES, CELL_API_METHODS, CellApi, ConnInfo, Session};
-pub use crate::tele::{CellApiFactory, CellAuth};
 pub use crate::store::{MemStore, Rows, SlabStore, Store, StoreOp};
+pub use crate::tele::{CellApiFactory, CellAuth};
 pub use crate::value::{
     ArgDefault, Args, Bound, Param, decode, encode, from_json, guid_of, is_guid, map, map_get,
     opt_str, perm_path, req_str, to_json, truthy,

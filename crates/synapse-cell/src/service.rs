@@ -7,12 +7,14 @@
 //! ([`Service::routes`]), permission definitions, health components and teardown work.
 //! Every `CellApi` method stays available on the service's telepath API.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use rmpv::Value;
-pub use synapse_telepath::Reply;
+use synapse_telepath::Methods;
 
 use crate::cell::Cell;
 use crate::config::ConfDef;
@@ -41,9 +43,9 @@ pub struct ServiceDef {
     /// The telepath API class names put in front of the base ones in `sharinfo["classes"]`
     /// (e.g. `synapse.axon.AxonApi`).
     pub api_classes: Vec<String>,
-    /// Extra telepath share names of the cell API beside `*` (the Axon is also shared as
-    /// `axon`).
-    pub share_names: Vec<String>,
+    /// More names the cell API is shared under besides `*` (the Cryotank is also
+    /// `cryotank`, so `tcp://host/cryotank/<name>` reaches [`Service::open_path`]).
+    pub shares: Vec<String>,
 }
 
 impl ServiceDef {
@@ -56,7 +58,7 @@ impl ServiceDef {
             commit: String::new(),
             features: Vec::new(),
             api_classes: Vec::new(),
-            share_names: Vec::new(),
+            shares: Vec::new(),
         }
     }
 
@@ -71,7 +73,7 @@ impl ServiceDef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MethDef {
     /// The method name.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// True for generator methods (flagged `{"genr": true}`).
     pub genr: bool,
 }
@@ -79,12 +81,80 @@ pub struct MethDef {
 impl MethDef {
     /// A plain method.
     pub const fn call(name: &'static str) -> Self {
-        Self { name, genr: false }
+        Self {
+            name: Cow::Borrowed(name),
+            genr: false,
+        }
     }
 
     /// A generator method.
     pub const fn genr(name: &'static str) -> Self {
-        Self { name, genr: true }
+        Self {
+            name: Cow::Borrowed(name),
+            genr: true,
+        }
+    }
+}
+
+/// The object a service's telepath method table ([`Service::api_table`]) is bound to: one per
+/// session, with the service and the session (user, cell, connection).
+pub struct ServiceApi<S> {
+    /// The service.
+    pub service: Arc<S>,
+    /// The caller.
+    pub sess: Arc<Session>,
+}
+
+impl<S> std::fmt::Debug for ServiceApi<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceApi")
+            .field("sess", &self.sess)
+            .finish()
+    }
+}
+
+/// A telepath object other than the session API, returned by a method as a share (e.g. the
+/// Axon's upload). Its methods are called by name on the share's iden. (A
+/// `synapse_telepath::Share`, e.g. from `Methods::bind`, can be returned from
+/// [`Service::api_table`] methods instead.)
+pub trait ShareObject: Send + Sync + 'static {
+    /// The share type name sent to the client (e.g. `upload`).
+    fn typename(&self) -> &str;
+    /// The methods listed in the share's sharinfo.
+    fn methods(&self) -> Vec<MethDef>;
+    /// `sharinfo["classes"]` of the share.
+    fn classes(&self) -> Vec<String>;
+    /// Call a method.
+    fn call(&self, meth: &str, args: Args) -> BoxFuture<'_, Result<Reply>>;
+    /// Called when the share ends (client `share:fini` or session end).
+    fn fini(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// What a telepath method returns.
+pub enum Reply {
+    /// A value.
+    Value(Value),
+    /// A generator: items are sent as they come; an error ends it.
+    Genr(BoxStream<'static, Result<Value>>),
+    /// A new share object.
+    Share(Arc<dyn ShareObject>),
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Value(v) => f.debug_tuple("Value").field(v).finish(),
+            Reply::Genr(_) => f.write_str("Genr(..)"),
+            Reply::Share(s) => f.debug_tuple("Share").field(&s.typename()).finish(),
+        }
+    }
+}
+
+impl From<Value> for Reply {
+    fn from(valu: Value) -> Self {
+        Reply::Value(valu)
     }
 }
 
@@ -122,16 +192,25 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// ready (before any listener starts). Open service storage here.
     fn init(cell: &Cell) -> impl Future<Output = Result<Self>> + Send;
 
-    /// Extra telepath methods of the service API (listed in sharinfo after the CellApi ones).
+    /// Extra telepath methods of the service API (listed in sharinfo after the CellApi ones),
+    /// handled by [`Service::call`].
     fn methods(&self) -> Vec<MethDef> {
         Vec::new()
     }
 
+    /// Extra telepath methods as a `synapse_telepath::Methods` table over [`ServiceApi`]
+    /// (tried first; its methods are listed in sharinfo). Build the table once and keep it in
+    /// the service. Handlers get `Arc<ServiceApi<Self>>` and the telepath `Call` (bind its
+    /// arguments with `Call::params`); cell errors convert into `RemoteError` with `?`.
+    fn api_table(&self) -> Option<Arc<Methods<ServiceApi<Self>>>> {
+        None
+    }
+
     /// Handle a telepath method; `None` means "not mine" and the CellApi handles it (or
     /// answers `NoSuchMeth`). A service may also override a CellApi method this way.
-    /// Return [`Reply::Value`], [`Reply::Stream`] for generator methods (list them with
-    /// [`MethDef::genr`]) or [`Reply::Share`] with a `synapse_telepath::Share` object (e.g.
-    /// one made with `synapse_telepath::Methods::bind`) for share-returning methods.
+    /// Return [`Reply::Value`], [`Reply::Genr`] for generator methods (list them with
+    /// [`MethDef::genr`]) or [`Reply::Share`] with a [`ShareObject`] for share-returning
+    /// methods.
     fn call<'a>(
         self: &'a Arc<Self>,
         sess: &'a Session,
@@ -140,6 +219,19 @@ pub trait Service: Send + Sync + Sized + 'static {
     ) -> Option<BoxFuture<'a, Result<Reply>>> {
         let _ = (sess, meth, args);
         None
+    }
+
+    /// The API object of a telepath session opened with a path after the share name, as the
+    /// reference's `Cell.getCellApi(link, user, path)` (`tcp://host/cryotank/foo` gives
+    /// `["foo"]`). `path` is never empty; `sess` is the authenticated session. The default
+    /// refuses every path with `NoSuchPath`.
+    fn open_path<'a>(
+        self: &'a Arc<Self>,
+        sess: Arc<Session>,
+        path: &'a [String],
+    ) -> BoxFuture<'a, Result<Arc<dyn synapse_telepath::Share>>> {
+        let _ = sess;
+        Box::pin(async move { Err(no_such_path(path)) })
     }
 
     /// Extra HTTP routes (matched before the cell's own).
@@ -161,6 +253,14 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn fini(&self) -> impl Future<Output = ()> + Send {
         async {}
     }
+}
+
+/// The reference's `NoSuchPath` for a telepath path no API object answers to.
+pub fn no_such_path(path: &[String]) -> crate::error::Error {
+    crate::error::Error::named("NoSuchPath", format!("No such path: {}", path.join("/"))).with(
+        "path",
+        Value::Array(path.iter().map(|p| Value::from(p.as_str())).collect()),
+    )
 }
 
 /// The object-safe part of a service the cell core needs (HTTP health and perm defs).

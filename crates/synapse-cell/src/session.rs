@@ -11,9 +11,10 @@ use rmpv::Value;
 use crate::auth::{PackRoles, Rule, User};
 use crate::cell::{Cell, ServiceCell};
 use crate::error::{ErrKind, Error, Result};
-use crate::service::{MethDef, Reply, Service};
+use crate::service::{MethDef, Reply, Service, ServiceApi};
 use crate::util::pyrepr;
 use crate::value::{ArgDefault as D, Args, Bound, map, perm_path, req_str, truthy};
+use synapse_telepath::{Call, CallCtx, Methods, RemoteError, Share};
 
 /// Where a telepath session comes from (`getDmonSessions()['conninfo']`).
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +178,8 @@ pub const CELL_API_METHODS: &[MethDef] = &[
     MethDef::call("getCellUser"),
     MethDef::call("getDmonSessions"),
     MethDef::call("getHealthCheck"),
+    MethDef::call("getHiveKey"),
+    MethDef::call("getHiveKeys"),
     MethDef::call("getNexsIndx"),
     MethDef::call("getPermDef"),
     MethDef::call("getPermDefs"),
@@ -199,12 +202,17 @@ pub const CELL_API_METHODS: &[MethDef] = &[
     MethDef::call("isUserAllowed"),
     MethDef::call("kill"),
     MethDef::call("killTask"),
+    MethDef::call("listHiveKey"),
+    MethDef::call("logs"),
     MethDef::call("listUserApiKeys"),
+    MethDef::call("popHiveKey"),
     MethDef::call("popUserProfInfo"),
     MethDef::call("ps"),
     MethDef::call("reload"),
+    MethDef::call("saveHiveTree"),
     MethDef::call("setAuthAdmin"),
     MethDef::call("setCellUser"),
+    MethDef::call("setHiveKey"),
     MethDef::call("setRoleRules"),
     MethDef::call("setUserAdmin"),
     MethDef::call("setUserArchived"),
@@ -216,6 +224,7 @@ pub const CELL_API_METHODS: &[MethDef] = &[
     MethDef::call("setUserRules"),
     MethDef::call("shutdown"),
     MethDef::call("tryUserPasswd"),
+    MethDef::genr("watch"),
 ];
 
 /// The base classes of every cell API in `sharinfo["classes"]`.
@@ -230,6 +239,12 @@ pub struct CellApi<S> {
     sess: Arc<Session>,
     sharinfo: Arc<OnceLock<Value>>,
     class: Arc<str>,
+    table: Arc<OnceLock<Option<BoundTable<S>>>>,
+}
+
+struct BoundTable<S> {
+    methods: Arc<Methods<ServiceApi<S>>>,
+    share: Arc<dyn Share>,
 }
 
 impl<S> Clone for CellApi<S> {
@@ -239,6 +254,7 @@ impl<S> Clone for CellApi<S> {
             sess: self.sess.clone(),
             sharinfo: self.sharinfo.clone(),
             class: self.class.clone(),
+            table: self.table.clone(),
         }
     }
 }
@@ -307,6 +323,7 @@ impl<S: Service> CellApi<S> {
             sess,
             sharinfo: Arc::new(OnceLock::new()),
             class,
+            table: Arc::new(OnceLock::new()),
         }
     }
 
@@ -318,7 +335,7 @@ impl<S: Service> CellApi<S> {
                 meths: self
                     .methods()
                     .into_iter()
-                    .map(|m| (m.name.to_string(), m.genr))
+                    .map(|m| (m.name.into_owned(), m.genr))
                     .collect(),
                 classes: self.classes(),
                 version: (
@@ -345,7 +362,21 @@ impl<S: Service> CellApi<S> {
     /// The method list for `sharinfo["meths"]` (CellApi's and the service's).
     pub fn methods(&self) -> Vec<MethDef> {
         let mut meths: Vec<MethDef> = CELL_API_METHODS.to_vec();
-        for meth in self.svc.service().methods() {
+        let mut extra = self.svc.service().methods();
+        if let Some(table) = self.table() {
+            extra.extend(
+                table
+                    .methods
+                    .info()
+                    .meths
+                    .iter()
+                    .map(|(name, genr)| MethDef {
+                        name: name.clone().into(),
+                        genr: *genr,
+                    }),
+            );
+        }
+        for meth in extra {
             match meths.iter_mut().find(|m| m.name == meth.name) {
                 Some(slot) => *slot = meth,
                 None => meths.push(meth),
@@ -361,9 +392,55 @@ impl<S: Service> CellApi<S> {
         classes
     }
 
+    fn table(&self) -> Option<&BoundTable<S>> {
+        self.table
+            .get_or_init(|| {
+                let methods = self.svc.service().api_table()?;
+                let api = Arc::new(ServiceApi {
+                    service: self.svc.service().clone(),
+                    sess: self.sess.clone(),
+                });
+                let share = methods.bind(api);
+                Some(BoundTable { methods, share })
+            })
+            .as_ref()
+    }
+
     /// Call a method by name as the session user. Unknown names and names starting with `_`
     /// are `NoSuchMeth`.
     pub async fn call(&self, meth: &str, args: Args) -> Result<Reply> {
+        if !meth.starts_with('_')
+            && let Some(table) = self.table()
+            && table.methods.has(meth)
+        {
+            let call = Call::new(meth, args.args, args.kwargs, CallCtx::detached());
+            let reply = table.share.call(call).await.map_err(Error::from)?;
+            return Ok(crate::tele::from_tele(reply));
+        }
+        self.call_service(meth, args).await
+    }
+
+    /// Call a method from a telepath call (keeps its context for the service table).
+    pub(crate) async fn call_remote(
+        &self,
+        call: Call,
+    ) -> std::result::Result<synapse_telepath::Reply, RemoteError> {
+        if !call.meth.starts_with('_')
+            && let Some(table) = self.table()
+            && table.methods.has(&call.meth)
+        {
+            return table.share.call(call).await;
+        }
+        let Call {
+            meth, args, kwargs, ..
+        } = call;
+        self.call_service(&meth, Args { args, kwargs })
+            .await
+            .map(crate::tele::to_tele)
+            .map_err(RemoteError::from)
+    }
+
+    async fn call_service(&self, meth: &str, args: Args) -> Result<Reply> {
         if !meth.starts_with('_')
             && let Some(fut) = self.svc.service().call(&self.sess, meth, args.clone())
         {
@@ -524,6 +601,30 @@ impl<S: Service> CellApi<S> {
                 ))
             }
 
+            "logs" => {
+                sess.req_admin()?;
+                let bound = args.bind(meth, &[("last", D::Int(100))])?;
+                let last = usize::try_from(bound.opt_int(0, "last")?.unwrap_or(100)).unwrap_or(0);
+                ok(Value::Array(crate::logring::recent_logs(last)))
+            }
+            "watch" => {
+                sess.req_admin()?;
+                let bound = args.bind(meth, &[("last", D::Int(100))])?;
+                let last = usize::try_from(bound.opt_int(0, "last")?.unwrap_or(100)).unwrap_or(0);
+                let (recent, rx) = crate::logring::watch_logs(last);
+                let follow = futures::stream::unfold(rx, |mut rx| async move {
+                    loop {
+                        match rx.recv().await {
+                            Ok(item) => return Some((Ok(item), rx)),
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        }
+                    }
+                });
+                let items = futures::stream::iter(recent.into_iter().map(Ok)).chain(follow);
+                Ok(Reply::Genr(items.boxed()))
+            }
+
             // ----- tasks -----
             "ps" => {
                 args.bind(meth, &[])?;
@@ -570,13 +671,13 @@ impl<S: Service> CellApi<S> {
             "getTasks" => {
                 sess.req_admin()?;
                 args.bind(meth, &[("peers", D::Bool(true)), ("timeout", D::Nil)])?;
-                let items: Vec<std::result::Result<Value, synapse_telepath::RemoteError>> = cell
+                let items: Vec<Result<Value>> = cell
                     .boss()
                     .ps()
                     .into_iter()
                     .map(|t| Ok(with_service(t.pack_v2())))
                     .collect();
-                Ok(Reply::Stream(futures::stream::iter(items).boxed()))
+                Ok(Reply::Genr(futures::stream::iter(items).boxed()))
             }
             "getTask" => {
                 sess.req_admin()?;
@@ -1159,6 +1260,63 @@ impl<S: Service> CellApi<S> {
                     .pop_user_profile(&iden, &name)
                     .await?
                     .unwrap_or(default))
+            }
+
+            // ----- the (deprecated) hive -----
+            "listHiveKey" | "getHiveKeys" | "getHiveKey" | "setHiveKey" | "popHiveKey"
+            | "saveHiveTree" => {
+                let user = sess.req_admin()?;
+                tracing::warn!(user = %user.name, "CellApi.{methname} is deprecated");
+                let hive = cell.req_hive()?;
+                let hive_err = crate::cell::hive_err;
+                match methname {
+                    "listHiveKey" => {
+                        let bound = args.bind(meth, &[("path", D::Nil)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        ok(hive.list_keys(&path).map_or(Value::Nil, |keys| {
+                            Value::Array(keys.into_iter().map(Value::from).collect())
+                        }))
+                    }
+                    "getHiveKeys" => {
+                        let bound = args.bind(meth, &[("path", D::Required)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        let items = hive.get_keys(&path);
+                        ok(Value::Array(
+                            items
+                                .into_iter()
+                                .map(|(k, v)| Value::Array(vec![Value::from(k), v]))
+                                .collect(),
+                        ))
+                    }
+                    "getHiveKey" => {
+                        let bound = args.bind(meth, &[("path", D::Required)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        ok(hive.get(&path).unwrap_or(Value::Nil))
+                    }
+                    "setHiveKey" => {
+                        let mut bound =
+                            args.bind(meth, &[("path", D::Required), ("valu", D::Required)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        let valu = bound.take(1);
+                        ok(hive.set(&path, valu).await.map_err(hive_err)?)
+                    }
+                    "popHiveKey" => {
+                        let bound = args.bind(meth, &[("path", D::Required)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        ok(hive.pop(&path).await.map_err(hive_err)?)
+                    }
+                    _ => {
+                        let bound = args.bind(meth, &[("path", D::Empty)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        ok(hive.save_tree(&path))
+                    }
+                }
             }
 
             // ----- API keys -----

@@ -97,6 +97,12 @@ pub trait Store: Send + Sync + 'static {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+
+    /// The LMDB slab behind the store, if there is one (services keep their own databases
+    /// in the cell's slab, as the reference's Cortex and Cryotank do).
+    fn slab(&self) -> Option<&Slab> {
+        None
+    }
 }
 
 fn slab_err(err: synapse_slab::Error) -> Error {
@@ -112,7 +118,9 @@ pub struct SlabStore {
 
 impl std::fmt::Debug for SlabStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SlabStore").field("path", &self.slab.path()).finish()
+        f.debug_struct("SlabStore")
+            .field("path", &self.slab.path())
+            .finish()
     }
 }
 
@@ -190,7 +198,9 @@ impl Store for SlabStore {
             let mut resolved = Vec::with_capacity(ops.len());
             for op in ops {
                 let name = match &op {
-                    StoreOp::Put { db, .. } | StoreOp::Delete { db, .. } | StoreOp::DeletePrefix { db, .. } => db,
+                    StoreOp::Put { db, .. }
+                    | StoreOp::Delete { db, .. }
+                    | StoreOp::DeletePrefix { db, .. } => db,
                 };
                 resolved.push((self.db(name).await?, op));
             }
@@ -228,6 +238,10 @@ impl Store for SlabStore {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move { self.slab.fini().await })
+    }
+
+    fn slab(&self) -> Option<&Slab> {
+        Some(&self.slab)
     }
 }
 
@@ -321,7 +335,10 @@ mod tests {
         let store = SlabStore::open(&path).await.unwrap();
         let rows = store.scan("auth", b"").await.unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(store.get("auth", b"user:name:b").await.unwrap(), Some(b"2".to_vec()));
+        assert_eq!(
+            store.get("auth", b"user:name:b").await.unwrap(),
+            Some(b"2".to_vec())
+        );
         assert_eq!(store.get("nodb", b"x").await.unwrap(), None);
         store.close().await;
     }

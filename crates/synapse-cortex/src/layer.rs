@@ -145,14 +145,28 @@ pub(crate) struct Dbs {
     pub(crate) meta: Db,
 }
 
-/// A counter key: kind byte, then one or two ids.
-pub(crate) fn counter_key(kind: u8, abrv: abrv::AbrvId, sub: Option<abrv::AbrvId>) -> Vec<u8> {
-    let mut key = vec![kind];
-    key.extend_from_slice(&abrv.to_be_bytes());
-    if let Some(sub) = sub {
-        key.extend_from_slice(&sub.to_be_bytes());
+/// A counter: kind byte and one or two ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct CounterKey(u8, abrv::AbrvId, Option<abrv::AbrvId>);
+
+impl CounterKey {
+    pub(crate) fn bytes(self) -> Vec<u8> {
+        let mut key = vec![self.0];
+        key.extend_from_slice(&self.1.to_be_bytes());
+        if let Some(sub) = self.2 {
+            key.extend_from_slice(&sub.to_be_bytes());
+        }
+        key
     }
-    key
+}
+
+/// The key of a counter: kind byte, then one or two ids.
+pub(crate) fn counter_key(kind: u8, abrv: abrv::AbrvId, sub: Option<abrv::AbrvId>) -> Vec<u8> {
+    CounterKey(kind, abrv, sub).bytes()
+}
+
+pub(crate) fn counter(kind: u8, abrv: abrv::AbrvId, sub: Option<abrv::AbrvId>) -> CounterKey {
+    CounterKey(kind, abrv, sub)
 }
 
 /// State shared with closures running on the slab thread.
@@ -263,6 +277,21 @@ pub struct LogEntry {
     pub meta: EditMeta,
 }
 
+impl LogEntry {
+    /// The wire item: `(offset, nodeedits)`, or `(offset, nodeedits, meta)` with `meta` (the
+    /// reference's `syncNodeEdits` / `syncNodeEdits2`), buids as raw bytes.
+    pub fn to_value(&self, meta: bool) -> Value {
+        let mut items = vec![
+            Value::from(self.offset),
+            NodeEdit::list_to_value(&self.edits, crate::nodeedit::BuidForm::Bytes),
+        ];
+        if meta {
+            items.push(self.meta.to_value());
+        }
+        Value::Array(items)
+    }
+}
+
 /// Which end of a light edge a lookup starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EdgeDir {
@@ -305,9 +334,14 @@ const READ_BATCH: usize = 512;
 
 impl Layer {
     /// Open (creating) the layer stored in `dirn`, loading its abbreviations into `abrvs`.
-    pub async fn open(dirn: impl AsRef<Path>, def: LayerDef, abrvs: Arc<Abrvs>) -> Result<Layer, Error> {
+    pub async fn open(
+        dirn: impl AsRef<Path>,
+        def: LayerDef,
+        abrvs: Arc<Abrvs>,
+    ) -> Result<Layer, Error> {
         let dirn = dirn.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dirn).map_err(|err| Error::BadStorage(format!("{}: {err}", dirn.display())))?;
+        std::fs::create_dir_all(&dirn)
+            .map_err(|err| Error::BadStorage(format!("{}: {err}", dirn.display())))?;
         let slab = Slab::open(dirn.join("layer.lmdb"), SlabOptions::default()).await?;
         let dup = DbOptions::dupsort();
         let plain = DbOptions::default();
@@ -420,7 +454,9 @@ impl Layer {
                 self.inner.logedits.store(def.logedits, Ordering::Relaxed);
             }
             other => {
-                return Err(Error::BadArg(format!("{other} is not a valid layer info key")));
+                return Err(Error::BadArg(format!(
+                    "{other} is not a valid layer info key"
+                )));
             }
         }
         Ok(def.clone())
@@ -534,7 +570,9 @@ impl Layer {
 
     /// The number of nodes of a form in this layer.
     pub async fn count_form(&self, form: &str) -> Result<i64, Error> {
-        let key = self.id(AbrvKind::Form, &[form]).map(|id| counter_key(b'p', id, None));
+        let key = self
+            .id(AbrvKind::Form, &[form])
+            .map(|id| counter_key(b'p', id, None));
         self.counter(key).await
     }
 
@@ -548,7 +586,9 @@ impl Layer {
 
     /// The number of nodes with a universal property in this layer.
     pub async fn count_univ(&self, prop: &str) -> Result<i64, Error> {
-        let key = self.id(AbrvKind::Univ, &[prop]).map(|id| counter_key(b'p', id, None));
+        let key = self
+            .id(AbrvKind::Univ, &[prop])
+            .map(|id| counter_key(b'p', id, None));
         self.counter(key).await
     }
 
@@ -578,7 +618,12 @@ impl Layer {
     }
 
     /// The number of tag property rows (of one form, or all).
-    pub async fn count_tagprop(&self, form: Option<&str>, tag: &str, prop: &str) -> Result<i64, Error> {
+    pub async fn count_tagprop(
+        &self,
+        form: Option<&str>,
+        tag: &str,
+        prop: &str,
+    ) -> Result<i64, Error> {
         let key = self
             .id(AbrvKind::TagProp, &[form.unwrap_or(""), tag, prop])
             .map(|id| counter_key(b'T', id, None));
@@ -620,7 +665,15 @@ impl Layer {
     ) -> Result<(Vec<Row>, Resume, bool), Error> {
         let plan = plan.clone();
         self.snapshot(move |txn, shared| {
-            lift::scan_batch(txn, &shared.dbs, &shared.abrvs, &plan, scan_idx, resume, limit)
+            lift::scan_batch(
+                txn,
+                &shared.dbs,
+                &shared.abrvs,
+                &plan,
+                scan_idx,
+                resume,
+                limit,
+            )
         })
         .await
     }
@@ -654,9 +707,10 @@ impl Layer {
                 last = Some((key.to_vec(), val.to_vec()));
                 let rowverb = String::from_utf8_lossy(&key[32..]).into_owned();
                 if let Some(verb) = &verb
-                    && *verb != rowverb {
-                        continue;
-                    }
+                    && *verb != rowverb
+                {
+                    continue;
+                }
                 let other: Buid = val
                     .try_into()
                     .map_err(|_| Error::BadStorage("bad edge row".into()))?;
@@ -744,7 +798,8 @@ impl Layer {
                         .map_err(|_| Error::BadStorage("bad node data key".into()))?,
                 );
                 let name = abrvs.name(AbrvKind::Data, id)?;
-                let valu = unpackb(val).ok_or_else(|| Error::BadStorage("bad node data value".into()))?;
+                let valu =
+                    unpackb(val).ok_or_else(|| Error::BadStorage("bad node data value".into()))?;
                 out.push((name, valu));
             }
             Ok(out)
@@ -808,10 +863,17 @@ impl Layer {
                 );
                 let row = unpackb(val).ok_or_else(|| Error::BadStorage("bad log row".into()))?;
                 let (edits, meta) = match row.as_array().map(Vec::as_slice) {
-                    Some([edits, meta]) => (NodeEdit::list_from_value(edits)?, EditMeta::from_value(meta)),
+                    Some([edits, meta]) => (
+                        NodeEdit::list_from_value(edits)?,
+                        EditMeta::from_value(meta),
+                    ),
                     _ => return Err(Error::BadStorage("bad log row".into())),
                 };
-                out.push(LogEntry { offset, edits, meta });
+                out.push(LogEntry {
+                    offset,
+                    edits,
+                    meta,
+                });
                 if out.len() >= limit {
                     break;
                 }
@@ -824,7 +886,12 @@ impl Layer {
     /// Every storage node of the layer, in buid order, in batches.
     pub fn sodes(&self) -> BoxStream<'static, Result<(Buid, Sode), Error>> {
         let layer = self.clone();
-        let state = (layer, None::<Vec<u8>>, std::collections::VecDeque::new(), false);
+        let state = (
+            layer,
+            None::<Vec<u8>>,
+            std::collections::VecDeque::new(),
+            false,
+        );
         stream::try_unfold(state, |(layer, mut after, mut buf, mut done)| async move {
             loop {
                 if let Some(item) = buf.pop_front() {
@@ -900,7 +967,9 @@ impl Layer {
         let mut edges = Vec::new();
         let mut resume = None;
         loop {
-            let (batch, next, done) = self.scan_edges(EdgeDir::N1, buid, None, resume, 4096).await?;
+            let (batch, next, done) = self
+                .scan_edges(EdgeDir::N1, buid, None, resume, 4096)
+                .await?;
             edges.extend(batch);
             if done {
                 break;

@@ -167,18 +167,20 @@ impl Node {
             let form = model.form(&self.form);
             if let Some(form) = form
                 && let Ok(repr) = form.ty().repr(&self.valu)
-                    && repr != self.valu {
-                        info.push((text("repr"), repr));
-                    }
+                && repr != self.valu
+            {
+                info.push((text("repr"), repr));
+            }
             let mut reprs = Vec::new();
             for (name, valu) in &self.props {
                 let Some(prop) = form.and_then(|f| f.prop(name)) else {
                     continue;
                 };
                 if let Ok(repr) = prop.ty().repr(valu)
-                    && repr != *valu {
-                        reprs.push((text(name), repr));
-                    }
+                    && repr != *valu
+                {
+                    reprs.push((text(name), repr));
+                }
             }
             info.push((text("reprs"), Value::Map(reprs)));
             let mut tpreprs = Vec::new();
@@ -189,9 +191,10 @@ impl Node {
                         continue;
                     };
                     if let Ok(repr) = ty.repr(valu)
-                        && repr != *valu {
-                            items.push((text(name), repr));
-                        }
+                        && repr != *valu
+                    {
+                        items.push((text(name), repr));
+                    }
                 }
                 if !items.is_empty() {
                     tpreprs.push((text(tag), Value::Map(items)));
@@ -205,7 +208,8 @@ impl Node {
 
 /// The type of a declared tag property.
 pub(crate) fn tagprop_type<'m>(model: &'m Model, name: &str) -> Option<crate::model::Type<'m>> {
-    let tdef = model.tagprops().get(name)?;
+    let tagprops = model.tagprops();
+    let tdef = tagprops.get(name)?;
     let typedef = tdef.get("type")?;
     let tname = typedef.get(0)?.as_str()?;
     match typedef.get(1).and_then(serde_json::Value::as_object) {

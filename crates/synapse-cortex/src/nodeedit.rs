@@ -30,6 +30,48 @@ use sha2::{Digest, Sha256};
 /// A node id: sha256 of the msgpack of `(form, norm)`.
 pub type Buid = [u8; 32];
 
+/// A hasher for maps keyed by buids: buids are sha256 digests, so their first 8 bytes are
+/// already uniformly distributed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuidHasher(u64);
+
+impl std::hash::Hasher for BuidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(buf);
+        }
+    }
+}
+
+/// A fast non-cryptographic hasher (the "Fx" multiply-rotate scheme) for maps with keys
+/// that are not attacker controlled: abbreviations, counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(buf))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}
+
+/// A `HashMap` keyed by buids.
+pub type BuidMap<V> = std::collections::HashMap<Buid, V, std::hash::BuildHasherDefault<BuidHasher>>;
+
 /// A tag value: `(min, max)` epoch millis, both `None` for a tag without a time interval.
 pub type TagIval = (Option<i64>, Option<i64>);
 
@@ -265,7 +307,11 @@ impl EditOp {
                 stortype,
             } => vec![s(prop), oldv.clone(), st(stortype)],
             EditOp::TagSet { tag, valu, oldv } => {
-                vec![s(tag), ival_value(*valu), oldv.map_or(Value::Nil, ival_value)]
+                vec![
+                    s(tag),
+                    ival_value(*valu),
+                    oldv.map_or(Value::Nil, ival_value),
+                ]
             }
             EditOp::TagDel { tag, oldv } => vec![s(tag), oldv.map_or(Value::Nil, ival_value)],
             EditOp::TagPropSet {
@@ -734,11 +780,14 @@ mod tests {
         }
         let valu = ne.to_value(BuidForm::Iden);
         let edits = valu[2].as_array().unwrap();
-        assert_eq!(edits[2][1], Value::Array(vec![
-            Value::from("foo"),
-            Value::Array(vec![Value::Nil, Value::Nil]),
-            Value::Array(vec![Value::from(1), Value::from(2)]),
-        ]));
+        assert_eq!(
+            edits[2][1],
+            Value::Array(vec![
+                Value::from("foo"),
+                Value::Array(vec![Value::Nil, Value::Nil]),
+                Value::Array(vec![Value::from(1), Value::from(2)]),
+            ])
+        );
         assert_eq!(edits[3][1][1], Value::from(hex::encode([9u8; 32])));
         assert_eq!(NodeEdit::count(&[ne]), 4);
     }
@@ -755,7 +804,10 @@ mod tests {
         let bad = Value::Array(vec![
             Value::Binary(vec![0; 32]),
             Value::from("x"),
-            Value::Array(vec![Value::Array(vec![Value::from(99), Value::Array(vec![])])]),
+            Value::Array(vec![Value::Array(vec![
+                Value::from(99),
+                Value::Array(vec![]),
+            ])]),
         ]);
         assert!(NodeEdit::from_value(&bad).is_err());
     }

@@ -250,12 +250,14 @@ impl View {
 
     /// Apply raw nodeedits to the write layer (the reference's `saveNodeEdits`); returns the
     /// applied edits.
-    pub async fn apply_edits(&self, edits: Vec<NodeEdit>, meta: EditMeta) -> Result<Vec<NodeEdit>, Error> {
+    pub async fn apply_edits(
+        &self,
+        edits: Vec<NodeEdit>,
+        meta: EditMeta,
+    ) -> Result<Vec<NodeEdit>, Error> {
         let layer = self.write_layer();
         if layer.is_readonly() {
-            return Err(Error::IsReadOnly(
-                "The view is in read-only mode.".into(),
-            ));
+            return Err(Error::IsReadOnly("The view is in read-only mode.".into()));
         }
         Ok(layer.apply(edits, meta).await?.edits)
     }
@@ -263,8 +265,15 @@ impl View {
     // ----- nodes -----
 
     /// Storage nodes of many buids from the given layers: `out[i][j]` is buid `i` in layer `j`.
-    pub(crate) async fn sodes_of(&self, layers: &[Layer], buids: &[Buid]) -> Result<Vec<Vec<Option<Sode>>>, Error> {
-        let mut out: Vec<Vec<Option<Sode>>> = buids.iter().map(|_| Vec::with_capacity(layers.len())).collect();
+    pub(crate) async fn sodes_of(
+        &self,
+        layers: &[Layer],
+        buids: &[Buid],
+    ) -> Result<Vec<Vec<Option<Sode>>>, Error> {
+        let mut out: Vec<Vec<Option<Sode>>> = buids
+            .iter()
+            .map(|_| Vec::with_capacity(layers.len()))
+            .collect();
         if buids.is_empty() {
             return Ok(out);
         }
@@ -339,7 +348,10 @@ impl View {
         }
         let prop = model.prop(full).ok_or_else(|| Error::no_prop(full))?;
         match prop.form() {
-            Some(form) => Ok(PropRef::Prop(form.name().to_owned(), prop.name().to_owned())),
+            Some(form) => Ok(PropRef::Prop(
+                form.name().to_owned(),
+                prop.name().to_owned(),
+            )),
             None => Ok(PropRef::Univ(prop.name().to_owned())),
         }
     }
@@ -353,6 +365,19 @@ impl View {
             return Ok(prop.ty());
         }
         Err(Error::no_prop(full))
+    }
+
+    /// Every node of a form, in primary value order.
+    pub fn lift_form(&self, form: &str, reverse: bool) -> Result<NodeStream, Error> {
+        if self.inner.model.form(form).is_none() {
+            return Err(Error::no_prop(form));
+        }
+        self.lift(
+            &LiftBy::Form {
+                form: form.to_owned(),
+            },
+            reverse,
+        )
     }
 
     /// Every node of a form, or with a property (`inet:ipv4`, `inet:ipv4:asn`, `.created`,
@@ -369,13 +394,24 @@ impl View {
     /// Nodes whose form value or property matches `cmpr valu` (`inet:ipv4=1.2.3.4`,
     /// `inet:ipv4:asn>10`, `inet:fqdn=*.link`, `.seen@=2020`); the value is normalized by
     /// the property's type ([`crate::model::Type::stor_lifts`]).
-    pub fn lift_prop_valu(&self, full: &str, cmpr: &str, valu: &Value, reverse: bool) -> Result<NodeStream, Error> {
+    pub fn lift_prop_valu(
+        &self,
+        full: &str,
+        cmpr: &str,
+        valu: &Value,
+        reverse: bool,
+    ) -> Result<NodeStream, Error> {
         let lifts = self.prop_type(full)?.stor_lifts(cmpr, valu)?;
         self.lift_prop_stor(full, lifts, reverse)
     }
 
     /// Like [`View::lift_prop_valu`] with comparisons already computed by the model.
-    pub fn lift_prop_stor(&self, full: &str, lifts: Vec<StorLift>, reverse: bool) -> Result<NodeStream, Error> {
+    pub fn lift_prop_stor(
+        &self,
+        full: &str,
+        lifts: Vec<StorLift>,
+        reverse: bool,
+    ) -> Result<NodeStream, Error> {
         let target = self.resolve_prop(full)?;
         let bys = lifts
             .into_iter()
@@ -399,7 +435,13 @@ impl View {
     }
 
     /// Nodes with an array property having an element matching `cmpr valu` (`*[...]`).
-    pub fn lift_prop_array(&self, full: &str, cmpr: &str, valu: &Value, reverse: bool) -> Result<NodeStream, Error> {
+    pub fn lift_prop_array(
+        &self,
+        full: &str,
+        cmpr: &str,
+        valu: &Value,
+        reverse: bool,
+    ) -> Result<NodeStream, Error> {
         let ty = self.prop_type(full)?;
         let elem = ty.array_elem().ok_or_else(|| {
             Error::Model(ModelError::BadTypeValu {
@@ -425,7 +467,12 @@ impl View {
     }
 
     /// Nodes with a tag (`#foo.bar`, `inet:ipv4#foo`). The tag must be normalized.
-    pub fn lift_tag(&self, tag: &str, form: Option<&str>, reverse: bool) -> Result<NodeStream, Error> {
+    pub fn lift_tag(
+        &self,
+        tag: &str,
+        form: Option<&str>,
+        reverse: bool,
+    ) -> Result<NodeStream, Error> {
         self.lift(
             &LiftBy::Tag {
                 tag: tag.to_owned(),
@@ -437,7 +484,14 @@ impl View {
 
     /// Nodes whose tag interval matches (`#foo=2020`, `#foo@=(2020, 2021)`); the value is
     /// normalized as an interval.
-    pub fn lift_tag_valu(&self, tag: &str, form: Option<&str>, cmpr: &str, valu: &Value, reverse: bool) -> Result<NodeStream, Error> {
+    pub fn lift_tag_valu(
+        &self,
+        tag: &str,
+        form: Option<&str>,
+        cmpr: &str,
+        valu: &Value,
+        reverse: bool,
+    ) -> Result<NodeStream, Error> {
         let ival = self.norm_ival(valu)?;
         self.lift(
             &LiftBy::TagValu {
@@ -465,7 +519,13 @@ impl View {
     }
 
     /// Nodes with a tag property (`#foo:score`, `inet:ipv4#foo:score`).
-    pub fn lift_tagprop(&self, form: Option<&str>, tag: &str, prop: &str, reverse: bool) -> Result<NodeStream, Error> {
+    pub fn lift_tagprop(
+        &self,
+        form: Option<&str>,
+        tag: &str,
+        prop: &str,
+        reverse: bool,
+    ) -> Result<NodeStream, Error> {
         self.lift(
             &LiftBy::TagProp {
                 form: form.map(str::to_owned),
@@ -537,7 +597,12 @@ impl View {
     }
 
     /// The number of index rows matching `full cmpr valu` (summed over layers).
-    pub async fn count_prop_valu(&self, full: &str, cmpr: &str, valu: &Value) -> Result<i64, Error> {
+    pub async fn count_prop_valu(
+        &self,
+        full: &str,
+        cmpr: &str,
+        valu: &Value,
+    ) -> Result<i64, Error> {
         let target = self.resolve_prop(full)?;
         let lifts = self.prop_type(full)?.stor_lifts(cmpr, valu)?;
         let mut total = 0;
@@ -575,7 +640,12 @@ impl View {
 
     // ----- edges -----
 
-    fn edges(&self, dir: EdgeDir, buid: Buid, verb: Option<&str>) -> BoxStream<'static, Result<(String, Buid), Error>> {
+    fn edges(
+        &self,
+        dir: EdgeDir,
+        buid: Buid,
+        verb: Option<&str>,
+    ) -> BoxStream<'static, Result<(String, Buid), Error>> {
         struct EdgeCursor {
             layer: Layer,
             buf: std::collections::VecDeque<(String, Buid)>,
@@ -634,12 +704,20 @@ impl View {
 
     /// Light edges from a node: `(verb, n2)` ordered by verb then n2, deduplicated across
     /// layers.
-    pub fn edges_n1(&self, buid: Buid, verb: Option<&str>) -> BoxStream<'static, Result<(String, Buid), Error>> {
+    pub fn edges_n1(
+        &self,
+        buid: Buid,
+        verb: Option<&str>,
+    ) -> BoxStream<'static, Result<(String, Buid), Error>> {
         self.edges(EdgeDir::N1, buid, verb)
     }
 
     /// Light edges to a node: `(verb, n1)`.
-    pub fn edges_n2(&self, buid: Buid, verb: Option<&str>) -> BoxStream<'static, Result<(String, Buid), Error>> {
+    pub fn edges_n2(
+        &self,
+        buid: Buid,
+        verb: Option<&str>,
+    ) -> BoxStream<'static, Result<(String, Buid), Error>> {
         self.edges(EdgeDir::N2, buid, verb)
     }
 
@@ -702,7 +780,11 @@ impl View {
 
     /// Nodes of any form whose property of a form-typed (or array of form) type refers to
     /// the node `form=valu`; used by delete checks. Yields the referring nodes.
-    pub(crate) fn nodes_by_prop_type_valu(&self, form: &str, valu: &Value) -> Result<NodeStream, Error> {
+    pub(crate) fn nodes_by_prop_type_valu(
+        &self,
+        form: &str,
+        valu: &Value,
+    ) -> Result<NodeStream, Error> {
         let model = &self.inner.model;
         let mut bys = Vec::new();
         for fobj in model.forms() {

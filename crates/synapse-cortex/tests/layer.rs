@@ -7,7 +7,7 @@ mod layer {
     mod crash;
     mod editor;
     mod nodes;
-    mod views;
     mod reference;
     mod util;
+    mod views;
 }

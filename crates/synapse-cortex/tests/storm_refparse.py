@@ -16,7 +16,7 @@ line: {"q": text, "src": origin, "ok": true, "ast": repr} for accepted queries o
 The Rust test in storm/fixture.rs asserts that our parser agrees on every line.
 
 Usage:
-    python storm_refparse.py --conformance PATH/storm-visible.jsonl storm_refparse.jsonl.gz
+    python storm_refparse.py --conformance PATH/storm-visible.jsonl --splice storm_refparse.jsonl.gz
 '''
 import os
 import ast
@@ -145,11 +145,11 @@ INSERTS = ['"', "'", '(', ')', '[', ']', '{', '}', '|', '$', '#', ':', '=', '<',
            '*', '.', ',', '`', ' ', '\n', '?', '/', '@', '~', '^', '!', '%', '\\', 'x', '0',
            '->', '<-', '-(', ')>', '${', '//', '/*', 'and ', ' or ', 'not ', '--', '+#', '-#']
 
-def mutants(text, rand, count):
+def mutants(text, rand, count, others=()):
     out = []
     size = len(text)
     for _ in range(count):
-        kind = rand.randrange(4)
+        kind = rand.randrange(6 if others else 4)
         if size == 0:
             kind = 2
         if kind == 0:
@@ -161,10 +161,20 @@ def mutants(text, rand, count):
         elif kind == 2:
             offs = rand.randrange(size + 1)
             out.append(text[:offs] + rand.choice(INSERTS) + text[offs:])
-        else:
+        elif kind == 3:
             offs = rand.randrange(size)
             span = rand.randrange(1, 8)
             out.append(text[:offs] + text[offs + span:])
+        elif kind == 4:
+            # splice the start of this query onto the end of another one
+            other = rand.choice(others)
+            out.append(text[:rand.randrange(size + 1)] + other[rand.randrange(len(other) + 1):])
+        else:
+            # repeat a piece of the query somewhere else
+            offs = rand.randrange(size)
+            piece = text[offs:offs + rand.randrange(1, 12)]
+            dest = rand.randrange(size + 1)
+            out.append(text[:dest] + piece + text[dest:])
     return out
 
 def record(text, src):
@@ -197,6 +207,7 @@ def main(argv):
     pars.add_argument('--mutants', type=int, default=3, help='mutations per query')
     pars.add_argument('--seed', type=int, default=9)
     pars.add_argument('--max-len', type=int, default=4000, help='skip longer queries')
+    pars.add_argument('--splice', action='store_true', help='also splice queries together (bigger corpus)')
     pars.add_argument('out')
     opts = pars.parse_args(argv)
 
@@ -208,8 +219,9 @@ def main(argv):
     for text, src in base:
         seen.add(text)
         items.append((text, src))
+    others = [t for (t, s) in base if t] if opts.splice else ()
     for text, src in base:
-        for mut in mutants(text, rand, opts.mutants):
+        for mut in mutants(text, rand, opts.mutants, others):
             if mut in seen or not encodable(mut):
                 continue
             seen.add(mut)

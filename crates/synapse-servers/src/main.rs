@@ -4,12 +4,20 @@
 //! options are generated from the service's configuration schema by [`cli::command`].
 
 mod cli;
+mod cortex;
 
 use std::process::ExitCode;
 
 use clap::Command;
 use synapse_axon::AxonService;
 use synapse_cell::BaseCell;
+use synapse_cortex::cortex::Cortex;
+use synapse_cryotank::CryoCell;
+
+/// mimalloc: the services allocate and free many small values (decoded msgpack) per request,
+/// which glibc's allocator handles about half as fast.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The subcommands, one per service.
 fn services() -> Command {
@@ -27,24 +35,17 @@ fn services() -> Command {
             "axon",
             "Run an Axon: the content-addressed blob store.",
         ))
-}
-
-/// Serve large allocations (1 MiB and more) from their own mappings, which go back to the
-/// system when freed. Services pass big transient buffers (blob chunks, large telepath
-/// messages) between threads; with glibc's defaults (a threshold that grows to 32 MiB after
-/// the first such free, and per-thread arenas that keep what they once held) a server that
-/// streamed a 4 GiB blob kept over a hundred MiB it no longer used.
-#[allow(unsafe_code)]
-fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` only sets an allocator parameter; it runs before any other thread.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
+        .subcommand(cli::command::<CryoCell>(
+            "cryotank",
+            "Run a Cryotank: append-only record tanks.",
+        ))
+        .subcommand(cli::command::<Cortex>(
+            "cortex",
+            "Run a Cortex: the Synapse hypergraph database (with a local Axon unless `axon` is set).",
+        ))
 }
 
 fn main() -> ExitCode {
-    tune_malloc();
     let matches = services().get_matches();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -60,6 +61,10 @@ fn main() -> ExitCode {
         match matches.subcommand() {
             Some(("cell", sub)) => cli::run::<BaseCell>(sub).await,
             Some(("axon", sub)) => cli::run::<AxonService>(sub).await,
+            Some(("cryotank", sub)) => cli::run::<CryoCell>(sub).await,
+            Some(("cortex", sub)) => {
+                cli::run_with::<Cortex, _, _, _, _>(sub, cortex::open_axon, cortex::set_axon).await
+            }
             Some((other, _)) => Err(anyhow::anyhow!("unknown service {other}")),
             None => Err(anyhow::anyhow!("no service given")),
         }
@@ -127,5 +132,27 @@ mod tests {
                 .try_get_matches_from(["synapse-servers", "cell", "/tmp/x", "--dmon-listen", "x"])
                 .is_err()
         );
+    }
+}
+#[cfg(test)]
+mod logtests {
+    #[test]
+    fn log_events_reach_the_ring() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let sub = tracing_subscriber::registry().with(crate::cli::RingLayer);
+        let marker = synapse_base::guid();
+        tracing::subscriber::with_default(sub, || {
+            tracing::warn!(user = "visi", count = 3, "marker {marker}");
+        });
+        let logs = synapse_cell::recent_logs(synapse_cell::LOG_QUEUE_SIZE);
+        let found = logs
+            .iter()
+            .map(synapse_cell::to_json)
+            .find(|rec| rec["message"] == format!("marker {marker}"))
+            .expect("the event is in the ring");
+        assert_eq!(found["level"], "WARNING");
+        assert_eq!(found["user"], "visi");
+        assert_eq!(found["count"], 3);
+        assert_eq!(found["logger"]["name"], "synapse_servers::logtests");
     }
 }

@@ -1,5 +1,6 @@
 //! [`Slab`]: the handle on one LMDB environment and its slab thread.
 
+use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use synapse_base::Base;
 use tokio::sync::oneshot;
 
@@ -34,7 +35,9 @@ const SCAN_BATCH_BYTES: usize = 4 << 20;
 /// earlier write, committed or not. Each closure passed to [`Slab::write`] commits atomically:
 /// a crash keeps all of its writes or none.
 ///
-/// The async methods never block the runtime. The `_blocking` twins are for code already on a
+/// Jobs run in the order the calls were *made*: [`Slab::write`], [`Slab::read`],
+/// [`Slab::commit`] and friends send their job when called, and the returned future only
+/// awaits the reply. The async methods never block the runtime. The `_blocking` twins are for code already on a
 /// blocking thread; they fail with [`Error::Reentrant`] on the slab thread itself.
 ///
 /// Close with [`Slab::fini`] (or the slab's [`Base`]); dropping every handle also commits and
@@ -212,20 +215,23 @@ impl Slab {
         *worker_lock(&self.inner.shared.thread) == Some(std::thread::current().id())
     }
 
-    /// Run `func` on the slab thread and await its result.
-    pub(crate) async fn run<T, E>(
+    /// Send `func` to the slab thread now; the returned future awaits its result.
+    pub(crate) fn run<T, E>(
         &self,
         func: impl for<'w, 'e> FnOnce(&'w mut Worker<'e>) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
+    ) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.submit(Job::Run(Box::new(move |worker| {
+        let sent = self.submit(Job::Run(Box::new(move |worker| {
             let _ = tx.send(func(worker));
-        })))?;
-        rx.await.map_err(|_| Error::IsFini)?
+        })));
+        async move {
+            sent?;
+            rx.await.map_err(|_| Error::IsFini)?
+        }
     }
 
     /// Run `func` on the slab thread, blocking this thread until it is done.
@@ -254,41 +260,43 @@ impl Slab {
     /// The closure's writes join the pending batch (see [`Slab::commit`] to wait until they
     /// are committed). Writes made before the closure returns an error are kept. A panic in
     /// the closure is caught and returned as [`Error::Panicked`].
-    pub async fn write<T, E, F>(&self, func: F) -> Result<T, E>
+    pub fn write<T, E, F>(&self, func: F) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
         F: FnOnce(&mut Txn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        self.run(move |worker| worker.run_write(func)).await
+        self.run(move |worker| worker.run_write(func))
     }
 
     /// [`Slab::write`], then wait until the batch holding the writes is committed (group
     /// commit: concurrent callers share one commit).
-    pub async fn write_commit<T, E, F>(&self, func: F) -> Result<T, E>
+    pub fn write_commit<T, E, F>(
+        &self,
+        func: F,
+    ) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
         F: FnOnce(&mut Txn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        self.submit(Job::Run(Box::new(move |worker| {
-            let _ = tx.send(worker.run_write(func));
-        })))?;
-        let committed = self.commit_request(false)?;
-        let out = rx.await.map_err(|_| Error::IsFini)??;
-        committed.await.map_err(|_| Error::IsFini)??;
-        Ok(out)
+        let written = self.write(func);
+        let committed = self.commit_request(false);
+        async move {
+            let out = written.await?;
+            committed?.await.map_err(|_| Error::IsFini)??;
+            Ok(out)
+        }
     }
 
     /// Run `func` on the slab thread with a read view that sees pending writes.
-    pub async fn read<T, E, F>(&self, func: F) -> Result<T, E>
+    pub fn read<T, E, F>(&self, func: F) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
         F: FnOnce(&Txn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        self.run(move |worker| worker.run_read(func)).await
+        self.run(move |worker| worker.run_read(func))
     }
 
     /// Run `func` on a blocking-pool thread with a read-only transaction of the *committed*
@@ -344,18 +352,16 @@ impl Slab {
     /// Commit every write made before this call (the reference's `sync()` / `forcecommit()`).
     /// Concurrent callers share one commit. After it returns, the writes survive a crash of
     /// this process; see [`Slab::flush`] for OS crashes.
-    pub async fn commit(&self) -> Result<()> {
-        self.commit_request(false)?
-            .await
-            .map_err(|_| Error::IsFini)?
+    pub fn commit(&self) -> impl Future<Output = Result<()>> + Send + 'static {
+        let request = self.commit_request(false);
+        async move { request?.await.map_err(|_| Error::IsFini)? }
     }
 
     /// [`Slab::commit`], then force the data to disk (`fsync`), so the writes survive a crash
     /// of the OS too.
-    pub async fn flush(&self) -> Result<()> {
-        self.commit_request(true)?
-            .await
-            .map_err(|_| Error::IsFini)?
+    pub fn flush(&self) -> impl Future<Output = Result<()>> + Send + 'static {
+        let request = self.commit_request(true);
+        async move { request?.await.map_err(|_| Error::IsFini)? }
     }
 
     /// [`Slab::commit`] for blocking code.
@@ -600,6 +606,149 @@ impl Slab {
 
 /// The per-row function of a streamed scan.
 type RowFn<T> = dyn Fn(&[u8], &[u8]) -> Result<T> + Send + Sync;
+
+/// Keys per job of [`Slab::scan_keys_hier`].
+const HIER_BATCH: usize = 1024;
+
+impl Slab {
+    /// Stream the keys under `prefix` at most `depth` separators deep (see [`Txn::hier_keys`]),
+    /// the reference's `scanKeysByHierPref`.
+    pub fn scan_keys_hier(
+        &self,
+        db: Db,
+        prefix: &[u8],
+        sepr: u8,
+        depth: usize,
+        nodup: bool,
+    ) -> ScanStream<Vec<u8>> {
+        let state = (self.clone(), prefix.to_vec(), None::<Vec<u8>>, false);
+        let batches = stream::unfold(state, move |(slab, prefix, after, done)| async move {
+            if done {
+                return None;
+            }
+            let (pref, last) = (prefix.clone(), after.clone());
+            let res = slab
+                .read(move |txn| {
+                    txn.hier_keys(db, &pref, sepr, depth, nodup, last.as_deref(), HIER_BATCH)
+                })
+                .await;
+            match res {
+                Ok(keys) => {
+                    let done = keys.len() < HIER_BATCH;
+                    let after = keys.last().cloned().or(after);
+                    Some((Ok(keys), (slab, prefix, after, done)))
+                }
+                Err(err) => Some((Err(err), (slab, prefix, after, true))),
+            }
+        });
+        let items = batches.flat_map(|batch| match batch {
+            Ok(items) => stream::iter(items.into_iter().map(Ok)).left_stream(),
+            Err(err) => stream::once(async move { Err(err) }).right_stream(),
+        });
+        ScanStream {
+            inner: items.boxed(),
+        }
+    }
+
+    /// Copy every row of `src` into the database `dst_name` of `dst` (created with the same
+    /// dupsort flag), the reference's `copydb`; [`Error::DataAlreadyExists`] if it has rows.
+    /// Returns the number of rows copied.
+    pub async fn copydb(&self, src: Db, dst: &Slab, dst_name: &str) -> Result<u64> {
+        let opts = DbOptions {
+            dupsort: src.is_dupsort(),
+            ..DbOptions::default()
+        };
+        let target = dst.initdb(dst_name, opts).await?;
+        if dst.stat(target).await?.entries > 0 {
+            return Err(Error::DataAlreadyExists(format!(
+                "database {dst_name} already has rows"
+            )));
+        }
+        let mut rows = self.scan(src, Scan::full());
+        let mut chunk = Vec::new();
+        let mut copied = 0u64;
+        let put = PutOptions {
+            dupdata: true,
+            append: true,
+            ..PutOptions::default()
+        };
+        loop {
+            let next = rows.next().await.transpose()?;
+            let end = next.is_none();
+            if let Some(row) = next {
+                chunk.push(row);
+            }
+            if chunk.len() >= SCAN_BATCH_ROWS || (end && !chunk.is_empty()) {
+                let part = std::mem::take(&mut chunk);
+                let count = part.len();
+                let (_, added) = dst
+                    .write(move |txn| txn.put_multi(target, part, put))
+                    .await?;
+                if added != count {
+                    return Err(Error::BadData("unexpected number of rows written".into()));
+                }
+                copied += count as u64;
+            }
+            if end {
+                return Ok(copied);
+            }
+        }
+    }
+
+    /// Copy the whole slab (every named database, compacted) to a new slab at `dst`, the
+    /// reference's `copyslab`; [`Error::DataAlreadyExists`] if `dst` exists. The options file
+    /// is copied too.
+    pub async fn copyslab(&self, dst: impl AsRef<Path>) -> Result<()> {
+        let dst = dst.as_ref().to_path_buf();
+        if dst.exists() {
+            return Err(Error::DataAlreadyExists(format!(
+                "{} already exists",
+                dst.display()
+            )));
+        }
+        self.commit().await?;
+        let main = self.main_db().await?;
+        let names: Vec<Vec<u8>> = self.scan_keys(main, Scan::full()).try_collect().await?;
+        let target = Slab::open(&dst, self.options().clone()).await?;
+        let res = async {
+            let target_main = target.main_db().await?;
+            for name in names {
+                let text = String::from_utf8(name.clone()).ok();
+                let db = match &text {
+                    Some(text) => self.open_existing(text).await?,
+                    None => None,
+                };
+                match (db, text) {
+                    (Some(db), Some(text)) => {
+                        self.copydb(db, &target, &text).await?;
+                    }
+                    _ => {
+                        // A plain row of the main database.
+                        if let Some(val) = self.get(main, &name).await? {
+                            target.put(target_main, &name, &val).await?;
+                        }
+                    }
+                }
+            }
+            target.commit().await
+        }
+        .await;
+        target.fini().await;
+        res?;
+        let from = crate::options::opts_path(self.path());
+        if from.exists() {
+            let to = crate::options::opts_path(&dst);
+            std::fs::copy(&from, &to).map_err(|err| Error::io(&to, err))?;
+        }
+        Ok(())
+    }
+
+    /// The named database if it exists (with its real dupsort flag), without creating it.
+    async fn open_existing(&self, name: &str) -> Result<Option<Db>> {
+        let name = name.to_owned();
+        self.run(move |worker| worker.open_existing(&name)).await
+    }
+}
 
 struct ScanState<T> {
     slab: Slab,

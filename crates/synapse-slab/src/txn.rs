@@ -388,6 +388,81 @@ impl<'a> Txn<'a> {
         Ok(Iter::new(cursor, scan, db.dupsort))
     }
 
+    /// Keys under `prefix` at most `depth` separators deep (below the prefix), skipping deeper
+    /// subtrees with seeks: the reference's `scanKeysByHierPref`. Returns up to `limit` keys
+    /// (a dupsort key once per value unless `nodup`, never split across calls), starting after
+    /// `after` if given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn hier_keys(
+        &self,
+        db: Db,
+        prefix: &[u8],
+        sepr: u8,
+        depth: usize,
+        nodup: bool,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        if sepr == 0xff {
+            return Err(Error::BadArg(format!(
+                "Invalid sepr value {sepr:?} for scanKeysByHierPref, must be a single character < \\xff."
+            )));
+        }
+        let cursor = self.cursor(db)?;
+        let seek = |key: &[u8]| -> Result<Item<'_>> {
+            if key.is_empty() {
+                cursor_op(&cursor, None, None, ffi::MDB_FIRST)
+            } else {
+                cursor_op(&cursor, Some(key), None, ffi::MDB_SET_RANGE)
+            }
+        };
+        let step = if nodup || !db.dupsort {
+            ffi::MDB_NEXT_NODUP
+        } else {
+            ffi::MDB_NEXT
+        };
+        let mut item = match after {
+            None => seek(prefix)?,
+            Some(after) => match seek(after)? {
+                Some((found, _)) if found == after => {
+                    cursor_op(&cursor, None, None, ffi::MDB_NEXT_NODUP)?
+                }
+                other => other,
+            },
+        };
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        while let Some((mut key, _)) = item {
+            loop {
+                if !key.starts_with(prefix) {
+                    return Ok(out);
+                }
+                let tail = &key[prefix.len()..];
+                // Where the (depth+1)-th separator is, if the key is that deep.
+                let Some(cut) = tail
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, byte)| **byte == sepr)
+                    .nth(depth)
+                    .map(|(idx, _)| prefix.len() + idx)
+                else {
+                    break;
+                };
+                let mut next = key[..cut].to_vec();
+                next.push(sepr + 1);
+                match seek(&next)? {
+                    Some((found, _)) => key = found,
+                    None => return Ok(out),
+                }
+            }
+            if out.len() >= limit && out.last().map(Vec::as_slice) != Some(key) {
+                return Ok(out);
+            }
+            out.push(key.to_vec());
+            item = cursor_op(&cursor, None, None, step)?;
+        }
+        Ok(out)
+    }
+
     // ----- writes -----
 
     /// Put `val` at `key`, replacing (or, for dupsort databases, adding a value). Returns false

@@ -481,10 +481,11 @@ impl<'e> Worker<'e> {
 
     /// Commit the pending batch (after running the commit hooks) and begin the next one.
     pub(crate) fn commit(&mut self) -> Result<()> {
+        self.shared.hot_dirty.store(false, Ordering::Relaxed);
         if self.shared.readonly() {
+            self.dirty_since = None;
             return Ok(());
         }
-        self.shared.hot_dirty.store(false, Ordering::Relaxed);
         self.run_hooks()?;
         if !self.dirty {
             self.dirty_since = None;
@@ -757,21 +758,59 @@ impl<'e> Worker<'e> {
                     other => break other.map_err(lmdb_err),
                 }
             };
+            // Read the flags the database really has before our transaction begins again.
+            let res = res.map(|dbi| (dbi, self.db_is_dupsort(dbi).unwrap_or(opts.dupsort)));
             self.begin()?;
-            res?
+            let (dbi, dupsort) = res?;
+            return Ok(self.remember(name, dbi, dupsort));
         };
-        let dupsort = self
-            .env
+        let dupsort = self.db_is_dupsort(dbi).unwrap_or(opts.dupsort);
+        Ok(self.remember(name, dbi, dupsort))
+    }
+
+    fn db_is_dupsort(&self, dbi: Database) -> Option<bool> {
+        self.env
             .get_db_flags(dbi)
+            .ok()
             .map(|flags| flags.contains(DatabaseFlags::DUP_SORT))
-            .unwrap_or(opts.dupsort);
+    }
+
+    fn remember(&self, name: &str, dbi: Database, dupsort: bool) -> Db {
         let db = Db {
             dbi,
             dupsort,
             slab: self.shared.id,
         };
         lock(&self.shared.dbs).insert(name.to_owned(), db);
-        Ok(db)
+        db
+    }
+
+    /// Open a named database only if it exists and is one (a main-database row that is not a
+    /// database gives `None`).
+    pub(crate) fn open_existing(&mut self, name: &str) -> Result<Option<Db>> {
+        if let Some(db) = lock(&self.shared.dbs).get(name) {
+            return Ok(Some(*db));
+        }
+        if !self.dbexists(name)? {
+            return Ok(None);
+        }
+        if !self.shared.readonly() {
+            // Opening goes through LMDB's own transaction.
+            self.commit()?;
+            drop(self.txn.take());
+        }
+        let res = self
+            .env
+            .open_db(Some(name))
+            .map(|dbi| (dbi, self.db_is_dupsort(dbi).unwrap_or(false)));
+        if !self.shared.readonly() {
+            self.begin()?;
+        }
+        match res {
+            Ok((dbi, dupsort)) => Ok(Some(self.remember(name, dbi, dupsort))),
+            Err(lmdb::Error::Incompatible) | Err(lmdb::Error::NotFound) => Ok(None),
+            Err(err) => Err(lmdb_err(err)),
+        }
     }
 
     /// True if a named database exists.

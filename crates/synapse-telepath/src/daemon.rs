@@ -165,6 +165,13 @@ struct DaemonInner {
     permits: Arc<Semaphore>,
 }
 
+impl Drop for DaemonInner {
+    fn drop(&mut self) {
+        // Dropped without fini: stop the listeners and links rather than leak them.
+        self.base.token().cancel();
+    }
+}
+
 impl Default for Daemon {
     fn default() -> Self {
         Self::new()
@@ -498,6 +505,9 @@ struct LinkCtx {
 
 const BATCH_BYTES: usize = 64 * 1024;
 
+/// The most sessions one link may hold (one per handshake on it).
+const MAX_LINK_SESSIONS: usize = 16;
+
 impl LinkCtx {
     /// Encode with `fill` and send. An encoding error is returned before anything is sent.
     async fn send_with<F>(&self, fill: F) -> Result<Result<(), CodecError>, Error>
@@ -631,7 +641,17 @@ impl LinkCtx {
             return Err(RemoteError::is_fini("session ended during handshake"));
         }
         lock(&self.daemon.sessions).insert(sess.iden().to_owned(), sess.clone());
-        lock(&self.sessions).push(sess.clone());
+        // A link repeating handshakes keeps at most MAX_LINK_SESSIONS sessions: the oldest
+        // ends (the reference keeps them all until the link closes).
+        let evicted = {
+            let mut sessions = lock(&self.sessions);
+            sessions.push(sess.clone());
+            let extra = sessions.len().saturating_sub(MAX_LINK_SESSIONS);
+            sessions.drain(..extra).collect::<Vec<_>>()
+        };
+        for old in evicted {
+            old.fini().await;
+        }
         if self.base.is_fini() {
             sess.fini().await;
         }
@@ -734,9 +754,24 @@ impl LinkCtx {
     /// `t2:genr`, the items, then the end (or the error). Items ready at once are sent
     /// together, up to [`BATCH_BYTES`], to save system calls.
     async fn t2_stream(&self, mut stream: ValueStream) -> Result<(), Error> {
+        // The reference announces the generator at once: a client awaiting the call must not
+        // wait for the first item (which may never come, e.g. a follow of an idle log). When
+        // the first item is already there, it travels in the same write as `t2:genr`.
+        let mut ready = stream.next().now_or_never();
         let mut first = true;
+        if ready.is_none() {
+            self.send_with(|out| {
+                msg::write_t2_genr(out);
+                Ok(())
+            })
+            .await??;
+            first = false;
+        }
         loop {
-            let next = stream.next().await;
+            let next = match ready.take() {
+                Some(item) => item,
+                None => stream.next().await,
+            };
             let mut finished = false;
             let mut failure: Option<RemoteError> = None;
             let sent = self

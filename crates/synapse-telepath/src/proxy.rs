@@ -23,6 +23,9 @@ use crate::tls::CertDir;
 use crate::url::UrlInfo;
 use crate::value::{ValueExt, vmap};
 
+/// A hard cap on idle pool links.
+const MAX_POOL: usize = 1024;
+
 /// Keyword arguments of a call.
 pub type Kwargs = Vec<(String, Value)>;
 
@@ -37,8 +40,11 @@ pub struct ProxyOptions {
     pub max_message: usize,
     /// Where `ssl://` URLs find CAs and user certificates.
     pub certdir: CertDir,
-    /// Idle pool links kept open; more are closed when returned.
+    /// Idle pool links kept for good: above this, one idle link is closed every
+    /// [`ProxyOptions::cull_interval`] (the reference's `_links_max`, 12).
     pub max_idle: usize,
+    /// How often an idle link above [`ProxyOptions::max_idle`] is closed (the reference: 10 s).
+    pub cull_interval: Duration,
 }
 
 impl Default for ProxyOptions {
@@ -49,6 +55,7 @@ impl Default for ProxyOptions {
             max_message: DEFAULT_MAX_MESSAGE,
             certdir: CertDir::default(),
             max_idle: 12,
+            cull_interval: Duration::from_secs(10),
         }
     }
 }
@@ -259,6 +266,23 @@ impl Proxy {
                 }
             }
         });
+        // Close one idle link per interval while more than `max_idle` are idle.
+        let weak = Arc::downgrade(&inner);
+        let cull_token = inner.rx_token.clone();
+        let interval = opts.cull_interval.max(Duration::from_millis(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = cull_token.cancelled() => return,
+                    () = tokio::time::sleep(interval) => {}
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                let mut pool = lock(&inner.pool);
+                if pool.len() > inner.max_idle {
+                    pool.pop_front();
+                }
+            }
+        });
         Ok(Proxy {
             inner,
             timeout: opts.timeout,
@@ -372,8 +396,10 @@ impl Proxy {
         if self.is_fini() {
             return;
         }
+        // Links in use by concurrent callers come back here: keep them (closing them would
+        // make the next calls reconnect); the cull task trims the excess slowly.
         let mut pool = lock(&self.inner.pool);
-        if pool.len() < self.inner.max_idle {
+        if pool.len() < MAX_POOL {
             pool.push_back(conn);
         }
     }

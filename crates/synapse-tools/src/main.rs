@@ -1,46 +1,54 @@
-//! `synapse-tools <tool> [options]`: the command-line tools of Synapse. Each tool is one
-//! module with its `command()` and `run()`, and one line in [`tools`] and in [`main`].
+//! `synapse-tools <tool> ...`: Synapse's command-line tools (the reference's
+//! `python -m synapse.tools.*`). Each tool is one module with its own arguments and `main`.
 
+mod cryo;
 mod progress;
 mod pullfile;
 mod pushfile;
 
 use std::process::ExitCode;
 
-use clap::Command;
+use clap::{Parser, Subcommand};
 
-/// The subcommands, one per tool.
-fn tools() -> Command {
-    Command::new("synapse-tools")
-        .about("Synapse command-line tools")
-        .subcommand_required(true)
-        .arg_required_else_help(true)
-        .subcommand(pushfile::command())
-        .subcommand(pullfile::command())
+/// Synapse command-line tools.
+#[derive(Debug, Parser)]
+#[command(name = "synapse-tools", version)]
+struct Cli {
+    #[command(subcommand)]
+    tool: Tool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Tool {
+    /// Cryotank tools: list tanks, display or ingest records.
+    Cryo(cryo::Args),
+    /// Upload files to an Axon (and make file:bytes nodes in a Cortex).
+    Pushfile(pushfile::Args),
+    /// Fetch files from an Axon by sha256.
+    Pullfile(pullfile::Args),
 }
 
 fn main() -> ExitCode {
-    let matches = tools().get_matches();
+    let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("cannot start the async runtime: {err}");
+            eprintln!("error: cannot start the async runtime: {err}");
             return ExitCode::FAILURE;
         }
     };
     let res = runtime.block_on(async {
-        match matches.subcommand() {
-            Some(("pushfile", sub)) => pushfile::run(sub).await,
-            Some(("pullfile", sub)) => pullfile::run(sub).await,
-            Some((other, _)) => Err(anyhow::anyhow!("unknown tool {other}")),
-            None => Err(anyhow::anyhow!("no tool given")),
+        match cli.tool {
+            Tool::Cryo(args) => cryo::main(args).await,
+            Tool::Pushfile(args) => pushfile::main(args).await,
+            Tool::Pullfile(args) => pullfile::main(args).await,
         }
     });
     match res {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -50,29 +58,42 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
     #[test]
     fn cli_is_consistent() {
-        tools().debug_assert();
-        let matches = tools()
-            .try_get_matches_from([
-                "synapse-tools",
-                "pullfile",
-                "-a",
-                "tcp://x/",
-                "-l",
-                "aa",
-                "-l",
-                "bb",
-            ])
-            .unwrap();
-        let (_, sub) = matches.subcommand().unwrap();
-        assert_eq!(sub.get_many::<String>("hashes").unwrap().count(), 2);
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cryo_arguments_parse_as_the_reference() {
+        let cli = Cli::try_parse_from([
+            "synapse-tools",
+            "cryo",
+            "cat",
+            "tcp://host/cryotank/x",
+            "--offset",
+            "5",
+            "--size",
+            "3",
+            "--jsonl",
+            "-i",
+        ]);
+        assert!(cli.is_ok(), "{cli:?}");
+        let both = Cli::try_parse_from([
+            "synapse-tools",
+            "cryo",
+            "cat",
+            "tcp://host/cryotank/x",
+            "--jsonl",
+            "--msgpack",
+        ]);
+        assert!(both.is_err());
+        assert!(Cli::try_parse_from(["synapse-tools", "cryo", "list"]).is_err());
         assert!(
-            tools()
-                .try_get_matches_from(["synapse-tools", "pushfile", "-a", "x"])
-                .is_err()
+            Cli::try_parse_from(["synapse-tools", "cryo", "list", "tcp://a/", "tcp://b/"]).is_ok()
         );
     }
 }

@@ -2,9 +2,9 @@
 //! `synapse.tools.axon.get` / `synapse.tools.pullfile`).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Arg, ArgAction, ArgMatches, Command};
 use futures::StreamExt;
 use rmpv::Value;
 use synapse_telepath::Proxy;
@@ -12,30 +12,19 @@ use tokio::io::AsyncWriteExt;
 
 use crate::progress::Progress;
 
-/// The subcommand.
-pub(crate) fn command() -> Command {
-    Command::new("pullfile")
-        .about("Fetches file from the given axon")
-        .arg(
-            Arg::new("axon")
-                .short('a')
-                .long("axon")
-                .required(true)
-                .help("URL to the axon blob store"),
-        )
-        .arg(
-            Arg::new("output")
-                .short('o')
-                .long("output")
-                .help("Directory to output files to"),
-        )
-        .arg(
-            Arg::new("hashes")
-                .short('l')
-                .long("list-hashes")
-                .action(ArgAction::Append)
-                .help("List of hashes to pull from axon"),
-        )
+/// The arguments (those of the reference's `synapse.tools.axon.get`).
+#[derive(Debug, clap::Args)]
+#[command(about = "Fetches file from the given axon")]
+pub(crate) struct Args {
+    /// URL to the axon blob store
+    #[arg(short = 'a', long = "axon")]
+    axon: String,
+    /// Directory to output files to
+    #[arg(short = 'o', long = "output")]
+    output: Option<String>,
+    /// List of hashes to pull from axon
+    #[arg(short = 'l', long = "list-hashes")]
+    hashes: Vec<String>,
 }
 
 /// Fetch one blob into `path`.
@@ -72,23 +61,12 @@ async fn fetch(axon: &Proxy, sha256: &[u8], hexsha: &str, path: &PathBuf) -> any
 }
 
 /// Run the tool.
-pub(crate) async fn run(matches: &ArgMatches) -> anyhow::Result<()> {
-    let url = matches
-        .get_one::<String>("axon")
-        .context("missing --axon")?;
-    let outdir = PathBuf::from(
-        matches
-            .get_one::<String>("output")
-            .map_or(".", String::as_str),
-    );
+pub(crate) async fn main(args: Args) -> anyhow::Result<ExitCode> {
+    let url = &args.axon;
+    let outdir = PathBuf::from(args.output.as_deref().unwrap_or("."));
     std::fs::create_dir_all(&outdir)
         .with_context(|| format!("cannot create {}", outdir.display()))?;
-    let hashes: Vec<String> = matches
-        .get_many::<String>("hashes")
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
+    let hashes = args.hashes;
     let mut raws = Vec::with_capacity(hashes.len());
     for text in &hashes {
         raws.push(hex::decode(text).with_context(|| format!("not a hex sha256: {text}"))?);
@@ -122,5 +100,5 @@ pub(crate) async fn run(matches: &ArgMatches) -> anyhow::Result<()> {
         }
     }
     axon.fini().await;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

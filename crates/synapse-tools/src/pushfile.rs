@@ -3,9 +3,9 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Arg, ArgAction, ArgMatches, Command};
 use md5::Digest as _;
 use rmpv::Value;
 use synapse_telepath::Proxy;
@@ -16,44 +16,27 @@ use crate::progress::Progress;
 /// The read size of uploads (the reference's `iterfd` chunk).
 const CHUNK: usize = 10_000_000;
 
-/// The subcommand.
-pub(crate) fn command() -> Command {
-    Command::new("pushfile")
-        .about(
-            "Command line tool for uploading files to an Axon and making file:bytes in a Cortex.",
-        )
-        .arg(
-            Arg::new("axon")
-                .short('a')
-                .long("axon")
-                .required(true)
-                .help("URL for a target Axon to store files at."),
-        )
-        .arg(
-            Arg::new("cortex")
-                .short('c')
-                .long("cortex")
-                .help("URL for a target Cortex to make file:bytes nodes."),
-        )
-        .arg(
-            Arg::new("recursive")
-                .short('r')
-                .long("recursive")
-                .action(ArgAction::SetTrue)
-                .help("Recursively search paths to upload files."),
-        )
-        .arg(
-            Arg::new("tags")
-                .short('t')
-                .long("tags")
-                .help("comma separated list of tags to add to the nodes"),
-        )
-        .arg(
-            Arg::new("filenames")
-                .required(true)
-                .num_args(1..)
-                .help("File names (or glob patterns) to upload"),
-        )
+/// The arguments (those of the reference's `synapse.tools.axon.put`).
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Command line tool for uploading files to an Axon and making file:bytes in a Cortex."
+)]
+pub(crate) struct Args {
+    /// URL for a target Axon to store files at.
+    #[arg(short = 'a', long = "axon")]
+    axon: String,
+    /// URL for a target Cortex to make file:bytes nodes.
+    #[arg(short = 'c', long = "cortex")]
+    cortex: Option<String>,
+    /// Recursively search paths to upload files.
+    #[arg(short = 'r', long = "recursive")]
+    recursive: bool,
+    /// comma separated list of tags to add to the nodes
+    #[arg(short = 't', long = "tags")]
+    tags: Option<String>,
+    /// File names (or glob patterns) to upload
+    #[arg(required = true)]
+    filenames: Vec<String>,
 }
 
 /// The files a pattern names, as Python's `glob.glob` finds them (sorted).
@@ -213,14 +196,12 @@ async fn make_node(
 }
 
 /// Run the tool.
-pub(crate) async fn run(matches: &ArgMatches) -> anyhow::Result<()> {
-    let url = matches
-        .get_one::<String>("axon")
-        .context("missing --axon")?;
+pub(crate) async fn main(args: Args) -> anyhow::Result<ExitCode> {
+    let url = &args.axon;
     let axon = Proxy::open(url)
         .await
         .with_context(|| format!("cannot connect to the Axon at {url}"))?;
-    let core = match matches.get_one::<String>("cortex") {
+    let core = match &args.cortex {
         Some(url) => Some(
             Proxy::open(url)
                 .await
@@ -228,8 +209,9 @@ pub(crate) async fn run(matches: &ArgMatches) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let mut tags: Vec<String> = matches
-        .get_one::<String>("tags")
+    let mut tags: Vec<String> = args
+        .tags
+        .as_deref()
         .map(|t| t.split(',').map(str::to_string).collect())
         .unwrap_or_default();
     tags.sort();
@@ -238,14 +220,9 @@ pub(crate) async fn run(matches: &ArgMatches) -> anyhow::Result<()> {
         println!("adding tags: {}", tuple_repr(&tags));
     }
 
-    let recursive = matches.get_flag("recursive");
     let mut paths = std::collections::BTreeSet::new();
-    for item in matches
-        .get_many::<String>("filenames")
-        .into_iter()
-        .flatten()
-    {
-        let found = expand(item, recursive)?;
+    for item in &args.filenames {
+        let found = expand(item, args.recursive)?;
         if found.is_empty() {
             println!("filepath does not contain any files: {item}");
             continue;
@@ -285,7 +262,7 @@ pub(crate) async fn run(matches: &ArgMatches) -> anyhow::Result<()> {
     if let Some(core) = core {
         core.fini().await;
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

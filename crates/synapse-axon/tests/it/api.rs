@@ -300,8 +300,8 @@ async fn the_upload_share() {
         panic!("upload did not return a share");
     };
     assert_eq!(share.typename(), "upload");
-    let classes = map_get(share.sharinfo(), "classes").unwrap();
-    assert_eq!(classes[0], Value::from("synapse.axon.UpLoadShare"));
+    assert_eq!(share.classes()[0], "synapse.axon.UpLoadShare");
+    assert_eq!(share.methods().len(), 2);
     for part in [&b"part1"[..], b"part2"] {
         let res = share_call(&share, "write", vec![bin(part)]).await.unwrap();
         assert_eq!(res, Value::Nil);
@@ -507,7 +507,7 @@ async fn text_helpers() {
     assert_eq!(err.name(), "BadArg");
 
     // Generators stop early without trouble.
-    let Reply::Stream(mut items) = api
+    let Reply::Genr(mut items) = api
         .call("readlines", Args::positional(vec![hex]))
         .await
         .unwrap()

@@ -103,7 +103,7 @@ pub(crate) async fn genr(
 ) -> Result<Vec<Value>, Fail> {
     use futures::StreamExt;
     match api.call(meth, args).await? {
-        Reply::Stream(mut items) => {
+        Reply::Genr(mut items) => {
             let mut out = Vec::new();
             while let Some(item) = items.next().await {
                 out.push(item?);
@@ -116,13 +116,11 @@ pub(crate) async fn genr(
 
 /// Call a method of a share.
 pub(crate) async fn share_call(
-    share: &std::sync::Arc<dyn synapse_telepath::Share>,
+    share: &std::sync::Arc<dyn synapse_cell::ShareObject>,
     meth: &str,
     args: Vec<Value>,
 ) -> Result<Value, Fail> {
-    let call =
-        synapse_telepath::Call::new(meth, args, vec![], synapse_telepath::CallCtx::detached());
-    match share.call(call).await? {
+    match share.call(meth, Args::positional(args)).await? {
         Reply::Value(valu) => Ok(valu),
         other => panic!("{meth} did not return a value: {other:?}"),
     }

@@ -90,7 +90,10 @@ async fn cell_info_and_identity() {
     let sysinfo = to_json(&call(&api, "getSystemInfo", vec![]).await.unwrap());
     assert!(sysinfo["volsize"].as_u64().unwrap() > 0);
     // no telepath sessions: the API was made in-process
-    assert_eq!(call(&api, "getDmonSessions", vec![]).await.unwrap(), Value::Array(vec![]));
+    assert_eq!(
+        call(&api, "getDmonSessions", vec![]).await.unwrap(),
+        Value::Array(vec![])
+    );
 
     // errors: unknown and private methods, bad arguments
     let err = call(&api, "nope", vec![]).await.unwrap_err();
@@ -463,7 +466,7 @@ async fn ps_and_kill_tasks() {
     let task = to_json(&call(&root, "getTask", vec![s(&theirs)]).await.unwrap());
     assert_eq!(task["user"], other.iden);
     assert_eq!(task["username"], "other");
-    let Reply::Stream(stream) = root.call("getTasks", Args::default()).await.unwrap() else {
+    let Reply::Genr(stream) = root.call("getTasks", Args::default()).await.unwrap() else {
         panic!()
     };
     use futures::StreamExt;

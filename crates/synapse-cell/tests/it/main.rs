@@ -6,6 +6,7 @@
 
 mod api;
 mod http;
+mod service;
 mod tls;
 
 use serde_json::Value as Json;

@@ -63,9 +63,11 @@ pub(crate) fn key(kind: Kind, parts: &[&str]) -> Vec<u8> {
     out
 }
 
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<crate::nodeedit::FastHasher>>;
+
 #[derive(Default)]
 struct Table {
-    by_key: HashMap<Box<[u8]>, AbrvId>,
+    by_key: FastMap<Box<[u8]>, AbrvId>,
     keys: Vec<Option<Arc<[u8]>>>,
 }
 
@@ -106,7 +108,13 @@ impl Abrvs {
     /// The id of a name, allocating one.
     pub(crate) fn get_or_alloc(&self, kind: Kind, parts: &[&str]) -> AbrvId {
         let key = key(kind, parts);
-        if let Some(id) = self.table.read().unwrap_or_else(poisoned).by_key.get(key.as_slice()) {
+        if let Some(id) = self
+            .table
+            .read()
+            .unwrap_or_else(poisoned)
+            .by_key
+            .get(key.as_slice())
+        {
             return *id;
         }
         let _guard = self.alloc.lock().unwrap_or_else(poisoned);
@@ -140,11 +148,12 @@ impl Abrvs {
             return Ok(());
         }
         if let Some(other) = table.by_key.get(name)
-            && *other != id {
-                return Err(Error::BadStorage(format!(
-                    "name of abbreviation {id} already has id {other}"
-                )));
-            }
+            && *other != id
+        {
+            return Err(Error::BadStorage(format!(
+                "name of abbreviation {id} already has id {other}"
+            )));
+        }
         if table.keys.len() <= idx {
             table.keys.resize(idx + 1, None);
         }
@@ -193,16 +202,41 @@ pub(crate) struct BatchAbrvs<'a> {
     pub(crate) abrvs: &'a Abrvs,
     pub(crate) persisted: &'a Mutex<HashSet<AbrvId>>,
     pub(crate) new: Vec<AbrvId>,
+    /// Ids already checked in this batch, by key.
+    pub(crate) seen: FastMap<Vec<u8>, AbrvId>,
+    pub(crate) keybuf: Vec<u8>,
 }
 
-impl BatchAbrvs<'_> {
+impl<'a> BatchAbrvs<'a> {
+    pub(crate) fn new(abrvs: &'a Abrvs, persisted: &'a Mutex<HashSet<AbrvId>>) -> Self {
+        BatchAbrvs {
+            abrvs,
+            persisted,
+            new: Vec::new(),
+            seen: FastMap::default(),
+            keybuf: Vec::new(),
+        }
+    }
+
     /// The id of a name, noting it for the layer if new there.
     pub(crate) fn id(&mut self, kind: Kind, parts: &[&str]) -> AbrvId {
+        self.keybuf.clear();
+        self.keybuf.push(kind as u8);
+        for (idx, part) in parts.iter().enumerate() {
+            if idx > 0 {
+                self.keybuf.push(0);
+            }
+            self.keybuf.extend_from_slice(part.as_bytes());
+        }
+        if let Some(id) = self.seen.get(self.keybuf.as_slice()) {
+            return *id;
+        }
         let id = self.abrvs.get_or_alloc(kind, parts);
         let mut persisted = self.persisted.lock().unwrap_or_else(poisoned);
         if persisted.insert(id) {
             self.new.push(id);
         }
+        self.seen.insert(self.keybuf.clone(), id);
         id
     }
 }

@@ -11,8 +11,10 @@ use synapse_slab::{Scan, Txn};
 use crate::layer::abrv::{AbrvId, BatchAbrvs, Kind};
 use crate::layer::indx::{indx, indx_one};
 use crate::layer::sode::Sode;
-use crate::layer::{Dbs, Error, LayerShared, counter_key};
-use crate::nodeedit::{Buid, Edit, EditMeta, EditOp, NodeEdit, TagIval, packb, stortype as st};
+use crate::layer::{CounterKey, Dbs, Error, LayerShared, counter};
+use crate::nodeedit::{
+    Buid, BuidMap, Edit, EditMeta, EditOp, NodeEdit, TagIval, packb, stortype as st,
+};
 
 /// The longest light edge verb accepted (keys hold a buid and the verb).
 pub const MAX_VERB_LEN: usize = 400;
@@ -58,12 +60,13 @@ pub(crate) fn validate(edits: &[NodeEdit]) -> Result<(), Error> {
                 }
                 EditOp::TagSet { tag, .. } => require_name(tag, "tag")?,
                 EditOp::NodeDataSet { name, .. } | EditOp::NodeDataDel { name, .. }
-                    if name.len() > MAX_DATA_NAME => {
-                        return Err(Error::BadArg(format!(
-                            "node data keys must be < {MAX_DATA_NAME} bytes, got {}.",
-                            name.len()
-                        )));
-                    }
+                    if name.len() > MAX_DATA_NAME =>
+                {
+                    return Err(Error::BadArg(format!(
+                        "node data keys must be < {MAX_DATA_NAME} bytes, got {}.",
+                        name.len()
+                    )));
+                }
                 EditOp::EdgeAdd { verb, .. } | EditOp::EdgeDel { verb, .. } => {
                     require_name(verb, "verb")?;
                     if verb.len() > MAX_VERB_LEN {
@@ -98,9 +101,21 @@ pub(crate) struct Batch<'t, 'a> {
     txn: &'t mut Txn<'a>,
     dbs: Dbs,
     abrvs: BatchAbrvs<'t>,
-    sodes: HashMap<Buid, Staged>,
-    counts: HashMap<Vec<u8>, i64>,
+    sodes: BuidMap<Staged>,
+    counts: HashMap<CounterKey, i64, std::hash::BuildHasherDefault<crate::nodeedit::FastHasher>>,
+    rows: Vec<IdxOp>,
     time: i64,
+}
+
+/// An index row change, applied in key order when the batch finishes (sorted writes are
+/// much faster in LMDB; a stable sort keeps the order of changes to the same row).
+struct IdxOp {
+    order: u8,
+    db: synapse_slab::Db,
+    key: Vec<u8>,
+    val: Vec<u8>,
+    add: bool,
+    counter: Option<CounterKey>,
 }
 
 impl<'t, 'a> Batch<'t, 'a> {
@@ -108,13 +123,10 @@ impl<'t, 'a> Batch<'t, 'a> {
         Batch {
             txn,
             dbs: shared.dbs,
-            abrvs: BatchAbrvs {
-                abrvs: &shared.abrvs,
-                persisted: &shared.persisted,
-                new: Vec::new(),
-            },
-            sodes: HashMap::new(),
-            counts: HashMap::new(),
+            abrvs: BatchAbrvs::new(&shared.abrvs, &shared.persisted),
+            sodes: BuidMap::default(),
+            counts: HashMap::default(),
+            rows: Vec::new(),
             time,
         }
     }
@@ -129,7 +141,7 @@ impl<'t, 'a> Batch<'t, 'a> {
     ) -> Result<BatchResult, Error> {
         let mut queue: VecDeque<NodeEdit> = edits.into();
         let mut order: Vec<Buid> = Vec::new();
-        let mut results: HashMap<Buid, NodeEdit> = HashMap::new();
+        let mut results: BuidMap<NodeEdit> = BuidMap::default();
         while let Some(ne) = queue.pop_front() {
             self.load(&ne.buid)?;
             let mut changes = Vec::new();
@@ -209,26 +221,12 @@ impl<'t, 'a> Batch<'t, 'a> {
         }
     }
 
-    fn count(&mut self, key: Vec<u8>, delta: i64) {
+    fn count(&mut self, key: CounterKey, delta: i64) {
         *self.counts.entry(key).or_insert(0) += delta;
     }
 
     fn id(&mut self, kind: Kind, parts: &[&str]) -> AbrvId {
         self.abrvs.id(kind, parts)
-    }
-
-    fn put_row(&mut self, db: synapse_slab::Db, ckind: u8, abrv: AbrvId, key: &[u8], val: &[u8]) -> Result<(), Error> {
-        if self.txn.put(db, key, val)? {
-            self.count(counter_key(ckind, abrv, None), 1);
-        }
-        Ok(())
-    }
-
-    fn del_row(&mut self, db: synapse_slab::Db, ckind: u8, abrv: AbrvId, key: &[u8], val: &[u8]) -> Result<(), Error> {
-        if self.txn.delete(db, key, Some(val))? {
-            self.count(counter_key(ckind, abrv, None), -1);
-        }
-        Ok(())
     }
 
     /// Add or remove the index rows of a property value (`abrvs`: the form-level and, for
@@ -274,21 +272,37 @@ impl<'t, 'a> Batch<'t, 'a> {
         Ok(())
     }
 
-    fn row(&mut self, db: synapse_slab::Db, ckind: u8, abrv: AbrvId, key: &[u8], val: &[u8], add: bool) -> Result<(), Error> {
-        if ckind == b'n' {
-            // The ndef reference index has no counter.
-            if add {
-                self.txn.put(db, key, val)?;
-            } else {
-                self.txn.delete(db, key, Some(val))?;
-            }
-            return Ok(());
-        }
-        if add {
-            self.put_row(db, ckind, abrv, key, val)
-        } else {
-            self.del_row(db, ckind, abrv, key, val)
-        }
+    fn row(
+        &mut self,
+        db: synapse_slab::Db,
+        ckind: u8,
+        abrv: AbrvId,
+        key: &[u8],
+        val: &[u8],
+        add: bool,
+    ) -> Result<(), Error> {
+        let counter = (ckind != b'n').then(|| counter(ckind, abrv, None));
+        self.defer(db, ckind, key.to_vec(), val.to_vec(), add, counter);
+        Ok(())
+    }
+
+    fn defer(
+        &mut self,
+        db: synapse_slab::Db,
+        order: u8,
+        key: Vec<u8>,
+        val: Vec<u8>,
+        add: bool,
+        counter: Option<CounterKey>,
+    ) {
+        self.rows.push(IdxOp {
+            order,
+            db,
+            key,
+            val,
+            add,
+            counter,
+        });
     }
 
     fn prop_abrvs(&mut self, form: &str, prop: &str) -> Vec<AbrvId> {
@@ -320,14 +334,22 @@ impl<'t, 'a> Batch<'t, 'a> {
                 ..
             } => self.tagprop_set(buid, form, &tag, &prop, valu, stortype),
             EditOp::TagPropDel { tag, prop, .. } => self.tagprop_del(buid, form, &tag, &prop),
-            EditOp::NodeDataSet { name, valu, oldv } => self.data_set(buid, form, &name, valu, oldv),
+            EditOp::NodeDataSet { name, valu, oldv } => {
+                self.data_set(buid, form, &name, valu, oldv)
+            }
             EditOp::NodeDataDel { name, .. } => self.data_del(buid, &name),
             EditOp::EdgeAdd { verb, n2 } => self.edge_add(buid, form, &verb, n2),
             EditOp::EdgeDel { verb, n2 } => self.edge_del(buid, &verb, n2),
         }
     }
 
-    fn node_add(&mut self, buid: &Buid, form: &str, valu: Value, stortype: i64) -> Result<Vec<EditOp>, Error> {
+    fn node_add(
+        &mut self,
+        buid: &Buid,
+        form: &str,
+        valu: Value,
+        stortype: i64,
+    ) -> Result<Vec<EditOp>, Error> {
         if form.is_empty() {
             return Ok(Vec::new());
         }
@@ -366,16 +388,19 @@ impl<'t, 'a> Batch<'t, 'a> {
         Ok(vec![EditOp::NodeDel { valu, stortype }])
     }
 
-    fn prop_set(&mut self, buid: &Buid, form: &str, prop: &str, valu: Value, stortype: i64) -> Result<Vec<EditOp>, Error> {
+    fn prop_set(
+        &mut self,
+        buid: &Buid,
+        form: &str,
+        prop: &str,
+        valu: Value,
+        stortype: i64,
+    ) -> Result<Vec<EditOp>, Error> {
         if form.is_empty() {
             return Ok(Vec::new());
         }
         let isarray = stortype & st::ARRAY_FLAG != 0;
-        let old = self
-            .sode(buid)
-            .sode
-            .prop(prop)
-            .map(|(v, t)| (v.clone(), t));
+        let old = self.sode(buid).sode.prop(prop).map(|(v, t)| (v.clone(), t));
         let abrvs = self.prop_abrvs(form, prop);
         let mut valu = valu;
         if let Some((oldv, oldt)) = &old {
@@ -400,7 +425,12 @@ impl<'t, 'a> Batch<'t, 'a> {
         let Some((oldv, oldt)) = self.sode(buid).sode.pop_prop(prop) else {
             return Ok(Vec::new());
         };
-        let form = self.sode(buid).sode.form.clone().unwrap_or_else(|| form.to_owned());
+        let form = self
+            .sode(buid)
+            .sode
+            .form
+            .clone()
+            .unwrap_or_else(|| form.to_owned());
         let abrvs = self.prop_abrvs(&form, prop);
         self.prop_rows(buid, &abrvs, &oldv, oldt, false)?;
         self.sode(buid).dirty = true;
@@ -411,7 +441,13 @@ impl<'t, 'a> Batch<'t, 'a> {
         }])
     }
 
-    fn tag_set(&mut self, buid: &Buid, form: &str, tag: &str, valu: TagIval) -> Result<Vec<EditOp>, Error> {
+    fn tag_set(
+        &mut self,
+        buid: &Buid,
+        form: &str,
+        tag: &str,
+        valu: TagIval,
+    ) -> Result<Vec<EditOp>, Error> {
         if form.is_empty() {
             return Ok(Vec::new());
         }
@@ -430,10 +466,9 @@ impl<'t, 'a> Batch<'t, 'a> {
         self.touch(buid, form);
         self.sode(buid).sode.set_tag(tag, valu);
         if old.is_none() {
-            let key = tag_key(tagabrv, formabrv);
-            if self.txn.put(self.dbs.bytag, &key, buid)? {
-                self.count(counter_key(b't', tagabrv, Some(formabrv)), 1);
-            }
+            let key = tag_key(tagabrv, formabrv).to_vec();
+            let counter = Some(counter(b't', tagabrv, Some(formabrv)));
+            self.defer(self.dbs.bytag, b't', key, buid.to_vec(), true, counter);
         }
         Ok(vec![EditOp::TagSet {
             tag: tag.to_owned(),
@@ -446,13 +481,18 @@ impl<'t, 'a> Batch<'t, 'a> {
         let Some(oldv) = self.sode(buid).sode.pop_tag(tag) else {
             return Ok(Vec::new());
         };
-        let form = self.sode(buid).sode.form.clone().unwrap_or_else(|| form.to_owned());
+        let form = self
+            .sode(buid)
+            .sode
+            .form
+            .clone()
+            .unwrap_or_else(|| form.to_owned());
         self.sode(buid).dirty = true;
         let tagabrv = self.id(Kind::Tag, &[tag]);
         let formabrv = self.id(Kind::Form, &[&form]);
-        if self.txn.delete(self.dbs.bytag, &tag_key(tagabrv, formabrv), Some(buid))? {
-            self.count(counter_key(b't', tagabrv, Some(formabrv)), -1);
-        }
+        let key = tag_key(tagabrv, formabrv).to_vec();
+        let counter = Some(counter(b't', tagabrv, Some(formabrv)));
+        self.defer(self.dbs.bytag, b't', key, buid.to_vec(), false, counter);
         Ok(vec![EditOp::TagDel {
             tag: tag.to_owned(),
             oldv: Some(oldv),
@@ -466,7 +506,14 @@ impl<'t, 'a> Batch<'t, 'a> {
         ]
     }
 
-    fn tagprop_rows(&mut self, buid: &Buid, abrvs: [AbrvId; 2], valu: &Value, stortype: i64, add: bool) -> Result<(), Error> {
+    fn tagprop_rows(
+        &mut self,
+        buid: &Buid,
+        abrvs: [AbrvId; 2],
+        valu: &Value,
+        stortype: i64,
+        add: bool,
+    ) -> Result<(), Error> {
         for ind in indx(stortype, valu)? {
             for abrv in abrvs {
                 let key = prefixed(abrv, &ind);
@@ -516,11 +563,22 @@ impl<'t, 'a> Batch<'t, 'a> {
         }])
     }
 
-    fn tagprop_del(&mut self, buid: &Buid, form: &str, tag: &str, prop: &str) -> Result<Vec<EditOp>, Error> {
+    fn tagprop_del(
+        &mut self,
+        buid: &Buid,
+        form: &str,
+        tag: &str,
+        prop: &str,
+    ) -> Result<Vec<EditOp>, Error> {
         let Some((oldv, oldt)) = self.sode(buid).sode.pop_tagprop(tag, prop) else {
             return Ok(Vec::new());
         };
-        let form = self.sode(buid).sode.form.clone().unwrap_or_else(|| form.to_owned());
+        let form = self
+            .sode(buid)
+            .sode
+            .form
+            .clone()
+            .unwrap_or_else(|| form.to_owned());
         self.sode(buid).dirty = true;
         let abrvs = self.tagprop_abrvs(&form, tag, prop);
         self.tagprop_rows(buid, abrvs, &oldv, oldt, false)?;
@@ -532,7 +590,14 @@ impl<'t, 'a> Batch<'t, 'a> {
         }])
     }
 
-    fn data_set(&mut self, buid: &Buid, form: &str, name: &str, valu: Value, oldv: Value) -> Result<Vec<EditOp>, Error> {
+    fn data_set(
+        &mut self,
+        buid: &Buid,
+        form: &str,
+        name: &str,
+        valu: Value,
+        oldv: Value,
+    ) -> Result<Vec<EditOp>, Error> {
         let abrv = self.id(Kind::Data, &[name]);
         let key = data_key(buid, abrv);
         let byts = packb(&valu);
@@ -608,25 +673,27 @@ impl<'t, 'a> Batch<'t, 'a> {
         {
             return Ok(false);
         }
-        self.txn
-            .delete(self.dbs.byverb, verb, Some(&cat(n1, n2)))?;
+        self.txn.delete(self.dbs.byverb, verb, Some(&cat(n1, n2)))?;
         self.txn
             .delete(self.dbs.edgesn2, &cat(n2, verb), Some(n1))?;
         self.txn
             .delete(self.dbs.edgesn1n2, &cat(n1, n2), Some(verb))?;
-        self.count(counter_key(b'e', 0, None), -1);
+        self.count(counter(b'e', 0, None), -1);
         Ok(true)
     }
 
-    fn edge_add(&mut self, buid: &Buid, form: &str, verb: &str, n2: Buid) -> Result<Vec<EditOp>, Error> {
+    fn edge_add(
+        &mut self,
+        buid: &Buid,
+        form: &str,
+        verb: &str,
+        n2: Buid,
+    ) -> Result<Vec<EditOp>, Error> {
         if form.is_empty() {
             return Ok(Vec::new());
         }
         let venc = verb.as_bytes();
-        if self
-            .txn
-            .has_dup(self.dbs.edgesn1, &cat(buid, venc), &n2)?
-        {
+        if self.txn.has_dup(self.dbs.edgesn1, &cat(buid, venc), &n2)? {
             return Ok(Vec::new());
         }
         if self.sode(buid).sode.form.is_none() {
@@ -636,7 +703,7 @@ impl<'t, 'a> Batch<'t, 'a> {
         self.txn.put(self.dbs.edgesn1, &cat(buid, venc), &n2)?;
         self.txn.put(self.dbs.edgesn2, &cat(&n2, venc), buid)?;
         self.txn.put(self.dbs.edgesn1n2, &cat(buid, &n2), venc)?;
-        self.count(counter_key(b'e', 0, None), 1);
+        self.count(counter(b'e', 0, None), 1);
         Ok(vec![EditOp::EdgeAdd {
             verb: verb.to_owned(),
             n2,
@@ -656,6 +723,18 @@ impl<'t, 'a> Batch<'t, 'a> {
 
     /// Write or drop the touched storage nodes, then counters and new abbreviations.
     fn finish(&mut self) -> Result<(), Error> {
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.sort_by(|a, b| (a.order, &a.key).cmp(&(b.order, &b.key)));
+        for row in rows {
+            let changed = if row.add {
+                self.txn.put(row.db, &row.key, &row.val)?
+            } else {
+                self.txn.delete(row.db, &row.key, Some(&row.val))?
+            };
+            if let (true, Some(key)) = (changed, row.counter) {
+                self.count(key, if row.add { 1 } else { -1 });
+            }
+        }
         let sodes = std::mem::take(&mut self.sodes);
         for (buid, staged) in sodes {
             if !staged.dirty {
@@ -676,6 +755,7 @@ impl<'t, 'a> Batch<'t, 'a> {
             if delta == 0 {
                 continue;
             }
+            let key = key.bytes();
             let cur = match self.txn.get(self.dbs.counts, &key)? {
                 Some(byts) => i64::from_be_bytes(
                     byts.try_into()
@@ -779,9 +859,18 @@ mod tests {
     fn values_merge_by_storage_type() {
         let ival = |a: i64, b: i64| Value::Array(vec![Value::from(a), Value::from(b)]);
         assert_eq!(merge_valu(st::IVAL, &ival(5, 10), ival(1, 6)), ival(1, 10));
-        assert_eq!(merge_valu(st::MINTIME, &Value::from(5), Value::from(7)), Value::from(5));
-        assert_eq!(merge_valu(st::MAXTIME, &Value::from(5), Value::from(7)), Value::from(7));
-        assert_eq!(merge_valu(st::I64, &Value::from(5), Value::from(7)), Value::from(7));
+        assert_eq!(
+            merge_valu(st::MINTIME, &Value::from(5), Value::from(7)),
+            Value::from(5)
+        );
+        assert_eq!(
+            merge_valu(st::MAXTIME, &Value::from(5), Value::from(7)),
+            Value::from(7)
+        );
+        assert_eq!(
+            merge_valu(st::I64, &Value::from(5), Value::from(7)),
+            Value::from(7)
+        );
     }
 
     #[test]

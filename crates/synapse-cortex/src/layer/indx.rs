@@ -265,11 +265,19 @@ enum Shifted {
 }
 
 fn int_offset(size: usize, signed: bool) -> u128 {
-    if signed { (1u128 << (size * 8 - 1)) - 1 } else { 0 }
+    if signed {
+        (1u128 << (size * 8 - 1)) - 1
+    } else {
+        0
+    }
 }
 
 fn int_max(size: usize) -> u128 {
-    if size >= 16 { u128::MAX } else { (1u128 << (size * 8)) - 1 }
+    if size >= 16 {
+        u128::MAX
+    } else {
+        (1u128 << (size * 8)) - 1
+    }
 }
 
 fn shift(valu: BigInt, size: usize, signed: bool) -> Shifted {
@@ -701,7 +709,12 @@ pub(crate) fn lift_scans(
         st::HUGENUM => huge_scans(cmpr, valu, back),
         st::TIME | st::MINTIME | st::MAXTIME if cmpr == "@=" => {
             let (min, max) = ival_pair(stortype, valu)?;
-            int_scans(st::I64, "range=", &Value::Array(vec![min.into(), (max - 1).into()]), back)
+            int_scans(
+                st::I64,
+                "range=",
+                &Value::Array(vec![min.into(), (max - 1).into()]),
+                back,
+            )
         }
         _ if int_size(stortype).is_some() => int_scans(stortype, cmpr, valu, back),
         _ => Err(bad(stortype, "unknown storage type")),
@@ -780,7 +793,10 @@ fn int_scans(stortype: i64, cmpr: &str, valu: &Value, back: bool) -> Result<Vec<
     let ge = |valu: BigInt| -> Vec<IndexScan> {
         match shift(valu, size, signed) {
             Shifted::Above => Vec::new(),
-            Shifted::Below => vec![IndexScan::new(ScanKind::Range(zero.clone(), full.clone()), back)],
+            Shifted::Below => vec![IndexScan::new(
+                ScanKind::Range(zero.clone(), full.clone()),
+                back,
+            )],
             Shifted::At(min) => vec![IndexScan::new(
                 ScanKind::Range(raw_int(min, size), full.clone()),
                 back,
@@ -790,7 +806,10 @@ fn int_scans(stortype: i64, cmpr: &str, valu: &Value, back: bool) -> Result<Vec<
     let le = |valu: BigInt| -> Vec<IndexScan> {
         match shift(valu, size, signed) {
             Shifted::Below => Vec::new(),
-            Shifted::Above => vec![IndexScan::new(ScanKind::Range(zero.clone(), full.clone()), back)],
+            Shifted::Above => vec![IndexScan::new(
+                ScanKind::Range(zero.clone(), full.clone()),
+                back,
+            )],
             Shifted::At(max) => vec![IndexScan::new(
                 ScanKind::Range(zero.clone(), raw_int(max, size)),
                 back,
@@ -879,7 +898,10 @@ fn float_scans(cmpr: &str, valu: &Value, back: bool) -> Result<Vec<IndexScan>, E
     Ok(match cmpr {
         "=" => {
             let num = float(valu).ok_or_else(|| bad(stortype, "lift value is not a float"))?;
-            vec![IndexScan::new(ScanKind::Dups(float_indx(num).to_vec()), back)]
+            vec![IndexScan::new(
+                ScanKind::Dups(float_indx(num).to_vec()),
+                back,
+            )]
         }
         ">=" => vec![range(float_indx(num(valu)?).to_vec(), hi)],
         "<=" => vec![range(lo, float_indx(num(valu)?).to_vec())],
@@ -941,7 +963,11 @@ fn huge_scans(cmpr: &str, valu: &Value, back: bool) -> Result<Vec<IndexScan>, Er
 }
 
 /// Scans of a tag value lift (`#tag=ival`, `#tag@=ival`): every row of the tag, filtered.
-pub(crate) fn tag_valu_scans(cmpr: &str, ival: crate::nodeedit::TagIval, back: bool) -> Result<Vec<IndexScan>, Error> {
+pub(crate) fn tag_valu_scans(
+    cmpr: &str,
+    ival: crate::nodeedit::TagIval,
+    back: bool,
+) -> Result<Vec<IndexScan>, Error> {
     let filter = match cmpr {
         "=" => RowFilter::TagEq(ival),
         "@=" => match ival {
@@ -987,7 +1013,9 @@ pub(crate) fn filter_indx(filter: &RowFilter, indx: &[u8]) -> Option<bool> {
             let lon = geo5_decode(&indx[..5], LON_SPACE);
             Some(haversine(*point, (lat, lon)) <= *dist)
         }
-        RowFilter::HexNibble { at, nibble } => Some(indx.get(*at).is_some_and(|b| b >> 4 == *nibble)),
+        RowFilter::HexNibble { at, nibble } => {
+            Some(indx.get(*at).is_some_and(|b| b >> 4 == *nibble))
+        }
         RowFilter::Regex { .. } | RowFilter::TagEq(_) | RowFilter::TagAt(..) => None,
     }
 }
@@ -1012,27 +1040,45 @@ mod tests {
 
     #[test]
     fn ints_follow_the_reference_offsets() {
-        assert_eq!(one(st::I64, Value::from(0)), hex::decode("7fffffffffffffff").unwrap());
-        assert_eq!(one(st::I64, Value::from(-1)), hex::decode("7ffffffffffffffe").unwrap());
+        assert_eq!(
+            one(st::I64, Value::from(0)),
+            hex::decode("7fffffffffffffff").unwrap()
+        );
+        assert_eq!(
+            one(st::I64, Value::from(-1)),
+            hex::decode("7ffffffffffffffe").unwrap()
+        );
         assert_eq!(one(st::U32, Value::from(16909060)), vec![1, 2, 3, 4]);
         assert!(indx_one(st::U8, &Value::from(256)).is_err());
         assert!(indx_one(st::U8, &Value::from(-1)).is_err());
         let big = Value::Ext(0, vec![1; 16]);
         assert_eq!(one(st::U128, big), vec![1; 16]);
-        assert_eq!(decode_indx(st::I64, &one(st::I64, Value::from(-5))), Some(Value::from(-5)));
+        assert_eq!(
+            decode_indx(st::I64, &one(st::I64, Value::from(-5))),
+            Some(Value::from(-5))
+        );
     }
 
     #[test]
     fn strings_truncate_and_fqdns_reverse() {
-        assert_eq!(one(st::FQDN, Value::from("vertex.link")), b"knil.xetrev".to_vec());
+        assert_eq!(
+            one(st::FQDN, Value::from("vertex.link")),
+            b"knil.xetrev".to_vec()
+        );
         assert_eq!(one(st::TAG, Value::from("foo.bar")), b"foo.bar.".to_vec());
         let long = "a".repeat(300);
         let indx = one(st::UTF8, Value::from(long.as_str()));
         assert_eq!(indx.len(), 256);
         assert_eq!(&indx[..248], &long.as_bytes()[..248]);
         assert_eq!(decode_indx(st::UTF8, &indx), None);
-        assert_eq!(decode_indx(st::FQDN, b"knil.xetrev"), Some(Value::from("vertex.link")));
-        assert_eq!(decode_indx(st::TAG, b"foo.bar."), Some(Value::from("foo.bar")));
+        assert_eq!(
+            decode_indx(st::FQDN, b"knil.xetrev"),
+            Some(Value::from("vertex.link"))
+        );
+        assert_eq!(
+            decode_indx(st::TAG, b"foo.bar."),
+            Some(Value::from("foo.bar"))
+        );
     }
 
     #[test]
@@ -1061,8 +1107,14 @@ mod tests {
 
     #[test]
     fn latlong_orders_by_longitude() {
-        let a = one(st::LATLONG, Value::Array(vec![Value::F64(10.0), Value::F64(-5.0)]));
-        let b = one(st::LATLONG, Value::Array(vec![Value::F64(-10.0), Value::F64(5.0)]));
+        let a = one(
+            st::LATLONG,
+            Value::Array(vec![Value::F64(10.0), Value::F64(-5.0)]),
+        );
+        let b = one(
+            st::LATLONG,
+            Value::Array(vec![Value::F64(-10.0), Value::F64(5.0)]),
+        );
         assert!(a < b);
         assert!(haversine((0.0, 0.0), (0.0, 1.0)) > 111_000_000.0);
     }

@@ -182,7 +182,11 @@ fn id_bytes(abrvs: &AbrvReader<'_>, kind: Kind, parts: &[&str]) -> Option<Vec<u8
 }
 
 /// Compile a lift; `None` when no layer has ever used the names (nothing can match).
-pub(crate) fn plan(abrvs: &AbrvReader<'_>, by: &LiftBy, back: bool) -> Result<Option<LiftPlan>, Error> {
+pub(crate) fn plan(
+    abrvs: &AbrvReader<'_>,
+    by: &LiftBy,
+    back: bool,
+) -> Result<Option<LiftPlan>, Error> {
     let all = |back| vec![IndexScan::all(back)];
     let mk = |db, prefix: Option<Vec<u8>>, scans, source, shadow| {
         prefix.map(|prefix| LiftPlan {
@@ -245,7 +249,11 @@ pub(crate) fn plan(abrvs: &AbrvReader<'_>, by: &LiftBy, back: bool) -> Result<Op
                     RowSource::Prop(prop.clone()),
                     Shadow::Prop(prop.clone()),
                 ),
-                None => (id_bytes(abrvs, Kind::Form, &[form]), RowSource::Valu, Shadow::None),
+                None => (
+                    id_bytes(abrvs, Kind::Form, &[form]),
+                    RowSource::Valu,
+                    Shadow::None,
+                ),
             };
             mk(
                 IndexDb::Array,
@@ -261,7 +269,13 @@ pub(crate) fn plan(abrvs: &AbrvReader<'_>, by: &LiftBy, back: bool) -> Result<Op
                 None => Shadow::Tag(tag.clone()),
                 Some(_) => Shadow::None,
             };
-            mk(IndexDb::Tag, prefix, all(back), RowSource::Tag(tag.clone()), shadow)
+            mk(
+                IndexDb::Tag,
+                prefix,
+                all(back),
+                RowSource::Tag(tag.clone()),
+                shadow,
+            )
         }
         LiftBy::TagValu {
             tag,
@@ -277,7 +291,11 @@ pub(crate) fn plan(abrvs: &AbrvReader<'_>, by: &LiftBy, back: bool) -> Result<Op
         ),
         LiftBy::TagProp { form, tag, prop } => mk(
             IndexDb::TagProp,
-            id_bytes(abrvs, Kind::TagProp, &[form.as_deref().unwrap_or(""), tag, prop]),
+            id_bytes(
+                abrvs,
+                Kind::TagProp,
+                &[form.as_deref().unwrap_or(""), tag, prop],
+            ),
             all(back),
             RowSource::TagProp(tag.clone(), prop.clone()),
             Shadow::TagProp(tag.clone(), prop.clone()),
@@ -289,7 +307,11 @@ pub(crate) fn plan(abrvs: &AbrvReader<'_>, by: &LiftBy, back: bool) -> Result<Op
             cmpr,
         } => mk(
             IndexDb::TagProp,
-            id_bytes(abrvs, Kind::TagProp, &[form.as_deref().unwrap_or(""), tag, prop]),
+            id_bytes(
+                abrvs,
+                Kind::TagProp,
+                &[form.as_deref().unwrap_or(""), tag, prop],
+            ),
             lift_scans(cmpr.stortype, &cmpr.cmpr, &cmpr.valu, back)?,
             RowSource::TagProp(tag.clone(), prop.clone()),
             Shadow::TagProp(tag.clone(), prop.clone()),
@@ -442,8 +464,8 @@ fn row_matches(
                 // Check the element this row indexes.
                 let elems = valu.as_array().cloned().unwrap_or_default();
                 for elem in elems {
-                    let same = crate::layer::indx::indx_one(*stortype, &elem)
-                        .is_ok_and(|ind| ind == indx);
+                    let same =
+                        crate::layer::indx::indx_one(*stortype, &elem).is_ok_and(|ind| ind == indx);
                     if same {
                         return Ok(regex_matches(regex, &elem));
                     }

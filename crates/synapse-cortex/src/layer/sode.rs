@@ -4,7 +4,12 @@ use rmpv::Value;
 
 use crate::layer::Error;
 use crate::layer::abrv::{AbrvReader, BatchAbrvs, Kind};
-use crate::nodeedit::{TagIval, ival_value, packb};
+use crate::nodeedit::{TagIval, ival_value};
+
+fn write_value(out: &mut Vec<u8>, valu: &Value) {
+    // Writing to a Vec cannot fail.
+    let _ = rmpv::encode::write_value(out, valu);
+}
 
 /// Stored values by name: `(name, value, storage type)`.
 pub type StorProps = Vec<(String, Value, i64)>;
@@ -107,7 +112,10 @@ impl Sode {
 
     /// True when the sode holds no value, props, tags or tag props.
     pub fn is_empty(&self) -> bool {
-        self.valu.is_none() && self.props.is_empty() && self.tags.is_empty() && self.tagprops.is_empty()
+        self.valu.is_none()
+            && self.props.is_empty()
+            && self.tags.is_empty()
+            && self.tagprops.is_empty()
     }
 
     /// The reference's sode dict (`show:storage`): `{"valu", "form", "props", "tags",
@@ -160,7 +168,7 @@ impl Sode {
             Some((valu, stortype)) => {
                 out.push(1);
                 put_stortype(&mut out, *stortype);
-                out.extend(packb(valu));
+                write_value(&mut out, valu);
             }
             None => out.push(0),
         }
@@ -168,7 +176,7 @@ impl Sode {
         for (name, valu, stortype) in &self.props {
             put_varint(&mut out, u64::from(abrvs.id(Kind::Name, &[name])));
             put_stortype(&mut out, *stortype);
-            out.extend(packb(valu));
+            write_value(&mut out, valu);
         }
         put_varint(&mut out, self.tags.len() as u64);
         for (name, ival) in &self.tags {
@@ -182,7 +190,7 @@ impl Sode {
             for (name, valu, stortype) in props {
                 put_varint(&mut out, u64::from(abrvs.id(Kind::Name, &[name])));
                 put_stortype(&mut out, *stortype);
-                out.extend(packb(valu));
+                write_value(&mut out, valu);
             }
         }
         out
@@ -312,8 +320,16 @@ impl Reader<'_> {
 
     fn ival(&mut self) -> Result<TagIval, Error> {
         let flags = self.byte()?;
-        let min = if flags & 1 != 0 { Some(self.i64()?) } else { None };
-        let max = if flags & 2 != 0 { Some(self.i64()?) } else { None };
+        let min = if flags & 1 != 0 {
+            Some(self.i64()?)
+        } else {
+            None
+        };
+        let max = if flags & 2 != 0 {
+            Some(self.i64()?)
+        } else {
+            None
+        };
         Ok((min, max))
     }
 }
@@ -329,11 +345,7 @@ mod tests {
     fn sodes_round_trip() {
         let abrvs = Abrvs::new();
         let persisted = Mutex::new(HashSet::new());
-        let mut batch = BatchAbrvs {
-            abrvs: &abrvs,
-            persisted: &persisted,
-            new: Vec::new(),
-        };
+        let mut batch = BatchAbrvs::new(&abrvs, &persisted);
         let mut sode = Sode {
             form: Some("inet:ipv4".into()),
             valu: Some((Value::from(16909060), 4)),
@@ -355,7 +367,10 @@ mod tests {
         empty.valu = None;
         empty.props.clear();
         empty.tags.clear();
-        assert_eq!(empty.pop_tagprop("foo", "score"), Some((Value::from(-3), 9)));
+        assert_eq!(
+            empty.pop_tagprop("foo", "score"),
+            Some((Value::from(-3), 9))
+        );
         assert!(empty.is_empty());
     }
 }

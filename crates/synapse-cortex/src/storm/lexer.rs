@@ -510,11 +510,22 @@ impl TermSet {
         self.0 & (1u128 << (term as u8)) != 0
     }
 
+    /// The intersection of two sets.
+    pub const fn and(self, other: TermSet) -> TermSet {
+        TermSet(self.0 & other.0)
+    }
+
     /// The terminals of the set, in priority order.
     pub fn iter(self) -> impl Iterator<Item = Term> {
-        (0..N_TERMS as u8)
-            .map(Term::from_index)
-            .filter(move |term| self.has(*term))
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let idx = bits.trailing_zeros();
+            bits &= bits - 1;
+            Some(Term::from_index(idx as u8))
+        })
     }
 }
 
@@ -557,7 +568,8 @@ impl<'a> Lexer<'a> {
                 });
             }
             let mut found = None;
-            for term in tried.iter() {
+            let first = self.text.as_bytes()[pos];
+            for term in tried.and(first_byte_terms(first)).iter() {
                 if term.literal().is_some() && absorbed(term, accept) {
                     // Plain strings that a pattern of the same priority also matches are only
                     // produced by renaming that pattern's token (see `retype`).
@@ -1513,6 +1525,78 @@ fn is_valu_end(chr: char) -> bool {
     is_space(chr) || "),]}|=".contains(chr)
 }
 
+/// The terminals that may match text starting with `byte` (a superset; used to skip hopeless
+/// matchers).
+fn first_byte_terms(byte: u8) -> TermSet {
+    static TABLE: OnceLock<Vec<TermSet>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        (0..=255u8)
+            .map(|byte| {
+                Term::all()
+                    .filter(|term| may_start(*term, byte))
+                    .fold(TermSet::EMPTY, |set, term| set.or(TermSet::of(&[term])))
+            })
+            .collect()
+    });
+    table[byte as usize]
+}
+
+/// Whether `term` could match text whose first byte is `byte` (conservative for non-ASCII).
+fn may_start(term: Term, byte: u8) -> bool {
+    use Term::*;
+    if let Some(lit) = term.literal() {
+        return lit.as_bytes().first() == Some(&byte);
+    }
+    let other = byte >= 0x80;
+    let word = byte.is_ascii_alphanumeric() || byte == b'_' || other;
+    let space = matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let maybe_space = space || other;
+    let is = |chars: &[u8]| chars.contains(&byte);
+    match term {
+        CmdOpt | ExprNeg | ExprMinus => byte == b'-',
+        Continue => byte == b'c',
+        Return | Reverse => byte == b'r',
+        Break => byte == b'b',
+        Stop => byte == b's',
+        Emit | Empty | Else => byte == b'e',
+        ModSetMulti | ModSet => is(b"+-"),
+        LeftPivot | EdgeN2Init => byte == b'<',
+        MatchHashWild | AllTags | MatchHash | Hash | HashSpace => byte == b'#',
+        WildProps | Props | EmbedProps | BaseProp => byte.is_ascii_lowercase() || byte == b'_',
+        Deref => byte == b'*',
+        CaseBare => !space && !is(b":\"'()*"),
+        MCaseBare => !space && !is(b":\"'(),"),
+        CmdName => byte.is_ascii_lowercase(),
+        ExprUnivName | UnivName => byte == b'.',
+        CComment | CppComment => byte == b'/',
+        ByName | ExprTagSegNoVar | TagSegNoVar => word,
+        Bool => is(b"tf"),
+        Null | NotOp => byte == b'n',
+        Fini => byte == b'f',
+        Init => byte == b'i',
+        LParNoSpace => byte == b'(',
+        ColonNoSpace | ExprColonNoSpace | ExprRelName | RelName | ColonDollar => byte == b':',
+        Number | OctNumber | HexNumber => byte == b'-' || byte.is_ascii_digit() || other,
+        ListTokn | NonQuoteWord => word || is(b"+-?*/\\"),
+        Yield => byte == b'y',
+        TryModSetMulti | TryModSet => byte == b'?',
+        CmprOther => is(b"@!^~="),
+        ExprVarTokn | VarTokn => word || is(b"\"'"),
+        DoubleQuotedString => byte == b'"',
+        SingleQuotedString | TripleQuotedString => byte == b'\'',
+        WildTagSegNoVar => word || byte == b'*',
+        Cmpr => is(b"<>!~^"),
+        EqSpace | EqNoSpace => byte == b'=',
+        RSqbNoSpace => byte == b']',
+        CommaNoSpace => byte == b',',
+        FormatText => !is(b"`{"),
+        CmdrTokn => !space && !is(b"=\"'{}"),
+        Ws => maybe_space,
+        WhiteTokn => !space && byte != b'|',
+        _ => false,
+    }
+}
+
 /// Whether the plain-string terminal `lit` is shadowed, in a scanner accepting `accept`, by a
 /// pattern terminal of the same priority that matches the whole string.
 fn absorbed(lit: Term, accept: TermSet) -> bool {
@@ -1611,6 +1695,71 @@ mod tests {
             let mut got = absorbers(term).to_vec();
             got.sort();
             assert_eq!(got, want, "absorbers of {term:?}");
+        }
+    }
+
+    #[test]
+    fn first_byte_filter_never_hides_a_match() {
+        let suffixes = [
+            "",
+            " ",
+            "x",
+            "foo:bar",
+            ":bar",
+            "$x",
+            "(",
+            ")",
+            "{",
+            "}",
+            "=",
+            "==",
+            "*",
+            "a:b*",
+            "--x",
+            "-x",
+            "5",
+            "x5 ",
+            "0x1f ",
+            "o7 ",
+            ".5 ",
+            "'x'",
+            "\"x\"",
+            "''x'''",
+            "(refs)- *",
+            "(refs)+ x",
+            "foo)",
+            "**",
+            "#",
+            "[",
+            "]",
+            "<",
+            ">",
+            "/x*/",
+            "\n",
+            "`",
+            "é",
+            "\u{2028}",
+            "ull ",
+            "rue ",
+            "alse ",
+        ];
+        let firsts: Vec<String> = (1u8..128)
+            .map(|b| char::from(b).to_string())
+            .chain(["é", "\u{2028}", "\u{a0}", "ß", "٣"].map(String::from))
+            .collect();
+        for first in &firsts {
+            for suffix in suffixes {
+                let text = format!("{first}{suffix}");
+                let lexer = Lexer::new(&text);
+                for term in Term::all() {
+                    if lexer.match_term(term, 0).is_some() {
+                        assert!(
+                            may_start(term, text.as_bytes()[0]),
+                            "{term:?} matches {text:?} but is filtered out"
+                        );
+                    }
+                }
+            }
         }
     }
 

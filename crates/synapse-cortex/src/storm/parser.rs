@@ -18,9 +18,15 @@ use super::unescape;
 
 /// Deepest nesting of subqueries, expressions and lists the parser accepts.
 ///
-/// The reference has no explicit limit (Python's recursion limit ends it in an internal error);
-/// we refuse deeper input with a syntax error instead of risking the stack.
-pub const MAX_DEPTH: usize = 256;
+/// The reference has no explicit limit (Python's recursion limit ends it with an internal error
+/// somewhere between 150 and 500 levels, depending on the construct); we refuse deeper input with
+/// a syntax error.
+pub const MAX_DEPTH: usize = 1000;
+
+/// Stack that must remain before parsing a nested construct; below it a new segment is used.
+const STACK_RED_ZONE: usize = 256 * 1024;
+/// Size of the stack segments allocated for deep nesting.
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
 
 type Result<T> = std::result::Result<T, SyntaxError>;
 
@@ -60,6 +66,30 @@ pub fn parse_lookup(text: &str) -> std::result::Result<Lookup, SyntaxError> {
     parser.expect_end()?;
     let lookup = Lookup { items, query };
     parser.finish(lookup)
+}
+
+/// Split the command line of a Storm CLI command into arguments (the reference's
+/// `Parser(text).cmdrargs()`): whitespace-separated words, quoted strings (kept with their
+/// quotes), `--opt=valu` and `{ query }` (as the query's text).
+pub fn parse_cmdrargs(text: &str) -> std::result::Result<Vec<String>, SyntaxError> {
+    let mut parser = Parser::new(text, sets::CMDR_START)?;
+    let mut argv: Vec<String> = Vec::new();
+    loop {
+        let arg = parser.cmdr_arg()?;
+        argv.push(arg);
+        if parser.tok.term == Term::EqNoSpace {
+            parser.bump(sets::CMDR_NEXT)?;
+            let value = parser.cmdr_arg()?;
+            if let Some(last) = argv.last_mut() {
+                last.push('=');
+                last.push_str(&value);
+            }
+        }
+        if parser.tok.term == Term::End {
+            break;
+        }
+    }
+    parser.finish(argv)
 }
 
 /// Parse a single value (the reference's `Parser(text).eval()`), e.g. for `$lib.eval`.
@@ -162,9 +192,10 @@ impl<'a> Parser<'a> {
         Span::new(start, end)
     }
 
-    fn enter(&mut self) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
+    /// Parse a nested construct: counts the nesting depth and grows the stack on demand, so
+    /// that deeply nested input can neither overflow the thread's stack nor run away.
+    fn nested<T>(&mut self, parse: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.depth >= MAX_DEPTH {
             let span = Span::new(self.tok.start, self.tok.end);
             return Err(SyntaxError::at(
                 self.text,
@@ -172,11 +203,10 @@ impl<'a> Parser<'a> {
                 format!("Query is nested too deeply (more than {MAX_DEPTH} levels)."),
             ));
         }
-        Ok(())
-    }
-
-    fn leave(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
+        self.depth += 1;
+        let result = stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || parse(self));
+        self.depth -= 1;
+        result
     }
 
     /// Remember an error that only counts if the parse otherwise succeeds.
@@ -292,24 +322,29 @@ impl<'a> Parser<'a> {
 
     /// Parse a query body (the caller has scanned its first token).
     fn query(&mut self) -> Result<Query> {
-        self.enter()?;
+        self.nested(Self::query_body)
+    }
+
+    fn query_body(&mut self) -> Result<Query> {
         let start = self.tok.start;
         let last_before = self.last;
         let mut opers = Vec::new();
         if self.tok.term == Term::VBar {
             self.bump(sets::Q_AFTER_LEAD_PIPE)?;
         }
+        // an empty edit block is an item without operators
+        let mut items = 0;
         loop {
             match self.tok.term {
                 Term::End | Term::RBrace => break,
-                Term::VBar if !opers.is_empty() => {
+                Term::VBar if items > 0 => {
                     self.bump(sets::Q_AFTER_PIPE)?;
                     self.item(&mut opers)?;
                 }
                 _ => self.item(&mut opers)?,
             }
+            items += 1;
         }
-        self.leave();
         let consumed = self.last != last_before;
         let span = if consumed {
             self.span_from(start)
@@ -317,6 +352,22 @@ impl<'a> Parser<'a> {
             Span::new(start, start)
         };
         Ok(Query { opers, span })
+    }
+
+    /// One cmdr argument: a word, a quoted string (with its quotes), an option or a subquery.
+    fn cmdr_arg(&mut self) -> Result<String> {
+        let tok = self.tok;
+        match tok.term {
+            Term::LBrace => {
+                let (query, _) = self.braced_query(sets::VF_SUBQ)?;
+                Ok(query.span.text(self.text).to_string())
+            }
+            Term::CmdOpt | Term::CmdrTokn | Term::DoubleQuotedString | Term::SingleQuotedString => {
+                self.bump(sets::CMDR_NEXT)?;
+                Ok(self.tok_text(tok).to_string())
+            }
+            _ => Err(self.unexpected()),
+        }
     }
 
     /// `{ query }`: the current token is `{`; `after` is the set following `}`.

@@ -20,7 +20,9 @@ use rmpv::Value;
 use crate::layer::LiftBy;
 use crate::model::{Model, ModelError, NormInfo, StorLift};
 use crate::node::Node;
-use crate::nodeedit::{Buid, EditMeta, EditOp, NodeEdit, TagIval, buid as make_buid, stortype as st};
+use crate::nodeedit::{
+    Buid, BuidMap, EditMeta, EditOp, NodeEdit, TagIval, buid as make_buid, stortype as st,
+};
 use crate::view::{Error, View};
 
 /// A permission a requested edit needs, checked against the write layer before the edit is
@@ -226,10 +228,12 @@ impl Sets {
     }
 }
 
-#[derive(Debug)]
-enum Seg {
-    Sets(Sets),
-    Dels(Vec<EditOp>),
+/// A segment of staged edits: sets (coalesced), then deletes in request order. A set
+/// requested after a delete starts a new segment, so requests keep their order.
+#[derive(Debug, Default)]
+struct Seg {
+    sets: Sets,
+    dels: Vec<EditOp>,
 }
 
 fn upsert<T>(items: &mut Vec<(String, T)>, name: &str, valu: T) {
@@ -296,25 +300,19 @@ impl Proto {
     }
 
     fn sets(&mut self) -> &mut Sets {
-        if !matches!(self.segs.last(), Some(Seg::Sets(_))) {
-            self.segs.push(Seg::Sets(Sets::default()));
+        if self.segs.last().is_none_or(|seg| !seg.dels.is_empty()) {
+            self.segs.push(Seg::default());
         }
-        match self.segs.last_mut() {
-            Some(Seg::Sets(sets)) => sets,
-            // The branch above made the last segment a `Sets`.
-            _ => unreachable!("last segment is a set segment"),
-        }
+        let last = self.segs.len() - 1;
+        &mut self.segs[last].sets
     }
 
     fn dels(&mut self) -> &mut Vec<EditOp> {
-        if !matches!(self.segs.last(), Some(Seg::Dels(_))) {
-            self.segs.push(Seg::Dels(Vec::new()));
+        if self.segs.is_empty() {
+            self.segs.push(Seg::default());
         }
-        match self.segs.last_mut() {
-            Some(Seg::Dels(dels)) => dels,
-            // The branch above made the last segment a `Dels`.
-            _ => unreachable!("last segment is a delete segment"),
-        }
+        let last = self.segs.len() - 1;
+        &mut self.segs[last].dels
     }
 
     fn nodeedit(&self) -> Option<NodeEdit> {
@@ -326,20 +324,18 @@ impl Proto {
             });
         }
         for seg in &self.segs {
-            match seg {
-                Seg::Sets(sets) => sets.emit(&mut ops),
-                Seg::Dels(dels) => ops.extend(dels.iter().cloned()),
-            }
+            seg.sets.emit(&mut ops);
+            ops.extend(seg.dels.iter().cloned());
         }
         (!ops.is_empty()).then(|| NodeEdit::new(self.buid, self.form.clone(), ops))
     }
 
     fn has_edits(&self) -> bool {
         self.is_new
-            || self.segs.iter().any(|seg| match seg {
-                Seg::Sets(sets) => !sets.is_empty(),
-                Seg::Dels(dels) => !dels.is_empty(),
-            })
+            || self
+                .segs
+                .iter()
+                .any(|seg| !seg.sets.is_empty() || !seg.dels.is_empty())
     }
 }
 
@@ -377,7 +373,9 @@ fn json_safe(valu: &Value) -> Result<(), String> {
             }
             json_safe(v)
         }),
-        Value::F64(f) if !f.is_finite() => Err("Out of range float values are not JSON compliant".into()),
+        Value::F64(f) if !f.is_finite() => {
+            Err("Out of range float values are not JSON compliant".into())
+        }
         _ => Ok(()),
     }
 }
@@ -391,8 +389,8 @@ pub struct Editor {
     strict: bool,
     warnings: Vec<String>,
     protos: Vec<Proto>,
-    index: HashMap<Buid, usize>,
-    cache: HashMap<Buid, Option<Node>>,
+    index: BuidMap<usize>,
+    cache: BuidMap<Option<Node>>,
     tagnorms: HashMap<String, Result<(String, NormInfo), ModelError>>,
 }
 
@@ -417,8 +415,8 @@ impl Editor {
             strict: true,
             warnings: Vec::new(),
             protos: Vec::new(),
-            index: HashMap::new(),
-            cache: HashMap::new(),
+            index: BuidMap::default(),
+            cache: BuidMap::default(),
             tagnorms: HashMap::new(),
         }
     }
@@ -496,7 +494,13 @@ impl Editor {
             .model
             .form(&node.form)
             .map_or(st::MSGP, |f| f.ty().stortype());
-        let proto = Proto::new(node.buid, &node.form.clone(), node.valu.clone(), stortype, Some(node));
+        let proto = Proto::new(
+            node.buid,
+            &node.form.clone(),
+            node.valu.clone(),
+            stortype,
+            Some(node),
+        );
         Ok(self.push_proto(proto))
     }
 
@@ -529,7 +533,13 @@ impl Editor {
 
     /// The buids a node add may touch (the node, nodes its value and props refer to, their
     /// own references), for [`Editor::prefetch`]. Normalization errors give nothing.
-    pub fn add_node_buids(&self, form: &str, valu: &Value, props: &[(String, Value)], out: &mut Vec<Buid>) {
+    pub fn add_node_buids(
+        &self,
+        form: &str,
+        valu: &Value,
+        props: &[(String, Value)],
+        out: &mut Vec<Buid>,
+    ) {
         let Some(fobj) = self.model.form(form) else {
             return;
         };
@@ -539,18 +549,26 @@ impl Editor {
         self.collect(form, &norm, &info, out, 0);
         for (name, pvalu) in props {
             if let Some(prop) = fobj.prop(name)
-                && let Ok((pnorm, pinfo)) = prop.ty().norm(pvalu) {
-                    if let Some(pform) = prop.autoadd_form() {
-                        self.collect(pform.name(), &pnorm, &pinfo, out, 1);
-                    }
-                    for add in &pinfo.adds {
-                        self.collect(&add.form, &add.valu, &add.info, out, 1);
-                    }
+                && let Ok((pnorm, pinfo)) = prop.ty().norm(pvalu)
+            {
+                if let Some(pform) = prop.autoadd_form() {
+                    self.collect(pform.name(), &pnorm, &pinfo, out, 1);
                 }
+                for add in &pinfo.adds {
+                    self.collect(&add.form, &add.valu, &add.info, out, 1);
+                }
+            }
         }
     }
 
-    fn collect(&self, form: &str, norm: &Value, info: &NormInfo, out: &mut Vec<Buid>, depth: usize) {
+    fn collect(
+        &self,
+        form: &str,
+        norm: &Value,
+        info: &NormInfo,
+        out: &mut Vec<Buid>,
+        depth: usize,
+    ) {
         if depth > 64 {
             return;
         }
@@ -559,8 +577,12 @@ impl Editor {
             return;
         };
         for (name, subv) in &info.subs {
-            let Some(prop) = fobj.prop(name) else { continue };
-            let Some(pform) = prop.autoadd_form() else { continue };
+            let Some(prop) = fobj.prop(name) else {
+                continue;
+            };
+            let Some(pform) = prop.autoadd_form() else {
+                continue;
+            };
             if let Ok((pnorm, pinfo)) = prop.ty().norm(subv) {
                 self.collect(pform.name(), &pnorm, &pinfo, out, depth + 1);
             }
@@ -588,7 +610,12 @@ impl Editor {
 
     /// Add a node and set props on it (no prop permissions are checked, as the reference's
     /// `addNode(form, valu, props)`).
-    pub async fn add_node_props(&mut self, form: &str, valu: &Value, props: &[(String, Value)]) -> EdResult<Option<Buid>> {
+    pub async fn add_node_props(
+        &mut self,
+        form: &str,
+        valu: &Value,
+        props: &[(String, Value)],
+    ) -> EdResult<Option<Buid>> {
         let model = Arc::clone(&self.model);
         let Some(fobj) = model.form(form) else {
             let err = Error::NoSuchForm(form.to_owned());
@@ -601,24 +628,36 @@ impl Editor {
             return Ok(None);
         }
         let normed = fobj.ty().norm(valu).map_err(|err| match err {
-            ModelError::BadTypeValu { name, mesg } => Error::Model(ModelError::BadTypeValu { name, mesg }),
+            ModelError::BadTypeValu { name, mesg } => {
+                Error::Model(ModelError::BadTypeValu { name, mesg })
+            }
             other => Error::Model(other),
         });
         let Some((norm, info)) = self.soft(normed)? else {
             return Ok(None);
         };
-        let mut wanted = Vec::new();
-        self.add_node_buids(form, valu, props, &mut wanted);
-        self.prefetch(&wanted).await?;
+        // Skip the prefetch when the node's state is known (the caller prefetched).
+        let primary = make_buid(form, &norm);
+        if !self.cache.contains_key(&primary) && !self.index.contains_key(&primary) {
+            let mut wanted = Vec::new();
+            self.add_node_buids(form, valu, props, &mut wanted);
+            self.prefetch(&wanted).await?;
+        }
         let idx = self.init_proto(form.to_owned(), norm, info).await?;
         for (name, pvalu) in props {
-            self.set_prop_idx(idx, name, pvalu.clone(), None, false).await?;
+            self.set_prop_idx(idx, name, pvalu.clone(), None, false)
+                .await?;
         }
         Ok(Some(self.protos[idx].buid))
     }
 
     /// Create (or load) the proto of a node and apply its subs and adds.
-    fn init_proto(&mut self, form: String, norm: Value, info: NormInfo) -> BoxFuture<'_, EdResult<usize>> {
+    fn init_proto(
+        &mut self,
+        form: String,
+        norm: Value,
+        info: NormInfo,
+    ) -> BoxFuture<'_, EdResult<usize>> {
         Box::pin(async move {
             let buid = make_buid(&form, &norm);
             if let Some(idx) = self.index.get(&buid) {
@@ -641,7 +680,12 @@ impl Editor {
     }
 
     /// A node a value refers to: created with its subs unless it exists already.
-    fn add_auto(&mut self, form: String, norm: Value, info: NormInfo) -> BoxFuture<'_, EdResult<()>> {
+    fn add_auto(
+        &mut self,
+        form: String,
+        norm: Value,
+        info: NormInfo,
+    ) -> BoxFuture<'_, EdResult<()>> {
         Box::pin(async move {
             let model = Arc::clone(&self.model);
             let Some(fobj) = model.form(&form) else {
@@ -711,10 +755,16 @@ impl Editor {
                 Some(done) => done,
                 None => {
                     let res = prop.ty().norm(&valu).map_err(|err| match err {
-                        ModelError::BadTypeValu { name: tname, mesg } => Error::Model(ModelError::BadTypeValu {
-                            name: tname,
-                            mesg: format!("Bad prop value {}={} : {mesg}", prop.full(), py_repr(&valu)),
-                        }),
+                        ModelError::BadTypeValu { name: tname, mesg } => {
+                            Error::Model(ModelError::BadTypeValu {
+                                name: tname,
+                                mesg: format!(
+                                    "Bad prop value {}={} : {mesg}",
+                                    prop.full(),
+                                    py_repr(&valu)
+                                ),
+                            })
+                        }
                         other => Error::Model(other),
                     });
                     match self.soft(res)? {
@@ -733,13 +783,17 @@ impl Editor {
             }
             if prop.full() == "file:bytes:sha256"
                 && let Some(text) = self.protos[idx].valu.as_str()
-                    && text.starts_with("sha256:") && Some(&text[7..]) != norm.as_str() {
-                        let err = Error::Model(ModelError::BadTypeValu {
-                            name: "file:bytes".into(),
-                            mesg: "Can't change :sha256 on a file:bytes with sha256 based primary property.".into(),
-                        });
-                        return Err(err);
-                    }
+                && text.starts_with("sha256:")
+                && Some(&text[7..]) != norm.as_str()
+            {
+                let err = Error::Model(ModelError::BadTypeValu {
+                    name: "file:bytes".into(),
+                    mesg:
+                        "Can't change :sha256 on a file:bytes with sha256 based primary property."
+                            .into(),
+                });
+                return Err(err);
+            }
             let stortype = prop.stortype();
             let merged = match &curv {
                 Some(old) => prop.ty().merge(old, &norm),
@@ -758,13 +812,15 @@ impl Editor {
                 upsert(&mut proto.props, &name, merged);
             }
             if let Some(pform) = prop.autoadd_form() {
-                self.add_auto(pform.name().to_owned(), norm.clone(), info.clone()).await?;
+                self.add_auto(pform.name().to_owned(), norm.clone(), info.clone())
+                    .await?;
             }
             for (sub, subv) in &info.subs {
                 let full = format!("{name}:{sub}");
                 let exists = model.form(&form).and_then(|f| f.prop(&full)).is_some();
                 if exists {
-                    self.set_prop_idx(idx, &full, subv.clone(), None, false).await?;
+                    self.set_prop_idx(idx, &full, subv.clone(), None, false)
+                        .await?;
                 }
             }
             for add in info.adds {
@@ -779,10 +835,9 @@ impl Editor {
     /// the edited nodes).
     async fn prop_hooks(&mut self, idx: usize, full: &str, norm: &Value) -> EdResult<()> {
         match full {
-            "it:prod:softver:arch"
-                if truthy(Some(norm)) => {
-                    self.add_auto_raw("it:dev:str", norm).await?;
-                }
+            "it:prod:softver:arch" if truthy(Some(norm)) => {
+                self.add_auto_raw("it:dev:str", norm).await?;
+            }
             "it:prod:softver:vers" => {
                 if !truthy(Some(norm)) {
                     return Ok(());
@@ -792,19 +847,20 @@ impl Editor {
                 self.add_auto_raw("it:dev:str", norm).await?;
                 let model = Arc::clone(&self.model);
                 if let Some(ty) = model.ty("it:semver")
-                    && let Ok((semver, info)) = ty.norm(norm) {
-                        self.set_prop_idx(idx, "semver", semver, None, false).await?;
-                        for (sub, subv) in info.subs {
-                            self.set_prop_idx(idx, &format!("semver:{sub}"), subv, None, false)
-                                .await?;
-                        }
+                    && let Ok((semver, info)) = ty.norm(norm)
+                {
+                    self.set_prop_idx(idx, "semver", semver, None, false)
+                        .await?;
+                    for (sub, subv) in info.subs {
+                        self.set_prop_idx(idx, &format!("semver:{sub}"), subv, None, false)
+                            .await?;
                     }
-            }
-            "file:bytes:mime"
-                if norm.as_str() != Some("??") => {
-                    let valu = Value::Array(vec![self.protos[idx].valu.clone(), norm.clone()]);
-                    self.add_auto_raw("file:ismime", &valu).await?;
                 }
+            }
+            "file:bytes:mime" if norm.as_str() != Some("??") => {
+                let valu = Value::Array(vec![self.protos[idx].valu.clone(), norm.clone()]);
+                self.add_auto_raw("file:ismime", &valu).await?;
+            }
             _ => {}
         }
         Ok(())
@@ -831,14 +887,19 @@ impl Editor {
     pub async fn set_prop(&mut self, buid: &Buid, name: &str, valu: &Value) -> EdResult<bool> {
         let idx = self.load(buid).await?;
         let form = self.protos[idx].form.clone();
-        self.check(EditPerm::PropSet { form: &form, prop: name })?;
+        self.check(EditPerm::PropSet {
+            form: &form,
+            prop: name,
+        })?;
         let mut wanted = Vec::new();
         if let Some(prop) = self.model.form(&form).and_then(|f| f.prop(name))
-            && let (Ok((norm, info)), Some(pform)) = (prop.ty().norm(valu), prop.autoadd_form()) {
-                self.collect(pform.name(), &norm, &info, &mut wanted, 0);
-            }
+            && let (Ok((norm, info)), Some(pform)) = (prop.ty().norm(valu), prop.autoadd_form())
+        {
+            self.collect(pform.name(), &norm, &info, &mut wanted, 0);
+        }
         self.prefetch(&wanted).await?;
-        self.set_prop_idx(idx, name, valu.clone(), None, false).await
+        self.set_prop_idx(idx, name, valu.clone(), None, false)
+            .await
     }
 
     /// Delete a property of a node (`node.prop.del` is checked); false if absent.
@@ -854,7 +915,10 @@ impl Editor {
             self.soft::<()>(Err(err))?;
             return Ok(false);
         };
-        self.check(EditPerm::PropDel { form: &form, prop: name })?;
+        self.check(EditPerm::PropDel {
+            form: &form,
+            prop: name,
+        })?;
         if prop.is_ro() {
             self.soft::<()>(Err(Error::ReadOnlyProp(prop.full().to_owned())))?;
             return Ok(false);
@@ -883,9 +947,9 @@ impl Editor {
             return done.clone();
         }
         let res = match self.model.ty("syn:tag") {
-            Some(ty) => ty.norm(&Value::from(tag)).map(|(norm, info)| {
-                (norm.as_str().unwrap_or_default().to_owned(), info)
-            }),
+            Some(ty) => ty
+                .norm(&Value::from(tag))
+                .map(|(norm, info)| (norm.as_str().unwrap_or_default().to_owned(), info)),
             None => Err(ModelError::NoSuchType {
                 name: "syn:tag".into(),
             }),
@@ -912,7 +976,11 @@ impl Editor {
                 let Some(idx) = self.tag_node(&toktag).await? else {
                     continue;
                 };
-                let now = self.protos[idx].valu.as_str().unwrap_or_default().to_owned();
+                let now = self.protos[idx]
+                    .valu
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 if now == toktag {
                     continue;
                 }
@@ -925,7 +993,9 @@ impl Editor {
                 info = renormed.1;
                 break;
             }
-            let idx = self.init_proto("syn:tag".into(), Value::from(norm), info).await?;
+            let idx = self
+                .init_proto("syn:tag".into(), Value::from(norm), info)
+                .await?;
             Ok(Some(idx))
         })
     }
@@ -950,7 +1020,12 @@ impl Editor {
 
     /// Add a tag (and its ancestors) to a node, with an optional time interval that widens
     /// any existing one (`node.tag.add.<tag>` is checked). Returns the normalized tag.
-    pub async fn add_tag(&mut self, buid: &Buid, tag: &str, valu: Option<&Value>) -> EdResult<Option<String>> {
+    pub async fn add_tag(
+        &mut self,
+        buid: &Buid,
+        tag: &str,
+        valu: Option<&Value>,
+    ) -> EdResult<Option<String>> {
         let idx = self.load(buid).await?;
         if let Ok((norm, _)) = self.tag_norm(tag) {
             self.check(EditPerm::TagAdd { tag: &norm })?;
@@ -961,7 +1036,12 @@ impl Editor {
         self.add_tag_idx(idx, tag, valu).await
     }
 
-    fn add_tag_idx<'s>(&'s mut self, idx: usize, tag: &str, valu: Option<&Value>) -> BoxFuture<'s, EdResult<Option<String>>> {
+    fn add_tag_idx<'s>(
+        &'s mut self,
+        idx: usize,
+        tag: &str,
+        valu: Option<&Value>,
+    ) -> BoxFuture<'s, EdResult<Option<String>>> {
         let tag = tag.to_owned();
         let valu = valu.cloned();
         Box::pin(async move {
@@ -1034,7 +1114,8 @@ impl Editor {
         let tagprop_dels = |proto: &Proto, tag: &str, ops: &mut Vec<EditOp>| {
             if let Some((_, props)) = proto.tagprops.iter().find(|(t, _)| t == tag) {
                 for (prop, _) in props {
-                    let stortype = crate::node::tagprop_type(&model, prop).map_or(st::MSGP, |t| t.stortype());
+                    let stortype =
+                        crate::node::tagprop_type(&model, prop).map_or(st::MSGP, |t| t.stortype());
                     ops.push(EditOp::TagPropDel {
                         tag: tag.to_owned(),
                         prop: prop.clone(),
@@ -1061,7 +1142,9 @@ impl Editor {
         if ops.is_empty() {
             return false;
         }
-        proto.tags.retain(|(t, _)| t != name && !t.starts_with(&pref));
+        proto
+            .tags
+            .retain(|(t, _)| t != name && !t.starts_with(&pref));
         proto
             .tagprops
             .retain(|(t, _)| t != name && !t.starts_with(&pref));
@@ -1070,7 +1153,13 @@ impl Editor {
     }
 
     /// Set a tag property (adding the tag; `node.tag.add.<tag>` is checked).
-    pub async fn set_tagprop(&mut self, buid: &Buid, tag: &str, name: &str, valu: &Value) -> EdResult<bool> {
+    pub async fn set_tagprop(
+        &mut self,
+        buid: &Buid,
+        tag: &str,
+        name: &str,
+        valu: &Value,
+    ) -> EdResult<bool> {
         let idx = self.load(buid).await?;
         if let Ok((norm, _)) = self.tag_norm(tag) {
             self.check(EditPerm::TagAdd { tag: &norm })?;
@@ -1110,7 +1199,9 @@ impl Editor {
             .find(|(t, p, _, _)| *t == tagname && p == name)
         {
             Some(slot) => slot.2 = norm,
-            None => sets.tagprops.push((tagname, name.to_owned(), norm, stortype)),
+            None => sets
+                .tagprops
+                .push((tagname, name.to_owned(), norm, stortype)),
         }
         Ok(true)
     }
@@ -1119,8 +1210,12 @@ impl Editor {
     pub async fn del_tagprop(&mut self, buid: &Buid, tag: &str, name: &str) -> EdResult<bool> {
         let idx = self.load(buid).await?;
         let model = Arc::clone(&self.model);
-        let ty = crate::node::tagprop_type(&model, name).ok_or_else(|| Error::NoSuchTagProp(name.to_owned()))?;
-        let tagname = self.tag_norm(tag).map(|(n, _)| n).unwrap_or_else(|_| tag.to_owned());
+        let ty = crate::node::tagprop_type(&model, name)
+            .ok_or_else(|| Error::NoSuchTagProp(name.to_owned()))?;
+        let tagname = self
+            .tag_norm(tag)
+            .map(|(n, _)| n)
+            .unwrap_or_else(|_| tag.to_owned());
         self.check(EditPerm::TagDel { tag: &tagname })?;
         let proto = &mut self.protos[idx];
         let Some(pos) = proto.tagprops.iter().position(|(t, _)| *t == tagname) else {
@@ -1161,10 +1256,13 @@ impl Editor {
         Self::check_data_name(name)?;
         let idx = self.load(buid).await?;
         self.check(EditPerm::DataSet { name })?;
-        let staged = match &self.protos[idx].segs.last() {
-            Some(Seg::Sets(sets)) => sets.data.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()),
-            _ => None,
-        };
+        let staged = self.protos[idx].segs.last().and_then(|seg| {
+            seg.sets
+                .data
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        });
         let curv = match staged {
             Some(valu) => Some(valu),
             None => self.view.get_data(*buid, name).await?,
@@ -1199,7 +1297,9 @@ impl Editor {
     /// exists.
     pub async fn add_edge(&mut self, buid: &Buid, verb: &str, n2: &Buid) -> EdResult<bool> {
         if verb.is_empty() || verb.len() > crate::layer::MAX_VERB_LEN {
-            return Err(Error::BadArg(format!("addEdge() got an invalid verb: {verb}")));
+            return Err(Error::BadArg(format!(
+                "addEdge() got an invalid verb: {verb}"
+            )));
         }
         let idx = self.load(buid).await?;
         self.check(EditPerm::EdgeAdd { verb })?;
@@ -1261,14 +1361,15 @@ impl Editor {
         };
         if !force {
             if form == "syn:tag"
-                && let Some(tag) = valu.as_str() {
-                    let mut tagged = self.view.lift_tag(tag, None, false)?;
-                    if tagged.try_next().await?.is_some() {
-                        let err = refuse("Nodes still have this tag.");
-                        self.soft::<()>(Err(err))?;
-                        return Ok(false);
-                    }
+                && let Some(tag) = valu.as_str()
+            {
+                let mut tagged = self.view.lift_tag(tag, None, false)?;
+                if tagged.try_next().await?.is_some() {
+                    let err = refuse("Nodes still have this tag.");
+                    self.soft::<()>(Err(err))?;
+                    return Ok(false);
                 }
+            }
             let mut refs = self.view.nodes_by_prop_type_valu(&form, &valu)?;
             while let Some(node) = refs.try_next().await? {
                 if node.buid != *buid {
@@ -1295,7 +1396,11 @@ impl Editor {
         for tag in toptags {
             self.stage_tag_del(idx, &tag);
         }
-        let props: Vec<String> = self.protos[idx].props.iter().map(|(n, _)| n.clone()).collect();
+        let props: Vec<String> = self.protos[idx]
+            .props
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect();
         for name in props {
             let stortype = model
                 .form(&form)
@@ -1339,9 +1444,10 @@ impl Editor {
         if let Some(Value::Map(items)) = get("props") {
             for (key, pvalu) in items {
                 if let Some(key) = key.as_str()
-                    && key != ".created" {
-                        props.push((key.to_owned(), pvalu.clone()));
-                    }
+                    && key != ".created"
+                {
+                    props.push((key.to_owned(), pvalu.clone()));
+                }
             }
         }
         let Some(buid) = self.add_node_props(form, valu, &props).await? else {
@@ -1389,7 +1495,9 @@ impl Editor {
                         }
                     },
                     Value::Array(items) if items.len() == 2 => {
-                        let Some(n2form) = items[0].as_str() else { continue };
+                        let Some(n2form) = items[0].as_str() else {
+                            continue;
+                        };
                         match self.add_node(n2form, &items[1]).await? {
                             Some(n2buid) => n2buid,
                             None => continue,
@@ -1401,6 +1509,37 @@ impl Editor {
             }
         }
         Ok(Some(buid))
+    }
+
+    /// Prefetch the state of every node the node definitions may touch (one read per layer),
+    /// so that adding them does no further reads.
+    pub async fn prefetch_defs(&mut self, defs: &[Value]) -> EdResult<()> {
+        let mut wanted = Vec::new();
+        for def in defs {
+            let Some([ndef, info]) = def.as_array().map(Vec::as_slice) else {
+                continue;
+            };
+            let Some([form, valu]) = ndef.as_array().map(Vec::as_slice) else {
+                continue;
+            };
+            let Some(form) = form.as_str() else { continue };
+            let props: Vec<(String, Value)> = match crate::layer::map_get(info, "props") {
+                Some(Value::Map(items)) => items
+                    .iter()
+                    .filter_map(|(k, v)| k.as_str().map(|k| (k.to_owned(), v.clone())))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            self.add_node_buids(form, valu, &props, &mut wanted);
+            if let Some(Value::Map(tags)) = crate::layer::map_get(info, "tags") {
+                for (tag, _) in tags {
+                    if let Some(tag) = tag.as_str() {
+                        self.tag_buids(tag, &mut wanted);
+                    }
+                }
+            }
+        }
+        self.prefetch(&wanted).await
     }
 
     // ----- applying -----
@@ -1449,9 +1588,12 @@ impl Editor {
                             let md5 = hex::encode(md5_digest(byts));
                             let sha1 = hex::encode(sha1_digest(byts));
                             let sha256 = hex::encode(sha2::Sha256::digest(byts));
-                            self.set_prop_idx(idx, "md5", Value::from(md5), None, false).await?;
-                            self.set_prop_idx(idx, "sha1", Value::from(sha1), None, false).await?;
-                            self.set_prop_idx(idx, "sha256", Value::from(sha256), None, false).await?;
+                            self.set_prop_idx(idx, "md5", Value::from(md5), None, false)
+                                .await?;
+                            self.set_prop_idx(idx, "sha1", Value::from(sha1), None, false)
+                                .await?;
+                            self.set_prop_idx(idx, "sha256", Value::from(sha256), None, false)
+                                .await?;
                         }
                     }
                     _ => {}
@@ -1464,12 +1606,15 @@ impl Editor {
     async fn fqdn_added(&mut self, idx: usize) -> EdResult<()> {
         let fqdn = self.protos[idx].valu.clone();
         let Some(domain) = self.protos[idx].get("domain").cloned() else {
-            self.set_prop_idx(idx, "iszone", Value::from(false), None, false).await?;
-            self.set_prop_idx(idx, "issuffix", Value::from(true), None, false).await?;
+            self.set_prop_idx(idx, "iszone", Value::from(false), None, false)
+                .await?;
+            self.set_prop_idx(idx, "issuffix", Value::from(true), None, false)
+                .await?;
             return Ok(());
         };
         if self.protos[idx].get("issuffix").is_none() {
-            self.set_prop_idx(idx, "issuffix", Value::from(false), None, false).await?;
+            self.set_prop_idx(idx, "issuffix", Value::from(false), None, false)
+                .await?;
         }
         let pbuid = make_buid("inet:fqdn", &domain);
         if !self.index.contains_key(&pbuid) && self.node_state(pbuid).await?.is_none() {
@@ -1494,11 +1639,13 @@ impl Editor {
             },
         };
         if p_suffix {
-            self.set_prop_idx(idx, "iszone", Value::from(true), None, false).await?;
+            self.set_prop_idx(idx, "iszone", Value::from(true), None, false)
+                .await?;
             self.set_prop_idx(idx, "zone", fqdn, None, false).await?;
             return Ok(());
         }
-        self.set_prop_idx(idx, "iszone", Value::from(false), None, false).await?;
+        self.set_prop_idx(idx, "iszone", Value::from(false), None, false)
+            .await?;
         if p_zone_flag {
             self.set_prop_idx(idx, "zone", domain, None, false).await?;
             return Ok(());
@@ -1517,20 +1664,17 @@ impl Editor {
         loop {
             self.add_hooks().await?;
             let edits = self.pending();
-            let added: Vec<Buid> = self
+            let added: BuidMap<()> = self
                 .protos
                 .iter()
                 .filter(|p| p.is_new)
-                .map(|p| p.buid)
+                .map(|p| (p.buid, ()))
                 .collect();
             self.reset();
             if edits.is_empty() {
                 break;
             }
-            let applied = self
-                .view
-                .apply_edits(edits, self.meta_now())
-                .await?;
+            let applied = self.view.apply_edits(edits, self.meta_now()).await?;
             let cascades = fqdn_cascades(&applied, &added);
             if !applied.is_empty() {
                 batches.push(applied);
@@ -1571,7 +1715,8 @@ impl Editor {
                         continue;
                     }
                     let idx = self.load(&child.buid).await?;
-                    self.set_prop_idx(idx, "iszone", Value::from(issuffix), None, false).await?;
+                    self.set_prop_idx(idx, "iszone", Value::from(issuffix), None, false)
+                        .await?;
                 }
             }
             Cascade::IsZone(buid, iszone) => {
@@ -1611,7 +1756,8 @@ impl Editor {
                             continue;
                         }
                         let idx = self.load(&child.buid).await?;
-                        self.set_prop_idx(idx, "zone", zone.clone(), None, false).await?;
+                        self.set_prop_idx(idx, "zone", zone.clone(), None, false)
+                            .await?;
                         todo.push(child.valu.clone());
                     }
                 }
@@ -1643,10 +1789,10 @@ enum Cascade {
     Zone(Buid, Value),
 }
 
-fn fqdn_cascades(applied: &[NodeEdit], added: &[Buid]) -> Vec<Cascade> {
+fn fqdn_cascades(applied: &[NodeEdit], added: &BuidMap<()>) -> Vec<Cascade> {
     let mut out = Vec::new();
     for ne in applied {
-        if ne.form != "inet:fqdn" || added.contains(&ne.buid) {
+        if ne.form != "inet:fqdn" || added.contains_key(&ne.buid) {
             continue;
         }
         for edit in &ne.edits {

@@ -79,7 +79,12 @@ impl LiftState {
             if cursor.buf.is_empty() && !cursor.done {
                 let (rows, resume, done) = cursor
                     .layer
-                    .scan_rows(&self.plan, self.scan_idx, cursor.resume.take(), ROWS_PER_READ)
+                    .scan_rows(
+                        &self.plan,
+                        self.scan_idx,
+                        cursor.resume.take(),
+                        ROWS_PER_READ,
+                    )
                     .await?;
                 cursor.buf.extend(rows);
                 cursor.resume = resume;
@@ -142,11 +147,13 @@ impl LiftState {
         for (row, layer_idx) in rows {
             if !single
                 && let Some((buid, top, seen)) = groups.last_mut()
-                    && *buid == row.buid && !seen.contains(&layer_idx) {
-                        *top = (*top).min(layer_idx);
-                        seen.push(layer_idx);
-                        continue;
-                    }
+                && *buid == row.buid
+                && !seen.contains(&layer_idx)
+            {
+                *top = (*top).min(layer_idx);
+                seen.push(layer_idx);
+                continue;
+            }
             groups.push((row.buid, layer_idx, vec![layer_idx]));
         }
         let groups: Vec<(Buid, usize)> = groups.into_iter().map(|(b, top, _)| (b, top)).collect();
@@ -172,9 +179,10 @@ impl LiftState {
                 continue;
             };
             if let Some(name) = &self.plan.data
-                && let Some(valu) = self.layers[layer_idx].get_data(buid, name).await? {
-                    node.nodedata.push((name.clone(), valu));
-                }
+                && let Some(valu) = self.layers[layer_idx].get_data(buid, name).await?
+            {
+                node.nodedata.push((name.clone(), valu));
+            }
             self.out.push_back(node);
         }
         Ok(())

@@ -55,9 +55,7 @@ impl ViewDef {
             (Value::from("created"), Value::from(self.created)),
             (
                 Value::from("parent"),
-                self.parent
-                    .as_deref()
-                    .map_or(Value::Nil, Value::from),
+                self.parent.as_deref().map_or(Value::Nil, Value::from),
             ),
             (Value::from("creator"), Value::from(self.creator.as_str())),
             (Value::from("protected"), Value::from(self.protected)),
@@ -128,6 +126,16 @@ impl Views {
     /// Open the layers and views stored under `dirn`, creating the default layer and view
     /// (both named `default`) on first use.
     pub async fn open(dirn: impl AsRef<Path>, model: Arc<Model>) -> Result<Views, Error> {
+        Views::open_as(dirn, model, "").await
+    }
+
+    /// [`Views::open`], naming `creator` (a user iden) as the creator of the default layer and
+    /// view if they are made now.
+    pub async fn open_as(
+        dirn: impl AsRef<Path>,
+        model: Arc<Model>,
+        creator: &str,
+    ) -> Result<Views, Error> {
         let dirn = dirn.as_ref().to_path_buf();
         let slabdir = dirn.join("slabs");
         std::fs::create_dir_all(&slabdir)
@@ -136,9 +144,18 @@ impl Views {
             .await
             .map_err(crate::layer::Error::from)?;
         let plain = DbOptions::default();
-        let layerdefs = slab.initdb("layerdefs", plain).await.map_err(crate::layer::Error::from)?;
-        let viewdefs = slab.initdb("viewdefs", plain).await.map_err(crate::layer::Error::from)?;
-        let meta = slab.initdb("meta", plain).await.map_err(crate::layer::Error::from)?;
+        let layerdefs = slab
+            .initdb("layerdefs", plain)
+            .await
+            .map_err(crate::layer::Error::from)?;
+        let viewdefs = slab
+            .initdb("viewdefs", plain)
+            .await
+            .map_err(crate::layer::Error::from)?;
+        let meta = slab
+            .initdb("meta", plain)
+            .await
+            .map_err(crate::layer::Error::from)?;
         let views = Views {
             inner: Arc::new(Inner {
                 dirn,
@@ -154,7 +171,7 @@ impl Views {
                 edit_lock: tokio::sync::Mutex::new(()),
             }),
         };
-        views.load().await?;
+        views.load(creator).await?;
         Ok(views)
     }
 
@@ -174,12 +191,14 @@ impl Views {
             .map_err(crate::layer::Error::from)?;
         rows.iter()
             .map(|byts| {
-                unpackb(byts).ok_or_else(|| Error::Layer(crate::layer::Error::BadStorage("bad definition row".into())))
+                unpackb(byts).ok_or_else(|| {
+                    Error::Layer(crate::layer::Error::BadStorage("bad definition row".into()))
+                })
             })
             .collect()
     }
 
-    async fn load(&self) -> Result<(), Error> {
+    async fn load(&self, creator: &str) -> Result<(), Error> {
         for valu in self.read_defs(self.inner.layerdefs).await? {
             let def = LayerDef::from_value(&valu)?;
             self.open_layer(def).await?;
@@ -203,14 +222,14 @@ impl Views {
                 *self.inner.default.write().unwrap_or_else(poisoned) = iden;
             }
             _ => {
-                let mut ldef = LayerDef::new("");
+                let mut ldef = LayerDef::new(creator);
                 ldef.name = Some("default".into());
                 let layer = self.add_layer(ldef).await?;
                 let vdef = ViewDef {
                     iden: synapse_base::guid(),
                     name: Some("default".into()),
                     created: synapse_base::now_ms(),
-                    creator: String::new(),
+                    creator: creator.to_owned(),
                     parent: None,
                     layers: vec![layer.iden()],
                     protected: false,
@@ -244,7 +263,10 @@ impl Views {
     fn install_view(&self, def: ViewDef) -> Result<View, Error> {
         let mut layers = Vec::new();
         for iden in &def.layers {
-            layers.push(self.layer(iden).ok_or_else(|| Error::NoSuchLayer(iden.clone()))?);
+            layers.push(
+                self.layer(iden)
+                    .ok_or_else(|| Error::NoSuchLayer(iden.clone()))?,
+            );
         }
         let mut layers = layers.into_iter();
         let top = layers
@@ -300,33 +322,60 @@ impl Views {
         match self.view(&iden) {
             Some(view) => view,
             // `load` always installs the default view before `open` returns.
-            None => self.views().into_iter().next().unwrap_or_else(|| unreachable!("no views")),
+            None => self
+                .views()
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| unreachable!("no views")),
         }
     }
 
     /// A view by iden.
     pub fn view(&self, iden: &str) -> Option<View> {
-        self.inner.views.read().unwrap_or_else(poisoned).get(iden).cloned()
+        self.inner
+            .views
+            .read()
+            .unwrap_or_else(poisoned)
+            .get(iden)
+            .cloned()
     }
 
     /// A view by iden, or `NoSuchView`.
     pub fn req_view(&self, iden: &str) -> Result<View, Error> {
-        self.view(iden).ok_or_else(|| Error::NoSuchView(iden.to_owned()))
+        self.view(iden)
+            .ok_or_else(|| Error::NoSuchView(iden.to_owned()))
     }
 
     /// Every view.
     pub fn views(&self) -> Vec<View> {
-        self.inner.views.read().unwrap_or_else(poisoned).values().cloned().collect()
+        self.inner
+            .views
+            .read()
+            .unwrap_or_else(poisoned)
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// A layer by iden.
     pub fn layer(&self, iden: &str) -> Option<Layer> {
-        self.inner.layers.read().unwrap_or_else(poisoned).get(iden).cloned()
+        self.inner
+            .layers
+            .read()
+            .unwrap_or_else(poisoned)
+            .get(iden)
+            .cloned()
     }
 
     /// Every layer.
     pub fn layers(&self) -> Vec<Layer> {
-        self.inner.layers.read().unwrap_or_else(poisoned).values().cloned().collect()
+        self.inner
+            .layers
+            .read()
+            .unwrap_or_else(poisoned)
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Create a layer.
@@ -335,14 +384,16 @@ impl Views {
             return Err(Error::BadArg(format!("layer {} already exists", def.iden)));
         }
         let layer = self.open_layer(def.clone()).await?;
-        self.put_def(self.inner.layerdefs, def.iden.clone(), def.to_value()).await?;
+        self.put_def(self.inner.layerdefs, def.iden.clone(), def.to_value())
+            .await?;
         Ok(layer)
     }
 
     /// Persist a layer's current def (after [`Layer::set_info`]).
     pub async fn save_layer_def(&self, layer: &Layer) -> Result<(), Error> {
         let def = layer.def();
-        self.put_def(self.inner.layerdefs, def.iden.clone(), def.to_value()).await
+        self.put_def(self.inner.layerdefs, def.iden.clone(), def.to_value())
+            .await
     }
 
     /// Create a view over existing layers.
@@ -351,28 +402,44 @@ impl Views {
             return Err(Error::BadArg(format!("view {} already exists", def.iden)));
         }
         let view = self.install_view(def.clone())?;
-        self.put_def(self.inner.viewdefs, def.iden.clone(), def.to_value(None)).await?;
+        self.put_def(self.inner.viewdefs, def.iden.clone(), def.to_value(None))
+            .await?;
         Ok(view)
     }
 
     /// Persist a view's changed def (name, protected).
-    pub async fn set_view_info(&self, iden: &str, name: &str, valu: &Value) -> Result<ViewDef, Error> {
+    pub async fn set_view_info(
+        &self,
+        iden: &str,
+        name: &str,
+        valu: &Value,
+    ) -> Result<ViewDef, Error> {
         let view = self.req_view(iden)?;
         let def = {
             let mut def = view.inner.def.write().unwrap_or_else(poisoned);
             match name {
                 "name" => def.name = valu.as_str().map(str::to_owned),
                 "protected" => def.protected = valu.as_bool().unwrap_or(false),
-                other => return Err(Error::BadArg(format!("{other} is not a valid view info key"))),
+                other => {
+                    return Err(Error::BadArg(format!(
+                        "{other} is not a valid view info key"
+                    )));
+                }
             }
             def.clone()
         };
-        self.put_def(self.inner.viewdefs, def.iden.clone(), def.to_value(None)).await?;
+        self.put_def(self.inner.viewdefs, def.iden.clone(), def.to_value(None))
+            .await?;
         Ok(def)
     }
 
     /// Fork a view: a new view whose layers are a new empty layer on top of the parent's.
-    pub async fn fork(&self, iden: &str, name: Option<String>, creator: &str) -> Result<View, Error> {
+    pub async fn fork(
+        &self,
+        iden: &str,
+        name: Option<String>,
+        creator: &str,
+    ) -> Result<View, Error> {
         let _guard = self.inner.edit_lock.lock().await;
         let parent = self.req_view(iden)?;
         let layer = self.add_layer(LayerDef::new(creator)).await?;
@@ -459,16 +526,24 @@ impl Views {
             return Err(Error::SynErr("Cannot delete the main view".into()));
         }
         if !self.children(iden).is_empty() {
-            return Err(Error::SynErr("Cannot delete a view that has children".into()));
+            return Err(Error::SynErr(
+                "Cannot delete a view that has children".into(),
+            ));
         }
         self.del_def(self.inner.viewdefs, iden.to_owned()).await?;
-        self.inner.views.write().unwrap_or_else(poisoned).remove(iden);
+        self.inner
+            .views
+            .write()
+            .unwrap_or_else(poisoned)
+            .remove(iden);
         Ok(())
     }
 
     /// Delete a layer no view uses, and its files.
     pub async fn del_layer(&self, iden: &str) -> Result<(), Error> {
-        let layer = self.layer(iden).ok_or_else(|| Error::NoSuchLayer(iden.to_owned()))?;
+        let layer = self
+            .layer(iden)
+            .ok_or_else(|| Error::NoSuchLayer(iden.to_owned()))?;
         let used = self
             .views()
             .iter()
@@ -477,7 +552,11 @@ impl Views {
             return Err(Error::LayerInUse(iden.to_owned()));
         }
         self.del_def(self.inner.layerdefs, iden.to_owned()).await?;
-        self.inner.layers.write().unwrap_or_else(poisoned).remove(iden);
+        self.inner
+            .layers
+            .write()
+            .unwrap_or_else(poisoned)
+            .remove(iden);
         layer.trash().await?;
         Ok(())
     }

@@ -24,9 +24,14 @@ async fn child(path: &str) {
         let mut ed = editor(&view);
         for idx in 0..PER_BATCH {
             let name = fqdn(batch, idx);
-            let dnsa = Value::Array(vec![s(&name), Value::from((batch * PER_BATCH + idx) as u32)]);
+            let dnsa = Value::Array(vec![
+                s(&name),
+                Value::from((batch * PER_BATCH + idx) as u32),
+            ]);
             let node = ed.add_node("inet:dns:a", &dnsa).await.unwrap().unwrap();
-            ed.add_tag(&node, &format!("crash.b{batch}"), Some(&s("2020"))).await.unwrap();
+            ed.add_tag(&node, &format!("crash.b{batch}"), Some(&s("2020")))
+                .await
+                .unwrap();
         }
         ed.apply().await.unwrap();
         println!("ack {batch}");
@@ -35,7 +40,10 @@ async fn child(path: &str) {
 
 #[test]
 fn sigkill_during_bulk_add_keeps_acknowledged_batches_whole() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     if let Ok(path) = std::env::var(CHILD_ENV) {
         runtime.block_on(child(&path));
         return;
@@ -81,14 +89,20 @@ fn sigkill_during_bulk_add_keeps_acknowledged_batches_whole() {
             for idx in 0..PER_BATCH {
                 let name = fqdn(batch, idx);
                 let fq = view.get_node(buid("inet:fqdn", &s(&name))).await.unwrap();
-                let dnsa = Value::Array(vec![s(&name), Value::from((batch * PER_BATCH + idx) as u32)]);
+                let dnsa = Value::Array(vec![
+                    s(&name),
+                    Value::from((batch * PER_BATCH + idx) as u32),
+                ]);
                 let node = view.get_node(buid("inet:dns:a", &dnsa)).await.unwrap();
                 match (node, fq) {
                     (Some(node), Some(fq)) => {
                         present += 1;
                         assert!(node.get(".created").is_some());
                         assert_eq!(node.get("fqdn"), Some(&s(&name)));
-                        assert_eq!(node.tag(&format!("crash.b{batch}")), Some((Some(1577836800000), Some(1577836800001))));
+                        assert_eq!(
+                            node.tag(&format!("crash.b{batch}")),
+                            Some((Some(1577836800000), Some(1577836800001)))
+                        );
                         assert_eq!(node.tag("crash"), Some((None, None)));
                         for prop in ["host", "domain", "issuffix", "iszone", "zone", ".created"] {
                             assert!(fq.get(prop).is_some(), "{name} lacks {prop}");
@@ -98,18 +112,28 @@ fn sigkill_during_bulk_add_keeps_acknowledged_batches_whole() {
                     other => panic!("half-written batch {batch}: {other:?}"),
                 }
             }
-            assert!(present == 0 || present == PER_BATCH, "batch {batch} has {present} nodes");
+            assert!(
+                present == 0 || present == PER_BATCH,
+                "batch {batch} has {present} nodes"
+            );
             if present == 0 {
-                assert!(batch > acked, "acknowledged batch {batch} (of {acked}) is missing");
+                assert!(
+                    batch > acked,
+                    "acknowledged batch {batch} (of {acked}) is missing"
+                );
                 break;
             }
             batch += 1;
         }
         // Indexes and counters agree with the stored nodes.
-        let lifted = nodes(view.lift_prop("inet:dns:a", false).unwrap()).await.len() as i64;
+        let lifted = nodes(view.lift_prop("inet:dns:a", false).unwrap())
+            .await
+            .len() as i64;
         assert_eq!(lifted, (batch * PER_BATCH) as i64);
         assert_eq!(view.count_form("inet:dns:a").await.unwrap(), lifted);
-        let tagged = nodes(view.lift_tag("crash", Some("inet:dns:a"), false).unwrap()).await.len() as i64;
+        let tagged = nodes(view.lift_tag("crash", Some("inet:dns:a"), false).unwrap())
+            .await
+            .len() as i64;
         assert_eq!(tagged, lifted);
         views.fini().await;
     });

@@ -15,7 +15,9 @@ async fn dns_a_adds_its_fqdn_and_ipv4() {
     let mut ed = editor(&view);
     let valu = Value::Array(vec![s("www.vertex.link"), s("1.2.3.4")]);
     let dnsa = ed.add_node("inet:dns:a", &valu).await.unwrap().unwrap();
-    ed.add_tag(&dnsa, "rep.foo", Some(&s("2020"))).await.unwrap();
+    ed.add_tag(&dnsa, "rep.foo", Some(&s("2020")))
+        .await
+        .unwrap();
     let batches = ed.apply().await.unwrap();
     assert_eq!(batches.len(), 1);
     let forms: Vec<&str> = batches[0].iter().map(|ne| ne.form.as_str()).collect();
@@ -28,15 +30,21 @@ async fn dns_a_adds_its_fqdn_and_ipv4() {
     assert_eq!(node.get("ipv4"), Some(&Value::from(16909060)));
     assert!(node.get(".created").is_some());
     assert_eq!(node.tag("rep"), Some((None, None)));
-    assert_eq!(node.tag("rep.foo"), Some((Some(1577836800000), Some(1577836800001))));
+    assert_eq!(
+        node.tag("rep.foo"),
+        Some((Some(1577836800000), Some(1577836800001)))
+    );
 
     let fqdns = nodes(view.lift_prop("inet:fqdn", false).unwrap()).await;
     // Ordered by reversed name: link, vertex.link, www.vertex.link.
-    assert_eq!(ndefs(&fqdns), vec![
-        ("inet:fqdn".into(), s("link")),
-        ("inet:fqdn".into(), s("vertex.link")),
-        ("inet:fqdn".into(), s("www.vertex.link")),
-    ]);
+    assert_eq!(
+        ndefs(&fqdns),
+        vec![
+            ("inet:fqdn".into(), s("link")),
+            ("inet:fqdn".into(), s("vertex.link")),
+            ("inet:fqdn".into(), s("www.vertex.link")),
+        ]
+    );
     let link = &fqdns[0];
     assert_eq!(link.get("issuffix"), Some(&Value::from(1)));
     assert_eq!(link.get("iszone"), Some(&Value::from(0)));
@@ -50,17 +58,29 @@ async fn dns_a_adds_its_fqdn_and_ipv4() {
     assert_eq!(www.get("issuffix"), Some(&Value::from(0)));
     assert_eq!(www.get("zone"), Some(&s("vertex.link")));
 
-    let ipv4 = view.get_node(buid("inet:ipv4", &Value::from(16909060))).await.unwrap().unwrap();
+    let ipv4 = view
+        .get_node(buid("inet:ipv4", &Value::from(16909060)))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ipv4.get("type"), Some(&s("unicast")));
 
     let tags = nodes(view.lift_prop("syn:tag", false).unwrap()).await;
-    assert_eq!(ndefs(&tags), vec![("syn:tag".into(), s("rep")), ("syn:tag".into(), s("rep.foo"))]);
+    assert_eq!(
+        ndefs(&tags),
+        vec![
+            ("syn:tag".into(), s("rep")),
+            ("syn:tag".into(), s("rep.foo"))
+        ]
+    );
     assert_eq!(tags[1].get("up"), Some(&s("rep")));
     assert_eq!(tags[1].get("depth"), Some(&Value::from(1)));
 
     // Widening the tag interval, tagging again changes nothing.
     let mut ed = editor(&view);
-    ed.add_tag(&dnsa, "rep.foo", Some(&s("2022"))).await.unwrap();
+    ed.add_tag(&dnsa, "rep.foo", Some(&s("2022")))
+        .await
+        .unwrap();
     ed.add_tag(&dnsa, "rep", None).await.unwrap();
     let batches = ed.apply().await.unwrap();
     assert_eq!(batches.len(), 1);
@@ -75,9 +95,20 @@ async fn dns_a_adds_its_fqdn_and_ipv4() {
     }
 
     let model = Model::load_default().unwrap();
-    let pode = view.get_node(dnsa).await.unwrap().unwrap().pack(&model, PackOpts { repr: true });
+    let pode = view
+        .get_node(dnsa)
+        .await
+        .unwrap()
+        .unwrap()
+        .pack(&model, PackOpts { repr: true });
     let info = &pode.as_array().unwrap()[1];
-    let get = |k: &str| info.as_map().unwrap().iter().find(|(kk, _)| kk.as_str() == Some(k)).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        info.as_map()
+            .unwrap()
+            .iter()
+            .find(|(kk, _)| kk.as_str() == Some(k))
+            .map(|(_, v)| v.clone())
+    };
     assert_eq!(get("iden"), Some(Value::from(hex::encode(dnsa))));
     assert!(get("reprs").is_some());
     views.fini().await;

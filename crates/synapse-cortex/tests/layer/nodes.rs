@@ -13,12 +13,22 @@ async fn props_tags_edges_and_data() {
     let views = open(dir.path()).await;
     let view = views.default_view();
     let mut ed = editor(&view);
-    let a = ed.add_node("inet:fqdn", &s("a.vertex.link")).await.unwrap().unwrap();
-    let b = ed.add_node("inet:ipv4", &s("1.2.3.4")).await.unwrap().unwrap();
+    let a = ed
+        .add_node("inet:fqdn", &s("a.vertex.link"))
+        .await
+        .unwrap()
+        .unwrap();
+    let b = ed
+        .add_node("inet:ipv4", &s("1.2.3.4"))
+        .await
+        .unwrap()
+        .unwrap();
     ed.add_tag(&a, "t.x.y", None).await.unwrap();
     ed.add_tag(&a, "t.z", None).await.unwrap();
     ed.add_edge(&a, "refs", &b).await.unwrap();
-    ed.set_data(&a, "foo", &Value::Array(vec![s("1"), s("2")])).await.unwrap();
+    ed.set_data(&a, "foo", &Value::Array(vec![s("1"), s("2")]))
+        .await
+        .unwrap();
     ed.set_prop(&b, ".seen", &s("2020")).await.unwrap();
     ed.apply().await.unwrap();
 
@@ -29,24 +39,42 @@ async fn props_tags_edges_and_data() {
     assert_eq!(err.class(), "ReadOnlyProp");
     ed.apply().await.unwrap();
     let node = view.get_node(b).await.unwrap().unwrap();
-    assert_eq!(node.get(".seen"), Some(&Value::Array(vec![Value::from(1577836800000i64), Value::from(1672531200001i64)])));
+    assert_eq!(
+        node.get(".seen"),
+        Some(&Value::Array(vec![
+            Value::from(1577836800000i64),
+            Value::from(1672531200001i64)
+        ]))
+    );
 
     let n1: Vec<_> = view.edges_n1(a, None).try_collect().await.unwrap();
     assert_eq!(n1, vec![("refs".to_owned(), b)]);
     let n2: Vec<_> = view.edges_n2(b, Some("refs")).try_collect().await.unwrap();
     assert_eq!(n2, vec![("refs".to_owned(), a)]);
     assert!(view.has_edge(a, "refs", b).await.unwrap());
-    assert_eq!(view.edge_verbs(a, b).await.unwrap(), vec!["refs".to_owned()]);
-    assert_eq!(view.get_data(a, "foo").await.unwrap(), Some(Value::Array(vec![s("1"), s("2")])));
+    assert_eq!(
+        view.edge_verbs(a, b).await.unwrap(),
+        vec!["refs".to_owned()]
+    );
+    assert_eq!(
+        view.get_data(a, "foo").await.unwrap(),
+        Some(Value::Array(vec![s("1"), s("2")]))
+    );
     let withdata = nodes(view.lift_data_name("foo").unwrap()).await;
     assert_eq!(withdata.len(), 1);
-    assert_eq!(withdata[0].nodedata, vec![("foo".to_owned(), Value::Array(vec![s("1"), s("2")]))]);
+    assert_eq!(
+        withdata[0].nodedata,
+        vec![("foo".to_owned(), Value::Array(vec![s("1"), s("2")]))]
+    );
 
     // The ipv4 is the target of an edge: no delete without force.
     let mut ed = editor(&view);
     let err = ed.del_node(&b, false).await.unwrap_err();
     assert_eq!(err.class(), "CantDelNode");
-    assert_eq!(err.to_string(), "Other nodes still have light edges to this node.");
+    assert_eq!(
+        err.to_string(),
+        "Other nodes still have light edges to this node."
+    );
     // The fqdn's parent is referred to by its :domain.
     let parent = buid("inet:fqdn", &s("vertex.link"));
     let err = ed.del_node(&parent, false).await.unwrap_err();
@@ -108,9 +136,16 @@ async fn the_permission_hook_sees_requested_edits() {
     let dir = tempfile::tempdir().unwrap();
     let views = open(dir.path()).await;
     let view = views.default_view();
-    let mut ed = view.editor(synapse_cortex::nodeedit::EditMeta::now("visi"), std::sync::Arc::new(OnlyFqdns));
+    let mut ed = view.editor(
+        synapse_cortex::nodeedit::EditMeta::now("visi"),
+        std::sync::Arc::new(OnlyFqdns),
+    );
     // Auto-added nodes (inet:fqdn parents) need no permission.
-    let a = ed.add_node("inet:fqdn", &s("www.vertex.link")).await.unwrap().unwrap();
+    let a = ed
+        .add_node("inet:fqdn", &s("www.vertex.link"))
+        .await
+        .unwrap()
+        .unwrap();
     let err = ed.add_node("inet:ipv4", &s("1.2.3.4")).await.unwrap_err();
     assert_eq!(err.class(), "AuthDeny");
     assert_eq!(err.to_string(), "must have permission node.add.inet:ipv4");
@@ -119,7 +154,13 @@ async fn the_permission_hook_sees_requested_edits() {
     ed.apply().await.unwrap();
     assert_eq!(view.count_form("inet:fqdn").await.unwrap(), 3);
     assert_eq!(
-        EditPerm::PropSet { form: "inet:ipv4", prop: "asn" }.legacy_path().unwrap().join("."),
+        EditPerm::PropSet {
+            form: "inet:ipv4",
+            prop: "asn"
+        }
+        .legacy_path()
+        .unwrap()
+        .join("."),
         "node.prop.set.inet:ipv4:asn"
     );
     views.fini().await;

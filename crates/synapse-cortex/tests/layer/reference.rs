@@ -14,7 +14,9 @@ use super::util::{editor, nodes, open, s};
 fn ref_python() -> String {
     match std::env::var("SYNAPSE_REF_PYTHON") {
         Ok(path) if !path.is_empty() => path,
-        _ => panic!("SYNAPSE_REF_PYTHON is not set: run `cargo xtask ref-env` (or export it) to run the reference comparisons"),
+        _ => panic!(
+            "SYNAPSE_REF_PYTHON is not set: run `cargo xtask ref-env` (or export it) to run the reference comparisons"
+        ),
     }
 }
 
@@ -51,7 +53,11 @@ fn to_value(json: &Json) -> Value {
         },
         Json::String(t) => Value::from(t.as_str()),
         Json::Array(items) => Value::Array(items.iter().map(to_value).collect()),
-        Json::Object(map) => Value::Map(map.iter().map(|(k, v)| (Value::from(k.as_str()), to_value(v))).collect()),
+        Json::Object(map) => Value::Map(
+            map.iter()
+                .map(|(k, v)| (Value::from(k.as_str()), to_value(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -85,10 +91,16 @@ enum Lift {
 fn run(view: &View, lift: &Lift) -> NodeStream {
     match lift {
         Lift::Prop(full, back) => view.lift_prop(full, *back).unwrap(),
-        Lift::Valu(full, cmpr, valu) => view.lift_prop_valu(full, cmpr, &to_value(valu), false).unwrap(),
-        Lift::Array(full, cmpr, valu) => view.lift_prop_array(full, cmpr, &to_value(valu), false).unwrap(),
+        Lift::Valu(full, cmpr, valu) => view
+            .lift_prop_valu(full, cmpr, &to_value(valu), false)
+            .unwrap(),
+        Lift::Array(full, cmpr, valu) => view
+            .lift_prop_array(full, cmpr, &to_value(valu), false)
+            .unwrap(),
         Lift::Tag(tag, form) => view.lift_tag(tag, *form, false).unwrap(),
-        Lift::TagValu(tag, cmpr, valu) => view.lift_tag_valu(tag, None, cmpr, &to_value(valu), false).unwrap(),
+        Lift::TagValu(tag, cmpr, valu) => view
+            .lift_tag_valu(tag, None, cmpr, &to_value(valu), false)
+            .unwrap(),
     }
 }
 
@@ -119,43 +131,130 @@ async fn lifts_and_autoadds_match_the_reference() {
     let lifts: Vec<(&str, Lift)> = vec![
         ("inet:ipv4", Lift::Prop("inet:ipv4", false)),
         ("reverse(inet:ipv4)", Lift::Prop("inet:ipv4", true)),
-        ("inet:ipv4:asn>10", Lift::Valu("inet:ipv4:asn", ">", json!(10))),
-        ("inet:ipv4:asn<=20", Lift::Valu("inet:ipv4:asn", "<=", json!(20))),
-        ("inet:ipv4:asn*range=(15, 30)", Lift::Valu("inet:ipv4:asn", "range=", json!([15, 30]))),
-        ("inet:ipv4=1.2.3.0/24", Lift::Valu("inet:ipv4", "=", json!("1.2.3.0/24"))),
-        ("inet:ipv4*range=(0.0.0.0, 2.0.0.0)", Lift::Valu("inet:ipv4", "range=", json!(["0.0.0.0", "2.0.0.0"]))),
-        ("inet:ipv4<5.6.7.8", Lift::Valu("inet:ipv4", "<", json!("5.6.7.8"))),
+        (
+            "inet:ipv4:asn>10",
+            Lift::Valu("inet:ipv4:asn", ">", json!(10)),
+        ),
+        (
+            "inet:ipv4:asn<=20",
+            Lift::Valu("inet:ipv4:asn", "<=", json!(20)),
+        ),
+        (
+            "inet:ipv4:asn*range=(15, 30)",
+            Lift::Valu("inet:ipv4:asn", "range=", json!([15, 30])),
+        ),
+        (
+            "inet:ipv4=1.2.3.0/24",
+            Lift::Valu("inet:ipv4", "=", json!("1.2.3.0/24")),
+        ),
+        (
+            "inet:ipv4*range=(0.0.0.0, 2.0.0.0)",
+            Lift::Valu("inet:ipv4", "range=", json!(["0.0.0.0", "2.0.0.0"])),
+        ),
+        (
+            "inet:ipv4<5.6.7.8",
+            Lift::Valu("inet:ipv4", "<", json!("5.6.7.8")),
+        ),
         ("inet:fqdn", Lift::Prop("inet:fqdn", false)),
-        ("inet:fqdn=*.link", Lift::Valu("inet:fqdn", "=", json!("*.link"))),
-        ("inet:fqdn~=vert", Lift::Valu("inet:fqdn", "~=", json!("vert"))),
-        ("inet:fqdn:domain=vertex.link", Lift::Valu("inet:fqdn:domain", "=", json!("vertex.link"))),
-        ("inet:fqdn:iszone=1", Lift::Valu("inet:fqdn:iszone", "=", json!(1))),
+        (
+            "inet:fqdn=*.link",
+            Lift::Valu("inet:fqdn", "=", json!("*.link")),
+        ),
+        (
+            "inet:fqdn~=vert",
+            Lift::Valu("inet:fqdn", "~=", json!("vert")),
+        ),
+        (
+            "inet:fqdn:domain=vertex.link",
+            Lift::Valu("inet:fqdn:domain", "=", json!("vertex.link")),
+        ),
+        (
+            "inet:fqdn:iszone=1",
+            Lift::Valu("inet:fqdn:iszone", "=", json!(1)),
+        ),
         ("#foo", Lift::Tag("foo", None)),
         ("#foo.bar", Lift::Tag("foo.bar", None)),
         ("inet:ipv4#foo", Lift::Tag("foo", Some("inet:ipv4"))),
-        ("#foo.bar@=2020-06", Lift::TagValu("foo.bar", "@=", json!("2020-06"))),
-        ("#foo.baz@=2019", Lift::TagValu("foo.baz", "@=", json!("2019"))),
-        ("#foo.bar=(2020, 2021)", Lift::TagValu("foo.bar", "=", json!(["2020", "2021"]))),
-        ("ps:contact:emails*[=a@b.com]", Lift::Array("ps:contact:emails", "=", json!("a@b.com"))),
-        ("ps:contact:emails*[^=c@]", Lift::Array("ps:contact:emails", "^=", json!("c@"))),
+        (
+            "#foo.bar@=2020-06",
+            Lift::TagValu("foo.bar", "@=", json!("2020-06")),
+        ),
+        (
+            "#foo.baz@=2019",
+            Lift::TagValu("foo.baz", "@=", json!("2019")),
+        ),
+        (
+            "#foo.bar=(2020, 2021)",
+            Lift::TagValu("foo.bar", "=", json!(["2020", "2021"])),
+        ),
+        (
+            "ps:contact:emails*[=a@b.com]",
+            Lift::Array("ps:contact:emails", "=", json!("a@b.com")),
+        ),
+        (
+            "ps:contact:emails*[^=c@]",
+            Lift::Array("ps:contact:emails", "^=", json!("c@")),
+        ),
         ("syn:tag^=foo", Lift::Valu("syn:tag", "^=", json!("foo"))),
-        ("syn:tag=foo.bar", Lift::Valu("syn:tag", "=", json!("foo.bar"))),
-        ("inet:email^=visi", Lift::Valu("inet:email", "^=", json!("visi"))),
-        ("inet:email:fqdn=vertex.link", Lift::Valu("inet:email:fqdn", "=", json!("vertex.link"))),
+        (
+            "syn:tag=foo.bar",
+            Lift::Valu("syn:tag", "=", json!("foo.bar")),
+        ),
+        (
+            "inet:email^=visi",
+            Lift::Valu("inet:email", "^=", json!("visi")),
+        ),
+        (
+            "inet:email:fqdn=vertex.link",
+            Lift::Valu("inet:email:fqdn", "=", json!("vertex.link")),
+        ),
         ("inet:ipv6", Lift::Prop("inet:ipv6", false)),
-        ("inet:ipv6>\"::1\"", Lift::Valu("inet:ipv6", ">", json!("::1"))),
-        ("inet:ipv6=\"2001:db8::1\"", Lift::Valu("inet:ipv6", "=", json!("2001:db8::1"))),
-        ("it:dev:str:norm='hehe haha'", Lift::Valu("it:dev:str:norm", "=", json!("hehe haha"))),
-        ("biz:stake:percent>1", Lift::Valu("biz:stake:percent", ">", json!("1"))),
+        (
+            "inet:ipv6>\"::1\"",
+            Lift::Valu("inet:ipv6", ">", json!("::1")),
+        ),
+        (
+            "inet:ipv6=\"2001:db8::1\"",
+            Lift::Valu("inet:ipv6", "=", json!("2001:db8::1")),
+        ),
+        (
+            "it:dev:str:norm='hehe haha'",
+            Lift::Valu("it:dev:str:norm", "=", json!("hehe haha")),
+        ),
+        (
+            "biz:stake:percent>1",
+            Lift::Valu("biz:stake:percent", ">", json!("1")),
+        ),
         ("biz:stake:percent", Lift::Prop("biz:stake:percent", false)),
         ("geo:place:latlong", Lift::Prop("geo:place:latlong", false)),
-        ("geo:place:loc^=us.ca", Lift::Valu("geo:place:loc", "^=", json!("us.ca"))),
-        ("media:news:published@=(2020, 2021)", Lift::Valu("media:news:published", "@=", json!(["2020", "2021"]))),
-        ("media:news:published<2021", Lift::Valu("media:news:published", "<", json!("2021"))),
-        ("media:news:title~='^hel'", Lift::Valu("media:news:title", "~=", json!("^hel"))),
-        ("inet:url^=https://www", Lift::Valu("inet:url", "^=", json!("https://www"))),
-        ("inet:dns:a:fqdn=www.vertex.link", Lift::Valu("inet:dns:a:fqdn", "=", json!("www.vertex.link"))),
-        ("inet:dns:a=(www.vertex.link, 1.2.3.4)", Lift::Valu("inet:dns:a", "=", json!(["www.vertex.link", "1.2.3.4"]))),
+        (
+            "geo:place:loc^=us.ca",
+            Lift::Valu("geo:place:loc", "^=", json!("us.ca")),
+        ),
+        (
+            "media:news:published@=(2020, 2021)",
+            Lift::Valu("media:news:published", "@=", json!(["2020", "2021"])),
+        ),
+        (
+            "media:news:published<2021",
+            Lift::Valu("media:news:published", "<", json!("2021")),
+        ),
+        (
+            "media:news:title~='^hel'",
+            Lift::Valu("media:news:title", "~=", json!("^hel")),
+        ),
+        (
+            "inet:url^=https://www",
+            Lift::Valu("inet:url", "^=", json!("https://www")),
+        ),
+        (
+            "inet:dns:a:fqdn=www.vertex.link",
+            Lift::Valu("inet:dns:a:fqdn", "=", json!("www.vertex.link")),
+        ),
+        (
+            "inet:dns:a=(www.vertex.link, 1.2.3.4)",
+            Lift::Valu("inet:dns:a", "=", json!(["www.vertex.link", "1.2.3.4"])),
+        ),
         ("inet:asn", Lift::Prop("inet:asn", false)),
         ("syn:tag", Lift::Prop("syn:tag", false)),
     ];
@@ -191,7 +290,11 @@ async fn lifts_and_autoadds_match_the_reference() {
     }
     ed.apply().await.unwrap();
 
-    let mut all: Vec<Json> = nodes(view.lift_prop(".created", false).unwrap()).await.iter().map(node_json).collect();
+    let mut all: Vec<Json> = nodes(view.lift_prop(".created", false).unwrap())
+        .await
+        .iter()
+        .map(node_json)
+        .collect();
     all.sort_by_key(|n| serde_json::to_string(n).unwrap());
     let want_all = want["all"].as_array().unwrap();
     assert_eq!(all.len(), want_all.len(), "node counts: ours {all:#?}");
@@ -200,13 +303,21 @@ async fn lifts_and_autoadds_match_the_reference() {
     }
     let mut failures = Vec::new();
     for (idx, (query, lift)) in lifts.iter().enumerate() {
-        let got: Vec<Json> = nodes(run(&view, lift)).await.iter().map(ndef_json).collect();
+        let got: Vec<Json> = nodes(run(&view, lift))
+            .await
+            .iter()
+            .map(ndef_json)
+            .collect();
         let expect = &want["results"][idx];
         if Json::Array(got.clone()) != *expect {
             failures.push(format!("{query}: ours {got:?} reference {expect}"));
         }
     }
-    assert!(failures.is_empty(), "lift mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "lift mismatches:\n{}",
+        failures.join("\n")
+    );
     let _ = s("");
     views.fini().await;
 }

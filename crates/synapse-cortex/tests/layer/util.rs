@@ -8,7 +8,9 @@ use synapse_cortex::nodeedit::EditMeta;
 use synapse_cortex::view::{AllowAll, Editor, NodeStream, View, Views};
 
 pub(crate) async fn open(dir: &std::path::Path) -> Views {
-    Views::open(dir, Model::load_default().unwrap()).await.unwrap()
+    Views::open(dir, Model::load_default().unwrap())
+        .await
+        .unwrap()
 }
 
 pub(crate) fn editor(view: &View) -> Editor {
@@ -24,5 +26,8 @@ pub(crate) fn s(text: &str) -> Value {
 }
 
 pub(crate) fn ndefs(nodes: &[Node]) -> Vec<(String, Value)> {
-    nodes.iter().map(|n| (n.form.clone(), n.valu.clone())).collect()
+    nodes
+        .iter()
+        .map(|n| (n.form.clone(), n.valu.clone()))
+        .collect()
 }

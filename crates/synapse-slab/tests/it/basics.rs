@@ -371,3 +371,56 @@ async fn dropping_every_handle_commits_and_closes() {
     assert_eq!(slab.get(db, b"k").await.unwrap(), Some(b"v".to_vec()));
     slab.fini().await;
 }
+
+#[tokio::test]
+async fn jobs_run_in_call_order_not_await_order() {
+    let (_dir, slab) = tmp_slab(SlabOptions::default()).await;
+    let db = slab.initdb("db", DbOptions::default()).await.unwrap();
+    let first = slab.write(move |txn| txn.put(db, b"k", b"first"));
+    let second = slab.write(move |txn| txn.put(db, b"k", b"second"));
+    let seen = slab.read(move |txn| Ok::<_, Error>(txn.get(db, b"k")?.map(<[u8]>::to_vec)));
+    second.await.unwrap();
+    first.await.unwrap();
+    assert_eq!(seen.await.unwrap(), Some(b"second".to_vec()));
+    slab.fini().await;
+}
+
+#[tokio::test]
+async fn copydb_and_copyslab() {
+    let (dir, slab) = tmp_slab(SlabOptions::default()).await;
+    let plain = slab.initdb("plain", DbOptions::default()).await.unwrap();
+    let dups = slab.initdb("dups", DbOptions::dupsort()).await.unwrap();
+    slab.write(move |txn| {
+        for idx in 0u32..3000 {
+            txn.put(plain, &idx.to_be_bytes(), b"v")?;
+            txn.put(dups, &(idx % 7).to_be_bytes(), &idx.to_be_bytes())?;
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    let (_dir2, other) = tmp_slab(SlabOptions::default()).await;
+    assert_eq!(slab.copydb(dups, &other, "copy").await.unwrap(), 3000);
+    let copy = other.initdb("copy", DbOptions::dupsort()).await.unwrap();
+    assert!(copy.is_dupsort());
+    assert_eq!(other.count(copy, &3u32.to_be_bytes()).await.unwrap(), 429);
+    let err = slab.copydb(dups, &other, "copy").await.unwrap_err();
+    assert!(matches!(err, Error::DataAlreadyExists(_)), "{err}");
+    other.fini().await;
+
+    let dst = dir.path().join("backup.lmdb");
+    slab.copyslab(&dst).await.unwrap();
+    assert!(matches!(
+        slab.copyslab(&dst).await,
+        Err(Error::DataAlreadyExists(_))
+    ));
+    let backup = Slab::open(&dst, SlabOptions::readonly()).await.unwrap();
+    let plain2 = backup.initdb("plain", DbOptions::default()).await.unwrap();
+    let dups2 = backup.initdb("dups", DbOptions::dupsort()).await.unwrap();
+    assert!(dups2.is_dupsort());
+    assert_eq!(backup.stat(plain2).await.unwrap().entries, 3000);
+    assert_eq!(backup.stat(dups2).await.unwrap().entries, 3000);
+    assert!(dir.path().join("backup.opts.yaml").exists());
+    backup.fini().await;
+    slab.fini().await;
+}

@@ -310,3 +310,121 @@ async fn streamed_dups_resume_inside_one_key() {
     assert_eq!(slab.count_prefix(db, b"ke", Some(10)).await.unwrap(), 10);
     slab.fini().await;
 }
+
+#[tokio::test]
+async fn hierarchical_key_scans_match_the_reference() {
+    let (_dir, slab) = tmp_slab(SlabOptions::default()).await;
+    let db = slab.initdb("test", DbOptions::default()).await.unwrap();
+    let hier = |prefix: &'static [u8], sepr: u8, depth: usize| {
+        let slab = slab.clone();
+        async move {
+            let keys: Vec<Vec<u8>> = slab
+                .scan_keys_hier(db, prefix, sepr, depth, false)
+                .try_collect()
+                .await
+                .unwrap();
+            keys.into_iter()
+                .map(|key| String::from_utf8(key).unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let bad: Result<Vec<Vec<u8>>, Error> = slab
+        .scan_keys_hier(db, b"foo", 0xff, 0, false)
+        .try_collect()
+        .await;
+    assert!(matches!(bad, Err(Error::BadArg(_))));
+    assert!(hier(b"foo", b'.', 0).await.is_empty());
+    fill(
+        &slab,
+        db,
+        &[
+            "foo",
+            "foo.bar",
+            "foo.bar.baz",
+            "foo.bar.baz.faz",
+            "foo.cat",
+            "foo.cat.dog",
+            "goo",
+        ],
+    )
+    .await;
+    assert_eq!(hier(b"foo.", b'.', 0).await, ["foo.bar", "foo.cat"]);
+    assert_eq!(
+        hier(b"foo.", b'.', 1).await,
+        ["foo.bar", "foo.bar.baz", "foo.cat", "foo.cat.dog"]
+    );
+    assert_eq!(
+        hier(b"foo.", b'.', 2).await,
+        [
+            "foo.bar",
+            "foo.bar.baz",
+            "foo.bar.baz.faz",
+            "foo.cat",
+            "foo.cat.dog"
+        ]
+    );
+    assert!(hier(b"zzz", b'.', 0).await.is_empty());
+    assert!(hier(b"goo.", b'.', 0).await.is_empty());
+    fill(
+        &slab,
+        db,
+        &["xx.a", "xx.a.b.c", "xx.a.b.d", "xx.a.b.e", "xx.z"],
+    )
+    .await;
+    assert_eq!(hier(b"xx.", b'.', 0).await, ["xx.a", "xx.z"]);
+    fill(&slab, db, &["yy.a.b", "yy.a.c"]).await;
+    assert!(hier(b"yy.", b'.', 0).await.is_empty());
+    fill(&slab, db, &["mm.a.b", "nn.x"]).await;
+    assert!(hier(b"mm.", b'.', 0).await.is_empty());
+    fill(&slab, db, &["aa:bb", "aa:bb:cc", "aa:dd"]).await;
+    assert_eq!(hier(b"aa:", b':', 0).await, ["aa:bb", "aa:dd"]);
+    fill(&slab, db, &["pp.a.b", "pp.c.d", "pp.e"]).await;
+    assert_eq!(hier(b"pp.", b'.', 0).await, ["pp.e"]);
+
+    let dups = slab.initdb("dups", DbOptions::dupsort()).await.unwrap();
+    slab.write(move |txn| {
+        txn.put(dups, b"tt.a", b"v1")?;
+        txn.put(dups, b"tt.a", b"v2")?;
+        txn.put(dups, b"tt.a.b", b"v1")?;
+        txn.put(dups, b"tt.c", b"v1")?;
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    let nodup: Vec<Vec<u8>> = slab
+        .scan_keys_hier(dups, b"tt.", b'.', 0, true)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(nodup, vec![b"tt.a".to_vec(), b"tt.c".to_vec()]);
+    let all: Vec<Vec<u8>> = slab
+        .scan_keys_hier(dups, b"tt.", b'.', 0, false)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        vec![b"tt.a".to_vec(), b"tt.a".to_vec(), b"tt.c".to_vec()]
+    );
+    // Batches resume after their last key, dups of one key are never split.
+    let many = slab.initdb("many", DbOptions::dupsort()).await.unwrap();
+    slab.write(move |txn| {
+        for idx in 0u32..1500 {
+            let key = format!("k.{idx:05}");
+            txn.put(many, key.as_bytes(), b"1")?;
+            txn.put(many, key.as_bytes(), b"2")?;
+            txn.put(many, format!("{key}.deep").as_bytes(), b"1")?;
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    let keys: Vec<Vec<u8>> = slab
+        .scan_keys_hier(many, b"k.", b'.', 0, false)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 3000);
+    assert!(keys.windows(2).all(|pair| pair[0] <= pair[1]));
+    slab.fini().await;
+}

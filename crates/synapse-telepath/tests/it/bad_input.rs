@@ -391,3 +391,41 @@ async fn shutdown_closes_everything() {
     assert!(proxy.wait_fini(Some(Duration::from_secs(5))).await);
     assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
 }
+
+#[tokio::test]
+async fn repeated_handshakes_keep_bounded_sessions() {
+    let (daemon, port) = daemon_with(DaemonConfig::default()).await;
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let syn = mesg(
+        "tele:syn",
+        vmap([
+            (
+                "auth",
+                Value::Array(vec![Value::from("root"), vmap([("passwd", "secret")])]),
+            ),
+            ("vers", Value::Array(vec![Value::from(3), Value::from(0)])),
+            ("name", Value::from("")),
+        ]),
+    );
+    let bytes = encode(&syn).unwrap();
+    let mut dec = synapse_telepath::FrameDecoder::default();
+    for _ in 0..100 {
+        sock.write_all(&bytes).await.unwrap();
+        loop {
+            if dec.next_message().unwrap().is_some() {
+                break;
+            }
+            assert!(sock.read_buf(dec.read_buf()).await.unwrap() > 0);
+        }
+    }
+    assert_eq!(daemon.sessions().len(), 16);
+    drop(sock);
+    for _ in 0..1000 {
+        if daemon.sessions().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(daemon.sessions().is_empty());
+    daemon.fini().await;
+}

@@ -29,6 +29,7 @@ pub(crate) struct State {
 pub(crate) struct TestApi {
     pub(crate) state: Arc<State>,
     pub(crate) user: Option<Identity>,
+    pub(crate) path: Vec<String>,
 }
 
 struct CancelGuard(Arc<State>, bool);
@@ -240,6 +241,27 @@ pub(crate) fn api_methods() -> Arc<Methods<TestApi>> {
             let size: usize = call.params(&["size"])?.req("size")?;
             Ok(vec![7u8; size])
         })
+        .unary("getPath", |api, mut call: Call| async move {
+            call.no_args()?;
+            Ok(Value::Array(
+                api.path
+                    .iter()
+                    .map(|part| Value::from(part.as_str()))
+                    .collect(),
+            ))
+        })
+        .unary("watchCancel", |api, mut call: Call| async move {
+            call.no_args()?;
+            // Record when the call is cancelled (the handler itself is dropped then).
+            let token = call.ctx.token().clone();
+            let state = Arc::clone(&api.state);
+            tokio::spawn(async move {
+                token.cancelled().await;
+                state.cancelled.fetch_add(1, Ordering::SeqCst);
+            });
+            std::future::pending::<()>().await;
+            Ok(Value::Nil)
+        })
         .unary("_secret", |_api, _call: Call| async move {
             Ok("should never be reachable")
         })
@@ -342,11 +364,12 @@ impl ShareFactory for TestFactory {
     fn open<'a>(
         &'a self,
         sess: &'a Session,
-        _path: &'a [String],
+        path: &'a [String],
     ) -> BoxFuture<'a, Result<Arc<dyn Share>, RemoteError>> {
         let api = TestApi {
             state: Arc::clone(&self.state),
             user: sess.user().cloned(),
+            path: path.to_vec(),
         };
         futures::future::ready(Ok(self.methods.bind(Arc::new(api)))).boxed()
     }

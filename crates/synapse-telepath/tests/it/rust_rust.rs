@@ -270,21 +270,54 @@ async fn shares() {
 #[tokio::test]
 async fn concurrency_timeouts_and_pool() {
     let (daemon, _state, url) = tcp_daemon().await;
-    let proxy = Proxy::open(&root(&url)).await.unwrap();
-    let calls = (0..64).map(|i| {
-        let proxy = proxy.clone();
-        async move {
-            proxy
-                .call("echo", vec![Value::from(i)], vec![])
-                .await
-                .unwrap()
+    let concurrent = |proxy: Proxy| async move {
+        let calls = (0..64).map(|i| {
+            let proxy = proxy.clone();
+            async move {
+                proxy
+                    .call("echo", vec![Value::from(i)], vec![])
+                    .await
+                    .unwrap()
+            }
+        });
+        let results = futures::future::join_all(calls).await;
+        for (i, res) in results.iter().enumerate() {
+            assert_eq!(res[0][0], Value::from(i));
         }
-    });
-    let results = futures::future::join_all(calls).await;
-    for (i, res) in results.iter().enumerate() {
-        assert_eq!(res[0][0], Value::from(i));
+    };
+    // Every concurrent call had its own link, and they are all kept.
+    let opts = ProxyOptions {
+        max_idle: 4,
+        cull_interval: Duration::from_secs(3600),
+        ..ProxyOptions::default()
+    };
+    let proxy = Proxy::open_with(&root(&url), opts).await.unwrap();
+    concurrent(proxy.clone()).await;
+    assert_eq!(proxy.idle_links(), 64);
+    proxy.fini().await;
+
+    // Then they are culled down, one per interval, to max_idle.
+    let opts = ProxyOptions {
+        max_idle: 4,
+        cull_interval: Duration::from_millis(5),
+        ..ProxyOptions::default()
+    };
+    let proxy = Proxy::open_with(&root(&url), opts).await.unwrap();
+    concurrent(proxy.clone()).await;
+    let mut waited = 0;
+    while proxy.idle_links() > 4 {
+        waited += 1;
+        assert!(waited < 1000, "idle links not culled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert!(proxy.idle_links() <= 12);
+    assert_eq!(proxy.idle_links(), 4);
+    // The server sees the culled links close (4 idle + the main link remain).
+    let mut waited = 0;
+    while daemon.link_count() != 4 + 1 {
+        waited += 1;
+        assert!(waited < 1000, "{} links on the server", daemon.link_count());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 
     let quick = proxy.with_timeout(Some(Duration::from_millis(50)));
     let err = quick
@@ -322,7 +355,14 @@ async fn session_ends_with_main_link() {
     assert_eq!(daemon.sessions().len(), 1);
     let sess = daemon.sessions()[0].clone();
     assert_eq!(sess.user().unwrap().name, "root");
-    assert_eq!(sess.pack()["conninfo"]["family"], Value::from("tcp"));
+    let packed = sess.pack();
+    assert_eq!(packed["conninfo"]["family"], Value::from("tcp"));
+    assert_eq!(packed["conninfo"]["ipver"], Value::from("ipv4"));
+    assert_eq!(packed["user"]["name"], Value::from("root"));
+    assert_eq!(
+        packed["items"].as_map().unwrap()[0],
+        (Value::Nil, Value::from("capture.VecAxonApi"))
+    );
     proxy.fini().await;
     assert!(sess.base().wait_fini(Some(Duration::from_secs(5))).await);
     assert_eq!(state.api_finis.load(Ordering::SeqCst), 1);
@@ -383,6 +423,18 @@ async fn client_reconnects() {
     };
     let client = Client::new([url.clone()], opts).unwrap();
     let first = client.proxy(Some(Duration::from_secs(5))).await.unwrap();
+    // Callbacks run for the current proxy at once, then for each new one.
+    let links = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = links.clone();
+    client
+        .on_link(move |_proxy| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .await;
+    assert_eq!(links.load(Ordering::SeqCst), 1);
     assert_eq!(
         client.call("getCellType", vec![], vec![]).await.unwrap(),
         Value::from("vecaxon")
@@ -393,6 +445,7 @@ async fn client_reconnects() {
     daemon.set_ready(true).await;
     let second = client.proxy(Some(Duration::from_secs(5))).await.unwrap();
     assert_ne!(first.session(), second.session());
+    assert_eq!(links.load(Ordering::SeqCst), 2);
     assert_eq!(
         second.call("getCellType", vec![], vec![]).await.unwrap(),
         Value::from("vecaxon")
@@ -475,6 +528,98 @@ async fn invoke_reports_each_kind() {
         .await
         .unwrap_err();
     assert_eq!(err.name(), "NoSuchObj");
+    proxy.fini().await;
+    daemon.fini().await;
+}
+
+#[tokio::test]
+async fn closing_the_link_cancels_the_call() {
+    let (daemon, state, url) = tcp_daemon().await;
+    let proxy = Proxy::open(&root(&url)).await.unwrap();
+    let quick = proxy.with_timeout(Some(Duration::from_millis(100)));
+    let err = quick.call("watchCancel", vec![], vec![]).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout));
+    let mut waited = 0;
+    while state.cancelled.load(Ordering::SeqCst) == 0 {
+        waited += 1;
+        assert!(waited < 500, "the call was not cancelled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    proxy.fini().await;
+    daemon.fini().await;
+}
+
+#[tokio::test]
+async fn share_paths_reach_the_factory() {
+    let (daemon, _state, url) = tcp_daemon().await;
+    let proxy = Proxy::open(&format!("{}/vecaxon/a/b", root(&url)))
+        .await
+        .unwrap();
+    let path = proxy.call("getPath", vec![], vec![]).await.unwrap();
+    assert_eq!(path, Value::Array(vec![Value::from("a"), Value::from("b")]));
+    proxy.fini().await;
+    let proxy = Proxy::open(&format!("{}/vecaxon/", root(&url)))
+        .await
+        .unwrap();
+    assert_eq!(
+        proxy.call("getPath", vec![], vec![]).await.unwrap(),
+        Value::Array(vec![])
+    );
+    proxy.fini().await;
+    daemon.fini().await;
+}
+
+#[tokio::test]
+async fn dropping_the_daemon_stops_listening() {
+    let (daemon, _state, url) = tcp_daemon().await;
+    let port = url.rsplit(':').next().unwrap().to_owned();
+    drop(daemon);
+    let mut waited = 0;
+    while tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .is_ok()
+    {
+        waited += 1;
+        assert!(waited < 500, "still listening");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A generator is announced (`t2:genr`) before its first item exists: a client awaiting the
+/// call gets its stream at once, as with the reference daemon.
+#[tokio::test]
+async fn generator_is_announced_before_its_first_item() {
+    use std::sync::Arc;
+
+    use synapse_telepath::{Call, Daemon, Methods, genr};
+
+    struct Gate(tokio::sync::Notify);
+    let gate = Arc::new(Gate(tokio::sync::Notify::new()));
+    let methods = Arc::new(Methods::<Gate>::new(["test.GateApi"]).genr(
+        "later",
+        |gate: Arc<Gate>, _call: Call| {
+            Ok(genr(move |y| async move {
+                gate.0.notified().await;
+                y.emit(1).await;
+                Ok(())
+            }))
+        },
+    ));
+    let daemon = Daemon::new();
+    daemon.share("*", methods.bind(gate.clone()));
+    let addr = daemon.listen("tcp://127.0.0.1:0").await.unwrap();
+    let proxy = Proxy::open(&format!("tcp://{addr}/")).await.unwrap();
+
+    let mut items = tokio::time::timeout(
+        Duration::from_secs(10),
+        proxy.stream("later", vec![], vec![]),
+    )
+    .await
+    .expect("the stream is announced before any item exists")
+    .unwrap();
+    gate.0.notify_one();
+    assert_eq!(items.next().await.unwrap().unwrap(), Value::from(1));
+    assert!(items.next().await.is_none());
     proxy.fini().await;
     daemon.fini().await;
 }

@@ -158,7 +158,7 @@ fn substitute(value: &Value, map: &HashMap<String, String>) -> Value {
 }
 
 /// Methods of the test fixture that the capture's VecAxonApi does not have.
-const FIXTURE_EXTRAS: [&str; 3] = ["bigGenr", "sleep", "bytes"];
+const FIXTURE_EXTRAS: [&str; 5] = ["bigGenr", "sleep", "bytes", "getPath", "watchCancel"];
 
 const EKEYS: [&str; 4] = ["efile", "eline", "esrc", "ename"];
 

@@ -17,22 +17,25 @@ pub(crate) enum Ctx {
     Oper,
     /// Inside an expression (`$( ... )`, format string expressions, JSON literals).
     Expr,
+    /// A variable in the verb list of an edge walk (`-(($a, $b))>`).
+    WalkVerb,
 }
 
 impl Ctx {
     /// After a variable name, a dereferenced name or a call.
-    fn after_var(self) -> TermSet {
+    pub(super) fn after_var(self) -> TermSet {
         match self {
             Ctx::Storm => sets::VF_VAR,
             Ctx::Oper => sets::VAR_DEREF_AT_OPER,
             Ctx::Expr => sets::E_AFTER_VAR,
+            Ctx::WalkVerb => sets::VAR_IN_MINUS_PAREN_PAREN,
         }
     }
 
     /// After the `)` of a call.
     fn after_call(self) -> TermSet {
         match self {
-            Ctx::Storm | Ctx::Oper => sets::VF_VAR,
+            Ctx::Storm | Ctx::Oper | Ctx::WalkVerb => sets::VF_VAR,
             Ctx::Expr => sets::E_AFTER_VAR,
         }
     }
@@ -40,7 +43,7 @@ impl Ctx {
     /// After the `)` of a `$( ... )` expression or the closing backquote of a format string.
     fn after_expr(self) -> TermSet {
         match self {
-            Ctx::Storm | Ctx::Oper => sets::VF_EXPR,
+            Ctx::Storm | Ctx::Oper | Ctx::WalkVerb => sets::VF_EXPR,
             Ctx::Expr => sets::E_AFTER_VAR,
         }
     }
@@ -103,7 +106,7 @@ impl Parser<'_> {
             }
             Term::Backquote => self.formatstring(ctx),
             Term::LPar => self.paren_value(),
-            Term::EmbedQueryStart => self.embedquery(ctx),
+            Term::EmbedQueryStart => self.embedquery(),
             _ => Err(self.unexpected()),
         }
     }
@@ -125,7 +128,7 @@ impl Parser<'_> {
     pub(super) fn dollar_value(&mut self, ctx: Ctx) -> Result<Value> {
         let dollar = self.bump(sets::DOLLAR_NEXT)?;
         if self.tok.term == Term::LPar {
-            let inner = self.dollar_expr(dollar.start, ctx)?;
+            let inner = self.dollar_expr(self.tok.start, ctx)?;
             return self.dollar_chain(inner, ctx, false);
         }
         self.var_chain(dollar.start, ctx)
@@ -149,8 +152,11 @@ impl Parser<'_> {
     }
 
     /// A variable name followed by dereferences and calls (the current token is the name).
-    fn var_chain(&mut self, start: usize, ctx: Ctx) -> Result<Value> {
+    ///
+    /// Like the reference, the value's span starts at the name, not at a `$` before it.
+    fn var_chain(&mut self, _dollar: usize, ctx: Ctx) -> Result<Value> {
         let tok = self.tok;
+        let start = tok.start;
         match tok.term {
             Term::VarTokn | Term::ExprVarTokn => {}
             _ => return Err(self.unexpected()),
@@ -169,7 +175,7 @@ impl Parser<'_> {
         loop {
             match self.tok.term {
                 Term::Dot => {
-                    let key = self.deref_key(ctx)?;
+                    let key = self.deref_key(ctx, ctx.after_var())?;
                     value = Value {
                         kind: ValueKind::Deref {
                             base: Box::new(value),
@@ -194,7 +200,13 @@ impl Parser<'_> {
                     let key = if inner_expr {
                         self.inner_deref_key()?
                     } else {
-                        self.deref_key(ctx)?
+                        // names dereferenced from an expression have their own follow set
+                        let after = if ctx == Ctx::Expr {
+                            ctx.after_var()
+                        } else {
+                            sets::DEREF_NAME_AFTER_EXPR
+                        };
+                        self.deref_key(ctx, after)?
                     };
                     value = Value {
                         kind: ValueKind::Deref {
@@ -210,13 +222,14 @@ impl Parser<'_> {
         }
     }
 
-    /// `.name`, `.$var`, ``.`fmt` `` or `.(expr)` (the current token is `.`).
-    pub(super) fn deref_key(&mut self, ctx: Ctx) -> Result<Value> {
+    /// `.name`, `.$var`, ``.`fmt` `` or `.(expr)` (the current token is `.`); `after_name`
+    /// follows a literal name.
+    pub(super) fn deref_key(&mut self, ctx: Ctx, after_name: TermSet) -> Result<Value> {
         self.bump(sets::DEREF_KEY)?;
         let tok = self.tok;
         match tok.term {
             Term::VarTokn => {
-                self.bump(ctx.after_var())?;
+                self.bump(after_name)?;
                 let text = self.string_token(tok)?;
                 Ok(Value {
                     kind: ValueKind::Str(text),
@@ -226,13 +239,13 @@ impl Parser<'_> {
             Term::Dollar => {
                 self.bump(sets::DOLLAR_NEXT)?;
                 if self.tok.term == Term::LPar {
-                    return self.dollar_expr(tok.start, ctx);
+                    return self.dollar_expr(self.tok.start, ctx);
                 }
                 let name = self.expect(Term::VarTokn, ctx.after_var())?;
                 let text = self.string_token(name)?;
                 Ok(Value {
                     kind: ValueKind::Var(text),
-                    span: Span::new(tok.start, name.end),
+                    span: self.span_of(name),
                 })
             }
             Term::Backquote => self.formatstring(ctx),
@@ -257,13 +270,13 @@ impl Parser<'_> {
             Term::Dollar => {
                 self.bump(sets::DOLLAR_NEXT_EXPR)?;
                 if self.tok.term == Term::LPar {
-                    return self.inner_paren_expr(tok.start);
+                    return self.inner_paren_expr(self.tok.start);
                 }
                 let name = self.expect(Term::ExprVarTokn, sets::E_AFTER_VAR)?;
                 let text = self.string_token(name)?;
                 Ok(Value {
                     kind: ValueKind::Var(text),
-                    span: Span::new(tok.start, name.end),
+                    span: self.span_of(name),
                 })
             }
             Term::Backquote => self.formatstring(Ctx::Expr),
@@ -274,11 +287,9 @@ impl Parser<'_> {
 
     /// `( expr )` after a `$` (the current token is `(`).
     fn dollar_expr(&mut self, start: usize, ctx: Ctx) -> Result<Value> {
-        self.enter()?;
         self.bump(sets::EXPR_START)?;
         let expr = self.expror(None)?;
         self.expect(Term::RPar, ctx.after_expr())?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::DollarExpr(Box::new(expr)),
             span: self.span_from(start),
@@ -287,11 +298,9 @@ impl Parser<'_> {
 
     /// `( expr )` inside an expression (the current token is `(`).
     fn inner_paren_expr(&mut self, start: usize) -> Result<Value> {
-        self.enter()?;
         self.bump(sets::EXPR_START)?;
         let expr = self.expror(None)?;
         self.expect(Term::RPar, sets::E_AFTER_VAR)?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::DollarExpr(Box::new(expr)),
             span: self.span_from(start),
@@ -300,7 +309,10 @@ impl Parser<'_> {
 
     /// `func(args)` (the current token is the `(` touching the function).
     pub(super) fn call(&mut self, func: Value, after: TermSet) -> Result<Value> {
-        self.enter()?;
+        self.nested(|parser| parser.call_body(func, after))
+    }
+
+    fn call_body(&mut self, func: Value, after: TermSet) -> Result<Value> {
         let start = func.span.start;
         self.bump(sets::CALL_ARGS_START)?;
         let mut args: Vec<Value> = Vec::new();
@@ -366,7 +378,6 @@ impl Parser<'_> {
             }
         }
         self.expect(Term::RPar, after)?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::Call {
                 func: Box::new(func),
@@ -381,7 +392,7 @@ impl Parser<'_> {
     /// follow sets (the current token is the name).
     pub(super) fn cond_var_atom(&mut self) -> Result<Value> {
         let tok = self.tok;
-        let start = tok.start.saturating_sub(1);
+        let start = tok.start;
         self.expect(Term::VarTokn, sets::COND_VAR_AFTER)?;
         let name = self.string_token(tok)?;
         let mut value = Value {
@@ -404,7 +415,7 @@ impl Parser<'_> {
                         Term::Dollar => {
                             self.bump(sets::DOLLAR_NEXT)?;
                             if self.tok.term == Term::LPar {
-                                self.cond_dollar_expr(ktok.start)?
+                                self.cond_dollar_expr(self.tok.start)?
                             } else {
                                 let name = self.expect(Term::VarTokn, sets::COND_VAR_AFTER)?;
                                 Value {
@@ -431,11 +442,9 @@ impl Parser<'_> {
     }
 
     fn cond_dollar_expr(&mut self, start: usize) -> Result<Value> {
-        self.enter()?;
         self.bump(sets::EXPR_START)?;
         let expr = self.expror(None)?;
         self.expect(Term::RPar, sets::COND_VAR_AFTER)?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::DollarExpr(Box::new(expr)),
             span: self.span_from(start),
@@ -503,7 +512,7 @@ impl Parser<'_> {
                 let name = self.expect(Term::VarTokn, sets::VF_VAR)?;
                 segs.push(TagSegment::Var(
                     self.string_token(name)?,
-                    Span::new(tok.start, name.end),
+                    Span::new(name.start, name.end),
                 ));
             } else {
                 let tok = self.expect(seg_term, after_seg)?;
@@ -535,13 +544,13 @@ impl Parser<'_> {
         self.tagname_body(start, Ctx::Storm)
     }
 
-    /// `:prop` after a tag name (the current token is `:`).
-    pub(super) fn tagprop_name(&mut self, ctx: Ctx) -> Result<NamePart> {
+    /// `:prop` after a tag name (the current token is `:`); `after` follows a literal name.
+    pub(super) fn tagprop_name(&mut self, ctx: Ctx, after: TermSet) -> Result<NamePart> {
         self.bump(sets::TAGPROP_NAME)?;
         let tok = self.tok;
         match tok.term {
             Term::BaseProp => {
-                self.bump(sets::VF_UNIV)?;
+                self.bump(after)?;
                 Ok(NamePart::Name(
                     self.tok_text(tok).to_string(),
                     self.span_of(tok),
@@ -557,7 +566,7 @@ impl Parser<'_> {
     /// `tag:prop` given the tag (the current token is `:`).
     pub(super) fn tagprop_rest(&mut self, tag: TagName, ctx: Ctx) -> Result<TagProp> {
         let start = tag.span.start;
-        let prop = self.tagprop_name(ctx)?;
+        let prop = self.tagprop_name(ctx, sets::VF_UNIV)?;
         Ok(TagProp {
             tag,
             prop,
@@ -567,7 +576,10 @@ impl Parser<'_> {
 
     /// A format string (the current token is the opening backquote).
     pub(super) fn formatstring(&mut self, ctx: Ctx) -> Result<Value> {
-        self.enter()?;
+        self.nested(|parser| parser.formatstring_body(ctx))
+    }
+
+    fn formatstring_body(&mut self, ctx: Ctx) -> Result<Value> {
         let open = self.bump(sets::FMT_BODY)?;
         let mut parts = Vec::new();
         loop {
@@ -600,7 +612,6 @@ impl Parser<'_> {
                 _ => return Err(self.unexpected()),
             }
         }
-        self.leave();
         Ok(Value {
             kind: ValueKind::FormatString(parts),
             span: self.span_from(open.start),
@@ -608,17 +619,14 @@ impl Parser<'_> {
     }
 
     /// `${ query }` (the current token is `${`).
-    pub(super) fn embedquery(&mut self, ctx: Ctx) -> Result<Value> {
+    pub(super) fn embedquery(&mut self) -> Result<Value> {
         let open = self.bump(sets::Q_BRACE_START)?;
         let query = self.query()?;
         if self.tok.term != Term::RBrace {
             return Err(self.unexpected());
         }
-        let close = self.bump(if ctx == Ctx::Expr {
-            sets::E_AFTER_ATOM
-        } else {
-            sets::VF_EMBED
-        })?;
+        // the state after an embedded query's `}` is the same wherever it appears
+        let close = self.bump(sets::VF_EMBED)?;
         let text = self
             .text
             .get(open.end..close.start)
@@ -636,15 +644,22 @@ impl Parser<'_> {
     /// `( ... )` as a value: a list (`(a, b)`) or an expression (`(1 + 2)`), decided by what
     /// follows the first item (the current token is `(`).
     fn paren_value(&mut self) -> Result<Value> {
-        self.enter()?;
         let open = self.bump(sets::PAREN_FIRST)?;
         let value = self.paren_after_open(open, sets::VF_LIST, Ctx::Storm)?;
-        self.leave();
         Ok(value)
     }
 
     /// The contents of a parenthesized value after its `(`; `after_list` follows a list's `)`.
     fn paren_after_open(&mut self, open: Token, after_list: TermSet, ctx: Ctx) -> Result<Value> {
+        self.nested(|parser| parser.paren_after_open_body(open, after_list, ctx))
+    }
+
+    fn paren_after_open_body(
+        &mut self,
+        open: Token,
+        after_list: TermSet,
+        ctx: Ctx,
+    ) -> Result<Value> {
         let atom = match self.tok.term {
             Term::RPar => {
                 let close = self.bump(after_list)?;
@@ -675,7 +690,7 @@ impl Parser<'_> {
                     kind: ValueKind::DollarExpr(Box::new(expr)),
                     span: self.span_from(open.start),
                 };
-                return self.dollar_chain(value, ctx, false);
+                return self.dollar_chain(value, ctx, ctx == Ctx::Expr);
             }
             Term::LBrace => {
                 if self.brace_is_dict()? {
@@ -696,14 +711,25 @@ impl Parser<'_> {
             }
             Term::LPar => {
                 let inner_open = self.bump(sets::PAREN_FIRST)?;
-                self.enter()?;
-                let inner = self.paren_after_open(inner_open, sets::COMMA_RPAR, Ctx::Expr)?;
-                self.leave();
+                let inner = self.paren_after_open(inner_open, sets::VF_LIST, Ctx::Expr)?;
                 let is_list = matches!(inner.kind, ValueKind::List(_));
                 ParenAtom {
                     value: inner,
                     list_ok: true,
                     expr_ok: !is_list,
+                }
+            }
+            Term::TripleQuotedString | Term::DoubleQuotedString | Term::SingleQuotedString => {
+                let tok = self.bump(sets::PAREN_STR_AFTER)?;
+                let text = self.string_token(tok)?;
+                let value = Value {
+                    kind: ValueKind::Str(text),
+                    span: self.span_of(tok),
+                };
+                ParenAtom {
+                    value,
+                    list_ok: true,
+                    expr_ok: true,
                 }
             }
             _ => ParenAtom {
@@ -720,7 +746,7 @@ impl Parser<'_> {
                     kind: ValueKind::DollarExpr(Box::new(atom.value)),
                     span: self.span_from(open.start),
                 };
-                self.dollar_chain(value, ctx, false)
+                self.dollar_chain(value, ctx, ctx == Ctx::Expr)
             }
             Term::Comma | Term::RPar => Err(self.unexpected()),
             _ if atom.expr_ok => {
@@ -730,7 +756,7 @@ impl Parser<'_> {
                     kind: ValueKind::DollarExpr(Box::new(expr)),
                     span: self.span_from(open.start),
                 };
-                self.dollar_chain(value, ctx, false)
+                self.dollar_chain(value, ctx, ctx == Ctx::Expr)
             }
             _ => Err(self.unexpected()),
         }
@@ -776,10 +802,8 @@ impl Parser<'_> {
             }
             Term::LBrace => self.subquery_value(sets::VF_SUBQ),
             Term::LPar => {
-                self.enter()?;
                 let open = self.bump(sets::PAREN_FIRST)?;
-                let value = self.paren_after_open(open, sets::COMMA_RPAR, Ctx::Expr)?;
-                self.leave();
+                let value = self.paren_after_open(open, sets::VF_LIST, Ctx::Expr)?;
                 Ok(value)
             }
             Term::TripleQuotedString | Term::DoubleQuotedString | Term::SingleQuotedString => {
@@ -805,11 +829,9 @@ impl Parser<'_> {
 
     /// `(a, b)` in contexts that only allow a list (the current token is `(`).
     pub(super) fn valulist_value(&mut self) -> Result<Value> {
-        self.enter()?;
         let open = self.bump(sets::LIST_START)?;
         if self.tok.term == Term::RPar {
             let close = self.bump(sets::VF_LIST)?;
-            self.leave();
             return Ok(Value {
                 kind: ValueKind::List(Vec::new()),
                 span: Span::new(open.start, close.end),
@@ -817,7 +839,6 @@ impl Parser<'_> {
         }
         let first = self.list_item()?;
         let value = self.list_rest(open, vec![first], sets::VF_LIST)?;
-        self.leave();
         Ok(value)
     }
 
@@ -879,7 +900,10 @@ impl Parser<'_> {
 
     /// `[ ... ]` in an expression (the current token is `[`).
     fn exprlist(&mut self) -> Result<Value> {
-        self.enter()?;
+        self.nested(Self::exprlist_body)
+    }
+
+    fn exprlist_body(&mut self) -> Result<Value> {
         let open = self.bump(sets::JSON_LIST_START)?;
         let mut items = Vec::new();
         while self.tok.term != Term::RSqb {
@@ -893,7 +917,6 @@ impl Parser<'_> {
             }
         }
         self.bump(sets::E_AFTER_ATOM)?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::ExprList(items),
             span: self.span_from(open.start),
@@ -902,7 +925,10 @@ impl Parser<'_> {
 
     /// `{ key: value, ... }` in an expression (the current token is `{`).
     fn exprdict(&mut self) -> Result<Value> {
-        self.enter()?;
+        self.nested(Self::exprdict_body)
+    }
+
+    fn exprdict_body(&mut self) -> Result<Value> {
         let open = self.bump(sets::JSON_DICT_START)?;
         let mut pairs = Vec::new();
         while self.tok.term != Term::RBrace {
@@ -924,7 +950,6 @@ impl Parser<'_> {
             }
         }
         self.bump(sets::E_AFTER_ATOM)?;
-        self.leave();
         Ok(Value {
             kind: ValueKind::ExprDict(pairs),
             span: self.span_from(open.start),
@@ -966,7 +991,10 @@ impl Parser<'_> {
 
     /// `expror`, optionally starting from an already parsed first atom.
     pub(super) fn expror(&mut self, first: Option<Value>) -> Result<Value> {
-        self.enter()?;
+        self.nested(|parser| parser.expror_body(first))
+    }
+
+    fn expror_body(&mut self, first: Option<Value>) -> Result<Value> {
         let mut lhs = self.exprand(first)?;
         while self.tok.term == Term::Or {
             self.bump(sets::EXPR_START)?;
@@ -977,7 +1005,6 @@ impl Parser<'_> {
                 span,
             };
         }
-        self.leave();
         Ok(lhs)
     }
 
@@ -1063,11 +1090,13 @@ impl Parser<'_> {
     }
 
     fn exprunary(&mut self, first: Option<Value>) -> Result<Value> {
+        self.nested(|parser| parser.exprunary_body(first))
+    }
+
+    fn exprunary_body(&mut self, first: Option<Value>) -> Result<Value> {
         if first.is_none() && self.tok.term == Term::ExprNeg {
-            self.enter()?;
             let tok = self.bump(sets::EXPR_OPERAND)?;
             let operand = self.exprunary(None)?;
-            self.leave();
             let span = self.span_of(tok).to(operand.span);
             return Ok(Value {
                 kind: ValueKind::Unary {
@@ -1129,7 +1158,7 @@ impl Parser<'_> {
             Term::Dollar => {
                 let dollar = self.bump(sets::DOLLAR_NEXT_EXPR)?;
                 if self.tok.term == Term::LPar {
-                    let inner = self.inner_paren_expr(dollar.start)?;
+                    let inner = self.inner_paren_expr(self.tok.start)?;
                     return self.dollar_chain(inner, Ctx::Expr, true);
                 }
                 self.var_chain(dollar.start, Ctx::Expr)
@@ -1187,7 +1216,7 @@ impl Parser<'_> {
                 let inner = self.inner_paren_expr(tok.start)?;
                 self.dollar_chain(inner, Ctx::Expr, true)
             }
-            Term::EmbedQueryStart => self.embedquery(Ctx::Expr),
+            Term::EmbedQueryStart => self.embedquery(),
             _ => Err(self.unexpected()),
         }
     }
@@ -1218,7 +1247,7 @@ impl Parser<'_> {
                     let name = self.expect(Term::ExprVarTokn, sets::E_AFTER_VAR)?;
                     segs.push(TagSegment::Var(
                         self.string_token(name)?,
-                        Span::new(tok.start, name.end),
+                        Span::new(name.start, name.end),
                     ));
                 } else {
                     let tok = self.expect(Term::ExprTagSegNoVar, sets::E_AFTER_TAGSEG)?;

@@ -534,7 +534,7 @@ impl Parser<'_> {
                 }
                 let tag = self.tagname_body(tok.start, Ctx::Storm)?;
                 if self.tok.term == Term::ColonNoSpace {
-                    let prop = self.tagprop_name(Ctx::Storm)?;
+                    let prop = self.tagprop_name(Ctx::Storm, sets::VF_UNIV)?;
                     let cmp = self.opt_comparison()?;
                     return Ok(LiftKind::TagProp { tag, prop, cmp });
                 }
@@ -586,7 +586,7 @@ impl Parser<'_> {
     fn form_tag_lift(&mut self, form: PropRef) -> Result<LiftKind> {
         let tag = self.tagname(Ctx::Storm)?;
         if self.tok.term == Term::ColonNoSpace {
-            let prop = self.tagprop_name(Ctx::Storm)?;
+            let prop = self.tagprop_name(Ctx::Storm, sets::FORMTAGPROP_IN_LIFT)?;
             let cmp = self.opt_comparison()?;
             return Ok(LiftKind::FormTagProp {
                 form,
@@ -664,7 +664,10 @@ impl Parser<'_> {
 
     /// A filter condition (one `_cond`).
     pub(super) fn cond(&mut self) -> Result<Cond> {
-        self.enter()?;
+        self.nested(Self::cond_body)
+    }
+
+    fn cond_body(&mut self) -> Result<Cond> {
         let start = self.tok.start;
         let kind = match self.tok.term {
             Term::Not => {
@@ -675,7 +678,6 @@ impl Parser<'_> {
                 self.bump(sets::COND_START)?;
                 let cond = self.condexpr()?;
                 self.expect(Term::RPar, sets::COND_INNER_PAREN_CLOSE)?;
-                self.leave();
                 return Ok(cond);
             }
             Term::RelName | Term::ColonDollar => {
@@ -723,7 +725,7 @@ impl Parser<'_> {
             Term::MatchHash | Term::MatchHashWild => {
                 let tag = self.tagmatch()?;
                 if self.tok.term == Term::ColonNoSpace {
-                    let prop = self.tagprop_name(Ctx::Storm)?;
+                    let prop = self.tagprop_name(Ctx::Storm, sets::TAGPROP_IN_COND)?;
                     if is_cmpr_start(self.tok.term) {
                         CondKind::TagPropCmp {
                             tag,
@@ -750,7 +752,6 @@ impl Parser<'_> {
             Term::Dollar => CondKind::Value(self.dollar_value(Ctx::Storm)?),
             _ => return Err(self.unexpected()),
         };
-        self.leave();
         Ok(Cond {
             kind,
             span: self.span_from(start),
@@ -980,7 +981,7 @@ impl Parser<'_> {
                 }))
             }
             Term::Dollar => {
-                let value = self.dollar_value(Ctx::Storm)?;
+                let value = self.dollar_value(Ctx::WalkVerb)?;
                 match (&value.kind, self.tok.term) {
                     // `($a, $b)`: a variable list (the reference prefers it to the alternatives)
                     (ValueKind::Var(name), Term::Comma | Term::RPar) => {
@@ -1011,7 +1012,7 @@ impl Parser<'_> {
                 }
             }
             Term::RelName | Term::ColonDollar => {
-                let prop = self.relprop(sets::RELPROP_IN_MINUS_PAREN)?;
+                let prop = self.relprop(sets::RELPROP_IN_MINUS_PAREN_PAREN)?;
                 if self.tok.term == Term::Comma {
                     let item = Value {
                         span: prop.span,
@@ -1037,7 +1038,7 @@ impl Parser<'_> {
                 Ok(Err(self.finish_inner_cond(first, start)?))
             }
             Term::UnivName | Term::Dot => {
-                let prop = self.univprop(sets::UNIVPROP_IN_MINUS_PAREN)?;
+                let prop = self.univprop(sets::UNIVPROP_IN_MINUS_PAREN_PAREN)?;
                 if self.tok.term == Term::Comma {
                     let item = Value {
                         span: prop.span,
@@ -1060,7 +1061,7 @@ impl Parser<'_> {
                 Ok(Err(self.finish_inner_cond(first, start)?))
             }
             Term::Props => {
-                let tok = self.bump(sets::PROPS_IN_MINUS_PAREN)?;
+                let tok = self.bump(sets::PROPS_IN_MINUS_PAREN_PAREN)?;
                 let prop = self.tok_text(tok).to_string();
                 if self.tok.term == Term::Comma {
                     let item = Value {
@@ -1183,7 +1184,7 @@ impl Parser<'_> {
                 })
             }
             Term::Backquote => self.formatstring(Ctx::Storm),
-            Term::EmbedQueryStart => self.embedquery(Ctx::Storm),
+            Term::EmbedQueryStart => self.embedquery(),
             _ => Err(self.unexpected()),
         }
     }
@@ -1267,14 +1268,14 @@ impl Parser<'_> {
         }
         let mut value = Value {
             kind: ValueKind::Var(name),
-            span: self.span_from(tok.start.saturating_sub(1)),
+            span: self.span_from(tok.start),
         };
         let start = value.span.start;
         loop {
             match self.tok.term {
                 Term::Dot => {
                     let target = value;
-                    let key = self.deref_key(Ctx::Oper)?;
+                    let key = self.deref_key(Ctx::Oper, Ctx::Oper.after_var())?;
                     if matches!(self.tok.term, Term::EqSpace | Term::EqNoSpace) {
                         self.bump(sets::VALU_START)?;
                         let new = self.valu(Ctx::Storm)?;
@@ -1447,7 +1448,7 @@ impl Parser<'_> {
                 span: self.span_from(start),
             });
         }
-        self.bump(sets::AFTER_SUBQUERY)?;
+        self.bump(sets::Q_FOLLOW)?;
         self.check_switch(&cases, self.span_from(switch_start));
         Ok(OperKind::Switch { value, cases })
     }

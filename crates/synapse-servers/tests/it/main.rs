@@ -1,0 +1,10 @@
+//! Integration tests of the `synapse-servers` binary: each service started as a subprocess
+//! and driven by the reference Python client.
+
+// Test helpers outside #[test] functions may unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cell;
+mod cortex;
+mod cryotank;
+mod server;
