@@ -13,8 +13,14 @@ import synapse.lib.lmdbslab as s_lmdbslab
 
 VALUE = b'\x5a' * 32
 
+ROUNDS = 2
+BEST = {}
+
 def emit(metric, unit, value, n):
-    print(json.dumps({'metric': metric, 'impl': 'python', 'unit': unit, 'value': value, 'params': {'n': n}}))
+    # the best of the rounds is printed at the end, as the Rust side does
+    best = BEST.get(metric)
+    if best is None or value > best[1]:
+        BEST[metric] = (unit, value, n)
 
 async def main(quick):
     n, calls = (50_000, 5_000) if quick else (500_000, 50_000)
@@ -70,5 +76,12 @@ async def main(quick):
 
         await slab.fini()
 
+async def rounds(quick):
+    for _ in range(ROUNDS):
+        await main(quick)
+    for metric, (unit, value, n) in sorted(BEST.items()):
+        print(json.dumps({'metric': metric, 'impl': 'python', 'unit': unit, 'value': value,
+                          'params': {'n': n, 'rounds': ROUNDS}}))
+
 if __name__ == '__main__':
-    asyncio.run(main('--quick' in sys.argv))
+    asyncio.run(rounds('--quick' in sys.argv))

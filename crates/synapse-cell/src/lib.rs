@@ -169,6 +169,7 @@ mod dirn;
 mod error;
 mod http;
 mod launch;
+mod logring;
 mod passwd;
 mod service;
 mod session;
@@ -196,8 +197,9 @@ pub use crate::http::{
     status_of,
 };
 pub use crate::launch::{
-    DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config,
+    DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config, launch_then,
 };
+pub use crate::logring::{LOG_QUEUE_SIZE, log_record, recent_logs};
 pub use crate::passwd::{
     PBKDF2, PBKDF2_HASH, PBKDF2_ITERATIONS, Shadow, StoredPasswd, check_shadow, generate_api_key,
     make_shadow, parse_api_key,

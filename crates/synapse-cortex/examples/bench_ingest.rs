@@ -116,6 +116,12 @@ async fn main() -> anyhow::Result<()> {
         "{}",
         line("cortex.ingest.hwm", "MiB", status_mib("VmHWM:").round())
     );
+    for (metric, key) in [
+        ("cortex.ingest.rss_anon", "RssAnon:"),
+        ("cortex.ingest.rss_file", "RssFile:"),
+    ] {
+        println!("{}", line(metric, "MiB", status_mib(key).round()));
+    }
     println!(
         "{}",
         line("cortex.ingest.rss_before", "MiB", rss_before.round())

@@ -277,6 +277,21 @@ pub struct LogEntry {
     pub meta: EditMeta,
 }
 
+impl LogEntry {
+    /// The wire item: `(offset, nodeedits)`, or `(offset, nodeedits, meta)` with `meta` (the
+    /// reference's `syncNodeEdits` / `syncNodeEdits2`), buids as raw bytes.
+    pub fn to_value(&self, meta: bool) -> Value {
+        let mut items = vec![
+            Value::from(self.offset),
+            NodeEdit::list_to_value(&self.edits, crate::nodeedit::BuidForm::Bytes),
+        ];
+        if meta {
+            items.push(self.meta.to_value());
+        }
+        Value::Array(items)
+    }
+}
+
 /// Which end of a light edge a lookup starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EdgeDir {

@@ -367,6 +367,19 @@ impl View {
         Err(Error::no_prop(full))
     }
 
+    /// Every node of a form, in primary value order.
+    pub fn lift_form(&self, form: &str, reverse: bool) -> Result<NodeStream, Error> {
+        if self.inner.model.form(form).is_none() {
+            return Err(Error::no_prop(form));
+        }
+        self.lift(
+            &LiftBy::Form {
+                form: form.to_owned(),
+            },
+            reverse,
+        )
+    }
+
     /// Every node of a form, or with a property (`inet:ipv4`, `inet:ipv4:asn`, `.created`,
     /// `inet:ipv4.seen`), in value order.
     pub fn lift_prop(&self, full: &str, reverse: bool) -> Result<NodeStream, Error> {

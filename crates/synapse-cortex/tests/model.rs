@@ -569,7 +569,10 @@ proptest! {
         let model = Model::load_default().unwrap();
         let names = type_names();
         let ty = model.ty(&names[idx % names.len()]).unwrap();
-        if let Ok((norm, _)) = ty.norm(&valu) {
+        // The reference's CPE 2.2 list form keeps the parts' case ("cpe:/A"), which the string
+        // form then lowercases: not a fixed point there either, and we match the reference.
+        let cpe_list = ty.name() == "it:sec:cpe:v2_2" && matches!(valu, Value::Array(_));
+        if let Ok((norm, _)) = ty.norm(&valu) && !cpe_list {
             let again = ty.norm(&norm);
             prop_assert!(again.is_ok(), "{} {valu}: norm {norm} does not renorm: {:?}", ty.name(), again.err());
             let (again, _) = again.unwrap();

@@ -353,10 +353,18 @@ impl<'t> Iter<'t> {
         }
     }
 
+    /// The first positioning, kept out of line so that the per-row step stays small.
+    #[cold]
+    #[inline(never)]
+    fn start(&mut self) -> Result<Item<'t>> {
+        self.started = true;
+        self.first()
+    }
+
+    #[inline]
     fn advance(&mut self) -> Result<Item<'t>> {
         if !self.started {
-            self.started = true;
-            return self.first();
+            return self.start();
         }
         // The steady state: one cursor step, which always returns the key.
         match self.cursor.get(None, None, self.step) {

@@ -359,10 +359,9 @@ impl Slab {
 
     /// [`Slab::commit`], then force the data to disk (`fsync`), so the writes survive a crash
     /// of the OS too.
-    pub async fn flush(&self) -> Result<()> {
-        self.commit_request(true)?
-            .await
-            .map_err(|_| Error::IsFini)?
+    pub fn flush(&self) -> impl Future<Output = Result<()>> + Send + 'static {
+        let request = self.commit_request(true);
+        async move { request?.await.map_err(|_| Error::IsFini)? }
     }
 
     /// [`Slab::commit`] for blocking code.

@@ -481,10 +481,11 @@ impl<'e> Worker<'e> {
 
     /// Commit the pending batch (after running the commit hooks) and begin the next one.
     pub(crate) fn commit(&mut self) -> Result<()> {
+        self.shared.hot_dirty.store(false, Ordering::Relaxed);
         if self.shared.readonly() {
+            self.dirty_since = None;
             return Ok(());
         }
-        self.shared.hot_dirty.store(false, Ordering::Relaxed);
         self.run_hooks()?;
         if !self.dirty {
             self.dirty_since = None;

@@ -228,10 +228,12 @@ impl Sets {
     }
 }
 
-#[derive(Debug)]
-enum Seg {
-    Sets(Sets),
-    Dels(Vec<EditOp>),
+/// A segment of staged edits: sets (coalesced), then deletes in request order. A set
+/// requested after a delete starts a new segment, so requests keep their order.
+#[derive(Debug, Default)]
+struct Seg {
+    sets: Sets,
+    dels: Vec<EditOp>,
 }
 
 fn upsert<T>(items: &mut Vec<(String, T)>, name: &str, valu: T) {
@@ -298,25 +300,19 @@ impl Proto {
     }
 
     fn sets(&mut self) -> &mut Sets {
-        if !matches!(self.segs.last(), Some(Seg::Sets(_))) {
-            self.segs.push(Seg::Sets(Sets::default()));
+        if self.segs.last().is_none_or(|seg| !seg.dels.is_empty()) {
+            self.segs.push(Seg::default());
         }
-        match self.segs.last_mut() {
-            Some(Seg::Sets(sets)) => sets,
-            // The branch above made the last segment a `Sets`.
-            _ => unreachable!("last segment is a set segment"),
-        }
+        let last = self.segs.len() - 1;
+        &mut self.segs[last].sets
     }
 
     fn dels(&mut self) -> &mut Vec<EditOp> {
-        if !matches!(self.segs.last(), Some(Seg::Dels(_))) {
-            self.segs.push(Seg::Dels(Vec::new()));
+        if self.segs.is_empty() {
+            self.segs.push(Seg::default());
         }
-        match self.segs.last_mut() {
-            Some(Seg::Dels(dels)) => dels,
-            // The branch above made the last segment a `Dels`.
-            _ => unreachable!("last segment is a delete segment"),
-        }
+        let last = self.segs.len() - 1;
+        &mut self.segs[last].dels
     }
 
     fn nodeedit(&self) -> Option<NodeEdit> {
@@ -328,20 +324,18 @@ impl Proto {
             });
         }
         for seg in &self.segs {
-            match seg {
-                Seg::Sets(sets) => sets.emit(&mut ops),
-                Seg::Dels(dels) => ops.extend(dels.iter().cloned()),
-            }
+            seg.sets.emit(&mut ops);
+            ops.extend(seg.dels.iter().cloned());
         }
         (!ops.is_empty()).then(|| NodeEdit::new(self.buid, self.form.clone(), ops))
     }
 
     fn has_edits(&self) -> bool {
         self.is_new
-            || self.segs.iter().any(|seg| match seg {
-                Seg::Sets(sets) => !sets.is_empty(),
-                Seg::Dels(dels) => !dels.is_empty(),
-            })
+            || self
+                .segs
+                .iter()
+                .any(|seg| !seg.sets.is_empty() || !seg.dels.is_empty())
     }
 }
 
@@ -1262,14 +1256,13 @@ impl Editor {
         Self::check_data_name(name)?;
         let idx = self.load(buid).await?;
         self.check(EditPerm::DataSet { name })?;
-        let staged = match &self.protos[idx].segs.last() {
-            Some(Seg::Sets(sets)) => sets
+        let staged = self.protos[idx].segs.last().and_then(|seg| {
+            seg.sets
                 .data
                 .iter()
                 .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone()),
-            _ => None,
-        };
+                .map(|(_, v)| v.clone())
+        });
         let curv = match staged {
             Some(valu) => Some(valu),
             None => self.view.get_data(*buid, name).await?,

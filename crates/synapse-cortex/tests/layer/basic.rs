@@ -115,3 +115,194 @@ async fn apply_reports_changes_and_logs() {
     assert_eq!(layer.count_form("inet:ipv4").await.unwrap(), 2);
     layer.fini().await;
 }
+
+#[tokio::test]
+async fn followers_wait_for_new_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = Layer::open(
+        dir.path().join("l"),
+        LayerDef::new("root"),
+        Arc::new(Abrvs::new()),
+    )
+    .await
+    .unwrap();
+    layer.apply(vec![ipv4_add(1, None)], meta()).await.unwrap();
+    let follower = layer.sync_edits(0, true);
+    let reader = tokio::spawn(async move {
+        let mut follower = follower;
+        let mut seen = Vec::new();
+        while let Some(entry) = follower.try_next().await.unwrap() {
+            seen.push((entry.offset, entry.edits[0].buid));
+            if seen.len() == 3 {
+                break;
+            }
+        }
+        seen
+    });
+    layer.apply(vec![ipv4_add(2, None)], meta()).await.unwrap();
+    // A batch without changes is not logged.
+    layer.apply(vec![ipv4_add(2, None)], meta()).await.unwrap();
+    layer.apply(vec![ipv4_add(3, None)], meta()).await.unwrap();
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(60), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    let want: Vec<(u64, [u8; 32])> = (1u32..=3)
+        .enumerate()
+        .map(|(offs, ip)| (offs as u64, buid("inet:ipv4", &Value::from(ip))))
+        .collect();
+    assert_eq!(seen, want);
+    // Replaying the log into a fresh layer rebuilds the same nodes.
+    let copy = Layer::open(
+        dir.path().join("copy"),
+        LayerDef::new("root"),
+        Arc::new(Abrvs::new()),
+    )
+    .await
+    .unwrap();
+    let entries = layer.read_log(0, 100).await.unwrap();
+    for entry in entries {
+        copy.apply(entry.edits, entry.meta).await.unwrap();
+    }
+    for ip in 1u32..=3 {
+        let a = layer
+            .get_sode(buid("inet:ipv4", &Value::from(ip)))
+            .await
+            .unwrap();
+        let b = copy
+            .get_sode(buid("inet:ipv4", &Value::from(ip)))
+            .await
+            .unwrap();
+        assert_eq!(a, b);
+    }
+    layer.fini().await;
+    copy.fini().await;
+}
+
+#[tokio::test]
+async fn tag_props_edges_and_data_are_indexed() {
+    use synapse_cortex::layer::LiftBy;
+    use synapse_cortex::model::StorLift;
+
+    let dir = tempfile::tempdir().unwrap();
+    let abrvs = Arc::new(Abrvs::new());
+    let layer = Layer::open(dir.path().join("l"), LayerDef::new("root"), abrvs)
+        .await
+        .unwrap();
+    let ips: Vec<[u8; 32]> = (1u32..=3)
+        .map(|ip| buid("inet:ipv4", &Value::from(ip)))
+        .collect();
+    let mut edits = Vec::new();
+    for (idx, ip) in (1u32..=3).enumerate() {
+        let mut ne = ipv4_add(ip, None);
+        ne.edits.push(
+            EditOp::TagSet {
+                tag: "rep".into(),
+                valu: (None, None),
+                oldv: None,
+            }
+            .into(),
+        );
+        ne.edits.push(
+            EditOp::TagPropSet {
+                tag: "rep".into(),
+                prop: "score".into(),
+                valu: Value::from(10 * (3 - idx as i64)),
+                oldv: Value::Nil,
+                stortype: st::I64,
+            }
+            .into(),
+        );
+        ne.edits.push(
+            EditOp::EdgeAdd {
+                verb: "refs".into(),
+                n2: ips[(idx + 1) % 3],
+            }
+            .into(),
+        );
+        ne.edits.push(
+            EditOp::NodeDataSet {
+                name: "d".into(),
+                valu: Value::from(idx as i64),
+                oldv: Value::Nil,
+            }
+            .into(),
+        );
+        edits.push(ne);
+    }
+    layer.apply(edits, meta()).await.unwrap();
+    assert_eq!(layer.count_tagprop(None, "rep", "score").await.unwrap(), 3);
+    assert_eq!(
+        layer
+            .count_tagprop(Some("inet:ipv4"), "rep", "score")
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(layer.count_tag("rep", None).await.unwrap(), 3);
+    assert_eq!(layer.count_edges().await.unwrap(), 3);
+    let by = LiftBy::TagPropValu {
+        form: None,
+        tag: "rep".into(),
+        prop: "score".into(),
+        cmpr: StorLift {
+            cmpr: ">=".into(),
+            valu: Value::from(20),
+            stortype: st::I64,
+        },
+    };
+    assert_eq!(layer.count_lift(&by).await.unwrap(), 2);
+    assert_eq!(
+        layer.get_data(ips[1], "d").await.unwrap(),
+        Some(Value::from(1))
+    );
+    assert!(layer.has_edge(ips[0], "refs", ips[1]).await.unwrap());
+    assert_eq!(
+        layer.edge_verbs(ips[0], ips[1]).await.unwrap(),
+        vec!["refs".to_owned()]
+    );
+
+    // Changing a tag prop moves its index row; deleting the node drops data and edges.
+    let ne = NodeEdit::new(
+        ips[0],
+        "inet:ipv4",
+        vec![EditOp::TagPropSet {
+            tag: "rep".into(),
+            prop: "score".into(),
+            valu: Value::from(5),
+            oldv: Value::Nil,
+            stortype: st::I64,
+        }],
+    );
+    let applied = layer.apply(vec![ne], meta()).await.unwrap();
+    match &applied.edits[0].edits[0].op {
+        EditOp::TagPropSet { oldv, .. } => assert_eq!(oldv, &Value::from(30)),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(layer.count_lift(&by).await.unwrap(), 1);
+    let ne = NodeEdit::new(
+        ips[0],
+        "inet:ipv4",
+        vec![EditOp::NodeDel {
+            valu: Value::Nil,
+            stortype: st::U32,
+        }],
+    );
+    layer.apply(vec![ne], meta()).await.unwrap();
+    assert_eq!(layer.get_data(ips[0], "d").await.unwrap(), None);
+    assert!(!layer.has_edge(ips[0], "refs", ips[1]).await.unwrap());
+    assert_eq!(layer.count_edges().await.unwrap(), 2);
+    assert_eq!(layer.count_form("inet:ipv4").await.unwrap(), 2);
+    // The sode keeps its tags and tag props (only the primary value went).
+    let sode = layer.get_sode(ips[0]).await.unwrap().unwrap();
+    assert!(sode.valu.is_none());
+    assert_eq!(
+        sode.tagprop("rep", "score"),
+        Some((&Value::from(5), st::I64))
+    );
+    let log: Vec<_> = layer.sync_edits(0, false).try_collect().await.unwrap();
+    assert_eq!(log.len(), 3);
+    let wire = log[0].to_value(true);
+    assert_eq!(wire.as_array().unwrap().len(), 3);
+    layer.fini().await;
+}

@@ -69,7 +69,7 @@ impl Server {
         if let Some(ctor) = ctor {
             cmd.arg(ctor);
         }
-        cmd.arg(dirn).env("SYN_LOG_LEVEL", "WARNING");
+        cmd.arg(dirn);
         Self::spawn(cmd, dirn, &[])
     }
 
@@ -145,6 +145,16 @@ impl Server {
         };
         assert!(exit.success(), "server exit {exit}:\n{}", self.log_text());
         self.log_text()
+    }
+}
+
+impl Server {
+    /// Kill the server with SIGKILL (no shutdown at all) and reap it.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 }
 

@@ -321,3 +321,23 @@ async fn multiqueue_puts_gets_and_waits() {
     assert!(mq.list().is_empty());
     slab.fini().await;
 }
+
+#[tokio::test]
+async fn flush_and_readonly_hot_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.lmdb");
+    let slab = Slab::open(&path, SlabOptions::default()).await.unwrap();
+    let hot = HotCount::open(&slab, "metrics").await.unwrap();
+    hot.inc("n", 3);
+    slab.flush().await.unwrap();
+    slab.fini().await;
+    // A read-only slab: counters load, and changes to them stay in memory.
+    let slab = Slab::open(&path, SlabOptions::readonly()).await.unwrap();
+    let hot = HotCount::open(&slab, "metrics").await.unwrap();
+    assert_eq!(hot.get("n"), 3);
+    hot.inc("n", 1);
+    slab.commit().await.unwrap();
+    assert_eq!(hot.get("n"), 4);
+    assert_eq!(slab.info().commitstats.len(), 0);
+    slab.fini().await;
+}
