@@ -208,7 +208,12 @@ impl<S: Service> ShareFactory for CellApiFactory<S> {
             if !path.is_empty() {
                 // A per-path API object (the reference's `getCellApi(link, user, path)`).
                 let sess = api.session().clone();
-                return self.svc.service().open_path(sess, path).await.map_err(RemoteError::from);
+                return self
+                    .svc
+                    .service()
+                    .open_path(sess, path)
+                    .await
+                    .map_err(RemoteError::from);
             }
             Ok(Arc::new(api) as Arc<dyn Share>)
         }

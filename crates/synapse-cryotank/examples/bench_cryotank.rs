@@ -2,7 +2,7 @@
 //! cryotank`), the same work as `bench/cryotank_bench.py`: puts of 1000 small records per
 //! call, and slices. Prints JSON lines for `cargo xtask bench cryotank`.
 //!
-//! `bench_cryotank --server PATH/synapse-servers [--quick] [--reps N]`
+//! `bench_cryotank --server PATH/synapse-servers [--quick] [--reps N] [--only puts]`
 
 #![allow(clippy::unwrap_used)]
 
@@ -130,6 +130,8 @@ async fn main() {
     let server = opt("--server").expect("--server PATH is required");
     let reps: usize = opt("--reps").map_or(3, |n| n.parse().unwrap());
     let nrecs: u64 = if quick { 20_000 } else { 300_000 };
+    // `--only puts`: stop after the puts (for profiling).
+    let only_puts = opt("--only").as_deref() == Some("puts");
 
     let srv = start(&server).await;
     let client = CryoClient::open(&srv.url).await.unwrap();
@@ -153,6 +155,11 @@ async fn main() {
         &mut samples,
         serde_json::json!({"n": nrecs, "batch": BATCH}),
     );
+
+    if only_puts {
+        client.fini().await;
+        return;
+    }
 
     let mut samples = Vec::new();
     for rep in 0..reps {

@@ -137,6 +137,8 @@ impl CryoCell {
             auth.set_user_admin(&sess.user_iden(), true, Some(&iden))
                 .await?;
         }
+        // The creator's rights on the new tank are durable before it is used.
+        store.sync().await?;
         Ok(tank)
     }
 
