@@ -1,0 +1,77 @@
+//! `synapse-tools <tool> ...`: Synapse's command-line tools (the reference's
+//! `python -m synapse.tools.*`). Each tool is one module with its own arguments and `main`.
+
+mod storm;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Synapse command-line tools.
+#[derive(Debug, Parser)]
+#[command(name = "synapse-tools", version)]
+struct Cli {
+    #[command(subcommand)]
+    tool: Tool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Tool {
+    /// The Storm CLI: run Storm queries against a Cortex.
+    Storm(storm::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let res = runtime.block_on(async {
+        match cli.tool {
+            Tool::Storm(args) => storm::main(args).await,
+        }
+    });
+    match res {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn storm_arguments_parse_as_the_reference() {
+        let cli = Cli::try_parse_from([
+            "synapse-tools",
+            "storm",
+            "tcp://root:secret@127.0.0.1:27492/",
+            "inet:fqdn | limit 1",
+            "--view",
+            "abcd",
+        ])
+        .unwrap();
+        let Tool::Storm(args) = cli.tool;
+        assert_eq!(args.onecmd.as_deref(), Some("inet:fqdn | limit 1"));
+        assert_eq!(args.view.as_deref(), Some("abcd"));
+        assert!(Cli::try_parse_from(["synapse-tools", "storm"]).is_err());
+    }
+}
