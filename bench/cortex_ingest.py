@@ -2,7 +2,7 @@
 Bulk ingest through the reference Python client: `addNodes` of tagged inet:ipv4, inet:fqdn and
 inet:dns:a node definitions (one third each) in batches, then the server's resident memory.
 
-    python cortex_ingest.py --impl NAME [--quick] [--n N] [--batch B] [--spawn 'CMD with {dirn} {port} {httpsport}']
+    python cortex_ingest.py --impl NAME [--quick] [--n N | --full-n N] [--batch B] [--spawn 'CMD with {dirn} {port} {httpsport}']
 
 Without --spawn the reference Cortex is started (`python -m synapse.servers.cortex`). Prints one
 JSON line per metric: {"metric", "impl", "unit", "value", "params"}.
@@ -65,7 +65,7 @@ def nodedef(idx):
 
 async def main(opts):
     impl = opts.impl
-    count = opts.n or (30000 if opts.quick else 1000000)
+    count = opts.n or (30000 if opts.quick else opts.full_n)
     batch = opts.batch
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,6 +111,7 @@ if __name__ == '__main__':
     pars.add_argument('--impl', required=True)
     pars.add_argument('--quick', action='store_true')
     pars.add_argument('--n', type=int, default=None)
+    pars.add_argument('--full-n', type=int, default=1000000, help='nodes without --quick (default 1e6)')
     pars.add_argument('--batch', type=int, default=1000)
     pars.add_argument('--spawn', default=None)
     asyncio.run(main(pars.parse_args()))
