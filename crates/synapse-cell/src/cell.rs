@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use rmpv::Value;
 use serde_json::Value as Json;
 use synapse_base::Base;
+use synapse_hive::Hive;
 use synapse_telepath::{CertDir, Daemon, DaemonConfig};
 
 use crate::auth::{Auth, AuthEvent, AuthOptions, Rule};
@@ -80,6 +81,7 @@ struct Inner {
     https: Mutex<Vec<(String, u16)>>,
     hooks: OnceLock<Arc<dyn ServiceHooks>>,
     daemon: Daemon,
+    hive: Option<Hive>,
     reloads: Mutex<Vec<(String, ReloadFn)>>,
 }
 
@@ -196,9 +198,13 @@ impl Cell {
                 }
             }
             let sessions = HttpSessions::open(store.clone(), &auth, &dir).await?;
-            Ok::<_, Error>((store, auth, sessions))
+            let hive = match inner_store.slab() {
+                Some(slab) => Some(Hive::open(slab, "hive").await.map_err(hive_err)?),
+                None => None,
+            };
+            Ok::<_, Error>((store, auth, sessions, hive))
         };
-        let (store, auth, sessions) = match setup.await {
+        let (store, auth, sessions, hive) = match setup.await {
             Ok(parts) => parts,
             Err(err) => {
                 inner_store.close().await;
@@ -217,6 +223,9 @@ impl Cell {
             ..DaemonConfig::default()
         });
         base.adopt(daemon.base());
+        if let Some(hive) = &hive {
+            base.adopt(hive.base());
+        }
 
         let cell = Cell {
             inner: Arc::new(Inner {
@@ -234,6 +243,7 @@ impl Cell {
                 https: Mutex::new(Vec::new()),
                 hooks: OnceLock::new(),
                 daemon,
+                hive,
                 reloads: Mutex::new(Vec::new()),
             }),
         };
@@ -403,6 +413,18 @@ impl Cell {
     /// with the default store). Services may open their own databases in it.
     pub fn slab(&self) -> Option<synapse_slab::Slab> {
         self.inner.store.slab().cloned()
+    }
+
+    /// The cell's hive (DB `hive` of `slabs/cell.lmdb`; deprecated in the reference, kept for
+    /// the CellApi hive methods and old data). `None` when the store has no slab.
+    pub fn hive(&self) -> Option<&Hive> {
+        self.inner.hive.as_ref()
+    }
+
+    /// The hive, or an error for stores without one.
+    pub(crate) fn req_hive(&self) -> Result<&Hive> {
+        self.hive()
+            .ok_or_else(|| Error::new(ErrKind::SynErr, "This cell has no hive (no slab store)."))
     }
 
     pub(crate) fn sessions(&self) -> &HttpSessions {
@@ -635,20 +657,35 @@ impl Cell {
     /// `getSystemInfo()`.
     pub fn system_info(&self) -> Value {
         let (volsize, volfree) = crate::sysinfo::disk_usage(self.dirn());
+        let backdir = match self.conf().get_str("backup:dir") {
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => self.dirn().join("backups"),
+        };
+        // The backup directory may not exist yet: measure its volume through the closest
+        // existing ancestor.
+        let existing = backdir
+            .ancestors()
+            .find(|p| p.exists())
+            .map_or_else(|| self.dirn().to_path_buf(), Path::to_path_buf);
+        let (backsize, backfree) = crate::sysinfo::disk_usage(&existing);
         let (realdisk, apprdisk) = crate::sysinfo::dir_size(self.dirn());
         let (totalmem, availmem) = crate::sysinfo::memory();
         let cpucount = std::thread::available_parallelism().map_or(1, |n| n.get());
         map([
             ("volsize", Value::from(volsize)),
             ("volfree", Value::from(volfree)),
-            ("backupvolsize", Value::from(volsize)),
-            ("backupvolfree", Value::from(volfree)),
+            ("backupvolsize", Value::from(backsize)),
+            ("backupvolfree", Value::from(backfree)),
             ("cellstarttime", Value::from(self.started())),
             ("celluptime", Value::from(self.uptime_ms())),
             ("cellrealdisk", Value::from(realdisk)),
             ("cellapprdisk", Value::from(apprdisk)),
             ("osversion", Value::from(crate::sysinfo::os_version())),
-            ("pyversion", Value::from("3.11.0")),
+            // There is no Python here: report the Rust toolchain the build requires.
+            (
+                "pyversion",
+                Value::from(format!("rust {}", env!("CARGO_PKG_RUST_VERSION"))),
+            ),
             ("totalmem", Value::from(totalmem)),
             ("availmem", Value::from(availmem)),
             ("cpucount", Value::from(cpucount)),
@@ -764,6 +801,16 @@ impl Cell {
     /// Tear the cell down (listeners, services, tasks, then storage sync).
     pub async fn fini(&self) {
         self.inner.base.fini().await;
+    }
+}
+
+/// A hive error as a cell error (same class name).
+pub(crate) fn hive_err(err: synapse_hive::Error) -> Error {
+    let name = err.class();
+    let mesg = err.to_string();
+    match ErrKind::from_name(name) {
+        Some(kind) => Error::new(kind, mesg),
+        None => Error::named(name, mesg),
     }
 }
 
@@ -889,6 +936,9 @@ impl<S: Service> ServiceCell<S> {
             "*",
             Arc::new(crate::tele::CellApiFactory::new(this.clone())),
         );
+        for name in &this.cell.def().shares {
+            daemon.share_factory(name, Arc::new(crate::tele::CellApiFactory::new(this.clone())));
+        }
         Ok(this)
     }
 

@@ -169,6 +169,7 @@ mod dirn;
 mod error;
 mod http;
 mod launch;
+mod logring;
 mod passwd;
 mod service;
 mod session;
@@ -198,13 +199,14 @@ pub use crate::http::{
 pub use crate::launch::{
     DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config, launch_then,
 };
+pub use crate::logring::{LOG_QUEUE_SIZE, log_record, recent_logs};
 pub use crate::passwd::{
     PBKDF2, PBKDF2_HASH, PBKDF2_ITERATIONS, Shadow, StoredPasswd, check_shadow, generate_api_key,
     make_shadow, parse_api_key,
 };
 pub use crate::service::{
     BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceApi, ServiceDef,
-    ShareObject,
+    ShareObject, no_such_path,
 };
 pub use crate::session::{CELL_API_CLASSES, CELL_API_METHODS, CellApi, ConnInfo, Session};
 pub use crate::store::{MemStore, Rows, SlabStore, Store, StoreOp};

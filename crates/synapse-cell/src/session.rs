@@ -178,6 +178,8 @@ pub const CELL_API_METHODS: &[MethDef] = &[
     MethDef::call("getCellUser"),
     MethDef::call("getDmonSessions"),
     MethDef::call("getHealthCheck"),
+    MethDef::call("getHiveKey"),
+    MethDef::call("getHiveKeys"),
     MethDef::call("getNexsIndx"),
     MethDef::call("getPermDef"),
     MethDef::call("getPermDefs"),
@@ -200,12 +202,17 @@ pub const CELL_API_METHODS: &[MethDef] = &[
     MethDef::call("isUserAllowed"),
     MethDef::call("kill"),
     MethDef::call("killTask"),
+    MethDef::call("listHiveKey"),
+    MethDef::call("logs"),
     MethDef::call("listUserApiKeys"),
+    MethDef::call("popHiveKey"),
     MethDef::call("popUserProfInfo"),
     MethDef::call("ps"),
     MethDef::call("reload"),
+    MethDef::call("saveHiveTree"),
     MethDef::call("setAuthAdmin"),
     MethDef::call("setCellUser"),
+    MethDef::call("setHiveKey"),
     MethDef::call("setRoleRules"),
     MethDef::call("setUserAdmin"),
     MethDef::call("setUserArchived"),
@@ -217,6 +224,7 @@ pub const CELL_API_METHODS: &[MethDef] = &[
     MethDef::call("setUserRules"),
     MethDef::call("shutdown"),
     MethDef::call("tryUserPasswd"),
+    MethDef::genr("watch"),
 ];
 
 /// The base classes of every cell API in `sharinfo["classes"]`.
@@ -591,6 +599,30 @@ impl<S: Service> CellApi<S> {
                 ok(Value::Boolean(
                     cell.shutdown(timeout, bound.truthy(1)).await,
                 ))
+            }
+
+            "logs" => {
+                sess.req_admin()?;
+                let bound = args.bind(meth, &[("last", D::Int(100))])?;
+                let last = usize::try_from(bound.opt_int(0, "last")?.unwrap_or(100)).unwrap_or(0);
+                ok(Value::Array(crate::logring::recent_logs(last)))
+            }
+            "watch" => {
+                sess.req_admin()?;
+                let bound = args.bind(meth, &[("last", D::Int(100))])?;
+                let last = usize::try_from(bound.opt_int(0, "last")?.unwrap_or(100)).unwrap_or(0);
+                let (recent, rx) = crate::logring::watch_logs(last);
+                let follow = futures::stream::unfold(rx, |mut rx| async move {
+                    loop {
+                        match rx.recv().await {
+                            Ok(item) => return Some((Ok(item), rx)),
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        }
+                    }
+                });
+                let items = futures::stream::iter(recent.into_iter().map(Ok)).chain(follow);
+                Ok(Reply::Genr(items.boxed()))
             }
 
             // ----- tasks -----
@@ -1228,6 +1260,63 @@ impl<S: Service> CellApi<S> {
                     .pop_user_profile(&iden, &name)
                     .await?
                     .unwrap_or(default))
+            }
+
+            // ----- the (deprecated) hive -----
+            "listHiveKey" | "getHiveKeys" | "getHiveKey" | "setHiveKey" | "popHiveKey"
+            | "saveHiveTree" => {
+                let user = sess.req_admin()?;
+                tracing::warn!(user = %user.name, "CellApi.{methname} is deprecated");
+                let hive = cell.req_hive()?;
+                let hive_err = crate::cell::hive_err;
+                match methname {
+                    "listHiveKey" => {
+                        let bound = args.bind(meth, &[("path", D::Nil)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        ok(hive.list_keys(&path).map_or(Value::Nil, |keys| {
+                            Value::Array(keys.into_iter().map(Value::from).collect())
+                        }))
+                    }
+                    "getHiveKeys" => {
+                        let bound = args.bind(meth, &[("path", D::Required)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        let items = hive.get_keys(&path);
+                        ok(Value::Array(
+                            items
+                                .into_iter()
+                                .map(|(k, v)| Value::Array(vec![Value::from(k), v]))
+                                .collect(),
+                        ))
+                    }
+                    "getHiveKey" => {
+                        let bound = args.bind(meth, &[("path", D::Required)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        ok(hive.get(&path).unwrap_or(Value::Nil))
+                    }
+                    "setHiveKey" => {
+                        let mut bound =
+                            args.bind(meth, &[("path", D::Required), ("valu", D::Required)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        let valu = bound.take(1);
+                        ok(hive.set(&path, valu).await.map_err(hive_err)?)
+                    }
+                    "popHiveKey" => {
+                        let bound = args.bind(meth, &[("path", D::Required)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        ok(hive.pop(&path).await.map_err(hive_err)?)
+                    }
+                    _ => {
+                        let bound = args.bind(meth, &[("path", D::Empty)])?;
+                        let path =
+                            synapse_hive::path_from_value(bound.value(0)).map_err(hive_err)?;
+                        ok(hive.save_tree(&path))
+                    }
+                }
             }
 
             // ----- API keys -----

@@ -17,11 +17,14 @@
 
 pub mod ast;
 mod error;
+pub mod fuzzing;
 mod lexer;
 mod parser;
+pub mod plan;
+pub mod runtime;
 mod sets;
 mod unescape;
 
 pub use error::{ErrorPos, SyntaxError};
 pub use lexer::{Term, TermSet, Token};
-pub use parser::{MAX_DEPTH, parse_eval, parse_lookup, parse_query};
+pub use parser::{MAX_DEPTH, parse_cmdrargs, parse_eval, parse_lookup, parse_query};

@@ -2,5 +2,7 @@
 
 mod storm {
     pub(crate) mod fixture;
+    pub(crate) mod props;
+    pub(crate) mod reference;
     pub(crate) mod refrepr;
 }

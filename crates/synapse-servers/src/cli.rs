@@ -112,8 +112,77 @@ pub(crate) fn launch_opts<S: Service>(matches: &ArgMatches) -> anyhow::Result<La
     Ok(opts)
 }
 
-/// Install the process's log subscriber.
+/// Keeps every log event for the CellApi `logs()` / `watch()` methods.
+pub(crate) struct RingLayer;
+
+/// Collects an event's message and fields.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    extra: Vec<(String, rmpv::Value)>,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.extra
+                .push((field.name().to_string(), format!("{value:?}").into()));
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.extra.push((field.name().to_string(), value.into()));
+        }
+    }
+
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.extra.push((field.name().to_string(), value.into()));
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.extra.push((field.name().to_string(), value.into()));
+    }
+
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.extra.push((field.name().to_string(), value.into()));
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RingLayer {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let meta = event.metadata();
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let level = match *meta.level() {
+            tracing::Level::ERROR => "ERROR",
+            tracing::Level::WARN => "WARNING",
+            tracing::Level::INFO => "INFO",
+            _ => "DEBUG",
+        };
+        synapse_cell::log_record(
+            level,
+            meta.target(),
+            meta.name(),
+            &fields.message,
+            fields.extra,
+        );
+    }
+}
+
+/// Install the process's log subscriber: text or JSON (`--structured-logging`) on stderr at
+/// `--log-level` (or `RUST_LOG`), and the in-memory ring behind `logs()` / `watch()`.
 pub(crate) fn init_logging(matches: &ArgMatches) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let level = match matches.get_one::<String>("log-level").map(String::as_str) {
         Some("DEBUG") => "debug",
         Some("WARNING") => "warn",
@@ -122,13 +191,16 @@ pub(crate) fn init_logging(matches: &ArgMatches) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter).with(RingLayer);
     let res = if matches.get_flag("structured-logging") {
-        builder.json().with_current_span(false).try_init()
+        let fmt = tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(false)
+            .with_writer(std::io::stderr);
+        registry.with(fmt).try_init()
     } else {
-        builder.try_init()
+        let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+        registry.with(fmt).try_init()
     };
     if res.is_err() {
         eprintln!("a log subscriber was already installed");

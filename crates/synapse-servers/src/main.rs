@@ -11,6 +11,12 @@ use std::process::ExitCode;
 use clap::Command;
 use synapse_cell::BaseCell;
 use synapse_cortex::cortex::Cortex;
+use synapse_cryotank::CryoCell;
+
+/// mimalloc: the services allocate and free many small values (decoded msgpack) per request,
+/// which glibc's allocator handles about half as fast.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The subcommands, one per service.
 fn services() -> Command {
@@ -23,6 +29,10 @@ fn services() -> Command {
         .subcommand(cli::command::<BaseCell>(
             "cell",
             "Run a plain Synapse cell.",
+        ))
+        .subcommand(cli::command::<CryoCell>(
+            "cryotank",
+            "Run a Cryotank: append-only record tanks.",
         ))
         .subcommand(cli::command::<Cortex>(
             "cortex",
@@ -45,6 +55,7 @@ fn main() -> ExitCode {
     let res = runtime.block_on(async {
         match matches.subcommand() {
             Some(("cell", sub)) => cli::run::<BaseCell>(sub).await,
+            Some(("cryotank", sub)) => cli::run::<CryoCell>(sub).await,
             Some(("cortex", sub)) => {
                 cli::run_with::<Cortex, _, _, _, _>(sub, cortex::open_axon, cortex::set_axon).await
             }
@@ -115,5 +126,27 @@ mod tests {
                 .try_get_matches_from(["synapse-servers", "cell", "/tmp/x", "--dmon-listen", "x"])
                 .is_err()
         );
+    }
+}
+#[cfg(test)]
+mod logtests {
+    #[test]
+    fn log_events_reach_the_ring() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let sub = tracing_subscriber::registry().with(crate::cli::RingLayer);
+        let marker = synapse_base::guid();
+        tracing::subscriber::with_default(sub, || {
+            tracing::warn!(user = "visi", count = 3, "marker {marker}");
+        });
+        let logs = synapse_cell::recent_logs(synapse_cell::LOG_QUEUE_SIZE);
+        let found = logs
+            .iter()
+            .map(synapse_cell::to_json)
+            .find(|rec| rec["message"] == format!("marker {marker}"))
+            .expect("the event is in the ring");
+        assert_eq!(found["level"], "WARNING");
+        assert_eq!(found["user"], "visi");
+        assert_eq!(found["count"], 3);
+        assert_eq!(found["logger"]["name"], "synapse_servers::logtests");
     }
 }

@@ -1,6 +1,6 @@
 //! [`Client`]: a proxy that reconnects (the reference's `telepath.Client`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -41,7 +41,8 @@ pub struct Client {
 struct ClientInner {
     base: Base,
     current: watch::Sender<Option<Proxy>>,
-    on_link: Mutex<Vec<OnLink>>,
+    /// Held while a new proxy's callbacks run and it becomes current.
+    on_link: tokio::sync::Mutex<Vec<OnLink>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -70,7 +71,7 @@ impl Client {
         let inner = Arc::new(ClientInner {
             base: Base::new(),
             current,
-            on_link: Mutex::new(Vec::new()),
+            on_link: tokio::sync::Mutex::new(Vec::new()),
         });
         {
             let weak = Arc::downgrade(&inner);
@@ -94,11 +95,13 @@ impl Client {
                             proxy.fini().await;
                             return;
                         };
-                        let callbacks: Vec<OnLink> = lock(&inner.on_link).clone();
-                        for callback in callbacks {
-                            callback(proxy.clone()).await;
+                        {
+                            let callbacks = inner.on_link.lock().await;
+                            for callback in callbacks.iter() {
+                                callback(proxy.clone()).await;
+                            }
+                            inner.current.send_replace(Some(proxy.clone()));
                         }
-                        inner.current.send_replace(Some(proxy.clone()));
                         drop(inner);
                         proxy.wait_fini(None).await;
                         if let Some(inner) = weak.upgrade() {
@@ -115,13 +118,22 @@ impl Client {
         Ok(Client { inner })
     }
 
-    /// Run `callback` with each new proxy, before it is handed out.
-    pub fn on_link<F, Fut>(&self, callback: F)
+    /// Run `callback` with each new proxy before it is handed out, and now with the current
+    /// one if connected (as the reference's `Client.onlink`).
+    pub async fn on_link<F, Fut>(&self, callback: F)
     where
         F: Fn(Proxy) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        lock(&self.inner.on_link).push(Arc::new(move |proxy| Box::pin(callback(proxy))));
+        let callback: OnLink = Arc::new(move |proxy| Box::pin(callback(proxy)));
+        let current = {
+            let mut callbacks = self.inner.on_link.lock().await;
+            callbacks.push(Arc::clone(&callback));
+            self.try_proxy()
+        };
+        if let Some(proxy) = current {
+            callback(proxy).await;
+        }
     }
 
     /// The current proxy, if connected.
@@ -198,10 +210,4 @@ impl Client {
     pub async fn fini(&self) {
         self.inner.base.fini().await;
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -754,9 +754,24 @@ impl LinkCtx {
     /// `t2:genr`, the items, then the end (or the error). Items ready at once are sent
     /// together, up to [`BATCH_BYTES`], to save system calls.
     async fn t2_stream(&self, mut stream: ValueStream) -> Result<(), Error> {
+        // The reference announces the generator at once: a client awaiting the call must not
+        // wait for the first item (which may never come, e.g. a follow of an idle log). When
+        // the first item is already there, it travels in the same write as `t2:genr`.
+        let mut ready = stream.next().now_or_never();
         let mut first = true;
+        if ready.is_none() {
+            self.send_with(|out| {
+                msg::write_t2_genr(out);
+                Ok(())
+            })
+            .await??;
+            first = false;
+        }
         loop {
-            let next = stream.next().await;
+            let next = match ready.take() {
+                Some(item) => item,
+                None => stream.next().await,
+            };
             let mut finished = false;
             let mut failure: Option<RemoteError> = None;
             let sent = self

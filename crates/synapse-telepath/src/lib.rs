@@ -84,22 +84,48 @@
 //!   call (or stop a generator) is to close its link; the daemon notices at once (it keeps
 //!   reading while a call runs) and drops the call, cancelling [`CallCtx::token`].
 //! * Method names starting with `_` are refused with `NoSuchMeth`
-//!   (`"<Class> has no method: <name>."`), as missing ones; an unknown session or object gives `NoSuchObj`.
+//!   (`"<Class> has no method: <name>."`), as missing ones; an unknown session or object
+//!   gives `NoSuchObj`. Argument errors are Python's `TypeError` messages
+//!   ([`Call::params`]).
 //! * The old protocol is still served: `task:init {task, todo, name}` on the handshake link,
 //!   `task:fini {task, retn[, type]}`, generators as `share:data {share, data}` messages
 //!   ending with `data: null` (also after an error).
 //! * Sessions end when the main link closes: every share and the session's API object are
 //!   torn down ([`Share::fini`]).
-//! * Differences from the reference: error infos carry no `efile`/`eline`/`esrc`/`ename`
-//!   (the reference's clients ignore them); messages are limited by
-//!   [`DaemonConfig::max_message`] and links by [`DaemonConfig::max_links`]; a link that
-//!   repeats handshakes keeps its 16 newest sessions; a handshake that fails leaves no
-//!   half-made session; sharinfo lists only the methods an object defines (not the Python
-//!   framework's `fini`, `on`, ...); the
-//!   client opens pool links on demand (no background pre-opening; idle links above
+//!
+//! # URLs
+//!
+//! `scheme://[user[:passwd]@]host[:port][/name[/path...]][?k=v&...]`, parsed as the reference
+//! does ([`UrlInfo`]; user and password are percent-decoded, the default port is 27492):
+//!
+//! * `tcp://host:port/name`, `ssl://host:port/name`: the share name is the path (`""` means
+//!   `"*"`); `name=` in the query overrides it for every scheme.
+//! * `unix:///path/to/sock[:name]`, `cell:///path/to/celldir[:name]` (`<dirn>/sock`); UNIX
+//!   peers are trusted by Cells (any user, no password).
+//! * `ssl://` client options: `hostname=` (SNI and the certificate CN checked after connecting;
+//!   default the host), `certhash=` (pin the SHA-256 of the server certificate, no CA check),
+//!   `certname=` (present `users/<certname>.crt`; with a user and no password, `user@hostname`
+//!   is tried). CAs come from [`CertDir`] (`$SYN_CERT_DIR` or `~/.syn/certs`, or
+//!   [`ProxyOptions::certdir`]).
+//! * Listen URLs ([`Daemon::listen`]): `tcp://host:port`, `unix:///path`,
+//!   `ssl://host:port?hostname=a,b&ca=name` (host certificates from `hosts/`, chosen by SNI;
+//!   with `ca=`, client certificates signed by `cas/<name>.crt` are required and their CN is
+//!   given to the [`Authenticator`] as [`PeerInfo::cert_cn`]).
+//!
+//! # Differences from the reference
+//!
+//! * Error infos carry no `efile`/`eline`/`esrc`/`ename` (the reference's clients ignore them).
+//! * Messages are limited by [`DaemonConfig::max_message`] (default the reference's 2**32-1)
+//!   and links by [`DaemonConfig::max_links`]; a link that repeats handshakes keeps its 16
+//!   newest sessions; a handshake that fails leaves no half-made session.
+//! * sharinfo lists only the methods an object defines (not the Python framework's `fini`,
+//!   `on`, ...), which also cannot be called.
+//! * The client opens pool links on demand (no background pre-opening); idle links above
 //!   [`ProxyOptions::max_idle`] are closed one per [`ProxyOptions::cull_interval`], as the
-//!   reference does); `aha://` URLs and `~/.syn/aliases.yaml` are not
-//!   supported by the client.
+//!   reference does. `aha://` URLs and `~/.syn/aliases.yaml` are not supported by the client,
+//!   and the system CA store is not loaded (only the cert dir's CAs).
+//! * [`Proxy::call`] collects a generator's items into an array; [`Proxy::stream`] of a method
+//!   that returned `None` is an empty stream (as the reference's generator call).
 
 pub mod blocking;
 mod client;

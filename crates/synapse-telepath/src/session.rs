@@ -220,7 +220,12 @@ impl Session {
                     Some(name) => Value::from(name.as_str()),
                     None => Value::Nil,
                 };
-                (key, Value::from(item.class_name()))
+                // The fully qualified class, as the reference's `module.Class`.
+                let class = match &item.sharinfo()["classes"][0] {
+                    Value::String(name) => Value::String(name.clone()),
+                    _ => Value::from(item.class_name()),
+                };
+                (key, class)
             })
             .collect();
         let mut pairs = vec![

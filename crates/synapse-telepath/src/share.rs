@@ -247,8 +247,9 @@ impl Call {
     /// Bind the arguments to named parameters, as a Python signature would.
     ///
     /// `spec` lists the parameters in order: `"name"` is required, `"name="` has a default
-    /// (read it with [`Params::opt`] or [`Params::or`]), and a final `"**"` accepts other
-    /// keyword arguments ([`Params::extra`]). Too many positional arguments, unknown or
+    /// (read it with [`Params::opt`] or [`Params::or`]), then `"*"` accepts more positional
+    /// arguments ([`Params::rest`], Python's `*args`) and a final `"**"` other keyword
+    /// arguments ([`Params::extra`], Python's `**kwargs`). Too many positional arguments, unknown or
     /// duplicate keywords and missing required parameters fail with the reference's
     /// `TypeError` messages, e.g. `"CellApi.getCellIden() takes 1 positional argument but 4
     /// were given"`.
@@ -271,6 +272,7 @@ pub struct Params {
     meth: String,
     names: Vec<String>,
     values: Vec<Option<Value>>,
+    rest: Vec<Value>,
     extra: Vec<(String, Value)>,
 }
 
@@ -288,6 +290,12 @@ impl Params {
         } else {
             spec
         };
+        let accepts_rest = spec.last() == Some(&"*");
+        let spec = if accepts_rest {
+            &spec[..spec.len() - 1]
+        } else {
+            spec
+        };
         let names: Vec<String> = spec
             .iter()
             .map(|name| name.trim_end_matches('=').to_owned())
@@ -295,6 +303,12 @@ impl Params {
         let required: Vec<bool> = spec.iter().map(|name| !name.ends_with('=')).collect();
         let fq = format!("{class}.{meth}()");
 
+        let mut args = args;
+        let rest = if accepts_rest && args.len() > names.len() {
+            args.split_off(names.len())
+        } else {
+            Vec::new()
+        };
         if args.len() > names.len() {
             let nreq = required.iter().filter(|req| **req).count();
             let takes = if nreq == names.len() {
@@ -361,6 +375,7 @@ impl Params {
             meth: meth.to_owned(),
             names,
             values,
+            rest,
             extra,
         })
     }
@@ -406,6 +421,11 @@ impl Params {
     /// An optional parameter with a default.
     pub fn or<T: FromValue>(&mut self, name: &str, default: T) -> Result<T, RemoteError> {
         Ok(self.opt(name)?.unwrap_or(default))
+    }
+
+    /// Positional arguments after the named ones (when the spec has `"*"`).
+    pub fn rest(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.rest)
     }
 
     /// Keyword arguments not matching a parameter (when the spec ends with `"**"`).
@@ -784,6 +804,16 @@ mod tests {
             err.mesg(),
             Some("CellApi.f() missing 2 required positional arguments: 'a' and 'b'")
         );
+        let mut rest = Params::bind(
+            &class,
+            "f",
+            &["a", "*"],
+            vec![Value::from(1), Value::from(2), Value::from(3)],
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(rest.req::<i64>("a").unwrap(), 1);
+        assert_eq!(rest.rest(), vec![Value::from(2), Value::from(3)]);
         let mut params = Params::bind(
             &class,
             "f",

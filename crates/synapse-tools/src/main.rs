@@ -1,6 +1,7 @@
 //! `synapse-tools <tool> ...`: Synapse's command-line tools (the reference's
 //! `python -m synapse.tools.*`). Each tool is one module with its own arguments and `main`.
 
+mod cryo;
 mod storm;
 
 use std::process::ExitCode;
@@ -17,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Tool {
+    /// Cryotank tools: list tanks, display or ingest records.
+    Cryo(cryo::Args),
     /// The Storm CLI: run Storm queries against a Cortex.
     Storm(storm::Args),
 }
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
     };
     let res = runtime.block_on(async {
         match cli.tool {
+            Tool::Cryo(args) => cryo::main(args).await,
             Tool::Storm(args) => storm::main(args).await,
         }
     });
@@ -69,9 +73,41 @@ mod tests {
             "abcd",
         ])
         .unwrap();
-        let Tool::Storm(args) = cli.tool;
+        let Tool::Storm(args) = cli.tool else {
+            panic!("not the storm tool")
+        };
         assert_eq!(args.onecmd.as_deref(), Some("inet:fqdn | limit 1"));
         assert_eq!(args.view.as_deref(), Some("abcd"));
         assert!(Cli::try_parse_from(["synapse-tools", "storm"]).is_err());
+    }
+
+    #[test]
+    fn cryo_arguments_parse_as_the_reference() {
+        let cli = Cli::try_parse_from([
+            "synapse-tools",
+            "cryo",
+            "cat",
+            "tcp://host/cryotank/x",
+            "--offset",
+            "5",
+            "--size",
+            "3",
+            "--jsonl",
+            "-i",
+        ]);
+        assert!(cli.is_ok(), "{cli:?}");
+        let both = Cli::try_parse_from([
+            "synapse-tools",
+            "cryo",
+            "cat",
+            "tcp://host/cryotank/x",
+            "--jsonl",
+            "--msgpack",
+        ]);
+        assert!(both.is_err());
+        assert!(Cli::try_parse_from(["synapse-tools", "cryo", "list"]).is_err());
+        assert!(
+            Cli::try_parse_from(["synapse-tools", "cryo", "list", "tcp://a/", "tcp://b/"]).is_ok()
+        );
     }
 }

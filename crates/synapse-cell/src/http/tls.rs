@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rmpv::Value;
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -23,6 +23,10 @@ use crate::error::{ErrKind, Error, Result};
 
 /// Most connections served at once; more wait in the accept queue.
 const MAX_CONNS: usize = 4096;
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a client may take to send a request's headers (slow-client protection).
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Read (or at first start, generate self-signed for CN `celltype`) the HTTPS certificate
 /// and key of a cell directory: `(sslcert.pem, sslkey.pem)` paths.
@@ -141,18 +145,25 @@ pub async fn serve_https(api: HttpApi, host: &str, port: u16) -> Result<SocketAd
             let token = token.clone();
             let res = conn_base.spawn(async move {
                 let _permit = permit;
-                let tls = match acceptor.accept(stream).await {
-                    Ok(tls) => tls,
-                    Err(err) => {
-                        tracing::debug!(%peer, cause = %err, "TLS handshake failed");
-                        return;
-                    }
-                };
+                let tls =
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(err)) => {
+                            tracing::debug!(%peer, cause = %err, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
                 let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(RemoteAddr(peer));
                     api.clone().oneshot(req)
                 });
                 let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
                     .title_case_headers(true)
                     .serve_connection(TokioIo::new(tls), service);
                 tokio::pin!(conn);

@@ -808,8 +808,13 @@ pub enum ValueKind {
     },
     /// `{ query }` used as a value.
     SubQuery(Box<SubQuery>),
-    /// `{ query }` as a command argument (passed as its text).
-    ArgvQuery(Box<Query>),
+    /// `{ query }` as a command argument (commands receive its text).
+    ArgvQuery {
+        /// The text between the braces, without surrounding whitespace.
+        text: String,
+        /// The parsed query.
+        query: Box<Query>,
+    },
     /// `($a, $b)` used as an edge-walk verb: the variable *names* themselves, as strings.
     VarList(Vec<String>),
 }

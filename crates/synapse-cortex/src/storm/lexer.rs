@@ -1699,6 +1699,71 @@ mod tests {
     }
 
     #[test]
+    fn first_byte_filter_never_hides_a_match() {
+        let suffixes = [
+            "",
+            " ",
+            "x",
+            "foo:bar",
+            ":bar",
+            "$x",
+            "(",
+            ")",
+            "{",
+            "}",
+            "=",
+            "==",
+            "*",
+            "a:b*",
+            "--x",
+            "-x",
+            "5",
+            "x5 ",
+            "0x1f ",
+            "o7 ",
+            ".5 ",
+            "'x'",
+            "\"x\"",
+            "''x'''",
+            "(refs)- *",
+            "(refs)+ x",
+            "foo)",
+            "**",
+            "#",
+            "[",
+            "]",
+            "<",
+            ">",
+            "/x*/",
+            "\n",
+            "`",
+            "é",
+            "\u{2028}",
+            "ull ",
+            "rue ",
+            "alse ",
+        ];
+        let firsts: Vec<String> = (1u8..128)
+            .map(|b| char::from(b).to_string())
+            .chain(["é", "\u{2028}", "\u{a0}", "ß", "٣"].map(String::from))
+            .collect();
+        for first in &firsts {
+            for suffix in suffixes {
+                let text = format!("{first}{suffix}");
+                let lexer = Lexer::new(&text);
+                for term in Term::all() {
+                    if lexer.match_term(term, 0).is_some() {
+                        assert!(
+                            may_start(term, text.as_bytes()[0]),
+                            "{term:?} matches {text:?} but is filtered out"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn keywords_are_retyped_only_when_accepted() {
         let accept = TermSet::of(&[Term::NonQuoteWord, Term::For]);
         assert_eq!(lex_all("for", accept), vec![(Term::For, "for")]);

@@ -68,6 +68,30 @@ pub fn parse_lookup(text: &str) -> std::result::Result<Lookup, SyntaxError> {
     parser.finish(lookup)
 }
 
+/// Split the command line of a Storm CLI command into arguments (the reference's
+/// `Parser(text).cmdrargs()`): whitespace-separated words, quoted strings (kept with their
+/// quotes), `--opt=valu` and `{ query }` (as the query's text).
+pub fn parse_cmdrargs(text: &str) -> std::result::Result<Vec<String>, SyntaxError> {
+    let mut parser = Parser::new(text, sets::CMDR_START)?;
+    let mut argv: Vec<String> = Vec::new();
+    loop {
+        let arg = parser.cmdr_arg()?;
+        argv.push(arg);
+        if parser.tok.term == Term::EqNoSpace {
+            parser.bump(sets::CMDR_NEXT)?;
+            let value = parser.cmdr_arg()?;
+            if let Some(last) = argv.last_mut() {
+                last.push('=');
+                last.push_str(&value);
+            }
+        }
+        if parser.tok.term == Term::End {
+            break;
+        }
+    }
+    parser.finish(argv)
+}
+
 /// Parse a single value (the reference's `Parser(text).eval()`), e.g. for `$lib.eval`.
 pub fn parse_eval(text: &str) -> std::result::Result<Value, SyntaxError> {
     let mut parser = Parser::new(text, sets::VALU_START)?;
@@ -328,6 +352,22 @@ impl<'a> Parser<'a> {
             Span::new(start, start)
         };
         Ok(Query { opers, span })
+    }
+
+    /// One cmdr argument: a word, a quoted string (with its quotes), an option or a subquery.
+    fn cmdr_arg(&mut self) -> Result<String> {
+        let tok = self.tok;
+        match tok.term {
+            Term::LBrace => {
+                let (query, _) = self.braced_query(sets::VF_SUBQ)?;
+                Ok(query.span.text(self.text).to_string())
+            }
+            Term::CmdOpt | Term::CmdrTokn | Term::DoubleQuotedString | Term::SingleQuotedString => {
+                self.bump(sets::CMDR_NEXT)?;
+                Ok(self.tok_text(tok).to_string())
+            }
+            _ => Err(self.unexpected()),
+        }
     }
 
     /// `{ query }`: the current token is `{`; `after` is the set following `}`.

@@ -4,8 +4,11 @@
 //! come next, and the lexer tries exactly those (in priority order). These sets are the ones the
 //! reference grammar's parser states accept at the same positions (states merged by the LALR
 //! construction accept more than strictly necessary, and those extra terminals change how some
-//! text lexes, so they are kept). Each set is named after the position it is used at; the
-//! `storm_refparse.py` fixture test checks that the result agrees with the reference.
+//! text lexes, so they are kept). Each set is named after the position it is used at.
+//!
+//! The constants after [`OPER_START`] are printed by `tests/storm_termsets.py` (run with the
+//! reference's Python); a test checks they still match, and the `storm_refparse` fixture test
+//! checks that the parser built on them agrees with the reference.
 
 use super::lexer::Term::*;
 use super::lexer::TermSet;
@@ -1619,3 +1622,54 @@ pub(crate) const TAGPROP_IN_COND: TermSet = OPER_START.or(TermSet::of(&[
 pub(crate) const FORMTAGPROP_IN_LIFT: TermSet = OPER_START.or(TermSet::of(&[
     End, Cmpr, CmprOther, EqNoSpace, EqSpace, ExprTimes, RBrace, RPar, SetTagOper, TrySet, VBar,
 ]));
+/// In a cmdr argument list.
+pub(crate) const CMDR_NEXT: TermSet = TermSet::of(&[
+    End,
+    CmdOpt,
+    CmdrTokn,
+    DoubleQuotedString,
+    EqNoSpace,
+    LBrace,
+    SingleQuotedString,
+]);
+/// At the start of a cmdr argument list.
+pub(crate) const CMDR_START: TermSet = TermSet::of(&[
+    CmdOpt,
+    CmdrTokn,
+    DoubleQuotedString,
+    LBrace,
+    SingleQuotedString,
+]);
+/// After a variable name in `-((`.
+pub(crate) const VAR_IN_MINUS_PAREN_PAREN: TermSet =
+    TermSet::of(&[And, Comma, Dot, Or, RPar, LParNoSpace]);
+/// After a dereferenced name following `$( ... )` or `( ... )` in a value.
+pub(crate) const DEREF_NAME_AFTER_EXPR: TermSet = OPER_START.or(TermSet::of(&[
+    End,
+    And,
+    As,
+    Backquote,
+    CmdOpt,
+    Cmpr,
+    Comma,
+    Dot,
+    DoubleQuotedString,
+    NonQuoteWord,
+    Or,
+    RBrace,
+    RPar,
+    RSqb,
+    SingleQuotedString,
+    TripleQuotedString,
+    VBar,
+    EdgeAddN2Fini,
+    EdgeN1Fini,
+    EdgeN2Fini,
+    EmbedQueryStart,
+    LParNoSpace,
+]));
+/// After a quoted string first in parentheses (list or expression).
+pub(crate) const PAREN_STR_AFTER: TermSet = TermSet::of(&[
+    And, Cmpr, Comma, EqNoSpace, EqSpace, ExprDivide, ExprMinus, ExprModulo, ExprPlus, ExprPow,
+    ExprTimes, Or, RPar,
+]);

@@ -551,7 +551,7 @@ fn value(v: &Value) -> String {
         }
         ValueKind::EmbedQuery { text, .. } => format!("EmbedQuery: {text}"),
         ValueKind::SubQuery(sub) => node("SubQuery", &[query(&sub.query)]),
-        ValueKind::ArgvQuery(q) => node("ArgvQuery", &[query(q)]),
+        ValueKind::ArgvQuery { query: q, .. } => node("ArgvQuery", &[query(q)]),
         ValueKind::VarList(names) => varlist(names),
     }
 }

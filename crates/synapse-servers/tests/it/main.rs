@@ -6,4 +6,5 @@
 
 mod cell;
 mod cortex;
+mod cryotank;
 mod server;

@@ -69,7 +69,7 @@ impl Server {
         if let Some(ctor) = ctor {
             cmd.arg(ctor);
         }
-        cmd.arg(dirn).env("SYN_LOG_LEVEL", "WARNING");
+        cmd.arg(dirn);
         Self::spawn(cmd, dirn, &[])
     }
 

@@ -119,6 +119,30 @@ async def setup(host, port, httpsport, dirn):
         assert await prox.getUserDefByName('gone') is None
         await expect(s_exc.NoSuchUser, prox.delUser(gone['iden']))
 
+        # recent log records
+        logs = await prox.logs(last=20)
+        assert 0 < len(logs) <= 20, logs
+        assert all('message' in r and 'level' in r and 'time' in r and 'logger' in r for r in logs), logs
+        async for rec in prox.watch(last=1):
+            assert rec == logs[-1] or 'message' in rec
+            break
+
+        # the deprecated hive methods
+        assert await prox.listHiveKey() == ()
+        assert await prox.setHiveKey(('foo', 'bar'), {'x': (1,)}) is None
+        assert await prox.setHiveKey(('foo', 'bar'), {'x': (2,)}) == {'x': (1,)}
+        assert await prox.getHiveKey(('foo', 'bar')) == {'x': (2,)}
+        assert await prox.getHiveKey(('nope',)) is None
+        assert await prox.getHiveKeys(('foo',)) == (('bar', {'x': (2,)}),)
+        assert await prox.getHiveKeys(('nope',)) == ()
+        assert await prox.listHiveKey(('foo',)) == ('bar',)
+        assert await prox.listHiveKey(('nope',)) is None
+        tree = await prox.saveHiveTree(('foo',))
+        assert tree == {'value': None, 'kids': {'bar': {'value': {'x': (2,)}}}}, tree
+        assert await prox.popHiveKey(('foo', 'bar')) == {'x': (2,)}
+        assert await prox.listHiveKey(('foo',)) == ()
+        await prox.setHiveKey(('keep',), 'me')
+
         # errors keep the reference's classes
         await expect(s_exc.NoSuchMeth, prox.call('nosuchmeth'))
         await expect(s_exc.SynErr, prox.getCellIden(1, 2))
@@ -143,6 +167,7 @@ async def setup(host, port, httpsport, dirn):
         await expect(s_exc.AuthDeny, prox.addUser('sneaky'), mesg)
         await expect(s_exc.AuthDeny, prox.getHealthCheck(), 'User must have permission health')
         await expect(s_exc.AuthDeny, prox.setUserPasswd(me['iden'], 'owned'))
+        await expect(s_exc.AuthDeny, prox.setHiveKey(('foo',), 1), mesg)
         await prox.setUserPasswd(visi['iden'], 'visipass2')
 
     async with await s_telepath.openurl(url) as prox:
@@ -183,6 +208,7 @@ async def verify(host, port, httpsport, dirn):
         assert await prox.isUserAllowed(visi['iden'], ('node', 'del', 'x')) is False
         assert (await prox.getUserDefByName('locked'))['locked'] is True
         assert await prox.getUserDefByName('gone') is None
+        assert await prox.getHiveKey(('keep',)) == 'me'
         iden = await prox.getCellIden()
     async with await s_telepath.openurl(f'tcp://visi:visipass2@{host}:{port}/') as prox:
         assert (await prox.getCellUser())['name'] == 'visi'

@@ -355,7 +355,14 @@ async fn session_ends_with_main_link() {
     assert_eq!(daemon.sessions().len(), 1);
     let sess = daemon.sessions()[0].clone();
     assert_eq!(sess.user().unwrap().name, "root");
-    assert_eq!(sess.pack()["conninfo"]["family"], Value::from("tcp"));
+    let packed = sess.pack();
+    assert_eq!(packed["conninfo"]["family"], Value::from("tcp"));
+    assert_eq!(packed["conninfo"]["ipver"], Value::from("ipv4"));
+    assert_eq!(packed["user"]["name"], Value::from("root"));
+    assert_eq!(
+        packed["items"].as_map().unwrap()[0],
+        (Value::Nil, Value::from("capture.VecAxonApi"))
+    );
     proxy.fini().await;
     assert!(sess.base().wait_fini(Some(Duration::from_secs(5))).await);
     assert_eq!(state.api_finis.load(Ordering::SeqCst), 1);
@@ -416,6 +423,18 @@ async fn client_reconnects() {
     };
     let client = Client::new([url.clone()], opts).unwrap();
     let first = client.proxy(Some(Duration::from_secs(5))).await.unwrap();
+    // Callbacks run for the current proxy at once, then for each new one.
+    let links = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = links.clone();
+    client
+        .on_link(move |_proxy| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .await;
+    assert_eq!(links.load(Ordering::SeqCst), 1);
     assert_eq!(
         client.call("getCellType", vec![], vec![]).await.unwrap(),
         Value::from("vecaxon")
@@ -426,6 +445,7 @@ async fn client_reconnects() {
     daemon.set_ready(true).await;
     let second = client.proxy(Some(Duration::from_secs(5))).await.unwrap();
     assert_ne!(first.session(), second.session());
+    assert_eq!(links.load(Ordering::SeqCst), 2);
     assert_eq!(
         second.call("getCellType", vec![], vec![]).await.unwrap(),
         Value::from("vecaxon")
@@ -563,4 +583,43 @@ async fn dropping_the_daemon_stops_listening() {
         assert!(waited < 500, "still listening");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// A generator is announced (`t2:genr`) before its first item exists: a client awaiting the
+/// call gets its stream at once, as with the reference daemon.
+#[tokio::test]
+async fn generator_is_announced_before_its_first_item() {
+    use std::sync::Arc;
+
+    use synapse_telepath::{Call, Daemon, Methods, genr};
+
+    struct Gate(tokio::sync::Notify);
+    let gate = Arc::new(Gate(tokio::sync::Notify::new()));
+    let methods = Arc::new(Methods::<Gate>::new(["test.GateApi"]).genr(
+        "later",
+        |gate: Arc<Gate>, _call: Call| {
+            Ok(genr(move |y| async move {
+                gate.0.notified().await;
+                y.emit(1).await;
+                Ok(())
+            }))
+        },
+    ));
+    let daemon = Daemon::new();
+    daemon.share("*", methods.bind(gate.clone()));
+    let addr = daemon.listen("tcp://127.0.0.1:0").await.unwrap();
+    let proxy = Proxy::open(&format!("tcp://{addr}/")).await.unwrap();
+
+    let mut items = tokio::time::timeout(
+        Duration::from_secs(10),
+        proxy.stream("later", vec![], vec![]),
+    )
+    .await
+    .expect("the stream is announced before any item exists")
+    .unwrap();
+    gate.0.notify_one();
+    assert_eq!(items.next().await.unwrap().unwrap(), Value::from(1));
+    assert!(items.next().await.is_none());
+    proxy.fini().await;
+    daemon.fini().await;
 }

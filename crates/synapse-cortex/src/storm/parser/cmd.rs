@@ -42,8 +42,12 @@ impl Parser<'_> {
         match self.tok.term {
             Term::LBrace => {
                 let (query, span) = self.braced_query(sets::CMD_AFTER_ARGV_QUERY)?;
+                let text = query.span.text(self.text).to_string();
                 Ok(Value {
-                    kind: ValueKind::ArgvQuery(Box::new(query)),
+                    kind: ValueKind::ArgvQuery {
+                        text,
+                        query: Box::new(query),
+                    },
                     span,
                 })
             }

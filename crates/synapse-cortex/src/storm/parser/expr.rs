@@ -17,22 +17,25 @@ pub(crate) enum Ctx {
     Oper,
     /// Inside an expression (`$( ... )`, format string expressions, JSON literals).
     Expr,
+    /// A variable in the verb list of an edge walk (`-(($a, $b))>`).
+    WalkVerb,
 }
 
 impl Ctx {
     /// After a variable name, a dereferenced name or a call.
-    fn after_var(self) -> TermSet {
+    pub(super) fn after_var(self) -> TermSet {
         match self {
             Ctx::Storm => sets::VF_VAR,
             Ctx::Oper => sets::VAR_DEREF_AT_OPER,
             Ctx::Expr => sets::E_AFTER_VAR,
+            Ctx::WalkVerb => sets::VAR_IN_MINUS_PAREN_PAREN,
         }
     }
 
     /// After the `)` of a call.
     fn after_call(self) -> TermSet {
         match self {
-            Ctx::Storm | Ctx::Oper => sets::VF_VAR,
+            Ctx::Storm | Ctx::Oper | Ctx::WalkVerb => sets::VF_VAR,
             Ctx::Expr => sets::E_AFTER_VAR,
         }
     }
@@ -40,7 +43,7 @@ impl Ctx {
     /// After the `)` of a `$( ... )` expression or the closing backquote of a format string.
     fn after_expr(self) -> TermSet {
         match self {
-            Ctx::Storm | Ctx::Oper => sets::VF_EXPR,
+            Ctx::Storm | Ctx::Oper | Ctx::WalkVerb => sets::VF_EXPR,
             Ctx::Expr => sets::E_AFTER_VAR,
         }
     }
@@ -103,7 +106,7 @@ impl Parser<'_> {
             }
             Term::Backquote => self.formatstring(ctx),
             Term::LPar => self.paren_value(),
-            Term::EmbedQueryStart => self.embedquery(ctx),
+            Term::EmbedQueryStart => self.embedquery(),
             _ => Err(self.unexpected()),
         }
     }
@@ -172,7 +175,7 @@ impl Parser<'_> {
         loop {
             match self.tok.term {
                 Term::Dot => {
-                    let key = self.deref_key(ctx)?;
+                    let key = self.deref_key(ctx, ctx.after_var())?;
                     value = Value {
                         kind: ValueKind::Deref {
                             base: Box::new(value),
@@ -197,7 +200,13 @@ impl Parser<'_> {
                     let key = if inner_expr {
                         self.inner_deref_key()?
                     } else {
-                        self.deref_key(ctx)?
+                        // names dereferenced from an expression have their own follow set
+                        let after = if ctx == Ctx::Expr {
+                            ctx.after_var()
+                        } else {
+                            sets::DEREF_NAME_AFTER_EXPR
+                        };
+                        self.deref_key(ctx, after)?
                     };
                     value = Value {
                         kind: ValueKind::Deref {
@@ -213,13 +222,14 @@ impl Parser<'_> {
         }
     }
 
-    /// `.name`, `.$var`, ``.`fmt` `` or `.(expr)` (the current token is `.`).
-    pub(super) fn deref_key(&mut self, ctx: Ctx) -> Result<Value> {
+    /// `.name`, `.$var`, ``.`fmt` `` or `.(expr)` (the current token is `.`); `after_name`
+    /// follows a literal name.
+    pub(super) fn deref_key(&mut self, ctx: Ctx, after_name: TermSet) -> Result<Value> {
         self.bump(sets::DEREF_KEY)?;
         let tok = self.tok;
         match tok.term {
             Term::VarTokn => {
-                self.bump(ctx.after_var())?;
+                self.bump(after_name)?;
                 let text = self.string_token(tok)?;
                 Ok(Value {
                     kind: ValueKind::Str(text),
@@ -609,17 +619,14 @@ impl Parser<'_> {
     }
 
     /// `${ query }` (the current token is `${`).
-    pub(super) fn embedquery(&mut self, ctx: Ctx) -> Result<Value> {
+    pub(super) fn embedquery(&mut self) -> Result<Value> {
         let open = self.bump(sets::Q_BRACE_START)?;
         let query = self.query()?;
         if self.tok.term != Term::RBrace {
             return Err(self.unexpected());
         }
-        let close = self.bump(if ctx == Ctx::Expr {
-            sets::E_AFTER_ATOM
-        } else {
-            sets::VF_EMBED
-        })?;
+        // the state after an embedded query's `}` is the same wherever it appears
+        let close = self.bump(sets::VF_EMBED)?;
         let text = self
             .text
             .get(open.end..close.start)
@@ -683,7 +690,7 @@ impl Parser<'_> {
                     kind: ValueKind::DollarExpr(Box::new(expr)),
                     span: self.span_from(open.start),
                 };
-                return self.dollar_chain(value, ctx, false);
+                return self.dollar_chain(value, ctx, ctx == Ctx::Expr);
             }
             Term::LBrace => {
                 if self.brace_is_dict()? {
@@ -704,12 +711,25 @@ impl Parser<'_> {
             }
             Term::LPar => {
                 let inner_open = self.bump(sets::PAREN_FIRST)?;
-                let inner = self.paren_after_open(inner_open, sets::COMMA_RPAR, Ctx::Expr)?;
+                let inner = self.paren_after_open(inner_open, sets::VF_LIST, Ctx::Expr)?;
                 let is_list = matches!(inner.kind, ValueKind::List(_));
                 ParenAtom {
                     value: inner,
                     list_ok: true,
                     expr_ok: !is_list,
+                }
+            }
+            Term::TripleQuotedString | Term::DoubleQuotedString | Term::SingleQuotedString => {
+                let tok = self.bump(sets::PAREN_STR_AFTER)?;
+                let text = self.string_token(tok)?;
+                let value = Value {
+                    kind: ValueKind::Str(text),
+                    span: self.span_of(tok),
+                };
+                ParenAtom {
+                    value,
+                    list_ok: true,
+                    expr_ok: true,
                 }
             }
             _ => ParenAtom {
@@ -726,7 +746,7 @@ impl Parser<'_> {
                     kind: ValueKind::DollarExpr(Box::new(atom.value)),
                     span: self.span_from(open.start),
                 };
-                self.dollar_chain(value, ctx, false)
+                self.dollar_chain(value, ctx, ctx == Ctx::Expr)
             }
             Term::Comma | Term::RPar => Err(self.unexpected()),
             _ if atom.expr_ok => {
@@ -736,7 +756,7 @@ impl Parser<'_> {
                     kind: ValueKind::DollarExpr(Box::new(expr)),
                     span: self.span_from(open.start),
                 };
-                self.dollar_chain(value, ctx, false)
+                self.dollar_chain(value, ctx, ctx == Ctx::Expr)
             }
             _ => Err(self.unexpected()),
         }
@@ -783,7 +803,7 @@ impl Parser<'_> {
             Term::LBrace => self.subquery_value(sets::VF_SUBQ),
             Term::LPar => {
                 let open = self.bump(sets::PAREN_FIRST)?;
-                let value = self.paren_after_open(open, sets::COMMA_RPAR, Ctx::Expr)?;
+                let value = self.paren_after_open(open, sets::VF_LIST, Ctx::Expr)?;
                 Ok(value)
             }
             Term::TripleQuotedString | Term::DoubleQuotedString | Term::SingleQuotedString => {
@@ -1196,7 +1216,7 @@ impl Parser<'_> {
                 let inner = self.inner_paren_expr(tok.start)?;
                 self.dollar_chain(inner, Ctx::Expr, true)
             }
-            Term::EmbedQueryStart => self.embedquery(Ctx::Expr),
+            Term::EmbedQueryStart => self.embedquery(),
             _ => Err(self.unexpected()),
         }
     }

@@ -981,7 +981,7 @@ impl Parser<'_> {
                 }))
             }
             Term::Dollar => {
-                let value = self.dollar_value(Ctx::Storm)?;
+                let value = self.dollar_value(Ctx::WalkVerb)?;
                 match (&value.kind, self.tok.term) {
                     // `($a, $b)`: a variable list (the reference prefers it to the alternatives)
                     (ValueKind::Var(name), Term::Comma | Term::RPar) => {
@@ -1184,7 +1184,7 @@ impl Parser<'_> {
                 })
             }
             Term::Backquote => self.formatstring(Ctx::Storm),
-            Term::EmbedQueryStart => self.embedquery(Ctx::Storm),
+            Term::EmbedQueryStart => self.embedquery(),
             _ => Err(self.unexpected()),
         }
     }
@@ -1275,7 +1275,7 @@ impl Parser<'_> {
             match self.tok.term {
                 Term::Dot => {
                     let target = value;
-                    let key = self.deref_key(Ctx::Oper)?;
+                    let key = self.deref_key(Ctx::Oper, Ctx::Oper.after_var())?;
                     if matches!(self.tok.term, Term::EqSpace | Term::EqNoSpace) {
                         self.bump(sets::VALU_START)?;
                         let new = self.valu(Ctx::Storm)?;

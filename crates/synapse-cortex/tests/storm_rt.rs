@@ -1,0 +1,8 @@
+//! Integration tests of the Storm runtime: the conformance corpus replayed in process, and
+//! data-driven cases of our own.
+
+mod storm_rt {
+    pub(crate) mod cases;
+    pub(crate) mod conformance;
+    pub(crate) mod util;
+}

@@ -1,0 +1,101 @@
+//! The vendored conformance corpus (recorded from the reference) replayed against an
+//! in-process cortex, one fresh cortex per suite, as `stormcheck.py` does.
+
+use serde_json::Value as Json;
+
+use super::util::{Core, canon, outcome, same_list};
+
+const VISIBLE: &str = include_str!("../conformance/storm-visible.jsonl");
+
+/// Run a corpus; the failures as text.
+pub(crate) async fn run_corpus(text: &str, filter: Option<&str>) -> (usize, Vec<String>) {
+    let mut passed = 0;
+    let mut failures = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let suite: Json = serde_json::from_str(line).expect("suite is JSON");
+        let name = suite["suite"].as_str().unwrap_or_default();
+        let core = Core::new().await;
+        let mut setuperr = None;
+        for q in suite["setup"].as_array().into_iter().flatten() {
+            let q = q.as_str().unwrap_or_default();
+            let out = outcome(&core.storm(q, &serde_json::json!({"repr": false})).await);
+            if let Some(e) = out.error {
+                setuperr = Some(format!("setup query failed with {e}: {q}"));
+                break;
+            }
+        }
+        for case in suite["cases"].as_array().into_iter().flatten() {
+            let id = format!("{name}/{}", case["id"].as_str().unwrap_or_default());
+            if filter.is_some_and(|f| !id.contains(f)) {
+                continue;
+            }
+            if let Some(e) = &setuperr {
+                failures.push(format!("FAIL {id}\n  {e}"));
+                continue;
+            }
+            let query = case["query"].as_str().unwrap_or_default();
+            let mut opts = case.get("opts").cloned().unwrap_or(serde_json::json!({}));
+            if opts.get("repr").is_none() {
+                opts["repr"] = Json::Bool(false);
+            }
+            let want = &case["expect"];
+            let mut diffs = Vec::new();
+            if case.get("mode").and_then(Json::as_str) == Some("call") {
+                let (ret, err) = match core.call(query, &opts).await {
+                    Ok(v) => (v, None),
+                    Err(e) => (Json::Null, Some(e)),
+                };
+                if want["error"].as_str().map(str::to_owned) != err {
+                    diffs.push(format!(
+                        "  error: expected {:?}, got {:?}",
+                        want["error"], err
+                    ));
+                }
+                if canon(&want["return"]) != canon(&ret) {
+                    diffs.push(format!(
+                        "  return: expected {}\n          got      {}",
+                        canon(&want["return"]),
+                        canon(&ret)
+                    ));
+                }
+            } else {
+                let out = outcome(&core.storm(query, &opts).await);
+                if want["error"].as_str().map(str::to_owned) != out.error {
+                    diffs.push(format!(
+                        "  error: expected {:?}, got {:?}",
+                        want["error"], out.error
+                    ));
+                }
+                let ordered = case.get("ordered").and_then(Json::as_bool).unwrap_or(false);
+                let empty = Vec::new();
+                let wn = want["nodes"].as_array().unwrap_or(&empty);
+                if let Some(d) = same_list(wn, &out.nodes, ordered) {
+                    diffs.push(format!("  nodes {d}"));
+                }
+                let wm = want["mesgs"].as_array().unwrap_or(&empty);
+                if let Some(d) = same_list(wm, &out.mesgs, ordered) {
+                    diffs.push(format!("  mesgs {d}"));
+                }
+            }
+            if diffs.is_empty() {
+                passed += 1;
+            } else {
+                failures.push(format!("FAIL {id} [{query}]\n{}", diffs.join("\n")));
+            }
+        }
+    }
+    (passed, failures)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_visible() {
+    let filter = std::env::var("STORM_CASE").ok();
+    let (passed, failures) = run_corpus(VISIBLE, filter.as_deref()).await;
+    assert!(
+        failures.is_empty(),
+        "{} passed, {} failed:\n{}",
+        passed,
+        failures.len(),
+        failures.join("\n")
+    );
+}
