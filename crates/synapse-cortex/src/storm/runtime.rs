@@ -509,6 +509,7 @@ fn new_shared(
         opts: opts.clone(),
         sink,
         editor: tokio::sync::Mutex::new(editor),
+        warned: Mutex::new(Default::default()),
         links: opts.links,
         pathnodes: opts.path,
         edits: Default::default(),
@@ -658,7 +659,14 @@ pub fn storm(
             Err(e) => Err(Flow::Err(e)),
         };
         let err = match result {
-            Ok(()) | Err(Flow::Exit) | Err(Flow::Stop) => None,
+            Ok(()) | Err(Flow::Exit) => None,
+            Err(Flow::Stop) => Some(
+                StormError::new(
+                    "StormRuntimeError",
+                    "Generator control statement \"stop\" used outside of a generator function.",
+                )
+                .with("statement", "stop"),
+            ),
             Err(Flow::Err(e)) => Some(e),
             Err(Flow::Return(valu)) => {
                 let mesg = valu.to_str().unwrap_or_default();
@@ -738,9 +746,8 @@ fn control_error(flow: Flow) -> StormError {
             "Generator control statement \"stop\" used outside of a generator function.",
         )
         .with("statement", "stop"),
-        Flow::Return(_) | Flow::Exit => {
-            StormError::new("StormRuntimeError", "unexpected control flow")
-        }
+        Flow::Exit => StormError::new("StormExit", ""),
+        Flow::Return(_) => StormError::new("StormRuntimeError", "unexpected control flow"),
     }
 }
 
@@ -755,7 +762,7 @@ pub async fn call_storm(
     let shared = new_shared(&core, &user, &opts, view, None);
     let mut count = 0;
     match execute(shared, text, Consume::Discard, &mut count).await {
-        Ok(()) | Err(Flow::Exit) => Ok(Value::Nil),
+        Ok(()) => Ok(Value::Nil),
         Err(Flow::Return(valu)) => valu.to_msgpack().map_err(control_error),
         Err(flow) => Err(control_error(flow)),
     }
@@ -775,8 +782,11 @@ pub async fn count(
     let shared = new_shared(&core, &user, &opts, view, None);
     let mut count = 0;
     match execute(shared, text, Consume::Count, &mut count).await {
-        Ok(()) | Err(Flow::Exit) => Ok(count),
-        Err(Flow::Return(_)) => Ok(count),
+        Ok(()) => Ok(count),
+        Err(Flow::Return(valu)) => Err(StormError::new(
+            "StormReturn",
+            valu.to_str().unwrap_or_default(),
+        )),
         Err(flow) => Err(control_error(flow)),
     }
 }
