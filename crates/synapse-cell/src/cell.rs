@@ -936,6 +936,9 @@ impl<S: Service> ServiceCell<S> {
             "*",
             Arc::new(crate::tele::CellApiFactory::new(this.clone())),
         );
+        for name in &this.cell.def().shares {
+            daemon.share_factory(name, Arc::new(crate::tele::CellApiFactory::new(this.clone())));
+        }
         Ok(this)
     }
 

@@ -386,9 +386,13 @@ pub struct CmdlineOpt {
     pub help: String,
 }
 
-/// The environment-variable prefix of a cell type: `SYN_CELL`, `SYN_CORTEX` ...
+/// The environment-variable prefix of a cell type: `SYN_CELL`, `SYN_CORTEX` ... (the
+/// reference's `getEnvPrefix`; its CryoCell uses `SYN_CRYOTANK`).
 pub fn env_prefix(celltype: &str) -> String {
-    format!("SYN_{}", celltype.to_uppercase())
+    match celltype {
+        "cryocell" => "SYN_CRYOTANK".to_string(),
+        _ => format!("SYN_{}", celltype.to_uppercase()),
+    }
 }
 
 /// The environment variable of a key: `SYN_CELL_AUTH_PASSWD` for `auth:passwd`.

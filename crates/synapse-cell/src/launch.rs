@@ -97,6 +97,16 @@ pub fn launch_config<S: Service>(
 /// Open the cell of service `S` and start its listeners. On error everything opened so far is
 /// torn down.
 pub async fn launch<S: Service>(opts: LaunchOpts, conf: Config) -> Result<Running<S>> {
+    launch_then::<S>(opts, conf, |_| {}).await
+}
+
+/// [`launch`], calling `ready` once the service is open and before it listens (a server
+/// composing services hands them to each other there).
+pub async fn launch_then<S: Service>(
+    opts: LaunchOpts,
+    conf: Config,
+    ready: impl FnOnce(&ServiceCell<S>),
+) -> Result<Running<S>> {
     let def = S::def();
     tracing::info!(
         svctype = def.cell_type,
@@ -112,6 +122,7 @@ pub async fn launch<S: Service>(opts: LaunchOpts, conf: Config) -> Result<Runnin
         base: None,
     };
     let cell = ServiceCell::<S>::open(cellopts).await?;
+    ready(&cell);
     match start_network(&cell, &opts).await {
         Ok((https, telepath)) => Ok(Running {
             cell,

@@ -197,7 +197,7 @@ pub use crate::http::{
     status_of,
 };
 pub use crate::launch::{
-    DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config,
+    DEFAULT_HTTPS, DEFAULT_TELEPATH, LaunchOpts, Running, launch, launch_config, launch_then,
 };
 pub use crate::logring::{LOG_QUEUE_SIZE, log_record, recent_logs};
 pub use crate::passwd::{
@@ -206,7 +206,7 @@ pub use crate::passwd::{
 };
 pub use crate::service::{
     BaseCell, HealthComponent, MethDef, Reply, SYNAPSE_VERSION, Service, ServiceApi, ServiceDef,
-    ShareObject,
+    ShareObject, no_such_path,
 };
 pub use crate::session::{CELL_API_CLASSES, CELL_API_METHODS, CellApi, ConnInfo, Session};
 pub use crate::store::{MemStore, Rows, SlabStore, Store, StoreOp};

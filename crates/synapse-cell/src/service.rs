@@ -43,6 +43,9 @@ pub struct ServiceDef {
     /// The telepath API class names put in front of the base ones in `sharinfo["classes"]`
     /// (e.g. `synapse.axon.AxonApi`).
     pub api_classes: Vec<String>,
+    /// More names the cell API is shared under besides `*` (the Cryotank is also
+    /// `cryotank`, so `tcp://host/cryotank/<name>` reaches [`Service::open_path`]).
+    pub shares: Vec<String>,
 }
 
 impl ServiceDef {
@@ -55,6 +58,7 @@ impl ServiceDef {
             commit: String::new(),
             features: Vec::new(),
             api_classes: Vec::new(),
+            shares: Vec::new(),
         }
     }
 
@@ -217,6 +221,19 @@ pub trait Service: Send + Sync + Sized + 'static {
         None
     }
 
+    /// The API object of a telepath session opened with a path after the share name, as the
+    /// reference's `Cell.getCellApi(link, user, path)` (`tcp://host/cryotank/foo` gives
+    /// `["foo"]`). `path` is never empty; `sess` is the authenticated session. The default
+    /// refuses every path with `NoSuchPath`.
+    fn open_path<'a>(
+        self: &'a Arc<Self>,
+        sess: Arc<Session>,
+        path: &'a [String],
+    ) -> BoxFuture<'a, Result<Arc<dyn synapse_telepath::Share>>> {
+        let _ = sess;
+        Box::pin(async move { Err(no_such_path(path)) })
+    }
+
     /// Extra HTTP routes (matched before the cell's own).
     fn routes(self: &Arc<Self>) -> Vec<Route> {
         Vec::new()
@@ -236,6 +253,14 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn fini(&self) -> impl Future<Output = ()> + Send {
         async {}
     }
+}
+
+/// The reference's `NoSuchPath` for a telepath path no API object answers to.
+pub fn no_such_path(path: &[String]) -> crate::error::Error {
+    crate::error::Error::named("NoSuchPath", format!("No such path: {}", path.join("/"))).with(
+        "path",
+        Value::Array(path.iter().map(|p| Value::from(p.as_str())).collect()),
+    )
 }
 
 /// The object-safe part of a service the cell core needs (HTTP health and perm defs).

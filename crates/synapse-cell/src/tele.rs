@@ -169,7 +169,7 @@ impl<S: Service> ShareFactory for CellApiFactory<S> {
     fn open<'a>(
         &'a self,
         sess: &'a synapse_telepath::Session,
-        _path: &'a [String],
+        path: &'a [String],
     ) -> BoxFuture<'a, Result<Arc<dyn Share>, RemoteError>> {
         async move {
             let Some(user) = sess.user() else {
@@ -205,6 +205,11 @@ impl<S: Service> ShareFactory for CellApiFactory<S> {
                 ipver,
             };
             let api = self.svc.session(&user.iden, conninfo);
+            if !path.is_empty() {
+                // A per-path API object (the reference's `getCellApi(link, user, path)`).
+                let sess = api.session().clone();
+                return self.svc.service().open_path(sess, path).await.map_err(RemoteError::from);
+            }
             Ok(Arc::new(api) as Arc<dyn Share>)
         }
         .boxed()

@@ -28,7 +28,7 @@ mod types;
 pub mod value;
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use rmpv::Value;
 use serde_json::{Map, Value as Json};
@@ -120,7 +120,9 @@ pub struct Model {
     interfaces: Map<String, Json>,
     iface_forms: HashMap<String, Vec<String>>,
     edges: Vec<EdgeDef>,
-    tagprops: Map<String, Json>,
+    /// Tag properties: the declared ones, then those added at runtime
+    /// ([`Model::add_tagprop`]); replaced as a whole on change.
+    tagprops: RwLock<Arc<Map<String, Json>>>,
     dict: Json,
 }
 
@@ -176,11 +178,12 @@ impl Model {
                 .unwrap_or_default(),
             iface_forms: HashMap::new(),
             edges: Vec::new(),
-            tagprops: dict
-                .get("tagprops")
-                .and_then(Json::as_object)
-                .cloned()
-                .unwrap_or_default(),
+            tagprops: RwLock::new(Arc::new(
+                dict.get("tagprops")
+                    .and_then(Json::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
+            )),
             dict: Json::Null,
         };
         let types = dict
@@ -499,9 +502,59 @@ impl Model {
         &self.edges
     }
 
-    /// Declared tag properties.
-    pub fn tagprops(&self) -> &Map<String, Json> {
-        &self.tagprops
+    /// Tag properties (`{name: {"name", "info", "type", "stortype"}}`), declared and added
+    /// at runtime.
+    pub fn tagprops(&self) -> Arc<Map<String, Json>> {
+        Arc::clone(&self.tagprops.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Add a tag property at runtime (the reference's `Model.addTagProp`): `tdef` is
+    /// `[typename, typeopts]`, `info` a map (`doc`, ...). The type must exist, and a type with
+    /// options must be one the model already uses (clones are made at load time only);
+    /// array types are refused. Returns the tag property's definition.
+    pub fn add_tagprop(&self, name: &str, tdef: &Json, info: &Json) -> Result<Json> {
+        let tname = tdef
+            .get(0)
+            .and_then(Json::as_str)
+            .ok_or_else(|| ModelError::BadTypeDef {
+                mesg: format!("Tag property type definitions should be a tuple: {tdef}"),
+            })?;
+        let opts = tdef
+            .get(1)
+            .and_then(Json::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let ty = self.ty_with_opts(tname, &opts)?;
+        if ty.array_elem().is_some() {
+            return Err(ModelError::BadTypeDef {
+                mesg: "Tag props may not be array types (yet).".to_string(),
+            });
+        }
+        let pdef = serde_json::json!({
+            "name": name,
+            "info": info,
+            "type": [tname, Json::Object(opts)],
+            "stortype": ty.stortype(),
+        });
+        let mut guard = self.tagprops.write().unwrap_or_else(|e| e.into_inner());
+        if guard.contains_key(name) {
+            return Err(ModelError::DupTagPropName {
+                name: name.to_string(),
+            });
+        }
+        let mut next = (**guard).clone();
+        next.insert(name.to_string(), pdef.clone());
+        *guard = Arc::new(next);
+        Ok(pdef)
+    }
+
+    /// Remove a tag property; its definition if it existed.
+    pub fn del_tagprop(&self, name: &str) -> Option<Json> {
+        let mut guard = self.tagprops.write().unwrap_or_else(|e| e.into_inner());
+        let mut next = (**guard).clone();
+        let old = next.remove(name)?;
+        *guard = Arc::new(next);
+        Some(old)
     }
 
     /// The `getModelDict()` document this model was loaded from.

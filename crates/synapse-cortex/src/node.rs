@@ -208,7 +208,8 @@ impl Node {
 
 /// The type of a declared tag property.
 pub(crate) fn tagprop_type<'m>(model: &'m Model, name: &str) -> Option<crate::model::Type<'m>> {
-    let tdef = model.tagprops().get(name)?;
+    let tagprops = model.tagprops();
+    let tdef = tagprops.get(name)?;
     let typedef = tdef.get("type")?;
     let tname = typedef.get(0)?.as_str()?;
     match typedef.get(1).and_then(serde_json::Value::as_object) {

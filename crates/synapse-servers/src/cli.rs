@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use synapse_cell::{
-    Config, LaunchOpts, OptKind, Service, env_prefix, launch, launch_config, parse_opt,
+    Config, LaunchOpts, OptKind, Service, ServiceCell, env_prefix, launch_config, launch_then,
+    parse_opt,
 };
 
 /// The log levels of the reference (`--log-level`, case-insensitive).
@@ -208,12 +209,29 @@ pub(crate) fn init_logging(matches: &ArgMatches) {
 
 /// Run service `S` until SIGINT/SIGTERM or a remote shutdown.
 pub(crate) async fn run<S: Service>(matches: &ArgMatches) -> anyhow::Result<()> {
+    run_with::<S, _, _, _, _>(matches, |_, _| async { Ok(()) }, |_, ()| {}).await
+}
+
+/// [`run`] composing another service with `S`: `before` runs once the configuration is known
+/// and before `S` opens; `after` gets its result once `S` is up, before it serves.
+pub(crate) async fn run_with<S, B, BFut, T, A>(
+    matches: &ArgMatches,
+    before: B,
+    after: A,
+) -> anyhow::Result<()>
+where
+    S: Service,
+    B: FnOnce(LaunchOpts, Config) -> BFut,
+    BFut: std::future::Future<Output = anyhow::Result<T>>,
+    A: FnOnce(&ServiceCell<S>, T),
+{
     init_logging(matches);
     let opts = launch_opts::<S>(matches)?;
     let conf = launch_config::<S>(&opts, |name| std::env::var(name).ok())
         .map_err(|err| anyhow::anyhow!("{}: {}", err.name(), err.mesg()))
         .context("Error while bootstrapping cell config")?;
-    let running = launch::<S>(opts.clone(), conf)
+    let extra = before(opts.clone(), conf.clone()).await?;
+    let running = launch_then::<S>(opts.clone(), conf, |cell| after(cell, extra))
         .await
         .map_err(|err| anyhow::anyhow!("{}: {}", err.name(), err.mesg()))
         .with_context(|| format!("Error starting cell at {}", opts.dirn.display()))?;

@@ -4,11 +4,19 @@
 //! options are generated from the service's configuration schema by [`cli::command`].
 
 mod cli;
+mod cortex;
 
 use std::process::ExitCode;
 
 use clap::Command;
 use synapse_cell::BaseCell;
+use synapse_cortex::cortex::Cortex;
+use synapse_cryotank::CryoCell;
+
+/// mimalloc: the services allocate and free many small values (decoded msgpack) per request,
+/// which glibc's allocator handles about half as fast.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The subcommands, one per service.
 fn services() -> Command {
@@ -21,6 +29,14 @@ fn services() -> Command {
         .subcommand(cli::command::<BaseCell>(
             "cell",
             "Run a plain Synapse cell.",
+        ))
+        .subcommand(cli::command::<CryoCell>(
+            "cryotank",
+            "Run a Cryotank: append-only record tanks.",
+        ))
+        .subcommand(cli::command::<Cortex>(
+            "cortex",
+            "Run a Cortex: the Synapse hypergraph database (with a local Axon unless `axon` is set).",
         ))
 }
 
@@ -39,6 +55,10 @@ fn main() -> ExitCode {
     let res = runtime.block_on(async {
         match matches.subcommand() {
             Some(("cell", sub)) => cli::run::<BaseCell>(sub).await,
+            Some(("cryotank", sub)) => cli::run::<CryoCell>(sub).await,
+            Some(("cortex", sub)) => {
+                cli::run_with::<Cortex, _, _, _, _>(sub, cortex::open_axon, cortex::set_axon).await
+            }
             Some((other, _)) => Err(anyhow::anyhow!("unknown service {other}")),
             None => Err(anyhow::anyhow!("no service given")),
         }

@@ -57,6 +57,12 @@ pub enum ModelError {
         /// The reference's message.
         mesg: String,
     },
+    /// A tag property of that name exists (`DupTagPropName`).
+    #[error("{name}")]
+    DupTagPropName {
+        /// The tag property name.
+        name: String,
+    },
     /// The model data itself is invalid (`BadTypeDef`).
     #[error("{mesg}")]
     BadTypeDef {
@@ -76,6 +82,7 @@ impl ModelError {
             ModelError::NoSuchCmpr { .. } => "NoSuchCmpr",
             ModelError::BadCmprValu { .. } => "BadCmprValu",
             ModelError::BadLiftValu { .. } => "BadLiftValu",
+            ModelError::DupTagPropName { .. } => "DupTagPropName",
             ModelError::BadTypeDef { .. } => "BadTypeDef",
         }
     }

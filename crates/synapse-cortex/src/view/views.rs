@@ -126,6 +126,16 @@ impl Views {
     /// Open the layers and views stored under `dirn`, creating the default layer and view
     /// (both named `default`) on first use.
     pub async fn open(dirn: impl AsRef<Path>, model: Arc<Model>) -> Result<Views, Error> {
+        Views::open_as(dirn, model, "").await
+    }
+
+    /// [`Views::open`], naming `creator` (a user iden) as the creator of the default layer and
+    /// view if they are made now.
+    pub async fn open_as(
+        dirn: impl AsRef<Path>,
+        model: Arc<Model>,
+        creator: &str,
+    ) -> Result<Views, Error> {
         let dirn = dirn.as_ref().to_path_buf();
         let slabdir = dirn.join("slabs");
         std::fs::create_dir_all(&slabdir)
@@ -161,7 +171,7 @@ impl Views {
                 edit_lock: tokio::sync::Mutex::new(()),
             }),
         };
-        views.load().await?;
+        views.load(creator).await?;
         Ok(views)
     }
 
@@ -188,7 +198,7 @@ impl Views {
             .collect()
     }
 
-    async fn load(&self) -> Result<(), Error> {
+    async fn load(&self, creator: &str) -> Result<(), Error> {
         for valu in self.read_defs(self.inner.layerdefs).await? {
             let def = LayerDef::from_value(&valu)?;
             self.open_layer(def).await?;
@@ -212,14 +222,14 @@ impl Views {
                 *self.inner.default.write().unwrap_or_else(poisoned) = iden;
             }
             _ => {
-                let mut ldef = LayerDef::new("");
+                let mut ldef = LayerDef::new(creator);
                 ldef.name = Some("default".into());
                 let layer = self.add_layer(ldef).await?;
                 let vdef = ViewDef {
                     iden: synapse_base::guid(),
                     name: Some("default".into()),
                     created: synapse_base::now_ms(),
-                    creator: String::new(),
+                    creator: creator.to_owned(),
                     parent: None,
                     layers: vec![layer.iden()],
                     protected: false,

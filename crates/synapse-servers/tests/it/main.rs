@@ -5,4 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cell;
+mod cortex;
+mod cryotank;
 mod server;

@@ -148,6 +148,16 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kill the server with SIGKILL (no shutdown at all) and reap it.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {

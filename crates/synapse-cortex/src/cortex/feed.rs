@@ -1,0 +1,115 @@
+//! Bulk node ingest: `addNodes` and the `syn.nodes` feed.
+//!
+//! Node definitions are applied in batches: each batch is normalized through the editor with
+//! the state of every node it touches prefetched in one read per layer, applied to the write
+//! layer as one atomic commit, and only then are its nodes read back and yielded. A pode the
+//! caller received therefore names a committed node (a crash loses no acknowledged node), and
+//! a batch is there whole or not at all.
+
+use std::sync::Arc;
+
+use futures::stream::{self, BoxStream, StreamExt};
+use rmpv::Value;
+use synapse_cell::{Error, Result};
+
+use crate::node::PackOpts;
+use crate::nodeedit::{Buid, EditMeta};
+use crate::view::{self, AllowAll, View};
+
+use super::{Cortex, view_error};
+
+/// Node definitions per committed batch.
+pub(crate) const BATCH: usize = 1000;
+
+/// Whether an editor error only spoils one node definition (skipped with a warning, as the
+/// reference's non-strict snap does) rather than the whole batch.
+fn is_item_error(err: &view::Error) -> bool {
+    !matches!(
+        err,
+        view::Error::Layer(_) | view::Error::IsReadOnly(_) | view::Error::Denied(_)
+    )
+}
+
+/// Add one batch; the packed nodes added or merged, in input order.
+pub(crate) async fn add_batch(
+    core: &Cortex,
+    view: &View,
+    user: &str,
+    defs: &[Value],
+    pack: bool,
+) -> Result<Vec<Value>> {
+    if view.is_readonly() {
+        return Err(Error::named("IsReadOnly", "The view is in read-only mode."));
+    }
+    let mut editor = view.editor(EditMeta::now(user), AllowAll::arc());
+    editor.set_strict(false);
+    editor.prefetch_defs(defs).await.map_err(view_error)?;
+    let mut buids: Vec<Buid> = Vec::with_capacity(defs.len());
+    for def in defs {
+        match editor.add_node_def(def).await {
+            Ok(Some(buid)) => buids.push(buid),
+            Ok(None) => {}
+            Err(err) if is_item_error(&err) => {
+                tracing::warn!(cause = %err, "addNodes failed on a node definition");
+            }
+            Err(err) => return Err(view_error(err)),
+        }
+    }
+    for warning in editor.take_warnings() {
+        tracing::warn!("addNodes: {warning}");
+    }
+    editor.apply().await.map_err(view_error)?;
+    if !pack {
+        return Ok(Vec::new());
+    }
+    let nodes = view.get_nodes(&buids).await.map_err(view_error)?;
+    let model = core.model();
+    Ok(nodes
+        .into_iter()
+        .flatten()
+        .map(|node| node.pack(model, PackOpts::default()))
+        .collect())
+}
+
+/// The podes of `defs` added to `view` batch by batch (see the module docs). An error ends
+/// the stream after its batch.
+pub(crate) fn add_nodes(
+    core: Arc<Cortex>,
+    defs: Vec<Value>,
+    view: View,
+    user: String,
+) -> BoxStream<'static, Result<Value>> {
+    let defs = Arc::new(defs);
+    stream::unfold(Some(0usize), move |state| {
+        let core = Arc::clone(&core);
+        let view = view.clone();
+        let user = user.clone();
+        let defs = Arc::clone(&defs);
+        async move {
+            let start = state?;
+            if start >= defs.len() {
+                return None;
+            }
+            let end = (start + BATCH).min(defs.len());
+            match add_batch(&core, &view, &user, &defs[start..end], true).await {
+                Ok(podes) => Some((stream::iter(podes.into_iter().map(Ok)).boxed(), Some(end))),
+                Err(err) => Some((stream::once(async move { Err(err) }).boxed(), None)),
+            }
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+/// Feed `items` (packed nodes) into `view` without yielding them (`addFeedData('syn.nodes')`).
+pub(crate) async fn feed_nodes(
+    core: &Cortex,
+    view: &View,
+    user: &str,
+    items: &[Value],
+) -> Result<()> {
+    for chunk in items.chunks(BATCH) {
+        add_batch(core, view, user, chunk, false).await?;
+    }
+    Ok(())
+}

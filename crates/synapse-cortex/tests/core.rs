@@ -1,0 +1,19 @@
+//! Integration tests of the Cortex service in-process: the CoreApi telepath methods through
+//! cell sessions, the HTTP routes through `tower::ServiceExt::oneshot`, the edit permission
+//! hook, persistence across a reopen, the Axon link and the Storm runtime hook.
+
+// Test helpers outside #[test] functions may unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "core/api.rs"]
+mod api;
+#[path = "core/axon.rs"]
+mod axon;
+#[path = "core/http.rs"]
+mod http;
+#[path = "core/perms.rs"]
+mod perms;
+#[path = "core/stormhook.rs"]
+mod stormhook;
+#[path = "core/util.rs"]
+mod util;

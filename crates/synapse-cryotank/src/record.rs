@@ -1,0 +1,304 @@
+//! Records: packing them as the reference's packer does, and refusing what a reference client
+//! could not read back.
+
+use rmpv::Value;
+use synapse_telepath::codec;
+
+use crate::error::{Error, Result};
+
+/// How deeply arrays and maps may nest in a record (the limit of the reference's unpacker and
+/// of our telepath decoder).
+pub const MAX_RECORD_DEPTH: usize = codec::MAX_DEPTH;
+
+/// Records packed back to back: record `i` is `buf[ends[i-1]..ends[i]]`.
+#[derive(Debug, Default)]
+pub(crate) struct Packed {
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Packed {
+    /// The number of records.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The packed records, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(start, end)| &self.buf[start..end])
+    }
+
+    /// Records `range` (by record index), packed.
+    pub(crate) fn slice(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        self.iter().skip(start).take(end.saturating_sub(start))
+    }
+}
+
+/// Check and pack `items`. Nothing is packed if any record is refused; the error names the
+/// first bad record.
+pub(crate) fn pack_records(items: &[Value], max_size: usize) -> Result<Packed> {
+    let mut packed = Packed {
+        buf: Vec::with_capacity(items.len() * 64),
+        ends: Vec::with_capacity(items.len()),
+    };
+    for (indx, item) in items.iter().enumerate() {
+        check(item, 0).map_err(|mesg| Error::NotMsgpackSafe { indx, mesg })?;
+        let start = packed.buf.len();
+        codec::encode_into(item, &mut packed.buf).map_err(|err| Error::NotMsgpackSafe {
+            indx,
+            mesg: err.to_string(),
+        })?;
+        let size = packed.buf.len() - start;
+        if size > max_size {
+            return Err(Error::NotMsgpackSafe {
+                indx,
+                mesg: format!("{size} bytes packed is larger than the limit of {max_size}"),
+            });
+        }
+        packed.ends.push(packed.buf.len());
+    }
+    Ok(packed)
+}
+
+/// Refuse what the reference's unpacker (`raw=False, use_list=False,
+/// unicode_errors='surrogatepass'`) cannot decode: strings that are not UTF-8 (lone surrogates
+/// are allowed), map keys that Python cannot hash (maps, or arrays holding maps), ext types
+/// other than the big-integer ones, and nesting deeper than [`MAX_RECORD_DEPTH`].
+fn check(valu: &Value, depth: usize) -> std::result::Result<(), String> {
+    if depth > MAX_RECORD_DEPTH {
+        return Err(format!("nested deeper than {MAX_RECORD_DEPTH}"));
+    }
+    match valu {
+        Value::String(text)
+            if text.as_str().is_none() && !is_surrogatepass_utf8(text.as_bytes()) =>
+        {
+            return Err("a string is not valid UTF-8".into());
+        }
+        Value::Ext(code, _) if *code != 0 && *code != 1 => {
+            return Err(format!("ext type {code} is not supported"));
+        }
+        Value::Array(items) => {
+            for item in items {
+                check(item, depth + 1)?;
+            }
+        }
+        Value::Map(items) => {
+            for (key, item) in items {
+                if !hashable(key) {
+                    return Err("a map key is a map (not hashable)".into());
+                }
+                check(key, depth + 1)?;
+                check(item, depth + 1)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// True if Python could use the decoded value as a dict key (arrays decode as tuples).
+fn hashable(valu: &Value) -> bool {
+    match valu {
+        Value::Map(_) => false,
+        Value::Array(items) => items.iter().all(hashable),
+        _ => true,
+    }
+}
+
+/// UTF-8 in which UTF-8-encoded surrogates (`ED A0..BF xx`) are allowed, as Python's
+/// `surrogatepass` decoder accepts.
+fn is_surrogatepass_utf8(mut bytes: &[u8]) -> bool {
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(_) => return true,
+            Err(err) => {
+                let at = err.valid_up_to();
+                match bytes.get(at..at + 3) {
+                    Some([0xed, 0xa0..=0xbf, 0x80..=0xbf]) => bytes = &bytes[at + 3..],
+                    _ => return false,
+                }
+            }
+        }
+    }
+}
+
+/// The items of a `puts` argument. The reference slices its argument in chunks, so a string
+/// stores its characters and bytes store their values; anything else that is not a list is
+/// refused (the reference fails with a Python `TypeError`).
+pub(crate) fn items_arg(valu: Value) -> Result<Vec<Value>> {
+    match valu {
+        Value::Array(items) => Ok(items),
+        Value::String(text) => match text.into_str() {
+            Some(text) => Ok(text.chars().map(|c| Value::from(c.to_string())).collect()),
+            None => Err(Error::BadArg(
+                "puts() items must be a list, not an invalid string".into(),
+            )),
+        },
+        Value::Binary(byts) => Ok(byts.into_iter().map(Value::from).collect()),
+        other => Err(Error::BadArg(format!(
+            "puts() items must be a list, not {}",
+            type_name(&other)
+        ))),
+    }
+}
+
+/// The Python type name of a decoded value, for messages.
+pub(crate) fn type_name(valu: &Value) -> &'static str {
+    match valu {
+        Value::Nil => "NoneType",
+        Value::Boolean(_) => "bool",
+        Value::Integer(_) | Value::Ext(0 | 1, _) => "int",
+        Value::F32(_) | Value::F64(_) => "float",
+        Value::String(_) => "str",
+        Value::Binary(_) => "bytes",
+        Value::Array(_) => "tuple",
+        Value::Map(_) => "dict",
+        Value::Ext(..) => "ExtType",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn invalid_str(bytes: &[u8]) -> Value {
+        // Build a str value holding these bytes the only way rmpv allows: decoding.
+        let mut buf = vec![0xd9, bytes.len() as u8];
+        buf.extend_from_slice(bytes);
+        rmpv::decode::read_value(&mut buf.as_slice()).unwrap()
+    }
+
+    #[test]
+    fn packs_like_the_reference() {
+        let items = vec![
+            Value::from(1),
+            Value::from(-1),
+            Value::F32(1.5),
+            Value::from("str"),
+            Value::Binary(b"byts".to_vec()),
+            Value::Nil,
+        ];
+        let packed = pack_records(&items, 1 << 20).unwrap();
+        let rows: Vec<&[u8]> = packed.iter().collect();
+        assert_eq!(
+            rows,
+            vec![
+                &b"\x01"[..],
+                b"\xff",
+                b"\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00",
+                b"\xa3str",
+                b"\xc4\x04byts",
+                b"\xc0"
+            ]
+        );
+        assert_eq!(packed.slice(1, 3).count(), 2);
+        assert_eq!(packed.len(), 6);
+    }
+
+    #[test]
+    fn refuses_what_python_cannot_read() {
+        let bad = [
+            Value::Map(vec![(Value::Map(vec![]), Value::from(1))]),
+            Value::Map(vec![(
+                Value::Array(vec![Value::Map(vec![])]),
+                Value::from(1),
+            )]),
+            Value::Ext(5, vec![1]),
+            Value::Array(vec![invalid_str(b"\xff\xfe")]),
+        ];
+        for (i, item) in bad.iter().enumerate() {
+            let items = vec![Value::from(0), item.clone()];
+            match pack_records(&items, 1 << 20) {
+                Err(Error::NotMsgpackSafe { indx: 1, .. }) => {}
+                other => panic!("case {i}: {other:?}"),
+            }
+        }
+        // Lone surrogates pass, as with surrogatepass.
+        let ok = vec![invalid_str(b"a\xed\xa0\x80b")];
+        assert_eq!(pack_records(&ok, 1 << 20).unwrap().len(), 1);
+        // Tuple keys are fine.
+        let ok = vec![Value::Map(vec![(
+            Value::Array(vec![Value::from(1)]),
+            Value::from(1),
+        )])];
+        assert_eq!(pack_records(&ok, 1 << 20).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn deep_and_large_records_are_refused() {
+        let mut deep = Value::Nil;
+        for _ in 0..(MAX_RECORD_DEPTH + 2) {
+            deep = Value::Array(vec![deep]);
+        }
+        assert!(matches!(
+            pack_records(&[deep], 1 << 20),
+            Err(Error::NotMsgpackSafe { indx: 0, .. })
+        ));
+        let big = Value::Binary(vec![0; 100]);
+        assert!(matches!(
+            pack_records(&[Value::Nil, big], 50),
+            Err(Error::NotMsgpackSafe { indx: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn puts_arguments() {
+        assert_eq!(
+            items_arg(Value::from("ab")).unwrap(),
+            vec![Value::from("a"), Value::from("b")]
+        );
+        assert_eq!(
+            items_arg(Value::Binary(vec![97, 98])).unwrap(),
+            vec![Value::from(97), Value::from(98)]
+        );
+        assert!(items_arg(Value::from("")).unwrap().is_empty());
+        for bad in [
+            Value::from(5),
+            Value::Nil,
+            Value::Map(vec![]),
+            Value::Boolean(true),
+        ] {
+            let err = items_arg(bad).unwrap_err();
+            assert!(
+                err.to_string().starts_with("puts() items must be a list"),
+                "{err}"
+            );
+        }
+    }
+
+    fn value_strategy() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            any::<bool>().prop_map(Value::Boolean),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::F64),
+            ".{0,8}".prop_map(Value::from),
+            prop::collection::vec(any::<u8>(), 0..8).prop_map(Value::Binary),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((".{0,4}".prop_map(Value::from), inner), 0..4)
+                    .prop_map(Value::Map),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn packed_records_decode_to_themselves(items in prop::collection::vec(value_strategy(), 0..8)) {
+            let packed = pack_records(&items, 1 << 20).unwrap();
+            prop_assert_eq!(packed.len(), items.len());
+            for (byts, item) in packed.iter().zip(&items) {
+                let back = codec::decode(byts).unwrap();
+                // NaN != NaN: compare the packed forms instead.
+                prop_assert_eq!(codec::encode(&back).unwrap(), codec::encode(item).unwrap());
+            }
+        }
+    }
+}

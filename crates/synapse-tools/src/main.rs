@@ -1,0 +1,90 @@
+//! `synapse-tools <tool> ...`: Synapse's command-line tools (the reference's
+//! `python -m synapse.tools.*`). Each tool is one module with its own arguments and `main`.
+
+mod cryo;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Synapse command-line tools.
+#[derive(Debug, Parser)]
+#[command(name = "synapse-tools", version)]
+struct Cli {
+    #[command(subcommand)]
+    tool: Tool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Tool {
+    /// Cryotank tools: list tanks, display or ingest records.
+    Cryo(cryo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let res = runtime.block_on(async {
+        match cli.tool {
+            Tool::Cryo(args) => cryo::main(args).await,
+        }
+    });
+    match res {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cryo_arguments_parse_as_the_reference() {
+        let cli = Cli::try_parse_from([
+            "synapse-tools",
+            "cryo",
+            "cat",
+            "tcp://host/cryotank/x",
+            "--offset",
+            "5",
+            "--size",
+            "3",
+            "--jsonl",
+            "-i",
+        ]);
+        assert!(cli.is_ok(), "{cli:?}");
+        let both = Cli::try_parse_from([
+            "synapse-tools",
+            "cryo",
+            "cat",
+            "tcp://host/cryotank/x",
+            "--jsonl",
+            "--msgpack",
+        ]);
+        assert!(both.is_err());
+        assert!(Cli::try_parse_from(["synapse-tools", "cryo", "list"]).is_err());
+        assert!(
+            Cli::try_parse_from(["synapse-tools", "cryo", "list", "tcp://a/", "tcp://b/"]).is_ok()
+        );
+    }
+}
