@@ -503,28 +503,22 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Every built-in command name.
-pub(crate) const COMMANDS: &[&str] = &[
-    "count",
-    "delnode",
-    "edges.del",
-    "graph",
-    "help",
-    "iden",
-    "intersect",
-    "lift.byverb",
-    "limit",
-    "max",
-    "min",
-    "movetag",
-    "sleep",
-    "spin",
-    "sudo",
-    "tag.prune",
-    "tee",
-    "uniq",
-    "version",
-];
+/// `(name, description)` of every command, sorted by name.
+pub(crate) fn command_docs() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = specs()
+        .values()
+        .map(|s| (s.name.clone(), s.descr.trim().to_owned()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every built-in command name, sorted.
+pub(crate) fn command_names() -> Vec<String> {
+    let mut names: Vec<String> = specs().keys().cloned().collect();
+    names.sort();
+    names
+}
 
 type OptsStream = BoxStream<'static, RResult<(Item, Arc<Opts>)>>;
 

@@ -169,6 +169,15 @@ fn type_methods(base: &Val) -> Option<(&'static str, &'static [&'static str])> {
     })
 }
 
+/// The libraries and their functions (for `getCoreInfoV2()` storm docs).
+pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
+    let mut out = vec![("lib".to_owned(), lib_funcs("lib").to_vec())];
+    for path in LIBS {
+        out.push(((*path).to_owned(), lib_funcs(path).to_vec()));
+    }
+    out
+}
+
 /// `base.name`
 pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<Val> {
     let checked = |n: &str| -> RResult<Val> {
@@ -2242,10 +2251,7 @@ pub(crate) async fn runt_lift(
     let mut names: Vec<String> = match form {
         "syn:form" => model.forms().map(|f| f.name().to_owned()).collect(),
         "syn:type" => model.type_names().map(str::to_owned).collect(),
-        "syn:cmd" => super::cmds::COMMANDS
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect(),
+        "syn:cmd" => super::cmds::command_names(),
         "syn:prop" => {
             let mut out = Vec::new();
             for f in model.forms() {
