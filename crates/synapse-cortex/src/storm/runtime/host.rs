@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::StreamExt;
 use http::{HeaderValue, Response, StatusCode, header};
 use rmpv::Value;
 use serde_json::Value as Json;
@@ -55,7 +55,13 @@ impl StormHost for CortexHost {
 
     fn global_set(&self, name: &str, valu: Value) -> BoxFuture<'_, Result<(), StormError>> {
         let name = name.to_owned();
-        Box::pin(async move { self.0.set_storm_var(&name, valu).await.map(|_| ()).map_err(cell_error) })
+        Box::pin(async move {
+            self.0
+                .set_storm_var(&name, valu)
+                .await
+                .map(|_| ())
+                .map_err(cell_error)
+        })
     }
 
     fn global_pop(&self, name: &str) -> BoxFuture<'_, Result<Option<Value>, StormError>> {
@@ -67,9 +73,19 @@ impl StormHost for CortexHost {
         Box::pin(async move { self.0.storm_vars().await.map_err(cell_error) })
     }
 
-    fn add_tagprop(&self, name: &str, tdef: Value, info: Value) -> BoxFuture<'_, Result<(), StormError>> {
+    fn add_tagprop(
+        &self,
+        name: &str,
+        tdef: Value,
+        info: Value,
+    ) -> BoxFuture<'_, Result<(), StormError>> {
         let name = name.to_owned();
-        Box::pin(async move { self.0.add_tagprop(&name, &tdef, &info).await.map_err(cell_error) })
+        Box::pin(async move {
+            self.0
+                .add_tagprop(&name, &tdef, &info)
+                .await
+                .map_err(cell_error)
+        })
     }
 
     fn del_tagprop(&self, name: &str) -> BoxFuture<'_, Result<(), StormError>> {
@@ -109,7 +125,9 @@ impl StormRuntime for CortexEngine {
         let user = storm_user(&core, &call.user);
         let score = CortexEngine::core(&core);
         match parse_opts(&call.opts) {
-            Ok(opts) => super::storm(score, user, call.text, opts).map(|m| m.to_value()).boxed(),
+            Ok(opts) => super::storm(score, user, call.text, opts)
+                .map(|m| m.to_value())
+                .boxed(),
             Err(e) => {
                 // the reference raises bad opts before the stream starts
                 let mesgs = vec![super::Message::new("err", e.to_value()).to_value()];
@@ -118,7 +136,11 @@ impl StormRuntime for CortexEngine {
         }
     }
 
-    fn call_storm(&self, core: Arc<Cortex>, call: StormCall) -> BoxFuture<'static, synapse_cell::Result<Value>> {
+    fn call_storm(
+        &self,
+        core: Arc<Cortex>,
+        call: StormCall,
+    ) -> BoxFuture<'static, synapse_cell::Result<Value>> {
         Box::pin(async move {
             let user = storm_user(&core, &call.user);
             let opts = parse_opts(&call.opts).map_err(to_cell_error)?;
@@ -128,7 +150,11 @@ impl StormRuntime for CortexEngine {
         })
     }
 
-    fn count(&self, core: Arc<Cortex>, call: StormCall) -> BoxFuture<'static, synapse_cell::Result<i64>> {
+    fn count(
+        &self,
+        core: Arc<Cortex>,
+        call: StormCall,
+    ) -> BoxFuture<'static, synapse_cell::Result<i64>> {
         Box::pin(async move {
             let user = storm_user(&core, &call.user);
             let opts = parse_opts(&call.opts).map_err(to_cell_error)?;
@@ -139,7 +165,11 @@ impl StormRuntime for CortexEngine {
         })
     }
 
-    fn export_storm(&self, core: Arc<Cortex>, call: StormCall) -> BoxStream<'static, synapse_cell::Result<Value>> {
+    fn export_storm(
+        &self,
+        core: Arc<Cortex>,
+        call: StormCall,
+    ) -> BoxStream<'static, synapse_cell::Result<Value>> {
         let user = storm_user(&core, &call.user);
         let score = CortexEngine::core(&core);
         async_stream::stream! {
@@ -185,7 +215,10 @@ impl StormRuntime for CortexEngine {
                         Value::Map(vec![
                             (Value::from("name"), Value::from(n)),
                             (Value::from("desc"), Value::from("")),
-                            (Value::from("type"), Value::Map(vec![(Value::from("type"), Value::from("function"))])),
+                            (
+                                Value::from("type"),
+                                Value::Map(vec![(Value::from("type"), Value::from("function"))]),
+                            ),
                         ])
                     })
                     .collect();
@@ -213,12 +246,24 @@ impl StormRuntime for CortexEngine {
             handler(move |req| storm_http(req, Arc::clone(&core), kind))
         };
         vec![
-            Route::new("/api/v1/storm").get(mk(Kind::Stream)).post(mk(Kind::Stream)),
-            Route::new("/api/v1/storm/nodes").get(mk(Kind::Nodes)).post(mk(Kind::Nodes)),
-            Route::new("/api/v1/storm/call").get(mk(Kind::Call)).post(mk(Kind::Call)),
-            Route::new("/api/v1/storm/export").get(mk(Kind::Export)).post(mk(Kind::Export)),
-            Route::new("/api/v1/reqvalidstorm").get(mk(Kind::ReqValid)).post(mk(Kind::ReqValid)),
-            Route::new("/api/v1/isvalidstorm").get(mk(Kind::IsValid)).post(mk(Kind::IsValid)),
+            Route::new("/api/v1/storm")
+                .get(mk(Kind::Stream))
+                .post(mk(Kind::Stream)),
+            Route::new("/api/v1/storm/nodes")
+                .get(mk(Kind::Nodes))
+                .post(mk(Kind::Nodes)),
+            Route::new("/api/v1/storm/call")
+                .get(mk(Kind::Call))
+                .post(mk(Kind::Call)),
+            Route::new("/api/v1/storm/export")
+                .get(mk(Kind::Export))
+                .post(mk(Kind::Export)),
+            Route::new("/api/v1/reqvalidstorm")
+                .get(mk(Kind::ReqValid))
+                .post(mk(Kind::ReqValid)),
+            Route::new("/api/v1/isvalidstorm")
+                .get(mk(Kind::IsValid))
+                .post(mk(Kind::IsValid)),
         ]
     }
 }
@@ -252,16 +297,23 @@ impl<T> futures::Stream for SyncStream<T> {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<T>> {
-        let inner = self.get_mut().0.get_mut().unwrap_or_else(|e| e.into_inner());
+        let inner = self
+            .get_mut()
+            .0
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
         inner.poll_next_unpin(cx)
     }
 }
 
 fn stream_response(lines: BoxStream<'static, Vec<u8>>, content_type: &'static str) -> HttpResponse {
-    let frames = SyncStream(std::sync::Mutex::new(lines)).map(|chunk| Ok::<_, synapse_cell::BoxError>(http_body::Frame::data(bytes::Bytes::from(chunk))));
+    let frames = SyncStream(std::sync::Mutex::new(lines)).map(|chunk| {
+        Ok::<_, synapse_cell::BoxError>(http_body::Frame::data(bytes::Bytes::from(chunk)))
+    });
     let body = http_body_util::BodyExt::boxed(http_body_util::StreamBody::new(frames));
     let mut resp = Response::new(body);
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 
@@ -276,19 +328,31 @@ async fn storm_http(mut req: HttpReq, core: Arc<Cortex>, kind: Kind) -> HttpResp
     };
     let text = match body.get("query") {
         Some(Json::String(text)) => text.clone(),
-        _ => return err(StatusCode::BAD_REQUEST, "SchemaViolation", "Invalid JSON content."),
+        _ => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "SchemaViolation",
+                "Invalid JSON content.",
+            );
+        }
     };
     let mut opts = synapse_cell::from_json(body.get("opts").unwrap_or(&Json::Null));
     if opts.is_nil() {
         opts = Value::Map(Vec::new());
     }
     if kind == Kind::ReqValid || kind == Kind::IsValid {
-        let mode = synapse_cell::map_get(&opts, "mode").and_then(Value::as_str).unwrap_or("storm").to_owned();
+        let mode = synapse_cell::map_get(&opts, "mode")
+            .and_then(Value::as_str)
+            .unwrap_or("storm")
+            .to_owned();
         return match (super::validate(&text, &mode), kind) {
             (Ok(()), Kind::ReqValid) => ok(Json::Bool(true)),
             (Ok(()), _) => ok(serde_json::json!([true, {}])),
             (Err(e), Kind::ReqValid) => err(StatusCode::BAD_REQUEST, &e.name, &e.mesg),
-            (Err(e), _) => ok(serde_json::json!([false, [e.name, json_of(&e.info_value())]])),
+            (Err(e), _) => ok(serde_json::json!([
+                false,
+                [e.name, json_of(&e.info_value())]
+            ])),
         };
     }
     let (opts, user) = match core.storm_opts(&user, opts) {
@@ -303,7 +367,11 @@ async fn storm_http(mut req: HttpReq, core: Arc<Cortex>, kind: Kind) -> HttpResp
     // errors raised before the stream starts map to statuses
     if let Some(iden) = &sopts.view {
         if core.views().view(iden).is_none() {
-            return err(StatusCode::NOT_FOUND, "NoSuchView", &format!("No such view iden={iden}"));
+            return err(
+                StatusCode::NOT_FOUND,
+                "NoSuchView",
+                &format!("No such view iden={iden}"),
+            );
         }
         if !suser.allowed(&["view", "read"], Some(iden)) {
             let e = suser.deny(&["view", "read"], Some((iden, "view")));
