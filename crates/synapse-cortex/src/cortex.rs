@@ -53,7 +53,6 @@ mod info;
 mod perms;
 mod storage;
 mod storm;
-mod stormrt;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

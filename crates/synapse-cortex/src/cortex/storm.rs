@@ -64,8 +64,8 @@ pub trait StormRuntime: Send + Sync + 'static {
     }
 }
 
-/// The Storm runtime built into this crate ([`crate::storm::runtime`]), installed in every
-/// Cortex at open.
+/// The Storm runtime built into this crate, installed in every Cortex at open: `None` until
+/// the runtime (`crate::storm`) provides one; the runtime returns its engine here.
 pub(crate) fn builtin_runtime() -> Option<Arc<dyn StormRuntime>> {
-    Some(Arc::new(super::stormrt::Builtin::default()))
+    Some(Arc::new(crate::storm::runtime::CortexEngine))
 }
