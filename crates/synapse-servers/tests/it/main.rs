@@ -8,4 +8,5 @@ mod cell;
 mod conformance;
 mod cortex;
 mod cryotank;
+mod garbage;
 mod server;
