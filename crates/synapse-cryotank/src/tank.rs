@@ -391,6 +391,11 @@ impl Tank {
             .slab
             .snapshot(move |txn| read_rows(txn, db, offs, max, decode_row))
             .await
+            .map_err(|err| match err {
+                // closed between the check and the read: the same error either way
+                Error::Slab(synapse_slab::Error::IsFini) => Error::IsFini(self.inner.name.clone()),
+                err => err,
+            })
     }
 
     /// Records from `offs` as `(offset, record)`: at most `size`, and with `wait` following new

@@ -813,11 +813,36 @@ async fn cell_api_and_feeds() {
         .await
         .unwrap_err();
     assert_eq!(err.name(), "BadSyntax");
-    let exported = genr(&api, "exportStorm", vec![s("inet:fqdn=storm.vertex.link")])
+    // edges only between exported nodes, and the key only when there are some (as the
+    // reference)
+    genr(
+        &api,
+        "storm",
+        vec![s(
+            "inet:fqdn=storm.vertex.link [ +(refs)> { [inet:ipv4=1.2.3.4] } ]",
+        )],
+    )
+    .await
+    .unwrap();
+    let edges_of =
+        |pode: &Value| synapse_cell::map_get(&pode.as_array().unwrap()[1], "edges").cloned();
+    let alone = genr(&api, "exportStorm", vec![s("inet:fqdn=storm.vertex.link")])
         .await
         .unwrap();
-    assert_eq!(exported.len(), 1);
-    assert!(synapse_cell::map_get(&exported[0].as_array().unwrap()[1], "edges").is_some());
+    assert_eq!(alone.len(), 1);
+    assert_eq!(edges_of(&alone[0]), None);
+    let both = genr(
+        &api,
+        "exportStorm",
+        vec![s("inet:fqdn=storm.vertex.link inet:ipv4=1.2.3.4")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(both.len(), 2);
+    let edges = edges_of(&both[0]).expect("the fqdn's refs edge");
+    let edge = edges.as_array().unwrap()[0].as_array().unwrap().clone();
+    assert_eq!(edge[0], s("refs"));
+    assert_eq!(edges_of(&both[1]), None);
     assert_eq!(api.classes()[0], "synapse.cortex.CoreApi");
 
     let items = list(vec![nodedef(
