@@ -27,7 +27,11 @@ const TAGBASE: i64 = 0x1000_0000;
 
 const COUNTS: [(&str, &str, &str); 6] = [
     ("cortex.lift.count", "inet:ipv4", "nodes/s"),
-    ("cortex.filter.gt", "inet:ipv4 +inet:ipv4>1000", "input nodes/s"),
+    (
+        "cortex.filter.gt",
+        "inet:ipv4 +inet:ipv4>1000",
+        "input nodes/s",
+    ),
     ("cortex.lift.range", "inet:ipv4>1000", "nodes/s"),
     ("cortex.lift.prop", "inet:ipv4:loc=us.va", "nodes/s"),
     ("cortex.lift.tag", "#foo", "nodes/s"),
@@ -39,7 +43,8 @@ const COUNTS: [(&str, &str, &str); 6] = [
 ];
 
 fn emit(metric: &str, unit: &str, value: f64, params: serde_json::Value) {
-    let line = json!({"metric": metric, "impl": "rust", "unit": unit, "value": value, "params": params});
+    let line =
+        json!({"metric": metric, "impl": "rust", "unit": unit, "value": value, "params": params});
     println!("{line}");
 }
 
@@ -183,8 +188,12 @@ async fn run(binary: &str, dirn: &Path, quick: bool) -> anyhow::Result<()> {
         ("cortex.create.tagged", Q_TAGGED, TAGBASE, ntag),
         ("cortex.create.dnsa", Q_DNSA, 0, ndns),
     ] {
-        let (took, count) = timed_count(&proxy, query, vars(&[("a", base), ("b", base + size)])).await?;
-        anyhow::ensure!(count == size as u64, "{metric}: {count} nodes, {size} expected");
+        let (took, count) =
+            timed_count(&proxy, query, vars(&[("a", base), ("b", base + size)])).await?;
+        anyhow::ensure!(
+            count == size as u64,
+            "{metric}: {count} nodes, {size} expected"
+        );
         emit(
             metric,
             "nodes/s",
@@ -225,7 +234,11 @@ async fn run(binary: &str, dirn: &Path, quick: bool) -> anyhow::Result<()> {
     let mut nodes = 0u64;
     while let Some(item) = stream.next().await {
         let mesg = item?;
-        match mesg.as_array().and_then(|m| m.first()).and_then(Value::as_str) {
+        match mesg
+            .as_array()
+            .and_then(|m| m.first())
+            .and_then(Value::as_str)
+        {
             Some("node") => nodes += 1,
             Some("err") => bail!("storm error: {mesg}"),
             _ => {}
@@ -241,7 +254,11 @@ async fn run(binary: &str, dirn: &Path, quick: bool) -> anyhow::Result<()> {
     );
     for (metric, query, unit) in COUNTS {
         let (took, count) = timed_count(&proxy, query, Vec::new()).await?;
-        let input = if metric == "cortex.filter.gt" { ipv4s } else { count };
+        let input = if metric == "cortex.filter.gt" {
+            ipv4s
+        } else {
+            count
+        };
         emit(
             metric,
             unit,
@@ -277,7 +294,10 @@ async fn run(binary: &str, dirn: &Path, quick: bool) -> anyhow::Result<()> {
     proxy.fini().await;
     server.stop();
     let (_, after) = after?;
-    anyhow::ensure!(after == ipv4s, "{after} inet:ipv4 after the restart, {ipv4s} before");
+    anyhow::ensure!(
+        after == ipv4s,
+        "{after} inet:ipv4 after the restart, {ipv4s} before"
+    );
     Ok(())
 }
 
