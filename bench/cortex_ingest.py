@@ -65,7 +65,7 @@ def nodedef(idx):
 
 async def main(opts):
     impl = opts.impl
-    count = opts.n or (30000 if opts.quick else opts.full_n)
+    count = opts.n or (10000 if opts.quick else opts.full_n)
     batch = opts.batch
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,7 +3,7 @@
 //! each) in batches, and prints the rate and the server's resident memory as JSON lines (see
 //! the bench conventions; impl `rust`).
 //!
-//! `bench_cortex_ingest --server PATH/synapse-servers [--quick] [--n 1000000] [--batch 1000]`
+//! `bench_cortex_ingest --server PATH/synapse-servers [--quick] [--n N | --full-n N] [--batch 1000]`
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -90,8 +90,8 @@ async fn main() -> anyhow::Result<()> {
     let server = arg("--server").unwrap_or_else(|| "target/release/synapse-servers".into());
     let count: u64 = match arg("--n") {
         Some(n) => n.parse()?,
-        None if flag("--quick") => 30_000,
-        None => 1_000_000,
+        None if flag("--quick") => 10_000,
+        None => arg("--full-n").map_or(Ok(1_000_000), |v| v.parse())?,
     };
     let batch: u64 = arg("--batch").map_or(Ok(1000), |v| v.parse())?;
     let tmp = tempfile::tempdir()?;
