@@ -136,7 +136,15 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     } else {
         cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
     }
-    cmd.args(extra).env("SYNAPSE_REF_PYTHON", &python);
+    // The workspace test build already holds the server binary (synapse-servers' own tests
+    // need it): tests of other crates that start it use that one instead of building it again
+    // with their package's feature set.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), std::path::PathBuf::from);
+    cmd.args(extra).env("SYNAPSE_REF_PYTHON", &python).env(
+        "SYNAPSE_SERVERS_BIN",
+        target.join("debug").join("synapse-servers"),
+    );
     run(&mut cmd)?;
     if has_nextest() && extra.is_empty() {
         step("doc tests");
