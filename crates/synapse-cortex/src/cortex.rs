@@ -271,7 +271,7 @@ impl Cortex {
     }
 
     /// Raise the reference's `AuthDeny` unless `user` has `perm` (on `gate`): "User 'visi'
-    /// (iden) must have permission node.add.inet:ipv4 on object <gate> (layer)."
+    /// (iden) must have permission node.add.inet:ipv4 on object `gate` (layer)."
     pub fn confirm(&self, user: &User, perm: &[&str], gate: Option<&str>) -> Result<()> {
         let perm: Vec<String> = perm.iter().map(|p| (*p).to_owned()).collect();
         self.cell.auth().confirm(user, &perm, Some(false), gate)

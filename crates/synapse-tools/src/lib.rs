@@ -1,3 +1,5 @@
 //! Command-line tools of Synapse.
 //!
-//! This crate will hold the Storm CLI, the Axon file push/pull tools and the cryotank tools.
+//! The tools live in the `synapse-tools` binary (`src/main.rs`): the Storm CLI (`storm`), the
+//! Axon file tools (`pushfile`, `pullfile`) and the cryotank tools (`cryo`). This library target
+//! holds no API of its own.

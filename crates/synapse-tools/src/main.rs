@@ -5,6 +5,7 @@ mod cryo;
 mod progress;
 mod pullfile;
 mod pushfile;
+mod storm;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ enum Tool {
     Pushfile(pushfile::Args),
     /// Fetch files from an Axon by sha256.
     Pullfile(pullfile::Args),
+    /// The Storm CLI: run Storm queries against a Cortex.
+    Storm(storm::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
             Tool::Cryo(args) => cryo::main(args).await,
             Tool::Pushfile(args) => pushfile::main(args).await,
             Tool::Pullfile(args) => pullfile::main(args).await,
+            Tool::Storm(args) => storm::main(args).await,
         }
     });
     match res {
@@ -65,6 +69,25 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn storm_arguments_parse_as_the_reference() {
+        let cli = Cli::try_parse_from([
+            "synapse-tools",
+            "storm",
+            "tcp://root:secret@127.0.0.1:27492/",
+            "inet:fqdn | limit 1",
+            "--view",
+            "abcd",
+        ])
+        .unwrap();
+        let Tool::Storm(args) = cli.tool else {
+            panic!("not the storm tool")
+        };
+        assert_eq!(args.onecmd.as_deref(), Some("inet:fqdn | limit 1"));
+        assert_eq!(args.view.as_deref(), Some("abcd"));
+        assert!(Cli::try_parse_from(["synapse-tools", "storm"]).is_err());
     }
 
     #[test]

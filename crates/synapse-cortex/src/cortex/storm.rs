@@ -67,5 +67,5 @@ pub trait StormRuntime: Send + Sync + 'static {
 /// The Storm runtime built into this crate, installed in every Cortex at open: `None` until
 /// the runtime (`crate::storm`) provides one; the runtime returns its engine here.
 pub(crate) fn builtin_runtime() -> Option<Arc<dyn StormRuntime>> {
-    None
+    Some(Arc::new(crate::storm::runtime::CortexEngine))
 }

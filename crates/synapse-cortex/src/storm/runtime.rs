@@ -23,6 +23,7 @@ mod edit;
 mod error;
 mod eval;
 mod exec;
+mod host;
 mod lib;
 mod lift;
 mod pivot;
@@ -37,6 +38,7 @@ use futures::stream::BoxStream;
 use rmpv::Value;
 
 pub use error::StormError;
+pub use host::CortexEngine;
 
 use crate::view::{View, Views};
 use error::Flow;
@@ -509,6 +511,7 @@ fn new_shared(
         opts: opts.clone(),
         sink,
         editor: tokio::sync::Mutex::new(editor),
+        warned: Mutex::new(Default::default()),
         links: opts.links,
         pathnodes: opts.path,
         edits: Default::default(),
@@ -658,7 +661,14 @@ pub fn storm(
             Err(e) => Err(Flow::Err(e)),
         };
         let err = match result {
-            Ok(()) | Err(Flow::Exit) | Err(Flow::Stop) => None,
+            Ok(()) | Err(Flow::Exit) => None,
+            Err(Flow::Stop) => Some(
+                StormError::new(
+                    "StormRuntimeError",
+                    "Generator control statement \"stop\" used outside of a generator function.",
+                )
+                .with("statement", "stop"),
+            ),
             Err(Flow::Err(e)) => Some(e),
             Err(Flow::Return(valu)) => {
                 let mesg = valu.to_str().unwrap_or_default();
@@ -738,10 +748,84 @@ fn control_error(flow: Flow) -> StormError {
             "Generator control statement \"stop\" used outside of a generator function.",
         )
         .with("statement", "stop"),
-        Flow::Return(_) | Flow::Exit => {
-            StormError::new("StormRuntimeError", "unexpected control flow")
+        Flow::Exit => StormError::new("StormExit", ""),
+        Flow::Return(_) => StormError::new("StormRuntimeError", "unexpected control flow"),
+    }
+}
+
+/// `exportStorm()`: the podes of the query's nodes (collected first), each with the `edges`
+/// between exported nodes.
+pub fn export_storm(
+    core: Arc<StormCore>,
+    user: StormUser,
+    text: String,
+    opts: StormOpts,
+) -> BoxStream<'static, Result<Value, StormError>> {
+    async_stream::stream! {
+        let view = match resolve_view(&core, &user, &opts) {
+            Ok(view) => view,
+            Err(e) => {
+                yield Err(e);
+                return;
+            }
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(1000);
+        let shared = new_shared(&core, &user, &opts, view.clone(), Some(tx));
+        let mut podes: indexmap::IndexMap<crate::nodeedit::Buid, Value> = indexmap::IndexMap::new();
+        let text2 = text.clone();
+        let run = tokio::spawn(async move {
+            let mut count = 0;
+            execute(shared, &text2, Consume::Nodes, &mut count).await
+        });
+        while let Some(mesg) = rx.recv().await {
+            if mesg.kind != "node" {
+                continue;
+            }
+            let iden = match &mesg.info {
+                Value::Array(parts) => parts
+                    .get(1)
+                    .and_then(|info| crate::layer::map_get(info, "iden"))
+                    .and_then(Value::as_str)
+                    .and_then(|s| hex::decode(s).ok())
+                    .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()),
+                _ => None,
+            };
+            if let Some(buid) = iden {
+                podes.insert(buid, mesg.info);
+            }
+        }
+        match run.await {
+            Ok(Ok(())) | Ok(Err(Flow::Exit)) => {}
+            Ok(Err(flow)) => {
+                yield Err(control_error(flow));
+                return;
+            }
+            Err(_) => {
+                yield Err(StormError::new("SynErr", "export task failed"));
+                return;
+            }
+        }
+        let buids: Vec<crate::nodeedit::Buid> = podes.keys().copied().collect();
+        for buid in buids {
+            let mut edges = Vec::new();
+            let mut stream = view.edges_n1(buid, None);
+            while let Some(edge) = stream.next().await {
+                let Ok((verb, n2)) = edge else { break };
+                if podes.contains_key(&n2) {
+                    edges.push(Value::Array(vec![Value::from(verb), Value::from(hex::encode(n2))]));
+                }
+            }
+            let Some(mut pode) = podes.get(&buid).cloned() else { continue };
+            if !edges.is_empty()
+                && let Value::Array(parts) = &mut pode
+                && let Some(Value::Map(info)) = parts.get_mut(1)
+            {
+                info.push((Value::from("edges"), Value::Array(edges)));
+            }
+            yield Ok(pode);
         }
     }
+    .boxed()
 }
 
 /// `callStorm()`: the value of the query's `return()` as msgpack data (`Nil` without one).
@@ -755,7 +839,7 @@ pub async fn call_storm(
     let shared = new_shared(&core, &user, &opts, view, None);
     let mut count = 0;
     match execute(shared, text, Consume::Discard, &mut count).await {
-        Ok(()) | Err(Flow::Exit) => Ok(Value::Nil),
+        Ok(()) => Ok(Value::Nil),
         Err(Flow::Return(valu)) => valu.to_msgpack().map_err(control_error),
         Err(flow) => Err(control_error(flow)),
     }
@@ -775,8 +859,11 @@ pub async fn count(
     let shared = new_shared(&core, &user, &opts, view, None);
     let mut count = 0;
     match execute(shared, text, Consume::Count, &mut count).await {
-        Ok(()) | Err(Flow::Exit) => Ok(count),
-        Err(Flow::Return(_)) => Ok(count),
+        Ok(()) => Ok(count),
+        Err(Flow::Return(valu)) => Err(StormError::new(
+            "StormReturn",
+            valu.to_str().unwrap_or_default(),
+        )),
         Err(flow) => Err(control_error(flow)),
     }
 }

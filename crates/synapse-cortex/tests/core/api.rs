@@ -772,12 +772,52 @@ async fn cell_api_and_feeds() {
         assert!(meths.iter().any(|m| m.name == name), "{name}");
     }
     assert!(meths.iter().any(|m| m.name == "addNodes" && m.genr));
+    // the built-in Storm runtime is installed
+    assert!(meths.iter().any(|m| m.name == "storm" && m.genr));
+    let msgs = genr(
+        &api,
+        "storm",
+        vec![s("[inet:fqdn=storm.vertex.link] $lib.print(hi)")],
+    )
+    .await
+    .unwrap();
+    let kinds: Vec<&str> = msgs
+        .iter()
+        .map(|m| m.as_array().unwrap()[0].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"init"));
+    assert_eq!(kinds.last(), Some(&"fini"));
     assert!(
-        !meths.iter().any(|m| m.name == "storm"),
-        "no storm without a runtime"
+        kinds.contains(&"node") && kinds.contains(&"print"),
+        "{kinds:?}"
     );
-    let err = genr(&api, "storm", vec![s("inet:ipv4")]).await.unwrap_err();
-    assert_eq!(err.name(), "NoSuchMeth");
+    assert_eq!(
+        call(&api, "count", vec![s("inet:fqdn=storm.vertex.link")])
+            .await
+            .unwrap(),
+        Value::from(1)
+    );
+    let valu = call(
+        &api,
+        "callStorm",
+        vec![s("$lib.globals.set(g, (5)) return($lib.globals.get(g))")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(valu, Value::from(5));
+    assert_eq!(
+        call(&api, "getStormVar", vec![s("g")]).await.unwrap(),
+        Value::from(5)
+    );
+    let err = call(&api, "reqValidStorm", vec![s("inet:fqdn=")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "BadSyntax");
+    let exported = genr(&api, "exportStorm", vec![s("inet:fqdn=storm.vertex.link")])
+        .await
+        .unwrap();
+    assert_eq!(exported.len(), 1);
+    assert!(synapse_cell::map_get(&exported[0].as_array().unwrap()[1], "edges").is_some());
     assert_eq!(api.classes()[0], "synapse.cortex.CoreApi");
 
     let items = list(vec![nodedef(

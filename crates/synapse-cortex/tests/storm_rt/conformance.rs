@@ -99,3 +99,19 @@ async fn conformance_visible() {
         failures.join("\n")
     );
 }
+
+/// Our own cases (`gen_recorded.py`), recorded from the reference with `stormcheck.py record`.
+const RECORDED: &str = include_str!("recorded.jsonl");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_recorded() {
+    let filter = std::env::var("STORM_CASE").ok();
+    let (passed, failures) = run_corpus(RECORDED, filter.as_deref()).await;
+    assert!(
+        failures.is_empty(),
+        "{} passed, {} failed:\n{}",
+        passed,
+        failures.len(),
+        failures.join("\n")
+    );
+}

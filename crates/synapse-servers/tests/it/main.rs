@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cell;
+mod conformance;
 mod cortex;
 mod cryotank;
+mod garbage;
 mod server;

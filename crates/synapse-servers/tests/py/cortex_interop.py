@@ -163,6 +163,23 @@ async def setup(host, port, hport, dirn, modelpath):
         podes = [p async for p in vcore.addNodes([(('inet:ipv4', '5.5.5.5'), {})])]
         assert len(podes) == 1
 
+    # the reference's Storm CLI against our cortex
+    import subprocess
+    proc = subprocess.run([sys.executable, '-m', 'synapse.tools.storm', url,
+                           '[inet:fqdn=cli.vertex.link +#test] $lib.print(hi) $lib.warn(uhoh)'],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert 'hi' in lines and 'WARNING: uhoh' in lines, lines
+    assert 'inet:fqdn=cli.vertex.link' in lines and '        :zone = vertex.link' in lines, lines
+    assert '        #test' in lines and lines[-1].startswith('complete. 1 nodes in '), lines
+    proc = subprocess.run([sys.executable, '-m', 'synapse.tools.storm', url, 'inet:fqdn='],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and 'Syntax Error: ' in proc.stdout, proc.stdout
+    async with await s_telepath.openurl(url) as core:
+        assert await core.count('inet:fqdn=cli.vertex.link') == 1
+        assert await core.callStorm('return($lib.globals.get(persisted))') == {'x': 1}
+
     # https
     status, body = https(hport, '/api/v1/model')
     assert status == 200 and body['result']['forms']['inet:ipv4']['name'] == 'inet:ipv4'

@@ -21,6 +21,7 @@ pub(crate) type Opts = HashMap<String, Val>;
 enum Action {
     Store,
     StoreTrue,
+    StoreFalse,
     Append,
 }
 
@@ -30,84 +31,100 @@ enum Nargs {
     Opt,
     Star,
     Plus,
+    Count(usize),
 }
 
 /// One argument of a command.
 #[derive(Clone)]
 struct Arg {
-    names: Vec<&'static str>,
+    names: Vec<String>,
     dest: String,
     action: Action,
     nargs: Nargs,
     default: Option<Val>,
-    help: &'static str,
-    argtype: Option<&'static str>,
+    help: Option<String>,
+    argtype: Option<String>,
     required: bool,
-}
-
-fn dest_of(names: &[&str]) -> String {
-    let mut names: Vec<String> = names
-        .iter()
-        .map(|n| n.trim_start_matches('-').replace('-', "_"))
-        .collect();
-    names.sort_by_key(|n| n.len());
-    names.pop().unwrap_or_default()
+    choices: Option<Vec<Val>>,
 }
 
 impl Arg {
-    fn new(names: &[&'static str], help: &'static str) -> Arg {
-        Arg {
-            names: names.to_vec(),
-            dest: dest_of(names),
-            action: Action::Store,
-            nargs: Nargs::One,
-            default: None,
-            help,
-            argtype: None,
-            required: false,
-        }
-    }
-    fn flag(names: &[&'static str], help: &'static str) -> Arg {
-        Arg {
-            action: Action::StoreTrue,
-            default: Some(Val::Bool(false)),
-            ..Arg::new(names, help)
-        }
-    }
-    fn dest(mut self, dest: &str) -> Arg {
-        self.dest = dest.to_owned();
-        self
-    }
-    fn nargs(mut self, nargs: Nargs) -> Arg {
-        self.nargs = nargs;
-        self
-    }
-    fn default(mut self, v: Val) -> Arg {
-        self.default = Some(v);
-        self
-    }
-    fn ty(mut self, t: &'static str) -> Arg {
-        self.argtype = Some(t);
-        self
-    }
-    fn append(mut self) -> Arg {
-        self.action = Action::Append;
-        self
-    }
-    fn required(mut self) -> Arg {
-        self.required = true;
-        self
-    }
     fn is_opt(&self) -> bool {
         self.names[0].starts_with('-')
     }
 }
 
-/// A command's description and arguments.
+/// A command's description and arguments (`--help` first, as the reference declares them).
 struct Spec {
-    name: &'static str,
-    descr: &'static str,
+    name: String,
+    descr: String,
     args: Vec<Arg>,
+    readonly: bool,
+}
+
+/// The command definitions (descriptions and arguments as the reference declares them; made
+/// by `tests/storm_rt/gen_cmddefs.py`).
+const CMDDEFS: &str = include_str!("cmddefs.json");
+
+fn specs() -> &'static HashMap<String, Arc<Spec>> {
+    static SPECS: std::sync::OnceLock<HashMap<String, Arc<Spec>>> = std::sync::OnceLock::new();
+    SPECS.get_or_init(|| {
+        let mut out = HashMap::new();
+        let defs: serde_json::Value = serde_json::from_str(CMDDEFS).unwrap_or_default();
+        for def in defs.as_array().into_iter().flatten() {
+            let name = def["name"].as_str().unwrap_or_default().to_owned();
+            let mut args = Vec::new();
+            for arg in def["args"].as_array().into_iter().flatten() {
+                let names: Vec<String> = arg["names"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect();
+                let opts = &arg["opts"];
+                let action = match opts["action"].as_str() {
+                    Some("store_true") => Action::StoreTrue,
+                    Some("store_false") => Action::StoreFalse,
+                    Some("append") => Action::Append,
+                    _ => Action::Store,
+                };
+                let nargs = match &opts["nargs"] {
+                    serde_json::Value::String(s) if s == "?" => Nargs::Opt,
+                    serde_json::Value::String(s) if s == "*" => Nargs::Star,
+                    serde_json::Value::String(s) if s == "+" => Nargs::Plus,
+                    serde_json::Value::Number(n) => Nargs::Count(n.as_u64().unwrap_or(1) as usize),
+                    _ => Nargs::One,
+                };
+                let default = opts
+                    .as_object()
+                    .and_then(|o| o.get("default"))
+                    .map(super::lib::json_to_val);
+                args.push(Arg {
+                    dest: opts["dest"].as_str().unwrap_or_default().to_owned(),
+                    names,
+                    action,
+                    nargs,
+                    default,
+                    help: opts["help"].as_str().map(str::to_owned),
+                    argtype: opts["type"].as_str().map(str::to_owned),
+                    required: opts["required"].as_bool().unwrap_or(false),
+                    choices: opts["choices"]
+                        .as_array()
+                        .map(|c| c.iter().map(super::lib::json_to_val).collect()),
+                });
+            }
+            out.insert(
+                name.clone(),
+                Arc::new(Spec {
+                    name,
+                    descr: def["descr"].as_str().unwrap_or_default().to_owned(),
+                    args,
+                    readonly: def["readonly"].as_bool().unwrap_or(false),
+                }),
+            );
+        }
+        out
+    })
 }
 
 /// The outcome of parsing: options, or messages to print and an error / exit.
@@ -119,7 +136,6 @@ struct Parsed {
 
 struct Parser<'a> {
     spec: &'a Spec,
-    args: Vec<Arg>,
     mesgs: Vec<String>,
     exc: Option<String>,
     runt: &'a Runt,
@@ -127,21 +143,19 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(spec: &'a Spec, runt: &'a Runt) -> Parser<'a> {
-        let mut args = vec![Arg::flag(&["--help", "-h"], "Display the command usage.")];
-        args.extend(spec.args.iter().cloned());
         Parser {
             spec,
-            args,
             mesgs: Vec::new(),
             exc: None,
             runt,
         }
     }
 
-    fn optarg(&self, name: &str) -> Option<&Arg> {
-        self.args
+    fn optarg(&self, name: &str) -> Option<&'a Arg> {
+        self.spec
+            .args
             .iter()
-            .find(|a| a.is_opt() && a.names.contains(&name))
+            .find(|a| a.is_opt() && a.names.iter().any(|n| n == name))
     }
 
     fn is_opt(&self, v: &Val) -> bool {
@@ -166,7 +180,7 @@ impl<'a> Parser<'a> {
                 posargs.push(item);
                 continue;
             };
-            let Some(arg) = self.optarg(text).cloned() else {
+            let Some(arg) = self.optarg(text) else {
                 posargs.push(item);
                 continue;
             };
@@ -174,9 +188,12 @@ impl<'a> Parser<'a> {
                 Action::StoreTrue => {
                     opts.insert(arg.dest.clone(), Val::Bool(true));
                 }
+                Action::StoreFalse => {
+                    opts.insert(arg.dest.clone(), Val::Bool(false));
+                }
                 Action::Append => {
                     let mut fake = HashMap::new();
-                    if !self.store(text, &arg, &mut todo, &mut fake) {
+                    if !self.store(text, arg, &mut todo, &mut fake) {
                         return None;
                     }
                     let entry = opts
@@ -187,7 +204,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 Action::Store => {
-                    if !self.store(text, &arg, &mut todo, &mut opts) {
+                    if !self.store(text, arg, &mut todo, &mut opts) {
                         return None;
                     }
                 }
@@ -211,9 +228,8 @@ impl<'a> Parser<'a> {
             return None;
         }
         let mut todo: VecDeque<Val> = posargs.iter().cloned().collect();
-        let positional: Vec<Arg> = self.args.iter().filter(|a| !a.is_opt()).cloned().collect();
-        for arg in &positional {
-            if !self.store(arg.names[0], arg, &mut todo, &mut opts) {
+        for arg in self.spec.args.iter().filter(|a| !a.is_opt()) {
+            if !self.store(&arg.names[0], arg, &mut todo, &mut opts) {
                 return None;
             }
         }
@@ -227,14 +243,18 @@ impl<'a> Parser<'a> {
             )));
             return None;
         }
-        for arg in &self.args {
+        for arg in &self.spec.args {
             if let Some(d) = &arg.default
                 && !opts.contains_key(&arg.dest)
             {
-                opts.insert(arg.dest.clone(), d.clone());
+                let d = match d {
+                    Val::List(l) => super::value::new_list(super::value::lock(l).clone()),
+                    other => other.clone(),
+                };
+                opts.insert(arg.dest.clone(), d);
             }
         }
-        for arg in self.args.clone() {
+        for arg in &self.spec.args {
             if arg.required && !opts.contains_key(&arg.dest) {
                 self.help(Some(format!(
                     "Missing a required option: {}",
@@ -246,20 +266,45 @@ impl<'a> Parser<'a> {
         Some(opts)
     }
 
-    fn norm(&mut self, arg: &Arg, valu: Val) -> Option<Val> {
-        let Some(t) = arg.argtype else {
-            return Some(valu);
-        };
-        let ty = self.runt.model().ty(t)?;
-        let norm = valu.to_msgpack().ok().and_then(|v| ty.norm(&v).ok());
-        match norm {
-            Some((n, _)) => Some(Val::from_msgpack(&n)),
-            None => {
-                let shown = valu.to_str().unwrap_or_default();
-                self.help(Some(format!("Invalid value for type ({t}): {shown}")));
-                None
+    fn norm(&mut self, name: &str, arg: &Arg, valu: Val) -> Option<Val> {
+        let valu = match &arg.argtype {
+            None => valu,
+            Some(t) => {
+                let norm = self
+                    .runt
+                    .model()
+                    .ty(t)
+                    .and_then(|ty| valu.to_msgpack().ok().and_then(|v| ty.norm(&v).ok()));
+                match norm {
+                    Some((n, _)) => Val::from_msgpack(&n),
+                    None => {
+                        let shown = valu.to_str().unwrap_or_default();
+                        self.help(Some(format!("Invalid value for type ({t}): {shown}")));
+                        return None;
+                    }
+                }
             }
+        };
+        if let Some(choices) = &arg.choices
+            && !choices.iter().any(|c| super::value::py_equal(c, &valu))
+        {
+            let marg = if name.starts_with('-') {
+                name.to_owned()
+            } else {
+                format!("<{name}>")
+            };
+            let cstr: Vec<String> = choices
+                .iter()
+                .map(|c| c.to_str().unwrap_or_default())
+                .collect();
+            let shown = valu.to_str().unwrap_or_default();
+            self.help(Some(format!(
+                "Invalid choice for argument {marg} (choose from: {}): {shown}",
+                cstr.join(", ")
+            )));
+            return None;
         }
+        Some(valu)
     }
 
     fn store(&mut self, name: &str, arg: &Arg, todo: &mut VecDeque<Val>, opts: &mut Opts) -> bool {
@@ -277,7 +322,7 @@ impl<'a> Parser<'a> {
                 let Some(valu) = todo.pop_front() else {
                     return false;
                 };
-                let Some(valu) = self.norm(arg, valu) else {
+                let Some(valu) = self.norm(name, arg, valu) else {
                     return false;
                 };
                 opts.insert(arg.dest.clone(), valu);
@@ -290,7 +335,7 @@ impl<'a> Parser<'a> {
                     let Some(valu) = todo.pop_front() else {
                         return false;
                     };
-                    let Some(valu) = self.norm(arg, valu) else {
+                    let Some(valu) = self.norm(name, arg, valu) else {
                         return false;
                     };
                     opts.insert(arg.dest.clone(), valu);
@@ -301,7 +346,7 @@ impl<'a> Parser<'a> {
                 let mut vals = Vec::new();
                 while todo.front().is_some_and(|v| !self.is_opt(v)) {
                     let Some(valu) = todo.pop_front() else { break };
-                    let Some(valu) = self.norm(arg, valu) else {
+                    let Some(valu) = self.norm(name, arg, valu) else {
                         return false;
                     };
                     vals.push(valu);
@@ -315,6 +360,24 @@ impl<'a> Parser<'a> {
                 opts.insert(arg.dest.clone(), super::value::new_list(vals));
                 true
             }
+            Nargs::Count(n) => {
+                let mut vals = Vec::new();
+                for _ in 0..n {
+                    if todo.front().is_none_or(|v| self.is_opt(v)) {
+                        self.help(Some(format!("{n} arguments are required for {name}.")));
+                        return false;
+                    }
+                    let Some(valu) = todo.pop_front() else {
+                        return false;
+                    };
+                    let Some(valu) = self.norm(name, arg, valu) else {
+                        return false;
+                    };
+                    vals.push(valu);
+                }
+                opts.insert(arg.dest.clone(), super::value::new_list(vals));
+                true
+            }
         }
     }
 
@@ -323,19 +386,46 @@ impl<'a> Parser<'a> {
             Nargs::Star => format!("[<{}> ...]", arg.dest),
             Nargs::Plus => format!("<{0}> [<{0}> ...]", arg.dest),
             Nargs::Opt => format!("[{}]", arg.dest),
-            Nargs::One => format!("<{}>", arg.dest),
+            _ => format!("<{}>", arg.dest),
         }
+    }
+
+    fn wrap(text: &str, width: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut cur: Vec<&str> = Vec::new();
+        let mut curlen = 0usize;
+        for word in text.split_whitespace() {
+            let extra = usize::from(!cur.is_empty());
+            if curlen + word.len() + extra > width {
+                lines.push(cur.join(" "));
+                cur = vec![word];
+                curlen = word.len();
+            } else {
+                cur.push(word);
+                curlen += word.len() + usize::from(!cur.is_empty());
+            }
+        }
+        if !cur.is_empty() {
+            lines.push(cur.join(" "));
+        }
+        if lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines
     }
 
     fn help(&mut self, mesg: Option<String>) {
         let posnames: Vec<String> = self
+            .spec
             .args
             .iter()
             .filter(|a| !a.is_opt())
             .map(|a| format!("<{}>", a.names[0]))
             .collect();
-        self.mesgs.push(String::new());
-        self.mesgs.push(self.spec.descr.to_owned());
+        if !self.spec.descr.is_empty() {
+            self.mesgs.push(String::new());
+            self.mesgs.push(self.spec.descr.clone());
+        }
         self.mesgs.push(String::new());
         self.mesgs.push(format!(
             "Usage: {} [options] {}",
@@ -345,29 +435,66 @@ impl<'a> Parser<'a> {
         self.mesgs.push(String::new());
         self.mesgs.push("Options:".into());
         self.mesgs.push(String::new());
-        let args = self.args.clone();
-        for arg in args.iter().filter(|a| a.is_opt()) {
-            let base = if arg.action == Action::StoreTrue {
+        for arg in self.spec.args.iter().filter(|a| a.is_opt()) {
+            let flag = matches!(arg.action, Action::StoreTrue | Action::StoreFalse);
+            let base = if flag {
                 format!("  {}", arg.names[0])
             } else {
                 format!("  {} {}", arg.names[0], Parser::dest_str(arg))
             };
-            let mut helpstr = arg.help.to_owned();
-            if let Some(d) = &arg.default
-                && arg.action != Action::StoreTrue
-            {
-                helpstr = format!("{helpstr} (default: {})", d.to_str().unwrap_or_default());
+            let mut helpstr = arg
+                .help
+                .clone()
+                .unwrap_or_else(|| "No help available.".into());
+            let cstr = arg.choices.as_ref().map(|c| {
+                c.iter()
+                    .map(|v| v.to_str().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            match (&arg.default, flag) {
+                (Some(d), false) => {
+                    let dv = d.to_str().unwrap_or_default();
+                    helpstr = match &cstr {
+                        None => format!("{helpstr} (default: {dv})"),
+                        Some(c) => format!("{helpstr} (default: {dv}, choices: {c})"),
+                    };
+                }
+                _ => {
+                    if let Some(c) = &cstr {
+                        helpstr = format!("{helpstr} (choices: {c})");
+                    }
+                }
             }
-            self.mesgs.push(format!("{base:<30}: {helpstr}"));
+            let wrapped = Parser::wrap(&helpstr, 88);
+            self.mesgs.push(format!("{base:<30}: {}", wrapped[0]));
+            for ln in &wrapped[1..] {
+                self.mesgs.push(format!("{:<32}{ln}", ""));
+            }
         }
-        let pos: Vec<Arg> = args.iter().filter(|a| !a.is_opt()).cloned().collect();
+        let pos: Vec<Arg> = self
+            .spec
+            .args
+            .iter()
+            .filter(|a| !a.is_opt())
+            .cloned()
+            .collect();
         if !pos.is_empty() {
             self.mesgs.push(String::new());
             self.mesgs.push("Arguments:".into());
             self.mesgs.push(String::new());
             for arg in pos {
+                let mut helpstr = arg
+                    .help
+                    .clone()
+                    .unwrap_or_else(|| "No help available".into());
+                if let Some(c) = &arg.choices {
+                    let cstr: Vec<String> =
+                        c.iter().map(|v| v.to_str().unwrap_or_default()).collect();
+                    helpstr = format!("{helpstr} (choices: {})", cstr.join(", "));
+                }
                 let base = format!("  {}", Parser::dest_str(&arg));
-                self.mesgs.push(format!("{base:<30}: {}", arg.help));
+                self.mesgs.push(format!("{base:<30}: {helpstr}"));
             }
         }
         if let Some(mesg) = mesg {
@@ -376,105 +503,22 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn spec_of(name: &str) -> Option<Spec> {
-    let s = |name, descr, args| Some(Spec { name, descr, args });
-    match name {
-        "limit" => s("limit", "Limit the number of nodes generated by the query in the given position.", vec![
-            Arg::new(&["count"], "The maximum number of nodes to yield.").ty("int"),
-        ]),
-        "uniq" => s("uniq", "Filter nodes by their uniq iden values (or by a value).", vec![
-            Arg::new(&["value"], "A relative property or variable to uniq by.").nargs(Nargs::Opt),
-        ]),
-        "count" => s("count", "Iterate through query results, and print the resulting number of nodes.", vec![
-            Arg::flag(&["--yield"], "Yield inbound nodes.").dest("yieldnodes"),
-        ]),
-        "spin" => s("spin", "Iterate through all query results, but do not yield any.", vec![]),
-        "max" | "min" => s(
-            if name == "max" { "max" } else { "min" },
-            if name == "max" {
-                "Consume nodes and yield the nodes with the highest values for an expression."
-            } else {
-                "Consume nodes and yield the nodes with the lowest values for an expression."
-            },
-            vec![
-                Arg::new(&["valu"], "The property or variable to use for comparison."),
-                Arg::new(&["--size"], "The number of nodes to yield (max 10000).").default(Val::Int(1)),
-            ],
-        ),
-        "delnode" => s("delnode", "Delete nodes produced by the previous query logic.", vec![
-            Arg::flag(&["--force"], "Force delete even if it causes broken references (requires admin)."),
-            Arg::flag(&["--delbytes"], "For file:bytes nodes, remove the bytes associated with the sha256 property from the axon as well if present."),
-            Arg::flag(&["--deledges"], "Delete N2 light edges before deleting the node."),
-        ]),
-        "tee" => s("tee", "Execute multiple Storm queries on each node in the input stream, joining output streams together.", vec![
-            Arg::flag(&["--join", "-j"], "Emit inbound nodes after processing storm queries."),
-            Arg::flag(&["--parallel", "-p"], "Run the storm queries in parallel instead of sequence. The node output order is not guaranteed."),
-            Arg::new(&["query"], "Specify a query to execute on the input nodes.").nargs(Nargs::Star),
-        ]),
-        "intersect" => s("intersect", "Yield an intersection of the results of running inbound nodes through a pivot.", vec![
-            Arg::new(&["query"], "The pivot query to run each inbound node through.").ty("str").required(),
-        ]),
-        "iden" => s("iden", "Lift nodes by iden.", vec![
-            Arg::new(&["iden"], "Iden to lift nodes by. May be specified multiple times.").nargs(Nargs::Star).ty("str").default(super::value::new_list(Vec::new())),
-        ]),
-        "sleep" => s("sleep", "Introduce a delay between returning each result for the storm query.", vec![
-            Arg::new(&["delay"], "Delay in floating point seconds.").ty("float").default(Val::Int(1)),
-        ]),
-        "help" => s("help", "List available information about Storm and brief descriptions of different items.", vec![
-            Arg::new(&["item"], "List information about a subset of commands or a specific item.").nargs(Nargs::Opt),
-            Arg::flag(&["-v", "--verbose"], "Display detailed help when available."),
-        ]),
-        "version" => s("version", "Show version metadata relating to Synapse.", vec![]),
-        "sudo" => s("sudo", "Deprecated: use a runtime with elevated privileges.", vec![]),
-        "movetag" => s("movetag", "Rename an entire tag tree and preserve time intervals.", vec![
-            Arg::new(&["oldtag"], "The tag tree to rename."),
-            Arg::new(&["newtag"], "The new tag tree name."),
-        ]),
-        "edges.del" => s("edges.del", "Bulk delete light edges from input nodes.", vec![
-            Arg::new(&["verb"], "The verb of light edges to delete."),
-            Arg::flag(&["--n2"], "Delete light edges where input node is N2 instead of N1."),
-        ]),
-        "lift.byverb" => s("lift.byverb", "Lift nodes from the current view by an light edge verb.", vec![
-            Arg::new(&["verb"], "The edge verb to lift nodes by.").ty("str"),
-            Arg::flag(&["--n2"], "Lift by the N2 value instead of N1 value."),
-        ]),
-        "graph" => s("graph", "Generate a subgraph from the given input nodes and command line options.", vec![
-            Arg::new(&["--degrees"], "How many degrees to graph out.").ty("int").default(Val::Int(1)),
-            Arg::new(&["--pivot"], "Specify a storm pivot for all nodes. (must quote)").append().default(super::value::new_list(Vec::new())),
-            Arg::new(&["--filter"], "Specify a storm filter for all nodes. (must quote)").append().default(super::value::new_list(Vec::new())),
-            Arg::flag(&["--refs"], "Do automatic in-model pivoting with node.getNodeRefs()."),
-            Arg::flag(&["--yield-filtered"], "Yield nodes which would be filtered. This still performs pivots to collect edge data,but does not yield pivoted nodes.").dest("yieldfiltered"),
-            Arg::flag(&["--no-filter-input"], "Do not drop input nodes if they would match a filter.").dest("nofilterinput"),
-        ]),
-        "tag.prune" => s("tag.prune", "Prune a tag, or a list of tags, from nodes.", vec![
-            Arg::new(&["tags"], "Names of tags to prune.").nargs(Nargs::Plus),
-        ]),
-        _ => None,
-    }
+/// `(name, description)` of every command, sorted by name.
+pub(crate) fn command_docs() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = specs()
+        .values()
+        .map(|s| (s.name.clone(), s.descr.trim().to_owned()))
+        .collect();
+    out.sort();
+    out
 }
 
-/// Every built-in command name.
-pub(crate) const COMMANDS: &[&str] = &[
-    "count",
-    "delnode",
-    "edges.del",
-    "graph",
-    "help",
-    "iden",
-    "intersect",
-    "lift.byverb",
-    "limit",
-    "max",
-    "min",
-    "movetag",
-    "sleep",
-    "spin",
-    "sudo",
-    "tag.prune",
-    "tee",
-    "uniq",
-    "version",
-];
+/// Every built-in command name, sorted.
+pub(crate) fn command_names() -> Vec<String> {
+    let mut names: Vec<String> = specs().keys().cloned().collect();
+    names.sort();
+    names
+}
 
 type OptsStream = BoxStream<'static, RResult<(Item, Arc<Opts>)>>;
 
@@ -497,13 +541,12 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
     async_stream::try_stream! {
         let op = &pipe.ops[idx];
         let OpKind::Cmd(cmd) = &op.kind else { return; };
-        let Some(spec) = spec_of(&cmd.name) else {
+        let Some(spec) = specs().get(&cmd.name).cloned() else {
             Err(runt.error(op.span, "NoSuchName", format!("Storm command ({}) not found.", cmd.name)).pipe_name(&cmd.name))?;
             return;
         };
-        let spec = Arc::new(spec);
         let runtsafe = op.runtsafe;
-        if runt.shared.opts.readonly && !["limit", "uniq", "count", "spin", "max", "min", "tee", "intersect", "iden", "sleep", "help", "version", "graph", "lift.byverb"].contains(&cmd.name.as_str()) {
+        if runt.shared.opts.readonly && !spec.readonly {
             Err(runt.error(op.span, "IsReadOnly", format!("Command ({}) is not marked safe for readonly use.", cmd.name)))?;
         }
         let args = cmd.args.clone();
@@ -606,9 +649,6 @@ async fn run_cmd(
                 while let Some(x) = input.next().await {
                     let (item, opts) = x?;
                     let max = opt(&opts, "count").to_int()?;
-                    if count >= max {
-                        break;
-                    }
                     yield item;
                     count += 1;
                     if count >= max {

@@ -32,9 +32,10 @@ pub(crate) fn filter_op(
         let mut input = input;
         while let Some(item) = input.next().await {
             let mut item = item?;
+            let before = runt.shared.edit_gen();
             let answ = ctx.eval(&runt, cond, &mut item, op.span).await?;
             if answ == *must {
-                yield item;
+                yield super::exec::refresh(&runt, item, before).await?;
             }
         }
     }
@@ -330,15 +331,15 @@ impl<'m> CondCtx<'m> {
                     if name.contains('*') {
                         return Err(runt.error(span, "StormRuntimeError", format!("Wildcard tag names may not be used in conjunction with tag value comparison: {name}")));
                     }
-                    let Some(ival) = item.node.tag(&name) else {
-                        return Ok(false);
-                    };
                     let xval = tostor(&eval(runt, value, Some(item)).await?)?;
                     let ty = self.model.ty("ival").ok_or_else(|| rterr("no ival type"))?;
                     let key = value.runtsafe.then_some((addr, "#"));
                     let c = self
                         .cmpr(key, ty, cmpr, &xval)
                         .map_err(|e| runt.at(value.span, e))?;
+                    let Some(ival) = item.node.tag(&name) else {
+                        return Ok(false);
+                    };
                     Ok(c.matches(&crate::nodeedit::ival_value(ival)))
                 }
                 CondPlan::HasTagProp { tag, prop } => {

@@ -119,7 +119,7 @@ pub(crate) fn eval<'a>(
                 for (k, v) in kwargs {
                     kw.push((k.clone(), eval(runt, v, item).await?));
                 }
-                call(runt, &funcv, argv, kw, item, expr.span).await
+                GrowStack(Box::pin(call(runt, &funcv, argv, kw, item, expr.span))).await
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let a = eval(runt, lhs, item).await?;
@@ -237,7 +237,7 @@ pub(crate) async fn subquery_value(
         match stream.next().await {
             None => break,
             Some(Ok(item)) => {
-                out.push(Val::from_msgpack(&item.node.valu));
+                out.push(Val::Node(item.node));
                 if out.len() > limit {
                     let text = span.text(&runt.text);
                     let inner = text.trim_start_matches('{').trim_end_matches('}').trim();
@@ -584,4 +584,20 @@ fn pow_dec(x: Decimal, y: Decimal) -> RResult<Val> {
 /// Python's ordering of values for `sorted`, `min`, `max`.
 pub(crate) fn order(a: &Val, b: &Val) -> std::cmp::Ordering {
     py_order(a, b).unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// A future polled on a fresh stack segment when the current one runs low: Storm recursion
+/// (functions calling functions) nests polls deeply.
+struct GrowStack<'a, T>(futures::future::BoxFuture<'a, T>);
+
+impl<T> std::future::Future for GrowStack<'_, T> {
+    type Output = T;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        let fut = &mut self.0;
+        stacker::maybe_grow(256 * 1024, 2 * 1024 * 1024, || fut.as_mut().poll(cx))
+    }
 }

@@ -102,8 +102,98 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
     }
 }
 
+/// Methods of each Storm type (for `NoSuchName` on unknown names).
+fn type_methods(base: &Val) -> Option<(&'static str, &'static [&'static str])> {
+    Some(match base {
+        Val::Str(_) => (
+            "str",
+            &[
+                "split",
+                "rsplit",
+                "replace",
+                "startswith",
+                "endswith",
+                "find",
+                "size",
+                "slice",
+                "reverse",
+                "format",
+                "join",
+                "encode",
+                "json",
+                "ljust",
+                "rjust",
+                "upper",
+                "lower",
+                "title",
+                "strip",
+                "lstrip",
+                "rstrip",
+                "lower",
+                "upper",
+            ],
+        ),
+        Val::List(_) | Val::Tuple(_) => (
+            "list",
+            &[
+                "append", "extend", "pop", "has", "index", "length", "size", "slice", "sort",
+                "reverse", "rem", "remove", "unique",
+            ],
+        ),
+        Val::Set(_) => (
+            "set",
+            &["add", "adds", "has", "rem", "rems", "size", "list"],
+        ),
+        Val::Bytes(_) => ("bytes", &["decode", "json", "slice", "size"]),
+        Val::Num(_) => ("number", &["toint", "tofloat", "tostr"]),
+        Val::Node(_) => (
+            "node",
+            &[
+                "form",
+                "ndef",
+                "iden",
+                "value",
+                "isform",
+                "repr",
+                "tags",
+                "globtags",
+                "pack",
+                "edges",
+                "addEdge",
+                "delEdge",
+                "getStorNodes",
+                "difftags",
+            ],
+        ),
+        _ => return None,
+    })
+}
+
+/// The libraries and their functions (for `getCoreInfoV2()` storm docs).
+pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
+    let mut out = vec![("lib".to_owned(), lib_funcs("lib").to_vec())];
+    for path in LIBS {
+        out.push(((*path).to_owned(), lib_funcs(path).to_vec()));
+    }
+    out
+}
+
 /// `base.name`
 pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<Val> {
+    let checked = |n: &str| -> RResult<Val> {
+        if let Some((tname, methods)) = type_methods(base)
+            && !methods.contains(&n)
+        {
+            return Err(Flow::Err(
+                StormError::new(
+                    "NoSuchName",
+                    format!("Cannot find name [{n}] on type {tname}"),
+                )
+                .with("name", n),
+            ));
+        }
+        Ok(Val::Bound(Arc::new((base.clone(), Arc::from(n)))))
+    };
     let bound = |n: &str| Val::Bound(Arc::new((base.clone(), Arc::from(n))));
     match base {
         Val::Lib(path) => {
@@ -153,7 +243,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 }
                 return Ok(items[pos as usize].clone());
             }
-            Ok(bound(&str_of(name)?))
+            checked(&str_of(name)?)
         }
         Val::Node(_) => {
             let name = str_of(name)?;
@@ -166,7 +256,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                     Val::Node(n) => Val::NodeData(Arc::clone(n)),
                     _ => Val::Null,
                 }),
-                _ => Ok(bound(&name)),
+                _ => checked(&name),
             }
         }
         Val::NodeProps(node) => {
@@ -203,7 +293,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
             }
             _ => Ok(bound(&str_of(name)?)),
         },
-        _ => Ok(bound(&str_of(name)?)),
+        _ => checked(&str_of(name)?),
     }
 }
 
@@ -431,7 +521,7 @@ fn str_method(text: &str, name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
             })
         }
         "split" | "rsplit" => {
-            let sep = a(0, "text").map(|v| v.to_str()).transpose()?;
+            let sep = Some(req(args, kwargs, 0, "text", name)?.to_str()?);
             let maxsplit = int_arg(a(1, "maxsplit"))?;
             let parts: Vec<String> = match (sep, maxsplit) {
                 (Some(sep), None) => text.split(sep.as_str()).map(String::from).collect(),
@@ -1121,7 +1211,12 @@ async fn call_lib(
                 },
             })
         }
-        ("lib", "list") => new_list(args.clone()),
+        ("lib", "list") => {
+            runt.shared
+                .warnonce("$lib.list() is deprecated. Use ([]) instead.")
+                .await;
+            new_list(args.clone())
+        }
         ("lib", "set") => {
             let mut out = IndexSet::new();
             for v in &args {
@@ -1130,6 +1225,9 @@ async fn call_lib(
             Val::Set(Arc::new(std::sync::Mutex::new(out)))
         }
         ("lib", "dict") => {
+            runt.shared
+                .warnonce("$lib.dict() is deprecated. Use ({}) instead.")
+                .await;
             let mut out = IndexMap::new();
             for (k, v) in &kwargs {
                 out.insert(Key::Str(Arc::from(k.as_str())), v.clone());
@@ -1186,10 +1284,7 @@ async fn call_lib(
             let stop = r(0, "stop")?.to_int()?;
             let start = int_arg(a(1, "start"))?;
             let step = int_arg(a(2, "step"))?.unwrap_or(1);
-            let (start, stop) = match start {
-                Some(s) => (stop, s),
-                None => (0, stop),
-            };
+            let start = start.unwrap_or(0);
             if step == 0 {
                 return Err(rterr("range() arg 3 must not be zero"));
             }
@@ -1259,7 +1354,9 @@ async fn call_lib(
             if reverse {
                 items.reverse();
             }
-            new_list(items)
+            GenVal::val(
+                futures::stream::iter(items.into_iter().map(|v| Ok(GenItem::Val(v)))).boxed(),
+            )
         }
         ("lib", "min") | ("lib", "max") => {
             let mut vals: Vec<Val> = Vec::new();
@@ -2154,10 +2251,7 @@ pub(crate) async fn runt_lift(
     let mut names: Vec<String> = match form {
         "syn:form" => model.forms().map(|f| f.name().to_owned()).collect(),
         "syn:type" => model.type_names().map(str::to_owned).collect(),
-        "syn:cmd" => super::cmds::COMMANDS
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect(),
+        "syn:cmd" => super::cmds::command_names(),
         "syn:prop" => {
             let mut out = Vec::new();
             for f in model.forms() {
@@ -2185,21 +2279,36 @@ pub(crate) async fn runt_lift(
         match form {
             "syn:form" => {
                 if let Some(f) = model.form(&name) {
+                    if let Some(doc) = f.ty().info().get("doc").and_then(|d| d.as_str()) {
+                        props.push(("doc".into(), Value::from(doc)));
+                    }
+                    props.push(("runt".into(), Value::from(i64::from(f.is_runt()))));
                     props.push(("type".into(), Value::from(f.ty().name())));
-                    props.push(("runt".into(), Value::from(f.is_runt())));
                 }
             }
             "syn:prop" => {
                 if let Some(f) = model.form(&name) {
+                    if let Some(doc) = f.ty().info().get("doc").and_then(|d| d.as_str()) {
+                        props.push(("doc".into(), Value::from(doc)));
+                    }
                     props.push(("type".into(), Value::from(f.ty().name())));
                     props.push(("form".into(), Value::from(name.as_str())));
+                    props.push(("extmodel".into(), Value::from(0)));
                 } else if let Some(p) = model.prop(&name) {
+                    if let Some(doc) = p.info().get("doc").and_then(|d| d.as_str()) {
+                        props.push(("doc".into(), Value::from(doc)));
+                    }
                     props.push(("type".into(), Value::from(p.ty().name())));
                     if let Some(f) = p.form() {
                         props.push(("form".into(), Value::from(f.name())));
                     }
-                    props.push(("relname".into(), Value::from(p.name())));
-                    props.push(("ro".into(), Value::from(p.is_ro())));
+                    let rel = p.name();
+                    let base = rel.rsplit(':').next().unwrap_or(rel);
+                    props.push(("base".into(), Value::from(base)));
+                    props.push(("relname".into(), Value::from(rel)));
+                    props.push(("ro".into(), Value::from(i64::from(p.is_ro()))));
+                    props.push(("univ".into(), Value::from(i64::from(p.is_univ()))));
+                    props.push(("extmodel".into(), Value::from(0)));
                 }
             }
             "syn:type" => {

@@ -111,6 +111,84 @@ fn found_stream(runt: &Arc<Runt>, stream: crate::view::NodeStream, lnk: Value) -
         .boxed()
 }
 
+/// Nodes whose form value or prop equals a value; `norm` normalizes it first (the reference
+/// skips normalization when the value already has the prop's type).
+fn lift_eq(runt: &Runt, full: &str, valu: &Value, norm: bool) -> RResult<crate::view::NodeStream> {
+    if norm {
+        return Ok(runt.view.lift_prop_valu(full, "=", valu, false)?);
+    }
+    let model = runt.model();
+    let eq = |stortype: i64| crate::model::StorLift {
+        cmpr: "=".into(),
+        valu: valu.clone(),
+        stortype,
+    };
+    let by = if let Some(form) = model.form(full) {
+        crate::layer::LiftBy::FormValu {
+            form: form.name().to_owned(),
+            cmpr: eq(form.ty().stortype()),
+        }
+    } else if let Some(prop) = model.prop(full) {
+        match prop.form() {
+            Some(form) => crate::layer::LiftBy::PropValu {
+                form: form.name().to_owned(),
+                prop: prop.name().to_owned(),
+                cmpr: eq(prop.stortype()),
+            },
+            None => crate::layer::LiftBy::UnivValu {
+                prop: prop.name().to_owned(),
+                cmpr: eq(prop.stortype()),
+            },
+        }
+    } else {
+        return Err(Flow::Err(
+            StormError::new("NoSuchProp", format!("No property named {full}.")).with("name", full),
+        ));
+    };
+    Ok(runt.view.lift(&by, false)?)
+}
+
+/// Nodes with an array prop having an element equal to a value (normalized when `norm`).
+fn array_eq(
+    runt: &Runt,
+    prop: crate::model::Prop<'_>,
+    valu: &Value,
+    norm: bool,
+) -> RResult<crate::view::NodeStream> {
+    let Some(elem) = prop.ty().array_elem() else {
+        return Ok(futures::stream::empty().boxed());
+    };
+    let lifts = if norm {
+        elem.stor_lifts("=", valu)?
+    } else {
+        vec![crate::model::StorLift {
+            cmpr: "=".into(),
+            valu: valu.clone(),
+            stortype: prop.stortype() & !crate::model::stortype::ARRAY_FLAG,
+        }]
+    };
+    let bys = lifts
+        .into_iter()
+        .map(|cmpr| crate::layer::LiftBy::Array {
+            form: prop.form().map(|f| f.name().to_owned()).unwrap_or_default(),
+            prop: Some(prop.name().to_owned()),
+            cmpr,
+        })
+        .collect();
+    Ok(runt.view.lift_chain(bys, false)?)
+}
+
+/// Whether a node's value needs normalizing for a prop of another type.
+fn needs_norm(runt: &Runt, node: &Node, full: &str) -> bool {
+    let model = runt.model();
+    let nty = model.form(&node.form).map(|f| f.ty().name().to_owned());
+    let pty = model
+        .prop(full)
+        .map(|p| p.ty().name().to_owned())
+        .or_else(|| model.form(full).map(|f| f.ty().name().to_owned()));
+    nty != pty
+}
+
 fn node_ndef(node: &Node) -> Value {
     node.ndef()
 }
@@ -360,7 +438,7 @@ async fn pivots(
                         for i in items {
                             out.push(found_stream(
                                 runt,
-                                view.lift_prop_valu(&dest, "=", &i, false)?,
+                                lift_eq(runt, &dest, &i, true)?,
                                 lnk.clone(),
                             ));
                         }
@@ -419,11 +497,7 @@ async fn pivots(
                     }
                     continue;
                 }
-                out.push(found_stream(
-                    runt,
-                    view.lift_prop_valu(&dest, "=", &valu, false)?,
-                    lnk,
-                ));
+                out.push(found_stream(runt, lift_eq(runt, &dest, &valu, true)?, lnk));
             }
         }
     }
@@ -619,7 +693,7 @@ async fn pivots_in(runt: &Arc<Runt>, index: &PivotIndex, node: &Node) -> RResult
             .unwrap_or_else(|| rel.to_owned());
         out.push(found_stream(
             runt,
-            view.lift_prop_valu(full, "=", &node.valu, false)?,
+            lift_eq(runt, full, &node.valu, needs_norm(runt, node, full))?,
             prop_link(&rel, true),
         ));
     }
@@ -635,18 +709,10 @@ async fn pivots_in(runt: &Arc<Runt>, index: &PivotIndex, node: &Node) -> RResult
         let Some(elem) = prop.ty().array_elem() else {
             continue;
         };
-        let lifts = elem.stor_lifts("=", &node.valu)?;
-        let bys = lifts
-            .into_iter()
-            .map(|cmpr| crate::layer::LiftBy::Array {
-                form: prop.form().map(|f| f.name().to_owned()).unwrap_or_default(),
-                prop: Some(prop.name().to_owned()),
-                cmpr,
-            })
-            .collect();
+        let norm = Some(elem.name()) != runt.model().form(&node.form).map(|f| f.ty().name());
         out.push(found_stream(
             runt,
-            view.lift_chain(bys, false)?,
+            array_eq(runt, prop, &node.valu, norm)?,
             prop_link(prop.name(), true),
         ));
     }
@@ -681,7 +747,7 @@ async fn form_pivot(
         if ty.ctor() == "ndef" {
             out.push(found_stream(
                 runt,
-                view.lift_prop_valu(dest, "=", &node_ndef(node), false)?,
+                lift_eq(runt, dest, &node_ndef(node), false)?,
                 lnk,
             ));
             return Ok(out);
@@ -692,21 +758,14 @@ async fn form_pivot(
             } else {
                 node.valu.clone()
             };
-            let lifts = elem.stor_lifts("=", &valu)?;
-            let bys = lifts
-                .into_iter()
-                .map(|cmpr| crate::layer::LiftBy::Array {
-                    form: prop.form().map(|f| f.name().to_owned()).unwrap_or_default(),
-                    prop: Some(prop.name().to_owned()),
-                    cmpr,
-                })
-                .collect();
-            out.push(found_stream(runt, view.lift_chain(bys, false)?, lnk));
+            let norm = elem.ctor() != "ndef"
+                && Some(elem.name()) != model.form(&node.form).map(|f| f.ty().name());
+            out.push(found_stream(runt, array_eq(runt, prop, &valu, norm)?, lnk));
             return Ok(out);
         }
         out.push(found_stream(
             runt,
-            view.lift_prop_valu(dest, "=", &node.valu, false)?,
+            lift_eq(runt, dest, &node.valu, needs_norm(runt, node, dest))?,
             lnk,
         ));
         return Ok(out);
@@ -811,7 +870,7 @@ async fn form_pivot(
         let full = format!("{dest}:{rel}");
         out.push(found_stream(
             runt,
-            view.lift_prop_valu(&full, "=", &node.valu, false)?,
+            lift_eq(runt, &full, &node.valu, false)?,
             prop_link(rel, true),
         ));
     }
@@ -831,18 +890,10 @@ async fn form_pivot(
         let Some(elem) = prop.ty().array_elem() else {
             continue;
         };
-        let bys = elem
-            .stor_lifts("=", &node.valu)?
-            .into_iter()
-            .map(|cmpr| crate::layer::LiftBy::Array {
-                form: dest.to_owned(),
-                prop: Some(rel.clone()),
-                cmpr,
-            })
-            .collect();
+        let _ = elem;
         out.push(found_stream(
             runt,
-            view.lift_chain(bys, false)?,
+            array_eq(runt, prop, &node.valu, false)?,
             prop_link(rel, true),
         ));
     }
@@ -856,7 +907,7 @@ async fn form_pivot(
         let full = format!("{dest}:{rel}");
         out.push(found_stream(
             runt,
-            view.lift_prop_valu(&full, "=", &node_ndef(node), false)?,
+            lift_eq(runt, &full, &node_ndef(node), false)?,
             prop_link(rel, true),
         ));
     }
@@ -873,18 +924,10 @@ async fn form_pivot(
         let Some(elem) = prop.ty().array_elem() else {
             continue;
         };
-        let bys = elem
-            .stor_lifts("=", &node_ndef(node))?
-            .into_iter()
-            .map(|cmpr| crate::layer::LiftBy::Array {
-                form: dest.to_owned(),
-                prop: Some(rel.clone()),
-                cmpr,
-            })
-            .collect();
+        let _ = elem;
         out.push(found_stream(
             runt,
-            view.lift_chain(bys, false)?,
+            array_eq(runt, prop, &node_ndef(node), false)?,
             prop_link(rel, true),
         ));
     }

@@ -112,6 +112,7 @@ pub(crate) struct Shared {
     pub(crate) sink: Option<tokio::sync::mpsc::Sender<Message>>,
     pub(crate) editor: tokio::sync::Mutex<Editor>,
     /// Whether nodes carry links / node lists in their paths.
+    pub(crate) warned: Mutex<std::collections::HashSet<String>>,
     pub(crate) links: bool,
     pub(crate) pathnodes: bool,
     /// Incremented whenever edits are applied.
@@ -141,6 +142,13 @@ impl Shared {
             Value::Map(vec![(Value::from("mesg"), Value::from(mesg))]),
         )
         .await;
+    }
+
+    /// A warning sent once per query.
+    pub(crate) async fn warnonce(&self, mesg: &str) {
+        if lock(&self.warned).insert(mesg.to_owned()) {
+            self.warn(mesg, Vec::new()).await;
+        }
     }
 
     pub(crate) async fn warn(&self, mesg: &str, extra: Vec<(Value, Value)>) {

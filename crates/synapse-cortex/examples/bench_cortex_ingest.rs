@@ -1,0 +1,171 @@
+//! Bulk ingest through telepath with our client: starts `synapse-servers cortex` on a temp
+//! dir, calls `addNodes` with tagged inet:ipv4 / inet:fqdn / inet:dns:a definitions (a third
+//! each) in batches, and prints the rate and the server's resident memory as JSON lines (see
+//! the bench conventions; impl `rust`).
+//!
+//! `bench_cortex_ingest --server PATH/synapse-servers [--quick] [--n 1000000] [--batch 1000]`
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rmpv::Value;
+use synapse_telepath::Proxy;
+
+fn arg(name: &str) -> Option<String> {
+    let mut args = std::env::args();
+    while let Some(item) = args.next() {
+        if item == name {
+            return args.next();
+        }
+    }
+    None
+}
+
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
+fn status_mib(pid: u32, key: &str) -> f64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find(|line| line.starts_with(key))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn nodedef(idx: u64) -> Value {
+    let s = |t: String| Value::from(t);
+    let tags = |tag: &str| {
+        Value::Map(vec![(
+            Value::from("tags"),
+            Value::Map(vec![(
+                Value::from(tag),
+                Value::Array(vec![Value::Nil, Value::Nil]),
+            )]),
+        )])
+    };
+    let (ndef, info) = match idx % 3 {
+        0 => (
+            Value::Array(vec![Value::from("inet:ipv4"), Value::from(idx)]),
+            tags("bench.ipv4"),
+        ),
+        1 => (
+            Value::Array(vec![
+                Value::from("inet:fqdn"),
+                s(format!("h{idx}.d{}.bench.com", idx % 1000)),
+            ]),
+            tags("bench.fqdn"),
+        ),
+        _ => (
+            Value::Array(vec![
+                Value::from("inet:dns:a"),
+                Value::Array(vec![
+                    s(format!("a{idx}.bench.com")),
+                    Value::from(idx + 0x0a00_0000),
+                ]),
+            ]),
+            tags("bench.dnsa"),
+        ),
+    };
+    Value::Array(vec![ndef, info])
+}
+
+fn emit(metric: &str, unit: &str, value: f64, params: serde_json::Value) {
+    let line = serde_json::json!({
+        "metric": metric, "impl": "rust", "unit": unit, "value": value, "params": params,
+    });
+    println!("{line}");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let server = arg("--server").unwrap_or_else(|| "target/release/synapse-servers".into());
+    let count: u64 = match arg("--n") {
+        Some(n) => n.parse()?,
+        None if flag("--quick") => 30_000,
+        None => 1_000_000,
+    };
+    let batch: u64 = arg("--batch").map_or(Ok(1000), |v| v.parse())?;
+    let tmp = tempfile::tempdir()?;
+    let dirn = tmp.path().join("cortex");
+    std::fs::create_dir_all(&dirn)?;
+    std::fs::write(dirn.join("cell.yaml"), "auth:passwd: secret\n")?;
+    let (port, https) = (free_port()?, free_port()?);
+    let mut child = Command::new(&server)
+        .arg("cortex")
+        .arg(&dirn)
+        .args(["--telepath", &format!("tcp://127.0.0.1:{port}/")])
+        .args(["--https", &https.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    let url = format!("tcp://root:secret@127.0.0.1:{port}/");
+    let start = Instant::now();
+    let proxy = loop {
+        match Proxy::open(&url).await {
+            Ok(proxy) => break proxy,
+            Err(err) if start.elapsed() > Duration::from_secs(60) => {
+                let _ = child.kill();
+                return Err(err.into());
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    emit(
+        "cortex.ingest.rss.empty",
+        "MiB",
+        status_mib(pid, "VmRSS:"),
+        serde_json::json!({}),
+    );
+
+    let start = Instant::now();
+    let mut done = 0u64;
+    while done < count {
+        let size = batch.min(count - done);
+        let defs: Vec<Value> = (done..done + size).map(nodedef).collect();
+        let mut podes = proxy
+            .stream("addNodes", vec![Value::Array(defs)], Vec::new())
+            .await?;
+        let mut got = 0u64;
+        while let Some(pode) = podes.next().await {
+            pode?;
+            got += 1;
+        }
+        anyhow::ensure!(got == size, "{got} podes for {size} node definitions");
+        done += size;
+    }
+    let took = start.elapsed().as_secs_f64();
+    let params = serde_json::json!({
+        "n": count, "batch": batch, "forms": "inet:ipv4,inet:fqdn,inet:dns:a", "tags": 1,
+    });
+    emit(
+        "cortex.ingest.addnodes",
+        "nodes/s",
+        count as f64 / took,
+        params,
+    );
+    let nodes = serde_json::json!({"nodes": count});
+    emit(
+        "cortex.ingest.rss",
+        "MiB",
+        status_mib(pid, "VmRSS:"),
+        nodes.clone(),
+    );
+    emit("cortex.ingest.hwm", "MiB", status_mib(pid, "VmHWM:"), nodes);
+    proxy.fini().await;
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    let _ = child.wait();
+    Ok(())
+}
