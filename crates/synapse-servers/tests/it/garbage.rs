@@ -286,7 +286,11 @@ async fn garbage_queries_never_take_the_cortex_down() {
     // Still serving, data intact; a new client connects too.
     let other = Proxy::open(&url).await.unwrap();
     let count = other
-        .call("count", vec![Value::from("it:dev:str#gkeep")], Kwargs::new())
+        .call(
+            "count",
+            vec![Value::from("it:dev:str#gkeep")],
+            Kwargs::new(),
+        )
         .await
         .unwrap();
     assert_eq!(count.as_u64(), Some(2));
