@@ -1,7 +1,7 @@
 //! `cargo xtask bench axon`, Rust side: this machine's single-core sha256 speed (impl
 //! `machine`), and our client against our server (`synapse-servers axon`, impl `rust`):
-//! upload and download MB/s over telepath and HTTPS, `has` and `wants` calls/s, and the
-//! server's memory. One JSON line per metric on stdout.
+//! upload and download MB/s over telepath and HTTPS, `puts` of small blobs (files/s), `has`
+//! (calls/s) and `wants` (hashes/s), and the server's memory. One JSON line per metric on stdout.
 //!
 //! Usage: `bench_axon [--quick] [--bin PATH/TO/synapse-servers]`
 
@@ -85,8 +85,9 @@ async fn main() {
     let size: usize = if quick { 32 << 20 } else { 256 << 20 };
     let reps = if quick { 1 } else { 3 };
     let chunk: usize = 4 << 20;
-    let nhas = if quick { 2000 } else { 20000 };
-    let nwants = if quick { 100 } else { 1000 };
+    let nsmall = if quick { 1000 } else { 5000 };
+    let nhas = if quick { 2000 } else { 10000 };
+    let nwants = if quick { 50 } else { 500 };
 
     emit(
         "sha256",
@@ -217,13 +218,45 @@ async fn main() {
         json!({"size": size, "path": "/api/v1/axon/files/by/sha256/<hex>"}),
     );
 
+    // puts() of 100 small blobs per call, sequential.
+    let mut samples = Vec::new();
+    let mut small: Vec<Value> = Vec::new();
+    for rep in 0..reps {
+        let files = random_bytes(4096 * nsmall, 300 + rep as u64);
+        let calls: Vec<Value> = files
+            .chunks(4096 * 100)
+            .map(|call| {
+                Value::Array(
+                    call.chunks(4096)
+                        .map(|f| Value::Binary(f.to_vec()))
+                        .collect(),
+                )
+            })
+            .collect();
+        let tick = Instant::now();
+        for call in calls {
+            let saved = proxy.call("puts", vec![call], vec![]).await.expect("puts");
+            for row in saved.as_array().expect("puts rows") {
+                small.push(row[1].clone());
+            }
+        }
+        samples.push(nsmall as f64 / tick.elapsed().as_secs_f64());
+    }
+    emit(
+        "puts.small",
+        "rust",
+        "files/s",
+        median(samples),
+        json!({"n": nsmall, "size": 4096, "per_call": 100}),
+    );
+
     // has() and wants() calls, sequential.
     let mut samples = Vec::new();
     for _ in 0..reps {
         let tick = Instant::now();
         for i in 0..nhas {
             let has = proxy
-                .call("has", vec![shas[i % shas.len()].clone()], vec![])
+                .call("has", vec![small[i % small.len()].clone()], vec![])
                 .await
                 .expect("has");
             assert_eq!(has, Value::Boolean(true));
@@ -240,31 +273,32 @@ async fn main() {
 
     let mut samples = Vec::new();
     for rep in 0..reps {
-        let lists: Vec<Value> = (0..nwants)
+        let lists: Vec<(Value, usize)> = (0..nwants)
             .map(|i| {
-                let mut items: Vec<Value> = shas.iter().take(1).cloned().collect();
-                let missing =
-                    random_bytes(32 * (1000 - items.len()), (rep * nwants + i + 7) as u64);
-                items.extend(missing.chunks(32).map(|c| Value::Binary(c.to_vec())));
-                Value::Array(items)
+                let start = (i * 500) % small.len();
+                let mut items: Vec<Value> = small[start..].iter().take(500).cloned().collect();
+                let missing = 1000 - items.len();
+                let bytes = random_bytes(32 * missing, (rep * nwants + i + 7) as u64);
+                items.extend(bytes.chunks(32).map(|c| Value::Binary(c.to_vec())));
+                (Value::Array(items), missing)
             })
             .collect();
         let tick = Instant::now();
-        for list in lists {
+        for (list, missing) in lists {
             let wants = proxy
                 .call("wants", vec![list], vec![])
                 .await
                 .expect("wants");
-            assert_eq!(wants.as_array().map(Vec::len), Some(999));
+            assert_eq!(wants.as_array().map(Vec::len), Some(missing));
         }
-        samples.push(nwants as f64 / tick.elapsed().as_secs_f64());
+        samples.push((nwants * 1000) as f64 / tick.elapsed().as_secs_f64());
     }
     emit(
         "wants",
         "rust",
-        "calls/s",
+        "hashes/s",
         median(samples),
-        json!({"calls": nwants, "per_call": 1000}),
+        json!({"calls": nwants, "per_call": 1000, "present": 500}),
     );
 
     let (rss, hwm) = srv.memory();

@@ -210,6 +210,58 @@ impl Axon {
         Ok(axon)
     }
 
+    /// Remove blob files no `sizes` row names: left by a crash between placing a blob and
+    /// committing it, or between committing a delete and removing the file. Returns how many
+    /// were removed. Safe to run while the Axon is in use (each removal holds the blob's lock).
+    pub async fn sweep_orphans(&self) -> Result<usize> {
+        let blobdir = self.inner.blobdir.clone();
+        let names = blocking(move || {
+            let mut names = Vec::new();
+            let fanout = match std::fs::read_dir(&blobdir) {
+                Ok(entries) => entries,
+                Err(err) => return Err(Error::io("cannot list", &blobdir, err)),
+            };
+            for dir in fanout.flatten() {
+                let Ok(entries) = std::fs::read_dir(dir.path()) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    if let Some(sha256) = entry.file_name().to_str().and_then(Sha256::from_hex) {
+                        names.push(sha256);
+                    }
+                }
+            }
+            Ok(names)
+        })
+        .await?;
+        let mut removed = 0;
+        for chunk in names.chunks(1000) {
+            let keys = chunk.iter().map(|s| s.0.to_vec()).collect();
+            let present = self.has_many(keys).await?;
+            for (sha256, present) in chunk.iter().zip(present) {
+                if present {
+                    continue;
+                }
+                let _lock = self.hash_lock(*sha256).await;
+                if self.has(sha256).await? {
+                    continue;
+                }
+                let path = self.blob_path(sha256);
+                let gone = blocking(move || match std::fs::remove_file(&path) {
+                    Ok(()) => Ok(true),
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(err) => Err(Error::io("cannot remove", &path, err)),
+                })
+                .await?;
+                if gone {
+                    tracing::info!(sha256 = %sha256, "removed an orphaned blob file");
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Commit and close the metadata storage.
     pub async fn fini(&self) {
         self.inner.slab.fini().await;
@@ -600,8 +652,13 @@ fn read_at(file: &std::fs::File, buf: &mut [u8], offs: u64, hex: &str) -> Result
     })
 }
 
-/// The bytes of a blob as a stream of pieces ([`Axon::get`], [`Axon::read`]). It reads one
-/// piece ahead of its consumer, on the blocking pool.
+/// Pieces up to this size are read one ahead of the consumer; larger ones (the 16 MiB chunks
+/// of telepath downloads) are read when asked for, after a read-ahead hint to the kernel, so
+/// that a download holds at most one chunk of its own.
+const PREFETCH_MAX: u64 = 4 * 1024 * 1024;
+
+/// The bytes of a blob as a stream of pieces ([`Axon::get`], [`Axon::read`]), read on the
+/// blocking pool: small pieces one ahead of the consumer, large ones on demand.
 pub struct BlobReader {
     file: Option<Arc<std::fs::File>>,
     hex: Arc<str>,
@@ -657,6 +714,14 @@ impl BlobReader {
         }
     }
 
+    /// The end of the piece starting at the current position.
+    fn piece_end(&self) -> u64 {
+        let boundary = (self.pos / CHUNK_SIZE + 1).saturating_mul(CHUNK_SIZE);
+        self.end
+            .min(boundary)
+            .min(self.pos.saturating_add(self.piece))
+    }
+
     /// Start reading the next piece, if any.
     fn start_next(&mut self) {
         let Some(file) = &self.file else {
@@ -665,11 +730,7 @@ impl BlobReader {
         if self.pos >= self.end {
             return;
         }
-        let boundary = (self.pos / CHUNK_SIZE + 1).saturating_mul(CHUNK_SIZE);
-        let stop = self
-            .end
-            .min(boundary)
-            .min(self.pos.saturating_add(self.piece));
+        let stop = self.piece_end();
         let (file, hex, offs) = (file.clone(), self.hex.clone(), self.pos);
         let len = usize::try_from(stop - offs).unwrap_or(usize::MAX);
         self.pos = stop;
@@ -695,6 +756,9 @@ impl futures::Stream for BlobReader {
             self.one_empty = false;
             return Poll::Ready(Some(Ok(Vec::new())));
         }
+        if self.ahead.is_none() {
+            self.start_next();
+        }
         let Some(job) = self.ahead.as_mut() else {
             return Poll::Ready(None);
         };
@@ -705,7 +769,20 @@ impl futures::Stream for BlobReader {
         self.ahead = None;
         match res.map_err(|_| Error::IsFini).and_then(|res| res) {
             Ok(buf) => {
-                self.start_next();
+                if self.piece <= PREFETCH_MAX {
+                    self.start_next();
+                } else if let Some(file) = &self.file
+                    && self.pos < self.end
+                {
+                    // Let the kernel read the next chunk from disk while this one is sent.
+                    let len = self.piece_end() - self.pos;
+                    let _ = rustix::fs::fadvise(
+                        file.as_ref(),
+                        self.pos,
+                        std::num::NonZeroU64::new(len),
+                        rustix::fs::Advice::WillNeed,
+                    );
+                }
                 Poll::Ready(Some(Ok(buf)))
             }
             Err(err) => {

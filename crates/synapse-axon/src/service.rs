@@ -286,6 +286,15 @@ impl Service for AxonService {
                 synapse_cell::encode(&Value::from(1)),
             )])
             .await?;
+        let sweeper = axon.clone();
+        let sweep = cell.base().spawn(async move {
+            if let Err(err) = sweeper.sweep_orphans().await {
+                tracing::warn!(cause = %err, "cannot sweep orphaned blob files");
+            }
+        });
+        if sweep.is_err() {
+            tracing::debug!("the cell shut down before the orphan sweep started");
+        }
         Ok(AxonService {
             axon,
             cell: cell.clone(),

@@ -292,6 +292,25 @@ async fn data_persists_and_interrupted_uploads_leave_nothing() {
 }
 
 #[tokio::test]
+async fn orphaned_blob_files_are_swept() {
+    let (_dir, axon) = open().await;
+    let (_, kept) = axon.put(b"kept".to_vec()).await.unwrap();
+    // What a crash between placing a blob and committing it leaves behind.
+    let orphan = Sha256::of(b"orphan");
+    let path = axon.blob_path(&orphan);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"orphan").unwrap();
+    let stray = path.with_file_name("not-a-blob");
+    std::fs::write(&stray, b"x").unwrap();
+    assert_eq!(axon.sweep_orphans().await.unwrap(), 1);
+    assert!(!path.exists());
+    assert!(stray.exists(), "only blob names are touched");
+    assert!(axon.blob_path(&kept).exists());
+    assert_eq!(axon.sweep_orphans().await.unwrap(), 0);
+    axon.fini().await;
+}
+
+#[tokio::test]
 async fn a_truncated_blob_file_is_an_error_not_bad_data() {
     let (_dir, axon) = open().await;
     let (_, sha256) = axon.put(vec![1u8; 1000]).await.unwrap();
