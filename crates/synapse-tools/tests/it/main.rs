@@ -1,4 +1,5 @@
-//! Integration tests of the `synapse-tools` binary: `synapse-tools cryo list|cat` against an
+//! Integration tests of the `synapse-tools` binary (`storm`: the Storm CLI; `pushpull`: the
+//! Axon file tools; here: the cryo tools): `synapse-tools cryo list|cat` against an
 //! in-process Cryotank print exactly what the reference's `python -m synapse.tools.cryo.*`
 //! print against the same server, and ingest the same records.
 
@@ -6,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod pushpull;
+mod storm;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -2,22 +2,11 @@
 //! `python -m synapse.tools.storm`: the same queries print the same lines (the timing of the
 //! `complete.` line aside) and exit with the same codes; local commands work.
 
-// Test helpers outside #[test] functions may unwrap too: a failure is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn ref_python() -> String {
-    match std::env::var("SYNAPSE_REF_PYTHON") {
-        Ok(python) if !python.is_empty() => python,
-        _ => panic!(
-            "SYNAPSE_REF_PYTHON is not set: run `cargo xtask ref-env` (or point it at a python \
-             with synapse 2.x installed) to run the interop tests"
-        ),
-    }
-}
+use super::ref_python;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
