@@ -45,12 +45,9 @@ pub(crate) fn pack_records(items: &[Value], max_size: usize) -> Result<Packed> {
         ends: Vec::with_capacity(items.len()),
     };
     for (indx, item) in items.iter().enumerate() {
-        check(item, 0).map_err(|mesg| Error::NotMsgpackSafe { indx, mesg })?;
         let start = packed.buf.len();
-        codec::encode_into(item, &mut packed.buf).map_err(|err| Error::NotMsgpackSafe {
-            indx,
-            mesg: err.to_string(),
-        })?;
+        pack_checked(item, 0, &mut packed.buf)
+            .map_err(|mesg| Error::NotMsgpackSafe { indx, mesg })?;
         let size = packed.buf.len() - start;
         if size > max_size {
             return Err(Error::NotMsgpackSafe {
@@ -63,15 +60,33 @@ pub(crate) fn pack_records(items: &[Value], max_size: usize) -> Result<Packed> {
     Ok(packed)
 }
 
-/// Refuse what the reference's unpacker (`raw=False, use_list=False,
-/// unicode_errors='surrogatepass'`) cannot decode: strings that are not UTF-8 (lone surrogates
-/// are allowed), map keys that Python cannot hash (maps, or arrays holding maps), ext types
-/// other than the big-integer ones, and nesting deeper than [`MAX_RECORD_DEPTH`].
-fn check(valu: &Value, depth: usize) -> std::result::Result<(), String> {
+/// Check `valu` and encode it at the end of `out`, in one walk (the checks cost little next
+/// to a second walk of every record). Refuse what the reference's unpacker (`raw=False,
+/// use_list=False, unicode_errors='surrogatepass'`) cannot decode: strings that are not UTF-8
+/// (lone surrogates are allowed), map keys that Python cannot hash (maps, or arrays holding
+/// maps), ext types other than the big-integer ones, and nesting deeper than
+/// [`MAX_RECORD_DEPTH`]. On error `out` may hold part of the record.
+fn pack_checked(valu: &Value, depth: usize, out: &mut Vec<u8>) -> std::result::Result<(), String> {
     if depth > MAX_RECORD_DEPTH {
         return Err(format!("nested deeper than {MAX_RECORD_DEPTH}"));
     }
     match valu {
+        Value::Array(items) => {
+            codec::encode_array_header(items.len(), out).map_err(|err| err.to_string())?;
+            for item in items {
+                pack_checked(item, depth + 1, out)?;
+            }
+        }
+        Value::Map(items) => {
+            codec::encode_map_header(items.len(), out).map_err(|err| err.to_string())?;
+            for (key, item) in items {
+                if !hashable(key) {
+                    return Err("a map key is a map (not hashable)".into());
+                }
+                pack_checked(key, depth + 1, out)?;
+                pack_checked(item, depth + 1, out)?;
+            }
+        }
         Value::String(text)
             if text.as_str().is_none() && !is_surrogatepass_utf8(text.as_bytes()) =>
         {
@@ -80,21 +95,7 @@ fn check(valu: &Value, depth: usize) -> std::result::Result<(), String> {
         Value::Ext(code, _) if *code != 0 && *code != 1 => {
             return Err(format!("ext type {code} is not supported"));
         }
-        Value::Array(items) => {
-            for item in items {
-                check(item, depth + 1)?;
-            }
-        }
-        Value::Map(items) => {
-            for (key, item) in items {
-                if !hashable(key) {
-                    return Err("a map key is a map (not hashable)".into());
-                }
-                check(key, depth + 1)?;
-                check(item, depth + 1)?;
-            }
-        }
-        _ => {}
+        scalar => codec::encode_into(scalar, out).map_err(|err| err.to_string())?,
     }
     Ok(())
 }

@@ -66,23 +66,7 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) -> Result<(), CodecError> {
         Value::Integer(int) => encode_int(*int, out),
         Value::F32(num) => encode_f64(f64::from(*num), out),
         Value::F64(num) => encode_f64(*num, out),
-        Value::String(text) => {
-            let bytes = text.as_bytes();
-            let len = bytes.len();
-            match len {
-                0..=31 => out.push(0xa0 | len as u8),
-                32..=0xff => out.extend_from_slice(&[0xd9, len as u8]),
-                0x100..=0xffff => {
-                    out.push(0xda);
-                    out.extend_from_slice(&(len as u16).to_be_bytes());
-                }
-                _ => {
-                    out.push(0xdb);
-                    out.extend_from_slice(&len32(len)?.to_be_bytes());
-                }
-            }
-            out.extend_from_slice(bytes);
-        }
+        Value::String(text) => encode_str_bytes(text.as_bytes(), out)?,
         Value::Binary(bytes) => {
             let len = bytes.len();
             match len {
@@ -99,35 +83,13 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) -> Result<(), CodecError> {
             out.extend_from_slice(bytes);
         }
         Value::Array(items) => {
-            let len = items.len();
-            match len {
-                0..=15 => out.push(0x90 | len as u8),
-                16..=0xffff => {
-                    out.push(0xdc);
-                    out.extend_from_slice(&(len as u16).to_be_bytes());
-                }
-                _ => {
-                    out.push(0xdd);
-                    out.extend_from_slice(&len32(len)?.to_be_bytes());
-                }
-            }
+            encode_array_header(items.len(), out)?;
             for item in items {
                 encode_into(item, out)?;
             }
         }
         Value::Map(pairs) => {
-            let len = pairs.len();
-            match len {
-                0..=15 => out.push(0x80 | len as u8),
-                16..=0xffff => {
-                    out.push(0xde);
-                    out.extend_from_slice(&(len as u16).to_be_bytes());
-                }
-                _ => {
-                    out.push(0xdf);
-                    out.extend_from_slice(&len32(len)?.to_be_bytes());
-                }
-            }
+            encode_map_header(pairs.len(), out)?;
             for (key, val) in pairs {
                 encode_into(key, out)?;
                 encode_into(val, out)?;
@@ -157,6 +119,62 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) -> Result<(), CodecError> {
             out.extend_from_slice(bytes);
         }
     }
+    Ok(())
+}
+
+/// Write the header of an array of `len` items (the items follow it).
+pub fn encode_array_header(len: usize, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    match len {
+        0..=15 => out.push(0x90 | len as u8),
+        16..=0xffff => {
+            out.push(0xdc);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0xdd);
+            out.extend_from_slice(&len32(len)?.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// Write the header of a map of `len` pairs (the keys and values follow it, alternating).
+pub fn encode_map_header(len: usize, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    match len {
+        0..=15 => out.push(0x80 | len as u8),
+        16..=0xffff => {
+            out.push(0xde);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0xdf);
+            out.extend_from_slice(&len32(len)?.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// Encode `text` as a msgpack str at the end of `out` (as `encode_into(&Value::from(text))`
+/// does, without building the value).
+pub fn encode_str(text: &str, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    encode_str_bytes(text.as_bytes(), out)
+}
+
+fn encode_str_bytes(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
+    let len = bytes.len();
+    match len {
+        0..=31 => out.push(0xa0 | len as u8),
+        32..=0xff => out.extend_from_slice(&[0xd9, len as u8]),
+        0x100..=0xffff => {
+            out.push(0xda);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0xdb);
+            out.extend_from_slice(&len32(len)?.to_be_bytes());
+        }
+    }
+    out.extend_from_slice(bytes);
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 
 use rmpv::Value;
 
-use crate::codec::{CodecError, encode_into};
+use crate::codec::{CodecError, encode_into, encode_str};
 use crate::error::{RemoteError, retn_err};
 use crate::value::ValueExt;
 
@@ -223,7 +223,7 @@ pub(crate) fn write_t2_init(
 ) -> Result<(), CodecError> {
     out.extend_from_slice(T2_INIT);
     out.push(0x93);
-    encode_into(&Value::from(meth), out)?;
+    encode_str(meth, out)?;
     // The array and map headers, then the borrowed items.
     write_array_header(args.len(), out)?;
     for arg in args {
@@ -231,16 +231,16 @@ pub(crate) fn write_t2_init(
     }
     write_map_header(kwargs.len(), out)?;
     for (key, val) in kwargs {
-        encode_into(&Value::from(key.as_str()), out)?;
+        encode_str(key, out)?;
         encode_into(val, out)?;
     }
-    encode_into(&Value::from("name"), out)?;
+    encode_str("name", out)?;
     match name {
-        Some(name) => encode_into(&Value::from(name), out)?,
+        Some(name) => encode_str(name, out)?,
         None => out.push(0xc0),
     }
-    encode_into(&Value::from("sess"), out)?;
-    encode_into(&Value::from(sess), out)
+    encode_str("sess", out)?;
+    encode_str(sess, out)
 }
 
 fn write_array_header(len: usize, out: &mut Vec<u8>) -> Result<(), CodecError> {

@@ -425,12 +425,15 @@ impl Proxy {
         kwargs: Kwargs,
         name: Option<&str>,
     ) -> Result<Response, Error> {
-        let work = async {
+        let work = async move {
             let mut conn = self.take_conn().await?;
             conn.send_with(|out| {
                 msg::write_t2_init(meth, &args, &kwargs, name, &self.inner.sess, out)
             })
             .await?;
+            // Free the arguments while the server works (a batch of records is thousands of
+            // allocations).
+            drop((args, kwargs));
             let first = conn.recv_some().await?;
             let Some((kind, mut info)) = split_mesg(first) else {
                 return Err(Error::BadMesgFormat("reply is not a message".into()));
