@@ -26,6 +26,7 @@ mod exec;
 mod host;
 mod lib;
 mod lift;
+mod morecmds;
 mod pivot;
 mod runt;
 mod value;
