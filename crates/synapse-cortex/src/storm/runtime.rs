@@ -175,6 +175,8 @@ pub struct StormCore {
     /// The host cortex.
     pub host: Arc<dyn StormHost>,
     pivots: std::sync::OnceLock<Arc<pivot::PivotIndex>>,
+    /// When the core started (epoch millis; `uptime`).
+    started: i64,
 }
 
 impl StormCore {
@@ -188,7 +190,13 @@ impl StormCore {
         StormCore {
             host,
             pivots: std::sync::OnceLock::new(),
+            started: synapse_base::now_ms(),
         }
+    }
+
+    /// When the core started (epoch millis).
+    pub(crate) fn started_ms(&self) -> i64 {
+        self.started
     }
 
     /// The views.

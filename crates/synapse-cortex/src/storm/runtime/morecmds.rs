@@ -35,6 +35,7 @@ const NAMES: &[&str] = &[
     "note.add",
     "tree",
     "divert",
+    "uptime",
 ];
 
 /// Whether this module runs the command.
@@ -370,9 +371,40 @@ async fn pure_body(runt: &Arc<Runt>, name: &str, opts: &Opts) -> RResult<usize> 
             let layer = get_layer(runt, opt(opts, "iden"))?;
             runt.shared.print(&layer_repr(&layer)).await;
         }
+        "uptime" => {
+            if let Val::Str(name) = opt(opts, "name") {
+                // no Storm services are connected to this cortex
+                return Err(Flow::Err(StormError::new(
+                    "NoSuchName",
+                    format!("No service with name/iden: {name}"),
+                )));
+            }
+            let started = runt.shared.core.started_ms();
+            let up = (synapse_base::now_ms() - started).max(0);
+            let since = crate::model::time::repr(started);
+            // the reference prints the start time with "%Y-%m-%d %H:%M:%S"
+            let since: String = since.replacen('/', "-", 2).chars().take(19).collect();
+            runt.shared
+                .print(&format!("up {} (since {since})", duration_repr(up)))
+                .await;
+        }
         other => return Err(rterr(format!("Storm command ({other}) not implemented."))),
     }
     Ok(times)
+}
+
+/// The `duration` type's repr: `[<days>D ]HH:MM:SS.mmm`.
+fn duration_repr(ms: i64) -> String {
+    let (days, rem) = (ms / 86_400_000, ms % 86_400_000);
+    let (hours, rem) = (rem / 3_600_000, rem % 3_600_000);
+    let (mins, rem) = (rem / 60_000, rem % 60_000);
+    let (secs, millis) = (rem / 1000, rem % 1000);
+    let mut out = String::new();
+    if days != 0 {
+        out.push_str(&format!("{days}D "));
+    }
+    out.push_str(&format!("{hours:02}:{mins:02}:{secs:02}.{millis:03}"));
+    out
 }
 
 /// `$view.fork(name=)`: a new view over a new layer on top of the view's layers.
@@ -1300,4 +1332,28 @@ fn divert(runt: Arc<Runt>, idle: Option<Arc<Opts>>, mut input: OptsStream) -> It
         }
     }
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_repr_matches_the_reference_type() {
+        assert_eq!(duration_repr(5123), "00:00:05.123");
+        assert_eq!(duration_repr(90_061_001), "1D 01:01:01.001");
+        assert_eq!(duration_repr(0), "00:00:00.000");
+    }
+
+    #[test]
+    fn by_name_keys_put_numbers_first() {
+        let mut names = vec!["b", "10", "a", "9", "nan"];
+        names.sort_by(|a, b| {
+            let (ka, kb) = (name_key(a), name_key(b));
+            ka.0.cmp(&kb.0)
+                .then(ka.1.total_cmp(&kb.1))
+                .then(ka.2.cmp(&kb.2))
+        });
+        assert_eq!(names, vec!["9", "10", "a", "b", "nan"]);
+    }
 }
