@@ -109,6 +109,44 @@ pub trait StormHost: Send + Sync + 'static {
             ))
         })
     }
+    /// Fork a view for a user (`view.fork`, `$view.fork()`); the new view's iden. A cortex
+    /// also makes the auth gates of the new view and layer, with the user their admin.
+    fn fork_view(
+        &self,
+        iden: &str,
+        name: Option<String>,
+        user: &str,
+    ) -> BoxFuture<'_, Result<String, StormError>> {
+        let (iden, user) = (iden.to_owned(), user.to_owned());
+        Box::pin(async move {
+            let view = self
+                .views()
+                .fork(&iden, name, &user)
+                .await
+                .map_err(StormError::from_view)?;
+            Ok(view.iden())
+        })
+    }
+    /// Delete a view (and, in a cortex, its auth gate).
+    fn del_view(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
+        let iden = iden.to_owned();
+        Box::pin(async move {
+            self.views()
+                .del_view(&iden)
+                .await
+                .map_err(StormError::from_view)
+        })
+    }
+    /// Delete a layer no view uses (and, in a cortex, its auth gate).
+    fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
+        let iden = iden.to_owned();
+        Box::pin(async move {
+            self.views()
+                .del_layer(&iden)
+                .await
+                .map_err(StormError::from_view)
+        })
+    }
 }
 
 /// A host over views with in-memory globals (tests, embedding).

@@ -92,6 +92,34 @@ impl StormHost for CortexHost {
         let name = name.to_owned();
         Box::pin(async move { self.0.del_tagprop(&name).await.map_err(cell_error) })
     }
+
+    fn fork_view(
+        &self,
+        iden: &str,
+        name: Option<String>,
+        user: &str,
+    ) -> BoxFuture<'_, Result<String, StormError>> {
+        let (iden, user) = (iden.to_owned(), user.to_owned());
+        Box::pin(async move {
+            let user = self.0.user(&user).map_err(cell_error)?;
+            let view = self
+                .0
+                .fork_view(&iden, name, &user)
+                .await
+                .map_err(cell_error)?;
+            Ok(view.iden())
+        })
+    }
+
+    fn del_view(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
+        let iden = iden.to_owned();
+        Box::pin(async move { self.0.del_view(&iden).await.map_err(cell_error) })
+    }
+
+    fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
+        let iden = iden.to_owned();
+        Box::pin(async move { self.0.del_layer(&iden).await.map_err(cell_error) })
+    }
 }
 
 /// A cell user as the runtime's user (permissions checked through the Cortex).

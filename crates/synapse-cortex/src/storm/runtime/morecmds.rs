@@ -345,10 +345,14 @@ async fn pure_body(runt: &Arc<Runt>, name: &str, opts: &Opts) -> RResult<usize> 
                 ));
             }
             views
-                .merge(&iden, &runt.shared.user.iden, delete)
+                .merge(&iden, &runt.shared.user.iden, false)
                 .await
                 .map_err(Flow::from)?;
-            if !delete {
+            if delete {
+                let layer = view.write_layer().iden();
+                runt.shared.core.host.del_view(&iden).await?;
+                runt.shared.core.host.del_layer(&layer).await?;
+            } else {
                 // the reference swaps in a fresh layer; emptying the merged one leaves the
                 // view in the same state (same layer iden)
                 wipe_layer(&view.write_layer(), &runt.shared.user.iden).await?;
@@ -413,12 +417,17 @@ pub(crate) async fn fork_view(runt: &Runt, view: &View, name: Option<String>) ->
     runt.confirm(&["view", "add"], None)?;
     runt.confirm(&["view", "read"], Some((&iden, "view")))?;
     runt.confirm(&["view", "fork"], Some((&iden, "view")))?;
+    let fork = runt
+        .shared
+        .core
+        .host
+        .fork_view(&iden, name, &runt.shared.user.iden)
+        .await?;
     runt.shared
         .core
         .views()
-        .fork(&iden, name, &runt.shared.user.iden)
-        .await
-        .map_err(Flow::from)
+        .view(&fork)
+        .ok_or_else(|| no_such_view(&fork))
 }
 
 /// The reference's `View.mergeAllowed` for a non-admin: edit permissions on the parent's
