@@ -127,6 +127,17 @@ pub trait StormHost: Send + Sync + 'static {
             Ok(view.iden())
         })
     }
+    /// When the hosting cell started (epoch millis; `uptime`), if known.
+    fn started_ms(&self) -> Option<i64> {
+        None
+    }
+    /// A user by name, else by iden (`runas`); `NoSuchUser` otherwise.
+    fn user_by_name_or_iden(&self, name: &str) -> Result<StormUser, StormError> {
+        Err(StormError::new(
+            "NoSuchUser",
+            format!("No user with name or iden {name}."),
+        ))
+    }
     /// Delete a view (and, in a cortex, its auth gate).
     fn del_view(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
         let iden = iden.to_owned();
@@ -232,9 +243,9 @@ impl StormCore {
         }
     }
 
-    /// When the core started (epoch millis).
+    /// When the hosting cell (else this core) started (epoch millis).
     pub(crate) fn started_ms(&self) -> i64 {
-        self.started
+        self.host.started_ms().unwrap_or(self.started)
     }
 
     /// The views.

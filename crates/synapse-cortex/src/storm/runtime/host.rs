@@ -116,6 +116,21 @@ impl StormHost for CortexHost {
         Box::pin(async move { self.0.del_view(&iden).await.map_err(cell_error) })
     }
 
+    fn started_ms(&self) -> Option<i64> {
+        Some(self.0.cell().started())
+    }
+
+    fn user_by_name_or_iden(&self, name: &str) -> Result<StormUser, StormError> {
+        let auth = self.0.cell().auth();
+        match auth.user_by_name(name).or_else(|| auth.user(name)) {
+            Some(user) => Ok(storm_user(&self.0, &user)),
+            None => Err(StormError::new(
+                "NoSuchUser",
+                format!("No user with name or iden {name}."),
+            )),
+        }
+    }
+
     fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
         let iden = iden.to_owned();
         Box::pin(async move { self.0.del_layer(&iden).await.map_err(cell_error) })

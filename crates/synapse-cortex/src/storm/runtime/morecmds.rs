@@ -36,6 +36,7 @@ const NAMES: &[&str] = &[
     "tree",
     "divert",
     "uptime",
+    "runas",
 ];
 
 /// Whether this module runs the command.
@@ -69,6 +70,7 @@ pub(crate) fn run(
         "note.add" => note_add(runt, idle, input),
         "tree" => tree(runt, runtsafe, input),
         "divert" => divert(runt, idle, input),
+        "runas" => runas(runt, runtsafe, idle, input),
         other => per_node(runt, other.to_owned(), idle, input),
     }
 }
@@ -474,11 +476,13 @@ async fn wipe_layer(layer: &Layer, user: &str) -> RResult<()> {
 
 // ----- view.exec -----
 
-/// Run a query in another view with the given variables; only its print and warn messages
-/// reach the client and its nodes are dropped.
-async fn exec_in_view(
+/// Run a query in a view as a user with the given variables; only its print and warn
+/// messages reach the client and its nodes are dropped.
+async fn exec_sub(
     runt: &Arc<Runt>,
     view: View,
+    user: super::super::runtime::StormUser,
+    asroot: bool,
     text: &str,
     vars: Vec<(String, Val)>,
 ) -> RResult<()> {
@@ -492,11 +496,12 @@ async fn exec_in_view(
     opts.vars = Vec::new();
     opts.idens = Vec::new();
     opts.ndefs = Vec::new();
-    let meta = EditMeta::now(runt.shared.user.iden.clone());
+    opts.sudo = asroot;
+    let meta = EditMeta::now(user.iden.clone());
     let editor = view.editor(meta, crate::view::AllowAll::arc());
     let shared = Arc::new(Shared {
         core: Arc::clone(&runt.shared.core),
-        user: runt.shared.user.clone(),
+        user,
         view,
         opts,
         sink: runt.shared.sink.clone(),
@@ -514,6 +519,57 @@ async fn exec_in_view(
         i?;
     }
     Ok(())
+}
+
+/// Run a query in another view as the same user.
+async fn exec_in_view(
+    runt: &Arc<Runt>,
+    view: View,
+    text: &str,
+    vars: Vec<(String, Val)>,
+) -> RResult<()> {
+    let user = runt.shared.user.clone();
+    exec_sub(runt, view, user, runt.asroot, text, vars).await
+}
+
+// ----- runas -----
+
+fn runas(
+    runt: Arc<Runt>,
+    runtsafe: bool,
+    idle: Option<Arc<Opts>>,
+    mut input: OptsStream,
+) -> ItemStream {
+    async_stream::try_stream! {
+        if !is_admin(&runt) {
+            Err(Flow::Err(StormError::new("AuthDeny", "The runas command requires admin privileges.")
+                .with("user", runt.shared.user.iden.as_str())
+                .with("username", runt.shared.user.name.as_str())))?;
+        }
+        let mut seen = false;
+        while let Some(x) = input.next().await {
+            let (item, opts) = x?;
+            seen = true;
+            let name = opt(&opts, "user").to_str()?;
+            let text = opt(&opts, "storm").to_str()?;
+            let user = runt.shared.core.host.user_by_name_or_iden(&name)?;
+            let asroot = opt(&opts, "asroot").truthy() && runt.asroot;
+            let mut vars = runt.scope_vars();
+            vars.extend(item.path.vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
+            exec_sub(&runt, runt.view.clone(), user, asroot, &text, vars).await?;
+            yield item;
+        }
+        if !seen && runtsafe
+            && let Some(opts) = idle
+        {
+            let name = opt(&opts, "user").to_str()?;
+            let text = opt(&opts, "storm").to_str()?;
+            let user = runt.shared.core.host.user_by_name_or_iden(&name)?;
+            let asroot = opt(&opts, "asroot").truthy() && runt.asroot;
+            exec_sub(&runt, runt.view.clone(), user, asroot, &text, runt.scope_vars()).await?;
+        }
+    }
+    .boxed()
 }
 
 fn view_exec(
