@@ -10,9 +10,9 @@ class FakeRunt:
 
 names = ['LimitCmd','UniqCmd','CountCmd','SpinCmd','MaxCmd','MinCmd','DelNodeCmd','TeeCmd','IntersectCmd','IdenCmd',
          'SleepCmd','HelpCmd','MoveTagCmd','EdgesDelCmd','LiftByVerb','GraphCmd','TagPruneCmd','ReIndexCmd','OnceCmd',
-         'DiffCmd','MergeCmd','ViewExecCmd','TreeCmd','ScrapeCmd','DivertCmd','RunAsCmd']
+         'DiffCmd','MergeCmd','ViewExecCmd','TreeCmd','DivertCmd','RunAsCmd']
 # commands the reference writes in Storm (s_storm.stormcmds)
-purenames = ['view.list', 'view.get', 'view.fork', 'view.merge', 'layer.list', 'layer.get', 'note.add', 'uptime', 'ps.list']
+purenames = ['view.list', 'view.get', 'view.fork', 'view.merge', 'layer.list', 'layer.get', 'note.add', 'uptime']
 out = []
 def parsers():
     for n in names:

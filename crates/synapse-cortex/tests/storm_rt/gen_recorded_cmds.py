@@ -66,6 +66,9 @@ suite('c_views', BASE, [
     FORK + 'view.exec $f.iden { [ inet:ipv4=3.3.3.4 :asn=5 +#foo ] } | view.exec $f.iden { diff | merge --apply } | view.exec $f.iden { diff | $lib.print(left) } | #foo',
     FORK + 'view.exec $f.iden { [ inet:ipv4=3.3.3.4 :asn=5 +#foo ] } | view.exec $f.iden { merge --diff --apply } | inet:ipv4=3.3.3.4',
     FORK + 'view.exec $f.iden { [ inet:ipv4=3.3.3.4 ] [ +(refs)> { inet:ipv4=1.1.1.1 } ] } | view.exec $f.iden { diff | merge --apply } | inet:ipv4=3.3.3.4 -(refs)> *',
+    FORK + 'view.exec $f.iden { [ inet:ipv4=3.3.3.4 +#foo ] } | view.exec $f.iden { diff | merge --apply --wipe } | inet:ipv4=3.3.3.4',
+    FORK + 'view.exec $f.iden { [ inet:ipv4=3.3.3.4 +#foo ] } | view.exec $f.iden { diff | merge --apply --wipe } | view.exec $f.iden { diff | $lib.print(left) }',
+    FORK + 'view.exec $f.iden { [ inet:ipv4=3.3.3.4 ] } | view.exec $f.iden { inet:ipv4=3.3.3.4 | merge --diff }',
     'view.merge $lib.view.get().iden', 'view.merge nope',
     FORK + 'view.exec $f.iden { [ inet:ipv4=3.3.3.5 +#m ] } | view.merge $f.iden | inet:ipv4=3.3.3.5',
     FORK + 'view.exec $f.iden { [ inet:ipv4=3.3.3.5 ] } | view.merge $f.iden | view.exec $f.iden { diff | $lib.print(left) }',
@@ -85,6 +88,9 @@ suite('c_misc', BASE, [
     'divert (1) (2)', 'inet:fqdn=alpha.com | divert $lib.true (1)',
     'function f(n) { [ inet:ipv4=$n ] } inet:asn=100 inet:asn=200 | divert $lib.true $f($node.value())',
     'sudo', 'inet:ipv4 | sudo',
+    'runas nope { }', 'runas --help', 'uptime nope', 'uptime --help', 'inet:ipv4 | view.list | count',
+    'inet:ipv4 | view.exec $lib.view.get().iden { $lib.print(x) } | count',
+    'inet:ipv4=1.1.1.1 | tree { -> inet:asn }', 'inet:fqdn=www.alpha.com | tree { :domain -> inet:fqdn } | tree { :domain -> inet:fqdn } | count',
 ])
 
 with open('recorded_cmds.jsonl', 'w') as fd:
