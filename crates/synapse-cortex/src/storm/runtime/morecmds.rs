@@ -66,7 +66,7 @@ pub(crate) fn run(
         "stats.countby" => countby(runt, runtsafe, input),
         "view.exec" => view_exec(runt, runtsafe, idle, input),
         "diff" => diff(runt, idle, input),
-        "merge" => merge(runt, input),
+        "merge" => merge(runt, idle, input),
         "note.add" => note_add(runt, idle, input),
         "tree" => tree(runt, runtsafe, input),
         "divert" => divert(runt, idle, input),
@@ -770,98 +770,119 @@ struct MergeFlags {
     wipe: bool,
 }
 
-fn merge(runt: Arc<Runt>, mut input: OptsStream) -> ItemStream {
+type MergeSetup = (MergeFlags, Option<TagFilter>, Option<PropFilter>, bool);
+
+/// The flags and filters of a `merge`, with its `--wipe` permission checks.
+fn merge_setup(runt: &Runt, layr0: &Layer, opts: &Opts) -> RResult<MergeSetup> {
+    let flags = MergeFlags {
+        apply: opt(opts, "apply").truthy(),
+        notags: opt(opts, "no_tags").truthy(),
+        onlytags: opt(opts, "only_tags").truthy(),
+        wipe: opt(opts, "wipe").truthy(),
+    };
+    if flags.wipe {
+        if !is_admin(runt) {
+            return Err(Flow::Err(
+                StormError::new("AuthDeny", "merge --wipe requires view admin")
+                    .with("user", runt.shared.user.iden.as_str())
+                    .with("username", runt.shared.user.name.as_str()),
+            ));
+        }
+        runt.confirm(&["layer", "del"], Some((&layr0.iden(), "layer")))?;
+    }
+    let globs = |v: &[String]| v.iter().map(|g| super::cond::tag_glob(g)).collect();
+    let inc = str_list(opt(opts, "include_tags"))?;
+    let exc = str_list(opt(opts, "exclude_tags"))?;
+    let tagf = if !inc.is_empty() {
+        Some(TagFilter {
+            globs: globs(&inc),
+            include: true,
+        })
+    } else if !exc.is_empty() {
+        Some(TagFilter {
+            globs: globs(&exc),
+            include: false,
+        })
+    } else {
+        None
+    };
+    let inc = str_list(opt(opts, "include_props"))?;
+    let exc = str_list(opt(opts, "exclude_props"))?;
+    let propf = if !inc.is_empty() {
+        Some(PropFilter {
+            names: inc,
+            include: true,
+        })
+    } else if !exc.is_empty() {
+        Some(PropFilter {
+            names: exc,
+            include: false,
+        })
+    } else {
+        None
+    };
+    Ok((flags, tagf, propf, opt(opts, "diff").truthy()))
+}
+
+fn merge(runt: Arc<Runt>, idle: Option<Arc<Opts>>, mut input: OptsStream) -> ItemStream {
     async_stream::try_stream! {
-        let viewdef = runt.view.def();
-        if viewdef.parent.is_none() {
+        if runt.view.def().parent.is_none() {
             Err(Flow::Err(StormError::new("CantMergeView", "You may only merge nodes in forked views")))?;
         }
         let layers = runt.view.layers();
         let (Some(layr0), Some(layr1)) = (layers.first().cloned(), layers.get(1).cloned()) else {
             return;
         };
-        let mut setup: Option<(MergeFlags, Option<TagFilter>, Option<PropFilter>)> = None;
-        let mut diffmode = false;
-        // with --diff the inbound nodes pass through and the top layer's nodes are merged
-        let mut todo: std::collections::VecDeque<Item> = Default::default();
-        loop {
-            let next = if diffmode {
-                match todo.pop_front() {
-                    Some(i) => Some(i),
-                    None => break,
+        // the options: given once (runtime-safe), else those of the first node
+        let mut first: Option<Item> = None;
+        let opts = match idle {
+            Some(o) => o,
+            None => match input.next().await {
+                Some(x) => {
+                    let (item, o) = x?;
+                    first = Some(item);
+                    o
                 }
-            } else {
-                match input.next().await {
-                    Some(x) => {
-                        let (item, opts) = x?;
-                        if setup.is_none() {
-                            let flags = MergeFlags {
-                                apply: opt(&opts, "apply").truthy(),
-                                notags: opt(&opts, "no_tags").truthy(),
-                                onlytags: opt(&opts, "only_tags").truthy(),
-                                wipe: opt(&opts, "wipe").truthy(),
-                            };
-                            if flags.wipe {
-                                if !is_admin(&runt) {
-                                    Err(Flow::Err(StormError::new("AuthDeny", "merge --wipe requires view admin")
-                                        .with("user", runt.shared.user.iden.as_str())
-                                        .with("username", runt.shared.user.name.as_str())))?;
-                                }
-                                runt.confirm(&["layer", "del"], Some((&layr0.iden(), "layer")))?;
-                            }
-                            let inc = str_list(opt(&opts, "include_tags"))?;
-                            let exc = str_list(opt(&opts, "exclude_tags"))?;
-                            let tagf = if !inc.is_empty() {
-                                Some(TagFilter { globs: inc.iter().map(|g| super::cond::tag_glob(g)).collect(), include: true })
-                            } else if !exc.is_empty() {
-                                Some(TagFilter { globs: exc.iter().map(|g| super::cond::tag_glob(g)).collect(), include: false })
-                            } else {
-                                None
-                            };
-                            let inc = str_list(opt(&opts, "include_props"))?;
-                            let exc = str_list(opt(&opts, "exclude_props"))?;
-                            let propf = if !inc.is_empty() {
-                                Some(PropFilter { names: inc, include: true })
-                            } else if !exc.is_empty() {
-                                Some(PropFilter { names: exc, include: false })
-                            } else {
-                                None
-                            };
-                            if opt(&opts, "diff").truthy() {
-                                diffmode = true;
-                            }
-                            setup = Some((flags, tagf, propf));
-                        }
-                        if diffmode {
-                            // pass every inbound node through, then merge the top layer
-                            yield item;
-                            while let Some(x) = input.next().await {
-                                yield x?.0;
-                            }
-                            let mut sodes = layr0.sodes();
-                            while let Some(s) = sodes.next().await {
-                                let (buid, _) = s.map_err(|e| Flow::from(crate::view::Error::from(e)))?;
-                                if let Some(node) = runt.view.get_node(buid).await.map_err(Flow::from)? {
-                                    let path = runt.init_path(&node);
-                                    todo.push_back(Item { node: Arc::new(node), path });
-                                }
-                            }
-                            continue;
-                        }
-                        Some(item)
-                    }
-                    None => None,
+                None => return,
+            },
+        };
+        let (flags, tagf, propf, diffmode) = merge_setup(&runt, &layr0, &opts)?;
+        if diffmode {
+            // with --diff the inbound nodes pass on and the top layer's nodes are merged
+            if let Some(item) = first.take() {
+                yield item;
+            }
+            while let Some(x) = input.next().await {
+                yield x?.0;
+            }
+            let mut buids = Vec::new();
+            let mut sodes = layr0.sodes();
+            while let Some(x) = sodes.next().await {
+                buids.push(x.map_err(|e| Flow::from(crate::view::Error::from(e)))?.0);
+            }
+            for buid in buids {
+                let Some(node) = runt.view.get_node(buid).await.map_err(Flow::from)? else { continue };
+                let path = runt.init_path(&node);
+                let item = Item { node: Arc::new(node), path };
+                if let Some(out) = merge_node(&runt, &layr0, &layr1, item, flags, tagf.as_ref(), propf.as_ref()).await? {
+                    yield out;
                 }
-            };
-            let Some(item) = next else { break };
-            let Some((flags, tagf, propf)) = &setup else { break };
-            if let Some(out) = merge_node(&runt, &layr0, &layr1, item, *flags, tagf.as_ref(), propf.as_ref()).await? {
-                yield out;
+            }
+        } else {
+            loop {
+                let item = match first.take() {
+                    Some(item) => item,
+                    None => match input.next().await {
+                        Some(x) => x?.0,
+                        None => break,
+                    },
+                };
+                if let Some(out) = merge_node(&runt, &layr0, &layr1, item, flags, tagf.as_ref(), propf.as_ref()).await? {
+                    yield out;
+                }
             }
         }
-        if let Some((flags, _, _)) = &setup
-            && flags.apply && flags.wipe
-        {
+        if flags.apply && flags.wipe {
             wipe_layer(&layr0, &runt.shared.user.iden).await?;
         }
     }
