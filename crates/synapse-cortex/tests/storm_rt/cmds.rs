@@ -153,3 +153,38 @@ async fn uptime_prints_duration_and_start() {
     let out = core.storm("uptime nope", &serde_json::json!({})).await;
     assert_eq!(err_of(&out).map(|e| e.0), Some("NoSuchName".to_owned()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_views_and_layers_have_the_reference_messages() {
+    let core = Core::new().await;
+    let opts = serde_json::json!({});
+    let out = core.storm("view.get nope", &opts).await;
+    assert_eq!(
+        err_of(&out),
+        Some((
+            "NoSuchView".to_owned(),
+            "No view with iden='nope'".to_owned()
+        ))
+    );
+    let out = core.storm("view.exec nope { }", &opts).await;
+    assert_eq!(
+        err_of(&out),
+        Some(("NoSuchView".to_owned(), "No such view iden=nope".to_owned()))
+    );
+    let out = core.storm("layer.get nope", &opts).await;
+    assert_eq!(
+        err_of(&out),
+        Some((
+            "NoSuchIden".to_owned(),
+            "No layer with iden: nope".to_owned()
+        ))
+    );
+    let out = core.storm("diff", &opts).await;
+    assert_eq!(
+        err_of(&out),
+        Some((
+            "StormRuntimeError".to_owned(),
+            "You may only generate a diff in a forked view.".to_owned()
+        ))
+    );
+}

@@ -263,11 +263,18 @@ fn get_view(runt: &Runt, iden: &Val) -> RResult<View> {
         Val::Null => runt.view.clone(),
         v => {
             let iden = v.to_str()?;
-            runt.shared
-                .core
-                .views()
-                .view(&iden)
-                .ok_or_else(|| no_such_view(&iden))?
+            runt.shared.core.views().view(&iden).ok_or_else(|| {
+                Flow::Err(
+                    StormError::new(
+                        "NoSuchView",
+                        format!(
+                            "No view with iden={}",
+                            crate::model::value::py_repr_str(&iden)
+                        ),
+                    )
+                    .with("iden", iden.as_str()),
+                )
+            })?
         }
     };
     runt.confirm(&["view", "read"], Some((&view.iden(), "view")))?;
