@@ -13,6 +13,8 @@ mod axon;
 mod http;
 #[path = "core/perms.rs"]
 mod perms;
+#[path = "core/stormcmds.rs"]
+mod stormcmds;
 #[path = "core/stormhook.rs"]
 mod stormhook;
 #[path = "core/util.rs"]

@@ -3,6 +3,7 @@
 
 mod storm_rt {
     pub(crate) mod cases;
+    pub(crate) mod cmds;
     pub(crate) mod conformance;
     pub(crate) mod util;
 }

@@ -26,6 +26,7 @@ mod exec;
 mod host;
 mod lib;
 mod lift;
+mod morecmds;
 mod pivot;
 mod runt;
 mod value;
@@ -108,6 +109,55 @@ pub trait StormHost: Send + Sync + 'static {
             ))
         })
     }
+    /// Fork a view for a user (`view.fork`, `$view.fork()`); the new view's iden. A cortex
+    /// also makes the auth gates of the new view and layer, with the user their admin.
+    fn fork_view(
+        &self,
+        iden: &str,
+        name: Option<String>,
+        user: &str,
+    ) -> BoxFuture<'_, Result<String, StormError>> {
+        let (iden, user) = (iden.to_owned(), user.to_owned());
+        Box::pin(async move {
+            let view = self
+                .views()
+                .fork(&iden, name, &user)
+                .await
+                .map_err(StormError::from_view)?;
+            Ok(view.iden())
+        })
+    }
+    /// When the hosting cell started (epoch millis; `uptime`), if known.
+    fn started_ms(&self) -> Option<i64> {
+        None
+    }
+    /// A user by name, else by iden (`runas`); `NoSuchUser` otherwise.
+    fn user_by_name_or_iden(&self, name: &str) -> Result<StormUser, StormError> {
+        Err(StormError::new(
+            "NoSuchUser",
+            format!("No user with name or iden {name}."),
+        ))
+    }
+    /// Delete a view (and, in a cortex, its auth gate).
+    fn del_view(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
+        let iden = iden.to_owned();
+        Box::pin(async move {
+            self.views()
+                .del_view(&iden)
+                .await
+                .map_err(StormError::from_view)
+        })
+    }
+    /// Delete a layer no view uses (and, in a cortex, its auth gate).
+    fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
+        let iden = iden.to_owned();
+        Box::pin(async move {
+            self.views()
+                .del_layer(&iden)
+                .await
+                .map_err(StormError::from_view)
+        })
+    }
 }
 
 /// A host over views with in-memory globals (tests, embedding).
@@ -174,6 +224,8 @@ pub struct StormCore {
     /// The host cortex.
     pub host: Arc<dyn StormHost>,
     pivots: std::sync::OnceLock<Arc<pivot::PivotIndex>>,
+    /// When the core started (epoch millis; `uptime`).
+    started: i64,
 }
 
 impl StormCore {
@@ -187,7 +239,13 @@ impl StormCore {
         StormCore {
             host,
             pivots: std::sync::OnceLock::new(),
+            started: synapse_base::now_ms(),
         }
+    }
+
+    /// When the hosting cell (else this core) started (epoch millis).
+    pub(crate) fn started_ms(&self) -> i64 {
+        self.host.started_ms().unwrap_or(self.started)
     }
 
     /// The views.

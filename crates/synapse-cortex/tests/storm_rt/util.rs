@@ -19,7 +19,10 @@ impl Core {
     pub(crate) async fn new() -> Core {
         let dir = tempfile::tempdir().expect("tempdir");
         let model = Model::load_default().expect("model");
-        let views = Views::open(dir.path(), model).await.expect("views");
+        // as the cortex does: the default view and layer are created by root
+        let views = Views::open_as(dir.path(), model, &Core::root().iden)
+            .await
+            .expect("views");
         Core {
             core: Arc::new(StormCore::new(Arc::new(views))),
             _dir: dir,

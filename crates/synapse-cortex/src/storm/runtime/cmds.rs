@@ -520,7 +520,7 @@ pub(crate) fn command_names() -> Vec<String> {
     names
 }
 
-type OptsStream = BoxStream<'static, RResult<(Item, Arc<Opts>)>>;
+pub(crate) type OptsStream = BoxStream<'static, RResult<(Item, Arc<Opts>)>>;
 
 async fn parse_argv(runt: &Arc<Runt>, spec: &Spec, argv: Vec<Val>) -> RResult<Arc<Opts>> {
     let parsed = Parser::new(spec, runt).parse(argv);
@@ -550,12 +550,22 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
             Err(runt.error(op.span, "IsReadOnly", format!("Command ({}) is not marked safe for readonly use.", cmd.name)))?;
         }
         let args = cmd.args.clone();
+        let mut idle = None;
         let stream: OptsStream = if runtsafe {
+            // pull the first node before evaluating the arguments, as the reference does:
+            // upstream assignments (`$x=... | cmd $x`) run first
+            let mut input = input;
+            let first = input.next().await;
+            let input = match first {
+                Some(first) => futures::stream::once(async move { first }).chain(input).boxed(),
+                None => input,
+            };
             let mut argv = Vec::new();
             for a in &args {
                 argv.push(eval(&runt, a, None).await?);
             }
             let opts = parse_argv(&runt, &spec, argv).await?;
+            idle = Some(Arc::clone(&opts));
             input.map(move |i| i.map(|i| (i, Arc::clone(&opts)))).boxed()
         } else {
             let runt2 = Arc::clone(&runt);
@@ -584,7 +594,11 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
                 }
             }
         };
-        let mut out = run_cmd(&runt, &cmd.name, runtsafe, stream, op.span).await?;
+        let mut out = if super::morecmds::handles(&cmd.name) {
+            super::morecmds::run(&runt, &cmd.name, runtsafe, idle, stream)
+        } else {
+            run_cmd(&runt, &cmd.name, runtsafe, stream, op.span).await?
+        };
         while let Some(item) = out.next().await {
             yield item?;
         }
@@ -611,7 +625,7 @@ fn opt<'a>(opts: &'a Opts, name: &str) -> &'a Val {
 }
 
 /// Parse the text of a query argument and plan it for a sub-runtime.
-fn sub_query(runt: &Arc<Runt>, text: &str) -> RResult<(Arc<Runt>, Pipeline)> {
+pub(crate) fn sub_query(runt: &Arc<Runt>, text: &str) -> RResult<(Arc<Runt>, Pipeline)> {
     let query =
         crate::storm::parse_query(text).map_err(|e| Flow::Err(super::bad_syntax(text, &e)))?;
     let plan = exec::plan_query(text, &query, Vec::new(), exec::visible_vars(runt))?;

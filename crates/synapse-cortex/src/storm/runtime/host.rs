@@ -92,6 +92,49 @@ impl StormHost for CortexHost {
         let name = name.to_owned();
         Box::pin(async move { self.0.del_tagprop(&name).await.map_err(cell_error) })
     }
+
+    fn fork_view(
+        &self,
+        iden: &str,
+        name: Option<String>,
+        user: &str,
+    ) -> BoxFuture<'_, Result<String, StormError>> {
+        let (iden, user) = (iden.to_owned(), user.to_owned());
+        Box::pin(async move {
+            let user = self.0.user(&user).map_err(cell_error)?;
+            let view = self
+                .0
+                .fork_view(&iden, name, &user)
+                .await
+                .map_err(cell_error)?;
+            Ok(view.iden())
+        })
+    }
+
+    fn del_view(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
+        let iden = iden.to_owned();
+        Box::pin(async move { self.0.del_view(&iden).await.map_err(cell_error) })
+    }
+
+    fn started_ms(&self) -> Option<i64> {
+        Some(self.0.cell().started())
+    }
+
+    fn user_by_name_or_iden(&self, name: &str) -> Result<StormUser, StormError> {
+        let auth = self.0.cell().auth();
+        match auth.user_by_name(name).or_else(|| auth.user(name)) {
+            Some(user) => Ok(storm_user(&self.0, &user)),
+            None => Err(StormError::new(
+                "NoSuchUser",
+                format!("No user with name or iden {name}."),
+            )),
+        }
+    }
+
+    fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
+        let iden = iden.to_owned();
+        Box::pin(async move { self.0.del_layer(&iden).await.map_err(cell_error) })
+    }
 }
 
 /// A cell user as the runtime's user (permissions checked through the Cortex).

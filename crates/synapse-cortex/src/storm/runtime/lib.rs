@@ -1072,6 +1072,14 @@ async fn obj_method(
                 ))
             })?;
             match name {
+                "fork" => {
+                    let fname = match arg(args, kwargs, 0, "name") {
+                        None | Some(Val::Null) => None,
+                        Some(v) => Some(v.to_str()?),
+                    };
+                    let fork = super::morecmds::fork_view(runt, &view, fname).await?;
+                    Ok(Val::Obj(Arc::new(Obj::View(fork.iden()))))
+                }
                 "pack" => Ok(Val::from_msgpack(&view.pack())),
                 "layers" => Ok(new_list(
                     view.layers()
