@@ -175,6 +175,9 @@ pub(crate) struct LayerShared {
     pub(crate) abrvs: Arc<Abrvs>,
     pub(crate) persisted: Mutex<HashSet<abrv::AbrvId>>,
     next_offset: AtomicU64,
+    /// The write generation: bumped by every applied batch on the slab thread before it runs
+    /// and again once it is committed (see [`Layer::write_gen`]).
+    write_gen: AtomicU64,
 }
 
 /// A layer definition, as the reference's layer def dict.
@@ -264,6 +267,9 @@ pub struct Applied {
     pub offset: Option<u64>,
     /// The applied edits (nodes without changes are left out).
     pub edits: Vec<NodeEdit>,
+    /// The layer's write generation just before this batch; once the batch is committed
+    /// the generation is `write_gen + 2` unless other batches were applied meanwhile.
+    pub write_gen: u64,
 }
 
 /// One logged batch.
@@ -405,6 +411,7 @@ impl Layer {
             abrvs,
             persisted: Mutex::new(ids),
             next_offset: AtomicU64::new(next),
+            write_gen: AtomicU64::new(0),
         });
         Ok(Layer {
             inner: Arc::new(Inner {
@@ -481,25 +488,41 @@ impl Layer {
         let shared = Arc::clone(&self.inner.shared);
         let logedits = self.inner.logedits.load(Ordering::Relaxed);
         let span = tracing::debug_span!("layer.apply", layer = %self.iden(), nodes = edits.len());
-        let result = self
-            .inner
-            .slab
-            .write_commit(move |txn| -> Result<apply::BatchResult, Error> {
-                let _enter = span.enter();
-                let offs = logedits.then(|| shared.next_offset.load(Ordering::Relaxed));
-                let result = apply::Batch::new(txn, &shared, meta.time).run(edits, &meta, offs)?;
-                if let Some(offs) = result.offset {
-                    shared.next_offset.store(offs + 1, Ordering::Relaxed);
-                }
-                Ok(result)
-            })
-            .await?;
+        let written =
+            self.inner
+                .slab
+                .write(move |txn| -> Result<(u64, apply::BatchResult), Error> {
+                    let _enter = span.enter();
+                    // Bumped before the batch runs (the slab thread orders it with every other
+                    // batch), so readers that load the generation later see it changed.
+                    let wgen = shared.write_gen.fetch_add(1, Ordering::SeqCst);
+                    let offs = logedits.then(|| shared.next_offset.load(Ordering::Relaxed));
+                    let result =
+                        apply::Batch::new(txn, &shared, meta.time).run(edits, &meta, offs)?;
+                    if let Some(offs) = result.offset {
+                        shared.next_offset.store(offs + 1, Ordering::Relaxed);
+                    }
+                    Ok((wgen, result))
+                });
+        // Both jobs are queued now; waiting for the commit first means one wake-up of this
+        // task per batch (the write's reply is ready by then), not two.
+        let committed = self.inner.slab.commit().await;
+        let result = match (written.await, committed) {
+            (Ok(result), Ok(())) => Ok(result),
+            (Err(err), _) => Err(err),
+            (Ok(_), Err(err)) => Err(Error::from(err)),
+        };
+        // Bumped again once committed: a snapshot read that started between the first bump
+        // and the commit (so missed the batch) is invalidated by this one.
+        self.inner.shared.write_gen.fetch_add(1, Ordering::SeqCst);
+        let (wgen, result) = result?;
         if let Some(offs) = result.offset {
             self.inner.offsets.send_replace(offs + 1);
         }
         Ok(Applied {
             offset: result.offset,
             edits: result.edits,
+            write_gen: wgen,
         })
     }
 
@@ -805,6 +828,18 @@ impl Layer {
             Ok(out)
         })
         .await
+    }
+
+    /// The identity of this layer handle's shared state (equal for clones).
+    pub(crate) fn ident(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
+    /// The write generation: it changes whenever a batch of edits is applied to the layer
+    /// (twice per batch: before it runs and once it is committed). A reader that loads it
+    /// before a read and finds it unchanged later knows that its read is still current.
+    pub fn write_gen(&self) -> u64 {
+        self.inner.shared.write_gen.load(Ordering::SeqCst)
     }
 
     /// The offset the next logged batch will get.

@@ -262,6 +262,32 @@ impl View {
         Ok(layer.apply(edits, meta).await?.edits)
     }
 
+    /// As [`View::apply_edits`], with the write layer's generation before the batch
+    /// ([`crate::layer::Applied::write_gen`]).
+    pub(crate) async fn apply_edits_gen(
+        &self,
+        edits: Vec<NodeEdit>,
+        meta: EditMeta,
+    ) -> Result<(Vec<NodeEdit>, u64), Error> {
+        let layer = self.write_layer();
+        if layer.is_readonly() {
+            return Err(Error::IsReadOnly("The view is in read-only mode.".into()));
+        }
+        let applied = layer.apply(edits, meta).await?;
+        Ok((applied.edits, applied.write_gen))
+    }
+
+    /// The write generations of the layers, top first, each with the layer's identity: equal
+    /// values mean no batch was applied to any layer of the view in between (and the layer
+    /// stack is the same).
+    pub(crate) fn write_gens(&self) -> Vec<(usize, u64)> {
+        let stack = self.inner.stack.read().unwrap_or_else(poisoned);
+        std::iter::once(&stack.top)
+            .chain(stack.below.iter())
+            .map(|layer| (layer.ident(), layer.write_gen()))
+            .collect()
+    }
+
     // ----- nodes -----
 
     /// Storage nodes of many buids from the given layers: `out[i][j]` is buid `i` in layer `j`.

@@ -8,7 +8,11 @@
 //! changes propagating to subdomains) come after it.
 //!
 //! Reads of existing node state go through a cache that [`Editor::prefetch`] fills with one
-//! read per layer, which is how bulk adds avoid a read per node.
+//! read per layer, which is how bulk adds avoid a read per node. The cache lives as long as
+//! the editor (a Storm query, as the reference's snap node cache), across applies: an apply
+//! drops the nodes its batch edited, and the whole cache is dropped as soon as any batch
+//! not made by this editor was applied to a layer of the view (the layers' write
+//! generations), so the editor never works from state older than the last write.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -391,6 +395,8 @@ pub struct Editor {
     protos: Vec<Proto>,
     index: BuidMap<usize>,
     cache: BuidMap<Option<Node>>,
+    /// The view's layer write generations the cache is current for.
+    cache_gens: Vec<(usize, u64)>,
     tagnorms: HashMap<String, Result<(String, NormInfo), ModelError>>,
 }
 
@@ -405,6 +411,9 @@ impl std::fmt::Debug for Editor {
 
 type EdResult<T> = Result<T, Error>;
 
+/// At most this many node states are cached (the cache is cleared when full).
+const CACHE_MAX: usize = 20_000;
+
 impl Editor {
     pub(crate) fn new(view: View, meta: EditMeta, perms: Arc<dyn EditPerms>) -> Editor {
         Editor {
@@ -417,6 +426,7 @@ impl Editor {
             protos: Vec::new(),
             index: BuidMap::default(),
             cache: BuidMap::default(),
+            cache_gens: Vec::new(),
             tagnorms: HashMap::new(),
         }
     }
@@ -456,6 +466,7 @@ impl Editor {
 
     /// Load the current state of nodes into the editor's cache with one read per layer.
     pub async fn prefetch(&mut self, buids: &[Buid]) -> EdResult<()> {
+        self.check_cache();
         let mut want: Vec<Buid> = buids
             .iter()
             .filter(|b| !self.cache.contains_key(*b) && !self.index.contains_key(*b))
@@ -467,17 +478,48 @@ impl Editor {
             return Ok(());
         }
         let nodes = self.view.get_nodes(&want).await?;
+        if self.cache.len() + want.len() > CACHE_MAX {
+            self.cache.clear();
+        }
         for (buid, node) in want.into_iter().zip(nodes) {
             self.cache.insert(buid, node);
         }
         Ok(())
     }
 
+    /// Drop the cached node states if a batch was applied to a layer of the view since they
+    /// were read (the generations are loaded before any read, so a read that raced with a
+    /// batch is dropped too).
+    fn check_cache(&mut self) {
+        let gens = self.view.write_gens();
+        if gens != self.cache_gens {
+            self.cache.clear();
+            self.cache_gens = gens;
+        }
+    }
+
+    /// After this editor applied a batch: drop the nodes it edited and, unless the batch
+    /// was the only one applied since the cache was last checked, everything.
+    fn own_batch_applied(&mut self, wgen: u64, touched: &[Buid]) {
+        for buid in touched {
+            self.cache.remove(buid);
+        }
+        match self.cache_gens.first_mut() {
+            Some((_, last)) if *last == wgen => *last = wgen + 2,
+            _ => self.cache.clear(),
+        }
+        self.check_cache();
+    }
+
     async fn node_state(&mut self, buid: Buid) -> EdResult<Option<Node>> {
+        self.check_cache();
         if let Some(node) = self.cache.get(&buid) {
             return Ok(node.clone());
         }
         let node = self.view.get_node(buid).await?;
+        if self.cache.len() >= CACHE_MAX {
+            self.cache.clear();
+        }
         self.cache.insert(buid, node.clone());
         Ok(node)
     }
@@ -638,6 +680,7 @@ impl Editor {
         };
         // Skip the prefetch when the node's state is known (the caller prefetched).
         let primary = make_buid(form, &norm);
+        self.check_cache();
         if !self.cache.contains_key(&primary) && !self.index.contains_key(&primary) {
             let mut wanted = Vec::new();
             self.add_node_buids(form, valu, props, &mut wanted);
@@ -1670,11 +1713,29 @@ impl Editor {
                 .filter(|p| p.is_new)
                 .map(|p| (p.buid, ()))
                 .collect();
-            self.reset();
+            // Nodes loaded without edits (tag nodes, ...) keep their cached state.
+            let touched: Vec<Buid> = self
+                .protos
+                .iter()
+                .filter(|p| p.has_edits())
+                .map(|p| p.buid)
+                .collect();
+            self.protos.clear();
+            self.index.clear();
             if edits.is_empty() {
                 break;
             }
-            let applied = self.view.apply_edits(edits, self.meta_now()).await?;
+            let applied = self.view.apply_edits_gen(edits, self.meta_now()).await;
+            let applied = match applied {
+                Ok((applied, wgen)) => {
+                    self.own_batch_applied(wgen, &touched);
+                    applied
+                }
+                Err(err) => {
+                    self.cache.clear();
+                    return Err(err);
+                }
+            };
             let cascades = fqdn_cascades(&applied, &added);
             if !applied.is_empty() {
                 batches.push(applied);
@@ -1697,6 +1758,7 @@ impl Editor {
 
     /// Drop everything staged and cached.
     pub fn reset(&mut self) {
+        self.cache_gens.clear();
         self.protos.clear();
         self.index.clear();
         self.cache.clear();

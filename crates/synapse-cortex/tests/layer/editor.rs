@@ -113,3 +113,147 @@ async fn dns_a_adds_its_fqdn_and_ipv4() {
     assert!(get("reprs").is_some());
     views.fini().await;
 }
+
+fn tags_of(node: &synapse_cortex::node::Node) -> Vec<String> {
+    let mut tags: Vec<String> = node.tags.iter().map(|(t, _)| t.clone()).collect();
+    tags.sort();
+    tags
+}
+
+/// An editor keeps the node states it read across its applies; what other editors applied
+/// meanwhile must still show: tags added and removed, a node deleted then re-added.
+#[tokio::test]
+async fn node_cache_sees_other_editors_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let views = open(dir.path()).await;
+    let view = views.default_view();
+    let mut ed1 = editor(&view);
+    let mut ed2 = editor(&view);
+    let ip = ed1
+        .add_node("inet:ipv4", &s("1.2.3.4"))
+        .await
+        .unwrap()
+        .unwrap();
+    ed1.add_tag(&ip, "foo", None).await.unwrap();
+    ed1.apply().await.unwrap();
+    let node = ed1.node(&ip).await.unwrap().unwrap();
+    assert_eq!(tags_of(&node), ["foo"]);
+    // Read the tag node through ed1 too (cached from here on).
+    let foo = buid("syn:tag", &s("foo"));
+    assert!(ed1.node(&foo).await.unwrap().is_some());
+
+    ed2.del_tag(&ip, "foo").await.unwrap();
+    ed2.add_tag(&ip, "bar", None).await.unwrap();
+    ed2.apply().await.unwrap();
+    let node = ed1.node(&ip).await.unwrap().unwrap();
+    assert_eq!(tags_of(&node), ["bar"]);
+
+    // Deleted by the other editor: gone for ed1, and ed1 adds it anew.
+    ed2.del_node(&foo, true).await.unwrap();
+    ed2.del_node(&ip, true).await.unwrap();
+    ed2.apply().await.unwrap();
+    assert!(ed1.node(&ip).await.unwrap().is_none());
+    let again = ed1
+        .add_node("inet:ipv4", &s("1.2.3.4"))
+        .await
+        .unwrap()
+        .unwrap();
+    ed1.add_tag(&again, "foo", None).await.unwrap();
+    let batches = ed1.apply().await.unwrap();
+    let adds: Vec<&str> = batches[0]
+        .iter()
+        .filter(|ne| {
+            ne.edits
+                .iter()
+                .any(|e| matches!(e.op, EditOp::NodeAdd { .. }))
+        })
+        .map(|ne| ne.form.as_str())
+        .collect();
+    assert_eq!(adds, ["inet:ipv4", "syn:tag"]);
+    let node = view.get_node(ip).await.unwrap().unwrap();
+    assert_eq!(tags_of(&node), ["foo"]);
+    assert!(view.get_node(foo).await.unwrap().is_some());
+
+    // State read before an apply of another editor (nothing staged yet) is not served
+    // after it either.
+    ed1.prefetch(&[buid("inet:ipv4", &Value::from(0x0505_0505))])
+        .await
+        .unwrap();
+    let five = ed2
+        .add_node("inet:ipv4", &s("5.5.5.5"))
+        .await
+        .unwrap()
+        .unwrap();
+    ed2.apply().await.unwrap();
+    assert!(ed1.node(&five).await.unwrap().is_some());
+}
+
+/// An editor's own applied edits replace what it had cached: deleting and re-adding a node,
+/// removing tags, editing the tag nodes themselves.
+#[tokio::test]
+async fn node_cache_follows_own_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let views = open(dir.path()).await;
+    let view = views.default_view();
+    let mut ed = editor(&view);
+    for round in 0..3 {
+        let ip = ed
+            .add_node("inet:ipv4", &s("1.2.3.4"))
+            .await
+            .unwrap()
+            .unwrap();
+        ed.add_tag(&ip, "foo.bar", None).await.unwrap();
+        ed.set_prop(&ip, "asn", &Value::from(round)).await.unwrap();
+        let batches = ed.apply().await.unwrap();
+        assert!(
+            batches[0].iter().any(|ne| ne.buid == ip
+                && ne
+                    .edits
+                    .iter()
+                    .any(|e| matches!(e.op, EditOp::NodeAdd { .. }))),
+            "round {round}: the node is added again"
+        );
+        let node = ed.node(&ip).await.unwrap().unwrap();
+        assert_eq!(tags_of(&node), ["foo", "foo.bar"]);
+        assert_eq!(node.get("asn"), Some(&Value::from(round)));
+        ed.del_tag(&ip, "foo").await.unwrap();
+        ed.apply().await.unwrap();
+        assert!(tags_of(&ed.node(&ip).await.unwrap().unwrap()).is_empty());
+        // The tag node is deleted too: the next round creates it again.
+        let bar = buid("syn:tag", &s("foo.bar"));
+        assert!(ed.node(&bar).await.unwrap().is_some());
+        ed.del_node(&bar, true).await.unwrap();
+        ed.del_node(&ip, true).await.unwrap();
+        ed.apply().await.unwrap();
+        assert!(ed.node(&ip).await.unwrap().is_none());
+        assert!(ed.node(&bar).await.unwrap().is_none());
+        assert!(view.get_node(ip).await.unwrap().is_none());
+    }
+}
+
+/// In a fork, writes by another view to the layer below also invalidate what was read.
+#[tokio::test]
+async fn node_cache_sees_writes_to_lower_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let views = open(dir.path()).await;
+    let base = views.default_view();
+    let fork = views
+        .fork(&base.iden(), Some("fork".into()), "root")
+        .await
+        .unwrap();
+    let mut fed = editor(&fork);
+    let ip = buid("inet:ipv4", &Value::from(0x0102_0304));
+    assert!(fed.node(&ip).await.unwrap().is_none());
+    let mut bed = editor(&base);
+    bed.add_node("inet:ipv4", &s("1.2.3.4")).await.unwrap();
+    bed.apply().await.unwrap();
+    assert!(fed.node(&ip).await.unwrap().is_some());
+    // And the fork does not add it again (it exists below).
+    fed.add_node("inet:ipv4", &s("1.2.3.4")).await.unwrap();
+    let batches = fed.apply().await.unwrap();
+    assert!(batches.iter().flatten().all(|ne| {
+        ne.edits
+            .iter()
+            .all(|e| !matches!(e.op, EditOp::NodeAdd { .. }))
+    }));
+}

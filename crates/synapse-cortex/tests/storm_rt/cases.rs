@@ -17,3 +17,55 @@ async fn debug_messages() {
     }
     assert!(all.iter().any(|m| m.kind == "fini"));
 }
+
+/// The nodes `(form, valu, props, tags)` of a query's output; panics on an error message.
+async fn nodes_of(core: &Core, text: &str) -> Vec<serde_json::Value> {
+    let out = super::util::outcome(&core.storm(text, &serde_json::json!({})).await);
+    assert_eq!(out.error, None, "{text}");
+    out.nodes
+}
+
+/// A query sees its own edits from block to block and from subqueries, including deletes
+/// and re-adds of nodes its editor has already read (expectations from the reference).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_seen_within_query() {
+    use serde_json::json;
+    let cases: [(&str, &str, Vec<serde_json::Value>); 6] = [
+        (
+            "[inet:ipv4=1.2.3.4 +#foo] [ -#foo ] [ +#bar ]",
+            "inet:ipv4",
+            vec![json!(["inet:ipv4", 16909060, {"type": "unicast"}, ["bar"]])],
+        ),
+        (
+            "[inet:ipv4=1.2.3.4] { [ +#sub :asn=5 ] } [ +#outer ]",
+            "inet:ipv4",
+            vec![json!(["inet:ipv4", 16909060, {"type": "unicast", "asn": 5}, ["outer", "sub"]])],
+        ),
+        (
+            "[inet:ipv4=1.2.3.4 +#foo.bar] [ -#foo ] [ +#foo.baz ]",
+            "inet:ipv4",
+            vec![json!(["inet:ipv4", 16909060, {"type": "unicast"}, ["foo", "foo.baz"]])],
+        ),
+        (
+            "for $i in (1, 2, 3) { [inet:ipv4=1.2.3.4 +#a] | delnode } [inet:ipv4=1.2.3.4 +#b]",
+            "inet:ipv4",
+            vec![json!(["inet:ipv4", 16909060, {"type": "unicast"}, ["b"]])],
+        ),
+        (
+            "for $i in (1, 2) { [inet:ipv4=1.2.3.4 +#a :asn=$i] { | delnode } | spin | [inet:ipv4=1.2.3.4 +#b] }",
+            "inet:ipv4",
+            vec![json!(["inet:ipv4", 16909060, {"type": "unicast"}, ["b"]])],
+        ),
+        (
+            "[inet:ipv4=1.2.3.4 +#foo] | spin | syn:tag=foo | delnode --force | spin | [inet:ipv4=5.5.5.5 +#foo]",
+            "syn:tag",
+            vec![json!(["syn:tag", "foo", {"depth": 0, "base": "foo"}, []])],
+        ),
+    ];
+    for (query, check, want) in cases {
+        let core = Core::new().await;
+        nodes_of(&core, query).await;
+        let have = nodes_of(&core, check).await;
+        assert_eq!(have, want, "{query}");
+    }
+}
