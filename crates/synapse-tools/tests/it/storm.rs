@@ -38,14 +38,22 @@ impl RefCortex {
             .unwrap();
         let url = format!("tcp://root:secret@127.0.0.1:{port}/");
         let start = Instant::now();
-        // up once the reference tool can run a query
+        // Listening first (a cheap check), then up once the reference tool can run a query:
+        // each try of the tool costs seconds of Python start-up on a loaded machine.
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "the reference cortex did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         loop {
             let out = reference(&url, &["$lib.print(up)"]);
             if out.status.success() {
                 break;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(120),
+                start.elapsed() < Duration::from_secs(300),
                 "the reference cortex did not start"
             );
             std::thread::sleep(Duration::from_millis(500));
@@ -102,13 +110,15 @@ fn storm_cli_prints_as_the_reference_tool() {
     // query, the comparisons run concurrently.
     let setup = concat!(
         "$lib.model.ext.addTagProp(score, (int, ({})), ({\"doc\": \"x\"})) ",
-        "{ [inet:fqdn=cli.vertex.link +#test +#foo.bar=(2020, 2021)] } ",
-        "{ [inet:ipv4=1.2.3.4 :asn=10 +#rep.vt:score=10 .seen=2022] } ",
-        "{ [inet:dns:a=(vertex.link, 8.8.8.8)] }",
+        "[inet:fqdn=cli.vertex.link +#test +#foo.bar=(2020, 2021)] | spin | ",
+        "[inet:ipv4=1.2.3.4 :asn=10 +#rep.vt:score=10 .seen=2022] | spin | ",
+        "[inet:dns:a=(vertex.link, 8.8.8.8)] | spin | ",
+        "inet:fqdn=cli.vertex.link inet:ipv4=1.2.3.4 inet:dns:a | count",
     );
     let out = reference(url, &[setup]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && !text.contains("ERROR"), "{text}");
+    assert!(text.contains("Counted 3 nodes."), "{text}");
 
     let queries = [
         "inet:fqdn=cli.vertex.link $lib.print(hi) $lib.warn(uhoh, a=b)",
