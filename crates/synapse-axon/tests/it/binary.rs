@@ -202,6 +202,13 @@ struct Ledger {
     deleted: BTreeSet<Vec<u8>>,
 }
 
+impl Ledger {
+    /// A delete is about to be sent: until its answer, the blob may be there or not.
+    fn deleting(&mut self, sha: &[u8]) {
+        self.saved.remove(sha);
+    }
+}
+
 async fn writer(url: String, task: u64, ledger: std::sync::Arc<std::sync::Mutex<Ledger>>) {
     let Ok(proxy) = Proxy::open(&url).await else {
         return;
@@ -221,20 +228,28 @@ async fn writer(url: String, task: u64, ledger: std::sync::Arc<std::sync::Mutex<
             book.deleted.remove(&sha);
             round
                 .is_multiple_of(5)
-                .then(|| book.saved.keys().next().cloned())
+                // Not the empty blob: every writer saves that same sha256, so whether it
+                // should be there would depend on the order of replies.
+                .then(|| {
+                    book.saved
+                        .iter()
+                        .find(|(_, size)| **size > 0)
+                        .map(|(sha, _)| sha.clone())
+                })
                 .flatten()
         };
         if let Some(victim) = victim {
+            // A delete whose answer is lost to the kill may or may not have happened.
+            ledger.lock().unwrap().deleting(&victim);
             let Ok(removed) = proxy
                 .call("del_", vec![Value::Binary(victim.clone())], vec![])
                 .await
             else {
                 return;
             };
+            // `false`: another writer's delete of the same victim came first
             if removed == Value::Boolean(true) {
-                let mut book = ledger.lock().unwrap();
-                book.saved.remove(&victim);
-                book.deleted.insert(victim);
+                ledger.lock().unwrap().deleted.insert(victim);
             }
         }
     }
