@@ -195,6 +195,40 @@ pub(crate) fn inline(runt: &Arc<Runt>, pipe: &Pipeline, input: ItemStream) -> It
     run_pipeline(runt, pipe, input)
 }
 
+/// What one pass of a loop body produces next.
+enum Pass {
+    /// An item to pass on.
+    Item(Item),
+    /// The pass ended by `break` (`true`) or `continue` (`false`).
+    End(bool),
+}
+
+/// One pass of a loop body: its items, then, on `break` or `continue`, the item the
+/// statement carries (if any) and the end of the pass; other errors end it as they are.
+fn loop_pass(mut body: ItemStream) -> impl futures::Stream<Item = RResult<Pass>> {
+    async_stream::stream! {
+        while let Some(step) = body.next().await {
+            let (carried, brk) = match step {
+                Ok(item) => {
+                    yield Ok(Pass::Item(item));
+                    continue;
+                }
+                Err(Flow::Break(carried)) => (carried, true),
+                Err(Flow::Continue(carried)) => (carried, false),
+                Err(err) => {
+                    yield Err(err);
+                    return;
+                }
+            };
+            if let Some(item) = carried {
+                yield Ok(Pass::Item(*item));
+            }
+            yield Ok(Pass::End(brk));
+            return;
+        }
+    }
+}
+
 fn op_at(pipe: &Pipeline, idx: usize) -> &Op {
     &pipe.ops[idx]
 }
@@ -377,22 +411,12 @@ fn ctrl_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> It
                         let x = x?;
                         let mut path = item.path.clone();
                         assign_loop_vars(&runt, vars, x, Some(&mut path), iter.span)?;
-                        let mut sub = inline(&runt, body, once(Item { node: item.node.clone(), path }));
+                        let mut pass = std::pin::pin!(loop_pass(inline(&runt, body, once(Item { node: item.node.clone(), path }))));
                         let mut brk = false;
-                        loop {
-                            match sub.next().await {
-                                None => break,
-                                Some(Ok(i)) => yield i,
-                                Some(Err(Flow::Break(eitem))) => {
-                                    if let Some(e) = eitem { yield *e; }
-                                    brk = true;
-                                    break;
-                                }
-                                Some(Err(Flow::Continue(eitem))) => {
-                                    if let Some(e) = eitem { yield *e; }
-                                    break;
-                                }
-                                Some(Err(e)) => Err(e)?,
+                        while let Some(step) = pass.next().await {
+                            match step? {
+                                Pass::Item(i) => yield i,
+                                Pass::End(b) => brk = b,
                             }
                         }
                         if brk {
@@ -406,22 +430,12 @@ fn ctrl_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> It
                     while let Some(x) = items.next().await {
                         let x = x?;
                         assign_loop_vars(&runt, vars, x, None, iter.span)?;
-                        let mut sub = inline(&runt, body, empty());
+                        let mut pass = std::pin::pin!(loop_pass(inline(&runt, body, empty())));
                         let mut brk = false;
-                        loop {
-                            match sub.next().await {
-                                None => break,
-                                Some(Ok(i)) => yield i,
-                                Some(Err(Flow::Break(eitem))) => {
-                                    if let Some(e) = eitem { yield *e; }
-                                    brk = true;
-                                    break;
-                                }
-                                Some(Err(Flow::Continue(eitem))) => {
-                                    if let Some(e) = eitem { yield *e; }
-                                    break;
-                                }
-                                Some(Err(e)) => Err(e)?,
+                        while let Some(step) = pass.next().await {
+                            match step? {
+                                Pass::Item(i) => yield i,
+                                Pass::End(b) => brk = b,
                             }
                         }
                         if brk {
@@ -436,22 +450,12 @@ fn ctrl_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> It
                     let item = item?;
                     count += 1;
                     while eval(&runt, cond, Some(&item)).await?.truthy() {
-                        let mut sub = inline(&runt, body, once(item.clone()));
+                        let mut pass = std::pin::pin!(loop_pass(inline(&runt, body, once(item.clone()))));
                         let mut brk = false;
-                        loop {
-                            match sub.next().await {
-                                None => break,
-                                Some(Ok(i)) => yield i,
-                                Some(Err(Flow::Break(eitem))) => {
-                                    if let Some(e) = eitem { yield *e; }
-                                    brk = true;
-                                    break;
-                                }
-                                Some(Err(Flow::Continue(eitem))) => {
-                                    if let Some(e) = eitem { yield *e; }
-                                    break;
-                                }
-                                Some(Err(e)) => Err(e)?,
+                        while let Some(step) = pass.next().await {
+                            match step? {
+                                Pass::Item(i) => yield i,
+                                Pass::End(b) => brk = b,
                             }
                         }
                         if brk {
@@ -462,22 +466,12 @@ fn ctrl_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStream) -> It
                 }
                 if count == 0 && cond.runtsafe {
                     while eval(&runt, cond, None).await?.truthy() {
-                        let mut sub = inline(&runt, body, empty());
+                        let mut pass = std::pin::pin!(loop_pass(inline(&runt, body, empty())));
                         let mut brk = false;
-                        loop {
-                            match sub.next().await {
-                                None => break,
-                                Some(Ok(i)) => yield i,
-                                Some(Err(Flow::Break(eitem))) => {
-                                    if let Some(e) = eitem { yield *e; }
-                                    brk = true;
-                                    break;
-                                }
-                                Some(Err(Flow::Continue(eitem))) => {
-                                    if let Some(e) = eitem { yield *e; }
-                                    break;
-                                }
-                                Some(Err(e)) => Err(e)?,
+                        while let Some(step) = pass.next().await {
+                            match step? {
+                                Pass::Item(i) => yield i,
+                                Pass::End(b) => brk = b,
                             }
                         }
                         if brk {
