@@ -25,20 +25,61 @@ use crate::{refenv, step};
 /// The implementation every ratio is taken against.
 const BASELINE: &str = "python";
 
+/// The cargo target arguments that build exactly what `spec` runs: each `{release}/NAME` is a
+/// binary named after its crate (synapse-servers, synapse-tools), each `{release}/examples/NAME` an example found
+/// under `crates/*/examples/NAME.rs`.
+fn build_targets(root: &Path, spec: &str) -> anyhow::Result<Vec<String>> {
+    let mut args: Vec<String> = Vec::new();
+    let mut add = |kind: &str, name: &str| {
+        let pair = [kind.to_string(), name.to_string()];
+        if !args.windows(2).any(|w| w == pair) {
+            args.extend(pair);
+        }
+    };
+    let mut rest = spec;
+    while let Some(at) = rest.find("{release}/") {
+        rest = &rest[at + "{release}/".len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/'))
+            .unwrap_or(rest.len());
+        let path = &rest[..end];
+        if let Some(example) = path.strip_prefix("examples/") {
+            let found = std::fs::read_dir(root.join("crates"))?
+                .filter_map(Result::ok)
+                .find(|dir| {
+                    dir.path()
+                        .join("examples")
+                        .join(format!("{example}.rs"))
+                        .is_file()
+                });
+            let Some(dir) = found else {
+                bail!("bench example {example} is in no crate's examples/");
+            };
+            add("-p", &dir.file_name().to_string_lossy());
+            add("--example", example);
+        } else if !path.is_empty() {
+            // Our binaries are named after their crate.
+            if !root.join("crates").join(path).join("Cargo.toml").is_file() {
+                bail!("bench binary {path} is no crate's binary");
+            }
+            add("-p", path);
+            add("--bin", path);
+        }
+    }
+    Ok(args)
+}
+
 pub(crate) fn run_bench(root: &Path, name: &str, quick: bool) -> anyhow::Result<()> {
     let spec_path = root.join("bench").join(format!("{name}.bench"));
     let spec = std::fs::read_to_string(&spec_path)
         .with_context(|| format!("reading {}", spec_path.display()))?;
     let python = refenv::ensure(root)?;
     step("release build");
-    crate::run(Command::new("cargo").args([
-        "build",
-        "--release",
-        "--workspace",
-        "--bins",
-        "--examples",
-        "--locked",
-    ]))?;
+    crate::run(
+        Command::new("cargo")
+            .args(["build", "--release", "--locked"])
+            .args(build_targets(root, &spec)?),
+    )?;
     let release = root.join("target").join("release");
     let mut results: Vec<Value> = Vec::new();
     for line in spec.lines().map(str::trim) {
