@@ -23,6 +23,7 @@ mod edit;
 mod error;
 mod eval;
 mod exec;
+mod graph;
 mod host;
 mod lib;
 mod lift;
@@ -362,6 +363,8 @@ pub struct StormOpts {
     pub task: Option<String>,
     /// The user iden to run as.
     pub user: Option<String>,
+    /// Subgraph projection rules (`true` or a rules dict), applied to the query's output.
+    pub graph: Option<Value>,
 }
 
 impl StormOpts {
@@ -450,6 +453,7 @@ impl StormOpts {
                 "debug" => out.debug = flag(),
                 "task" => out.task = text(),
                 "user" => out.user = text(),
+                "graph" => out.graph = Some(valu.clone()),
                 _ => {}
             }
         }
@@ -598,6 +602,16 @@ async fn execute(
         .collect();
     let runt = exec::root_runtime(&shared, text, vars, &parsed)?;
     let mut stream = exec::run_parsed(&runt, &parsed)?;
+    if let Some(rules) = shared
+        .opts
+        .graph
+        .as_ref()
+        .map(graph::Rules::from_opt)
+        .transpose()?
+        .flatten()
+    {
+        stream = graph::project(Arc::clone(&runt), rules, stream);
+    }
     let limit = shared.opts.limit;
     let dorepr = shared.opts.repr;
     while let Some(item) = stream.next().await {
