@@ -263,17 +263,23 @@ impl View {
     }
 
     /// As [`View::apply_edits`], with the write layer's generation before the batch
-    /// ([`crate::layer::Applied::write_gen`]).
+    /// ([`crate::layer::Applied::write_gen`]); `deferred` does not wait for the commit
+    /// ([`Layer::apply_deferred`]).
     pub(crate) async fn apply_edits_gen(
         &self,
         edits: Vec<NodeEdit>,
         meta: EditMeta,
+        deferred: bool,
     ) -> Result<(Vec<NodeEdit>, u64), Error> {
         let layer = self.write_layer();
         if layer.is_readonly() {
             return Err(Error::IsReadOnly("The view is in read-only mode.".into()));
         }
-        let applied = layer.apply(edits, meta).await?;
+        let applied = if deferred {
+            layer.apply_deferred(edits, meta).await?
+        } else {
+            layer.apply(edits, meta).await?
+        };
         Ok((applied.edits, applied.write_gen))
     }
 

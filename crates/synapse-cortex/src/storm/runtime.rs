@@ -565,7 +565,8 @@ fn new_shared(
     sink: Option<tokio::sync::mpsc::Sender<Message>>,
 ) -> Arc<Shared> {
     let meta = crate::nodeedit::EditMeta::now(user.iden.clone());
-    let editor = view.editor(meta, crate::view::AllowAll::arc());
+    let mut editor = view.editor(meta, crate::view::AllowAll::arc());
+    editor.set_deferred_commit(true);
     Arc::new(Shared {
         core: Arc::clone(core),
         user: user.clone(),
@@ -580,8 +581,38 @@ fn new_shared(
     })
 }
 
-/// Run a query: feed its nodes to `consume`; returns the control flow that ended it.
+/// Run a query: feed its nodes to `consume`; returns the control flow that ended it. Its
+/// edits are committed before this returns, whatever the outcome (they are applied without
+/// waiting for commits while it runs).
 async fn execute(
+    shared: Arc<Shared>,
+    text: &str,
+    consume: Consume,
+    count: &mut u64,
+) -> Result<(), Flow> {
+    let core = Arc::clone(&shared.core);
+    let res = execute_inner(shared, text, consume, count).await;
+    let synced = sync_layers(&core).await;
+    match (res, synced) {
+        (Ok(()), Err(err)) => Err(err),
+        (res, _) => res,
+    }
+}
+
+/// Commit every layer holding edits applied without a commit.
+async fn sync_layers(core: &StormCore) -> Result<(), Flow> {
+    for layer in core.views().layers() {
+        if layer.has_uncommitted() {
+            layer
+                .sync()
+                .await
+                .map_err(|err| Flow::from(crate::view::Error::from(err)))?;
+        }
+    }
+    Ok(())
+}
+
+async fn execute_inner(
     shared: Arc<Shared>,
     text: &str,
     consume: Consume,
