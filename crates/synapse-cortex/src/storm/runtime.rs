@@ -30,6 +30,7 @@ mod lift;
 mod morecmds;
 mod pivot;
 mod runt;
+mod scrape;
 mod value;
 
 use std::sync::{Arc, Mutex};

@@ -70,7 +70,13 @@ fn specs() -> &'static HashMap<String, Arc<Spec>> {
     static SPECS: std::sync::OnceLock<HashMap<String, Arc<Spec>>> = std::sync::OnceLock::new();
     SPECS.get_or_init(|| {
         let mut out = HashMap::new();
-        let defs: serde_json::Value = serde_json::from_str(CMDDEFS).unwrap_or_default();
+        let mut defs: serde_json::Value = serde_json::from_str(CMDDEFS).unwrap_or_default();
+        if let (Some(all), Ok(serde_json::Value::Array(more))) = (
+            defs.as_array_mut(),
+            serde_json::from_str(super::scrape::CMDDEF),
+        ) {
+            all.extend(more);
+        }
         for def in defs.as_array().into_iter().flatten() {
             let name = def["name"].as_str().unwrap_or_default().to_owned();
             let mut args = Vec::new();
@@ -596,6 +602,8 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
         };
         let mut out = if super::morecmds::handles(&cmd.name) {
             super::morecmds::run(&runt, &cmd.name, runtsafe, idle, stream)
+        } else if super::scrape::handles(&cmd.name) {
+            super::scrape::run(&runt, runtsafe, idle, stream)
         } else {
             run_cmd(&runt, &cmd.name, runtsafe, stream, op.span).await?
         };
