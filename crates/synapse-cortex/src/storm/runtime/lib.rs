@@ -54,6 +54,8 @@ const LIBS: &[&str] = &[
     "lib.feed",
     "lib.storm",
     "lib.cortex",
+    "lib.trigger",
+    "lib.cron",
 ];
 
 fn lib_funcs(path: &str) -> &'static [&'static str] {
@@ -98,6 +100,7 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.math" => &["number"],
         "lib.dict" => &["keys", "values", "pop", "has", "update", "items"],
         "lib.list" => &[],
+        "lib.trigger" | "lib.cron" => super::automation::lib_funcs(path),
         _ => &[],
     }
 }
@@ -291,6 +294,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 }
                 Ok(bound(&name))
             }
+            Obj::Auto(a) => super::automation::deref(base, a, &str_of(name)?),
             _ => Ok(bound(&str_of(name)?)),
         },
         _ => checked(&str_of(name)?),
@@ -1027,6 +1031,7 @@ async fn obj_method(
     kwargs: &[(String, Val)],
 ) -> RResult<Val> {
     match &**obj {
+        Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {
                 let key = req(args, kwargs, 0, "name", "inc")?.to_key()?;
@@ -1176,6 +1181,9 @@ async fn call_lib(
 ) -> RResult<Val> {
     let a = |i: usize, n: &str| arg(&args, &kwargs, i, n);
     let r = |i: usize, n: &str| req(&args, &kwargs, i, n, name);
+    if super::automation::lib_funcs(path).contains(&name) {
+        return super::automation::call_lib(runt, path, name, &args, &kwargs).await;
+    }
     let model = runt.model();
     Ok(match (path, name) {
         ("lib", "print") => {
