@@ -17,6 +17,7 @@
 //! The caller supplies a [`StormCore`] (the cortex's views and shared state) and a
 //! [`StormUser`] (identity and a permission check); edits are checked per cortex.md §10.
 
+mod automation;
 mod cmds;
 mod cond;
 mod edit;
@@ -42,6 +43,9 @@ use rmpv::Value;
 
 pub use error::StormError;
 pub use host::CortexEngine;
+
+pub(crate) use automation::run_node_query;
+pub(crate) use host::to_cell_error;
 
 use crate::view::{View, Views};
 use error::Flow;
@@ -149,6 +153,10 @@ pub trait StormHost: Send + Sync + 'static {
                 .await
                 .map_err(StormError::from_view)
         })
+    }
+    /// The Cortex behind this host (triggers, cron jobs), if any.
+    fn cortex(&self) -> Option<Arc<crate::cortex::Cortex>> {
+        None
     }
     /// Delete a layer no view uses (and, in a cortex, its auth gate).
     fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {

@@ -82,6 +82,8 @@ pub(crate) enum Obj {
     ModelProp(String),
     /// A tally (`$lib.stats.tally()`).
     Tally(DictRef),
+    /// A trigger or cron job (`$lib.trigger`, `$lib.cron`).
+    Auto(super::automation::AutoObj),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -243,6 +245,7 @@ impl Val {
             ),
             Val::Obj(obj) => match &**obj {
                 Obj::Tally(d) => Val::Dict(d.clone()).to_msgpack()?,
+                Obj::Auto(a) => a.to_msgpack()?,
                 Obj::View(iden) | Obj::Layer(iden) => Value::from(iden.as_str()),
                 Obj::ModelType(n) | Obj::ModelForm(n) | Obj::ModelProp(n) => {
                     Value::from(n.as_str())
@@ -319,6 +322,7 @@ impl Val {
                 Obj::ModelForm(_) => "model:form",
                 Obj::ModelProp(_) => "model:property",
                 Obj::Tally(_) => "stat:tally",
+                Obj::Auto(a) => a.typename(),
             },
         }
     }
@@ -409,6 +413,7 @@ impl Val {
             Val::Func(f) => format!("function {}", f.plan.name),
             Val::Obj(obj) => match &**obj {
                 Obj::Tally(d) => Val::Dict(d.clone()).repr(),
+                Obj::Auto(a) => a.repr(),
                 Obj::View(iden) => format!("view: {iden}"),
                 Obj::Layer(iden) => format!("layer: {iden}"),
                 other => format!("{other:?}"),
