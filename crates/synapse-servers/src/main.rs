@@ -47,8 +47,11 @@ fn services() -> Command {
 
 fn main() -> ExitCode {
     let matches = services().get_matches();
+    // Worker stacks of 8 MiB (tokio's default is 2 MiB): deep Storm pipelines nest polls, and
+    // the pages are only committed when used.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
     {
         Ok(runtime) => runtime,
