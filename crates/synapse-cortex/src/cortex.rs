@@ -122,7 +122,7 @@ impl Cortex {
         let dirn = cell.dirn().to_path_buf();
         // A model of its own: runtime tag properties must not leak into other Cortexes of
         // the process.
-        let model = Arc::new(Model::from_json_str(crate::model::MODEL_JSON).map_err(model_error)?);
+        let model = Arc::new(Model::new_default().map_err(model_error)?);
         let store = storage::CoreStore::open(&dirn).await?;
         for (name, tdef, info) in store.tagprops().await? {
             if let Err(err) = model.add_tagprop(&name, &tdef, &info) {
