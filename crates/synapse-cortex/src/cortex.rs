@@ -53,6 +53,7 @@ mod info;
 mod perms;
 mod storage;
 mod storm;
+mod stormobjs;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -84,6 +85,7 @@ pub struct Cortex {
     model: Arc<Model>,
     views: Views,
     store: storage::CoreStore,
+    objs: stormobjs::StormObjs,
     axon: axon::AxonSlot,
     storm: RwLock<Option<Arc<dyn StormRuntime>>>,
     modeldict: RwLock<Option<Arc<Value>>>,
@@ -122,11 +124,13 @@ impl Cortex {
         let views = Views::open_as(&dirn, Arc::clone(&model), &root)
             .await
             .map_err(view_error)?;
+        let objs = stormobjs::StormObjs::open(store.slab()).await?;
         let core = Cortex {
             cell: cell.clone(),
             model,
             views,
             store,
+            objs,
             axon: axon::AxonSlot::new(),
             storm: RwLock::new(storm::builtin_runtime()),
             modeldict: RwLock::new(None),

@@ -23,11 +23,14 @@ mod edit;
 mod error;
 mod eval;
 mod exec;
+mod ext;
 mod host;
 mod lib;
 mod lift;
+mod macros;
 mod morecmds;
 mod pivot;
+mod queue;
 mod runt;
 mod value;
 
@@ -147,6 +150,10 @@ pub trait StormHost: Send + Sync + 'static {
                 .await
                 .map_err(StormError::from_view)
         })
+    }
+    /// The Cortex itself, when the host is one (queues, macros, auth: `runtime/ext.rs`).
+    fn cortex(&self) -> Option<Arc<crate::cortex::Cortex>> {
+        None
     }
     /// Delete a layer no view uses (and, in a cortex, its auth gate).
     fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {

@@ -70,8 +70,12 @@ fn specs() -> &'static HashMap<String, Arc<Spec>> {
     static SPECS: std::sync::OnceLock<HashMap<String, Arc<Spec>>> = std::sync::OnceLock::new();
     SPECS.get_or_init(|| {
         let mut out = HashMap::new();
-        let defs: serde_json::Value = serde_json::from_str(CMDDEFS).unwrap_or_default();
-        for def in defs.as_array().into_iter().flatten() {
+        let mut defs: Vec<serde_json::Value> = Vec::new();
+        for text in [CMDDEFS, super::ext::CMDDEFS] {
+            let more: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+            defs.extend(more.as_array().into_iter().flatten().cloned());
+        }
+        for def in &defs {
             let name = def["name"].as_str().unwrap_or_default().to_owned();
             let mut args = Vec::new();
             for arg in def["args"].as_array().into_iter().flatten() {
@@ -596,6 +600,8 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
         };
         let mut out = if super::morecmds::handles(&cmd.name) {
             super::morecmds::run(&runt, &cmd.name, runtsafe, idle, stream)
+        } else if super::ext::handles(&cmd.name) {
+            super::ext::run(&runt, &cmd.name, runtsafe, idle, stream)
         } else {
             run_cmd(&runt, &cmd.name, runtsafe, stream, op.span).await?
         };

@@ -135,6 +135,10 @@ impl StormHost for CortexHost {
         let iden = iden.to_owned();
         Box::pin(async move { self.0.del_layer(&iden).await.map_err(cell_error) })
     }
+
+    fn cortex(&self) -> Option<Arc<Cortex>> {
+        Some(Arc::clone(&self.0))
+    }
 }
 
 /// A cell user as the runtime's user (permissions checked through the Cortex).

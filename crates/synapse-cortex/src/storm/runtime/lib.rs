@@ -175,6 +175,7 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     for path in LIBS {
         out.push(((*path).to_owned(), lib_funcs(path).to_vec()));
     }
+    out.extend(super::ext::lib_docs());
     out
 }
 
@@ -211,6 +212,10 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                     _ => {}
                 }
             }
+            if &**path == "lib.user" && name == "iden" {
+                // an attribute, not a function
+                return Ok(Val::from(runt.shared.user.iden.as_str()));
+            }
             if &**path == "lib.regex.flags" {
                 return match name.as_str() {
                     "i" => Ok(Val::Int(2)),
@@ -219,10 +224,12 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 };
             }
             let sub = format!("{path}.{name}");
-            if LIBS.contains(&sub.as_str()) {
+            if LIBS.contains(&sub.as_str()) || super::ext::is_lib(&sub) {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
-            if lib_funcs(path).contains(&name.as_str()) {
+            if lib_funcs(path).contains(&name.as_str())
+                || super::ext::lib_funcs(path).contains(&name.as_str())
+            {
                 return Ok(bound(&name));
             }
             Err(nosuchname(&name))
@@ -291,6 +298,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 }
                 Ok(bound(&name))
             }
+            Obj::Ext(ext) => ext.deref(base, &str_of(name)?),
             _ => Ok(bound(&str_of(name)?)),
         },
         _ => checked(&str_of(name)?),
@@ -400,6 +408,9 @@ pub(crate) async fn call_method(
     item: Option<&Item>,
 ) -> RResult<Val> {
     match recv {
+        Val::Lib(path) if super::ext::is_lib(path) => {
+            super::ext::call_lib(runt, path, name, args, kwargs).await
+        }
         Val::Lib(path) => call_lib(runt, path, name, args, kwargs, item).await,
         Val::Str(text) => str_method(text, name, &args, &kwargs),
         Val::List(_) | Val::Tuple(_) => list_method(runt, recv, name, &args, &kwargs).await,
@@ -1027,6 +1038,7 @@ async fn obj_method(
     kwargs: &[(String, Val)],
 ) -> RResult<Val> {
     match &**obj {
+        Obj::Ext(ext) => ext.call(runt, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {
                 let key = req(args, kwargs, 0, "name", "inc")?.to_key()?;

@@ -82,6 +82,8 @@ pub(crate) enum Obj {
     ModelProp(String),
     /// A tally (`$lib.stats.tally()`).
     Tally(DictRef),
+    /// An object of the tier-2 libraries (`ext.rs`: queues, ...).
+    Ext(super::ext::ExtObj),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -247,6 +249,7 @@ impl Val {
                 Obj::ModelType(n) | Obj::ModelForm(n) | Obj::ModelProp(n) => {
                     Value::from(n.as_str())
                 }
+                Obj::Ext(obj) => obj.to_prim()?,
             },
             _ => {
                 return Err(Flow::Err(
@@ -319,6 +322,7 @@ impl Val {
                 Obj::ModelForm(_) => "model:form",
                 Obj::ModelProp(_) => "model:property",
                 Obj::Tally(_) => "stat:tally",
+                Obj::Ext(obj) => obj.typename(),
             },
         }
     }
@@ -411,6 +415,7 @@ impl Val {
                 Obj::Tally(d) => Val::Dict(d.clone()).repr(),
                 Obj::View(iden) => format!("view: {iden}"),
                 Obj::Layer(iden) => format!("layer: {iden}"),
+                Obj::Ext(obj) => obj.repr(),
                 other => format!("{other:?}"),
             },
             _ => self.py_repr(),
