@@ -17,6 +17,7 @@
 //! The caller supplies a [`StormCore`] (the cortex's views and shared state) and a
 //! [`StormUser`] (identity and a permission check); edits are checked per cortex.md §10.
 
+mod authlib;
 mod cmds;
 mod cond;
 mod edit;

@@ -1,20 +1,27 @@
 '''
-The tier-2 Storm libraries and commands (queues, macros, ...) side by side: the same queries
+The tier-2 Storm libraries and commands (queues, macros, auth) side by side: the same queries
 against the reference Cortex and ours, through the reference Python client.
 
-    python stormlibs_interop.py compare <ref telepath port> <our telepath port>
+    python stormlibs_interop.py compare <our telepath port>
     python stormlibs_interop.py verify  <our telepath port>
 
-`compare` runs each query of QUERIES on both (as root, then the LOWPRIV ones as a user without
-permissions) and fails unless the print/warn/err messages and the nodes are the same (idens and
-times masked); it leaves a queue and a macro behind. `verify` (after a restart of ours) checks
-that they survived.
+`compare` boots a reference Cortex in a temporary directory (in this process), runs each query
+of QUERIES on both (as root, then the LOWPRIV ones as a user without permissions) and fails
+unless the print/warn/err messages and the nodes are the same (idens and times masked); it
+leaves a queue and a macro behind in ours. `verify` (after a restart of ours) checks that they
+survived.
 '''
 import re
 import sys
 import asyncio
+import tempfile
 
+import synapse.cortex as s_cortex
 import synapse.telepath as s_telepath
+import synapse.lib.cell as s_cell
+
+# the reference refuses to boot on a disk over 95% full (this machine's disks often are)
+s_cell.shutil.disk_usage = lambda path: s_cell.shutil._ntuple_diskusage(100, 0, 100)
 
 QUERIES = '''
 queue.add q1
@@ -72,6 +79,50 @@ macro.del m4
 macro.list
 macro.set
 macro.exec --help
+auth.user.add visi --email visi@vertex.link
+auth.user.add visi
+auth.role.add ninjas
+auth.user.list
+auth.role.list
+auth.user.grant visi ninjas
+auth.user.grant visi nope
+auth.user.grant nope ninjas
+auth.user.addrule visi foo.bar
+auth.user.addrule visi "!foo.baz" --index 0
+auth.role.addrule ninjas hehe.haha
+auth.user.show visi
+auth.role.show ninjas
+auth.user.delrule visi foo.bar
+auth.user.delrule visi --index 0
+auth.user.delrule visi --index 5
+auth.role.delrule ninjas hehe.haha
+auth.user.mod visi --locked $lib.true
+auth.user.list
+auth.user.mod visi --locked $lib.false --admin $lib.true
+auth.user.mod visi --admin $lib.false --gate $lib.view.get().iden
+auth.user.mod visi --gate $lib.view.get().iden
+auth.user.mod nope --name x
+auth.user.revoke visi ninjas
+auth.user.revoke visi ninjas
+auth.role.mod ninjas --name pirates
+auth.role.del pirates
+auth.role.del pirates
+auth.gate.show $lib.view.get().iden
+auth.gate.show nope
+$u=$lib.auth.users.byname(visi) $lib.print($u.name) $lib.print($u.email) $lib.print($u.locked)
+$u=$lib.auth.users.byname(visi) $u.addRule(($lib.true, (a, b))) $u.addRule(($lib.false, (c,))) $lib.print($u.getRules())
+$u=$lib.auth.users.byname(visi) $lib.print($u.popRule(1)) $lib.print($u.getRules()) $lib.print($u.allowed(a.b)) $lib.print($u.allowed(x.y))
+$u=$lib.auth.users.byname(visi) $u.setRules(()) $lib.print($u.getRules()) $lib.print($u.popRule(3))
+$lib.print($lib.auth.ruleFromText("!foo.bar")) $lib.print($lib.auth.ruleFromText(foo)) $lib.print($lib.auth.textFromRule(($lib.false, (a, b))))
+$r=$lib.auth.roles.add(r2) $lib.print($r.name) $r.name=r3 $lib.print($lib.auth.roles.byname(r3).name) $lib.auth.roles.del($r.iden) $lib.print($lib.auth.roles.byname(r3))
+$lib.print($lib.auth.users.get().name) $lib.print($lib.auth.users.byname(nope)) $lib.print($lib.auth.roles.get(nope))
+for $u in $lib.auth.users.list() { $lib.print($u.name) }
+for $r in $lib.auth.roles.list() { $lib.print($r.name) }
+$g=$lib.auth.gates.get($lib.view.get().iden) $lib.print($g.type) $lib.print($lib.len($g.users))
+$u=$lib.auth.users.byname(visi) $u.setAdmin($lib.true) $lib.print($u.get(admin)) $u.setAdmin($lib.false) $lib.print($u.get(admin))
+$u=$lib.auth.users.byname(visi) $u.setLocked($lib.true) $lib.print($u.locked) $u.setLocked($lib.false)
+$u=$lib.auth.users.byname(visi) $lib.print($u.boop)
+$u=$lib.auth.users.byname(visi) $lib.auth.users.del($u.iden) $lib.print($lib.auth.users.byname(visi))
 queue.add keep
 $lib.queue.get(keep).puts((one, two, three))
 macro.set keepm ${ $lib.print(kept) }
@@ -96,6 +147,22 @@ macro.del keepm
 macro.set mine ${ $lib.print(mine) }
 macro.exec mine
 macro.del mine
+auth.user.add newb
+auth.role.add newr
+$lib.auth.users.add(newb)
+$lib.auth.roles.add(newr)
+$lib.auth.users.del($lib.auth.users.byname(root).iden)
+auth.user.list
+auth.role.list
+auth.user.grant low all
+auth.user.addrule low foo.bar
+auth.role.addrule all foo.bar
+auth.user.mod root --name hehe
+auth.user.mod low --locked $lib.true
+$lib.auth.users.byname(low).setPasswd(newpass)
+$lib.auth.users.byname(low).setEmail(low@vertex.link) $lib.print($lib.auth.users.get().email)
+$lib.auth.users.get().addRule(($lib.true, (foo,)))
+$lib.print($lib.auth.users.get().allowed(foo.bar))
 '''
 
 
@@ -126,33 +193,36 @@ async def compare_all(ref, our, queries):
     return bad
 
 
-async def compare(refport, ourport):
-    refurl = f'tcp://root:secret@127.0.0.1:{refport}/'
-    oururl = f'tcp://root:secret@127.0.0.1:{ourport}/'
-    async with await s_telepath.openurl(refurl) as ref, await s_telepath.openurl(oururl) as our:
-        bad = await compare_all(ref, our, QUERIES)
-        for core in (ref, our):
-            await core.addUser('low', passwd='secret')
+async def compare(ourport):
+    with tempfile.TemporaryDirectory() as dirn:
+        async with await s_cortex.Cortex.anit(dirn) as refcore:
+            oururl = f'tcp://root:secret@127.0.0.1:{ourport}/'
+            async with await s_telepath.openurl(refcore.getLocalUrl()) as ref, \
+                    await s_telepath.openurl(oururl) as our:
+                bad = await compare_all(ref, our, QUERIES)
+                for core in (ref, our):
+                    await core.addUser('low', passwd='secret')
 
-    refurl = f'tcp://low:secret@127.0.0.1:{refport}/'
-    oururl = f'tcp://low:secret@127.0.0.1:{ourport}/'
-    async with await s_telepath.openurl(refurl) as ref, await s_telepath.openurl(oururl) as our:
-        bad.extend(await compare_all(ref, our, LOWPRIV))
+            oururl = f'tcp://low:secret@127.0.0.1:{ourport}/'
+            async with await s_telepath.openurl(refcore.getLocalUrl(user='low')) as ref, \
+                    await s_telepath.openurl(oururl) as our:
+                bad.extend(await compare_all(ref, our, LOWPRIV))
 
     assert not bad, '\n'.join(bad)
 
 
 async def verify(ourport):
     async with await s_telepath.openurl(f'tcp://root:secret@127.0.0.1:{ourport}/') as core:
-        items = await core.callStorm('return($lib.queue.get(keep).gets(wait=0))')
-        assert await run(core, 'for $x in $lib.queue.get(keep).gets(wait=0) { $lib.print($x) }') == [
+        items = await run(core, 'for $x in $lib.queue.get(keep).gets(wait=0) { $lib.print($x) }')
+        assert items == [
             ('print', "(0, 'one')"), ('print', "(1, 'two')"), ('print', "(2, 'three')")], items
         assert await run(core, 'macro.exec keepm') == [('print', 'kept')]
         assert await run(core, 'macro.list') == [
             ('print', 'keepm                (owner: root)'),
             ('print', 'private              (owner: root)'),
             ('print', '2 macros found')]
-    async with await s_telepath.openurl(f'tcp://low:secret@127.0.0.1:{ourport}/') as core:
+    # (LOWPRIV changed its own password)
+    async with await s_telepath.openurl(f'tcp://low:newpass@127.0.0.1:{ourport}/') as core:
         # the queue's gate and the macro's permissions survived too
         denied = await run(core, '$lib.queue.get(keep)')
         assert denied[0][:2] == ('err', 'AuthDeny'), denied
@@ -162,6 +232,6 @@ async def verify(ourport):
 
 if __name__ == '__main__':
     if sys.argv[1] == 'compare':
-        asyncio.run(compare(int(sys.argv[2]), int(sys.argv[3])))
+        asyncio.run(compare(int(sys.argv[2])))
     else:
         asyncio.run(verify(int(sys.argv[2])))

@@ -1,4 +1,5 @@
-//! The tier-2 libraries and commands of `queue.rs` and `macros.rs`, wired into the runtime:
+//! The tier-2 libraries and commands of `queue.rs`, `macros.rs` and `authlib.rs`, wired into
+//! the runtime:
 //! which `$lib` paths and commands they add, their objects ([`ExtObj`]), and the shared
 //! helpers (arguments, the Cortex, errors).
 
@@ -19,7 +20,14 @@ use crate::cortex::Cortex;
 pub(crate) const CMDDEFS: &str = include_str!("cmddefs_ext.json");
 
 /// The `$lib` paths this module adds.
-const LIBS: &[&str] = &["lib.queue", "lib.macro"];
+const LIBS: &[&str] = &[
+    "lib.queue",
+    "lib.macro",
+    "lib.auth",
+    "lib.auth.users",
+    "lib.auth.roles",
+    "lib.auth.gates",
+];
 
 /// Whether `path` is one of this module's libraries.
 pub(crate) fn is_lib(path: &str) -> bool {
@@ -31,13 +39,15 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
     match path {
         "lib.queue" => super::queue::LIB_FUNCS,
         "lib.macro" => super::macros::LIB_FUNCS,
-        _ => &[],
+        other => super::authlib::lib_funcs(other),
     }
 }
 
-/// `(path, functions)` of this module's libraries (storm docs).
+/// `(path, functions)` of this module's libraries (storm docs; `lib.auth` is listed by
+/// `lib.rs`).
 pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     LIBS.iter()
+        .filter(|path| **path != "lib.auth")
         .map(|path| ((*path).to_owned(), lib_funcs(path).to_vec()))
         .collect()
 }
@@ -54,7 +64,7 @@ pub(crate) async fn call_lib(
     match path {
         "lib.queue" => super::queue::call_lib(runt, name, &args).await,
         "lib.macro" => super::macros::call_lib(runt, name, &args).await,
-        _ => Err(nosuchname(name)),
+        other => super::authlib::call_lib(runt, other, name, &args).await,
     }
 }
 
@@ -63,6 +73,12 @@ pub(crate) async fn call_lib(
 pub(crate) enum ExtObj {
     /// A queue (`$lib.queue.get(name)`), by name.
     Queue(String),
+    /// A user (`auth:user`), by iden.
+    User(String),
+    /// A role (`auth:role`), by iden.
+    Role(String),
+    /// An auth gate (`auth:gate`), by iden.
+    Gate(String),
 }
 
 impl ExtObj {
@@ -70,6 +86,9 @@ impl ExtObj {
     pub(crate) fn typename(&self) -> &'static str {
         match self {
             ExtObj::Queue(_) => "queue",
+            ExtObj::User(_) => "auth:user",
+            ExtObj::Role(_) => "auth:role",
+            ExtObj::Gate(_) => "auth:gate",
         }
     }
 
@@ -77,6 +96,7 @@ impl ExtObj {
     pub(crate) fn repr(&self) -> String {
         match self {
             ExtObj::Queue(name) => format!("queue: {name}"),
+            other => super::authlib::repr(None, other),
         }
     }
 
@@ -84,6 +104,7 @@ impl ExtObj {
     pub(crate) fn to_prim(&self) -> RResult<Value> {
         match self {
             ExtObj::Queue(name) => Ok(Value::from(name.as_str())),
+            other => Ok(super::authlib::prim(other)),
         }
     }
 
@@ -91,15 +112,21 @@ impl ExtObj {
     fn methods(&self) -> &'static [&'static str] {
         match self {
             ExtObj::Queue(_) => super::queue::METHODS,
+            ExtObj::User(_) => super::authlib::USER_METHODS,
+            ExtObj::Role(_) => super::authlib::ROLE_METHODS,
+            ExtObj::Gate(_) => &[],
         }
     }
 
     /// `$obj.name`: an attribute (`$q.name`) or a bound method.
-    pub(crate) fn deref(&self, base: &Val, name: &str) -> RResult<Val> {
+    pub(crate) fn deref(&self, runt: &Runt, base: &Val, name: &str) -> RResult<Val> {
         match (self, name) {
             (ExtObj::Queue(qname), "name") => Ok(Val::from(qname.as_str())),
             _ if self.methods().contains(&name) => {
                 Ok(Val::Bound(Arc::new((base.clone(), Arc::from(name)))))
+            }
+            (ExtObj::User(_) | ExtObj::Role(_) | ExtObj::Gate(_), _) => {
+                super::authlib::attr(runt, self, name)
             }
             _ => Err(Flow::Err(
                 StormError::new(
@@ -122,13 +149,23 @@ impl ExtObj {
         let args = Args::new(name, args, kwargs);
         match self {
             ExtObj::Queue(qname) => super::queue::call_obj(runt, qname, name, &args).await,
+            ExtObj::User(iden) => super::authlib::call_user(runt, iden, name, &args).await,
+            ExtObj::Role(iden) => super::authlib::call_role(runt, iden, name, &args).await,
+            ExtObj::Gate(_) => Err(nosuchname(name)),
         }
+    }
+
+    /// `$obj.name = valu`.
+    pub(crate) async fn set_attr(&self, runt: &Runt, name: &str, valu: &Val) -> RResult<()> {
+        super::authlib::set_attr(runt, self, name, valu).await
     }
 }
 
 /// Whether this module runs the command.
 pub(crate) fn handles(name: &str) -> bool {
-    super::queue::CMDS.contains(&name) || super::macros::CMDS.contains(&name)
+    super::queue::CMDS.contains(&name)
+        || super::macros::CMDS.contains(&name)
+        || super::authlib::CMDS.contains(&name)
 }
 
 /// Run one of this module's commands.
@@ -154,9 +191,21 @@ pub(crate) struct Body {
     pub(crate) before: Vec<String>,
     pub(crate) each: Option<Vec<Vec<String>>>,
     pub(crate) after: Vec<String>,
+    /// Warnings after the lines (`$lib.warn`).
+    pub(crate) warn: Vec<String>,
+    /// `$lib.exit(mesg)` after the lines: a warning, then the query ends.
+    pub(crate) exit: Option<String>,
 }
 
 impl Body {
+    /// A body ending the query with `$lib.exit(mesg)`.
+    pub(crate) fn exit(mesg: String) -> Body {
+        Body {
+            exit: Some(mesg),
+            ..Body::default()
+        }
+    }
+
     /// A body printing lines, without a loop.
     pub(crate) fn lines(lines: Vec<String>) -> Body {
         Body {
@@ -183,6 +232,7 @@ fn pure(
             for line in &body.before {
                 runt.shared.print(line).await;
             }
+            body.finish(&runt).await?;
             match &body.each {
                 None => yield item.clone(),
                 Some(each) => {
@@ -205,9 +255,24 @@ fn pure(
             for line in lines {
                 runt.shared.print(line).await;
             }
+            body.finish(&runt).await?;
         }
     }
     .boxed()
+}
+
+impl Body {
+    /// Send the warnings, and end the query on an exit.
+    async fn finish(&self, runt: &Runt) -> RResult<()> {
+        for mesg in &self.warn {
+            runt.shared.warn(mesg, Vec::new()).await;
+        }
+        if let Some(mesg) = &self.exit {
+            runt.shared.warn(mesg, Vec::new()).await;
+            return Err(Flow::Exit);
+        }
+        Ok(())
+    }
 }
 
 /// The body of a command; `pernode` when it runs for an inbound node (variables the body
@@ -215,6 +280,9 @@ fn pure(
 async fn pure_body(runt: &Arc<Runt>, name: &str, opts: &Opts, pernode: bool) -> RResult<Body> {
     if super::queue::CMDS.contains(&name) {
         return super::queue::cmd_body(runt, name, opts).await;
+    }
+    if super::authlib::CMDS.contains(&name) {
+        return super::authlib::cmd_body(runt, name, opts).await;
     }
     super::macros::cmd_body(runt, name, opts, pernode).await
 }
@@ -229,7 +297,7 @@ pub(crate) struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
-    fn new(func: &'a str, args: &'a [Val], kwargs: &'a [(String, Val)]) -> Args<'a> {
+    pub(crate) fn new(func: &'a str, args: &'a [Val], kwargs: &'a [(String, Val)]) -> Args<'a> {
         Args { func, args, kwargs }
     }
 
@@ -305,6 +373,18 @@ pub(crate) fn cortex(runt: &Runt) -> RResult<Arc<Cortex>> {
         .host
         .cortex()
         .ok_or_else(|| rterr("This library needs a Cortex."))
+}
+
+/// A global permission with the reference's `default` when no rule matches.
+pub(crate) fn allowed_default(runt: &Runt, core: &Cortex, perm: &[&str], default: bool) -> bool {
+    if runt.asroot || runt.shared.user.admin {
+        return true;
+    }
+    let perm: Vec<String> = perm.iter().map(|p| (*p).to_owned()).collect();
+    core.cell()
+        .auth()
+        .allowed(&runt.shared.user.iden, &perm, Some(default), None)
+        == Some(true)
 }
 
 /// `IsReadOnly` for a function that edits (`$lib.queue.add`), in a readonly runtime.

@@ -298,7 +298,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 }
                 Ok(bound(&name))
             }
-            Obj::Ext(ext) => ext.deref(base, &str_of(name)?),
+            Obj::Ext(ext) => ext.deref(runt, base, &str_of(name)?),
             _ => Ok(bound(&str_of(name)?)),
         },
         _ => checked(&str_of(name)?),
@@ -334,6 +334,10 @@ pub(crate) async fn setitem(runt: &Arc<Runt>, base: &Val, name: Val, valu: Val) 
             lock(path).set(&name, valu);
             Ok(())
         }
+        Val::Obj(obj) if matches!(&**obj, Obj::Ext(_)) => match &**obj {
+            Obj::Ext(ext) => ext.set_attr(runt, &str_of(&name)?, &valu).await,
+            _ => Ok(()),
+        },
         other => Err(rterr(format!(
             "{} does not support assignment.",
             other.typename()

@@ -10,7 +10,9 @@ use rmpv::Value;
 use super::cmds::{Opts, OptsStream, sub_query};
 use super::error::{Flow, RResult, StormError, rterr};
 use super::exec::{self, ItemStream};
-use super::ext::{Args, Body, cell_err, cortex, nosuchname, opt, req_not_readonly};
+use super::ext::{
+    Args, Body, allowed_default, cell_err, cortex, nosuchname, opt, req_not_readonly,
+};
 use super::runt::Runt;
 use super::value::{Val, new_list};
 use crate::cortex::Cortex;
@@ -115,18 +117,6 @@ fn deny(runt: &Runt, mesg: String) -> Flow {
             .with("user", runt.shared.user.iden.as_str())
             .with("username", runt.shared.user.name.as_str()),
     )
-}
-
-/// A global permission with the reference's `default` when no rule matches.
-fn allowed_default(runt: &Runt, core: &Cortex, perm: &[&str], default: bool) -> bool {
-    if runt.asroot || runt.shared.user.admin {
-        return true;
-    }
-    let perm: Vec<String> = perm.iter().map(|p| (*p).to_owned()).collect();
-    core.cell()
-        .auth()
-        .allowed(&runt.shared.user.iden, &perm, Some(default), None)
-        == Some(true)
 }
 
 fn check_name(name: &str) -> RResult<()> {
@@ -438,6 +428,7 @@ pub(crate) async fn cmd_body(
             before: Vec::new(),
             each: Some(each),
             after,
+            ..Body::default()
         });
     }
     let name = opt(opts, "name").to_str()?;

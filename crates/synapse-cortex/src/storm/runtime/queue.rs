@@ -241,6 +241,7 @@ pub(crate) async fn cmd_body(runt: &Arc<Runt>, cmd: &str, opts: &Opts) -> RResul
                 before: vec!["Storm queue list:".to_owned()],
                 each: Some(each),
                 after: Vec::new(),
+                ..Body::default()
             })
         }
     }
