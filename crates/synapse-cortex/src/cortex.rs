@@ -55,6 +55,7 @@ mod info;
 mod perms;
 mod storage;
 mod storm;
+mod stormobjs;
 mod trigger;
 
 use std::sync::{Arc, RwLock};
@@ -92,6 +93,7 @@ pub struct Cortex {
     model: Arc<Model>,
     views: Views,
     store: storage::CoreStore,
+    objs: stormobjs::StormObjs,
     axon: axon::AxonSlot,
     storm: RwLock<Option<Arc<dyn StormRuntime>>>,
     modeldict: RwLock<Option<Arc<Value>>>,
@@ -133,6 +135,7 @@ impl Cortex {
         let views = Views::open_as(&dirn, Arc::clone(&model), &root)
             .await
             .map_err(view_error)?;
+        let objs = stormobjs::StormObjs::open(store.slab()).await?;
         let autostore = Arc::new(autostore::AutoStore::open(&dirn).await?);
         let triggers = trigger::Triggers::load(Arc::clone(&autostore)).await?;
         let agenda = agenda::Agenda::load(Arc::clone(&autostore)).await?;
@@ -144,6 +147,7 @@ impl Cortex {
             model,
             views,
             store,
+            objs,
             axon: axon::AxonSlot::new(),
             storm: RwLock::new(storm::builtin_runtime()),
             modeldict: RwLock::new(None),

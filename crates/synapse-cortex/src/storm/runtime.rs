@@ -17,6 +17,7 @@
 //! The caller supplies a [`StormCore`] (the cortex's views and shared state) and a
 //! [`StormUser`] (identity and a permission check); edits are checked per cortex.md §10.
 
+mod authlib;
 mod automation;
 mod cmds;
 mod cond;
@@ -24,12 +25,15 @@ mod edit;
 mod error;
 mod eval;
 mod exec;
+mod ext;
 mod graph;
 mod host;
 mod lib;
 mod lift;
+mod macros;
 mod morecmds;
 mod pivot;
+mod queue;
 mod runt;
 mod scrape;
 mod value;
@@ -154,7 +158,7 @@ pub trait StormHost: Send + Sync + 'static {
                 .map_err(StormError::from_view)
         })
     }
-    /// The Cortex behind this host (triggers, cron jobs), if any.
+    /// The Cortex behind this host (triggers, cron jobs, queues, macros, auth), if any.
     fn cortex(&self) -> Option<Arc<crate::cortex::Cortex>> {
         None
     }

@@ -10,3 +10,4 @@ mod cortex;
 mod cryotank;
 mod garbage;
 mod server;
+mod stormlibs;

@@ -82,6 +82,8 @@ pub(crate) enum Obj {
     ModelProp(String),
     /// A tally (`$lib.stats.tally()`).
     Tally(DictRef),
+    /// An object of the tier-2 libraries (`ext.rs`: queues, ...).
+    Ext(super::ext::ExtObj),
     /// A trigger or cron job (`$lib.trigger`, `$lib.cron`).
     Auto(super::automation::AutoObj),
 }
@@ -250,6 +252,7 @@ impl Val {
                 Obj::ModelType(n) | Obj::ModelForm(n) | Obj::ModelProp(n) => {
                     Value::from(n.as_str())
                 }
+                Obj::Ext(obj) => obj.to_prim()?,
             },
             _ => {
                 return Err(Flow::Err(
@@ -322,6 +325,7 @@ impl Val {
                 Obj::ModelForm(_) => "model:form",
                 Obj::ModelProp(_) => "model:property",
                 Obj::Tally(_) => "stat:tally",
+                Obj::Ext(obj) => obj.typename(),
                 Obj::Auto(a) => a.typename(),
             },
         }
@@ -416,6 +420,7 @@ impl Val {
                 Obj::Auto(a) => a.repr(),
                 Obj::View(iden) => format!("view: {iden}"),
                 Obj::Layer(iden) => format!("layer: {iden}"),
+                Obj::Ext(obj) => obj.repr(),
                 other => format!("{other:?}"),
             },
             _ => self.py_repr(),
