@@ -93,10 +93,7 @@ pub(crate) struct AutoObj {
 
 impl AutoObj {
     fn val(kind: AutoKind, packed: &Value) -> Val {
-        let valu = match Val::from_msgpack(packed) {
-            Val::Dict(d) => d,
-            _ => Arc::new(std::sync::Mutex::new(IndexMap::new())),
-        };
+        let valu = dict_of(packed);
         Val::Obj(Arc::new(Obj::Auto(AutoObj { kind, valu })))
     }
 
@@ -139,6 +136,23 @@ impl AutoObj {
             AutoKind::Cron => &["set", "kill", "pack", "pprint"],
         }
     }
+}
+
+/// A packed definition as a dict; its arrays (`lasterrs`, `recs`) are lists as the
+/// reference's are.
+fn dict_of(packed: &Value) -> DictRef {
+    let mut out = IndexMap::new();
+    if let Value::Map(items) = packed {
+        for (k, v) in items {
+            let Some(k) = k.as_str() else { continue };
+            let v = match v {
+                Value::Array(items) => new_list(items.iter().map(Val::from_msgpack).collect()),
+                other => Val::from_msgpack(other),
+            };
+            out.insert(Key::Str(Arc::from(k)), v);
+        }
+    }
+    Arc::new(std::sync::Mutex::new(out))
 }
 
 /// `$trig.name`: a definition key, else a method.
@@ -206,7 +220,7 @@ pub(crate) async fn obj_method(
     let core = cortex(runt)?;
     let iden = obj.get_str("iden");
     match (obj.kind, name) {
-        (_, "pack") => Ok(Val::from_msgpack(&obj.to_msgpack()?)),
+        (_, "pack") => Ok(Val::Dict(dict_of(&obj.to_msgpack()?))),
         (AutoKind::Trigger, "set") => {
             let key = req_arg(args, kwargs, 0, "name", "set")?.to_str()?;
             let valu = req_arg(args, kwargs, 1, "valu", "set")?;
@@ -270,10 +284,8 @@ pub(crate) async fn obj_method(
                 .add_trigger(&viewiden, crate::cortex::trigger_map(&tdef))
                 .await
                 .map_err(cerr)?;
-            if let Val::Dict(d) = Val::from_msgpack(&packed) {
-                let items = lock(&d).clone();
-                *lock(&obj.valu) = items;
-            }
+            let items = lock(&dict_of(&packed)).clone();
+            *lock(&obj.valu) = items;
             Ok(Val::Null)
         }
         (AutoKind::Cron, "set") => {
@@ -285,10 +297,8 @@ pub(crate) async fn obj_method(
                 runt.confirm(&["cron", "set", &key], Some((&iden, "cronjob")))?;
             }
             let packed = core.edit_cron_job(&iden, &key, valu).await.map_err(cerr)?;
-            if let Val::Dict(d) = Val::from_msgpack(&packed) {
-                let items = lock(&d).clone();
-                *lock(&obj.valu) = items;
-            }
+            let items = lock(&dict_of(&packed)).clone();
+            *lock(&obj.valu) = items;
             Ok(Val::Obj(Arc::new(Obj::Auto(obj.clone()))))
         }
         (AutoKind::Cron, "kill") => {
