@@ -531,6 +531,20 @@ impl Cortex {
         Ok(())
     }
 
+    /// Delete the triggers of a deleted view.
+    pub(crate) async fn del_view_triggers(&self, view: &str) -> Result<()> {
+        let idens: Vec<String> = self
+            .triggers
+            .of_view(view)
+            .iter()
+            .map(|t| t.iden.clone())
+            .collect();
+        for iden in idens {
+            self.del_trigger(&iden).await?;
+        }
+        Ok(())
+    }
+
     /// Change one of `enabled`, `user`, `storm`, `doc`, `name`, `async` of a trigger.
     pub async fn set_trigger_info(&self, iden: &str, name: &str, valu: Value) -> Result<()> {
         let trig = self.triggers.find(iden).ok_or_else(|| no_such_trig(iden))?;
