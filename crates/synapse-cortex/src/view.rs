@@ -272,27 +272,31 @@ impl View {
         edits: Vec<NodeEdit>,
         meta: EditMeta,
     ) -> Result<Vec<NodeEdit>, Error> {
-        Ok(self.apply_edits_gen(edits, meta).await?.0)
+        Ok(self.apply_edits_gen(edits, meta, false).await?.0)
     }
 
     /// As [`View::apply_edits`], with the write layer's generation before the batch
-    /// ([`crate::layer::Applied::write_gen`]).
+    /// ([`crate::layer::Applied::write_gen`]); `deferred` does not wait for the commit
+    /// ([`Layer::apply_deferred`]).
     pub(crate) async fn apply_edits_gen(
         &self,
         edits: Vec<NodeEdit>,
         meta: EditMeta,
+        deferred: bool,
     ) -> Result<(Vec<NodeEdit>, u64), Error> {
         let layer = self.write_layer();
         if layer.is_readonly() {
             return Err(Error::IsReadOnly("The view is in read-only mode.".into()));
         }
         let hook = self.inner.hook.read().unwrap_or_else(poisoned).clone();
-        let Some(hook) = hook else {
-            let applied = layer.apply(edits, meta).await?;
-            return Ok((applied.edits, applied.write_gen));
+        let applied = if deferred {
+            layer.apply_deferred(edits, meta.clone()).await?
+        } else {
+            layer.apply(edits, meta.clone()).await?
         };
-        let applied = layer.apply(edits, meta.clone()).await?;
-        if !applied.edits.is_empty() {
+        if let Some(hook) = hook
+            && !applied.edits.is_empty()
+        {
             hook.applied(self, &applied.edits, &meta).await?;
         }
         Ok((applied.edits, applied.write_gen))

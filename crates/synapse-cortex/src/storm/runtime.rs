@@ -24,12 +24,14 @@ mod edit;
 mod error;
 mod eval;
 mod exec;
+mod graph;
 mod host;
 mod lib;
 mod lift;
 mod morecmds;
 mod pivot;
 mod runt;
+mod scrape;
 mod value;
 
 use std::sync::{Arc, Mutex};
@@ -370,6 +372,8 @@ pub struct StormOpts {
     pub task: Option<String>,
     /// The user iden to run as.
     pub user: Option<String>,
+    /// Subgraph projection rules (`true` or a rules dict), applied to the query's output.
+    pub graph: Option<Value>,
 }
 
 impl StormOpts {
@@ -458,6 +462,7 @@ impl StormOpts {
                 "debug" => out.debug = flag(),
                 "task" => out.task = text(),
                 "user" => out.user = text(),
+                "graph" => out.graph = Some(valu.clone()),
                 _ => {}
             }
         }
@@ -569,7 +574,8 @@ fn new_shared(
     sink: Option<tokio::sync::mpsc::Sender<Message>>,
 ) -> Arc<Shared> {
     let meta = crate::nodeedit::EditMeta::now(user.iden.clone());
-    let editor = view.editor(meta, crate::view::AllowAll::arc());
+    let mut editor = view.editor(meta, crate::view::AllowAll::arc());
+    editor.set_deferred_commit(true);
     Arc::new(Shared {
         core: Arc::clone(core),
         user: user.clone(),
@@ -584,8 +590,38 @@ fn new_shared(
     })
 }
 
-/// Run a query: feed its nodes to `consume`; returns the control flow that ended it.
+/// Run a query: feed its nodes to `consume`; returns the control flow that ended it. Its
+/// edits are committed before this returns, whatever the outcome (they are applied without
+/// waiting for commits while it runs).
 async fn execute(
+    shared: Arc<Shared>,
+    text: &str,
+    consume: Consume,
+    count: &mut u64,
+) -> Result<(), Flow> {
+    let core = Arc::clone(&shared.core);
+    let res = execute_inner(shared, text, consume, count).await;
+    let synced = sync_layers(&core).await;
+    match (res, synced) {
+        (Ok(()), Err(err)) => Err(err),
+        (res, _) => res,
+    }
+}
+
+/// Commit every layer holding edits applied without a commit.
+async fn sync_layers(core: &StormCore) -> Result<(), Flow> {
+    for layer in core.views().layers() {
+        if layer.has_uncommitted() {
+            layer
+                .sync()
+                .await
+                .map_err(|err| Flow::from(crate::view::Error::from(err)))?;
+        }
+    }
+    Ok(())
+}
+
+async fn execute_inner(
     shared: Arc<Shared>,
     text: &str,
     consume: Consume,
@@ -606,6 +642,16 @@ async fn execute(
         .collect();
     let runt = exec::root_runtime(&shared, text, vars, &parsed)?;
     let mut stream = exec::run_parsed(&runt, &parsed)?;
+    if let Some(rules) = shared
+        .opts
+        .graph
+        .as_ref()
+        .map(graph::Rules::from_opt)
+        .transpose()?
+        .flatten()
+    {
+        stream = graph::project(Arc::clone(&runt), rules, stream);
+    }
     let limit = shared.opts.limit;
     let dorepr = shared.opts.repr;
     while let Some(item) = stream.next().await {

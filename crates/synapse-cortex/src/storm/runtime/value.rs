@@ -462,7 +462,18 @@ impl Val {
                 let parts: Vec<String> = items.iter().map(|k| k.to_val().py_repr()).collect();
                 format!("{{{}}}", parts.join(", "))
             }
-            other => other.repr(),
+            // values that are Python objects in the reference: their default repr, without
+            // the address (`repr` hands these back here, so they must not call `repr`)
+            Val::NodeProps(_) => "<synapse.lib.stormtypes.NodeProps object>".into(),
+            Val::NodeData(_) => "<synapse.lib.stormtypes.NodeData object>".into(),
+            Val::Path(_) => "<synapse.lib.stormtypes.Path object>".into(),
+            Val::Gen(_) => "<async_generator object>".into(),
+            Val::Lib(_)
+            | Val::Node(_)
+            | Val::Query(_)
+            | Val::Bound(_)
+            | Val::Func(_)
+            | Val::Obj(_) => self.repr(),
         }
     }
 
