@@ -1730,3 +1730,180 @@ async fn cron_list(runt: &Arc<Runt>, core: &Arc<Cortex>) -> RResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(items: &[(Unit, &[i64])]) -> ReqSpec {
+        items.iter().map(|(u, v)| (*u, v.to_vec())).collect()
+    }
+
+    /// Expected values from the reference's `LibCron._parsePeriod`.
+    #[test]
+    fn periods() {
+        use Unit::*;
+        let cases: Vec<(&str, ReqSpec, Unit, Vec<i64>)> = vec![
+            ("hourly@:15", spec(&[(Minute, &[15])]), Hour, vec![1]),
+            ("hourly/2@:30", spec(&[(Minute, &[30])]), Hour, vec![2]),
+            (
+                "daily@10:30",
+                spec(&[(Hour, &[10]), (Minute, &[30])]),
+                Day,
+                vec![1],
+            ),
+            (
+                "daily/3",
+                spec(&[(Hour, &[0]), (Minute, &[0])]),
+                Day,
+                vec![3],
+            ),
+            (
+                "weekly/mon,fri@9:30",
+                spec(&[(Hour, &[9]), (Minute, &[30])]),
+                DayOfWeek,
+                vec![0, 4],
+            ),
+            (
+                "monthly/1,15@12:00",
+                spec(&[(Hour, &[12]), (Minute, &[0]), (DayOfMonth, &[1, 15])]),
+                Month,
+                vec![1],
+            ),
+            (
+                "monthly",
+                spec(&[(Hour, &[0]), (Minute, &[0]), (DayOfMonth, &[1])]),
+                Month,
+                vec![1],
+            ),
+            ("minutely/5", spec(&[]), Minute, vec![5]),
+            (
+                "yearly@3:00",
+                spec(&[
+                    (Month, &[1]),
+                    (DayOfMonth, &[1]),
+                    (Hour, &[3]),
+                    (Minute, &[0]),
+                ]),
+                Year,
+                vec![1],
+            ),
+        ];
+        for (text, reqs, unit, incs) in cases {
+            let (got, gotunit, gotincs) = parse_period(text).unwrap();
+            assert_eq!(got, vec![reqs], "{text}");
+            assert_eq!(gotunit, Some(unit), "{text}");
+            assert_eq!(gotincs, incs, "{text}");
+        }
+        let (got, _, _) = parse_period("yearly/6-1@12:00").unwrap();
+        assert_eq!(
+            got,
+            vec![spec(&[
+                (Month, &[6]),
+                (DayOfMonth, &[1]),
+                (Hour, &[12]),
+                (Minute, &[0])
+            ])]
+        );
+        for (text, name, mesg) in [
+            (
+                "hourly",
+                "BadTime",
+                "Hourly period requires explicit minute",
+            ),
+            (
+                "daily@25:00",
+                "BadConfValu",
+                "Invalid hour value: 25 (must be 0-23)",
+            ),
+            ("fortnightly", "BadConfValu", "Unknown period: fortnightly"),
+            (
+                "minutely@1:00",
+                "BadConfValu",
+                "Minutely period does not support a time of day",
+            ),
+            (
+                "hourly@3:15",
+                "BadConfValu",
+                "Cannot specify hour for hourly period",
+            ),
+        ] {
+            let err = parse_period(text).unwrap_err();
+            assert_eq!(
+                (err.name.as_str(), err.mesg.as_str()),
+                (name, mesg),
+                "{text}"
+            );
+        }
+    }
+
+    fn kw(items: &[(&str, &str)]) -> Vec<(String, Val)> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Val::from(*v)))
+            .collect()
+    }
+
+    /// The legacy options as the reference's `_methCronAdd` turns them into a schedule.
+    #[test]
+    fn legacy_options() {
+        use Unit::*;
+        let cases: Vec<(Vec<(String, Val)>, ReqSpec, Unit, Vec<i64>)> = vec![
+            (
+                kw(&[("hourly", "15")]),
+                spec(&[(Minute, &[15])]),
+                Hour,
+                vec![1],
+            ),
+            (
+                kw(&[("daily", "10:30")]),
+                spec(&[(Hour, &[10]), (Minute, &[30])]),
+                Day,
+                vec![1],
+            ),
+            (kw(&[("minute", "+5")]), spec(&[]), Minute, vec![5]),
+            (
+                kw(&[("month", "3"), ("day", "2")]),
+                spec(&[
+                    (Month, &[3]),
+                    (DayOfMonth, &[2]),
+                    (Hour, &[0]),
+                    (Minute, &[0]),
+                ]),
+                Year,
+                vec![1],
+            ),
+            (
+                kw(&[("day", "Mon,Fri"), ("hour", "3")]),
+                spec(&[(Hour, &[3]), (Minute, &[0])]),
+                DayOfWeek,
+                vec![0, 4],
+            ),
+            (
+                kw(&[("hour", "3,15")]),
+                spec(&[(Hour, &[3, 15]), (Minute, &[0])]),
+                Day,
+                vec![1],
+            ),
+        ];
+        for (args, reqs, unit, incs) in cases {
+            let got = legacy_schedule(&args).unwrap();
+            assert_eq!(got, (reqs, unit, incs), "{args:?}");
+        }
+        for (args, mesg) in [
+            (kw(&[("year", "2030")]), "Year may not be a fixed value"),
+            (kw(&[]), "Must provide at least one optional argument"),
+            (
+                kw(&[("hourly", "5"), ("hour", "3")]),
+                "May not use both alias (..ly) and explicit options at the same time",
+            ),
+            (
+                kw(&[("day", "+1"), ("hour", "+2")]),
+                "May not provide more than 1 recurrence parameter",
+            ),
+            (kw(&[("day", "xyz")]), "Failed to parse day value \"xyz\""),
+        ] {
+            assert_eq!(legacy_schedule(&args).unwrap_err(), mesg, "{args:?}");
+        }
+    }
+}
