@@ -331,6 +331,7 @@ impl Cortex {
     /// Delete a view (not its layers) and its auth gate.
     pub async fn del_view(&self, iden: &str) -> Result<()> {
         self.views.del_view(iden).await.map_err(view_error)?;
+        self.del_view_triggers(iden).await?;
         if self.cell.auth().gate(iden).is_some() {
             self.cell.auth().del_auth_gate(iden).await?;
         }
