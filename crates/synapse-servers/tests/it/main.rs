@@ -9,4 +9,5 @@ mod conformance;
 mod cortex;
 mod cryotank;
 mod garbage;
+mod scrape;
 mod server;
