@@ -69,3 +69,51 @@ async fn edits_seen_within_query() {
         assert_eq!(have, want, "{query}");
     }
 }
+
+/// Printing values that are Python objects in the reference (generators, `$node.props`,
+/// `$node.data`, `$path`) ends in a print, never in unbounded recursion (it once overflowed
+/// the stack and took the server down).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printing_object_values_terminates() {
+    let core = Core::new().await;
+    nodes_of(&core, "[inet:ipv4=1.2.3.4]").await;
+    let cases = [
+        (
+            "$lib.print($lib.sorted((3, 1, 2)))",
+            "<async_generator object>",
+        ),
+        ("$lib.print($lib.range(3))", "<async_generator object>"),
+        ("inet:ipv4 $lib.print($node.props) | spin", "NodeProps"),
+        ("inet:ipv4 $lib.print($node.data) | spin", "NodeData"),
+        ("inet:ipv4 $lib.print($path) | spin", "Path"),
+        (
+            "inet:ipv4 $lib.print(($path, $node.props)) | spin",
+            "NodeProps",
+        ),
+        (
+            "$lib.print($lib.str.join(',', ($lib.range(2),)))",
+            "<async_generator object>",
+        ),
+    ];
+    for (query, want) in cases {
+        let mesgs = core.storm(query, &serde_json::json!({})).await;
+        let prints: Vec<String> = mesgs
+            .iter()
+            .filter(|m| m.kind == "print")
+            .map(|m| {
+                msgpack_to_json(&m.info)["mesg"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        assert!(
+            prints.iter().any(|p| p.contains(want)),
+            "{query}: {prints:?} {:?}",
+            mesgs
+                .iter()
+                .map(|m| (&m.kind, msgpack_to_json(&m.info)))
+                .collect::<Vec<_>>()
+        );
+    }
+}

@@ -55,6 +55,8 @@ const LIBS: &[&str] = &[
     "lib.storm",
     "lib.cortex",
     "lib.scrape",
+    "lib.trigger",
+    "lib.cron",
 ];
 
 fn lib_funcs(path: &str) -> &'static [&'static str] {
@@ -100,6 +102,7 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.dict" => &["keys", "values", "pop", "has", "update", "items"],
         "lib.list" => &[],
         "lib.scrape" => super::scrape::LIB_FUNCS,
+        "lib.trigger" | "lib.cron" => super::automation::lib_funcs(path),
         _ => &[],
     }
 }
@@ -293,6 +296,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 }
                 Ok(bound(&name))
             }
+            Obj::Auto(a) => super::automation::deref(base, a, &str_of(name)?),
             _ => Ok(bound(&str_of(name)?)),
         },
         _ => checked(&str_of(name)?),
@@ -1029,6 +1033,7 @@ async fn obj_method(
     kwargs: &[(String, Val)],
 ) -> RResult<Val> {
     match &**obj {
+        Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {
                 let key = req(args, kwargs, 0, "name", "inc")?.to_key()?;
@@ -1178,6 +1183,9 @@ async fn call_lib(
 ) -> RResult<Val> {
     let a = |i: usize, n: &str| arg(&args, &kwargs, i, n);
     let r = |i: usize, n: &str| req(&args, &kwargs, i, n, name);
+    if super::automation::lib_funcs(path).contains(&name) {
+        return super::automation::call_lib(runt, path, name, &args, &kwargs).await;
+    }
     let model = runt.model();
     Ok(match (path, name) {
         ("lib", "print") => {

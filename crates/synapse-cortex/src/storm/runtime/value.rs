@@ -82,6 +82,8 @@ pub(crate) enum Obj {
     ModelProp(String),
     /// A tally (`$lib.stats.tally()`).
     Tally(DictRef),
+    /// A trigger or cron job (`$lib.trigger`, `$lib.cron`).
+    Auto(super::automation::AutoObj),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -243,6 +245,7 @@ impl Val {
             ),
             Val::Obj(obj) => match &**obj {
                 Obj::Tally(d) => Val::Dict(d.clone()).to_msgpack()?,
+                Obj::Auto(a) => a.to_msgpack()?,
                 Obj::View(iden) | Obj::Layer(iden) => Value::from(iden.as_str()),
                 Obj::ModelType(n) | Obj::ModelForm(n) | Obj::ModelProp(n) => {
                     Value::from(n.as_str())
@@ -319,6 +322,7 @@ impl Val {
                 Obj::ModelForm(_) => "model:form",
                 Obj::ModelProp(_) => "model:property",
                 Obj::Tally(_) => "stat:tally",
+                Obj::Auto(a) => a.typename(),
             },
         }
     }
@@ -409,6 +413,7 @@ impl Val {
             Val::Func(f) => format!("function {}", f.plan.name),
             Val::Obj(obj) => match &**obj {
                 Obj::Tally(d) => Val::Dict(d.clone()).repr(),
+                Obj::Auto(a) => a.repr(),
                 Obj::View(iden) => format!("view: {iden}"),
                 Obj::Layer(iden) => format!("layer: {iden}"),
                 other => format!("{other:?}"),
@@ -457,7 +462,18 @@ impl Val {
                 let parts: Vec<String> = items.iter().map(|k| k.to_val().py_repr()).collect();
                 format!("{{{}}}", parts.join(", "))
             }
-            other => other.repr(),
+            // values that are Python objects in the reference: their default repr, without
+            // the address (`repr` hands these back here, so they must not call `repr`)
+            Val::NodeProps(_) => "<synapse.lib.stormtypes.NodeProps object>".into(),
+            Val::NodeData(_) => "<synapse.lib.stormtypes.NodeData object>".into(),
+            Val::Path(_) => "<synapse.lib.stormtypes.Path object>".into(),
+            Val::Gen(_) => "<async_generator object>".into(),
+            Val::Lib(_)
+            | Val::Node(_)
+            | Val::Query(_)
+            | Val::Bound(_)
+            | Val::Func(_)
+            | Val::Obj(_) => self.repr(),
         }
     }
 
