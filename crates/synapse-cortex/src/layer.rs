@@ -692,6 +692,11 @@ impl Layer {
         self.inner.shared.abrvs.get(kind, parts)
     }
 
+    /// The abbreviation id of a form: forms get them in the order the layers first see them.
+    pub(crate) fn form_abrv(&self, form: &str) -> Option<u32> {
+        self.id(AbrvKind::Form, &[form])
+    }
+
     /// The number of nodes of a form in this layer.
     pub async fn count_form(&self, form: &str) -> Result<i64, Error> {
         let key = self

@@ -36,6 +36,7 @@ mod pivot;
 mod queue;
 mod runt;
 mod scrape;
+mod typesmore;
 mod value;
 
 use std::sync::{Arc, Mutex};
@@ -162,6 +163,26 @@ pub trait StormHost: Send + Sync + 'static {
     fn cortex(&self) -> Option<Arc<crate::cortex::Cortex>> {
         None
     }
+    /// A user's persistent vars (`vars`) or profile items (`$lib.user.vars`, `.profile`).
+    fn user_kv_list(
+        &self,
+        user: &str,
+        vars: bool,
+    ) -> BoxFuture<'_, Result<Vec<(String, Value)>, StormError>> {
+        let _ = (user, vars);
+        Box::pin(async { Err(no_user_kv()) })
+    }
+    /// Set (`Some`) or remove (`None`) a user var or profile item; the previous value.
+    fn user_kv_set(
+        &self,
+        user: &str,
+        vars: bool,
+        name: &str,
+        valu: Option<Value>,
+    ) -> BoxFuture<'_, Result<Option<Value>, StormError>> {
+        let _ = (user, vars, name, valu);
+        Box::pin(async { Err(no_user_kv()) })
+    }
     /// Delete a layer no view uses (and, in a cortex, its auth gate).
     fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
         let iden = iden.to_owned();
@@ -172,6 +193,10 @@ pub trait StormHost: Send + Sync + 'static {
                 .map_err(StormError::from_view)
         })
     }
+}
+
+fn no_user_kv() -> StormError {
+    StormError::new("StormRuntimeError", "User vars and profiles need a cortex.")
 }
 
 /// A host over views with in-memory globals (tests, embedding).

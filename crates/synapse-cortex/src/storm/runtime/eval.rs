@@ -385,6 +385,17 @@ pub(crate) async fn eval_iter(
                 .collect();
             stream::iter(items.into_iter().map(Ok)).boxed()
         }
+        Val::Obj(obj)
+            if matches!(
+                &*obj,
+                super::value::Obj::UserKv { .. } | super::value::Obj::Text(_)
+            ) =>
+        {
+            let items = super::typesmore::obj_iter(runt, &obj)
+                .await?
+                .unwrap_or_default();
+            stream::iter(items.into_iter().map(Ok)).boxed()
+        }
         Val::Obj(obj) if matches!(&*obj, super::value::Obj::Tally(_)) => {
             let items: Vec<Val> = match &*obj {
                 super::value::Obj::Tally(items) => lock(items)
