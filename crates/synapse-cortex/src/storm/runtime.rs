@@ -21,6 +21,7 @@ mod authlib;
 mod automation;
 mod cmds;
 mod cond;
+mod cryptolib;
 mod edit;
 mod error;
 mod eval;

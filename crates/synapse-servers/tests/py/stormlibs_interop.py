@@ -1,5 +1,5 @@
 '''
-The tier-2 Storm libraries and commands (queues, macros, auth) side by side: the same queries
+The tier-2 Storm libraries and commands (queues, macros, auth, crypto, random) side by side: the same queries
 against the reference Cortex and ours, through the reference Python client.
 
     python stormlibs_interop.py compare <our telepath port>
@@ -123,6 +123,21 @@ $u=$lib.auth.users.byname(visi) $u.setAdmin($lib.true) $lib.print($u.get(admin))
 $u=$lib.auth.users.byname(visi) $u.setLocked($lib.true) $lib.print($u.locked) $u.setLocked($lib.false)
 $u=$lib.auth.users.byname(visi) $lib.print($u.boop)
 $u=$lib.auth.users.byname(visi) $lib.auth.users.del($u.iden) $lib.print($lib.auth.users.byname(visi))
+$s=hehe $lib.print($lib.crypto.hashes.md5($s.encode())) $lib.print($lib.crypto.hashes.sha1($s.encode()))
+$s=hehe $lib.print($lib.crypto.hashes.sha256($s.encode())) $lib.print($lib.crypto.hashes.sha512($s.encode()))
+$k=key $m=mesg $lib.print($lib.crypto.hmac.digest($k.encode(), $m.encode()).hex())
+$k=key $m=mesg $lib.print($lib.crypto.hmac.digest($k.encode(), $m.encode(), alg=sha1).hex())
+$k=key $m=mesg $lib.print($lib.crypto.hmac.digest($k.encode(), $m.encode(), alg=md5))
+$k=key $m=mesg $lib.print($lib.crypto.hmac.digest($k.encode(), $m.encode(), alg=nope))
+$k=key $lib.print($lib.crypto.hmac.digest(key, $k.encode()))
+$k=key $lib.print($lib.crypto.hmac.digest($k.encode(), mesg))
+$r=$lib.random.generator(seed=hehe) $lib.print($r) $lib.print($r.int(100)) $lib.print($r.int(100, minval=50)) $lib.print($r.seed)
+$r=$lib.random.generator(seed=hehe) $r.seed=haha $lib.print($r.int(10)) $lib.print($r)
+$r=$lib.random.generator(seed=abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz) $lib.print($r)
+$r=$lib.random.generator() $lib.print($r) $lib.print($r.seed)
+$x=$lib.random.int(10, minval=10) $lib.print($x)
+$lib.random.int(1, minval=10)
+$r=$lib.random.generator(seed=x) $lib.print($r.int(1099511627776, minval=10)) $lib.print($r.boop)
 queue.add keep
 $lib.queue.get(keep).puts((one, two, three))
 macro.set keepm ${ $lib.print(kept) }

@@ -27,6 +27,10 @@ const LIBS: &[&str] = &[
     "lib.auth.users",
     "lib.auth.roles",
     "lib.auth.gates",
+    "lib.crypto",
+    "lib.crypto.hashes",
+    "lib.crypto.hmac",
+    "lib.random",
 ];
 
 /// Whether `path` is one of this module's libraries.
@@ -39,6 +43,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
     match path {
         "lib.queue" => super::queue::LIB_FUNCS,
         "lib.macro" => super::macros::LIB_FUNCS,
+        "lib.crypto.hashes" | "lib.crypto.hmac" | "lib.random" => super::cryptolib::lib_funcs(path),
         other => super::authlib::lib_funcs(other),
     }
 }
@@ -64,6 +69,9 @@ pub(crate) async fn call_lib(
     match path {
         "lib.queue" => super::queue::call_lib(runt, name, &args).await,
         "lib.macro" => super::macros::call_lib(runt, name, &args).await,
+        "lib.crypto.hashes" | "lib.crypto.hmac" | "lib.random" => {
+            super::cryptolib::call_lib(path, name, &args)
+        }
         other => super::authlib::call_lib(runt, other, name, &args).await,
     }
 }
@@ -79,6 +87,8 @@ pub(crate) enum ExtObj {
     Role(String),
     /// An auth gate (`auth:gate`), by iden.
     Gate(String),
+    /// A seeded random generator (`$lib.random.generator()`).
+    Random(Arc<super::cryptolib::RandomGen>),
 }
 
 impl ExtObj {
@@ -89,6 +99,7 @@ impl ExtObj {
             ExtObj::User(_) => "auth:user",
             ExtObj::Role(_) => "auth:role",
             ExtObj::Gate(_) => "auth:gate",
+            ExtObj::Random(_) => "random",
         }
     }
 
@@ -96,6 +107,7 @@ impl ExtObj {
     pub(crate) fn repr(&self) -> String {
         match self {
             ExtObj::Queue(name) => format!("queue: {name}"),
+            ExtObj::Random(rng) => rng.repr(),
             other => super::authlib::repr(None, other),
         }
     }
@@ -115,6 +127,7 @@ impl ExtObj {
             ExtObj::User(_) => super::authlib::USER_METHODS,
             ExtObj::Role(_) => super::authlib::ROLE_METHODS,
             ExtObj::Gate(_) => &[],
+            ExtObj::Random(_) => &["int"],
         }
     }
 
@@ -122,6 +135,7 @@ impl ExtObj {
     pub(crate) fn deref(&self, runt: &Runt, base: &Val, name: &str) -> RResult<Val> {
         match (self, name) {
             (ExtObj::Queue(qname), "name") => Ok(Val::from(qname.as_str())),
+            (ExtObj::Random(rng), "seed") => Ok(rng.seed()),
             _ if self.methods().contains(&name) => {
                 Ok(Val::Bound(Arc::new((base.clone(), Arc::from(name)))))
             }
@@ -152,11 +166,15 @@ impl ExtObj {
             ExtObj::User(iden) => super::authlib::call_user(runt, iden, name, &args).await,
             ExtObj::Role(iden) => super::authlib::call_role(runt, iden, name, &args).await,
             ExtObj::Gate(_) => Err(nosuchname(name)),
+            ExtObj::Random(rng) => super::cryptolib::call_random(rng, name, &args),
         }
     }
 
     /// `$obj.name = valu`.
     pub(crate) async fn set_attr(&self, runt: &Runt, name: &str, valu: &Val) -> RResult<()> {
+        if let (ExtObj::Random(rng), "seed") = (self, name) {
+            return super::cryptolib::set_random_seed(runt, rng, valu);
+        }
         super::authlib::set_attr(runt, self, name, valu).await
     }
 }
