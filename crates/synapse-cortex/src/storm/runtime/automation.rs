@@ -1848,7 +1848,8 @@ mod tests {
     #[test]
     fn legacy_options() {
         use Unit::*;
-        let cases: Vec<(Vec<(String, Val)>, ReqSpec, Unit, Vec<i64>)> = vec![
+        type Case = (Vec<(String, Val)>, ReqSpec, Unit, Vec<i64>);
+        let cases: Vec<Case> = vec![
             (
                 kw(&[("hourly", "15")]),
                 spec(&[(Minute, &[15])]),
