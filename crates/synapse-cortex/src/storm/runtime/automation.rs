@@ -542,7 +542,11 @@ pub(crate) async fn call_lib(
         ("lib.trigger", "list") => {
             let all = a(0, "all").is_some_and(|v| v.truthy());
             let views = if all {
-                core.views().views()
+                // the default view first, as the reference lists its views
+                let default = core.views().default_view().iden();
+                let mut views = core.views().views();
+                views.sort_by_key(|v| v.iden() != default);
+                views
             } else {
                 vec![runt.view.clone()]
             };
