@@ -10,4 +10,6 @@ mod conformance;
 mod cortex;
 mod cryotank;
 mod garbage;
+mod scrape;
 mod server;
+mod stormlibs;

@@ -139,6 +139,53 @@ impl StormHost for CortexHost {
     fn cortex(&self) -> Option<Arc<Cortex>> {
         Some(Arc::clone(&self.0))
     }
+
+    fn user_kv_list(
+        &self,
+        user: &str,
+        vars: bool,
+    ) -> BoxFuture<'_, Result<Vec<(String, Value)>, StormError>> {
+        let user = user.to_owned();
+        Box::pin(async move {
+            let auth = self.0.cell().auth();
+            let items = if vars {
+                auth.user_vars(&user)
+            } else {
+                auth.user_profile(&user)
+            }
+            .map_err(cell_error)?;
+            Ok(items.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        })
+    }
+
+    fn user_kv_set(
+        &self,
+        user: &str,
+        vars: bool,
+        name: &str,
+        valu: Option<Value>,
+    ) -> BoxFuture<'_, Result<Option<Value>, StormError>> {
+        let (user, name) = (user.to_owned(), name.to_owned());
+        Box::pin(async move {
+            let auth = self.0.cell().auth();
+            let old = if vars {
+                auth.user_vars(&user)
+            } else {
+                auth.user_profile(&user)
+            }
+            .map_err(cell_error)?
+            .get(&name)
+            .cloned();
+            match (valu, vars) {
+                (Some(v), true) => auth.set_user_var(&user, &name, v).await.map(|_| ()),
+                (Some(v), false) => auth.set_user_profile(&user, &name, v).await.map(|_| ()),
+                (None, true) => auth.pop_user_var(&user, &name).await.map(|_| ()),
+                (None, false) => auth.pop_user_profile(&user, &name).await.map(|_| ()),
+            }
+            .map_err(cell_error)?;
+            Ok(old)
+        })
+    }
 }
 
 /// A cell user as the runtime's user (permissions checked through the Cortex).

@@ -49,7 +49,6 @@ const LIBS: &[&str] = &[
     "lib.bytes",
     "lib.axon",
     "lib.regex.flags",
-    "lib.time.formats",
     "lib.auth",
     "lib.feed",
     "lib.storm",
@@ -57,6 +56,7 @@ const LIBS: &[&str] = &[
     "lib.scrape",
     "lib.trigger",
     "lib.cron",
+    "lib.model.ext",
 ];
 
 fn lib_funcs(path: &str) -> &'static [&'static str] {
@@ -73,6 +73,7 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
             "format",
             "fromunix",
             "sleep",
+            "ticker",
             "toUTC",
             "year",
             "month",
@@ -89,13 +90,14 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.vars" => &["get", "set", "del", "list", "type"],
         "lib.csv" => &["emit"],
         "lib.json" => &["save", "load"],
-        "lib.hex" => &["encode", "decode", "toint", "fromint"],
+        "lib.hex" => &["encode", "decode", "toint", "fromint", "signext", "trimext"],
         "lib.base64" => &["encode", "decode"],
         "lib.globals" => &["get", "set", "pop", "list"],
         "lib.view" => &["get", "list"],
         "lib.layer" => &["get", "list"],
         "lib.model" => &["form", "prop", "type", "tagprop"],
-        "lib.user" => &["name", "iden", "allowed"],
+        "lib.user" => &["name", "allowed"],
+        "lib.model.ext" => &["addTagProp", "delTagProp"],
         "lib.stats" => &["tally"],
         "lib.iters" => &["enum", "zip"],
         "lib.math" => &["number"],
@@ -149,7 +151,13 @@ fn type_methods(base: &Val) -> Option<(&'static str, &'static [&'static str])> {
             "set",
             &["add", "adds", "has", "rem", "rems", "size", "list"],
         ),
-        Val::Bytes(_) => ("bytes", &["decode", "json", "slice", "size"]),
+        Val::Bytes(_) => (
+            "bytes",
+            &[
+                "decode", "json", "slice", "size", "unpack", "gzip", "gunzip", "bzip", "bunzip",
+                "xor",
+            ],
+        ),
         Val::Num(_) => ("number", &["toint", "tofloat", "tostr"]),
         Val::Node(_) => (
             "node",
@@ -167,6 +175,7 @@ fn type_methods(base: &Val) -> Option<(&'static str, &'static [&'static str])> {
                 "addEdge",
                 "delEdge",
                 "getStorNodes",
+                "getByLayer",
                 "difftags",
             ],
         ),
@@ -180,6 +189,7 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     for path in LIBS {
         out.push(((*path).to_owned(), lib_funcs(path).to_vec()));
     }
+    out.extend(super::ext::lib_docs());
     out
 }
 
@@ -206,6 +216,9 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
             if name.starts_with("__") {
                 return Err(rterr(format!("Cannot dereference private value [{name}]")));
             }
+            if let Some(v) = super::typesmore::lib_attr(runt, path, &name) {
+                return Ok(v);
+            }
             if &**path == "lib" {
                 match name.as_str() {
                     "true" => return Ok(Val::Bool(true)),
@@ -216,6 +229,10 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                     _ => {}
                 }
             }
+            if &**path == "lib.user" && name == "iden" {
+                // an attribute, not a function
+                return Ok(Val::from(runt.shared.user.iden.as_str()));
+            }
             if &**path == "lib.regex.flags" {
                 return match name.as_str() {
                     "i" => Ok(Val::Int(2)),
@@ -224,10 +241,12 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 };
             }
             let sub = format!("{path}.{name}");
-            if LIBS.contains(&sub.as_str()) {
+            if LIBS.contains(&sub.as_str()) || super::ext::is_lib(&sub) {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
-            if lib_funcs(path).contains(&name.as_str()) {
+            if lib_funcs(path).contains(&name.as_str())
+                || super::ext::lib_funcs(path).contains(&name.as_str())
+            {
                 return Ok(bound(&name));
             }
             Err(nosuchname(&name))
@@ -296,8 +315,15 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 }
                 Ok(bound(&name))
             }
+            Obj::Ext(ext) => ext.deref(runt, base, &str_of(name)?),
             Obj::Auto(a) => super::automation::deref(base, a, &str_of(name)?),
-            _ => Ok(bound(&str_of(name)?)),
+            other => {
+                let name = str_of(name)?;
+                match super::typesmore::obj_attr(runt, other, &name) {
+                    Some(v) => Ok(v),
+                    None => Ok(bound(&name)),
+                }
+            }
         },
         _ => checked(&str_of(name)?),
     }
@@ -332,6 +358,10 @@ pub(crate) async fn setitem(runt: &Arc<Runt>, base: &Val, name: Val, valu: Val) 
             lock(path).set(&name, valu);
             Ok(())
         }
+        Val::Obj(obj) if matches!(&**obj, Obj::Ext(_)) => match &**obj {
+            Obj::Ext(ext) => ext.set_attr(runt, &str_of(&name)?, &valu).await,
+            _ => Ok(()),
+        },
         other => Err(rterr(format!(
             "{} does not support assignment.",
             other.typename()
@@ -406,6 +436,9 @@ pub(crate) async fn call_method(
     item: Option<&Item>,
 ) -> RResult<Val> {
     match recv {
+        Val::Lib(path) if super::ext::is_lib(path) => {
+            super::ext::call_lib(runt, path, name, args, kwargs).await
+        }
         Val::Lib(path) => call_lib(runt, path, name, args, kwargs, item).await,
         Val::Str(text) => str_method(text, name, &args, &kwargs),
         Val::List(_) | Val::Tuple(_) => list_method(runt, recv, name, &args, &kwargs).await,
@@ -803,7 +836,7 @@ fn bytes_method(b: &[u8], name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
             Val::Bytes(Arc::from(&b[s..e]))
         }
         "size" => Val::Int(b.len() as i128),
-        _ => return Err(nosuchname(name)),
+        _ => return super::typesmore::bytes_method(b, name, args, kwargs),
     })
 }
 
@@ -960,7 +993,7 @@ async fn node_method(
             )
         }
         "difftags" => Val::Null,
-        _ => return Err(nosuchname(name)),
+        _ => return super::typesmore::node_method(runt, node, name, args, kwargs).await,
     })
 }
 
@@ -1021,7 +1054,7 @@ async fn nodedata_method(
             old.map(|v| Val::from_msgpack(&v)).unwrap_or(Val::Null)
         }
         "load" => Val::Null,
-        _ => return Err(nosuchname(name)),
+        _ => return super::typesmore::nodedata_method(runt, node, name, args, kwargs).await,
     })
 }
 
@@ -1033,6 +1066,7 @@ async fn obj_method(
     kwargs: &[(String, Val)],
 ) -> RResult<Val> {
     match &**obj {
+        Obj::Ext(ext) => ext.call(runt, name, args, kwargs).await,
         Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {
@@ -1094,16 +1128,6 @@ async fn obj_method(
                         .map(|l| Val::Obj(Arc::new(Obj::Layer(l.iden()))))
                         .collect(),
                 )),
-                "getFormCounts" => {
-                    let mut out = IndexMap::new();
-                    for form in runt.model().forms() {
-                        let n = view.count_form(form.name()).await?;
-                        if n > 0 {
-                            out.insert(Key::Str(Arc::from(form.name())), Val::Int(n as i128));
-                        }
-                    }
-                    Ok(new_dict(out))
-                }
                 "get" => {
                     let key = req(args, kwargs, 0, "name", "get")?.to_str()?;
                     let def = view.def().to_value(None);
@@ -1111,7 +1135,7 @@ async fn obj_method(
                         .map(Val::from_msgpack)
                         .unwrap_or(Val::Null))
                 }
-                _ => Err(nosuchname(name)),
+                _ => super::typesmore::view_method(runt, &view, name, args, kwargs).await,
             }
         }
         Obj::Layer(iden) => {
@@ -1123,21 +1147,11 @@ async fn obj_method(
             })?;
             match name {
                 "pack" => Ok(Val::from_msgpack(&layer.pack())),
-                "getFormCounts" => {
-                    let mut out = IndexMap::new();
-                    for form in runt.model().forms() {
-                        let n = layer
-                            .count_form(form.name())
-                            .await
-                            .map_err(|e| Flow::Err(StormError::new(e.class(), e.to_string())))?;
-                        if n > 0 {
-                            out.insert(Key::Str(Arc::from(form.name())), Val::Int(n as i128));
-                        }
-                    }
-                    Ok(new_dict(out))
-                }
-                _ => Err(nosuchname(name)),
+                _ => super::typesmore::layer_method(runt, &layer, name, args, kwargs).await,
             }
+        }
+        Obj::Text(_) | Obj::UserKv { .. } | Obj::ModelTagProp(_) => {
+            super::typesmore::obj_method(runt, obj, name, args, kwargs).await
         }
         Obj::ModelType(tname) | Obj::ModelForm(tname) | Obj::ModelProp(tname) => {
             let model = runt.model();
@@ -1398,10 +1412,6 @@ async fn call_lib(
             });
             best.unwrap_or(Val::Null)
         }
-        ("lib", "text") => {
-            let parts: Vec<String> = args.iter().map(repr_str).collect();
-            Val::from(parts.join(""))
-        }
         ("lib", "import") => return Err(rterr("Storm packages are not supported.")),
         ("lib.str", "join") => {
             let sepr = r(0, "sepr")?.to_str()?;
@@ -1653,7 +1663,7 @@ async fn call_lib(
             let n = lists.iter().map(Vec::len).min().unwrap_or(0);
             let out: Vec<RResult<GenItem>> = (0..n)
                 .map(|i| {
-                    Ok(GenItem::Val(Val::Tuple(
+                    Ok(GenItem::Val(new_list(
                         lists.iter().map(|l| l[i].clone()).collect(),
                     )))
                 })
@@ -1716,7 +1726,7 @@ async fn call_lib(
             lock(&d).extend(other);
             Val::Null
         }
-        _ => return Err(nosuchname(name)),
+        _ => return super::typesmore::call_lib(runt, path, name, &args, &kwargs).await,
     })
 }
 
@@ -2116,13 +2126,18 @@ async fn time_func(
             let v = r(0, "valu")?;
             let fmt = r(1, "format")?.to_str()?;
             let tick = norm_time(&v).map_err(|e| match e {
-                Flow::Err(e) => Flow::Err(StormError::new(
-                    "StormRuntimeError",
-                    format!(
-                        "Failed to norm a time value prior to formatting - {}",
-                        e.mesg
-                    ),
-                )),
+                Flow::Err(mut e) => {
+                    if e.name == "BadTypeValu" && !e.info.iter().any(|(k, _)| k == "valu") {
+                        e.set("valu", tostor(&v).unwrap_or(Value::Nil));
+                    }
+                    Flow::Err(StormError::new(
+                        "StormRuntimeError",
+                        format!(
+                            "Failed to norm a time value prior to formatting - {}",
+                            super::typesmore::syn_err_str(&e)
+                        ),
+                    ))
+                }
                 other => other,
             })?;
             if tick == crate::model::time::FUTURE {
@@ -2178,7 +2193,7 @@ async fn time_func(
                 _ => m as i128 - 1,
             })
         }
-        _ => return Err(nosuchname(name)),
+        _ => return super::typesmore::call_lib(runt, "lib.time", name, args, kwargs).await,
     })
 }
 

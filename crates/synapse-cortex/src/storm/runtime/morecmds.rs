@@ -570,7 +570,7 @@ fn merge_allowed(runt: &Runt, view: &View) -> RResult<()> {
     ))
 }
 
-async fn wipe_layer(layer: &Layer, user: &str) -> RResult<()> {
+pub(crate) async fn wipe_layer(layer: &Layer, user: &str) -> RResult<()> {
     let mut edits = layer.wipe_edits();
     let mut batch = Vec::new();
     while let Some(edit) = edits.next().await {
