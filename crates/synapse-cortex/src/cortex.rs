@@ -24,6 +24,11 @@
 //! * Storm globals ([`Cortex::get_storm_var`], [`Cortex::set_storm_var`],
 //!   [`Cortex::pop_storm_var`]), tag properties ([`Cortex::add_tagprop`]), views
 //!   ([`Cortex::fork_view`], [`Cortex::del_view`]), the Axon ([`Cortex::axon`]);
+//! * automation: triggers per view ([`Cortex::add_trigger`], [`Cortex::list_triggers`],
+//!   [`Cortex::set_trigger_info`], [`Cortex::del_trigger`]; they fire from the views' edit
+//!   hook, async ones through a persisted queue) and cron jobs ([`Cortex::add_cron_job`],
+//!   [`Cortex::list_cron_jobs`], [`Cortex::update_cron_job`], ...; run by a scheduler task).
+//!   [`Cortex::start`] starts both once the Cortex is shared (the service's `start`);
 //! * the runtime itself plugs in as a [`StormRuntime`]: the CoreApi methods `storm`,
 //!   `callStorm`, `count`, `exportStorm`, `reqValidStorm`, `isValidStorm` and the storm HTTP
 //!   routes call it. [`Cortex::set_storm_runtime`] installs one; the runtime of this crate

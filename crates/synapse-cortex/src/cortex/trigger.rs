@@ -267,7 +267,7 @@ impl Triggers {
                 Err(err) => tracing::warn!(iden = %iden, cause = %err, "bad stored trigger"),
             }
         }
-        rows.sort_by_key(|tdef| tdef.get("created").and_then(Value::as_i64).unwrap_or(0));
+        // by iden, as the reference lists triggers loaded from storage
         for tdef in rows {
             let trig = Arc::new(Trig::new(tdef));
             byview.entry(trig.view()).or_default().push(trig);

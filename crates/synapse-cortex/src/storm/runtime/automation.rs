@@ -542,7 +542,11 @@ pub(crate) async fn call_lib(
         ("lib.trigger", "list") => {
             let all = a(0, "all").is_some_and(|v| v.truthy());
             let views = if all {
-                core.views().views()
+                // the default view first, as the reference lists its views
+                let default = core.views().default_view().iden();
+                let mut views = core.views().views();
+                views.sort_by_key(|v| v.iden() != default);
+                views
             } else {
                 vec![runt.view.clone()]
             };
@@ -1848,7 +1852,8 @@ mod tests {
     #[test]
     fn legacy_options() {
         use Unit::*;
-        let cases: Vec<(Vec<(String, Val)>, ReqSpec, Unit, Vec<i64>)> = vec![
+        type Case = (Vec<(String, Val)>, ReqSpec, Unit, Vec<i64>);
+        let cases: Vec<Case> = vec![
             (
                 kw(&[("hourly", "15")]),
                 spec(&[(Minute, &[15])]),
