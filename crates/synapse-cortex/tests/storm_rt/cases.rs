@@ -165,3 +165,29 @@ async fn storm_edits_are_committed_before_fini() {
     assert_eq!(nodes_of(&core, "inet:asn").await.len(), 20);
     assert_eq!(nodes_of(&core, "inet:ipv4#a.b").await.len(), 20);
 }
+
+/// Long queries (hundreds of statements or edit blocks) run on a test runtime's 2 MiB worker
+/// stacks: each operator polls its predecessor, and unoptimized builds have large frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_queries_do_not_overflow_the_stack() {
+    let core = Core::new().await;
+    let prints = vec!["$lib.print($lib.len(x))"; 400].join(" ");
+    let tags: Vec<String> = (0..300).map(|i| format!("[+#t{i}]")).collect();
+    let edits = format!("[inet:ipv4=1.2.3.4] {} $lib.print(done)", tags.join(" "));
+    for (query, want) in [
+        (prints.as_str(), 400),
+        (edits.as_str(), 1),
+        ("$lib.print($lib.list($lib.range(10, 13)))", 1),
+    ] {
+        let mesgs = core.storm(query, &serde_json::json!({})).await;
+        let printed = mesgs.iter().filter(|m| m.kind == "print").count();
+        let errs: Vec<_> = mesgs
+            .iter()
+            .filter(|m| m.kind == "err")
+            .map(|m| msgpack_to_json(&m.info))
+            .collect();
+        assert_eq!((printed, errs.len()), (want, 0), "{errs:?}");
+    }
+    let tagged = nodes_of(&core, "#t299").await;
+    assert_eq!(tagged.len(), 1);
+}

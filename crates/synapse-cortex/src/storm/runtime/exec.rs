@@ -169,7 +169,10 @@ fn initial_input(runt: &Arc<Runt>) -> ItemStream {
 }
 
 /// An operator's stream polled on a fresh stack segment when the current one runs low: each
-/// operator polls the one before it, so long pipelines nest polls deeply.
+/// operator polls the one before it, so long pipelines nest polls deeply. Every operator is
+/// wrapped, and the red zone is larger than what one operator's poll takes in an unoptimized
+/// build (the frames of the operator blocks are large there); a hundred statements used to
+/// overflow a worker's stack.
 struct GrowStack(ItemStream);
 
 impl futures::Stream for GrowStack {
@@ -180,18 +183,13 @@ impl futures::Stream for GrowStack {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
         let inner = &mut self.0;
-        stacker::maybe_grow(128 * 1024, 1024 * 1024, || inner.poll_next_unpin(cx))
+        stacker::maybe_grow(1024 * 1024, 4 * 1024 * 1024, || inner.poll_next_unpin(cx))
     }
 }
 
 /// Chain the operators of a pipeline over an input stream.
 pub(crate) fn run_pipeline(runt: &Arc<Runt>, pipe: &Pipeline, input: ItemStream) -> ItemStream {
-    let stream = chain_ops(runt, pipe, input);
-    if pipe.ops.len() > 8 {
-        GrowStack(stream).boxed()
-    } else {
-        stream
-    }
+    GrowStack(chain_ops(runt, pipe, input)).boxed()
 }
 
 fn chain_ops(runt: &Arc<Runt>, pipe: &Pipeline, input: ItemStream) -> ItemStream {
@@ -202,17 +200,20 @@ fn chain_ops(runt: &Arc<Runt>, pipe: &Pipeline, input: ItemStream) -> ItemStream
         if matches!(ops[idx].kind, OpKind::Edit(_)) {
             let start = idx;
             while idx < ops.len() && matches!(ops[idx].kind, OpKind::Edit(_)) {
-                stream = super::edit::edit_op(Arc::clone(runt), pipe.clone(), idx, stream);
+                stream = GrowStack(super::edit::edit_op(
+                    Arc::clone(runt),
+                    pipe.clone(),
+                    idx,
+                    stream,
+                ))
+                .boxed();
                 idx += 1;
             }
             let _ = start;
-            stream = super::edit::flush_op(Arc::clone(runt), stream);
+            stream = GrowStack(super::edit::flush_op(Arc::clone(runt), stream)).boxed();
             continue;
         }
-        stream = run_op(Arc::clone(runt), pipe.clone(), idx, stream);
-        if idx % 8 == 7 {
-            stream = GrowStack(stream).boxed();
-        }
+        stream = GrowStack(run_op(Arc::clone(runt), pipe.clone(), idx, stream)).boxed();
         idx += 1;
     }
     stream
