@@ -45,6 +45,8 @@
 //! # Ok(()) }
 //! ```
 
+mod agenda;
+mod autostore;
 mod axon;
 mod conf;
 mod error;
@@ -53,6 +55,7 @@ mod info;
 mod perms;
 mod storage;
 mod storm;
+mod trigger;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -64,11 +67,16 @@ use synapse_cell::{Cell, ErrKind, Error, Result, Rule, User};
 use crate::model::Model;
 use crate::view::{EditPerms, View, Views};
 
+pub use agenda::{CronDef, ReqSpec, Unit as CronUnit};
 pub use axon::{AxonClient, TeleAxon};
 pub use conf::confdefs;
 pub use error::{model_error, view_error};
 pub use perms::{AllowedReason, UserPerms, allowed_reason};
 pub use storm::{StormCall, StormRuntime};
+pub use trigger::{CONDITIONS as TRIGGER_CONDITIONS, TrigDef};
+
+pub(crate) use agenda::cron_fields;
+pub(crate) use trigger::{collect_trigger_edits, publish_trigger_edits, to_map as trigger_map};
 
 pub(crate) use feed::{BATCH as FEED_BATCH, feed_nodes};
 pub(crate) use info::{
@@ -87,6 +95,9 @@ pub struct Cortex {
     axon: axon::AxonSlot,
     storm: RwLock<Option<Arc<dyn StormRuntime>>>,
     modeldict: RwLock<Option<Arc<Value>>>,
+    autostore: Arc<autostore::AutoStore>,
+    triggers: trigger::Triggers,
+    agenda: agenda::Agenda,
 }
 
 impl std::fmt::Debug for Cortex {
@@ -122,7 +133,13 @@ impl Cortex {
         let views = Views::open_as(&dirn, Arc::clone(&model), &root)
             .await
             .map_err(view_error)?;
+        let autostore = Arc::new(autostore::AutoStore::open(&dirn).await?);
+        let triggers = trigger::Triggers::load(Arc::clone(&autostore)).await?;
+        let agenda = agenda::Agenda::load(Arc::clone(&autostore)).await?;
         let core = Cortex {
+            autostore,
+            triggers,
+            agenda,
             cell: cell.clone(),
             model,
             views,
@@ -488,11 +505,19 @@ impl Cortex {
 
     // ----- lifecycle -----
 
+    /// Start the background work: trigger firing, the async trigger queue and the cron
+    /// scheduler (run once the Cortex is shared, before it serves).
+    pub fn start(self: &Arc<Self>) {
+        self.start_triggers();
+        self.start_agenda();
+    }
+
     /// Close the layers, the views and the Axon link.
     pub async fn fini(&self) {
         self.axon.fini().await;
         self.views.fini().await;
         self.store.fini().await;
+        self.autostore.fini().await;
     }
 }
 

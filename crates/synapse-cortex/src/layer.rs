@@ -178,6 +178,12 @@ pub(crate) struct LayerShared {
     /// The write generation: bumped by every applied batch on the slab thread before it runs
     /// and again once it is committed (see [`Layer::write_gen`]).
     write_gen: AtomicU64,
+    /// Batches applied without waiting for their commit ([`Layer::apply_deferred`]), counted
+    /// when submitted.
+    deferred: AtomicU64,
+    /// The value of `deferred` covered by the last commit this layer waited for: while it is
+    /// behind `deferred`, committed data may lack batches and reads go to the slab thread.
+    committed: AtomicU64,
 }
 
 /// A layer definition, as the reference's layer def dict.
@@ -259,6 +265,10 @@ pub(crate) fn map_get<'v>(valu: &'v Value, key: &str) -> Option<&'v Value> {
     }
 }
 
+/// Rows of a lift scan, where it stopped, whether it is done, and the storage nodes of the
+/// rows' buids.
+pub(crate) type RowsAndSodes = (Vec<Row>, Resume, bool, Vec<(Buid, Sode)>);
+
 /// The result of applying a batch: the log offset (if logged and something changed) and the
 /// edits that changed the layer, with old values filled in.
 #[derive(Debug, Clone, PartialEq)]
@@ -315,6 +325,8 @@ struct Inner {
     logedits: AtomicBool,
     readonly: AtomicBool,
     offsets: watch::Sender<u64>,
+    /// Held while a batch is counted and queued, or a commit is counted and queued.
+    order: Mutex<()>,
 }
 
 /// A layer: a handle shared by clones.
@@ -412,6 +424,8 @@ impl Layer {
             persisted: Mutex::new(ids),
             next_offset: AtomicU64::new(next),
             write_gen: AtomicU64::new(0),
+            deferred: AtomicU64::new(0),
+            committed: AtomicU64::new(0),
         });
         Ok(Layer {
             inner: Arc::new(Inner {
@@ -422,6 +436,7 @@ impl Layer {
                 slab,
                 shared,
                 offsets,
+                order: Mutex::new(()),
             }),
         })
     }
@@ -481,6 +496,28 @@ impl Layer {
     /// Apply a batch of nodeedits atomically and return what changed, after the batch is
     /// committed (a crash after this returns keeps the batch).
     pub async fn apply(&self, edits: Vec<NodeEdit>, meta: EditMeta) -> Result<Applied, Error> {
+        self.apply_inner(edits, meta, true).await
+    }
+
+    /// Apply a batch of nodeedits atomically and return what changed as soon as it is written,
+    /// without waiting for a commit: the batch joins the slab's pending batch, committed with
+    /// later ones (on the slab's size or time limits, or by [`Layer::sync`]). Reads through
+    /// this layer see it at once. A crash before the commit loses the batch whole, so callers
+    /// must [`Layer::sync`] before they acknowledge it (Storm does before `fini`).
+    pub async fn apply_deferred(
+        &self,
+        edits: Vec<NodeEdit>,
+        meta: EditMeta,
+    ) -> Result<Applied, Error> {
+        self.apply_inner(edits, meta, false).await
+    }
+
+    async fn apply_inner(
+        &self,
+        edits: Vec<NodeEdit>,
+        meta: EditMeta,
+        commit: bool,
+    ) -> Result<Applied, Error> {
         if self.is_readonly() {
             return Err(Error::ReadOnly);
         }
@@ -488,6 +525,15 @@ impl Layer {
         let shared = Arc::clone(&self.inner.shared);
         let logedits = self.inner.logedits.load(Ordering::Relaxed);
         let span = tracing::debug_span!("layer.apply", layer = %self.iden(), nodes = edits.len());
+        // Counted before the write is sent: from here on reads go to the slab thread, which
+        // orders them after the write.
+        // The count and the job's place in the slab's queue go together (see `Layer::sync`).
+        let order = self.inner.order.lock().unwrap_or_else(poisoned);
+        let seq = if commit {
+            self.inner.shared.deferred.load(Ordering::SeqCst)
+        } else {
+            self.inner.shared.deferred.fetch_add(1, Ordering::SeqCst) + 1
+        };
         let written =
             self.inner
                 .slab
@@ -504,16 +550,25 @@ impl Layer {
                     }
                     Ok((wgen, result))
                 });
-        // Both jobs are queued now; waiting for the commit first means one wake-up of this
-        // task per batch (the write's reply is ready by then), not two.
-        let committed = self.inner.slab.commit().await;
-        let result = match (written.await, committed) {
-            (Ok(result), Ok(())) => Ok(result),
-            (Err(err), _) => Err(err),
-            (Ok(_), Err(err)) => Err(Error::from(err)),
+        let commit = commit.then(|| self.inner.slab.commit());
+        drop(order);
+        let result = if let Some(commit) = commit {
+            // Both jobs are queued now; waiting for the commit first means one wake-up of this
+            // task per batch (the write's reply is ready by then), not two.
+            let committed = commit.await;
+            if committed.is_ok() {
+                self.inner.shared.committed.fetch_max(seq, Ordering::SeqCst);
+            }
+            match (written.await, committed) {
+                (Ok(result), Ok(())) => Ok(result),
+                (Err(err), _) => Err(err),
+                (Ok(_), Err(err)) => Err(Error::from(err)),
+            }
+        } else {
+            written.await
         };
-        // Bumped again once committed: a snapshot read that started between the first bump
-        // and the commit (so missed the batch) is invalidated by this one.
+        // Bumped again once written (and committed, if asked): a snapshot read that started
+        // between the first bump and now (so missed the batch) is invalidated by this one.
         self.inner.shared.write_gen.fetch_add(1, Ordering::SeqCst);
         let (wgen, result) = result?;
         if let Some(offs) = result.offset {
@@ -526,12 +581,23 @@ impl Layer {
         })
     }
 
+    /// Whether batches applied by [`Layer::apply_deferred`] may still wait for their commit.
+    pub fn has_uncommitted(&self) -> bool {
+        let shared = &self.inner.shared;
+        shared.committed.load(Ordering::SeqCst) < shared.deferred.load(Ordering::SeqCst)
+    }
+
     async fn snapshot<T, F>(&self, func: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&synapse_slab::Txn<'_>, &LayerShared) -> Result<T, Error> + Send + 'static,
     {
         let shared = Arc::clone(&self.inner.shared);
+        if self.has_uncommitted() {
+            // The committed data may lack deferred batches: read the pending batch on the
+            // slab thread instead.
+            return self.inner.slab.read(move |txn| func(txn, &shared)).await;
+        }
         self.inner
             .slab
             .snapshot(move |txn| func(txn, &shared))
@@ -702,6 +768,38 @@ impl Layer {
                 resume,
                 limit,
             )
+        })
+        .await
+    }
+
+    /// [`Layer::scan_rows`] and the storage nodes of the rows' buids, in one read (lifts in
+    /// single-layer views need nothing else).
+    pub(crate) async fn scan_rows_sodes(
+        &self,
+        plan: &LiftPlan,
+        scan_idx: usize,
+        resume: Resume,
+        limit: usize,
+    ) -> Result<RowsAndSodes, Error> {
+        let plan = plan.clone();
+        self.snapshot(move |txn, shared| {
+            let (rows, resume, done) = lift::scan_batch(
+                txn,
+                &shared.dbs,
+                &shared.abrvs,
+                &plan,
+                scan_idx,
+                resume,
+                limit,
+            )?;
+            let abrvs = shared.abrvs.read();
+            let mut sodes = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if let Some(byts) = txn.get(shared.dbs.sodes, &row.buid)? {
+                    sodes.push((row.buid, Sode::decode(byts, &abrvs)?));
+                }
+            }
+            Ok((rows, resume, done, sodes))
         })
         .await
     }
@@ -1094,10 +1192,20 @@ impl Layer {
         Ok(NodeEdit::new(buid, form, ops))
     }
 
-    /// Commit pending writes (applies already commit; this is for callers that need a point
-    /// where everything earlier is durable).
+    /// Commit pending writes: everything applied before this call (deferred batches included)
+    /// is durable once it returns.
     pub async fn sync(&self) -> Result<(), Error> {
-        Ok(self.inner.slab.commit().await?)
+        // Every batch counted so far is queued before this commit.
+        let (seq, commit) = {
+            let _order = self.inner.order.lock().unwrap_or_else(poisoned);
+            (
+                self.inner.shared.deferred.load(Ordering::SeqCst),
+                self.inner.slab.commit(),
+            )
+        };
+        commit.await?;
+        self.inner.shared.committed.fetch_max(seq, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Close the layer.

@@ -35,6 +35,7 @@ use serde_json::{Map, Value as Json};
 
 pub use cmpr::{Cmpr, StorLift};
 pub use error::{ModelError, Result};
+pub(crate) use inet::fqdn_idna_ok;
 pub use types::{Type, stortype};
 pub use value::{buid, guid_of, guid_random, iden, packb};
 

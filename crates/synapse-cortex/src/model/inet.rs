@@ -802,6 +802,11 @@ fn fqdn_prep(text: &str) -> String {
     py_strip(&valu).trim_matches('.').to_string()
 }
 
+/// The scrape rule's FQDN check: the text, after NFKC and dot mapping, encodes with IDNA.
+pub(crate) fn fqdn_idna_ok(text: &str) -> bool {
+    idna_encode(&fqdn_prep(text)).is_some()
+}
+
 /// The value the reference's fqdn error carries for an input (for nested error messages).
 fn fqdn_err_valu(text: &str) -> String {
     let prep = fqdn_prep(text);

@@ -17,6 +17,7 @@
 //! The caller supplies a [`StormCore`] (the cortex's views and shared state) and a
 //! [`StormUser`] (identity and a permission check); edits are checked per cortex.md §10.
 
+mod automation;
 mod cmds;
 mod cond;
 mod edit;
@@ -31,6 +32,7 @@ mod morecmds;
 mod pivot;
 mod runt;
 mod typesmore;
+mod scrape;
 mod value;
 
 use std::sync::{Arc, Mutex};
@@ -42,6 +44,9 @@ use rmpv::Value;
 
 pub use error::StormError;
 pub use host::CortexEngine;
+
+pub(crate) use automation::run_node_query;
+pub(crate) use host::to_cell_error;
 
 use crate::view::{View, Views};
 use error::Flow;
@@ -169,6 +174,10 @@ pub trait StormHost: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Option<Value>, StormError>> {
         let _ = (user, vars, name, valu);
         Box::pin(async { Err(no_user_kv()) })
+    }
+    /// The Cortex behind this host (triggers, cron jobs), if any.
+    fn cortex(&self) -> Option<Arc<crate::cortex::Cortex>> {
+        None
     }
     /// Delete a layer no view uses (and, in a cortex, its auth gate).
     fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
@@ -590,7 +599,8 @@ fn new_shared(
     sink: Option<tokio::sync::mpsc::Sender<Message>>,
 ) -> Arc<Shared> {
     let meta = crate::nodeedit::EditMeta::now(user.iden.clone());
-    let editor = view.editor(meta, crate::view::AllowAll::arc());
+    let mut editor = view.editor(meta, crate::view::AllowAll::arc());
+    editor.set_deferred_commit(true);
     Arc::new(Shared {
         core: Arc::clone(core),
         user: user.clone(),
@@ -605,8 +615,38 @@ fn new_shared(
     })
 }
 
-/// Run a query: feed its nodes to `consume`; returns the control flow that ended it.
+/// Run a query: feed its nodes to `consume`; returns the control flow that ended it. Its
+/// edits are committed before this returns, whatever the outcome (they are applied without
+/// waiting for commits while it runs).
 async fn execute(
+    shared: Arc<Shared>,
+    text: &str,
+    consume: Consume,
+    count: &mut u64,
+) -> Result<(), Flow> {
+    let core = Arc::clone(&shared.core);
+    let res = execute_inner(shared, text, consume, count).await;
+    let synced = sync_layers(&core).await;
+    match (res, synced) {
+        (Ok(()), Err(err)) => Err(err),
+        (res, _) => res,
+    }
+}
+
+/// Commit every layer holding edits applied without a commit.
+async fn sync_layers(core: &StormCore) -> Result<(), Flow> {
+    for layer in core.views().layers() {
+        if layer.has_uncommitted() {
+            layer
+                .sync()
+                .await
+                .map_err(|err| Flow::from(crate::view::Error::from(err)))?;
+        }
+    }
+    Ok(())
+}
+
+async fn execute_inner(
     shared: Arc<Shared>,
     text: &str,
     consume: Consume,

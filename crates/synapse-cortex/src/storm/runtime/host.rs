@@ -20,7 +20,7 @@ use crate::view::Views;
 /// The Cortex as the runtime's host.
 struct CortexHost(Arc<Cortex>);
 
-fn cell_error(err: Error) -> StormError {
+pub(super) fn cell_error(err: Error) -> StormError {
     let mut out = StormError::new(err.name(), err.mesg());
     for (k, v) in err.info() {
         if k != "mesg" {
@@ -182,10 +182,14 @@ impl StormHost for CortexHost {
             Ok(old)
         })
     }
+
+    fn cortex(&self) -> Option<Arc<Cortex>> {
+        Some(Arc::clone(&self.0))
+    }
 }
 
 /// A cell user as the runtime's user (permissions checked through the Cortex).
-fn storm_user(core: &Arc<Cortex>, user: &User) -> StormUser {
+pub(super) fn storm_user(core: &Arc<Cortex>, user: &User) -> StormUser {
     let checker = Arc::clone(core);
     let checked = user.clone();
     StormUser {
@@ -201,7 +205,7 @@ fn storm_user(core: &Arc<Cortex>, user: &User) -> StormUser {
 pub struct CortexEngine;
 
 impl CortexEngine {
-    fn core(core: &Arc<Cortex>) -> Arc<StormCore> {
+    pub(super) fn core(core: &Arc<Cortex>) -> Arc<StormCore> {
         Arc::new(StormCore::with_host(Arc::new(CortexHost(Arc::clone(core)))))
     }
 }

@@ -54,6 +54,9 @@ const LIBS: &[&str] = &[
     "lib.storm",
     "lib.cortex",
     "lib.model.ext",
+    "lib.scrape",
+    "lib.trigger",
+    "lib.cron",
 ];
 
 fn lib_funcs(path: &str) -> &'static [&'static str] {
@@ -100,6 +103,8 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.math" => &["number"],
         "lib.dict" => &["keys", "values", "pop", "has", "update", "items"],
         "lib.list" => &[],
+        "lib.scrape" => super::scrape::LIB_FUNCS,
+        "lib.trigger" | "lib.cron" => super::automation::lib_funcs(path),
         _ => &[],
     }
 }
@@ -303,6 +308,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 }
                 Ok(bound(&name))
             }
+            Obj::Auto(a) => super::automation::deref(base, a, &str_of(name)?),
             other => {
                 let name = str_of(name)?;
                 match super::typesmore::obj_attr(runt, other, &name) {
@@ -1045,6 +1051,7 @@ async fn obj_method(
     kwargs: &[(String, Val)],
 ) -> RResult<Val> {
     match &**obj {
+        Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {
                 let key = req(args, kwargs, 0, "name", "inc")?.to_key()?;
@@ -1174,6 +1181,9 @@ async fn call_lib(
 ) -> RResult<Val> {
     let a = |i: usize, n: &str| arg(&args, &kwargs, i, n);
     let r = |i: usize, n: &str| req(&args, &kwargs, i, n, name);
+    if super::automation::lib_funcs(path).contains(&name) {
+        return super::automation::call_lib(runt, path, name, &args, &kwargs).await;
+    }
     let model = runt.model();
     Ok(match (path, name) {
         ("lib", "print") => {
@@ -1404,6 +1414,7 @@ async fn call_lib(
         ("lib.str", "format") => Val::from(fmt_kwargs(&r(0, "text")?.to_str()?, &kwargs)),
         ("lib.time", _) => return super::lib::time_func(runt, name, &args, &kwargs).await,
         ("lib.regex", _) => return regex_func(name, &args, &kwargs),
+        ("lib.scrape", _) => return super::scrape::call_lib(runt, name, args, kwargs).await,
         ("lib.vars", "get") => {
             let n = r(0, "name")?.to_str()?;
             runt.get_var(&n, item.map(|i| &i.path))
@@ -2361,11 +2372,13 @@ pub(crate) fn lookup_stream(
             yield i?;
         }
         for tok in tokens {
-            let Some((form, valu)) = scrape_token(runt.model(), &tok) else { continue };
+            // the reference looks up the first value scraped from each token
+            let Some(hit) = crate::scrape::context_scrape(&tok, None, true, true).into_iter().next() else { continue };
+            let (form, valu) = (hit.form, hit.valu.to_value());
             if autoadd {
-                runt.layer_confirm(&["node", "add", &form])?;
+                runt.layer_confirm(&["node", "add", form])?;
                 let mut editor = runt.shared.editor.lock().await;
-                let buid = editor.add_node(&form, &Value::from(valu.as_str())).await;
+                let buid = editor.add_node(form, &valu).await;
                 let Ok(Some(buid)) = buid else { continue };
                 runt.flush(&mut editor).await?;
                 drop(editor);
@@ -2375,60 +2388,18 @@ pub(crate) fn lookup_stream(
                 }
                 continue;
             }
-            let Some(fobj) = runt.model().form(&form) else { continue };
-            let Ok((norm, _)) = fobj.ty().norm(&Value::from(valu.as_str())) else { continue };
-            match runt.view.get_node_by_ndef(&form, &norm).await.map_err(Flow::from)? {
+            let Some(fobj) = runt.model().form(form) else { continue };
+            let Ok((norm, _)) = fobj.ty().norm(&valu) else { continue };
+            match runt.view.get_node_by_ndef(form, &norm).await.map_err(Flow::from)? {
                 Some(node) => {
                     let path = runt.init_path(&node);
                     yield Item { node: Arc::new(node), path };
                 }
                 None => {
-                    runt.shared.send("look:miss", Value::Map(vec![(Value::from("ndef"), Value::Array(vec![Value::from(form.as_str()), norm]))])).await;
+                    runt.shared.send("look:miss", Value::Map(vec![(Value::from("ndef"), Value::Array(vec![Value::from(form), norm]))])).await;
                 }
             }
         }
     }
     .boxed())
-}
-
-/// The form of an indicator token (a small subset of the reference's scrape rules).
-fn scrape_token(model: &crate::model::Model, tok: &str) -> Option<(String, String)> {
-    let lower = tok.to_lowercase();
-    let tryform = |form: &str| -> bool {
-        model
-            .form(form)
-            .is_some_and(|f| f.ty().norm(&Value::from(tok)).is_ok())
-    };
-    if lower.starts_with("cve-") && tryform("it:sec:cve") {
-        return Some(("it:sec:cve".into(), tok.into()));
-    }
-    if lower.contains("://") && tryform("inet:url") {
-        return Some(("inet:url".into(), tok.into()));
-    }
-    if lower.contains('@') && tryform("inet:email") {
-        return Some(("inet:email".into(), tok.into()));
-    }
-    let hexlen = tok.len();
-    if tok.chars().all(|c| c.is_ascii_hexdigit()) {
-        let form = match hexlen {
-            32 => Some("hash:md5"),
-            40 => Some("hash:sha1"),
-            64 => Some("hash:sha256"),
-            128 => Some("hash:sha512"),
-            _ => None,
-        };
-        if let Some(form) = form {
-            return Some((form.into(), tok.into()));
-        }
-    }
-    if tok.split('.').count() == 4 && tok.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return Some(("inet:ipv4".into(), tok.into()));
-    }
-    if tok.contains(':') && tryform("inet:ipv6") {
-        return Some(("inet:ipv6".into(), tok.into()));
-    }
-    if tok.contains('.') && !tok.ends_with('.') && tryform("inet:fqdn") {
-        return Some(("inet:fqdn".into(), tok.into()));
-    }
-    None
 }

@@ -615,7 +615,8 @@ async fn exec_sub(
     opts.ndefs = Vec::new();
     opts.sudo = asroot;
     let meta = EditMeta::now(user.iden.clone());
-    let editor = view.editor(meta, crate::view::AllowAll::arc());
+    let mut editor = view.editor(meta, crate::view::AllowAll::arc());
+    editor.set_deferred_commit(true);
     let shared = Arc::new(Shared {
         core: Arc::clone(&runt.shared.core),
         user,

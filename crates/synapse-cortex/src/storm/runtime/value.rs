@@ -93,6 +93,8 @@ pub(crate) enum Obj {
     },
     /// A tag property of the model (`$lib.model.tagprop`).
     ModelTagProp(String),
+    /// A trigger or cron job (`$lib.trigger`, `$lib.cron`).
+    Auto(super::automation::AutoObj),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -254,6 +256,7 @@ impl Val {
             ),
             Val::Obj(obj) => match &**obj {
                 Obj::Tally(d) => Val::Dict(d.clone()).to_msgpack()?,
+                Obj::Auto(a) => a.to_msgpack()?,
                 Obj::View(iden) | Obj::Layer(iden) => Value::from(iden.as_str()),
                 Obj::ModelType(n)
                 | Obj::ModelForm(n)
@@ -337,6 +340,7 @@ impl Val {
                 Obj::UserKv { vars: true, .. } => "user:vars:dict",
                 Obj::UserKv { vars: false, .. } => "user:profile:dict",
                 Obj::ModelTagProp(_) => "model:tagprop",
+                Obj::Auto(a) => a.typename(),
             },
         }
     }
@@ -428,6 +432,7 @@ impl Val {
             Val::Func(f) => format!("function {}", f.plan.name),
             Val::Obj(obj) => match &**obj {
                 Obj::Tally(d) => Val::Dict(d.clone()).repr(),
+                Obj::Auto(a) => a.repr(),
                 Obj::View(iden) => format!("view: {iden}"),
                 Obj::Layer(iden) => format!("layer: {iden}"),
                 Obj::Text(t) => format!("text: {}", lock(t)),
