@@ -55,6 +55,7 @@ mod info;
 mod perms;
 mod storage;
 mod storm;
+mod stormobjs;
 mod trigger;
 
 use std::sync::{Arc, RwLock};
@@ -92,6 +93,7 @@ pub struct Cortex {
     model: Arc<Model>,
     views: Views,
     store: storage::CoreStore,
+    objs: stormobjs::StormObjs,
     axon: axon::AxonSlot,
     storm: RwLock<Option<Arc<dyn StormRuntime>>>,
     modeldict: RwLock<Option<Arc<Value>>>,
@@ -122,7 +124,7 @@ impl Cortex {
         let dirn = cell.dirn().to_path_buf();
         // A model of its own: runtime tag properties must not leak into other Cortexes of
         // the process.
-        let model = Arc::new(Model::from_json_str(crate::model::MODEL_JSON).map_err(model_error)?);
+        let model = Arc::new(Model::new_default().map_err(model_error)?);
         let store = storage::CoreStore::open(&dirn).await?;
         for (name, tdef, info) in store.tagprops().await? {
             if let Err(err) = model.add_tagprop(&name, &tdef, &info) {
@@ -133,6 +135,7 @@ impl Cortex {
         let views = Views::open_as(&dirn, Arc::clone(&model), &root)
             .await
             .map_err(view_error)?;
+        let objs = stormobjs::StormObjs::open(store.slab()).await?;
         let autostore = Arc::new(autostore::AutoStore::open(&dirn).await?);
         let triggers = trigger::Triggers::load(Arc::clone(&autostore)).await?;
         let agenda = agenda::Agenda::load(Arc::clone(&autostore)).await?;
@@ -144,6 +147,7 @@ impl Cortex {
             model,
             views,
             store,
+            objs,
             axon: axon::AxonSlot::new(),
             storm: RwLock::new(storm::builtin_runtime()),
             modeldict: RwLock::new(None),
@@ -327,6 +331,7 @@ impl Cortex {
     /// Delete a view (not its layers) and its auth gate.
     pub async fn del_view(&self, iden: &str) -> Result<()> {
         self.views.del_view(iden).await.map_err(view_error)?;
+        self.del_view_triggers(iden).await?;
         if self.cell.auth().gate(iden).is_some() {
             self.cell.auth().del_auth_gate(iden).await?;
         }

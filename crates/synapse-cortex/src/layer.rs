@@ -28,12 +28,18 @@
 //! | `byverb` (dup) | verb | n1 buid + n2 buid |
 //! | `nodedata` | buid + abrv(name) | msgpack value |
 //! | `dataname` (dup) | abrv(name) | buid |
-//! | `nodeedits` | offset (u64 BE) | msgpack `(nodeedits, meta)` |
+//! | `nodeedits` | offset (u64 BE) | `0x01` + LZ4 block (size prepended) of msgpack `(nodeedits, meta)` |
 //! | `counts` | kind + abrv(s) | i64 BE row count |
 //! | `abrv` | id (u32 BE) | kind + name |
 //! | `meta` | name | value (`version`) |
 //!
 //! Counters (`counts`) make counting a form, a prop, a tag or a tag prop a single read.
+//!
+//! Every index database holds fixed size values (`MDB_DUPFIXED`: 32 byte buids, or buid +
+//! abbreviation in `byndef`), which LMDB packs without a per-value node header. Log rows are
+//! compressed: a batch repeats its form, property and tag names in every edit, and LZ4 shrinks
+//! the rows (a third of the layer's bytes otherwise) about fourfold at a few percent of the
+//! apply time.
 
 mod abrv;
 mod apply;
@@ -62,7 +68,31 @@ pub(crate) use lift::{LiftPlan, Resume, Row, Shadow, plan as plan_lift};
 use crate::nodeedit::{Buid, EditFormatError, EditMeta, EditOp, NodeEdit, packb, unpackb};
 
 /// The storage format version of layers written by this crate.
-pub const LAYER_VERSION: i64 = 1;
+pub const LAYER_VERSION: i64 = 2;
+
+/// Marks a compressed log row (an uncompressed msgpack row starts with an array marker).
+const LOG_LZ4: u8 = 0x01;
+
+/// The stored bytes of a log row `(nodeedits, meta)`.
+pub(crate) fn encode_log_row(row: &Value) -> Vec<u8> {
+    let compressed = lz4_flex::block::compress_prepend_size(&packb(row));
+    let mut out = Vec::with_capacity(compressed.len() + 1);
+    out.push(LOG_LZ4);
+    out.extend_from_slice(&compressed);
+    out
+}
+
+/// A stored log row (compressed or plain msgpack).
+fn decode_log_row(byts: &[u8]) -> Result<Value, Error> {
+    let bad = || Error::BadStorage("bad log row".into());
+    match byts.split_first() {
+        Some((&LOG_LZ4, rest)) => {
+            let raw = lz4_flex::block::decompress_size_prepended(rest).map_err(|_| bad())?;
+            unpackb(&raw).ok_or_else(bad)
+        }
+        _ => unpackb(byts).ok_or_else(bad),
+    }
+}
 
 /// Errors of layer storage.
 #[derive(Debug, thiserror::Error)]
@@ -362,20 +392,25 @@ impl Layer {
             .map_err(|err| Error::BadStorage(format!("{}: {err}", dirn.display())))?;
         let slab = Slab::open(dirn.join("layer.lmdb"), SlabOptions::default()).await?;
         let dup = DbOptions::dupsort();
+        // Values of one size: buids, buid + abbreviation, or two buids.
+        let fixed = DbOptions {
+            dupfixed: true,
+            ..DbOptions::dupsort()
+        };
         let plain = DbOptions::default();
         let dbs = Dbs {
             sodes: slab.initdb("sodes", plain).await?,
-            byprop: slab.initdb("byprop", dup).await?,
-            byarray: slab.initdb("byarray", dup).await?,
-            bytag: slab.initdb("bytag", dup).await?,
-            bytagprop: slab.initdb("bytagprop", dup).await?,
-            byndef: slab.initdb("byndef", dup).await?,
-            edgesn1: slab.initdb("edgesn1", dup).await?,
-            edgesn2: slab.initdb("edgesn2", dup).await?,
+            byprop: slab.initdb("byprop", fixed).await?,
+            byarray: slab.initdb("byarray", fixed).await?,
+            bytag: slab.initdb("bytag", fixed).await?,
+            bytagprop: slab.initdb("bytagprop", fixed).await?,
+            byndef: slab.initdb("byndef", fixed).await?,
+            edgesn1: slab.initdb("edgesn1", fixed).await?,
+            edgesn2: slab.initdb("edgesn2", fixed).await?,
             edgesn1n2: slab.initdb("edgesn1n2", dup).await?,
-            byverb: slab.initdb("byverb", dup).await?,
+            byverb: slab.initdb("byverb", fixed).await?,
             nodedata: slab.initdb("nodedata", plain).await?,
-            dataname: slab.initdb("dataname", dup).await?,
+            dataname: slab.initdb("dataname", fixed).await?,
             nodeedits: slab.initdb("nodeedits", plain).await?,
             counts: slab.initdb("counts", plain).await?,
             abrv: slab.initdb("abrv", plain).await?,
@@ -999,7 +1034,7 @@ impl Layer {
                     key.try_into()
                         .map_err(|_| Error::BadStorage("bad log key".into()))?,
                 );
-                let row = unpackb(val).ok_or_else(|| Error::BadStorage("bad log row".into()))?;
+                let row = decode_log_row(val)?;
                 let (edits, meta) = match row.as_array().map(Vec::as_slice) {
                     Some([edits, meta]) => (
                         NodeEdit::list_from_value(edits)?,

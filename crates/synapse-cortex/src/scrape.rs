@@ -20,6 +20,7 @@
 mod check;
 mod coin;
 mod fang;
+pub mod fuzzing;
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;

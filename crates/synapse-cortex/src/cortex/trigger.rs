@@ -531,6 +531,20 @@ impl Cortex {
         Ok(())
     }
 
+    /// Delete the triggers of a deleted view.
+    pub(crate) async fn del_view_triggers(&self, view: &str) -> Result<()> {
+        let idens: Vec<String> = self
+            .triggers
+            .of_view(view)
+            .iter()
+            .map(|t| t.iden.clone())
+            .collect();
+        for iden in idens {
+            self.del_trigger(&iden).await?;
+        }
+        Ok(())
+    }
+
     /// Change one of `enabled`, `user`, `storm`, `doc`, `name`, `async` of a trigger.
     pub async fn set_trigger_info(&self, iden: &str, name: &str, valu: Value) -> Result<()> {
         let trig = self.triggers.find(iden).ok_or_else(|| no_such_trig(iden))?;
@@ -671,7 +685,20 @@ async fn execute(
         vars,
         node,
     );
-    match DEPTH.scope(level + 1, run).await {
+    // A task of its own: a fresh stack for each level of triggers firing triggers. Its
+    // edits come back to the edit that fired it (the caller's nodes show them).
+    let mut guard = AbortOnDrop(tokio::spawn(
+        DEPTH.scope(level + 1, collect_trigger_edits(run)),
+    ));
+    let joined = (&mut guard.0).await;
+    let res = match joined {
+        Ok((res, extra)) => {
+            publish_trigger_edits(&extra);
+            res
+        }
+        Err(_) => Err(Error::named("SynErr", "trigger task failed")),
+    };
+    match res {
         Ok(()) => Ok(()),
         Err(err) if err.name() == "RecursionLimitHit" => Err(err),
         Err(err) => {
@@ -687,6 +714,15 @@ async fn execute(
     }
 }
 
+/// Aborts a task when dropped (the edit that fired a trigger was cancelled).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn user_clone(user: &User) -> User {
     user.clone()
 }
@@ -697,11 +733,7 @@ fn py_exc_str(err: &Error) -> String {
     let mut info: Vec<&(String, Value)> = err.info().iter().collect();
     info.sort_by(|a, b| a.0.cmp(&b.0));
     for (k, v) in info {
-        let shown = match v {
-            Value::String(s) => format!("'{}'", s.as_str().unwrap_or_default()),
-            other => other.to_string(),
-        };
-        parts.push(format!("{k}={shown}"));
+        parts.push(format!("{k}={}", super::agenda::py_repr(v)));
     }
     if parts.is_empty() {
         parts.push(format!("mesg='{}'", err.mesg()));

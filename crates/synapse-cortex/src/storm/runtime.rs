@@ -17,6 +17,7 @@
 //! The caller supplies a [`StormCore`] (the cortex's views and shared state) and a
 //! [`StormUser`] (identity and a permission check); edits are checked per cortex.md §10.
 
+mod authlib;
 mod automation;
 mod cmds;
 mod cond;
@@ -24,15 +25,18 @@ mod edit;
 mod error;
 mod eval;
 mod exec;
+mod ext;
 mod graph;
 mod host;
 mod lib;
 mod lift;
+mod macros;
 mod morecmds;
 mod pivot;
+mod queue;
 mod runt;
-mod typesmore;
 mod scrape;
+mod typesmore;
 mod value;
 
 use std::sync::{Arc, Mutex};
@@ -155,6 +159,10 @@ pub trait StormHost: Send + Sync + 'static {
                 .map_err(StormError::from_view)
         })
     }
+    /// The Cortex behind this host (triggers, cron jobs, queues, macros, auth), if any.
+    fn cortex(&self) -> Option<Arc<crate::cortex::Cortex>> {
+        None
+    }
     /// A user's persistent vars (`vars`) or profile items (`$lib.user.vars`, `.profile`).
     fn user_kv_list(
         &self,
@@ -174,10 +182,6 @@ pub trait StormHost: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Option<Value>, StormError>> {
         let _ = (user, vars, name, valu);
         Box::pin(async { Err(no_user_kv()) })
-    }
-    /// The Cortex behind this host (triggers, cron jobs), if any.
-    fn cortex(&self) -> Option<Arc<crate::cortex::Cortex>> {
-        None
     }
     /// Delete a layer no view uses (and, in a cortex, its auth gate).
     fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {

@@ -1,9 +1,9 @@
 '''
 Scraping in Storm, compared between the reference Cortex and ours with the reference client.
 
-    python scrape_interop.py <reference telepath url> <our telepath url>
+    python scrape_interop.py <our telepath url> <directory for the reference cortex>
 
-Runs the same queries (the `scrape` command, `$lib.scrape`, lookup and autoadd modes) against
+Starts the reference Cortex in this process (in the given directory), runs the same queries (the `scrape` command, `$lib.scrape`, lookup and autoadd modes) against
 both cortexes and compares what matters of their message streams: the nodes (ndefs and, for
 scraped nodes, their `refs` edges), prints, warnings, errors and `look:miss` events. Any
 difference raises (non-zero exit, the two streams on stderr). Prints the number of compared
@@ -13,6 +13,7 @@ import sys
 import json
 import asyncio
 
+import synapse.cortex as s_cortex
 import synapse.telepath as s_telepath
 
 TEXT = ('visit hxxp://evil[.]com/a?b=1 from 1.2.3.4 or [::1]:443, mail evil@bad[.]com '
@@ -72,8 +73,9 @@ async def run(proxy, text, opts):
     return json.loads(json.dumps(out))
 
 
-async def main(refurl, oururl):
-    async with await s_telepath.openurl(refurl) as ref, await s_telepath.openurl(oururl) as our:
+async def main(oururl, refdirn):
+    async with await s_cortex.Cortex.anit(refdirn) as core, core.getLocalProxy() as ref, \
+            await s_telepath.openurl(oururl) as our:
         for text, svars, mode in QUERIES:
             opts = {'vars': svars}
             if mode is not None:

@@ -93,10 +93,7 @@ pub(crate) struct AutoObj {
 
 impl AutoObj {
     fn val(kind: AutoKind, packed: &Value) -> Val {
-        let valu = match Val::from_msgpack(packed) {
-            Val::Dict(d) => d,
-            _ => Arc::new(std::sync::Mutex::new(IndexMap::new())),
-        };
+        let valu = dict_of(packed);
         Val::Obj(Arc::new(Obj::Auto(AutoObj { kind, valu })))
     }
 
@@ -139,6 +136,23 @@ impl AutoObj {
             AutoKind::Cron => &["set", "kill", "pack", "pprint"],
         }
     }
+}
+
+/// A packed definition as a dict; its arrays (`lasterrs`, `recs`) are lists as the
+/// reference's are.
+fn dict_of(packed: &Value) -> DictRef {
+    let mut out = IndexMap::new();
+    if let Value::Map(items) = packed {
+        for (k, v) in items {
+            let Some(k) = k.as_str() else { continue };
+            let v = match v {
+                Value::Array(items) => new_list(items.iter().map(Val::from_msgpack).collect()),
+                other => Val::from_msgpack(other),
+            };
+            out.insert(Key::Str(Arc::from(k)), v);
+        }
+    }
+    Arc::new(std::sync::Mutex::new(out))
 }
 
 /// `$trig.name`: a definition key, else a method.
@@ -206,7 +220,7 @@ pub(crate) async fn obj_method(
     let core = cortex(runt)?;
     let iden = obj.get_str("iden");
     match (obj.kind, name) {
-        (_, "pack") => Ok(Val::from_msgpack(&obj.to_msgpack()?)),
+        (_, "pack") => Ok(Val::Dict(dict_of(&obj.to_msgpack()?))),
         (AutoKind::Trigger, "set") => {
             let key = req_arg(args, kwargs, 0, "name", "set")?.to_str()?;
             let valu = req_arg(args, kwargs, 1, "valu", "set")?;
@@ -270,10 +284,8 @@ pub(crate) async fn obj_method(
                 .add_trigger(&viewiden, crate::cortex::trigger_map(&tdef))
                 .await
                 .map_err(cerr)?;
-            if let Val::Dict(d) = Val::from_msgpack(&packed) {
-                let items = lock(&d).clone();
-                *lock(&obj.valu) = items;
-            }
+            let items = lock(&dict_of(&packed)).clone();
+            *lock(&obj.valu) = items;
             Ok(Val::Null)
         }
         (AutoKind::Cron, "set") => {
@@ -285,10 +297,8 @@ pub(crate) async fn obj_method(
                 runt.confirm(&["cron", "set", &key], Some((&iden, "cronjob")))?;
             }
             let packed = core.edit_cron_job(&iden, &key, valu).await.map_err(cerr)?;
-            if let Val::Dict(d) = Val::from_msgpack(&packed) {
-                let items = lock(&d).clone();
-                *lock(&obj.valu) = items;
-            }
+            let items = lock(&dict_of(&packed)).clone();
+            *lock(&obj.valu) = items;
             Ok(Val::Obj(Arc::new(Obj::Auto(obj.clone()))))
         }
         (AutoKind::Cron, "kill") => {
@@ -1719,4 +1729,181 @@ async fn cron_list(runt: &Arc<Runt>, core: &Arc<Cortex>) -> RResult<()> {
         runt.shared.print(&lines.join("\n")).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(items: &[(Unit, &[i64])]) -> ReqSpec {
+        items.iter().map(|(u, v)| (*u, v.to_vec())).collect()
+    }
+
+    /// Expected values from the reference's `LibCron._parsePeriod`.
+    #[test]
+    fn periods() {
+        use Unit::*;
+        let cases: Vec<(&str, ReqSpec, Unit, Vec<i64>)> = vec![
+            ("hourly@:15", spec(&[(Minute, &[15])]), Hour, vec![1]),
+            ("hourly/2@:30", spec(&[(Minute, &[30])]), Hour, vec![2]),
+            (
+                "daily@10:30",
+                spec(&[(Hour, &[10]), (Minute, &[30])]),
+                Day,
+                vec![1],
+            ),
+            (
+                "daily/3",
+                spec(&[(Hour, &[0]), (Minute, &[0])]),
+                Day,
+                vec![3],
+            ),
+            (
+                "weekly/mon,fri@9:30",
+                spec(&[(Hour, &[9]), (Minute, &[30])]),
+                DayOfWeek,
+                vec![0, 4],
+            ),
+            (
+                "monthly/1,15@12:00",
+                spec(&[(Hour, &[12]), (Minute, &[0]), (DayOfMonth, &[1, 15])]),
+                Month,
+                vec![1],
+            ),
+            (
+                "monthly",
+                spec(&[(Hour, &[0]), (Minute, &[0]), (DayOfMonth, &[1])]),
+                Month,
+                vec![1],
+            ),
+            ("minutely/5", spec(&[]), Minute, vec![5]),
+            (
+                "yearly@3:00",
+                spec(&[
+                    (Month, &[1]),
+                    (DayOfMonth, &[1]),
+                    (Hour, &[3]),
+                    (Minute, &[0]),
+                ]),
+                Year,
+                vec![1],
+            ),
+        ];
+        for (text, reqs, unit, incs) in cases {
+            let (got, gotunit, gotincs) = parse_period(text).unwrap();
+            assert_eq!(got, vec![reqs], "{text}");
+            assert_eq!(gotunit, Some(unit), "{text}");
+            assert_eq!(gotincs, incs, "{text}");
+        }
+        let (got, _, _) = parse_period("yearly/6-1@12:00").unwrap();
+        assert_eq!(
+            got,
+            vec![spec(&[
+                (Month, &[6]),
+                (DayOfMonth, &[1]),
+                (Hour, &[12]),
+                (Minute, &[0])
+            ])]
+        );
+        for (text, name, mesg) in [
+            (
+                "hourly",
+                "BadTime",
+                "Hourly period requires explicit minute",
+            ),
+            (
+                "daily@25:00",
+                "BadConfValu",
+                "Invalid hour value: 25 (must be 0-23)",
+            ),
+            ("fortnightly", "BadConfValu", "Unknown period: fortnightly"),
+            (
+                "minutely@1:00",
+                "BadConfValu",
+                "Minutely period does not support a time of day",
+            ),
+            (
+                "hourly@3:15",
+                "BadConfValu",
+                "Cannot specify hour for hourly period",
+            ),
+        ] {
+            let err = parse_period(text).unwrap_err();
+            assert_eq!(
+                (err.name.as_str(), err.mesg.as_str()),
+                (name, mesg),
+                "{text}"
+            );
+        }
+    }
+
+    fn kw(items: &[(&str, &str)]) -> Vec<(String, Val)> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Val::from(*v)))
+            .collect()
+    }
+
+    /// The legacy options as the reference's `_methCronAdd` turns them into a schedule.
+    #[test]
+    fn legacy_options() {
+        use Unit::*;
+        let cases: Vec<(Vec<(String, Val)>, ReqSpec, Unit, Vec<i64>)> = vec![
+            (
+                kw(&[("hourly", "15")]),
+                spec(&[(Minute, &[15])]),
+                Hour,
+                vec![1],
+            ),
+            (
+                kw(&[("daily", "10:30")]),
+                spec(&[(Hour, &[10]), (Minute, &[30])]),
+                Day,
+                vec![1],
+            ),
+            (kw(&[("minute", "+5")]), spec(&[]), Minute, vec![5]),
+            (
+                kw(&[("month", "3"), ("day", "2")]),
+                spec(&[
+                    (Month, &[3]),
+                    (DayOfMonth, &[2]),
+                    (Hour, &[0]),
+                    (Minute, &[0]),
+                ]),
+                Year,
+                vec![1],
+            ),
+            (
+                kw(&[("day", "Mon,Fri"), ("hour", "3")]),
+                spec(&[(Hour, &[3]), (Minute, &[0])]),
+                DayOfWeek,
+                vec![0, 4],
+            ),
+            (
+                kw(&[("hour", "3,15")]),
+                spec(&[(Hour, &[3, 15]), (Minute, &[0])]),
+                Day,
+                vec![1],
+            ),
+        ];
+        for (args, reqs, unit, incs) in cases {
+            let got = legacy_schedule(&args).unwrap();
+            assert_eq!(got, (reqs, unit, incs), "{args:?}");
+        }
+        for (args, mesg) in [
+            (kw(&[("year", "2030")]), "Year may not be a fixed value"),
+            (kw(&[]), "Must provide at least one optional argument"),
+            (
+                kw(&[("hourly", "5"), ("hour", "3")]),
+                "May not use both alias (..ly) and explicit options at the same time",
+            ),
+            (
+                kw(&[("day", "+1"), ("hour", "+2")]),
+                "May not provide more than 1 recurrence parameter",
+            ),
+            (kw(&[("day", "xyz")]), "Failed to parse day value \"xyz\""),
+        ] {
+            assert_eq!(legacy_schedule(&args).unwrap_err(), mesg, "{args:?}");
+        }
+    }
 }

@@ -73,7 +73,12 @@ fn specs() -> &'static HashMap<String, Arc<Spec>> {
     SPECS.get_or_init(|| {
         let mut out = HashMap::new();
         let mut defs: Vec<serde_json::Value> = Vec::new();
-        for text in [CMDDEFS, super::automation::CMDDEFS, super::scrape::CMDDEF] {
+        for text in [
+            CMDDEFS,
+            super::automation::CMDDEFS,
+            super::scrape::CMDDEF,
+            super::ext::CMDDEFS,
+        ] {
             let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
             defs.extend(parsed.as_array().cloned().unwrap_or_default());
         }
@@ -617,6 +622,8 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
             super::automation::run_cmd(&runt, &cmd.name, idle, stream)
         } else if super::morecmds::handles(&cmd.name) {
             super::morecmds::run(&runt, &cmd.name, runtsafe, idle, stream)
+        } else if super::ext::handles(&cmd.name) {
+            super::ext::run(&runt, &cmd.name, runtsafe, idle, stream)
         } else if super::scrape::handles(&cmd.name) {
             super::scrape::run(&runt, runtsafe, idle, stream)
         } else {

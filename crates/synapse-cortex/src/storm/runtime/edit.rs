@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use rmpv::Value;
 
 use super::cond::tostor;
@@ -137,9 +138,9 @@ pub(crate) fn edit_op(
                         yield item?;
                     }
                     if !simple {
-                        flush(&runt).await?;
+                        boxed_flush(&runt).await?;
                     }
-                    let made = guarded(&runt, node_add(&runt, edit, None, op.span, Some((&pipe, idx)))).await?;
+                    let made = boxed_add(&runt, edit, None, op.span, Some((&pipe, idx))).await?;
                     for item in made {
                         yield item;
                     }
@@ -147,9 +148,9 @@ pub(crate) fn edit_op(
                     while let Some(item) = input.next().await {
                         let item = item?;
                         if !simple {
-                            flush(&runt).await?;
+                            boxed_flush(&runt).await?;
                         }
-                        let made = guarded(&runt, node_add(&runt, edit, Some(&item), op.span, Some((&pipe, idx)))).await?;
+                        let made = boxed_add(&runt, edit, Some(&item), op.span, Some((&pipe, idx))).await?;
                         for made in made {
                             yield made;
                         }
@@ -162,19 +163,19 @@ pub(crate) fn edit_op(
                     while let Some(item) = input.next().await {
                         yield item?;
                     }
-                    flush(&runt).await?;
-                    let made = guarded(&runt, node_add(&runt, add, None, op.span, None)).await?;
+                    boxed_flush(&runt).await?;
+                    let made = boxed_add(&runt, add, None, op.span, None).await?;
                     for item in made {
-                        yield parens_edits(&runt, edits, item, op.span).await?;
+                        yield boxed_parens(&runt, edits, item, op.span).await?;
                     }
                 } else {
                     while let Some(item) = input.next().await {
                         let item = item?;
-                        flush(&runt).await?;
-                        let made = guarded(&runt, node_add(&runt, add, Some(&item), op.span, None)).await?;
+                        boxed_flush(&runt).await?;
+                        let made = boxed_add(&runt, add, Some(&item), op.span, None).await?;
                         let mut out = Vec::new();
                         for m in made {
-                            out.push(parens_edits(&runt, edits, m, op.span).await?);
+                            out.push(boxed_parens(&runt, edits, m, op.span).await?);
                         }
                         yield item;
                         for m in out {
@@ -187,14 +188,50 @@ pub(crate) fn edit_op(
                 while let Some(item) = input.next().await {
                     let item = item?;
                     if !simple {
-                        flush(&runt).await?;
+                        boxed_flush(&runt).await?;
                     }
-                    yield guarded(&runt, apply_edit(&runt, edit, item, op.span)).await?;
+                    yield boxed_edit(&runt, edit, item, op.span).await?;
                 }
             }
         }
     }
     .boxed()
+}
+
+// The edit operator's stream awaits these through boxes: inline, each call site's future
+// is a slot of the operator's poll frame, and unoptimized builds do not share the slots (a
+// few nested edit blocks then overflowed a worker's stack).
+
+fn boxed_flush(runt: &Arc<Runt>) -> BoxFuture<'_, RResult<()>> {
+    Box::pin(flush(runt))
+}
+
+fn boxed_add<'a>(
+    runt: &'a Arc<Runt>,
+    edit: &'a EditPlan,
+    item: Option<&'a Item>,
+    span: Span,
+    block: Option<(&'a Pipeline, usize)>,
+) -> BoxFuture<'a, RResult<Vec<Item>>> {
+    Box::pin(guarded(runt, node_add(runt, edit, item, span, block)))
+}
+
+fn boxed_edit<'a>(
+    runt: &'a Arc<Runt>,
+    edit: &'a EditPlan,
+    item: Item,
+    span: Span,
+) -> BoxFuture<'a, RResult<Item>> {
+    Box::pin(guarded(runt, apply_edit(runt, edit, item, span)))
+}
+
+fn boxed_parens<'a>(
+    runt: &'a Arc<Runt>,
+    edits: &'a [EditPlan],
+    item: Item,
+    span: Span,
+) -> BoxFuture<'a, RResult<Item>> {
+    Box::pin(parens_edits(runt, edits, item, span))
 }
 
 /// On an error, apply what was staged before (the reference applies each edit as it goes).

@@ -136,6 +136,10 @@ impl StormHost for CortexHost {
         Box::pin(async move { self.0.del_layer(&iden).await.map_err(cell_error) })
     }
 
+    fn cortex(&self) -> Option<Arc<Cortex>> {
+        Some(Arc::clone(&self.0))
+    }
+
     fn user_kv_list(
         &self,
         user: &str,
@@ -181,10 +185,6 @@ impl StormHost for CortexHost {
             .map_err(cell_error)?;
             Ok(old)
         })
-    }
-
-    fn cortex(&self) -> Option<Arc<Cortex>> {
-        Some(Arc::clone(&self.0))
     }
 }
 

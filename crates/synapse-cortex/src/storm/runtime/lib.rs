@@ -53,10 +53,10 @@ const LIBS: &[&str] = &[
     "lib.feed",
     "lib.storm",
     "lib.cortex",
-    "lib.model.ext",
     "lib.scrape",
     "lib.trigger",
     "lib.cron",
+    "lib.model.ext",
 ];
 
 fn lib_funcs(path: &str) -> &'static [&'static str] {
@@ -189,6 +189,7 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     for path in LIBS {
         out.push(((*path).to_owned(), lib_funcs(path).to_vec()));
     }
+    out.extend(super::ext::lib_docs());
     out
 }
 
@@ -228,6 +229,10 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                     _ => {}
                 }
             }
+            if &**path == "lib.user" && name == "iden" {
+                // an attribute, not a function
+                return Ok(Val::from(runt.shared.user.iden.as_str()));
+            }
             if &**path == "lib.regex.flags" {
                 return match name.as_str() {
                     "i" => Ok(Val::Int(2)),
@@ -236,10 +241,12 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 };
             }
             let sub = format!("{path}.{name}");
-            if LIBS.contains(&sub.as_str()) {
+            if LIBS.contains(&sub.as_str()) || super::ext::is_lib(&sub) {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
-            if lib_funcs(path).contains(&name.as_str()) {
+            if lib_funcs(path).contains(&name.as_str())
+                || super::ext::lib_funcs(path).contains(&name.as_str())
+            {
                 return Ok(bound(&name));
             }
             Err(nosuchname(&name))
@@ -308,6 +315,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 }
                 Ok(bound(&name))
             }
+            Obj::Ext(ext) => ext.deref(runt, base, &str_of(name)?),
             Obj::Auto(a) => super::automation::deref(base, a, &str_of(name)?),
             other => {
                 let name = str_of(name)?;
@@ -350,6 +358,10 @@ pub(crate) async fn setitem(runt: &Arc<Runt>, base: &Val, name: Val, valu: Val) 
             lock(path).set(&name, valu);
             Ok(())
         }
+        Val::Obj(obj) if matches!(&**obj, Obj::Ext(_)) => match &**obj {
+            Obj::Ext(ext) => ext.set_attr(runt, &str_of(&name)?, &valu).await,
+            _ => Ok(()),
+        },
         other => Err(rterr(format!(
             "{} does not support assignment.",
             other.typename()
@@ -424,6 +436,9 @@ pub(crate) async fn call_method(
     item: Option<&Item>,
 ) -> RResult<Val> {
     match recv {
+        Val::Lib(path) if super::ext::is_lib(path) => {
+            super::ext::call_lib(runt, path, name, args, kwargs).await
+        }
         Val::Lib(path) => call_lib(runt, path, name, args, kwargs, item).await,
         Val::Str(text) => str_method(text, name, &args, &kwargs),
         Val::List(_) | Val::Tuple(_) => list_method(runt, recv, name, &args, &kwargs).await,
@@ -1051,6 +1066,7 @@ async fn obj_method(
     kwargs: &[(String, Val)],
 ) -> RResult<Val> {
     match &**obj {
+        Obj::Ext(ext) => ext.call(runt, name, args, kwargs).await,
         Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {

@@ -258,7 +258,7 @@ pub(crate) fn pivot_op(
                         };
                         (item, found)
                     }))
-                    .buffered(PIVOT_BATCH);
+                    .buffered(PIVOT_CONCURRENCY);
                     while let Some((item, found)) = done.next().await {
                         if pivot.join {
                             yield item.clone();
@@ -329,6 +329,9 @@ pub(crate) fn pivot_op(
 
 /// Input nodes whose pivots run together at most.
 const PIVOT_BATCH: usize = 64;
+/// Pivots of a batch in flight at once (each read is a blocking-pool job: a few overlap
+/// the hand-offs without a crowd of threads).
+const PIVOT_CONCURRENCY: usize = 6;
 /// Nodes of each pivot read ahead (the rest stream when yielded).
 const PIVOT_HEAD: usize = 32;
 

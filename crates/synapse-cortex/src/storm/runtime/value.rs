@@ -82,6 +82,10 @@ pub(crate) enum Obj {
     ModelProp(String),
     /// A tally (`$lib.stats.tally()`).
     Tally(DictRef),
+    /// An object of the tier-2 libraries (`ext.rs`: queues, ...).
+    Ext(super::ext::ExtObj),
+    /// A trigger or cron job (`$lib.trigger`, `$lib.cron`).
+    Auto(super::automation::AutoObj),
     /// A mutable text (`$lib.text()`).
     Text(Arc<Mutex<String>>),
     /// A user's persistent vars (`$lib.user.vars`) or profile (`$lib.user.profile`).
@@ -93,8 +97,6 @@ pub(crate) enum Obj {
     },
     /// A tag property of the model (`$lib.model.tagprop`).
     ModelTagProp(String),
-    /// A trigger or cron job (`$lib.trigger`, `$lib.cron`).
-    Auto(super::automation::AutoObj),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -258,6 +260,7 @@ impl Val {
                 Obj::Tally(d) => Val::Dict(d.clone()).to_msgpack()?,
                 Obj::Auto(a) => a.to_msgpack()?,
                 Obj::View(iden) | Obj::Layer(iden) => Value::from(iden.as_str()),
+                Obj::Ext(obj) => obj.to_prim()?,
                 Obj::ModelType(n)
                 | Obj::ModelForm(n)
                 | Obj::ModelProp(n)
@@ -336,11 +339,12 @@ impl Val {
                 Obj::ModelForm(_) => "model:form",
                 Obj::ModelProp(_) => "model:property",
                 Obj::Tally(_) => "stat:tally",
+                Obj::Ext(obj) => obj.typename(),
+                Obj::Auto(a) => a.typename(),
                 Obj::Text(_) => "text",
                 Obj::UserKv { vars: true, .. } => "user:vars:dict",
                 Obj::UserKv { vars: false, .. } => "user:profile:dict",
                 Obj::ModelTagProp(_) => "model:tagprop",
-                Obj::Auto(a) => a.typename(),
             },
         }
     }
@@ -435,6 +439,7 @@ impl Val {
                 Obj::Auto(a) => a.repr(),
                 Obj::View(iden) => format!("view: {iden}"),
                 Obj::Layer(iden) => format!("layer: {iden}"),
+                Obj::Ext(obj) => obj.repr(),
                 Obj::Text(t) => format!("text: {}", lock(t)),
                 other => format!("{other:?}"),
             },
