@@ -6,5 +6,6 @@ mod storm_rt {
     pub(crate) mod cmds;
     pub(crate) mod conformance;
     pub(crate) mod graph;
+    pub(crate) mod types;
     pub(crate) mod util;
 }

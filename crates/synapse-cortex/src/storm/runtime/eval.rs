@@ -391,7 +391,7 @@ pub(crate) async fn eval_iter(
                 super::value::Obj::UserKv { .. } | super::value::Obj::Text(_)
             ) =>
         {
-            let items = super::typesmore::obj_iter(runt, &obj)
+            let items = Box::pin(super::typesmore::obj_iter(runt, &obj))
                 .await?
                 .unwrap_or_default();
             stream::iter(items.into_iter().map(Ok)).boxed()

@@ -993,7 +993,12 @@ async fn node_method(
             )
         }
         "difftags" => Val::Null,
-        _ => return super::typesmore::node_method(runt, node, name, args, kwargs).await,
+        _ => {
+            return Box::pin(super::typesmore::node_method(
+                runt, node, name, args, kwargs,
+            ))
+            .await;
+        }
     })
 }
 
@@ -1054,7 +1059,12 @@ async fn nodedata_method(
             old.map(|v| Val::from_msgpack(&v)).unwrap_or(Val::Null)
         }
         "load" => Val::Null,
-        _ => return super::typesmore::nodedata_method(runt, node, name, args, kwargs).await,
+        _ => {
+            return Box::pin(super::typesmore::nodedata_method(
+                runt, node, name, args, kwargs,
+            ))
+            .await;
+        }
     })
 }
 
@@ -1135,7 +1145,12 @@ async fn obj_method(
                         .map(Val::from_msgpack)
                         .unwrap_or(Val::Null))
                 }
-                _ => super::typesmore::view_method(runt, &view, name, args, kwargs).await,
+                _ => {
+                    Box::pin(super::typesmore::view_method(
+                        runt, &view, name, args, kwargs,
+                    ))
+                    .await
+                }
             }
         }
         Obj::Layer(iden) => {
@@ -1147,11 +1162,16 @@ async fn obj_method(
             })?;
             match name {
                 "pack" => Ok(Val::from_msgpack(&layer.pack())),
-                _ => super::typesmore::layer_method(runt, &layer, name, args, kwargs).await,
+                _ => {
+                    Box::pin(super::typesmore::layer_method(
+                        runt, &layer, name, args, kwargs,
+                    ))
+                    .await
+                }
             }
         }
         Obj::Text(_) | Obj::UserKv { .. } | Obj::ModelTagProp(_) => {
-            super::typesmore::obj_method(runt, obj, name, args, kwargs).await
+            Box::pin(super::typesmore::obj_method(runt, obj, name, args, kwargs)).await
         }
         Obj::ModelType(tname) | Obj::ModelForm(tname) | Obj::ModelProp(tname) => {
             let model = runt.model();
@@ -1726,7 +1746,7 @@ async fn call_lib(
             lock(&d).extend(other);
             Val::Null
         }
-        _ => return super::typesmore::call_lib(runt, path, name, &args, &kwargs).await,
+        _ => return Box::pin(super::typesmore::call_lib(runt, path, name, &args, &kwargs)).await,
     })
 }
 
@@ -2193,7 +2213,12 @@ async fn time_func(
                 _ => m as i128 - 1,
             })
         }
-        _ => return super::typesmore::call_lib(runt, "lib.time", name, args, kwargs).await,
+        _ => {
+            return Box::pin(super::typesmore::call_lib(
+                runt, "lib.time", name, args, kwargs,
+            ))
+            .await;
+        }
     })
 }
 

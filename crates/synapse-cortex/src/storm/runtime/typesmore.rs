@@ -645,10 +645,16 @@ pub(crate) fn bytes_method(
                 .map_err(|e| rterr(e.to_string()))?
         }
         "gunzip" => {
+            // Python's gzip errors, which the reference hands on as they are
+            let gzerr = |mesg: String| Flow::Err(StormError::new("BadGzipFile", mesg));
+            if !b.starts_with(&[0x1f, 0x8b]) {
+                let magic = Val::Bytes(Arc::from(&b[..b.len().min(2)]));
+                return Err(gzerr(format!("Not a gzipped file ({})", magic.py_repr())));
+            }
             let mut out = Vec::new();
             flate2::read::MultiGzDecoder::new(b)
                 .read_to_end(&mut out)
-                .map_err(|e| rterr(e.to_string()))?;
+                .map_err(|e| gzerr(e.to_string()))?;
             Val::Bytes(Arc::from(out))
         }
         "bzip" => {
@@ -662,7 +668,7 @@ pub(crate) fn bytes_method(
             let mut out = Vec::new();
             bzip2::read::MultiBzDecoder::new(b)
                 .read_to_end(&mut out)
-                .map_err(|e| rterr(e.to_string()))?;
+                .map_err(|_| Flow::Err(StormError::new("OSError", "Invalid data stream")))?;
             Val::Bytes(Arc::from(out))
         }
         "xor" => {
