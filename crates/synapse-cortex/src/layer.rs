@@ -4,6 +4,9 @@
 //! A [`Layer`] is one slab (LMDB environment) in `layers/<iden>/layer.lmdb`. Every change is a
 //! batch of [`NodeEdit`]s applied by [`Layer::apply`] in one write transaction together with
 //! its log row, and acknowledged after the commit: a crash keeps a batch whole or not at all.
+//! [`Layer::apply_deferred`] (Storm) returns once the batch is written, before its commit;
+//! reads of the layer then go to the slab thread (which sees the pending batch) until
+//! [`Layer::sync`] committed it, and the caller syncs before it acknowledges the edits.
 //! All LMDB work runs on the slab's thread or the blocking pool, never on the async runtime.
 //!
 //! # Storage layout

@@ -1,5 +1,8 @@
 //! Edits: `[ ... ]` operators staged into the query's editor, applied when a node leaves the
 //! edit block (one batch per node per block; permissions are checked per cortex.md §10).
+//! Batches are written without waiting for a commit: the query commits them before it ends
+//! (see `execute` in `runtime.rs`). A node add reads, in one go, the state of every node the
+//! rest of its edit block touches (runtime-safe prop values, constant tags).
 
 use std::sync::Arc;
 
