@@ -91,7 +91,7 @@ async def main(opts):
                                 start_new_session=True)
         url = f'tcp://root:secret@127.0.0.1:{port}/'
         try:
-            await wait_up(url, time.monotonic() + 180)
+            await wait_up(url, time.monotonic() + 600)
             emit(impl, 'cortex.ingest.rss.empty', 'MiB', rss_mib(proc.pid))
             async with await s_telepath.openurl(url) as core:
                 done = 0
