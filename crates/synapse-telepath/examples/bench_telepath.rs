@@ -169,9 +169,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(|arg| arg == "--impl")
         .and_then(|idx| args.get(idx + 1))
         .cloned();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = match std::env::var("BENCH_RT").as_deref() {
+        Ok("current") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+    };
     match args.first().map(String::as_str) {
         Some("serve") => rt.block_on(async {
             let (daemon, url) = serve().await?;

@@ -633,6 +633,16 @@ impl FrameDecoder {
 
     /// The next whole message, `None` if more bytes are needed.
     pub fn next_message(&mut self) -> Result<Option<Value>, CodecError> {
+        self.next_frame_with(decode)
+    }
+
+    /// The next whole message as `parse` makes it from the message's bytes (one complete
+    /// msgpack value, not yet checked beyond its framing), `None` if more bytes are needed.
+    /// An error from `parse` poisons the decoder, as a decoding error does.
+    pub fn next_frame_with<T, F>(&mut self, parse: F) -> Result<Option<T>, CodecError>
+    where
+        F: FnOnce(&[u8]) -> Result<T, CodecError>,
+    {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
@@ -640,7 +650,7 @@ impl FrameDecoder {
             Ok(Step::More) => Ok(None),
             Ok(Step::Done(len)) => {
                 let frame = &self.buf[self.start..self.start + len];
-                let res = decode(frame);
+                let res = parse(frame);
                 self.start += len;
                 self.scan = Scan::default();
                 match res {

@@ -23,8 +23,9 @@ use tracing::Instrument;
 use crate::codec::{CodecError, DEFAULT_MAX_MESSAGE, FrameDecoder, encode_into};
 use crate::error::{Error, RemoteError, retn_err, retn_ok};
 use crate::genr::ValueStream;
-use crate::link::{BoxIo, read_mesg, tune_tcp, write_bytes};
+use crate::link::{BoxIo, read_frame_with, tune_tcp, write_bytes};
 use crate::msg::{self, Incoming, Todo, item_name, mesg, televers};
+use crate::raw::{RawValue, peek_t2_init};
 use crate::session::{Family, Identity, LinkInfo, PeerInfo, Session, UnixCred};
 use crate::share::{Call, CallCtx, Reply, Share};
 use crate::tls::{CertDir, subject_cn};
@@ -488,6 +489,13 @@ fn admit(inner: &DaemonInner) -> Option<OwnedSemaphorePermit> {
     }
 }
 
+/// A message received on a link, with the raw argument kept apart (see
+/// [`LinkCtx::parse_frame`]).
+struct Inbound {
+    mesg: Value,
+    raw: Option<RawValue>,
+}
+
 struct LinkWriter {
     io: WriteHalf<BoxIo>,
     buf: Vec<u8>,
@@ -539,10 +547,40 @@ impl LinkCtx {
         lock(&self.sessions).last().cloned()
     }
 
-    async fn handle(self: &Arc<Self>, mesg: Value) -> Result<(), Error> {
+    /// Make a message from its bytes. A `t2:init` for a method that takes an argument raw
+    /// ([`Share::raw_param`]) keeps that argument's bytes apart; everything else is decoded.
+    fn parse_frame(&self, frame: &[u8]) -> Result<Inbound, CodecError> {
+        if let Some(head) = peek_t2_init(frame)
+            && !head.meth.starts_with('_')
+        {
+            let item = head
+                .sess
+                .and_then(|iden| lock(&self.daemon.sessions).get(iden).cloned())
+                .and_then(|sess| match &head.name {
+                    Value::Nil => sess.get_item(None),
+                    Value::String(text) => text.as_str().and_then(|iden| sess.get_item(Some(iden))),
+                    _ => None,
+                });
+            if let Some(param) = item.and_then(|item| item.raw_param(head.meth))
+                && let Some((mesg, raw)) = head.split(frame, param)?
+            {
+                return Ok(Inbound {
+                    mesg,
+                    raw: Some(raw),
+                });
+            }
+        }
+        Ok(Inbound {
+            mesg: crate::codec::decode(frame)?,
+            raw: None,
+        })
+    }
+
+    async fn handle(self: &Arc<Self>, inbound: Inbound) -> Result<(), Error> {
+        let Inbound { mesg, raw } = inbound;
         match Incoming::parse(mesg) {
             Incoming::TeleSyn(info) => self.on_tele_syn(info).await,
-            Incoming::T2Init(info) => self.on_t2_init(info).await,
+            Incoming::T2Init(info) => self.on_t2_init(info, raw).await,
             Incoming::TaskInit(info) => self.on_task_init(info).await,
             Incoming::ShareFini(info) => {
                 self.on_share_fini(info).await;
@@ -686,7 +724,11 @@ impl LinkCtx {
         Ok((sess, item, todo))
     }
 
-    async fn on_t2_init(self: &Arc<Self>, mut info: Value) -> Result<(), Error> {
+    async fn on_t2_init(
+        self: &Arc<Self>,
+        mut info: Value,
+        raw: Option<RawValue>,
+    ) -> Result<(), Error> {
         let name = item_name(&info);
         let sess = info
             .get_key("sess")
@@ -705,7 +747,10 @@ impl LinkCtx {
                 Some(Arc::clone(&self.info)),
                 self.base.token().child_token(),
             );
-            let call = Call::new(todo.meth, todo.args, todo.kwargs, ctx);
+            let mut call = Call::new(todo.meth, todo.args, todo.kwargs, ctx);
+            if let Some(raw) = raw {
+                call = call.with_raw(raw);
+            }
             match item.call(call).await {
                 Err(err) => self.t2_fini_err(&err).await,
                 Ok(Reply::Value(value)) => {
@@ -1013,7 +1058,8 @@ async fn serve_link(
 async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>) {
     let token = ctx.base.token();
     let mut dec = FrameDecoder::new(ctx.daemon.conf.max_message);
-    let mut pending: Option<Value> = None;
+    let mut pending: Option<Inbound> = None;
+    let parse = |frame: &[u8]| ctx.parse_frame(frame);
     tracing::debug!("link open");
     loop {
         let mesg = match pending.take() {
@@ -1021,7 +1067,7 @@ async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>) {
             None => tokio::select! {
                 biased;
                 () = token.cancelled() => break,
-                res = read_mesg(&mut rd, &mut dec) => match res {
+                res = read_frame_with(&mut rd, &mut dec, parse) => match res {
                     Ok(Some(mesg)) => mesg,
                     Ok(None) => break,
                     Err(err) => {
@@ -1048,7 +1094,7 @@ async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>) {
                     closed = true;
                     break;
                 }
-                res = read_mesg(&mut rd, &mut dec), if pending.is_none() => match res {
+                res = read_frame_with(&mut rd, &mut dec, parse), if pending.is_none() => match res {
                     Ok(Some(mesg)) => pending = Some(mesg),
                     Ok(None) => {
                         tracing::debug!("peer closed the link during a call: cancelling it");
