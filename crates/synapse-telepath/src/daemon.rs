@@ -489,10 +489,19 @@ fn admit(inner: &DaemonInner) -> Option<OwnedSemaphorePermit> {
     }
 }
 
-/// A message received on a link, with the raw argument kept apart (see
-/// [`LinkCtx::parse_frame`]).
-struct Inbound {
-    mesg: Value,
+/// A message received on a link (see [`LinkCtx::parse_frame`]).
+enum Inbound {
+    /// A decoded message.
+    Mesg(Value),
+    /// A `t2:init` call, its object found.
+    Call(Box<ReadyCall>),
+}
+
+/// A `t2:init` read straight into a call.
+struct ReadyCall {
+    sess: Session,
+    item: Arc<dyn Share>,
+    todo: Todo,
     raw: Option<RawValue>,
 }
 
@@ -547,40 +556,50 @@ impl LinkCtx {
         lock(&self.sessions).last().cloned()
     }
 
-    /// Make a message from its bytes. A `t2:init` for a method that takes an argument raw
-    /// ([`Share::raw_param`]) keeps that argument's bytes apart; everything else is decoded.
+    /// Make a message from its bytes. A well-formed `t2:init` for an object and method that
+    /// exist is read straight into a call (with the argument the method takes raw, if any,
+    /// kept as bytes: [`Share::raw_param`]); anything else is decoded and handled the
+    /// ordinary way.
     fn parse_frame(&self, frame: &[u8]) -> Result<Inbound, CodecError> {
         if let Some(head) = peek_t2_init(frame)
+            && !head.meth.is_empty()
             && !head.meth.starts_with('_')
-        {
-            let item = head
+            && let Some(sess) = head
                 .sess
                 .and_then(|iden| lock(&self.daemon.sessions).get(iden).cloned())
-                .and_then(|sess| match &head.name {
-                    Value::Nil => sess.get_item(None),
-                    Value::String(text) => text.as_str().and_then(|iden| sess.get_item(Some(iden))),
-                    _ => None,
-                });
-            if let Some(param) = item.and_then(|item| item.raw_param(head.meth))
-                && let Some((mesg, raw)) = head.split(frame, param)?
-            {
-                return Ok(Inbound {
-                    mesg,
-                    raw: Some(raw),
-                });
+            && let Some(item) = match &head.name {
+                Value::Nil => sess.get_item(None),
+                Value::String(text) => text.as_str().and_then(|iden| sess.get_item(Some(iden))),
+                _ => None,
             }
+        {
+            let (todo, raw) = head.todo(frame, item.raw_param(head.meth))?;
+            return Ok(Inbound::Call(Box::new(ReadyCall {
+                sess,
+                item,
+                todo,
+                raw,
+            })));
         }
-        Ok(Inbound {
-            mesg: crate::codec::decode(frame)?,
-            raw: None,
-        })
+        Ok(Inbound::Mesg(crate::codec::decode(frame)?))
     }
 
     async fn handle(self: &Arc<Self>, inbound: Inbound) -> Result<(), Error> {
-        let Inbound { mesg, raw } = inbound;
+        let mesg = match inbound {
+            Inbound::Mesg(mesg) => mesg,
+            Inbound::Call(call) => {
+                let ReadyCall {
+                    sess,
+                    item,
+                    todo,
+                    raw,
+                } = *call;
+                return self.run_t2(sess, item, todo, raw).await;
+            }
+        };
         match Incoming::parse(mesg) {
             Incoming::TeleSyn(info) => self.on_tele_syn(info).await,
-            Incoming::T2Init(info) => self.on_t2_init(info, raw).await,
+            Incoming::T2Init(info) => self.on_t2_init(info).await,
             Incoming::TaskInit(info) => self.on_task_init(info).await,
             Incoming::ShareFini(info) => {
                 self.on_share_fini(info).await;
@@ -724,11 +743,7 @@ impl LinkCtx {
         Ok((sess, item, todo))
     }
 
-    async fn on_t2_init(
-        self: &Arc<Self>,
-        mut info: Value,
-        raw: Option<RawValue>,
-    ) -> Result<(), Error> {
+    async fn on_t2_init(self: &Arc<Self>, mut info: Value) -> Result<(), Error> {
         let name = item_name(&info);
         let sess = info
             .get_key("sess")
@@ -739,6 +754,17 @@ impl LinkCtx {
             Ok(found) => found,
             Err(err) => return self.t2_fini_err(&err).await,
         };
+        self.run_t2(sess, item, todo, None).await
+    }
+
+    /// Run a `t2:init` call and send its reply.
+    async fn run_t2(
+        self: &Arc<Self>,
+        sess: Session,
+        item: Arc<dyn Share>,
+        todo: Todo,
+        raw: Option<RawValue>,
+    ) -> Result<(), Error> {
         let span = tracing::debug_span!("t2", meth = %todo.meth, sess = %sess.iden());
         async move {
             tracing::debug!("call");

@@ -16,6 +16,7 @@
 use rmpv::Value;
 
 use crate::codec::{CodecError, MAX_DEPTH, decode};
+use crate::msg::Todo;
 
 /// One msgpack value as bytes, known to be well formed (every length within the bytes,
 /// no reserved marker, ext codes 0 and 1 only, nesting at most [`MAX_DEPTH`]).
@@ -362,23 +363,24 @@ pub(crate) struct T2Head<'a> {
 }
 
 impl T2Head<'_> {
-    /// The message with every argument decoded except `param`, which is taken out raw (and
-    /// left as `None` in its place). `None` if `param` is not among the arguments.
-    pub(crate) fn split(
+    /// The call's `todo`, every argument decoded except `param` (if given and passed), which
+    /// is taken out raw and left as `None` in its place.
+    pub(crate) fn todo(
         &self,
         frame: &[u8],
-        param: RawParam,
-    ) -> Result<Option<(Value, RawValue)>, CodecError> {
-        let span = match self.args.get(param.index) {
-            Some(span) => *span,
-            None => match self.kwargs.iter().find(|(key, _)| *key == param.name) {
-                Some((_, span)) => *span,
-                None => return Ok(None),
-            },
-        };
-        let raw = RawValue::from_checked(frame[span.0..span.1].to_vec());
+        param: Option<RawParam>,
+    ) -> Result<(Todo, Option<RawValue>), CodecError> {
+        let span = param.and_then(|param| match self.args.get(param.index) {
+            Some(span) => Some(*span),
+            None => self
+                .kwargs
+                .iter()
+                .find(|(key, _)| *key == param.name)
+                .map(|(_, span)| *span),
+        });
+        let raw = span.map(|(start, end)| RawValue::from_checked(frame[start..end].to_vec()));
         let value = |at: (usize, usize)| -> Result<Value, CodecError> {
-            if at == span {
+            if Some(at) == span {
                 Ok(Value::Nil)
             } else {
                 decode(&frame[at.0..at.1])
@@ -392,19 +394,14 @@ impl T2Head<'_> {
         let kwargs = self
             .kwargs
             .iter()
-            .map(|(key, at)| Ok((Value::from(*key), value(*at)?)))
+            .map(|(key, at)| Ok(((*key).to_owned(), value(*at)?)))
             .collect::<Result<Vec<_>, CodecError>>()?;
-        let todo = Value::Array(vec![
-            Value::from(self.meth),
-            Value::Array(args),
-            Value::Map(kwargs),
-        ]);
-        let info = crate::value::vmap([
-            ("todo", todo),
-            ("name", self.name.clone()),
-            ("sess", self.sess.map_or(Value::Nil, Value::from)),
-        ]);
-        Ok(Some((crate::msg::mesg("t2:init", info), raw)))
+        let todo = Todo {
+            meth: self.meth.to_owned(),
+            args,
+            kwargs,
+        };
+        Ok((todo, raw))
     }
 }
 
@@ -629,37 +626,34 @@ mod tests {
             index: 1,
             name: "items",
         };
-        let (mesg, raw) = head.split(&frame, param).unwrap().unwrap();
+        let (todo, raw) = head.todo(&frame, Some(param)).unwrap();
+        let raw = raw.unwrap();
         assert_eq!(raw.decode().unwrap(), args[1]);
         assert_eq!(raw.array_header(), Some((1, 1)));
-        let want = crate::msg::mesg(
-            "t2:init",
-            crate::value::vmap([
-                (
-                    "todo",
-                    Value::Array(vec![
-                        Value::from("puts"),
-                        Value::Array(vec![Value::from("tank"), Value::Nil]),
-                        Value::Map(vec![(Value::from("size"), Value::from(5))]),
-                    ]),
-                ),
-                ("name", Value::Nil),
-                ("sess", Value::from("sess1")),
-            ]),
-        );
-        assert_eq!(mesg, want);
+        let want = Todo {
+            meth: "puts".into(),
+            args: vec![Value::from("tank"), Value::Nil],
+            kwargs: kwargs.clone(),
+        };
+        assert_eq!(todo, want);
+        let (todo, raw) = head.todo(&frame, None).unwrap();
+        assert!(raw.is_none());
+        assert_eq!(todo.args, args);
         // As a keyword argument.
         let param = RawParam {
             index: 5,
             name: "size",
         };
-        let (_, raw) = head.split(&frame, param).unwrap().unwrap();
-        assert_eq!(raw.as_bytes(), b"\x05");
+        let (todo, raw) = head.todo(&frame, Some(param)).unwrap();
+        assert_eq!(raw.unwrap().as_bytes(), b"\x05");
+        assert_eq!(todo.kwargs, vec![("size".to_owned(), Value::Nil)]);
         let param = RawParam {
             index: 5,
             name: "nope",
         };
-        assert!(head.split(&frame, param).unwrap().is_none());
+        let (todo, raw) = head.todo(&frame, Some(param)).unwrap();
+        assert!(raw.is_none());
+        assert_eq!(todo.kwargs, kwargs);
         // Other messages and odd shapes are left to the ordinary decoder.
         for value in [
             crate::msg::mesg("t2:fini", Value::Nil),
