@@ -675,7 +675,31 @@ mod tests {
         }
 
         #[test]
+        fn fuzz_bodies_hold(value in arb_value(), tail in prop::collection::vec(any::<u8>(), 0..8)) {
+            let mut bytes = encode(&value).unwrap();
+            bytes.extend(tail);
+            crate::fuzzing::raw_values(&bytes);
+            crate::fuzzing::messages(&bytes);
+        }
+
+        #[test]
+        fn t2_init_heads_agree_with_decoding(
+            args in prop::collection::vec(arb_value(), 0..4),
+            kwargs in prop::collection::vec((".{0,6}", arb_value()), 0..3),
+            name in prop::option::of(".{0,6}"),
+        ) {
+            let mut frame = Vec::new();
+            crate::msg::write_t2_init("meth", &args, &kwargs, name.as_deref(), "sess", &mut frame).unwrap();
+            let head = peek_t2_init(&frame).unwrap();
+            prop_assert_eq!(head.name.as_str(), name.as_deref());
+            let (todo, _) = head.todo(&frame, None).unwrap();
+            prop_assert_eq!(encode(&todo.to_value()).unwrap(), encode(&Todo { meth: "meth".into(), args, kwargs }.to_value()).unwrap());
+            crate::fuzzing::messages(&frame);
+        }
+
+        #[test]
         fn inspect_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            crate::fuzzing::raw_values(&bytes);
             let found = inspect(&bytes, 0, Inspect::default());
             match decode_prefix_ok(&bytes) {
                 Some(end) => prop_assert_eq!(found.map(|f| f.end).ok(), Some(end)),

@@ -701,7 +701,7 @@ async fn records_sent_as_bytes_are_stored_in_the_references_form() {
     );
 
     // Stored as the reference's packer makes them; read back as the values they are.
-    let want = vec![
+    let want = [
         Value::from(1),
         Value::F64(1.5),
         Value::from(7),
