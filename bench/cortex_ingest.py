@@ -2,7 +2,13 @@
 Bulk ingest through the reference Python client: `addNodes` of tagged inet:ipv4, inet:fqdn and
 inet:dns:a node definitions (one third each) in batches, then the server's resident memory.
 
-    python cortex_ingest.py --impl NAME [--quick] [--n N | --full-n N] [--batch B] [--spawn 'CMD with {dirn} {port} {httpsport}']
+    python cortex_ingest.py --impl NAME [--quick] [--nodes N | --n DEFS] [--batch B] [--spawn 'CMD with {dirn} {port} {httpsport}']
+
+--nodes N (default 1e6; 1e4 with --quick) is the number of nodes the Cortex ends up with: every
+three definitions make five nodes (the inet:dns:a adds its inet:fqdn and inet:ipv4), plus the
+1000 parent domains, bench.com and com, so about 0.6 N definitions are sent. --n DEFS sends an
+exact number of definitions instead. The node count reached is read back from the Cortex
+(getFormCounts) and reported with the memory figures.
 
 Without --spawn the reference Cortex is started (`python -m synapse.servers.cortex`). Prints one
 JSON line per metric: {"metric", "impl", "unit", "value", "params"}.
@@ -63,9 +69,14 @@ def nodedef(idx):
     return (('inet:dns:a', (f'a{idx}.bench.com', idx + 0x0a000000)), {'tags': {'bench.dnsa': (None, None)}})
 
 
+def defs_for_nodes(nodes):
+    '''How many definitions make about `nodes` nodes (see the module doc).'''
+    return max(1, round((nodes - 1002) * 3 / 5))
+
+
 async def main(opts):
     impl = opts.impl
-    count = opts.n or (10000 if opts.quick else opts.full_n)
+    count = opts.n or defs_for_nodes(10000 if opts.quick else opts.nodes)
     batch = opts.batch
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,10 +105,14 @@ async def main(opts):
                     assert got == size, (got, size)
                     done += size
                 took = time.monotonic() - start
+                rss, hwm = rss_mib(proc.pid), rss_mib(proc.pid, 'VmHWM:')
+                counts = await core.callStorm('return($lib.view.get().getFormCounts())')
+                nodes = sum(counts.values())
             emit(impl, 'cortex.ingest.addnodes', 'nodes/s', count / took, n=count, batch=batch,
                  forms='inet:ipv4,inet:fqdn,inet:dns:a', tags=1)
-            emit(impl, 'cortex.ingest.rss', 'MiB', rss_mib(proc.pid), nodes=count)
-            emit(impl, 'cortex.ingest.hwm', 'MiB', rss_mib(proc.pid, 'VmHWM:'), nodes=count)
+            emit(impl, 'cortex.ingest.nodes', 'nodes', nodes, defs=count)
+            emit(impl, 'cortex.ingest.rss', 'MiB', rss, nodes=nodes, defs=count)
+            emit(impl, 'cortex.ingest.hwm', 'MiB', hwm, nodes=nodes, defs=count)
         finally:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -110,8 +125,8 @@ if __name__ == '__main__':
     pars = argparse.ArgumentParser()
     pars.add_argument('--impl', required=True)
     pars.add_argument('--quick', action='store_true')
-    pars.add_argument('--n', type=int, default=None)
-    pars.add_argument('--full-n', type=int, default=1000000, help='nodes without --quick (default 1e6)')
+    pars.add_argument('--n', type=int, default=None, help='an exact number of node definitions')
+    pars.add_argument('--nodes', type=int, default=1000000, help='nodes to reach without --quick (default 1e6)')
     pars.add_argument('--batch', type=int, default=1000)
     pars.add_argument('--spawn', default=None)
     asyncio.run(main(pars.parse_args()))

@@ -652,13 +652,29 @@ fn read_at(file: &std::fs::File, buf: &mut [u8], offs: u64, hex: &str) -> Result
     })
 }
 
-/// Pieces up to this size are read one ahead of the consumer; larger ones (the 16 MiB chunks
-/// of telepath downloads) are read when asked for, after a read-ahead hint to the kernel, so
-/// that a download holds at most one chunk of its own.
-const PREFETCH_MAX: u64 = 4 * 1024 * 1024;
+/// `len` bytes at `offs`, read into a new buffer without zeroing it first (large reads).
+fn read_piece(file: &std::fs::File, offs: u64, len: usize, hex: &str) -> Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let fail = |err: std::io::Error| Error::Io {
+        what: "cannot read blob",
+        path: PathBuf::from(hex),
+        source: err,
+    };
+    let mut buf = Vec::with_capacity(len);
+    let mut file = file;
+    file.seek(std::io::SeekFrom::Start(offs)).map_err(fail)?;
+    file.take(len as u64).read_to_end(&mut buf).map_err(fail)?;
+    if buf.len() < len {
+        return Err(Error::Inconsistent(format!(
+            "the file of blob {hex} is shorter than its size"
+        )));
+    }
+    Ok(buf)
+}
 
 /// The bytes of a blob as a stream of pieces ([`Axon::get`], [`Axon::read`]), read on the
-/// blocking pool: small pieces one ahead of the consumer, large ones on demand.
+/// blocking pool one piece ahead of the consumer (the next piece is read from disk while this
+/// one is sent: a download holds at most two pieces).
 pub struct BlobReader {
     file: Option<Arc<std::fs::File>>,
     hex: Arc<str>,
@@ -737,9 +753,7 @@ impl BlobReader {
         let span = tracing::Span::current();
         self.ahead = Some(tokio::task::spawn_blocking(move || {
             let _enter = span.enter();
-            let mut buf = vec![0u8; len];
-            read_at(&file, &mut buf, offs, &hex)?;
-            Ok(buf)
+            read_piece(&file, offs, len, &hex)
         }));
     }
 }
@@ -769,20 +783,7 @@ impl futures::Stream for BlobReader {
         self.ahead = None;
         match res.map_err(|_| Error::IsFini).and_then(|res| res) {
             Ok(buf) => {
-                if self.piece <= PREFETCH_MAX {
-                    self.start_next();
-                } else if let Some(file) = &self.file
-                    && self.pos < self.end
-                {
-                    // Let the kernel read the next chunk from disk while this one is sent.
-                    let len = self.piece_end() - self.pos;
-                    let _ = rustix::fs::fadvise(
-                        file.as_ref(),
-                        self.pos,
-                        std::num::NonZeroU64::new(len),
-                        rustix::fs::Advice::WillNeed,
-                    );
-                }
+                self.start_next();
                 Poll::Ready(Some(Ok(buf)))
             }
             Err(err) => {

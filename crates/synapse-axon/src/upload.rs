@@ -1,63 +1,130 @@
 //! [`Upload`]: bytes streamed into the Axon, hashed and spooled as they come, stored on save.
 //!
-//! Writes are pipelined: a write hands its bytes to a blocking job (hash on one thread, append
-//! to the spool file on another) and returns; the next write waits for that job first. So at
-//! most two writes' bytes are held at once, hashing runs off the async runtime, and the
-//! client's next bytes travel while the previous ones are hashed. Small writes are gathered in
-//! memory first, and an upload that stays small never touches a spool file until it is saved.
+//! A large upload runs two worker threads of its own: one hashes, the other appends to the
+//! spool file. A write hands its bytes to both (shared, not copied) and returns as soon as the
+//! bytes in flight are under a bound, so the hasher runs continuously while the next bytes
+//! travel, and neither worker waits for the other. Small writes are gathered in memory first,
+//! and an upload that stays small starts no thread and never touches a spool file until it is
+//! saved.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::task::JoinHandle;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::axon::{Axon, Blob};
 use crate::error::{Error, Result};
 use crate::hash::{HashSet, Hasher, Sha256};
-use crate::spool::SpoolWriter;
+use crate::spool::{SpoolFile, SpoolWriter};
 
-/// Bytes gathered in memory before they are handed to a hashing job.
+/// An upload gathers this many bytes in memory before it starts its workers.
 const GATHER: usize = 4 * 1024 * 1024;
 /// Below this many bytes, hashing at save time runs on the caller's thread.
 const INLINE_HASH: usize = 64 * 1024;
 /// Writes smaller than this are copied together into one buffer (fewer, larger hash and
 /// file-write steps for streams of small frames, e.g. HTTP bodies).
 const SMALL_WRITE: usize = 64 * 1024;
+/// The gathered small writes are handed to the workers in pieces of this size.
+const SMALL_PIECE: usize = 4 * 1024 * 1024;
+/// The most bytes handed to the workers and not yet both hashed and written.
+const IN_FLIGHT: usize = 16 * 1024 * 1024;
 
-/// The state a hashing job owns: the hasher and the spool file (made on first use).
-struct Spool {
-    hasher: Hasher,
-    writer: Option<SpoolWriter>,
+/// Bytes on their way to both workers; the permit returns its share of the in-flight bound
+/// when both are done with them.
+struct Piece {
+    byts: Bytes,
+    _permit: OwnedSemaphorePermit,
 }
 
-impl Spool {
-    fn new(hashset: bool) -> Self {
-        Self {
-            hasher: Hasher::new(hashset),
-            writer: None,
-        }
-    }
+/// The two worker threads of a large upload.
+struct Workers {
+    hash_tx: mpsc::UnboundedSender<Arc<Piece>>,
+    spool_tx: mpsc::UnboundedSender<Arc<Piece>>,
+    hashed: oneshot::Receiver<Hasher>,
+    spooled: oneshot::Receiver<Result<SpoolFile>>,
+    flight: Arc<Semaphore>,
+}
 
-    /// Hash `pieces` and append them to the spool file, side by side (blocking).
-    fn absorb(&mut self, pieces: &[Bytes], tmpdir: &std::path::Path) -> Result<()> {
-        if self.writer.is_none() {
-            self.writer = Some(SpoolWriter::create(tmpdir)?);
-        }
-        let Spool { hasher, writer } = self;
-        std::thread::scope(|scope| {
-            let hashing = scope.spawn(|| {
-                for piece in pieces {
-                    hasher.update(piece);
+impl Workers {
+    fn start(hasher: Hasher, tmpdir: std::path::PathBuf) -> Result<Workers> {
+        let (hash_tx, mut hash_rx) = mpsc::unbounded_channel::<Arc<Piece>>();
+        let (spool_tx, mut spool_rx) = mpsc::unbounded_channel::<Arc<Piece>>();
+        let (hash_done, hashed) = oneshot::channel();
+        let (spool_done, spooled) = oneshot::channel();
+        let span = tracing::Span::current();
+        let hash_span = span.clone();
+        let spawn_err = |err| Error::io("cannot start an upload thread", &tmpdir, err);
+        std::thread::Builder::new()
+            .name("axon-hash".into())
+            .spawn(move || {
+                let _enter = hash_span.enter();
+                let mut hasher = hasher;
+                while let Some(piece) = hash_rx.blocking_recv() {
+                    hasher.update(&piece.byts);
                 }
-            });
-            let written = match writer {
-                Some(writer) => pieces.iter().try_for_each(|piece| writer.write(piece)),
-                None => Ok(()),
-            };
-            hashing
-                .join()
-                .map_err(|_| Error::Inconsistent("a hashing thread failed".into()))?;
-            written
+                let _ = hash_done.send(hasher);
+            })
+            .map_err(spawn_err)?;
+        let dir = tmpdir.clone();
+        std::thread::Builder::new()
+            .name("axon-spool".into())
+            .spawn(move || {
+                let _enter = span.enter();
+                let res = (|| {
+                    let mut writer = SpoolWriter::create(&dir)?;
+                    while let Some(piece) = spool_rx.blocking_recv() {
+                        writer.write(&piece.byts)?;
+                    }
+                    writer.finish()
+                })();
+                // On an error, stop taking pieces: the next write sees the channel closed.
+                drop(spool_rx);
+                let _ = spool_done.send(res);
+            })
+            .map_err(spawn_err)?;
+        Ok(Workers {
+            hash_tx,
+            spool_tx,
+            hashed,
+            spooled,
+            flight: Arc::new(Semaphore::new(IN_FLIGHT)),
         })
     }
+
+    /// Hand bytes to both workers, waiting while too many are in flight. `Err` if a worker
+    /// stopped (the spool failed): [`Workers::finish`] tells why.
+    async fn send(&self, byts: Bytes) -> std::result::Result<(), ()> {
+        let want = u32::try_from(byts.len().min(IN_FLIGHT)).unwrap_or(u32::MAX);
+        let permit = Arc::clone(&self.flight)
+            .acquire_many_owned(want)
+            .await
+            .map_err(|_| ())?;
+        let piece = Arc::new(Piece {
+            byts,
+            _permit: permit,
+        });
+        self.spool_tx.send(Arc::clone(&piece)).map_err(|_| ())?;
+        self.hash_tx.send(piece).map_err(|_| ())
+    }
+
+    /// Close the queues and wait for both workers: the hasher and the spool file.
+    async fn finish(self) -> Result<(Hasher, SpoolFile)> {
+        let Workers {
+            hash_tx,
+            spool_tx,
+            hashed,
+            spooled,
+            ..
+        } = self;
+        drop((hash_tx, spool_tx));
+        let spool = spooled.await.map_err(|_| thread_failed())??;
+        let hasher = hashed.await.map_err(|_| thread_failed())?;
+        Ok((hasher, spool))
+    }
+}
+
+fn thread_failed() -> Error {
+    Error::Inconsistent("an upload thread failed".into())
 }
 
 /// An upload in progress. [`Upload::save`] stores what was written and resets the upload for
@@ -65,11 +132,12 @@ impl Spool {
 pub struct Upload {
     axon: Axon,
     hashset: bool,
+    /// Bytes written before the workers start (the whole file, if it stays small).
     gathered: Vec<Bytes>,
-    small: Vec<u8>,
     gathered_len: usize,
-    spool: Option<Spool>,
-    job: Option<JoinHandle<(Spool, Result<()>)>>,
+    /// Small writes being copied together.
+    small: Vec<u8>,
+    workers: Option<Workers>,
 }
 
 impl std::fmt::Debug for Upload {
@@ -77,6 +145,7 @@ impl std::fmt::Debug for Upload {
         f.debug_struct("Upload")
             .field("hashset", &self.hashset)
             .field("gathered", &self.gathered_len)
+            .field("streaming", &self.workers.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -87,24 +156,10 @@ impl Upload {
             axon,
             hashset,
             gathered: Vec::new(),
-            small: Vec::new(),
             gathered_len: 0,
-            spool: Some(Spool::new(hashset)),
-            job: None,
+            small: Vec::new(),
+            workers: None,
         }
-    }
-
-    /// Wait for the running job and take the spool back.
-    async fn settle(&mut self) -> Result<Spool> {
-        if let Some(job) = self.job.take() {
-            let (spool, res) = job.await.map_err(|_| Error::IsFini)?;
-            if let Err(err) = res {
-                self.reset();
-                return Err(err);
-            }
-            return Ok(spool);
-        }
-        self.spool.take().ok_or(Error::IsFini)
     }
 
     /// Append bytes.
@@ -113,28 +168,58 @@ impl Upload {
         if byts.is_empty() {
             return Ok(());
         }
-        self.gathered_len += byts.len();
-        if byts.len() < SMALL_WRITE {
-            self.small.extend_from_slice(&byts);
-        } else {
+        if self.workers.is_none() {
+            self.gathered_len += byts.len();
+            if byts.len() < SMALL_WRITE {
+                self.small.extend_from_slice(&byts);
+            } else {
+                self.flush_small();
+                self.gathered.push(byts);
+            }
+            if self.gathered_len < GATHER {
+                return Ok(());
+            }
             self.flush_small();
-            self.gathered.push(byts);
-        }
-        if self.gathered_len < GATHER {
+            let workers = Workers::start(Hasher::new(self.hashset), self.axon.tmpdir().into())?;
+            self.workers = Some(workers);
+            for piece in std::mem::take(&mut self.gathered) {
+                self.send(piece).await?;
+            }
+            self.gathered_len = 0;
             return Ok(());
         }
-        self.flush_small();
-        let mut spool = self.settle().await?;
-        let pieces = std::mem::take(&mut self.gathered);
-        self.gathered_len = 0;
-        let tmpdir = self.axon.tmpdir().to_path_buf();
-        let span = tracing::Span::current();
-        self.job = Some(tokio::task::spawn_blocking(move || {
-            let _enter = span.enter();
-            let res = spool.absorb(&pieces, &tmpdir);
-            (spool, res)
-        }));
-        Ok(())
+        if byts.len() < SMALL_WRITE {
+            if self.small.is_empty() {
+                self.small.reserve(SMALL_PIECE);
+            }
+            self.small.extend_from_slice(&byts);
+            if self.small.len() >= SMALL_PIECE {
+                let small = Bytes::from(std::mem::take(&mut self.small));
+                self.send(small).await?;
+            }
+            return Ok(());
+        }
+        if !self.small.is_empty() {
+            let small = Bytes::from(std::mem::take(&mut self.small));
+            self.send(small).await?;
+        }
+        self.send(byts).await
+    }
+
+    /// Hand bytes to the workers; if one stopped, end the upload with its error.
+    async fn send(&mut self, byts: Bytes) -> Result<()> {
+        let Some(workers) = self.workers.as_ref() else {
+            return Err(Error::IsFini);
+        };
+        if workers.send(byts).await.is_ok() {
+            return Ok(());
+        }
+        let res = match self.workers.take() {
+            Some(workers) => workers.finish().await.map(|_| ()),
+            None => Ok(()),
+        };
+        self.reset();
+        res.and(Err(thread_failed()))
     }
 
     /// Move the small-write buffer into the gathered pieces.
@@ -147,39 +232,39 @@ impl Upload {
 
     /// Finish hashing: `(sha256, hash set, size, blob)`.
     async fn finish(&mut self) -> Result<(Sha256, Option<HashSet>, u64, Blob)> {
-        self.flush_small();
-        let spool = self.settle().await?;
-        let pieces = std::mem::take(&mut self.gathered);
-        let gathered = self.gathered_len;
-        self.gathered_len = 0;
-        let done = move |mut spool: Spool| -> Result<(Sha256, Option<HashSet>, u64, Blob)> {
-            let blob = match spool.writer.take() {
-                Some(mut writer) => {
-                    for piece in &pieces {
-                        spool.hasher.update(piece);
-                        writer.write(piece)?;
-                    }
-                    Blob::File(writer.finish()?)
-                }
-                None => {
-                    let mut byts = Vec::with_capacity(gathered);
-                    for piece in &pieces {
-                        spool.hasher.update(piece);
-                        byts.extend_from_slice(piece);
-                    }
-                    Blob::Memory(byts)
-                }
+        if self.workers.is_some() {
+            if !self.small.is_empty() {
+                let small = Bytes::from(std::mem::take(&mut self.small));
+                self.send(small).await?;
+            }
+            let Some(workers) = self.workers.take() else {
+                return Err(Error::IsFini);
             };
-            let size = spool.hasher.size();
-            let (sha256, hashset) = spool.hasher.finish();
-            Ok((sha256, hashset, size, blob))
-        };
-        if gathered < INLINE_HASH && spool.writer.is_none() {
-            return done(spool);
+            let (hasher, spool) = workers.finish().await?;
+            let size = hasher.size();
+            let (sha256, hashset) = hasher.finish();
+            return Ok((sha256, hashset, size, Blob::File(spool)));
         }
-        tokio::task::spawn_blocking(move || done(spool))
+        self.flush_small();
+        let pieces = std::mem::take(&mut self.gathered);
+        let gathered = std::mem::take(&mut self.gathered_len);
+        let mut hasher = Hasher::new(self.hashset);
+        let done = move || {
+            let mut byts = Vec::with_capacity(gathered);
+            for piece in &pieces {
+                hasher.update(piece);
+                byts.extend_from_slice(piece);
+            }
+            let size = hasher.size();
+            let (sha256, hashset) = hasher.finish();
+            (sha256, hashset, size, Blob::Memory(byts))
+        };
+        if gathered < INLINE_HASH {
+            return Ok(done());
+        }
+        tokio::task::spawn_blocking(done)
             .await
-            .map_err(|_| Error::IsFini)?
+            .map_err(|_| Error::IsFini)
     }
 
     /// Store the bytes written since the last save: `(size, sha256)`. The upload is reset
@@ -200,13 +285,10 @@ impl Upload {
 
     /// Discard what was written since the last save.
     pub fn reset(&mut self) {
-        if let Some(job) = self.job.take() {
-            // The job's spool file is removed when the job's result is dropped.
-            drop(job);
-        }
+        // Dropping the workers' queues ends them; the spool file is removed with its writer.
+        self.workers = None;
         self.gathered.clear();
         self.small.clear();
         self.gathered_len = 0;
-        self.spool = Some(Spool::new(self.hashset));
     }
 }

@@ -922,6 +922,7 @@ impl<S: Service> ServiceCell<S> {
             }
         };
         cell.set_hooks(service.clone());
+        service.start();
         let svc = service.clone();
         cell.base().on_fini(move || async move { svc.fini().await });
         let this = Self { cell, service };

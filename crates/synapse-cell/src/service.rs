@@ -192,6 +192,10 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// ready (before any listener starts). Open service storage here.
     fn init(cell: &Cell) -> impl Future<Output = Result<Self>> + Send;
 
+    /// Once the service is shared (`Arc`), before any listener starts: start its background
+    /// tasks (spawn them on the cell's base so teardown cancels them).
+    fn start(self: &Arc<Self>) {}
+
     /// Extra telepath methods of the service API (listed in sharinfo after the CellApi ones),
     /// handled by [`Service::call`].
     fn methods(&self) -> Vec<MethDef> {

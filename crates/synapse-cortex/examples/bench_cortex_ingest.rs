@@ -3,7 +3,13 @@
 //! each) in batches, and prints the rate and the server's resident memory as JSON lines (see
 //! the bench conventions; impl `rust`).
 //!
-//! `bench_cortex_ingest --server PATH/synapse-servers [--quick] [--n N | --full-n N] [--batch 1000]`
+//! `bench_cortex_ingest --server PATH/synapse-servers [--quick] [--nodes N | --n DEFS] [--batch 1000]`
+//!
+//! `--nodes N` (default 1e6; 1e4 with `--quick`) is the number of nodes the Cortex ends up
+//! with: every three definitions make five nodes (the inet:dns:a adds its inet:fqdn and
+//! inet:ipv4), plus the 1000 parent domains, bench.com and com, so about 0.6 N definitions are
+//! sent. `--n DEFS` sends an exact number of definitions. The node count reached is read back
+//! (`getFormCounts`) and reported with the memory figures.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -78,6 +84,26 @@ fn nodedef(idx: u64) -> Value {
     Value::Array(vec![ndef, info])
 }
 
+/// How many definitions make about `nodes` nodes (see the module doc).
+fn defs_for_nodes(nodes: u64) -> u64 {
+    (nodes.saturating_sub(1002) * 3 / 5).max(1)
+}
+
+/// The number of nodes in the Cortex's default view.
+async fn node_count(proxy: &Proxy) -> anyhow::Result<u64> {
+    let counts = proxy
+        .call(
+            "callStorm",
+            vec![Value::from("return($lib.view.get().getFormCounts())")],
+            Vec::new(),
+        )
+        .await?;
+    let Value::Map(items) = counts else {
+        anyhow::bail!("getFormCounts returned {counts}");
+    };
+    Ok(items.iter().filter_map(|(_, n)| n.as_u64()).sum())
+}
+
 fn emit(metric: &str, unit: &str, value: f64, params: serde_json::Value) {
     let line = serde_json::json!({
         "metric": metric, "impl": "rust", "unit": unit, "value": value, "params": params,
@@ -90,8 +116,8 @@ async fn main() -> anyhow::Result<()> {
     let server = arg("--server").unwrap_or_else(|| "target/release/synapse-servers".into());
     let count: u64 = match arg("--n") {
         Some(n) => n.parse()?,
-        None if flag("--quick") => 10_000,
-        None => arg("--full-n").map_or(Ok(1_000_000), |v| v.parse())?,
+        None if flag("--quick") => defs_for_nodes(10_000),
+        None => defs_for_nodes(arg("--nodes").map_or(Ok(1_000_000), |v| v.parse())?),
     };
     let batch: u64 = arg("--batch").map_or(Ok(1000), |v| v.parse())?;
     let tmp = tempfile::tempdir()?;
@@ -144,6 +170,8 @@ async fn main() -> anyhow::Result<()> {
         done += size;
     }
     let took = start.elapsed().as_secs_f64();
+    let (rss, hwm) = (status_mib(pid, "VmRSS:"), status_mib(pid, "VmHWM:"));
+    let nodes = node_count(&proxy).await?;
     let params = serde_json::json!({
         "n": count, "batch": batch, "forms": "inet:ipv4,inet:fqdn,inet:dns:a", "tags": 1,
     });
@@ -153,14 +181,15 @@ async fn main() -> anyhow::Result<()> {
         count as f64 / took,
         params,
     );
-    let nodes = serde_json::json!({"nodes": count});
     emit(
-        "cortex.ingest.rss",
-        "MiB",
-        status_mib(pid, "VmRSS:"),
-        nodes.clone(),
+        "cortex.ingest.nodes",
+        "nodes",
+        nodes as f64,
+        serde_json::json!({"defs": count}),
     );
-    emit("cortex.ingest.hwm", "MiB", status_mib(pid, "VmHWM:"), nodes);
+    let sizes = serde_json::json!({"nodes": nodes, "defs": count});
+    emit("cortex.ingest.rss", "MiB", rss, sizes.clone());
+    emit("cortex.ingest.hwm", "MiB", hwm, sizes);
     proxy.fini().await;
     let _ = Command::new("kill")
         .arg("-TERM")

@@ -116,6 +116,10 @@ impl Service for Cortex {
         Cortex::open(cell).await
     }
 
+    fn start(self: &Arc<Self>) {
+        Cortex::start(self);
+    }
+
     fn methods(&self) -> Vec<MethDef> {
         let mut meths = CORE_API_METHODS.to_vec();
         if self.storm_runtime().is_some() {

@@ -45,6 +45,8 @@
 //! # Ok(()) }
 //! ```
 
+mod agenda;
+mod autostore;
 mod axon;
 mod conf;
 mod error;
@@ -53,6 +55,8 @@ mod info;
 mod perms;
 mod storage;
 mod storm;
+mod stormobjs;
+mod trigger;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -64,11 +68,16 @@ use synapse_cell::{Cell, ErrKind, Error, Result, Rule, User};
 use crate::model::Model;
 use crate::view::{EditPerms, View, Views};
 
+pub use agenda::{CronDef, ReqSpec, Unit as CronUnit};
 pub use axon::{AxonClient, TeleAxon};
 pub use conf::confdefs;
 pub use error::{model_error, view_error};
 pub use perms::{AllowedReason, UserPerms, allowed_reason};
 pub use storm::{StormCall, StormRuntime};
+pub use trigger::{CONDITIONS as TRIGGER_CONDITIONS, TrigDef};
+
+pub(crate) use agenda::cron_fields;
+pub(crate) use trigger::{collect_trigger_edits, publish_trigger_edits, to_map as trigger_map};
 
 pub(crate) use feed::{BATCH as FEED_BATCH, feed_nodes};
 pub(crate) use info::{
@@ -84,9 +93,13 @@ pub struct Cortex {
     model: Arc<Model>,
     views: Views,
     store: storage::CoreStore,
+    objs: stormobjs::StormObjs,
     axon: axon::AxonSlot,
     storm: RwLock<Option<Arc<dyn StormRuntime>>>,
     modeldict: RwLock<Option<Arc<Value>>>,
+    autostore: Arc<autostore::AutoStore>,
+    triggers: trigger::Triggers,
+    agenda: agenda::Agenda,
 }
 
 impl std::fmt::Debug for Cortex {
@@ -111,7 +124,7 @@ impl Cortex {
         let dirn = cell.dirn().to_path_buf();
         // A model of its own: runtime tag properties must not leak into other Cortexes of
         // the process.
-        let model = Arc::new(Model::from_json_str(crate::model::MODEL_JSON).map_err(model_error)?);
+        let model = Arc::new(Model::new_default().map_err(model_error)?);
         let store = storage::CoreStore::open(&dirn).await?;
         for (name, tdef, info) in store.tagprops().await? {
             if let Err(err) = model.add_tagprop(&name, &tdef, &info) {
@@ -122,11 +135,19 @@ impl Cortex {
         let views = Views::open_as(&dirn, Arc::clone(&model), &root)
             .await
             .map_err(view_error)?;
+        let objs = stormobjs::StormObjs::open(store.slab()).await?;
+        let autostore = Arc::new(autostore::AutoStore::open(&dirn).await?);
+        let triggers = trigger::Triggers::load(Arc::clone(&autostore)).await?;
+        let agenda = agenda::Agenda::load(Arc::clone(&autostore)).await?;
         let core = Cortex {
+            autostore,
+            triggers,
+            agenda,
             cell: cell.clone(),
             model,
             views,
             store,
+            objs,
             axon: axon::AxonSlot::new(),
             storm: RwLock::new(storm::builtin_runtime()),
             modeldict: RwLock::new(None),
@@ -310,6 +331,7 @@ impl Cortex {
     /// Delete a view (not its layers) and its auth gate.
     pub async fn del_view(&self, iden: &str) -> Result<()> {
         self.views.del_view(iden).await.map_err(view_error)?;
+        self.del_view_triggers(iden).await?;
         if self.cell.auth().gate(iden).is_some() {
             self.cell.auth().del_auth_gate(iden).await?;
         }
@@ -488,11 +510,19 @@ impl Cortex {
 
     // ----- lifecycle -----
 
+    /// Start the background work: trigger firing, the async trigger queue and the cron
+    /// scheduler (run once the Cortex is shared, before it serves).
+    pub fn start(self: &Arc<Self>) {
+        self.start_triggers();
+        self.start_agenda();
+    }
+
     /// Close the layers, the views and the Axon link.
     pub async fn fini(&self) {
         self.axon.fini().await;
         self.views.fini().await;
         self.store.fini().await;
+        self.autostore.fini().await;
     }
 }
 

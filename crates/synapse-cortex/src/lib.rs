@@ -11,5 +11,6 @@ pub mod layer;
 pub mod model;
 pub mod node;
 pub mod nodeedit;
+pub mod scrape;
 pub mod storm;
 pub mod view;

@@ -28,13 +28,14 @@ mod types;
 pub mod value;
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 
 use rmpv::Value;
 use serde_json::{Map, Value as Json};
 
 pub use cmpr::{Cmpr, StorLift};
 pub use error::{ModelError, Result};
+pub(crate) use inet::fqdn_idna_ok;
 pub use types::{Type, stortype};
 pub use value::{buid, guid_of, guid_random, iden, packb};
 
@@ -88,9 +89,9 @@ struct PropDef {
     full: String,
     form: Option<usize>,
     ty: TypeId,
-    info: Json,
-    typedef: Json,
     stortype: i64,
+    ro: bool,
+    deprecated: bool,
 }
 
 /// A light edge declaration `(n1form, verb, n2form)`, forms `None` meaning any.
@@ -107,9 +108,22 @@ pub struct EdgeDef {
 }
 
 /// The data model: every type, form, property, interface and documented edge.
+///
+/// The declarations are immutable once loaded and shared ([`Model::new_default`] gives a model
+/// of its own tag properties over the process-wide shipped declarations); only the tag
+/// properties are per model.
 #[derive(Debug)]
 pub struct Model {
-    types: Vec<TypeDef>,
+    core: Arc<Core>,
+    /// Tag properties: the declared ones, then those added at runtime
+    /// ([`Model::add_tagprop`]); replaced as a whole on change.
+    tagprops: RwLock<Arc<Map<String, Json>>>,
+}
+
+/// The immutable declarations of a model.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) types: Vec<TypeDef>,
     type_index: HashMap<String, TypeId>,
     clone_index: HashMap<(String, String), TypeId>,
     forms: Vec<FormDef>,
@@ -120,17 +134,33 @@ pub struct Model {
     interfaces: Map<String, Json>,
     iface_forms: HashMap<String, Vec<String>>,
     edges: Vec<EdgeDef>,
-    /// Tag properties: the declared ones, then those added at runtime
-    /// ([`Model::add_tagprop`]); replaced as a whole on change.
-    tagprops: RwLock<Arc<Map<String, Json>>>,
-    dict: Json,
+    /// The declared tag properties.
+    tagprops: Arc<Map<String, Json>>,
+    /// The `getModelDict()` document, parsed on first use when it comes from static text
+    /// (docs and infos are read from it: the model itself needs only a few flags of them).
+    dict: OnceLock<Json>,
+    source: Option<&'static str>,
+}
+
+fn flag(def: &Json, name: &str) -> bool {
+    def.get(name).and_then(Json::as_bool).unwrap_or(false)
 }
 
 /// A named type as declared: (name, ctor, merged opts, info, stortype).
 type RawType = (String, String, Map<String, Json>, Json, i64);
 
-static DEFAULT: LazyLock<std::result::Result<Arc<Model>, ModelError>> =
-    LazyLock::new(|| Model::from_json_str(MODEL_JSON).map(Arc::new));
+static DEFAULT: LazyLock<std::result::Result<Arc<Model>, ModelError>> = LazyLock::new(|| {
+    let dict = parse_json(MODEL_JSON)?;
+    Core::build(dict, Some(MODEL_JSON)).map(|core| Arc::new(Model::over(Arc::new(core))))
+});
+
+static NULL: Json = Json::Null;
+
+fn parse_json(text: &str) -> Result<Json> {
+    serde_json::from_str(text).map_err(|e| ModelError::BadTypeDef {
+        mesg: format!("bad model json: {e}"),
+    })
+}
 
 /// Forms that exist at runtime only (generated from cortex state, never stored).
 const RUNT_FORMS: &[&str] = &[
@@ -149,20 +179,38 @@ impl Model {
         DEFAULT.clone()
     }
 
+    /// A model of its own over the shipped 2.256 declarations: runtime tag properties added
+    /// to it stay in it, while the declarations are loaded once per process and shared.
+    pub fn new_default() -> Result<Model> {
+        Ok(Model::over(Arc::clone(&Model::load_default()?.core)))
+    }
+
+    fn over(core: Arc<Core>) -> Model {
+        Model {
+            tagprops: RwLock::new(Arc::clone(&core.tagprops)),
+            core,
+        }
+    }
+
     /// Load a model from a `getModelDict()` JSON document.
     pub fn from_json_str(text: &str) -> Result<Model> {
-        let dict: Json = serde_json::from_str(text).map_err(|e| ModelError::BadTypeDef {
-            mesg: format!("bad model json: {e}"),
-        })?;
-        Model::from_dict(dict)
+        Model::from_dict(parse_json(text)?)
     }
 
     /// Load a model from a parsed `getModelDict()` document.
     pub fn from_dict(dict: Json) -> Result<Model> {
+        Ok(Model::over(Arc::new(Core::build(dict, None)?)))
+    }
+}
+
+impl Core {
+    /// Build the declarations; `source` is the static text `dict` was parsed from, if any
+    /// (the dict is then dropped and parsed again only when asked for).
+    fn build(dict: Json, source: Option<&'static str>) -> Result<Core> {
         let baddef = |mesg: &str| ModelError::BadTypeDef {
             mesg: mesg.to_string(),
         };
-        let mut model = Model {
+        let mut model = Core {
             types: Vec::new(),
             type_index: HashMap::new(),
             clone_index: HashMap::new(),
@@ -178,13 +226,14 @@ impl Model {
                 .unwrap_or_default(),
             iface_forms: HashMap::new(),
             edges: Vec::new(),
-            tagprops: RwLock::new(Arc::new(
+            tagprops: Arc::new(
                 dict.get("tagprops")
                     .and_then(Json::as_object)
                     .cloned()
                     .unwrap_or_default(),
-            )),
-            dict: Json::Null,
+            ),
+            dict: OnceLock::new(),
+            source,
         };
         let types = dict
             .get("types")
@@ -223,7 +272,7 @@ impl Model {
                 ctor: ctor.clone(),
                 kind: types::Kind::Data { geojson: false },
                 opts: opts.clone(),
-                info: info.clone(),
+                deprecated: flag(info, "deprecated"),
                 stortype: *stor,
             });
         }
@@ -246,7 +295,10 @@ impl Model {
                 .get(fname)
                 .ok_or_else(|| baddef(&format!("form {fname} has no type")))?;
             let mut ifaces = Vec::new();
-            let tinfo = &model.types[ty].info;
+            let tinfo = types
+                .get(fname)
+                .and_then(|tdef| tdef.get("info"))
+                .unwrap_or(&NULL);
             for iface in tinfo
                 .get("interfaces")
                 .and_then(Json::as_array)
@@ -311,8 +363,41 @@ impl Model {
                 info: edge.get(1).cloned().unwrap_or(Json::Null),
             });
         }
-        model.dict = dict;
+        if source.is_none() {
+            let _ = model.dict.set(dict);
+        }
         Ok(model)
+    }
+
+    /// The `getModelDict()` document (parsed on first use).
+    pub(crate) fn dict(&self) -> &Json {
+        self.dict.get_or_init(|| {
+            self.source
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or(Json::Null)
+        })
+    }
+
+    /// The declaration of a property in the model dict.
+    fn pdef(&self, prop: &PropDef) -> &Json {
+        let dict = self.dict();
+        let found = match prop.form {
+            Some(form) => dict
+                .get("forms")
+                .and_then(|forms| forms.get(&self.forms[form].name))
+                .and_then(|fdef| fdef.get("props")),
+            None => dict.get("univs"),
+        };
+        found.and_then(|defs| defs.get(&prop.name)).unwrap_or(&NULL)
+    }
+
+    /// The info of a named type in the model dict.
+    pub(crate) fn type_info(&self, name: &str) -> &Json {
+        self.dict()
+            .get("types")
+            .and_then(|types| types.get(name))
+            .and_then(|tdef| tdef.get("info"))
+            .unwrap_or(&NULL)
     }
 
     fn collect_ifaces(&self, name: &str, out: &mut Vec<String>) {
@@ -334,7 +419,7 @@ impl Model {
     }
 
     fn add_prop(&mut self, name: &str, form: Option<usize>, pdef: &Json) -> Result<usize> {
-        let typedef = pdef.get("type").cloned().unwrap_or(Json::Null);
+        let typedef = pdef.get("type").unwrap_or(&NULL);
         let tname = typedef.get(0).and_then(Json::as_str).unwrap_or("str");
         let topts = typedef
             .get(1)
@@ -357,9 +442,9 @@ impl Model {
             full: full.clone(),
             form,
             ty,
-            info: pdef.clone(),
-            typedef,
             stortype,
+            ro: flag(pdef, "ro"),
+            deprecated: flag(pdef, "deprecated"),
         });
         self.prop_index.insert(full, id);
         Ok(id)
@@ -385,7 +470,7 @@ impl Model {
             merged.insert(k.clone(), v.clone());
         }
         let ctor = self.types[base].ctor.clone();
-        let info = self.types[base].info.clone();
+        let deprecated = self.types[base].deprecated;
         let kind = types::compile_kind(&ctor, name, &merged, &mut |tname, topts| {
             self.resolve(tname, topts)
         })?;
@@ -402,16 +487,18 @@ impl Model {
             ctor,
             kind,
             opts: merged,
-            info,
+            deprecated,
             stortype,
         });
         self.clone_index.insert(key, id);
         Ok(id)
     }
+}
 
+impl Model {
     /// A type by name.
     pub fn ty(&self, name: &str) -> Option<Type<'_>> {
-        self.type_index.get(name).map(|id| Type {
+        self.core.type_index.get(name).map(|id| Type {
             model: self,
             id: *id,
         })
@@ -428,7 +515,7 @@ impl Model {
             return Ok(ty);
         }
         let key = (name.to_string(), Json::Object(opts.clone()).to_string());
-        match self.clone_index.get(&key) {
+        match self.core.clone_index.get(&key) {
             Some(id) => Ok(Type {
                 model: self,
                 id: *id,
@@ -441,12 +528,12 @@ impl Model {
 
     /// Names of every type.
     pub fn type_names(&self) -> impl Iterator<Item = &str> {
-        self.type_index.keys().map(String::as_str)
+        self.core.type_index.keys().map(String::as_str)
     }
 
     /// A form by name.
     pub fn form(&self, name: &str) -> Option<Form<'_>> {
-        self.form_index.get(name).map(|id| Form {
+        self.core.form_index.get(name).map(|id| Form {
             model: self,
             id: *id,
         })
@@ -454,12 +541,13 @@ impl Model {
 
     /// Every form, in model order.
     pub fn forms(&self) -> impl Iterator<Item = Form<'_>> {
-        (0..self.forms.len()).map(|id| Form { model: self, id })
+        (0..self.core.forms.len()).map(|id| Form { model: self, id })
     }
 
     /// Forms implementing an interface (directly or through another interface).
     pub fn forms_by_interface(&self, iface: &str) -> Vec<Form<'_>> {
-        self.iface_forms
+        self.core
+            .iface_forms
             .get(iface)
             .into_iter()
             .flatten()
@@ -470,7 +558,7 @@ impl Model {
     /// A property by full name: `inet:dns:a:fqdn`, `inet:fqdn.created`, or a universal prop
     /// such as `.created`.
     pub fn prop(&self, full: &str) -> Option<Prop<'_>> {
-        self.prop_index.get(full).map(|id| Prop {
+        self.core.prop_index.get(full).map(|id| Prop {
             model: self,
             id: *id,
         })
@@ -478,7 +566,8 @@ impl Model {
 
     /// A universal property (`.created`, `.seen`), by name with its leading dot.
     pub fn univ(&self, name: &str) -> Option<Prop<'_>> {
-        self.univs
+        self.core
+            .univs
             .iter()
             .map(|id| Prop {
                 model: self,
@@ -489,17 +578,17 @@ impl Model {
 
     /// Interface declarations by name (`doc`, `props`, `interfaces`, ...).
     pub fn interface(&self, name: &str) -> Option<&Json> {
-        self.interfaces.get(name)
+        self.core.interfaces.get(name)
     }
 
     /// Names of every interface.
     pub fn interface_names(&self) -> impl Iterator<Item = &str> {
-        self.interfaces.keys().map(String::as_str)
+        self.core.interfaces.keys().map(String::as_str)
     }
 
     /// Documented light edges.
     pub fn edges(&self) -> &[EdgeDef] {
-        &self.edges
+        &self.core.edges
     }
 
     /// Tag properties (`{name: {"name", "info", "type", "stortype"}}`), declared and added
@@ -559,7 +648,11 @@ impl Model {
 
     /// The `getModelDict()` document this model was loaded from.
     pub fn model_dict(&self) -> &Json {
-        &self.dict
+        self.core.dict()
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
     }
 }
 
@@ -578,7 +671,7 @@ impl std::fmt::Debug for Form<'_> {
 
 impl<'a> Form<'a> {
     fn def(&self) -> &'a FormDef {
-        &self.model.forms[self.id]
+        &self.model.core.forms[self.id]
     }
 
     /// The form name.
@@ -726,7 +819,7 @@ impl std::fmt::Debug for Prop<'_> {
 
 impl<'a> Prop<'a> {
     fn def(&self) -> &'a PropDef {
-        &self.model.props[self.id]
+        &self.model.core.props[self.id]
     }
 
     /// The relative name (`fqdn`, `.created`).
@@ -757,12 +850,13 @@ impl<'a> Prop<'a> {
 
     /// The declared `[typename, opts]` of the property.
     pub fn typedef(&self) -> &'a Json {
-        &self.def().typedef
+        let core = &self.model.core;
+        core.pdef(self.def()).get("type").unwrap_or(&NULL)
     }
 
     /// The property info (`doc`, `ro`, `deprecated`, ...).
     pub fn info(&self) -> &'a Json {
-        &self.def().info
+        self.model.core.pdef(self.def())
     }
 
     /// The storage type code.
@@ -772,11 +866,7 @@ impl<'a> Prop<'a> {
 
     /// Whether the property is read-only after creation.
     pub fn is_ro(&self) -> bool {
-        self.def()
-            .info
-            .get("ro")
-            .and_then(Json::as_bool)
-            .unwrap_or(false)
+        self.def().ro
     }
 
     /// Whether the property is universal (`.created`, `.seen`, or a form's copy of them).
@@ -786,11 +876,7 @@ impl<'a> Prop<'a> {
 
     /// Whether the property is deprecated.
     pub fn is_deprecated(&self) -> bool {
-        self.def()
-            .info
-            .get("deprecated")
-            .and_then(Json::as_bool)
-            .unwrap_or(false)
+        self.def().deprecated
     }
 
     /// The form whose node setting this property creates, if its type is a form.

@@ -174,7 +174,24 @@ pub(crate) struct ViewInner {
     pub(crate) stack: RwLock<Stack>,
     pub(crate) model: Arc<Model>,
     pub(crate) abrvs: Arc<Abrvs>,
+    pub(crate) hook: Arc<HookSlot>,
 }
+
+/// What runs after edits are applied to a view's write layer: the Cortex's triggers. It gets
+/// the view, the applied nodeedits and their meta; an error (a trigger recursion limit) is the
+/// error of the edit.
+pub trait EditHook: Send + Sync + 'static {
+    /// Edits were applied to `view`'s write layer.
+    fn applied<'a>(
+        &'a self,
+        view: &'a View,
+        edits: &'a [NodeEdit],
+        meta: &'a EditMeta,
+    ) -> futures::future::BoxFuture<'a, Result<(), Error>>;
+}
+
+/// The edit hook shared by every view of a [`Views`].
+pub(crate) type HookSlot = RwLock<Option<Arc<dyn EditHook>>>;
 
 /// A view: a handle shared by clones.
 #[derive(Clone)]
@@ -255,25 +272,33 @@ impl View {
         edits: Vec<NodeEdit>,
         meta: EditMeta,
     ) -> Result<Vec<NodeEdit>, Error> {
-        let layer = self.write_layer();
-        if layer.is_readonly() {
-            return Err(Error::IsReadOnly("The view is in read-only mode.".into()));
-        }
-        Ok(layer.apply(edits, meta).await?.edits)
+        Ok(self.apply_edits_gen(edits, meta, false).await?.0)
     }
 
     /// As [`View::apply_edits`], with the write layer's generation before the batch
-    /// ([`crate::layer::Applied::write_gen`]).
+    /// ([`crate::layer::Applied::write_gen`]); `deferred` does not wait for the commit
+    /// ([`Layer::apply_deferred`]).
     pub(crate) async fn apply_edits_gen(
         &self,
         edits: Vec<NodeEdit>,
         meta: EditMeta,
+        deferred: bool,
     ) -> Result<(Vec<NodeEdit>, u64), Error> {
         let layer = self.write_layer();
         if layer.is_readonly() {
             return Err(Error::IsReadOnly("The view is in read-only mode.".into()));
         }
-        let applied = layer.apply(edits, meta).await?;
+        let hook = self.inner.hook.read().unwrap_or_else(poisoned).clone();
+        let applied = if deferred {
+            layer.apply_deferred(edits, meta.clone()).await?
+        } else {
+            layer.apply(edits, meta.clone()).await?
+        };
+        if let Some(hook) = hook
+            && !applied.edits.is_empty()
+        {
+            hook.applied(self, &applied.edits, &meta).await?;
+        }
         Ok((applied.edits, applied.write_gen))
     }
 

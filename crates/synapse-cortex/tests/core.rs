@@ -17,5 +17,7 @@ mod perms;
 mod stormcmds;
 #[path = "core/stormhook.rs"]
 mod stormhook;
+#[path = "core/stormtypes.rs"]
+mod stormtypes;
 #[path = "core/util.rs"]
 mod util;

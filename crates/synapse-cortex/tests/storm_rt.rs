@@ -5,5 +5,6 @@ mod storm_rt {
     pub(crate) mod cases;
     pub(crate) mod cmds;
     pub(crate) mod conformance;
+    pub(crate) mod graph;
     pub(crate) mod util;
 }

@@ -122,6 +122,79 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) -> Result<(), CodecError> {
     Ok(())
 }
 
+/// Bin payloads of at least this many bytes are kept out of a [`Spliced`] buffer.
+pub const SPLICE_MIN: usize = 64 * 1024;
+
+/// An encoded message whose large bin payloads are kept apart from the other bytes, so that
+/// it is sent with vectored writes instead of copying the payloads ([`encode_taking`]).
+#[derive(Debug, Default)]
+pub struct Spliced {
+    /// The encoded bytes, less the large payloads.
+    pub head: Vec<u8>,
+    /// The large payloads, each with the offset in `head` where it belongs, in order.
+    pub parts: Vec<(usize, Vec<u8>)>,
+}
+
+impl Spliced {
+    /// Empty it, keeping the head's buffer.
+    pub fn clear(&mut self) {
+        self.head.clear();
+        self.parts.clear();
+    }
+
+    /// The encoded length.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.parts.iter().map(|(_, part)| part.len()).sum::<usize>()
+    }
+
+    /// True when nothing is encoded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The encoded bytes in one buffer (a copy).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        let mut done = 0;
+        for (at, part) in &self.parts {
+            out.extend_from_slice(&self.head[done..*at]);
+            out.extend_from_slice(part);
+            done = *at;
+        }
+        out.extend_from_slice(&self.head[done..]);
+        out
+    }
+}
+
+/// Encode a value at the end of `out` as [`encode_into`] does, *moving* the payloads of bins
+/// of [`SPLICE_MIN`] bytes or more out of the value into `out.parts` (they are left empty in
+/// `value`). On error `out` may hold part of the value.
+pub fn encode_taking(value: &mut Value, out: &mut Spliced) -> Result<(), CodecError> {
+    match value {
+        Value::Binary(bytes) if bytes.len() >= SPLICE_MIN => {
+            let len = len32(bytes.len())?;
+            out.head.push(0xc6);
+            out.head.extend_from_slice(&len.to_be_bytes());
+            out.parts.push((out.head.len(), std::mem::take(bytes)));
+        }
+        Value::Array(items) => {
+            encode_array_header(items.len(), &mut out.head)?;
+            for item in items {
+                encode_taking(item, out)?;
+            }
+        }
+        Value::Map(pairs) => {
+            encode_map_header(pairs.len(), &mut out.head)?;
+            for (key, val) in pairs {
+                encode_taking(key, out)?;
+                encode_taking(val, out)?;
+            }
+        }
+        other => encode_into(other, &mut out.head)?,
+    }
+    Ok(())
+}
+
 /// Write the header of an array of `len` items (the items follow it).
 pub fn encode_array_header(len: usize, out: &mut Vec<u8>) -> Result<(), CodecError> {
     match len {
@@ -236,7 +309,12 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
 
 /// Decode the first value in `bytes`: the value and how many bytes it used.
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
-    let mut reader = Reader { bytes, pos: 0 };
+    let mut reader = Reader {
+        bytes,
+        pos: 0,
+        detached: Vec::new(),
+        next_detached: 0,
+    };
     let value = reader.value()?;
     Ok((value, reader.pos))
 }
@@ -255,6 +333,10 @@ enum Open {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// The payloads of large bins that the frame decoder received into their own buffers
+    /// (they are absent from `bytes`), in order.
+    detached: Vec<Detached>,
+    next_detached: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -370,15 +452,15 @@ impl<'a> Reader<'a> {
             0xc3 => Value::Boolean(true),
             0xc4 => {
                 let len = self.len8()?;
-                Value::Binary(self.take(len)?.to_vec())
+                self.bin(len)?
             }
             0xc5 => {
                 let len = self.len16()?;
-                Value::Binary(self.take(len)?.to_vec())
+                self.bin(len)?
             }
             0xc6 => {
                 let len = self.len32()?;
-                Value::Binary(self.take(len)?.to_vec())
+                self.bin(len)?
             }
             0xc7 => {
                 let len = self.len8()?;
@@ -438,6 +520,20 @@ impl<'a> Reader<'a> {
             0xe0..=0xff => Value::from(marker as i8),
         };
         Ok(Item::Scalar(value))
+    }
+
+    /// A bin payload: its own buffer when the frame decoder detached it, else a copy.
+    fn bin(&mut self, len: usize) -> Result<Value, CodecError> {
+        if let Some(det) = self.detached.get_mut(self.next_detached)
+            && det.at == self.pos
+        {
+            self.next_detached += 1;
+            if det.data.len() != len {
+                return Err(CodecError::Truncated);
+            }
+            return Ok(Value::Binary(std::mem::take(&mut det.data)));
+        }
+        Ok(Value::Binary(self.take(len)?.to_vec()))
     }
 
     fn text(&mut self, len: usize) -> Result<Value, CodecError> {
@@ -530,6 +626,26 @@ fn negative_bit_length(digits: &[u8]) -> usize {
     }
 }
 
+/// A whole message as [`FrameDecoder::next_frame_with`] hands it over.
+#[derive(Debug)]
+pub enum Frame<'a> {
+    /// The message's bytes (one complete msgpack value, checked only for its framing).
+    Bytes(&'a [u8]),
+    /// The message, decoded (when some of its large bins were received into buffers of
+    /// their own, so that its bytes are not in one piece).
+    Decoded(Value),
+}
+
+impl Frame<'_> {
+    /// The message, decoded.
+    pub fn decode(self) -> Result<Value, CodecError> {
+        match self {
+            Frame::Bytes(bytes) => decode(bytes),
+            Frame::Decoded(value) => Ok(value),
+        }
+    }
+}
+
 /// Cuts whole msgpack values out of a byte stream (telepath has no other framing).
 ///
 /// Feed bytes with [`FrameDecoder::feed`] (or read straight into [`FrameDecoder::read_buf`]),
@@ -537,6 +653,10 @@ fn negative_bit_length(digits: &[u8]) -> usize {
 /// that never rescans bytes it has already accepted, so a large message arriving in many small
 /// reads costs linear time. A message is refused as soon as it reaches, or announces, a size
 /// larger than the limit; after an error the decoder is poisoned (the link must be closed).
+///
+/// Large bin values still arriving are *detached*: their payload is received into a buffer of
+/// its own (see [`FrameDecoder::read_target`]), which becomes the decoded `Value::Binary`
+/// without another copy.
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
@@ -544,11 +664,32 @@ pub struct FrameDecoder {
     max: usize,
     scan: Scan,
     failed: Option<CodecError>,
+    /// Detached bin payloads of the current message, in order; the last may be filling.
+    detached: Vec<Detached>,
+    /// Bins of at least this many bytes are detached.
+    detach_min: usize,
+}
+
+/// A bin payload received outside the frame buffer.
+#[derive(Debug)]
+struct Detached {
+    /// Where the payload would start in the frame buffer (relative to the message start).
+    at: usize,
+    /// The payload received so far.
+    data: Vec<u8>,
+    /// The payload's full length.
+    len: usize,
+}
+
+impl Detached {
+    fn missing(&self) -> usize {
+        self.len - self.data.len()
+    }
 }
 
 #[derive(Debug, Default)]
 struct Scan {
-    /// Bytes of the current message accepted so far.
+    /// Bytes of the current message accepted so far (in the frame buffer).
     pos: usize,
     /// Elements still expected by each open container; empty between messages.
     stack: Vec<u64>,
@@ -556,6 +697,8 @@ struct Scan {
     total: u64,
     /// How many more bytes the scan is known to need to make progress.
     want: usize,
+    /// Bytes of the current message held in detached payloads.
+    detached: u64,
 }
 
 enum Step {
@@ -563,8 +706,25 @@ enum Step {
     More,
 }
 
+/// Where the next bytes read from the stream go ([`FrameDecoder::read_target`]): append at
+/// most `limit` bytes to `buf`.
+#[derive(Debug)]
+pub struct ReadTarget<'a> {
+    /// The buffer to append to.
+    pub buf: &'a mut Vec<u8>,
+    /// The most bytes to append in one read (never past the end of a detached payload).
+    pub limit: usize,
+}
+
 const READ_CHUNK: usize = 64 * 1024;
 const KEEP_CAPACITY: usize = 1024 * 1024;
+/// The default threshold of detached bins.
+const DETACH_MIN: usize = 256 * 1024;
+/// Detached payloads up to this size are allocated whole; larger ones grow as bytes arrive
+/// (a peer announcing a huge value does not reserve memory it never sends).
+const DETACH_ALLOC: usize = 64 * 1024 * 1024;
+/// The largest single read into the frame buffer.
+const MAX_READ: usize = 16 * 1024 * 1024;
 
 impl Default for FrameDecoder {
     fn default() -> Self {
@@ -581,7 +741,14 @@ impl FrameDecoder {
             max: max_message.max(1),
             scan: Scan::default(),
             failed: None,
+            detached: Vec::new(),
+            detach_min: DETACH_MIN,
         }
+    }
+
+    /// Detach bins of at least `min` bytes (tests exercise the path with small values).
+    pub(crate) fn set_detach_min(&mut self, min: usize) {
+        self.detach_min = min.max(1);
     }
 
     /// The configured message size limit.
@@ -597,22 +764,50 @@ impl FrameDecoder {
 
     /// Bytes received but not yet returned as messages.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len() - self.start + self.detached.iter().map(|d| d.data.len()).sum::<usize>()
     }
 
     /// True when part of a message has been received.
     pub fn in_message(&self) -> bool {
-        self.buffered() > 0
+        self.buffered() > 0 || !self.detached.is_empty()
     }
 
     /// The buffer to read more bytes into (append only), with room reserved for the next read.
+    /// Bytes appended here while a payload is detached are moved into it (a copy):
+    /// [`FrameDecoder::read_target`] avoids that.
     pub fn read_buf(&mut self) -> &mut Vec<u8> {
         self.compact();
-        let want = self.scan.want.clamp(READ_CHUNK, 16 * 1024 * 1024);
+        let want = self.scan.want.clamp(READ_CHUNK, MAX_READ);
         if self.buf.capacity() - self.buf.len() < want / 2 {
             self.buf.reserve(want);
         }
         &mut self.buf
+    }
+
+    /// Where to read the next bytes: into the detached payload being received (never past
+    /// its end), else into the frame buffer (at most what the scan is known to need, and at
+    /// least a read chunk).
+    pub fn read_target(&mut self) -> ReadTarget<'_> {
+        self.absorb();
+        let filling = self.detached.last().is_some_and(|det| det.missing() > 0);
+        if filling {
+            let last = self.detached.len() - 1;
+            let det = &mut self.detached[last];
+            let limit = det.missing();
+            if det.data.capacity() == det.data.len() {
+                det.data
+                    .reserve_exact(limit.min(DETACH_ALLOC.max(det.data.len())));
+            }
+            return ReadTarget {
+                buf: &mut det.data,
+                limit,
+            };
+        }
+        let limit = self.scan.want.clamp(READ_CHUNK, MAX_READ);
+        ReadTarget {
+            buf: self.read_buf(),
+            limit,
+        }
     }
 
     fn compact(&mut self) {
@@ -633,15 +828,16 @@ impl FrameDecoder {
 
     /// The next whole message, `None` if more bytes are needed.
     pub fn next_message(&mut self) -> Result<Option<Value>, CodecError> {
-        self.next_frame_with(decode)
+        self.next_frame_with(|frame: Frame<'_>| frame.decode())
     }
 
     /// The next whole message as `parse` makes it from the message's bytes (one complete
-    /// msgpack value, not yet checked beyond its framing), `None` if more bytes are needed.
+    /// msgpack value, not yet checked beyond its framing; or the decoded message when large
+    /// bins of it were detached, see [`Frame`]), `None` if more bytes are needed.
     /// An error from `parse` poisons the decoder, as a decoding error does.
     pub fn next_frame_with<T, F>(&mut self, parse: F) -> Result<Option<T>, CodecError>
     where
-        F: FnOnce(&[u8]) -> Result<T, CodecError>,
+        F: FnOnce(Frame<'_>) -> Result<T, CodecError>,
     {
         if let Some(err) = &self.failed {
             return Err(err.clone());
@@ -650,7 +846,25 @@ impl FrameDecoder {
             Ok(Step::More) => Ok(None),
             Ok(Step::Done(len)) => {
                 let frame = &self.buf[self.start..self.start + len];
-                let res = parse(frame);
+                let res = if self.detached.is_empty() {
+                    parse(Frame::Bytes(frame))
+                } else {
+                    let mut reader = Reader {
+                        bytes: frame,
+                        pos: 0,
+                        detached: std::mem::take(&mut self.detached),
+                        next_detached: 0,
+                    };
+                    reader
+                        .value()
+                        .and_then(|value| {
+                            if reader.pos != frame.len() {
+                                return Err(CodecError::Trailing(frame.len() - reader.pos));
+                            }
+                            Ok(value)
+                        })
+                        .and_then(|value| parse(Frame::Decoded(value)))
+                };
                 self.start += len;
                 self.scan = Scan::default();
                 match res {
@@ -668,6 +882,20 @@ impl FrameDecoder {
         }
     }
 
+    /// Move bytes that arrived in the frame buffer while a payload was detached into it.
+    fn absorb(&mut self) {
+        let Some(det) = self.detached.last_mut() else {
+            return;
+        };
+        let first = self.start + det.at;
+        if det.missing() == 0 || self.buf.len() <= first {
+            return;
+        }
+        let take = det.missing().min(self.buf.len() - first);
+        det.data.extend_from_slice(&self.buf[first..first + take]);
+        self.buf.drain(first..first + take);
+    }
+
     fn too_large(&self, size: u64) -> CodecError {
         CodecError::TooLarge {
             size,
@@ -677,6 +905,7 @@ impl FrameDecoder {
 
     /// Advance the completeness scan over the buffered bytes.
     fn step(&mut self) -> Result<Step, CodecError> {
+        self.absorb();
         let avail = &self.buf[self.start..];
         if self.scan.stack.is_empty() {
             if avail.is_empty() {
@@ -744,12 +973,40 @@ impl FrameDecoder {
                 ),
                 _ => (body, kids),
             };
-            let elem_end = pos as u64 + 1 + head as u64 + body;
+            let mut elem_end = pos as u64 + 1 + head as u64 + body;
             // Every pending child needs at least one more byte.
             let pending = self.scan.total - 1 + kids;
-            let least = elem_end + pending;
-            if least > max {
-                return Err(self.too_large(least));
+            let payload_at = pos + 1 + head;
+            let is_bin = matches!(marker, 0xc4..=0xc6);
+            if is_bin && let Some(det) = self.detached.last().filter(|d| d.at == payload_at) {
+                // Its payload was detached: the frame buffer holds only the header.
+                if det.missing() > 0 {
+                    self.scan.want = det.missing();
+                    return Ok(Step::More);
+                }
+                elem_end = payload_at as u64;
+            } else {
+                let least = elem_end + pending + self.scan.detached;
+                if least > max {
+                    return Err(self.too_large(least));
+                }
+                if is_bin && body >= self.detach_min as u64 && (avail.len() as u64) < elem_end {
+                    // A large bin still arriving: receive its payload into its own buffer.
+                    let len = body as usize;
+                    let first = self.start + payload_at;
+                    let mut data = Vec::with_capacity(len.min(DETACH_ALLOC));
+                    data.extend_from_slice(&self.buf[first..]);
+                    self.buf.truncate(first);
+                    self.scan.detached += body;
+                    let det = Detached {
+                        at: payload_at,
+                        data,
+                        len,
+                    };
+                    self.scan.want = det.missing();
+                    self.detached.push(det);
+                    return Ok(Step::More);
+                }
             }
             if (avail.len() as u64) < elem_end {
                 self.scan.want = (elem_end - avail.len() as u64) as usize;
@@ -911,6 +1168,73 @@ mod tests {
     }
 
     #[test]
+    fn large_bins_are_received_into_their_own_buffer() {
+        let payload: Vec<u8> = (0..DETACH_MIN * 3).map(|i| (i % 251) as u8).collect();
+        let mesg = Value::Array(vec![
+            Value::from("t2:init"),
+            Value::Binary(payload.clone()),
+            Value::from(7),
+        ]);
+        let bytes = encode(&mesg).unwrap();
+        let mut dec = FrameDecoder::default();
+        let mut rest = bytes.as_slice();
+        let mut detached_reads = 0;
+        while !rest.is_empty() {
+            let target = dec.read_target();
+            let take = target.limit.min(rest.len()).min(100_000);
+            if target.buf.capacity() >= payload.len() && target.buf.len() < payload.len() {
+                detached_reads += 1;
+            }
+            target.buf.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if rest.is_empty() {
+                break;
+            }
+            assert_eq!(dec.next_message().unwrap(), None);
+        }
+        assert!(
+            detached_reads > 1,
+            "the payload was read into its own buffer"
+        );
+        assert_eq!(dec.next_message().unwrap(), Some(mesg));
+        assert!(!dec.in_message());
+        // The message size limit counts detached bytes.
+        let mut dec = FrameDecoder::new(DETACH_MIN * 2);
+        dec.feed(&bytes[..DETACH_MIN]);
+        assert!(matches!(
+            dec.next_message(),
+            Err(CodecError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn spliced_encoding_matches_plain_encoding() {
+        let big = |n: usize| Value::Binary((0..n).map(|i| (i % 7) as u8).collect());
+        let mut value = Value::Array(vec![
+            Value::from("x"),
+            big(SPLICE_MIN),
+            Value::Map(vec![
+                (big(SPLICE_MIN + 3), big(10)),
+                (Value::Nil, big(SPLICE_MIN * 2)),
+            ]),
+            big(SPLICE_MIN - 1),
+        ]);
+        let plain = encode(&value).unwrap();
+        let mut out = Spliced::default();
+        out.head.push(0x92);
+        encode_taking(&mut value, &mut out).unwrap();
+        encode_into(&Value::from(1), &mut out.head).unwrap();
+        assert_eq!(out.parts.len(), 3);
+        let mut want = vec![0x92];
+        want.extend_from_slice(&plain);
+        want.push(1);
+        assert_eq!(out.len(), want.len());
+        assert_eq!(out.to_vec(), want);
+        out.clear();
+        assert!(out.is_empty());
+    }
+
+    #[test]
     fn oversize_is_refused_early() {
         let mut dec = FrameDecoder::new(100);
         // A bin32 announcing 1000 bytes: refused from the header alone.
@@ -1003,6 +1327,46 @@ mod tests {
                     got.push(v);
                 }
             }
+            prop_assert_eq!(got, values);
+        }
+
+        #[test]
+        fn frames_roundtrip_through_read_targets(
+            values in proptest::collection::vec(arb_value(), 1..5),
+            chunk in 1usize..50,
+            detach_min in 1usize..8,
+            feeds in any::<u8>(),
+        ) {
+            let mut all = Vec::new();
+            for value in &values {
+                encode_into(value, &mut all).unwrap();
+            }
+            let mut dec = FrameDecoder::default();
+            dec.set_detach_min(detach_min);
+            let mut got = Vec::new();
+            let mut rest = all.as_slice();
+            let mut turn = 0u32;
+            while !rest.is_empty() {
+                // Mix reads into the offered target with plain feeds.
+                let take = if feeds & (1 << (turn % 8)) != 0 {
+                    let take = chunk.min(rest.len());
+                    dec.feed(&rest[..take]);
+                    take
+                } else {
+                    let target = dec.read_target();
+                    prop_assert!(target.limit > 0);
+                    let take = chunk.min(rest.len()).min(target.limit);
+                    target.buf.extend_from_slice(&rest[..take]);
+                    take
+                };
+                rest = &rest[take..];
+                turn += 1;
+                while let Some(v) = dec.next_message().unwrap() {
+                    got.push(v);
+                }
+            }
+            prop_assert_eq!(dec.buffered(), 0);
+            prop_assert!(!dec.in_message());
             prop_assert_eq!(got, values);
         }
 

@@ -20,10 +20,10 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
-use crate::codec::{CodecError, DEFAULT_MAX_MESSAGE, FrameDecoder, encode_into};
+use crate::codec::{CodecError, DEFAULT_MAX_MESSAGE, Frame, FrameDecoder, Spliced, encode_into};
 use crate::error::{Error, RemoteError, retn_err, retn_ok};
 use crate::genr::ValueStream;
-use crate::link::{BoxIo, read_frame_with, tune_tcp, write_bytes};
+use crate::link::{BoxIo, read_frame_with, tune_tcp, write_spliced};
 use crate::msg::{self, Incoming, Todo, item_name, mesg, televers};
 use crate::raw::{RawValue, peek_t2_init};
 use crate::session::{Family, Identity, LinkInfo, PeerInfo, Session, UnixCred};
@@ -507,7 +507,7 @@ struct ReadyCall {
 
 struct LinkWriter {
     io: WriteHalf<BoxIo>,
-    buf: Vec<u8>,
+    out: Spliced,
 }
 
 /// One link's server-side state, shared by its handlers.
@@ -531,16 +531,25 @@ impl LinkCtx {
     where
         F: FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
     {
+        self.send_spliced(|out| fill(&mut out.head)).await
+    }
+
+    /// [`LinkCtx::send_with`], with large payloads written from their own buffers.
+    async fn send_spliced<F>(&self, fill: F) -> Result<Result<(), CodecError>, Error>
+    where
+        F: FnOnce(&mut Spliced) -> Result<(), CodecError>,
+    {
         let mut writer = self.writer.lock().await;
         let writer = &mut *writer;
-        writer.buf.clear();
-        if let Err(err) = fill(&mut writer.buf) {
-            writer.buf.clear();
+        writer.out.clear();
+        if let Err(err) = fill(&mut writer.out) {
+            writer.out.clear();
             return Ok(Err(err));
         }
-        let res = write_bytes(&mut writer.io, &writer.buf).await;
-        if writer.buf.capacity() > 1024 * 1024 {
-            writer.buf = Vec::new();
+        let res = write_spliced(&mut writer.io, &writer.out).await;
+        writer.out.parts.clear();
+        if writer.out.head.capacity() > 1024 * 1024 {
+            writer.out.head = Vec::new();
         }
         res.map(Ok)
     }
@@ -560,7 +569,11 @@ impl LinkCtx {
     /// exist is read straight into a call (with the argument the method takes raw, if any,
     /// kept as bytes: [`Share::raw_param`]); anything else is decoded and handled the
     /// ordinary way.
-    fn parse_frame(&self, frame: &[u8]) -> Result<Inbound, CodecError> {
+    fn parse_frame(&self, frame: Frame<'_>) -> Result<Inbound, CodecError> {
+        let frame = match frame {
+            Frame::Bytes(frame) => frame,
+            Frame::Decoded(value) => return Ok(Inbound::Mesg(value)),
+        };
         if let Some(head) = peek_t2_init(frame)
             && !head.meth.is_empty()
             && !head.meth.starts_with('_')
@@ -846,17 +859,18 @@ impl LinkCtx {
             let mut finished = false;
             let mut failure: Option<RemoteError> = None;
             let sent = self
-                .send_with(|out| {
+                .send_spliced(|out| {
                     if first {
-                        msg::write_t2_genr(out);
+                        msg::write_t2_genr(&mut out.head);
                     }
                     let mut next = Some(next);
                     loop {
                         match next.take() {
-                            Some(Some(Ok(item))) => {
-                                let mark = out.len();
-                                if let Err(err) = msg::write_t2_yield_ok(&item, out) {
-                                    out.truncate(mark);
+                            Some(Some(Ok(mut item))) => {
+                                let (mark, parts) = (out.head.len(), out.parts.len());
+                                if let Err(err) = msg::write_t2_yield_ok(&mut item, out) {
+                                    out.head.truncate(mark);
+                                    out.parts.truncate(parts);
                                     failure = Some(err.into());
                                     break;
                                 }
@@ -866,7 +880,7 @@ impl LinkCtx {
                                 break;
                             }
                             Some(None) => {
-                                msg::write_t2_yield_end(out);
+                                msg::write_t2_yield_end(&mut out.head);
                                 finished = true;
                                 break;
                             }
@@ -881,6 +895,7 @@ impl LinkCtx {
                         }
                     }
                     if let Some(err) = &failure {
+                        let out = &mut out.head;
                         let mark = out.len();
                         if msg::write_t2_yield_err(err, out).is_err() {
                             out.truncate(mark);
@@ -1056,7 +1071,7 @@ async fn serve_link(
         base: link_base.clone(),
         writer: Arc::new(tokio::sync::Mutex::new(LinkWriter {
             io: wr,
-            buf: Vec::new(),
+            out: Spliced::default(),
         })),
         sessions: Mutex::new(Vec::new()),
     });
@@ -1085,7 +1100,7 @@ async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>) {
     let token = ctx.base.token();
     let mut dec = FrameDecoder::new(ctx.daemon.conf.max_message);
     let mut pending: Option<Inbound> = None;
-    let parse = |frame: &[u8]| ctx.parse_frame(frame);
+    let parse = |frame: Frame<'_>| ctx.parse_frame(frame);
     tracing::debug!("link open");
     loop {
         let mesg = match pending.take() {

@@ -23,6 +23,10 @@ pub fn frames(data: &[u8]) {
         _ => crate::codec::DEFAULT_MAX_MESSAGE,
     };
     let mut dec = FrameDecoder::new(max);
+    // Odd limits also detach every bin of 4 bytes or more.
+    if limit % 2 == 1 {
+        dec.set_detach_min(4);
+    }
     let mut got = Vec::new();
     let mut failed = false;
     'feed: for part in body.chunks(chunk) {

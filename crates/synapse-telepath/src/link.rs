@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BufMut;
 use rmpv::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::codec::FrameDecoder;
+use crate::codec::{FrameDecoder, Spliced};
 use crate::error::Error;
 use crate::tls::ClientTls;
 use crate::url::UrlInfo;
@@ -26,7 +27,7 @@ pub(crate) async fn read_mesg<R>(io: &mut R, dec: &mut FrameDecoder) -> Result<O
 where
     R: AsyncRead + Unpin + ?Sized,
 {
-    read_frame_with(io, dec, crate::codec::decode).await
+    read_frame_with(io, dec, |frame: crate::codec::Frame<'_>| frame.decode()).await
 }
 
 /// [`read_mesg`] with the message made by `parse` from its bytes.
@@ -37,13 +38,14 @@ pub(crate) async fn read_frame_with<R, T, F>(
 ) -> Result<Option<T>, Error>
 where
     R: AsyncRead + Unpin + ?Sized,
-    F: FnMut(&[u8]) -> Result<T, crate::codec::CodecError>,
+    F: FnMut(crate::codec::Frame<'_>) -> Result<T, crate::codec::CodecError>,
 {
     loop {
         if let Some(value) = dec.next_frame_with(&mut parse)? {
             return Ok(Some(value));
         }
-        let got = io.read_buf(dec.read_buf()).await?;
+        let target = dec.read_target();
+        let got = io.read_buf(&mut target.buf.limit(target.limit)).await?;
         if got == 0 {
             if dec.in_message() {
                 return Err(Error::LinkShutDown(format!(
@@ -62,6 +64,48 @@ where
     W: AsyncWrite + Unpin + ?Sized,
 {
     io.write_all(bytes).await?;
+    io.flush().await?;
+    Ok(())
+}
+
+/// Write a spliced message (its large payloads straight from their buffers, with vectored
+/// writes) and flush.
+pub(crate) async fn write_spliced<W>(io: &mut W, out: &Spliced) -> Result<(), Error>
+where
+    W: AsyncWrite + Unpin + ?Sized,
+{
+    if out.parts.is_empty() {
+        return write_bytes(io, &out.head).await;
+    }
+    // The pieces in order: head bytes and payloads alternating.
+    let mut pieces: Vec<&[u8]> = Vec::with_capacity(out.parts.len() * 2 + 1);
+    let mut done = 0;
+    for (at, part) in &out.parts {
+        pieces.push(&out.head[done..*at]);
+        pieces.push(part);
+        done = *at;
+    }
+    pieces.push(&out.head[done..]);
+    pieces.retain(|piece| !piece.is_empty());
+    let mut first = 0;
+    while first < pieces.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = pieces[first..]
+            .iter()
+            .take(64)
+            .map(|piece| std::io::IoSlice::new(piece))
+            .collect();
+        let mut wrote = io.write_vectored(&slices).await?;
+        if wrote == 0 {
+            return Err(Error::Io(std::io::ErrorKind::WriteZero.into()));
+        }
+        while first < pieces.len() && wrote >= pieces[first].len() {
+            wrote -= pieces[first].len();
+            first += 1;
+        }
+        if wrote > 0 {
+            pieces[first] = &pieces[first][wrote..];
+        }
+    }
     io.flush().await?;
     Ok(())
 }
@@ -190,7 +234,7 @@ fn link_err(err: Error) -> Error {
 pub(crate) struct Conn {
     io: BoxIo,
     dec: FrameDecoder,
-    buf: Vec<u8>,
+    out: Spliced,
 }
 
 impl Conn {
@@ -198,20 +242,23 @@ impl Conn {
         Self {
             io,
             dec: FrameDecoder::new(max_message),
-            buf: Vec::new(),
+            out: Spliced::default(),
         }
     }
 
-    /// Send a message encoded by `fill` into the connection's buffer.
-    pub(crate) async fn send_with<F>(&mut self, fill: F) -> Result<(), Error>
+    /// Send a message encoded by `fill`, its large payloads written from their own buffers.
+    pub(crate) async fn send_spliced<F>(&mut self, fill: F) -> Result<(), Error>
     where
-        F: FnOnce(&mut Vec<u8>) -> Result<(), crate::codec::CodecError>,
+        F: FnOnce(&mut Spliced) -> Result<(), crate::codec::CodecError>,
     {
-        self.buf.clear();
-        fill(&mut self.buf)?;
-        let res = write_bytes(&mut self.io, &self.buf).await.map_err(link_err);
-        if self.buf.capacity() > 1024 * 1024 {
-            self.buf = Vec::new();
+        self.out.clear();
+        fill(&mut self.out)?;
+        let res = write_spliced(&mut self.io, &self.out)
+            .await
+            .map_err(link_err);
+        self.out.parts.clear();
+        if self.out.head.capacity() > 1024 * 1024 {
+            self.out.head = Vec::new();
         }
         res
     }

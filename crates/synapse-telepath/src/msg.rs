@@ -6,7 +6,7 @@
 
 use rmpv::Value;
 
-use crate::codec::{CodecError, encode_into, encode_str};
+use crate::codec::{CodecError, Spliced, encode_into, encode_str, encode_taking};
 use crate::error::{RemoteError, retn_err};
 use crate::value::ValueExt;
 
@@ -194,10 +194,10 @@ pub(crate) fn write_t2_genr(out: &mut Vec<u8>) {
     out.extend_from_slice(T2_GENR);
 }
 
-/// `["t2:yield", {"retn": [true, value]}]`.
-pub(crate) fn write_t2_yield_ok(value: &Value, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    out.extend_from_slice(T2_YIELD_OK);
-    encode_into(value, out)
+/// `["t2:yield", {"retn": [true, value]}]`, moving large bin payloads out of `value`.
+pub(crate) fn write_t2_yield_ok(value: &mut Value, out: &mut Spliced) -> Result<(), CodecError> {
+    out.head.extend_from_slice(T2_YIELD_OK);
+    encode_taking(value, out)
 }
 
 /// `["t2:yield", {"retn": [false, [name, info]]}]`.
@@ -224,7 +224,11 @@ pub(crate) enum ReplyMesg {
 }
 
 /// Parse one message received by a client (see [`ReplyMesg`]).
-pub(crate) fn parse_reply(frame: &[u8]) -> Result<ReplyMesg, CodecError> {
+pub(crate) fn parse_reply(frame: crate::codec::Frame<'_>) -> Result<ReplyMesg, CodecError> {
+    let frame = match frame {
+        crate::codec::Frame::Bytes(frame) => frame,
+        crate::codec::Frame::Decoded(value) => return Ok(ReplyMesg::Other(value)),
+    };
     if let Some(rest) = frame.strip_prefix(T2_YIELD_OK) {
         return Ok(ReplyMesg::YieldOk(crate::codec::decode(rest)?));
     }
@@ -234,28 +238,30 @@ pub(crate) fn parse_reply(frame: &[u8]) -> Result<ReplyMesg, CodecError> {
     Ok(ReplyMesg::Other(crate::codec::decode(frame)?))
 }
 
-/// `["t2:init", {"todo": [meth, args, kwargs], "name": name, "sess": sess}]`.
+/// `["t2:init", {"todo": [meth, args, kwargs], "name": name, "sess": sess}]`. The payloads of
+/// large bins are moved out of the arguments into `out` (sent without a copy).
 pub(crate) fn write_t2_init(
     meth: &str,
-    args: &[Value],
-    kwargs: &[(String, Value)],
+    args: &mut [Value],
+    kwargs: &mut [(String, Value)],
     name: Option<&str>,
     sess: &str,
-    out: &mut Vec<u8>,
+    out: &mut Spliced,
 ) -> Result<(), CodecError> {
-    out.extend_from_slice(T2_INIT);
-    out.push(0x93);
-    encode_str(meth, out)?;
-    // The array and map headers, then the borrowed items.
-    write_array_header(args.len(), out)?;
+    out.head.extend_from_slice(T2_INIT);
+    out.head.push(0x93);
+    encode_str(meth, &mut out.head)?;
+    // The array and map headers, then the items.
+    write_array_header(args.len(), &mut out.head)?;
     for arg in args {
-        encode_into(arg, out)?;
+        encode_taking(arg, out)?;
     }
-    write_map_header(kwargs.len(), out)?;
+    write_map_header(kwargs.len(), &mut out.head)?;
     for (key, val) in kwargs {
-        encode_str(key, out)?;
-        encode_into(val, out)?;
+        encode_str(key, &mut out.head)?;
+        encode_taking(val, out)?;
     }
+    let out = &mut out.head;
     encode_str("name", out)?;
     match name {
         Some(name) => encode_str(name, out)?,
@@ -320,17 +326,20 @@ mod tests {
         write_t2_genr(&mut out);
         assert_eq!(hex::encode(&out), "92a774323a67656e7280");
 
-        let mut out = Vec::new();
+        let mut out = Spliced::default();
         let kwargs = vec![("x".to_owned(), Value::from(2))];
+        let big = Value::Binary(vec![7u8; crate::codec::SPLICE_MIN]);
         write_t2_init(
             "noSuchMethod",
-            &[Value::from(1)],
-            &kwargs,
+            &mut [Value::from(1), big.clone()],
+            &mut kwargs.clone(),
             None,
             "ab",
             &mut out,
         )
         .unwrap();
+        assert_eq!(out.parts.len(), 1);
+        let out = out.to_vec();
         let tree = mesg(
             "t2:init",
             vmap([
@@ -338,7 +347,7 @@ mod tests {
                     "todo",
                     Todo {
                         meth: "noSuchMethod".into(),
-                        args: vec![Value::from(1)],
+                        args: vec![Value::from(1), big],
                         kwargs,
                     }
                     .to_value(),

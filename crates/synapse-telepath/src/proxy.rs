@@ -427,8 +427,9 @@ impl Proxy {
     ) -> Result<Response, Error> {
         let work = async move {
             let mut conn = self.take_conn().await?;
-            conn.send_with(|out| {
-                msg::write_t2_init(meth, &args, &kwargs, name, &self.inner.sess, out)
+            let (mut args, mut kwargs) = (args, kwargs);
+            conn.send_spliced(|out| {
+                msg::write_t2_init(meth, &mut args, &mut kwargs, name, &self.inner.sess, out)
             })
             .await?;
             // Free the arguments while the server works (a batch of records is thousands of

@@ -616,7 +616,7 @@ mod tests {
         let args = vec![Value::from("tank"), Value::Array(vec![Value::from(1)])];
         let kwargs = vec![("size".to_owned(), Value::from(5))];
         let mut frame = Vec::new();
-        crate::msg::write_t2_init("puts", &args, &kwargs, None, "sess1", &mut frame).unwrap();
+        frame.extend(t2_frame("puts", &args, &kwargs, None, "sess1"));
         let head = peek_t2_init(&frame).unwrap();
         assert_eq!(
             (head.meth, head.sess, &head.name),
@@ -689,7 +689,7 @@ mod tests {
             name in prop::option::of(".{0,6}"),
         ) {
             let mut frame = Vec::new();
-            crate::msg::write_t2_init("meth", &args, &kwargs, name.as_deref(), "sess", &mut frame).unwrap();
+            frame.extend(t2_frame("meth", &args, &kwargs, name.as_deref(), "sess"));
             let head = peek_t2_init(&frame).unwrap();
             prop_assert_eq!(head.name.as_str(), name.as_deref());
             let (todo, _) = head.todo(&frame, None).unwrap();
@@ -706,6 +706,27 @@ mod tests {
                 None => prop_assert!(found.is_err()),
             }
         }
+    }
+
+    /// A `t2:init` message as a client sends it.
+    fn t2_frame(
+        meth: &str,
+        args: &[Value],
+        kwargs: &[(String, Value)],
+        name: Option<&str>,
+        sess: &str,
+    ) -> Vec<u8> {
+        let todo = Todo {
+            meth: meth.into(),
+            args: args.to_vec(),
+            kwargs: kwargs.to_vec(),
+        };
+        let info = crate::value::vmap([
+            ("todo", todo.to_value()),
+            ("name", name.map_or(Value::Nil, Value::from)),
+            ("sess", Value::from(sess)),
+        ]);
+        encode(&crate::msg::mesg("t2:init", info)).unwrap()
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {

@@ -125,6 +125,48 @@ async fn uploads_are_reusable_and_empty_saves_store_the_empty_file() {
 }
 
 #[tokio::test]
+async fn streamed_uploads_mix_small_and_large_writes() {
+    let (dir, axon) = open().await;
+    // Past the in-memory gathering, small writes are copied together and large ones handed
+    // on as they are; with and without the hash set.
+    let mut data = Vec::new();
+    let mut pieces = Vec::new();
+    for i in 0..90usize {
+        let len = if i % 3 == 0 { 300_000 } else { 1000 + i * 377 };
+        let piece: Vec<u8> = (0..len).map(|j| ((i * 31 + j) % 251) as u8).collect();
+        data.extend_from_slice(&piece);
+        pieces.push(piece);
+    }
+    assert!(data.len() > 9 * 1024 * 1024);
+    for hashset in [false, true] {
+        let mut upload = if hashset {
+            axon.upload_hashset()
+        } else {
+            axon.upload()
+        };
+        for piece in &pieces {
+            upload.write(piece.clone()).await.unwrap();
+        }
+        let (size, sha256, set) = upload.save_hashset().await.unwrap();
+        assert_eq!((size, sha256), (data.len() as u64, Sha256::of(&data)));
+        assert_eq!(set.is_some(), hashset);
+        if let Some(set) = set {
+            assert_eq!(set.sha256, sha256.hex());
+            assert_eq!(set.size, size);
+            let md5 = {
+                use md5::Digest;
+                hex::encode(md5::Md5::digest(&data))
+            };
+            assert_eq!(set.md5, md5);
+        }
+        assert_eq!(read_all(&axon, &sha256, None).await.concat(), data);
+        assert_eq!(spool_files(dir.path()), 0);
+        assert!(axon.del(&sha256).await.unwrap());
+    }
+    axon.fini().await;
+}
+
+#[tokio::test]
 async fn chunks_and_ranges_follow_the_reference() {
     let (_dir, axon) = open().await;
     // A 41943045-byte blob reads back as [16 MiB, 16 MiB, 8388613] (verified on 2.256).

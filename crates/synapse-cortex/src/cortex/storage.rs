@@ -152,6 +152,11 @@ impl CoreStore {
         self.rows(self.vars).await
     }
 
+    /// The slab (other Cortex records open their databases in it).
+    pub(crate) fn slab(&self) -> &Slab {
+        &self.slab
+    }
+
     // ----- flags -----
 
     pub(crate) async fn meta_flag(&self, name: &str) -> Result<bool> {

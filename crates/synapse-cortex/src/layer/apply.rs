@@ -11,7 +11,7 @@ use synapse_slab::{Scan, Txn};
 use crate::layer::abrv::{AbrvId, BatchAbrvs, Kind};
 use crate::layer::indx::{indx, indx_one};
 use crate::layer::sode::Sode;
-use crate::layer::{CounterKey, Dbs, Error, LayerShared, counter};
+use crate::layer::{CounterKey, Dbs, Error, LayerShared, counter, encode_log_row};
 use crate::nodeedit::{
     Buid, BuidMap, Edit, EditMeta, EditOp, NodeEdit, TagIval, packb, stortype as st,
 };
@@ -174,8 +174,11 @@ impl<'t, 'a> Batch<'t, 'a> {
                     NodeEdit::list_to_value(&flat, crate::nodeedit::BuidForm::Bytes),
                     meta.to_value(),
                 ]);
-                self.txn
-                    .put(self.dbs.nodeedits, &offs.to_be_bytes(), &packb(&row))?;
+                self.txn.put(
+                    self.dbs.nodeedits,
+                    &offs.to_be_bytes(),
+                    &encode_log_row(&row),
+                )?;
                 Some(offs)
             }
             _ => None,

@@ -772,12 +772,72 @@ fn idna_encode(text: &str) -> Option<String> {
         })
         .collect::<String>()
         .to_lowercase()
+        .replace('\u{df}', "ss")
+        .replace('\u{3c2}', "\u{3c3}")
         .nfkc()
         .collect();
     if mapped.is_ascii() {
         return idna_encode(&mapped);
     }
-    uts46_to_ascii(&mapped)
+    uts46_to_ascii(&mapped).or_else(|| idna2003_to_ascii(&mapped))
+}
+
+/// The IDNA 2003 `ToASCII` of a nameprep-mapped name, label by label: an ASCII label as is,
+/// others checked against the prohibited code points and the bidi rule of RFC 3454, then
+/// punycode with the `xn--` prefix; every label 1-63 characters.
+fn idna2003_to_ascii(text: &str) -> Option<String> {
+    let text = text.strip_suffix('.').unwrap_or(text);
+    let mut out = Vec::new();
+    for label in text.split('.') {
+        let ascii = if label.is_ascii() {
+            label.to_owned()
+        } else {
+            if label.chars().any(nameprep_prohibited) {
+                return None;
+            }
+            let randal: Vec<bool> = label.chars().map(bidi_randal).collect();
+            if randal.iter().any(|r| *r)
+                && (label.chars().any(|c| c.is_alphabetic() && !bidi_randal(c))
+                    || !randal.first().copied().unwrap_or(false)
+                    || !randal.last().copied().unwrap_or(false))
+            {
+                return None;
+            }
+            if label.starts_with("xn--") {
+                return None;
+            }
+            format!("xn--{}", idna::punycode::encode_str(label)?)
+        };
+        if ascii.is_empty() || ascii.len() >= 64 {
+            return None;
+        }
+        out.push(ascii.to_ascii_lowercase());
+    }
+    Some(out.join("."))
+}
+
+/// RFC 3454 tables C.1.2 to C.9: non-ASCII spaces and controls, private use, non-characters,
+/// surrogates, ideographic description and bidi control characters, tags.
+fn nameprep_prohibited(c: char) -> bool {
+    let u = c as u32;
+    matches!(u,
+        0xa0 | 0x1680 | 0x2000..=0x200b | 0x202f | 0x205f | 0x3000
+        | 0x80..=0x9f | 0x6dd | 0x70f | 0x180e | 0x200c..=0x200f | 0x2028..=0x202e
+        | 0x2060..=0x2063 | 0x206a..=0x206f | 0xfeff | 0xfff9..=0xfffd | 0x1d173..=0x1d17a
+        | 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd
+        | 0xfdd0..=0xfdef | 0x2ff0..=0x2ffb | 0x340 | 0x341 | 0xe0001 | 0xe0020..=0xe007f)
+        || u & 0xfffe == 0xfffe
+}
+
+/// RFC 3454 table D.1: characters of bidi class R or AL.
+fn bidi_randal(c: char) -> bool {
+    matches!(c as u32,
+        0x5be | 0x5c0 | 0x5c3 | 0x5d0..=0x5ea | 0x5f0..=0x5f4 | 0x61b | 0x61f | 0x621..=0x63a
+        | 0x640..=0x64a | 0x66d..=0x66f | 0x671..=0x6d5 | 0x6dd | 0x6e5 | 0x6e6 | 0x6fa..=0x6fe
+        | 0x700..=0x70d | 0x710 | 0x712..=0x72c | 0x780..=0x7a5 | 0x7b1 | 0x200f | 0xfb1d
+        | 0xfb1f..=0xfb28 | 0xfb2a..=0xfb36 | 0xfb38..=0xfb3c | 0xfb3e | 0xfb40 | 0xfb41
+        | 0xfb43 | 0xfb44 | 0xfb46..=0xfbb1 | 0xfbd3..=0xfd3d | 0xfd50..=0xfd8f
+        | 0xfd92..=0xfdc7 | 0xfdf0..=0xfdfc | 0xfe70..=0xfe74 | 0xfe76..=0xfefc)
 }
 
 fn uts46_to_ascii(text: &str) -> Option<String> {
@@ -800,6 +860,11 @@ fn fqdn_prep(text: &str) -> String {
     valu = valu.replace(['\u{3002}', '\u{ff0e}', '\u{ff61}'], ".");
     valu = valu.replace("[.]", ".").replace("(.)", ".");
     py_strip(&valu).trim_matches('.').to_string()
+}
+
+/// The scrape rule's FQDN check: the text, after NFKC and dot mapping, encodes with IDNA.
+pub(crate) fn fqdn_idna_ok(text: &str) -> bool {
+    idna_encode(&fqdn_prep(text)).is_some()
 }
 
 /// The value the reference's fqdn error carries for an input (for nested error messages).

@@ -80,7 +80,7 @@ pub(crate) struct TypeDef {
     pub(crate) ctor: String,
     pub(crate) kind: Kind,
     pub(crate) opts: Map<String, Json>,
-    pub(crate) info: Json,
+    pub(crate) deprecated: bool,
     pub(crate) stortype: i64,
 }
 
@@ -262,7 +262,7 @@ pub(crate) type Normed = (Value, NormInfo);
 
 impl<'a> Type<'a> {
     pub(crate) fn def(&self) -> &'a TypeDef {
-        &self.model.types[self.id]
+        &self.model.core().types[self.id]
     }
 
     pub(crate) fn kind(&self) -> &'a Kind {
@@ -299,7 +299,7 @@ impl<'a> Type<'a> {
 
     /// The type info (`doc`, `bases`, `ex`, ...).
     pub fn info(&self) -> &'a Json {
-        &self.def().info
+        self.model.core().type_info(&self.def().name)
     }
 
     /// The storage type code (array types have [`stortype::ARRAY_FLAG`] set).
@@ -322,11 +322,7 @@ impl<'a> Type<'a> {
 
     /// Whether the type is deprecated.
     pub fn is_deprecated(&self) -> bool {
-        self.info()
-            .get("deprecated")
-            .and_then(Json::as_bool)
-            .unwrap_or(false)
-            || matches!(self.kind(), Kind::Edge { .. })
+        self.def().deprecated || matches!(self.kind(), Kind::Edge { .. })
     }
 
     /// The comp field names and types of a comp type (empty otherwise).

@@ -17,18 +17,26 @@
 //! The caller supplies a [`StormCore`] (the cortex's views and shared state) and a
 //! [`StormUser`] (identity and a permission check); edits are checked per cortex.md §10.
 
+mod authlib;
+mod automation;
 mod cmds;
 mod cond;
 mod edit;
 mod error;
 mod eval;
 mod exec;
+mod ext;
+mod graph;
 mod host;
 mod lib;
 mod lift;
+mod macros;
 mod morecmds;
 mod pivot;
+mod queue;
 mod runt;
+mod scrape;
+mod typesmore;
 mod value;
 
 use std::sync::{Arc, Mutex};
@@ -40,6 +48,9 @@ use rmpv::Value;
 
 pub use error::StormError;
 pub use host::CortexEngine;
+
+pub(crate) use automation::run_node_query;
+pub(crate) use host::to_cell_error;
 
 use crate::view::{View, Views};
 use error::Flow;
@@ -148,6 +159,30 @@ pub trait StormHost: Send + Sync + 'static {
                 .map_err(StormError::from_view)
         })
     }
+    /// The Cortex behind this host (triggers, cron jobs, queues, macros, auth), if any.
+    fn cortex(&self) -> Option<Arc<crate::cortex::Cortex>> {
+        None
+    }
+    /// A user's persistent vars (`vars`) or profile items (`$lib.user.vars`, `.profile`).
+    fn user_kv_list(
+        &self,
+        user: &str,
+        vars: bool,
+    ) -> BoxFuture<'_, Result<Vec<(String, Value)>, StormError>> {
+        let _ = (user, vars);
+        Box::pin(async { Err(no_user_kv()) })
+    }
+    /// Set (`Some`) or remove (`None`) a user var or profile item; the previous value.
+    fn user_kv_set(
+        &self,
+        user: &str,
+        vars: bool,
+        name: &str,
+        valu: Option<Value>,
+    ) -> BoxFuture<'_, Result<Option<Value>, StormError>> {
+        let _ = (user, vars, name, valu);
+        Box::pin(async { Err(no_user_kv()) })
+    }
     /// Delete a layer no view uses (and, in a cortex, its auth gate).
     fn del_layer(&self, iden: &str) -> BoxFuture<'_, Result<(), StormError>> {
         let iden = iden.to_owned();
@@ -158,6 +193,10 @@ pub trait StormHost: Send + Sync + 'static {
                 .map_err(StormError::from_view)
         })
     }
+}
+
+fn no_user_kv() -> StormError {
+    StormError::new("StormRuntimeError", "User vars and profiles need a cortex.")
 }
 
 /// A host over views with in-memory globals (tests, embedding).
@@ -362,6 +401,8 @@ pub struct StormOpts {
     pub task: Option<String>,
     /// The user iden to run as.
     pub user: Option<String>,
+    /// Subgraph projection rules (`true` or a rules dict), applied to the query's output.
+    pub graph: Option<Value>,
 }
 
 impl StormOpts {
@@ -450,6 +491,7 @@ impl StormOpts {
                 "debug" => out.debug = flag(),
                 "task" => out.task = text(),
                 "user" => out.user = text(),
+                "graph" => out.graph = Some(valu.clone()),
                 _ => {}
             }
         }
@@ -561,7 +603,8 @@ fn new_shared(
     sink: Option<tokio::sync::mpsc::Sender<Message>>,
 ) -> Arc<Shared> {
     let meta = crate::nodeedit::EditMeta::now(user.iden.clone());
-    let editor = view.editor(meta, crate::view::AllowAll::arc());
+    let mut editor = view.editor(meta, crate::view::AllowAll::arc());
+    editor.set_deferred_commit(true);
     Arc::new(Shared {
         core: Arc::clone(core),
         user: user.clone(),
@@ -576,8 +619,38 @@ fn new_shared(
     })
 }
 
-/// Run a query: feed its nodes to `consume`; returns the control flow that ended it.
+/// Run a query: feed its nodes to `consume`; returns the control flow that ended it. Its
+/// edits are committed before this returns, whatever the outcome (they are applied without
+/// waiting for commits while it runs).
 async fn execute(
+    shared: Arc<Shared>,
+    text: &str,
+    consume: Consume,
+    count: &mut u64,
+) -> Result<(), Flow> {
+    let core = Arc::clone(&shared.core);
+    let res = execute_inner(shared, text, consume, count).await;
+    let synced = sync_layers(&core).await;
+    match (res, synced) {
+        (Ok(()), Err(err)) => Err(err),
+        (res, _) => res,
+    }
+}
+
+/// Commit every layer holding edits applied without a commit.
+async fn sync_layers(core: &StormCore) -> Result<(), Flow> {
+    for layer in core.views().layers() {
+        if layer.has_uncommitted() {
+            layer
+                .sync()
+                .await
+                .map_err(|err| Flow::from(crate::view::Error::from(err)))?;
+        }
+    }
+    Ok(())
+}
+
+async fn execute_inner(
     shared: Arc<Shared>,
     text: &str,
     consume: Consume,
@@ -598,6 +671,16 @@ async fn execute(
         .collect();
     let runt = exec::root_runtime(&shared, text, vars, &parsed)?;
     let mut stream = exec::run_parsed(&runt, &parsed)?;
+    if let Some(rules) = shared
+        .opts
+        .graph
+        .as_ref()
+        .map(graph::Rules::from_opt)
+        .transpose()?
+        .flatten()
+    {
+        stream = graph::project(Arc::clone(&runt), rules, stream);
+    }
     let limit = shared.opts.limit;
     let dorepr = shared.opts.repr;
     while let Some(item) = stream.next().await {

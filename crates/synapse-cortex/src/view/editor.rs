@@ -391,9 +391,12 @@ pub struct Editor {
     meta: EditMeta,
     perms: Arc<dyn EditPerms>,
     strict: bool,
+    deferred: bool,
     warnings: Vec<String>,
     protos: Vec<Proto>,
     index: BuidMap<usize>,
+    /// Nodes the caller holds, used when their node is gone from the view ([`Editor::adopt`]).
+    adopted: BuidMap<Node>,
     cache: BuidMap<Option<Node>>,
     /// The view's layer write generations the cache is current for.
     cache_gens: Vec<(usize, u64)>,
@@ -422,9 +425,11 @@ impl Editor {
             meta,
             perms,
             strict: true,
+            deferred: false,
             warnings: Vec::new(),
             protos: Vec::new(),
             index: BuidMap::default(),
+            adopted: BuidMap::default(),
             cache: BuidMap::default(),
             cache_gens: Vec::new(),
             tagnorms: HashMap::new(),
@@ -435,6 +440,13 @@ impl Editor {
     /// are errors. Otherwise (as `addNodes` and feeds) they are skipped with a warning.
     pub fn set_strict(&mut self, strict: bool) {
         self.strict = strict;
+    }
+
+    /// Deferred commits: [`Editor::apply`] returns once the batches are written, without
+    /// waiting for their commit (see [`crate::layer::Layer::apply_deferred`]); the caller
+    /// commits ([`crate::layer::Layer::sync`]) before it acknowledges the edits.
+    pub fn set_deferred_commit(&mut self, deferred: bool) {
+        self.deferred = deferred;
     }
 
     /// Take the warnings collected in non-strict mode.
@@ -524,14 +536,28 @@ impl Editor {
         Ok(node)
     }
 
+    /// Edits of a node the caller holds go on even if the node was deleted meanwhile (the
+    /// reference edits the node object it holds: the edits land in the write layer without
+    /// a primary value, and the node object carries them on).
+    pub fn adopt(&mut self, node: &Node) {
+        // Only the node of the request being made matters: keep one.
+        self.adopted.clear();
+        if !self.index.contains_key(&node.buid) {
+            self.adopted.insert(node.buid, node.clone());
+        }
+    }
+
     /// The proto of an existing or staged node.
     async fn load(&mut self, buid: &Buid) -> EdResult<usize> {
         if let Some(idx) = self.index.get(buid) {
             return Ok(*idx);
         }
-        let node = self.node_state(*buid).await?.ok_or_else(|| {
-            Error::BadArg(format!("No node found for buid {}.", hex::encode(buid)))
-        })?;
+        let node = match self.node_state(*buid).await? {
+            Some(node) => node,
+            None => self.adopted.get(buid).cloned().ok_or_else(|| {
+                Error::BadArg(format!("No node found for buid {}.", hex::encode(buid)))
+            })?,
+        };
         let stortype = self
             .model
             .form(&node.form)
@@ -1722,10 +1748,14 @@ impl Editor {
                 .collect();
             self.protos.clear();
             self.index.clear();
+            self.adopted.clear();
             if edits.is_empty() {
                 break;
             }
-            let applied = self.view.apply_edits_gen(edits, self.meta_now()).await;
+            let applied = self
+                .view
+                .apply_edits_gen(edits, self.meta_now(), self.deferred)
+                .await;
             let applied = match applied {
                 Ok((applied, wgen)) => {
                     self.own_batch_applied(wgen, &touched);
@@ -1761,6 +1791,7 @@ impl Editor {
         self.cache_gens.clear();
         self.protos.clear();
         self.index.clear();
+        self.adopted.clear();
         self.cache.clear();
     }
 

@@ -6,9 +6,9 @@ use std::collections::VecDeque;
 
 use futures::stream::{self, StreamExt};
 
-use crate::layer::{Layer, LiftPlan, Resume, Row, Shadow};
+use crate::layer::{Layer, LiftPlan, Resume, Row, Shadow, Sode};
 use crate::node::Node;
-use crate::nodeedit::Buid;
+use crate::nodeedit::{Buid, BuidMap};
 use crate::view::{Error, NodeStream, View};
 
 /// Rows fetched per layer per read.
@@ -31,6 +31,8 @@ struct LiftState {
     cursors: Vec<Cursor>,
     out: VecDeque<Node>,
     back: bool,
+    /// Storage nodes read with the rows (single-layer views: one read per batch).
+    sodes: BuidMap<Sode>,
 }
 
 impl LiftState {
@@ -75,8 +77,23 @@ impl LiftState {
     }
 
     async fn fill(&mut self) -> Result<(), Error> {
+        let single = self.layers.len() == 1;
         for cursor in &mut self.cursors {
-            if cursor.buf.is_empty() && !cursor.done {
+            if cursor.buf.is_empty() && !cursor.done && single {
+                let (rows, resume, done, sodes) = cursor
+                    .layer
+                    .scan_rows_sodes(
+                        &self.plan,
+                        self.scan_idx,
+                        cursor.resume.take(),
+                        ROWS_PER_READ,
+                    )
+                    .await?;
+                cursor.buf.extend(rows);
+                cursor.resume = resume;
+                cursor.done = done;
+                self.sodes.extend(sodes);
+            } else if cursor.buf.is_empty() && !cursor.done {
                 let (rows, resume, done) = cursor
                     .layer
                     .scan_rows(
@@ -160,7 +177,15 @@ impl LiftState {
         let mut buids: Vec<Buid> = groups.iter().map(|(b, _)| *b).collect();
         buids.sort_unstable();
         buids.dedup();
-        let sodes = self.view.sodes_of(&self.layers, &buids).await?;
+        let sodes = if single {
+            // The rows' storage nodes came with them; a row without one is a node gone.
+            buids
+                .iter()
+                .map(|buid| vec![self.sodes.remove(buid)])
+                .collect()
+        } else {
+            self.view.sodes_of(&self.layers, &buids).await?
+        };
         for (buid, layer_idx) in groups {
             let Ok(pos) = buids.binary_search(&buid) else {
                 continue;
@@ -200,6 +225,7 @@ pub(crate) fn lift_stream(view: View, plan: LiftPlan, back: bool) -> NodeStream 
         cursors: Vec::new(),
         out: VecDeque::new(),
         back,
+        sodes: BuidMap::default(),
     };
     state.reset_cursors();
     stream::try_unfold(state, |mut state| async move {

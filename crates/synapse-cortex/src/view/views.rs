@@ -98,6 +98,7 @@ struct Inner {
     meta: Db,
     model: Arc<Model>,
     abrvs: Arc<Abrvs>,
+    hook: Arc<super::HookSlot>,
     layers: RwLock<HashMap<String, Layer>>,
     views: RwLock<HashMap<String, View>>,
     default: RwLock<String>,
@@ -123,6 +124,12 @@ fn poisoned<T>(err: std::sync::PoisonError<T>) -> T {
 }
 
 impl Views {
+    /// Install the hook every view runs after edits reach its write layer (the Cortex's
+    /// triggers); replaces any earlier one.
+    pub fn set_edit_hook(&self, hook: Arc<dyn super::EditHook>) {
+        *self.inner.hook.write().unwrap_or_else(poisoned) = Some(hook);
+    }
+
     /// Open the layers and views stored under `dirn`, creating the default layer and view
     /// (both named `default`) on first use.
     pub async fn open(dirn: impl AsRef<Path>, model: Arc<Model>) -> Result<Views, Error> {
@@ -165,6 +172,7 @@ impl Views {
                 meta,
                 model,
                 abrvs: Arc::new(Abrvs::new()),
+                hook: Arc::default(),
                 layers: RwLock::new(HashMap::new()),
                 views: RwLock::new(HashMap::new()),
                 default: RwLock::new(String::new()),
@@ -282,6 +290,7 @@ impl Views {
                 }),
                 model: Arc::clone(&self.inner.model),
                 abrvs: Arc::clone(&self.inner.abrvs),
+                hook: Arc::clone(&self.inner.hook),
             }),
         };
         self.inner

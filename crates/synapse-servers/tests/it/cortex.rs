@@ -74,12 +74,23 @@ fn unknown_cortex_directives_are_refused() {
 
 #[test]
 fn sigkill_during_bulk_add_nodes_loses_no_acknowledged_batch() {
+    sigkill_loses_no_acknowledged_batch("bulk", "check");
+}
+
+/// Storm applies its edits without a commit per node: a query's nodes must still be durable
+/// once it returned to the client.
+#[test]
+fn sigkill_during_storm_node_creation_loses_no_acknowledged_query() {
+    sigkill_loses_no_acknowledged_batch("stormbulk", "stormcheck");
+}
+
+fn sigkill_loses_no_acknowledged_batch(write: &str, check: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let dirn = tmp.path().join("cortex");
     let mut server = Server::start("cortex", &dirn, &["--auth-passwd", "secret"]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/cortex_interop.py");
     let mut writer = Command::new(ref_python())
-        .args([script, "bulk", "127.0.0.1", &server.port.to_string()])
+        .args([script, write, "127.0.0.1", &server.port.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -108,7 +119,7 @@ fn sigkill_during_bulk_add_nodes_loses_no_acknowledged_batch() {
     let out = run_py(
         "cortex_interop.py",
         &[
-            "check".to_string(),
+            check.to_string(),
             "127.0.0.1".to_string(),
             server.port.to_string(),
             acked.to_string(),

@@ -4,9 +4,12 @@
 // Test helpers outside #[test] functions may unwrap too: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod automation;
 mod cell;
 mod conformance;
 mod cortex;
 mod cryotank;
 mod garbage;
+mod scrape;
 mod server;
+mod stormlibs;

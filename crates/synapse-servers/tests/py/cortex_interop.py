@@ -5,13 +5,17 @@ The reference Python client (synapse 2.x) against a running `synapse-servers cor
     python cortex_interop.py verify <host> <telepath port> <https port> <dirn> <model json>
     python cortex_interop.py bulk   <host> <telepath port>
     python cortex_interop.py check  <host> <telepath port> <acked batches>
+    python cortex_interop.py stormbulk  <host> <telepath port>
+    python cortex_interop.py stormcheck <host> <telepath port> <acked batches>
 
 `setup` exercises the CoreApi (addNodes, addNode, the model export against the reference's
 own, norms, tag props, globals, feeds, layer edits, the local Axon, permissions) over
 telepath and HTTPS, and leaves data behind; `verify` (after a restart) checks that it
 survived. `bulk` adds batches of nodes forever, printing `ack N` once batch N was returned;
 `check` verifies, after the server was killed, that every acknowledged batch is complete and
-that no batch is there in part. Any failed check raises (non-zero exit, traceback on stderr).
+that no batch is there in part. `stormbulk` / `stormcheck` do the same with Storm queries
+(`count()` of a query creating a batch of nodes): every batch whose query returned is complete
+(the query after it may be there in part: a query is not one transaction). Any failed check raises (non-zero exit, traceback on stderr).
 '''
 import ssl
 import sys
@@ -249,6 +253,33 @@ async def check(host, port, acked):
         print(json.dumps({'complete': complete, 'acked': acked}))
 
 
+# $lib.range(stop, start)
+Q_STORMBULK = 'for $i in $lib.range($b, $a) { [ inet:ipv4=$i +#$tag ] }'
+
+
+async def stormbulk(host, port):
+    async with await s_telepath.openurl(f'tcp://root:secret@{host}:{port}/') as core:
+        batch = 0
+        while True:
+            opts = {'vars': {'a': batch * BATCH, 'b': (batch + 1) * BATCH, 'tag': f'crash.s{batch}'}}
+            count = await core.count(Q_STORMBULK, opts=opts)
+            assert count == BATCH, count
+            print(f'ack {batch}', flush=True)
+            batch += 1
+
+
+async def stormcheck(host, port, acked):
+    async with await s_telepath.openurl(f'tcp://root:secret@{host}:{port}/') as core:
+        idens = await node_idens(core)
+        for batch in range(acked + 1):
+            want = [iden('inet:ipv4', batch * BATCH + i) for i in range(BATCH)]
+            have = sum(1 for i in want if i in idens)
+            assert have == BATCH, f'acknowledged batch {batch} has {have} of {BATCH} nodes'
+            tagged = await core.count(f'#crash.s{batch}')
+            assert tagged == BATCH, f'acknowledged batch {batch} has {tagged} of {BATCH} tags'
+        print(json.dumps({'acked': acked}))
+
+
 if __name__ == '__main__':
     cmd = sys.argv[1]
     if cmd in ('setup', 'verify'):
@@ -258,3 +289,7 @@ if __name__ == '__main__':
         asyncio.run(bulk(sys.argv[2], int(sys.argv[3])))
     elif cmd == 'check':
         asyncio.run(check(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    elif cmd == 'stormbulk':
+        asyncio.run(stormbulk(sys.argv[2], int(sys.argv[3])))
+    elif cmd == 'stormcheck':
+        asyncio.run(stormcheck(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))

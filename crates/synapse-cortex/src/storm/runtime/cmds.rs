@@ -46,6 +46,8 @@ struct Arg {
     argtype: Option<String>,
     required: bool,
     choices: Option<Vec<Val>>,
+    /// The warning given when the option is used.
+    deprecated: Option<String>,
 }
 
 impl Arg {
@@ -70,8 +72,17 @@ fn specs() -> &'static HashMap<String, Arc<Spec>> {
     static SPECS: std::sync::OnceLock<HashMap<String, Arc<Spec>>> = std::sync::OnceLock::new();
     SPECS.get_or_init(|| {
         let mut out = HashMap::new();
-        let defs: serde_json::Value = serde_json::from_str(CMDDEFS).unwrap_or_default();
-        for def in defs.as_array().into_iter().flatten() {
+        let mut defs: Vec<serde_json::Value> = Vec::new();
+        for text in [
+            CMDDEFS,
+            super::automation::CMDDEFS,
+            super::scrape::CMDDEF,
+            super::ext::CMDDEFS,
+        ] {
+            let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+            defs.extend(parsed.as_array().cloned().unwrap_or_default());
+        }
+        for def in &defs {
             let name = def["name"].as_str().unwrap_or_default().to_owned();
             let mut args = Vec::new();
             for arg in def["args"].as_array().into_iter().flatten() {
@@ -111,6 +122,7 @@ fn specs() -> &'static HashMap<String, Arc<Spec>> {
                     choices: opts["choices"]
                         .as_array()
                         .map(|c| c.iter().map(super::lib::json_to_val).collect()),
+                    deprecated: opts["deprecated"].as_str().map(str::to_owned),
                 });
             }
             out.insert(
@@ -132,11 +144,13 @@ struct Parsed {
     opts: Option<Opts>,
     mesgs: Vec<String>,
     exc: Option<String>,
+    deprs: Vec<String>,
 }
 
 struct Parser<'a> {
     spec: &'a Spec,
     mesgs: Vec<String>,
+    deprs: Vec<String>,
     exc: Option<String>,
     runt: &'a Runt,
 }
@@ -146,6 +160,7 @@ impl<'a> Parser<'a> {
         Parser {
             spec,
             mesgs: Vec::new(),
+            deprs: Vec::new(),
             exc: None,
             runt,
         }
@@ -168,6 +183,7 @@ impl<'a> Parser<'a> {
             opts,
             mesgs: self.mesgs,
             exc: self.exc,
+            deprs: self.deprs,
         }
     }
 
@@ -184,6 +200,11 @@ impl<'a> Parser<'a> {
                 posargs.push(item);
                 continue;
             };
+            if let Some(depr) = &arg.deprecated
+                && !self.deprs.contains(depr)
+            {
+                self.deprs.push(depr.clone());
+            }
             match arg.action {
                 Action::StoreTrue => {
                     opts.insert(arg.dest.clone(), Val::Bool(true));
@@ -524,6 +545,9 @@ pub(crate) type OptsStream = BoxStream<'static, RResult<(Item, Arc<Opts>)>>;
 
 async fn parse_argv(runt: &Arc<Runt>, spec: &Spec, argv: Vec<Val>) -> RResult<Arc<Opts>> {
     let parsed = Parser::new(spec, runt).parse(argv);
+    for depr in &parsed.deprs {
+        runt.shared.warnonce(depr).await;
+    }
     for line in &parsed.mesgs {
         runt.shared.print(line).await;
     }
@@ -594,8 +618,14 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
                 }
             }
         };
-        let mut out = if super::morecmds::handles(&cmd.name) {
+        let mut out = if super::automation::handles(&cmd.name) {
+            super::automation::run_cmd(&runt, &cmd.name, idle, stream)
+        } else if super::morecmds::handles(&cmd.name) {
             super::morecmds::run(&runt, &cmd.name, runtsafe, idle, stream)
+        } else if super::ext::handles(&cmd.name) {
+            super::ext::run(&runt, &cmd.name, runtsafe, idle, stream)
+        } else if super::scrape::handles(&cmd.name) {
+            super::scrape::run(&runt, runtsafe, idle, stream)
         } else {
             run_cmd(&runt, &cmd.name, runtsafe, stream, op.span).await?
         };

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use rmpv::Value;
 
 use super::cond::tostor;
@@ -52,7 +53,7 @@ pub(crate) async fn flush(runt: &Arc<Runt>) -> RResult<()> {
 }
 
 /// Whether evaluating an expression may read the view (then staged edits are applied first).
-fn is_simple(expr: &Expr) -> bool {
+pub(crate) fn is_simple(expr: &Expr) -> bool {
     match &expr.kind {
         ExprKind::Const(_)
         | ExprKind::Var(_)
@@ -137,9 +138,9 @@ pub(crate) fn edit_op(
                         yield item?;
                     }
                     if !simple {
-                        flush(&runt).await?;
+                        boxed_flush(&runt).await?;
                     }
-                    let made = guarded(&runt, node_add(&runt, edit, None, op.span)).await?;
+                    let made = boxed_add(&runt, edit, None, op.span, Some((&pipe, idx))).await?;
                     for item in made {
                         yield item;
                     }
@@ -147,9 +148,9 @@ pub(crate) fn edit_op(
                     while let Some(item) = input.next().await {
                         let item = item?;
                         if !simple {
-                            flush(&runt).await?;
+                            boxed_flush(&runt).await?;
                         }
-                        let made = guarded(&runt, node_add(&runt, edit, Some(&item), op.span)).await?;
+                        let made = boxed_add(&runt, edit, Some(&item), op.span, Some((&pipe, idx))).await?;
                         for made in made {
                             yield made;
                         }
@@ -162,19 +163,19 @@ pub(crate) fn edit_op(
                     while let Some(item) = input.next().await {
                         yield item?;
                     }
-                    flush(&runt).await?;
-                    let made = guarded(&runt, node_add(&runt, add, None, op.span)).await?;
+                    boxed_flush(&runt).await?;
+                    let made = boxed_add(&runt, add, None, op.span, None).await?;
                     for item in made {
-                        yield parens_edits(&runt, edits, item, op.span).await?;
+                        yield boxed_parens(&runt, edits, item, op.span).await?;
                     }
                 } else {
                     while let Some(item) = input.next().await {
                         let item = item?;
-                        flush(&runt).await?;
-                        let made = guarded(&runt, node_add(&runt, add, Some(&item), op.span)).await?;
+                        boxed_flush(&runt).await?;
+                        let made = boxed_add(&runt, add, Some(&item), op.span, None).await?;
                         let mut out = Vec::new();
                         for m in made {
-                            out.push(parens_edits(&runt, edits, m, op.span).await?);
+                            out.push(boxed_parens(&runt, edits, m, op.span).await?);
                         }
                         yield item;
                         for m in out {
@@ -187,14 +188,50 @@ pub(crate) fn edit_op(
                 while let Some(item) = input.next().await {
                     let item = item?;
                     if !simple {
-                        flush(&runt).await?;
+                        boxed_flush(&runt).await?;
                     }
-                    yield guarded(&runt, apply_edit(&runt, edit, item, op.span)).await?;
+                    yield boxed_edit(&runt, edit, item, op.span).await?;
                 }
             }
         }
     }
     .boxed()
+}
+
+// The edit operator's stream awaits these through boxes: inline, each call site's future
+// is a slot of the operator's poll frame, and unoptimized builds do not share the slots (a
+// few nested edit blocks then overflowed a worker's stack).
+
+fn boxed_flush(runt: &Arc<Runt>) -> BoxFuture<'_, RResult<()>> {
+    Box::pin(flush(runt))
+}
+
+fn boxed_add<'a>(
+    runt: &'a Arc<Runt>,
+    edit: &'a EditPlan,
+    item: Option<&'a Item>,
+    span: Span,
+    block: Option<(&'a Pipeline, usize)>,
+) -> BoxFuture<'a, RResult<Vec<Item>>> {
+    Box::pin(guarded(runt, node_add(runt, edit, item, span, block)))
+}
+
+fn boxed_edit<'a>(
+    runt: &'a Arc<Runt>,
+    edit: &'a EditPlan,
+    item: Item,
+    span: Span,
+) -> BoxFuture<'a, RResult<Item>> {
+    Box::pin(guarded(runt, apply_edit(runt, edit, item, span)))
+}
+
+fn boxed_parens<'a>(
+    runt: &'a Arc<Runt>,
+    edits: &'a [EditPlan],
+    item: Item,
+    span: Span,
+) -> BoxFuture<'a, RResult<Item>> {
+    Box::pin(parens_edits(runt, edits, item, span))
 }
 
 /// On an error, apply what was staged before (the reference applies each edit as it goes).
@@ -276,12 +313,51 @@ fn type_vals(runt: &Runt, form: &str, valu: Value) -> RResult<Vec<Value>> {
     Ok(vec![valu])
 }
 
-/// A node add: the created (or existing) nodes.
+/// What the edit operators after a node add (up to the end of the edit block) will set on
+/// the new node, as far as it is known without the node: runtime-safe property values and
+/// constant tags. The node add reads the state of every node these touch in one read.
+async fn lookahead(
+    runt: &Arc<Runt>,
+    pipe: &Pipeline,
+    idx: usize,
+) -> (Vec<(String, Value)>, Vec<String>) {
+    let mut props = Vec::new();
+    let mut tags = Vec::new();
+    for op in pipe.ops.iter().skip(idx + 1) {
+        let OpKind::Edit(edit) = &op.kind else {
+            break;
+        };
+        match edit {
+            EditPlan::PropSet {
+                name: NameExpr::Const(name),
+                univ: false,
+                oper: SetOper::Set | SetOper::TrySet,
+                value,
+            } if value.runtsafe && is_simple(value) => {
+                if let Ok(valu) = eval(runt, value, None).await
+                    && let Ok(valu) = tostor(&valu)
+                {
+                    props.push((name.clone(), valu));
+                }
+            }
+            EditPlan::TagAdd {
+                tag: TagExpr::Const(tag),
+                ..
+            } if !tag.contains('*') => tags.push(tag.clone()),
+            _ => {}
+        }
+    }
+    (props, tags)
+}
+
+/// A node add: the created (or existing) nodes. `block` is the pipeline and index of the
+/// operator, to read ahead what the rest of the edit block touches.
 async fn node_add(
     runt: &Arc<Runt>,
     edit: &EditPlan,
     item: Option<&Item>,
     span: Span,
+    block: Option<(&Pipeline, usize)>,
 ) -> RResult<Vec<Item>> {
     let EditPlan::NodeAdd { form, oper, value } = edit else {
         return Ok(Vec::new());
@@ -311,8 +387,20 @@ async fn node_add(
         Err(_) if tryset => return Ok(Vec::new()),
         Err(e) => return Err(runt.at(value.span, e)),
     };
+    let ahead = match block {
+        Some((pipe, idx)) => lookahead(runt, pipe, idx).await,
+        None => (Vec::new(), Vec::new()),
+    };
     let mut out = Vec::new();
     let mut editor = runt.shared.editor.lock().await;
+    if vals.len() == 1 && !(ahead.0.is_empty() && ahead.1.is_empty()) {
+        let mut wanted = Vec::new();
+        editor.add_node_buids(&formname, &vals[0], &ahead.0, &mut wanted);
+        for tag in &ahead.1 {
+            editor.tag_buids(tag, &mut wanted);
+        }
+        editor.prefetch(&wanted).await.map_err(Flow::from)?;
+    }
     for valu in vals {
         let added = editor.add_node(&formname, &valu).await;
         let buid = match added {
@@ -390,6 +478,8 @@ fn confirm_prop(runt: &Runt, form: &str, prop: &str, set: bool) -> RResult<()> {
 
 /// Apply a per-node edit.
 async fn apply_edit(runt: &Arc<Runt>, edit: &EditPlan, item: Item, span: Span) -> RResult<Item> {
+    // A node deleted since it entered the pipeline (by a subquery, ...) is still edited.
+    runt.shared.editor.lock().await.adopt(&item.node);
     let model = Arc::clone(runt.view.model());
     let form = model.form(&item.node.form);
     let isrunt = form.is_some_and(|f| f.is_runt());

@@ -385,6 +385,17 @@ pub(crate) async fn eval_iter(
                 .collect();
             stream::iter(items.into_iter().map(Ok)).boxed()
         }
+        Val::Obj(obj)
+            if matches!(
+                &*obj,
+                super::value::Obj::UserKv { .. } | super::value::Obj::Text(_)
+            ) =>
+        {
+            let items = super::typesmore::obj_iter(runt, &obj)
+                .await?
+                .unwrap_or_default();
+            stream::iter(items.into_iter().map(Ok)).boxed()
+        }
         Val::Obj(obj) if matches!(&*obj, super::value::Obj::Tally(_)) => {
             let items: Vec<Val> = match &*obj {
                 super::value::Obj::Tally(items) => lock(items)
@@ -587,7 +598,9 @@ pub(crate) fn order(a: &Val, b: &Val) -> std::cmp::Ordering {
 }
 
 /// A future polled on a fresh stack segment when the current one runs low: Storm recursion
-/// (functions calling functions) nests polls deeply.
+/// (functions calling functions) nests polls deeply. The red zone is larger than what one
+/// level of Storm nesting (pipeline operator, call, expression) takes between two checks in
+/// an unoptimized build.
 struct GrowStack<'a, T>(futures::future::BoxFuture<'a, T>);
 
 impl<T> std::future::Future for GrowStack<'_, T> {
@@ -598,6 +611,6 @@ impl<T> std::future::Future for GrowStack<'_, T> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<T> {
         let fut = &mut self.0;
-        stacker::maybe_grow(256 * 1024, 2 * 1024 * 1024, || fut.as_mut().poll(cx))
+        stacker::maybe_grow(1024 * 1024, 4 * 1024 * 1024, || fut.as_mut().poll(cx))
     }
 }

@@ -168,8 +168,33 @@ fn initial_input(runt: &Arc<Runt>) -> ItemStream {
     .boxed()
 }
 
+/// An operator's stream polled on a fresh stack segment when the current one runs low: each
+/// operator polls the one before it, so long pipelines nest polls deeply.
+struct GrowStack(ItemStream);
+
+impl futures::Stream for GrowStack {
+    type Item = RResult<Item>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let inner = &mut self.0;
+        stacker::maybe_grow(128 * 1024, 1024 * 1024, || inner.poll_next_unpin(cx))
+    }
+}
+
 /// Chain the operators of a pipeline over an input stream.
 pub(crate) fn run_pipeline(runt: &Arc<Runt>, pipe: &Pipeline, input: ItemStream) -> ItemStream {
+    let stream = chain_ops(runt, pipe, input);
+    if pipe.ops.len() > 8 {
+        GrowStack(stream).boxed()
+    } else {
+        stream
+    }
+}
+
+fn chain_ops(runt: &Arc<Runt>, pipe: &Pipeline, input: ItemStream) -> ItemStream {
     let mut stream = input;
     let ops = &pipe.ops;
     let mut idx = 0;
@@ -185,6 +210,9 @@ pub(crate) fn run_pipeline(runt: &Arc<Runt>, pipe: &Pipeline, input: ItemStream)
             continue;
         }
         stream = run_op(Arc::clone(runt), pipe.clone(), idx, stream);
+        if idx % 8 == 7 {
+            stream = GrowStack(stream).boxed();
+        }
         idx += 1;
     }
     stream
@@ -735,13 +763,22 @@ pub(crate) async fn refresh(runt: &Arc<Runt>, mut item: Item, before: u64) -> RR
     if runt.shared.edit_gen() == before {
         return Ok(item);
     }
-    if let Some(node) = runt
+    match runt
         .view
         .get_node(item.node.buid)
         .await
         .map_err(Flow::from)?
     {
-        item.node = Arc::new(node);
+        Some(node) => item.node = Arc::new(node),
+        None => {
+            // Deleted meanwhile: as the reference's node object, which the deletion stripped
+            // of its props and tags (later edits still apply to it).
+            let mut node = (*item.node).clone();
+            node.props.clear();
+            node.tags.clear();
+            node.tagprops.clear();
+            item.node = Arc::new(node);
+        }
     }
     Ok(item)
 }

@@ -20,7 +20,7 @@ use crate::view::Views;
 /// The Cortex as the runtime's host.
 struct CortexHost(Arc<Cortex>);
 
-fn cell_error(err: Error) -> StormError {
+pub(super) fn cell_error(err: Error) -> StormError {
     let mut out = StormError::new(err.name(), err.mesg());
     for (k, v) in err.info() {
         if k != "mesg" {
@@ -135,10 +135,61 @@ impl StormHost for CortexHost {
         let iden = iden.to_owned();
         Box::pin(async move { self.0.del_layer(&iden).await.map_err(cell_error) })
     }
+
+    fn cortex(&self) -> Option<Arc<Cortex>> {
+        Some(Arc::clone(&self.0))
+    }
+
+    fn user_kv_list(
+        &self,
+        user: &str,
+        vars: bool,
+    ) -> BoxFuture<'_, Result<Vec<(String, Value)>, StormError>> {
+        let user = user.to_owned();
+        Box::pin(async move {
+            let auth = self.0.cell().auth();
+            let items = if vars {
+                auth.user_vars(&user)
+            } else {
+                auth.user_profile(&user)
+            }
+            .map_err(cell_error)?;
+            Ok(items.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        })
+    }
+
+    fn user_kv_set(
+        &self,
+        user: &str,
+        vars: bool,
+        name: &str,
+        valu: Option<Value>,
+    ) -> BoxFuture<'_, Result<Option<Value>, StormError>> {
+        let (user, name) = (user.to_owned(), name.to_owned());
+        Box::pin(async move {
+            let auth = self.0.cell().auth();
+            let old = if vars {
+                auth.user_vars(&user)
+            } else {
+                auth.user_profile(&user)
+            }
+            .map_err(cell_error)?
+            .get(&name)
+            .cloned();
+            match (valu, vars) {
+                (Some(v), true) => auth.set_user_var(&user, &name, v).await.map(|_| ()),
+                (Some(v), false) => auth.set_user_profile(&user, &name, v).await.map(|_| ()),
+                (None, true) => auth.pop_user_var(&user, &name).await.map(|_| ()),
+                (None, false) => auth.pop_user_profile(&user, &name).await.map(|_| ()),
+            }
+            .map_err(cell_error)?;
+            Ok(old)
+        })
+    }
 }
 
 /// A cell user as the runtime's user (permissions checked through the Cortex).
-fn storm_user(core: &Arc<Cortex>, user: &User) -> StormUser {
+pub(super) fn storm_user(core: &Arc<Cortex>, user: &User) -> StormUser {
     let checker = Arc::clone(core);
     let checked = user.clone();
     StormUser {
@@ -154,7 +205,7 @@ fn storm_user(core: &Arc<Cortex>, user: &User) -> StormUser {
 pub struct CortexEngine;
 
 impl CortexEngine {
-    fn core(core: &Arc<Cortex>) -> Arc<StormCore> {
+    pub(super) fn core(core: &Arc<Cortex>) -> Arc<StormCore> {
         Arc::new(StormCore::with_host(Arc::new(CortexHost(Arc::clone(core)))))
     }
 }

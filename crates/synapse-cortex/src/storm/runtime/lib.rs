@@ -49,11 +49,14 @@ const LIBS: &[&str] = &[
     "lib.bytes",
     "lib.axon",
     "lib.regex.flags",
-    "lib.time.formats",
     "lib.auth",
     "lib.feed",
     "lib.storm",
     "lib.cortex",
+    "lib.scrape",
+    "lib.trigger",
+    "lib.cron",
+    "lib.model.ext",
 ];
 
 fn lib_funcs(path: &str) -> &'static [&'static str] {
@@ -70,6 +73,7 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
             "format",
             "fromunix",
             "sleep",
+            "ticker",
             "toUTC",
             "year",
             "month",
@@ -86,18 +90,21 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.vars" => &["get", "set", "del", "list", "type"],
         "lib.csv" => &["emit"],
         "lib.json" => &["save", "load"],
-        "lib.hex" => &["encode", "decode", "toint", "fromint"],
+        "lib.hex" => &["encode", "decode", "toint", "fromint", "signext", "trimext"],
         "lib.base64" => &["encode", "decode"],
         "lib.globals" => &["get", "set", "pop", "list"],
         "lib.view" => &["get", "list"],
         "lib.layer" => &["get", "list"],
         "lib.model" => &["form", "prop", "type", "tagprop"],
-        "lib.user" => &["name", "iden", "allowed"],
+        "lib.user" => &["name", "allowed"],
+        "lib.model.ext" => &["addTagProp", "delTagProp"],
         "lib.stats" => &["tally"],
         "lib.iters" => &["enum", "zip"],
         "lib.math" => &["number"],
         "lib.dict" => &["keys", "values", "pop", "has", "update", "items"],
         "lib.list" => &[],
+        "lib.scrape" => super::scrape::LIB_FUNCS,
+        "lib.trigger" | "lib.cron" => super::automation::lib_funcs(path),
         _ => &[],
     }
 }
@@ -144,7 +151,13 @@ fn type_methods(base: &Val) -> Option<(&'static str, &'static [&'static str])> {
             "set",
             &["add", "adds", "has", "rem", "rems", "size", "list"],
         ),
-        Val::Bytes(_) => ("bytes", &["decode", "json", "slice", "size"]),
+        Val::Bytes(_) => (
+            "bytes",
+            &[
+                "decode", "json", "slice", "size", "unpack", "gzip", "gunzip", "bzip", "bunzip",
+                "xor",
+            ],
+        ),
         Val::Num(_) => ("number", &["toint", "tofloat", "tostr"]),
         Val::Node(_) => (
             "node",
@@ -162,6 +175,7 @@ fn type_methods(base: &Val) -> Option<(&'static str, &'static [&'static str])> {
                 "addEdge",
                 "delEdge",
                 "getStorNodes",
+                "getByLayer",
                 "difftags",
             ],
         ),
@@ -175,6 +189,7 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     for path in LIBS {
         out.push(((*path).to_owned(), lib_funcs(path).to_vec()));
     }
+    out.extend(super::ext::lib_docs());
     out
 }
 
@@ -201,6 +216,9 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
             if name.starts_with("__") {
                 return Err(rterr(format!("Cannot dereference private value [{name}]")));
             }
+            if let Some(v) = super::typesmore::lib_attr(runt, path, &name) {
+                return Ok(v);
+            }
             if &**path == "lib" {
                 match name.as_str() {
                     "true" => return Ok(Val::Bool(true)),
@@ -211,6 +229,10 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                     _ => {}
                 }
             }
+            if &**path == "lib.user" && name == "iden" {
+                // an attribute, not a function
+                return Ok(Val::from(runt.shared.user.iden.as_str()));
+            }
             if &**path == "lib.regex.flags" {
                 return match name.as_str() {
                     "i" => Ok(Val::Int(2)),
@@ -219,10 +241,12 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 };
             }
             let sub = format!("{path}.{name}");
-            if LIBS.contains(&sub.as_str()) {
+            if LIBS.contains(&sub.as_str()) || super::ext::is_lib(&sub) {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
-            if lib_funcs(path).contains(&name.as_str()) {
+            if lib_funcs(path).contains(&name.as_str())
+                || super::ext::lib_funcs(path).contains(&name.as_str())
+            {
                 return Ok(bound(&name));
             }
             Err(nosuchname(&name))
@@ -291,7 +315,15 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 }
                 Ok(bound(&name))
             }
-            _ => Ok(bound(&str_of(name)?)),
+            Obj::Ext(ext) => ext.deref(runt, base, &str_of(name)?),
+            Obj::Auto(a) => super::automation::deref(base, a, &str_of(name)?),
+            other => {
+                let name = str_of(name)?;
+                match super::typesmore::obj_attr(runt, other, &name) {
+                    Some(v) => Ok(v),
+                    None => Ok(bound(&name)),
+                }
+            }
         },
         _ => checked(&str_of(name)?),
     }
@@ -326,6 +358,10 @@ pub(crate) async fn setitem(runt: &Arc<Runt>, base: &Val, name: Val, valu: Val) 
             lock(path).set(&name, valu);
             Ok(())
         }
+        Val::Obj(obj) if matches!(&**obj, Obj::Ext(_)) => match &**obj {
+            Obj::Ext(ext) => ext.set_attr(runt, &str_of(&name)?, &valu).await,
+            _ => Ok(()),
+        },
         other => Err(rterr(format!(
             "{} does not support assignment.",
             other.typename()
@@ -400,6 +436,9 @@ pub(crate) async fn call_method(
     item: Option<&Item>,
 ) -> RResult<Val> {
     match recv {
+        Val::Lib(path) if super::ext::is_lib(path) => {
+            super::ext::call_lib(runt, path, name, args, kwargs).await
+        }
         Val::Lib(path) => call_lib(runt, path, name, args, kwargs, item).await,
         Val::Str(text) => str_method(text, name, &args, &kwargs),
         Val::List(_) | Val::Tuple(_) => list_method(runt, recv, name, &args, &kwargs).await,
@@ -797,7 +836,7 @@ fn bytes_method(b: &[u8], name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
             Val::Bytes(Arc::from(&b[s..e]))
         }
         "size" => Val::Int(b.len() as i128),
-        _ => return Err(nosuchname(name)),
+        _ => return super::typesmore::bytes_method(b, name, args, kwargs),
     })
 }
 
@@ -954,7 +993,7 @@ async fn node_method(
             )
         }
         "difftags" => Val::Null,
-        _ => return Err(nosuchname(name)),
+        _ => return super::typesmore::node_method(runt, node, name, args, kwargs).await,
     })
 }
 
@@ -1015,7 +1054,7 @@ async fn nodedata_method(
             old.map(|v| Val::from_msgpack(&v)).unwrap_or(Val::Null)
         }
         "load" => Val::Null,
-        _ => return Err(nosuchname(name)),
+        _ => return super::typesmore::nodedata_method(runt, node, name, args, kwargs).await,
     })
 }
 
@@ -1027,6 +1066,8 @@ async fn obj_method(
     kwargs: &[(String, Val)],
 ) -> RResult<Val> {
     match &**obj {
+        Obj::Ext(ext) => ext.call(runt, name, args, kwargs).await,
+        Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {
                 let key = req(args, kwargs, 0, "name", "inc")?.to_key()?;
@@ -1087,16 +1128,6 @@ async fn obj_method(
                         .map(|l| Val::Obj(Arc::new(Obj::Layer(l.iden()))))
                         .collect(),
                 )),
-                "getFormCounts" => {
-                    let mut out = IndexMap::new();
-                    for form in runt.model().forms() {
-                        let n = view.count_form(form.name()).await?;
-                        if n > 0 {
-                            out.insert(Key::Str(Arc::from(form.name())), Val::Int(n as i128));
-                        }
-                    }
-                    Ok(new_dict(out))
-                }
                 "get" => {
                     let key = req(args, kwargs, 0, "name", "get")?.to_str()?;
                     let def = view.def().to_value(None);
@@ -1104,7 +1135,7 @@ async fn obj_method(
                         .map(Val::from_msgpack)
                         .unwrap_or(Val::Null))
                 }
-                _ => Err(nosuchname(name)),
+                _ => super::typesmore::view_method(runt, &view, name, args, kwargs).await,
             }
         }
         Obj::Layer(iden) => {
@@ -1116,21 +1147,11 @@ async fn obj_method(
             })?;
             match name {
                 "pack" => Ok(Val::from_msgpack(&layer.pack())),
-                "getFormCounts" => {
-                    let mut out = IndexMap::new();
-                    for form in runt.model().forms() {
-                        let n = layer
-                            .count_form(form.name())
-                            .await
-                            .map_err(|e| Flow::Err(StormError::new(e.class(), e.to_string())))?;
-                        if n > 0 {
-                            out.insert(Key::Str(Arc::from(form.name())), Val::Int(n as i128));
-                        }
-                    }
-                    Ok(new_dict(out))
-                }
-                _ => Err(nosuchname(name)),
+                _ => super::typesmore::layer_method(runt, &layer, name, args, kwargs).await,
             }
+        }
+        Obj::Text(_) | Obj::UserKv { .. } | Obj::ModelTagProp(_) => {
+            super::typesmore::obj_method(runt, obj, name, args, kwargs).await
         }
         Obj::ModelType(tname) | Obj::ModelForm(tname) | Obj::ModelProp(tname) => {
             let model = runt.model();
@@ -1176,6 +1197,9 @@ async fn call_lib(
 ) -> RResult<Val> {
     let a = |i: usize, n: &str| arg(&args, &kwargs, i, n);
     let r = |i: usize, n: &str| req(&args, &kwargs, i, n, name);
+    if super::automation::lib_funcs(path).contains(&name) {
+        return super::automation::call_lib(runt, path, name, &args, &kwargs).await;
+    }
     let model = runt.model();
     Ok(match (path, name) {
         ("lib", "print") => {
@@ -1388,10 +1412,6 @@ async fn call_lib(
             });
             best.unwrap_or(Val::Null)
         }
-        ("lib", "text") => {
-            let parts: Vec<String> = args.iter().map(repr_str).collect();
-            Val::from(parts.join(""))
-        }
         ("lib", "import") => return Err(rterr("Storm packages are not supported.")),
         ("lib.str", "join") => {
             let sepr = r(0, "sepr")?.to_str()?;
@@ -1410,6 +1430,7 @@ async fn call_lib(
         ("lib.str", "format") => Val::from(fmt_kwargs(&r(0, "text")?.to_str()?, &kwargs)),
         ("lib.time", _) => return super::lib::time_func(runt, name, &args, &kwargs).await,
         ("lib.regex", _) => return regex_func(name, &args, &kwargs),
+        ("lib.scrape", _) => return super::scrape::call_lib(runt, name, args, kwargs).await,
         ("lib.vars", "get") => {
             let n = r(0, "name")?.to_str()?;
             runt.get_var(&n, item.map(|i| &i.path))
@@ -1642,7 +1663,7 @@ async fn call_lib(
             let n = lists.iter().map(Vec::len).min().unwrap_or(0);
             let out: Vec<RResult<GenItem>> = (0..n)
                 .map(|i| {
-                    Ok(GenItem::Val(Val::Tuple(
+                    Ok(GenItem::Val(new_list(
                         lists.iter().map(|l| l[i].clone()).collect(),
                     )))
                 })
@@ -1705,7 +1726,7 @@ async fn call_lib(
             lock(&d).extend(other);
             Val::Null
         }
-        _ => return Err(nosuchname(name)),
+        _ => return super::typesmore::call_lib(runt, path, name, &args, &kwargs).await,
     })
 }
 
@@ -2105,13 +2126,18 @@ async fn time_func(
             let v = r(0, "valu")?;
             let fmt = r(1, "format")?.to_str()?;
             let tick = norm_time(&v).map_err(|e| match e {
-                Flow::Err(e) => Flow::Err(StormError::new(
-                    "StormRuntimeError",
-                    format!(
-                        "Failed to norm a time value prior to formatting - {}",
-                        e.mesg
-                    ),
-                )),
+                Flow::Err(mut e) => {
+                    if e.name == "BadTypeValu" && !e.info.iter().any(|(k, _)| k == "valu") {
+                        e.set("valu", tostor(&v).unwrap_or(Value::Nil));
+                    }
+                    Flow::Err(StormError::new(
+                        "StormRuntimeError",
+                        format!(
+                            "Failed to norm a time value prior to formatting - {}",
+                            super::typesmore::syn_err_str(&e)
+                        ),
+                    ))
+                }
                 other => other,
             })?;
             if tick == crate::model::time::FUTURE {
@@ -2167,7 +2193,7 @@ async fn time_func(
                 _ => m as i128 - 1,
             })
         }
-        _ => return Err(nosuchname(name)),
+        _ => return super::typesmore::call_lib(runt, "lib.time", name, args, kwargs).await,
     })
 }
 
@@ -2362,11 +2388,13 @@ pub(crate) fn lookup_stream(
             yield i?;
         }
         for tok in tokens {
-            let Some((form, valu)) = scrape_token(runt.model(), &tok) else { continue };
+            // the reference looks up the first value scraped from each token
+            let Some(hit) = crate::scrape::context_scrape(&tok, None, true, true).into_iter().next() else { continue };
+            let (form, valu) = (hit.form, hit.valu.to_value());
             if autoadd {
-                runt.layer_confirm(&["node", "add", &form])?;
+                runt.layer_confirm(&["node", "add", form])?;
                 let mut editor = runt.shared.editor.lock().await;
-                let buid = editor.add_node(&form, &Value::from(valu.as_str())).await;
+                let buid = editor.add_node(form, &valu).await;
                 let Ok(Some(buid)) = buid else { continue };
                 runt.flush(&mut editor).await?;
                 drop(editor);
@@ -2376,60 +2404,18 @@ pub(crate) fn lookup_stream(
                 }
                 continue;
             }
-            let Some(fobj) = runt.model().form(&form) else { continue };
-            let Ok((norm, _)) = fobj.ty().norm(&Value::from(valu.as_str())) else { continue };
-            match runt.view.get_node_by_ndef(&form, &norm).await.map_err(Flow::from)? {
+            let Some(fobj) = runt.model().form(form) else { continue };
+            let Ok((norm, _)) = fobj.ty().norm(&valu) else { continue };
+            match runt.view.get_node_by_ndef(form, &norm).await.map_err(Flow::from)? {
                 Some(node) => {
                     let path = runt.init_path(&node);
                     yield Item { node: Arc::new(node), path };
                 }
                 None => {
-                    runt.shared.send("look:miss", Value::Map(vec![(Value::from("ndef"), Value::Array(vec![Value::from(form.as_str()), norm]))])).await;
+                    runt.shared.send("look:miss", Value::Map(vec![(Value::from("ndef"), Value::Array(vec![Value::from(form), norm]))])).await;
                 }
             }
         }
     }
     .boxed())
-}
-
-/// The form of an indicator token (a small subset of the reference's scrape rules).
-fn scrape_token(model: &crate::model::Model, tok: &str) -> Option<(String, String)> {
-    let lower = tok.to_lowercase();
-    let tryform = |form: &str| -> bool {
-        model
-            .form(form)
-            .is_some_and(|f| f.ty().norm(&Value::from(tok)).is_ok())
-    };
-    if lower.starts_with("cve-") && tryform("it:sec:cve") {
-        return Some(("it:sec:cve".into(), tok.into()));
-    }
-    if lower.contains("://") && tryform("inet:url") {
-        return Some(("inet:url".into(), tok.into()));
-    }
-    if lower.contains('@') && tryform("inet:email") {
-        return Some(("inet:email".into(), tok.into()));
-    }
-    let hexlen = tok.len();
-    if tok.chars().all(|c| c.is_ascii_hexdigit()) {
-        let form = match hexlen {
-            32 => Some("hash:md5"),
-            40 => Some("hash:sha1"),
-            64 => Some("hash:sha256"),
-            128 => Some("hash:sha512"),
-            _ => None,
-        };
-        if let Some(form) = form {
-            return Some((form.into(), tok.into()));
-        }
-    }
-    if tok.split('.').count() == 4 && tok.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return Some(("inet:ipv4".into(), tok.into()));
-    }
-    if tok.contains(':') && tryform("inet:ipv6") {
-        return Some(("inet:ipv6".into(), tok.into()));
-    }
-    if tok.contains('.') && !tok.ends_with('.') && tryform("inet:fqdn") {
-        return Some(("inet:fqdn".into(), tok.into()));
-    }
-    None
 }

@@ -1,5 +1,5 @@
 //! More built-in commands: `stats.countby`, the view and layer commands, `diff`, `merge`,
-//! `note.add`, `tree` and `divert`.
+//! `note.add`, `tree`, `divert`, `once`, `tag.prune` (and the entry of `graph`).
 //!
 //! The view, layer and note commands are written in Storm by the reference; here they are
 //! native, with the same printed text, permission checks and errors.
@@ -37,6 +37,9 @@ const NAMES: &[&str] = &[
     "divert",
     "uptime",
     "runas",
+    "once",
+    "tag.prune",
+    "graph",
 ];
 
 /// Whether this module runs the command.
@@ -71,7 +74,114 @@ pub(crate) fn run(
         "tree" => tree(runt, runtsafe, input),
         "divert" => divert(runt, idle, input),
         "runas" => runas(runt, runtsafe, idle, input),
+        "once" => once(runt, input),
+        "tag.prune" => tag_prune(runt, input),
+        "graph" => super::graph::command(runt, runtsafe, input),
         other => per_node(runt, other.to_owned(), idle, input),
+    }
+}
+
+// ----- once -----
+
+/// Pass each node only the first time it comes through `once NAME` (or again when its
+/// last pass is older than `--asof`); the pass is recorded as node data `once:NAME`.
+fn once(runt: Arc<Runt>, mut input: OptsStream) -> ItemStream {
+    async_stream::try_stream! {
+        while let Some(x) = input.next().await {
+            let (item, opts) = x?;
+            let tick = crate::model::time::now();
+            let name = opt(&opts, "name").to_str()?;
+            let key = format!("once:{name}");
+            let envl = runt.view.get_data(item.node.buid, &key).await.map_err(Flow::from)?;
+            let stamp = Value::Map(vec![(Value::from("tick"), Value::from(tick))]);
+            if let Some(envl) = envl {
+                let last = match &envl {
+                    Value::Map(kv) => kv
+                        .iter()
+                        .find(|(k, _)| k.as_str() == Some("tick"))
+                        .and_then(|(_, v)| v.as_i64()),
+                    _ => None,
+                };
+                let asof = match opt(&opts, "asof") {
+                    Val::Null => None,
+                    v => Some(v.to_int()?),
+                };
+                let pass = match (last, asof) {
+                    (Some(last), Some(asof)) => i128::from(last) <= asof,
+                    _ => false,
+                };
+                if !pass {
+                    if last.is_none() {
+                        // an old record without a tick: stamp it, still filtered
+                        let mut editor = runt.shared.editor.lock().await;
+                        editor.set_data(&item.node.buid, &key, &stamp).await.map_err(Flow::from)?;
+                        runt.flush(&mut editor).await?;
+                    }
+                    continue;
+                }
+            }
+            let mut editor = runt.shared.editor.lock().await;
+            editor.set_data(&item.node.buid, &key, &stamp).await.map_err(Flow::from)?;
+            runt.flush(&mut editor).await?;
+            drop(editor);
+            yield item;
+        }
+    }
+    .boxed()
+}
+
+// ----- tag.prune -----
+
+/// Delete the named tags from each node, and every parent tag left without children.
+fn tag_prune(runt: Arc<Runt>, mut input: OptsStream) -> ItemStream {
+    async_stream::try_stream! {
+        let mut confirmed: std::collections::HashSet<String> = Default::default();
+        while let Some(x) = input.next().await {
+            let (item, opts) = x?;
+            let tags = tag_args(opt(&opts, "tags"))?;
+            for tag in &tags {
+                let root = tag.split('.').next().unwrap_or_default().to_owned();
+                if confirmed.insert(root.clone()) {
+                    runt.layer_confirm(&["node", "tag", "del", &root])?;
+                }
+            }
+            let buid = item.node.buid;
+            let mut editor = runt.shared.editor.lock().await;
+            for tag in &tags {
+                editor.del_tag(&buid, tag).await.map_err(Flow::from)?;
+                // parents, deepest first, until one still has other children
+                let parts: Vec<&str> = tag.split('.').collect();
+                for depth in (1..parts.len()).rev() {
+                    let parent = parts[..depth].join(".");
+                    let pref = format!("{parent}.");
+                    let node = editor.node(&buid).await.map_err(Flow::from)?;
+                    let has_children = node
+                        .as_ref()
+                        .is_some_and(|n| n.tags.iter().any(|(t, _)| t.starts_with(&pref)));
+                    if has_children {
+                        break;
+                    }
+                    editor.del_tag(&buid, &parent).await.map_err(Flow::from)?;
+                }
+            }
+            runt.flush(&mut editor).await?;
+            let node = editor.node(&buid).await.map_err(Flow::from)?;
+            drop(editor);
+            let mut item = item;
+            if let Some(node) = node {
+                item.node = Arc::new(node);
+            }
+            yield item;
+        }
+    }
+    .boxed()
+}
+
+fn tag_args(valu: &Val) -> RResult<Vec<String>> {
+    match valu {
+        Val::List(l) => super::value::lock(l).iter().map(Val::to_str).collect(),
+        Val::Null => Ok(Vec::new()),
+        other => Ok(vec![other.to_str()?]),
     }
 }
 
@@ -460,7 +570,7 @@ fn merge_allowed(runt: &Runt, view: &View) -> RResult<()> {
     ))
 }
 
-async fn wipe_layer(layer: &Layer, user: &str) -> RResult<()> {
+pub(crate) async fn wipe_layer(layer: &Layer, user: &str) -> RResult<()> {
     let mut edits = layer.wipe_edits();
     let mut batch = Vec::new();
     while let Some(edit) = edits.next().await {
@@ -505,7 +615,8 @@ async fn exec_sub(
     opts.ndefs = Vec::new();
     opts.sudo = asroot;
     let meta = EditMeta::now(user.iden.clone());
-    let editor = view.editor(meta, crate::view::AllowAll::arc());
+    let mut editor = view.editor(meta, crate::view::AllowAll::arc());
+    editor.set_deferred_commit(true);
     let shared = Arc::new(Shared {
         core: Arc::clone(&runt.shared.core),
         user,

@@ -229,6 +229,67 @@ pub(crate) fn pivot_op(
                     }
                 }
             }
+            OpKind::Pivot(pivot) if batchable(&pipe, idx) => {
+                // The nodes before this operator come from reads only, so reading a few of
+                // them ahead changes nothing observable: the pivots of every node ready now
+                // run concurrently (their reads overlap instead of taking turns), then their
+                // nodes are yielded in input order.
+                let mut chunks = input.ready_chunks(PIVOT_BATCH);
+                while let Some(chunk) = chunks.next().await {
+                    let mut items = Vec::with_capacity(chunk.len());
+                    let mut failed = None;
+                    for item in chunk {
+                        match item {
+                            Ok(item) => items.push(item),
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    let runt = &runt;
+                    let index = &index;
+                    let kind = &pivot.kind;
+                    let span = op.span;
+                    let mut done = futures::stream::iter(items.into_iter().map(|item| async move {
+                        let found = match pivots(runt, index, kind, &item, span).await {
+                            Ok(found) => Ok(head(found).await),
+                            Err(e) => Err(e),
+                        };
+                        (item, found)
+                    }))
+                    .buffered(PIVOT_CONCURRENCY);
+                    while let Some((item, found)) = done.next().await {
+                        if pivot.join {
+                            yield item.clone();
+                        }
+                        let (first, rest) = match found {
+                            Ok(found) => found,
+                            Err(Flow::Err(e)) if e.name == "BadTypeValu" || e.name == "BadLiftValu" => {
+                                let mesg = format!("{} [{}] during pivot: {}", e.name, Val::from_msgpack(&item.node.valu).py_repr(), e.mesg);
+                                runt.shared.warn(&mesg, Vec::new()).await;
+                                continue;
+                            }
+                            Err(e) => Err(e)?,
+                        };
+                        for x in first {
+                            let (node, lnk) = x?;
+                            let path = item.path.fork(&item.node, &node, || lnk);
+                            yield Item { node: Arc::new(node), path };
+                        }
+                        if let Some(mut rest) = rest {
+                            while let Some(x) = rest.next().await {
+                                let (node, lnk) = x?;
+                                let path = item.path.fork(&item.node, &node, || lnk);
+                                yield Item { node: Arc::new(node), path };
+                            }
+                        }
+                    }
+                    if let Some(e) = failed {
+                        Err(e)?;
+                    }
+                }
+            }
             OpKind::Pivot(pivot) => {
                 let mut warned = false;
                 while let Some(item) = input.next().await {
@@ -264,6 +325,71 @@ pub(crate) fn pivot_op(
         }
     }
     .boxed()
+}
+
+/// Input nodes whose pivots run together at most.
+const PIVOT_BATCH: usize = 64;
+/// Pivots of a batch in flight at once (each read is a blocking-pool job: a few overlap
+/// the hand-offs without a crowd of threads).
+const PIVOT_CONCURRENCY: usize = 6;
+/// Nodes of each pivot read ahead (the rest stream when yielded).
+const PIVOT_HEAD: usize = 32;
+
+/// The first nodes of a pivot's stream (up to an error or [`PIVOT_HEAD`]) and the rest of
+/// it, if any.
+async fn head(mut found: Found) -> (Vec<RResult<(Node, Value)>>, Option<Found>) {
+    let mut out = Vec::new();
+    while out.len() < PIVOT_HEAD {
+        match found.next().await {
+            Some(Ok(x)) => out.push(Ok(x)),
+            Some(Err(e)) => {
+                out.push(Err(e));
+                return (out, None);
+            }
+            None => return (out, None),
+        }
+    }
+    (out, Some(found))
+}
+
+/// Whether the pivot at `idx` may read its input ahead: every operator before it only reads
+/// (lifts of constant or plain values, pivots that evaluate nothing), so running them ahead
+/// of this one has no visible effect.
+fn batchable(pipe: &Pipeline, idx: usize) -> bool {
+    use crate::storm::plan::{LiftSource, NameExpr, TagExpr};
+    let plain_pivot = |kind: &PivotKindPlan| match kind {
+        PivotKindPlan::Out | PivotKindPlan::In | PivotKindPlan::InFrom(_) => true,
+        PivotKindPlan::ToForm(target) => matches!(target, TargetPlan::Name(_)),
+        PivotKindPlan::PropOut(name) => matches!(name, NameExpr::Const(_)),
+        PivotKindPlan::Prop { prop, target } => {
+            matches!(prop, NameExpr::Const(_)) && matches!(target, TargetPlan::Name(_))
+        }
+        PivotKindPlan::ToTags(_) | PivotKindPlan::WalkAllOut | PivotKindPlan::WalkAllIn => false,
+    };
+    let OpKind::Pivot(this) = &pipe.ops[idx].kind else {
+        return false;
+    };
+    if !plain_pivot(&this.kind) {
+        return false;
+    }
+    pipe.ops[..idx].iter().all(|op| match &op.kind {
+        OpKind::Pivot(p) => plain_pivot(&p.kind),
+        OpKind::Lift(lift) => match &lift.source {
+            LiftSource::Prop { name } => matches!(name, NameExpr::Const(_)),
+            LiftSource::PropCmp { name, value, .. } => {
+                matches!(name, NameExpr::Const(_)) && super::edit::is_simple(value)
+            }
+            LiftSource::Tag { tag, form, cmp } => {
+                matches!(tag, TagExpr::Const(_))
+                    && form
+                        .as_ref()
+                        .is_none_or(|f| matches!(f, NameExpr::Const(_)))
+                    && cmp.as_ref().is_none_or(|(_, v)| super::edit::is_simple(v))
+            }
+            _ => false,
+        },
+        _ => false,
+    })
 }
 
 /// The nodes a pivot reaches from one node.

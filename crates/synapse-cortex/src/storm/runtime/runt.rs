@@ -396,13 +396,19 @@ impl Runt {
         if !editor.has_pending() {
             return Ok(Vec::new());
         }
-        let batches = editor.apply().await.map_err(Flow::from)?;
+        // edits made by the triggers these edits fire come back too (the nodes show them)
+        let (batches, extra) = crate::cortex::collect_trigger_edits(editor.apply()).await;
+        let mut batches = batches.map_err(Flow::from)?;
         if !batches.is_empty() {
             self.shared
                 .edits
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         self.shared.edits_applied(&batches).await;
+        if !extra.is_empty() {
+            batches.extend(extra);
+        }
+        crate::cortex::publish_trigger_edits(&batches);
         Ok(batches)
     }
 }

@@ -82,6 +82,21 @@ pub(crate) enum Obj {
     ModelProp(String),
     /// A tally (`$lib.stats.tally()`).
     Tally(DictRef),
+    /// An object of the tier-2 libraries (`ext.rs`: queues, ...).
+    Ext(super::ext::ExtObj),
+    /// A trigger or cron job (`$lib.trigger`, `$lib.cron`).
+    Auto(super::automation::AutoObj),
+    /// A mutable text (`$lib.text()`).
+    Text(Arc<Mutex<String>>),
+    /// A user's persistent vars (`$lib.user.vars`) or profile (`$lib.user.profile`).
+    UserKv {
+        /// The user iden.
+        user: String,
+        /// Vars (else the profile).
+        vars: bool,
+    },
+    /// A tag property of the model (`$lib.model.tagprop`).
+    ModelTagProp(String),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -243,10 +258,15 @@ impl Val {
             ),
             Val::Obj(obj) => match &**obj {
                 Obj::Tally(d) => Val::Dict(d.clone()).to_msgpack()?,
+                Obj::Auto(a) => a.to_msgpack()?,
                 Obj::View(iden) | Obj::Layer(iden) => Value::from(iden.as_str()),
-                Obj::ModelType(n) | Obj::ModelForm(n) | Obj::ModelProp(n) => {
-                    Value::from(n.as_str())
-                }
+                Obj::Ext(obj) => obj.to_prim()?,
+                Obj::ModelType(n)
+                | Obj::ModelForm(n)
+                | Obj::ModelProp(n)
+                | Obj::ModelTagProp(n) => Value::from(n.as_str()),
+                Obj::Text(t) => Value::from(lock(t).as_str()),
+                Obj::UserKv { user, .. } => Value::from(user.as_str()),
             },
             _ => {
                 return Err(Flow::Err(
@@ -319,6 +339,12 @@ impl Val {
                 Obj::ModelForm(_) => "model:form",
                 Obj::ModelProp(_) => "model:property",
                 Obj::Tally(_) => "stat:tally",
+                Obj::Ext(obj) => obj.typename(),
+                Obj::Auto(a) => a.typename(),
+                Obj::Text(_) => "text",
+                Obj::UserKv { vars: true, .. } => "user:vars:dict",
+                Obj::UserKv { vars: false, .. } => "user:profile:dict",
+                Obj::ModelTagProp(_) => "model:tagprop",
             },
         }
     }
@@ -358,6 +384,7 @@ impl Val {
             Val::Set(st) => !lock(st).is_empty(),
             Val::Obj(obj) => match &**obj {
                 Obj::Tally(d) => !lock(d).is_empty(),
+                Obj::Text(t) => !lock(t).is_empty(),
                 _ => true,
             },
             _ => true,
@@ -409,8 +436,11 @@ impl Val {
             Val::Func(f) => format!("function {}", f.plan.name),
             Val::Obj(obj) => match &**obj {
                 Obj::Tally(d) => Val::Dict(d.clone()).repr(),
+                Obj::Auto(a) => a.repr(),
                 Obj::View(iden) => format!("view: {iden}"),
                 Obj::Layer(iden) => format!("layer: {iden}"),
+                Obj::Ext(obj) => obj.repr(),
+                Obj::Text(t) => format!("text: {}", lock(t)),
                 other => format!("{other:?}"),
             },
             _ => self.py_repr(),
@@ -457,7 +487,18 @@ impl Val {
                 let parts: Vec<String> = items.iter().map(|k| k.to_val().py_repr()).collect();
                 format!("{{{}}}", parts.join(", "))
             }
-            other => other.repr(),
+            // values that are Python objects in the reference: their default repr, without
+            // the address (`repr` hands these back here, so they must not call `repr`)
+            Val::NodeProps(_) => "<synapse.lib.stormtypes.NodeProps object>".into(),
+            Val::NodeData(_) => "<synapse.lib.stormtypes.NodeData object>".into(),
+            Val::Path(_) => "<synapse.lib.stormtypes.Path object>".into(),
+            Val::Gen(_) => "<async_generator object>".into(),
+            Val::Lib(_)
+            | Val::Node(_)
+            | Val::Query(_)
+            | Val::Bound(_)
+            | Val::Func(_)
+            | Val::Obj(_) => self.repr(),
         }
     }
 
