@@ -406,6 +406,16 @@ impl<S: Service> CellApi<S> {
             .as_ref()
     }
 
+    /// The parameter the service's method `meth` takes raw (see
+    /// `synapse_telepath::Share::raw_param`).
+    pub(crate) fn raw_param(&self, meth: &str) -> Option<synapse_telepath::RawParam> {
+        let table = self.table()?;
+        if meth.starts_with('_') || !table.methods.has(meth) {
+            return None;
+        }
+        table.methods.raw_param_of(meth)
+    }
+
     /// Call a method by name as the session user. Unknown names and names starting with `_`
     /// are `NoSuchMeth`.
     pub async fn call(&self, meth: &str, args: Args) -> Result<Reply> {

@@ -369,6 +369,10 @@ impl<S: Service> Share for CellApi<S> {
         self.short_class()
     }
 
+    fn raw_param(&self, meth: &str) -> Option<synapse_telepath::RawParam> {
+        CellApi::raw_param(self, meth)
+    }
+
     fn call(&self, call: Call) -> BoxFuture<'static, Result<synapse_telepath::Reply, RemoteError>> {
         let api = self.clone();
         let span = tracing::debug_span!("telepath call", meth = %call.meth, user = %api.session().user_iden());

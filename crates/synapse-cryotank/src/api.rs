@@ -12,14 +12,15 @@ use futures::stream::{BoxStream, StreamExt};
 use rmpv::Value;
 use synapse_cell::{ArgDefault as D, Args, MethDef, ServiceApi, Session, truthy};
 use synapse_telepath::{
-    Call, Methods, RemoteError, Reply as TeleReply, Share, ShareInfo, ValueStream,
+    Call, Methods, RawParam, RawValue, RemoteError, Reply as TeleReply, Share, ShareInfo,
+    ValueStream,
 };
 use tracing::Instrument;
 
 use crate::args::{name_arg, offs_arg, size_arg, timeout_arg};
 use crate::cryo::{CryoCell, perm};
 use crate::error::Error;
-use crate::record::items_arg;
+use crate::record::Items;
 use crate::tank::{SliceOpts, Tank};
 
 /// The methods of `TankApi`.
@@ -48,7 +49,8 @@ pub(crate) fn cryo_api_table() -> CryoTable {
     let table = Methods::new(["synapse.cryotank.CryoApi"]);
     let table = method(table, "init", false, init);
     let table = method(table, "list", false, list);
-    let table = method(table, "puts", false, puts);
+    // The records of a puts come as msgpack bytes, stored without being decoded.
+    let table = method_raw(table, "puts", puts).raw_param("puts", 1, "items");
     let table = method(table, "slice", true, slice);
     let table = method(table, "rows", true, rows);
     let table = method(table, "last", false, last);
@@ -67,6 +69,24 @@ where
             tracing::debug_span!("telepath call", meth = %call.meth, user = %api.sess.user_iden());
         let Call { args, kwargs, .. } = call;
         func(api, Args { args, kwargs })
+            .map(|res| res.map_err(RemoteError::from))
+            .instrument(span)
+    })
+}
+
+/// Add an API function also taking the raw argument of the call (see
+/// [`Methods::raw_param`]).
+fn method_raw<F, Fut>(table: CryoTable, name: &str, func: F) -> CryoTable
+where
+    F: Fn(Arc<ServiceApi<CryoCell>>, Args, Option<RawValue>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = CellResult<TeleReply>> + Send + 'static,
+{
+    table.method(name, false, move |api, mut call: Call| {
+        let span =
+            tracing::debug_span!("telepath call", meth = %call.meth, user = %api.sess.user_iden());
+        let raw = call.take_raw();
+        let Call { args, kwargs, .. } = call;
+        func(api, Args { args, kwargs }, raw)
             .map(|res| res.map_err(RemoteError::from))
             .instrument(span)
     })
@@ -106,15 +126,19 @@ async fn list(api: Arc<ServiceApi<CryoCell>>, args: Args) -> CellResult<TeleRepl
     )))
 }
 
-async fn puts(api: Arc<ServiceApi<CryoCell>>, args: Args) -> CellResult<TeleReply> {
+async fn puts(
+    api: Arc<ServiceApi<CryoCell>>,
+    args: Args,
+    raw: Option<RawValue>,
+) -> CellResult<TeleReply> {
     let (cryo, sess) = (&*api.service, &*api.sess);
     let mut bound = args.bind(
         "CryoApi.puts",
         &[("name", D::Required), ("items", D::Required)],
     )?;
-    let items = items_arg(bound.take(1))?;
+    let items = Items::from_arg(raw, bound.take(1))?;
     let tank = tank_for(cryo, sess, bound.value(0), "cryo.tank.put").await?;
-    Ok(TeleReply::Value(Value::from(tank.puts(items).await?)))
+    Ok(TeleReply::Value(Value::from(tank.puts_items(items).await?)))
 }
 
 /// The options of a `slice` call bound as `(.., offs, size, wait, timeout)` from `first`.
@@ -256,7 +280,12 @@ impl TankApi {
             .confirm(&perm(perm_text), None, Some(self.tank.iden()))
     }
 
-    async fn dispatch(&self, meth: &str, args: Args) -> CellResult<TeleReply> {
+    async fn dispatch(
+        &self,
+        meth: &str,
+        args: Args,
+        raw: Option<RawValue>,
+    ) -> CellResult<TeleReply> {
         match meth {
             "iden" => {
                 args.bind("TankApi.iden", &[])?;
@@ -264,9 +293,11 @@ impl TankApi {
             }
             "puts" => {
                 let mut bound = args.bind("TankApi.puts", &[("items", D::Required)])?;
-                let items = items_arg(bound.take(0))?;
+                let items = Items::from_arg(raw, bound.take(0))?;
                 self.confirm("cryo.tank.put")?;
-                Ok(TeleReply::Value(Value::from(self.tank.puts(items).await?)))
+                Ok(TeleReply::Value(Value::from(
+                    self.tank.puts_items(items).await?,
+                )))
             }
             "slice" => {
                 let bound = args.bind(
@@ -310,7 +341,14 @@ impl Share for TankApi {
         "TankApi"
     }
 
-    fn call(&self, call: Call) -> BoxFuture<'static, Result<TeleReply, RemoteError>> {
+    fn raw_param(&self, meth: &str) -> Option<RawParam> {
+        (meth == "puts").then_some(RawParam {
+            index: 0,
+            name: "items",
+        })
+    }
+
+    fn call(&self, mut call: Call) -> BoxFuture<'static, Result<TeleReply, RemoteError>> {
         let api = TankApi {
             tank: self.tank.clone(),
             sess: self.sess.clone(),
@@ -320,10 +358,11 @@ impl Share for TankApi {
             tracing::debug_span!("telepath call", meth = %call.meth, tank = %self.tank.name());
         Box::pin(
             async move {
+                let raw = call.take_raw();
                 let Call {
                     meth, args, kwargs, ..
                 } = call;
-                api.dispatch(&meth, Args { args, kwargs })
+                api.dispatch(&meth, Args { args, kwargs }, raw)
                     .await
                     .map_err(RemoteError::from)
             }

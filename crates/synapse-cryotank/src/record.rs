@@ -2,7 +2,9 @@
 //! could not read back.
 
 use rmpv::Value;
+use synapse_telepath::RawValue;
 use synapse_telepath::codec;
+use synapse_telepath::raw::{Inspect, RawError, inspect};
 
 use crate::error::{Error, Result};
 
@@ -60,6 +62,96 @@ pub(crate) fn pack_records(items: &[Value], max_size: usize) -> Result<Packed> {
     Ok(packed)
 }
 
+/// The items of a `puts`: decoded values, or the msgpack array as it came off the wire.
+#[derive(Debug)]
+pub(crate) enum Items {
+    /// Decoded records.
+    Values(Vec<Value>),
+    /// A msgpack array of records.
+    Raw(RawValue),
+}
+
+impl Items {
+    /// The items of a `puts` argument given raw (if the daemon kept it raw) or decoded.
+    /// Anything but an array is decoded and handled by [`items_arg`].
+    pub(crate) fn from_arg(raw: Option<RawValue>, valu: Value) -> Result<Items> {
+        match raw {
+            Some(raw) if raw.array_header().is_some() => Ok(Items::Raw(raw)),
+            Some(raw) => {
+                let valu = raw.decode().map_err(|err| Error::BadArg(err.to_string()))?;
+                Ok(Items::Values(items_arg(valu)?))
+            }
+            None => Ok(Items::Values(items_arg(valu)?)),
+        }
+    }
+
+    /// Roughly how much work packing them is (records, or bytes / 100).
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Items::Values(items) => items.len(),
+            Items::Raw(raw) => raw.len() / 100,
+        }
+    }
+
+    /// Check and pack the records (see [`pack_records`] and [`pack_raw_records`]).
+    pub(crate) fn pack(&self, max_size: usize) -> Result<Packed> {
+        match self {
+            Items::Values(items) => pack_records(items, max_size),
+            Items::Raw(raw) => pack_raw_records(raw, max_size),
+        }
+    }
+}
+
+/// Check and pack the records of a msgpack array given as bytes, without decoding them: a
+/// record already in the reference packer's form (the usual case: both the reference's
+/// client and ours send that) is stored as it came; any other is decoded and packed again.
+/// The checks are those of [`pack_records`]. A value that is not an array is refused.
+pub(crate) fn pack_raw_records(raw: &RawValue, max_size: usize) -> Result<Packed> {
+    let Some((count, head)) = raw.array_header() else {
+        return Err(Error::BadArg("puts() items must be a list".into()));
+    };
+    let bytes = raw.as_bytes();
+    let mut packed = Packed {
+        buf: Vec::with_capacity(bytes.len()),
+        ends: Vec::with_capacity(count),
+    };
+    let opts = Inspect {
+        python: true,
+        max_depth: MAX_RECORD_DEPTH,
+    };
+    let mut pos = head;
+    for indx in 0..count {
+        let found = inspect(bytes, pos, opts).map_err(|err| Error::NotMsgpackSafe {
+            indx,
+            mesg: match err {
+                RawError::NotPythonSafe(mesg) => mesg,
+                RawError::Codec(err) => err.to_string(),
+            },
+        })?;
+        let record = &bytes[pos..found.end];
+        if found.canonical {
+            packed.buf.extend_from_slice(record);
+        } else {
+            let valu = codec::decode(record).map_err(|err| Error::NotMsgpackSafe {
+                indx,
+                mesg: err.to_string(),
+            })?;
+            pack_checked(&valu, 0, &mut packed.buf)
+                .map_err(|mesg| Error::NotMsgpackSafe { indx, mesg })?;
+        }
+        let size = packed.buf.len() - packed.ends.last().copied().unwrap_or(0);
+        if size > max_size {
+            return Err(Error::NotMsgpackSafe {
+                indx,
+                mesg: format!("{size} bytes packed is larger than the limit of {max_size}"),
+            });
+        }
+        packed.ends.push(packed.buf.len());
+        pos = found.end;
+    }
+    Ok(packed)
+}
+
 /// Check `valu` and encode it at the end of `out`, in one walk (the checks cost little next
 /// to a second walk of every record). Refuse what the reference's unpacker (`raw=False,
 /// use_list=False, unicode_errors='surrogatepass'`) cannot decode: strings that are not UTF-8
@@ -88,7 +180,8 @@ fn pack_checked(valu: &Value, depth: usize, out: &mut Vec<u8>) -> std::result::R
             }
         }
         Value::String(text)
-            if text.as_str().is_none() && !is_surrogatepass_utf8(text.as_bytes()) =>
+            if text.as_str().is_none()
+                && !synapse_telepath::raw::is_surrogatepass_utf8(text.as_bytes()) =>
         {
             return Err("a string is not valid UTF-8".into());
         }
@@ -106,23 +199,6 @@ fn hashable(valu: &Value) -> bool {
         Value::Map(_) => false,
         Value::Array(items) => items.iter().all(hashable),
         _ => true,
-    }
-}
-
-/// UTF-8 in which UTF-8-encoded surrogates (`ED A0..BF xx`) are allowed, as Python's
-/// `surrogatepass` decoder accepts.
-fn is_surrogatepass_utf8(mut bytes: &[u8]) -> bool {
-    loop {
-        match std::str::from_utf8(bytes) {
-            Ok(_) => return true,
-            Err(err) => {
-                let at = err.valid_up_to();
-                match bytes.get(at..at + 3) {
-                    Some([0xed, 0xa0..=0xbf, 0x80..=0xbf]) => bytes = &bytes[at + 3..],
-                    _ => return false,
-                }
-            }
-        }
     }
 }
 
@@ -271,6 +347,87 @@ mod tests {
         }
     }
 
+    fn raw(items: &[Value]) -> RawValue {
+        RawValue::from_value(&Value::Array(items.to_vec())).unwrap()
+    }
+
+    #[test]
+    fn raw_records_are_stored_as_they_came() {
+        let items = vec![
+            Value::from(1),
+            Value::Map(vec![(Value::from("k"), Value::from("v"))]),
+            Value::Binary(vec![1, 2]),
+        ];
+        let packed = pack_raw_records(&raw(&items), 1 << 20).unwrap();
+        let want = pack_records(&items, 1 << 20).unwrap();
+        assert_eq!(
+            packed.iter().collect::<Vec<_>>(),
+            want.iter().collect::<Vec<_>>()
+        );
+
+        // Forms the reference's packer would not make are packed again: [1 as uint16,
+        // float32 1.5, an ext int that fits 64 bits, a str8 of one byte].
+        let bytes = b"\x94\xcd\x00\x01\xca\x3f\xc0\x00\x00\xd4\x00\x07\xd9\x01a".to_vec();
+        let packed = pack_raw_records(&RawValue::new(bytes).unwrap(), 1 << 20).unwrap();
+        let rows: Vec<&[u8]> = packed.iter().collect();
+        assert_eq!(
+            rows,
+            vec![
+                &b"\x01"[..],
+                b"\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00",
+                b"\x07",
+                b"\xa1a"
+            ]
+        );
+    }
+
+    #[test]
+    fn raw_records_refused_like_decoded_ones() {
+        // [0, {{}: 1}], [0, "\xff\xfe"], [0, {({},): 1}]
+        for bytes in [
+            &b"\x92\x00\x81\x80\x01"[..],
+            b"\x92\x00\xa2\xff\xfe",
+            b"\x92\x00\x81\x91\x80\x01",
+        ] {
+            let raw = RawValue::new(bytes.to_vec()).unwrap();
+            match pack_raw_records(&raw, 1 << 20) {
+                Err(Error::NotMsgpackSafe { indx: 1, .. }) => {}
+                other => panic!("{bytes:?}: {other:?}"),
+            }
+        }
+        let big = raw(&[Value::Nil, Value::Binary(vec![0; 100])]);
+        assert!(matches!(
+            pack_raw_records(&big, 50),
+            Err(Error::NotMsgpackSafe { indx: 1, .. })
+        ));
+        assert!(matches!(
+            pack_raw_records(&RawValue::from_value(&Value::from(5)).unwrap(), 50),
+            Err(Error::BadArg(_))
+        ));
+    }
+
+    #[test]
+    fn raw_items_arguments() {
+        // A raw str or bytes argument is decoded and handled as the reference does.
+        let items = Items::from_arg(
+            Some(RawValue::from_value(&Value::from("ab")).unwrap()),
+            Value::Nil,
+        )
+        .unwrap();
+        assert!(matches!(items, Items::Values(ref v) if v.len() == 2));
+        let items = Items::from_arg(Some(raw(&[Value::Nil])), Value::Nil).unwrap();
+        assert!(matches!(items, Items::Raw(_)));
+        assert_eq!(items.pack(100).unwrap().len(), 1);
+        assert!(
+            Items::from_arg(
+                Some(RawValue::from_value(&Value::from(5)).unwrap()),
+                Value::Nil
+            )
+            .is_err()
+        );
+        assert!(Items::from_arg(None, Value::from(5)).is_err());
+    }
+
     fn value_strategy() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Nil),
@@ -300,6 +457,13 @@ mod tests {
                 // NaN != NaN: compare the packed forms instead.
                 prop_assert_eq!(codec::encode(&back).unwrap(), codec::encode(item).unwrap());
             }
+        }
+
+        #[test]
+        fn raw_and_decoded_records_pack_the_same(items in prop::collection::vec(value_strategy(), 0..8)) {
+            let packed = pack_records(&items, 1 << 20).unwrap();
+            let from_raw = pack_raw_records(&raw(&items), 1 << 20).unwrap();
+            prop_assert_eq!(packed.iter().collect::<Vec<_>>(), from_raw.iter().collect::<Vec<_>>());
         }
     }
 }

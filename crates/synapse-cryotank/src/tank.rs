@@ -25,13 +25,13 @@ use futures::stream::{self, BoxStream, StreamExt};
 use rmpv::Value;
 use synapse_slab::codec::{int64en, int64un};
 use synapse_slab::{Db, DbOptions, DbStat, PutOptions, Scan, Slab, SlabOptions, Txn};
-use synapse_telepath::codec;
+use synapse_telepath::{RawValue, codec};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
-use crate::record::{Packed, pack_records};
+use crate::record::{Items, Packed};
 
 /// Records per metrics row (the reference's `puts` chunk size).
 pub const PUTS_CHUNK: usize = 1000;
@@ -345,16 +345,30 @@ impl Tank {
     /// Append records; returns how many were added (the reference's `puts`). Returns once
     /// they are committed. Every record is checked first: if one cannot be stored, nothing is.
     pub async fn puts(&self, items: Vec<Value>) -> Result<u64> {
+        self.puts_items(Items::Values(items)).await
+    }
+
+    /// [`Tank::puts`] of records given as a msgpack array (e.g. the raw argument of a
+    /// telepath call): records in the reference packer's form are stored as they are,
+    /// without being decoded. A value that is not an array is refused.
+    pub async fn puts_raw(&self, items: RawValue) -> Result<u64> {
+        if items.array_header().is_none() {
+            return Err(Error::BadArg("puts() items must be a list".into()));
+        }
+        self.puts_items(Items::Raw(items)).await
+    }
+
+    pub(crate) async fn puts_items(&self, items: Items) -> Result<u64> {
         self.check_open()?;
         let max = self.inner.max_record;
-        if items.len() > 4 * PUTS_CHUNK {
+        if items.weight() > 4 * PUTS_CHUNK {
             // Big batches are packed (and freed) off the async runtime.
-            let packed = tokio::task::spawn_blocking(move || pack_records(&items, max))
+            let packed = tokio::task::spawn_blocking(move || items.pack(max))
                 .await
                 .map_err(|_| Error::Slab(synapse_slab::Error::Panicked))??;
             return self.puts_packed(packed).await;
         }
-        let packed = pack_records(&items, max)?;
+        let packed = items.pack(max)?;
         // Free the records while the slab thread writes: `join` polls the write first, which
         // hands it to the slab thread.
         let (res, ()) = futures::join!(self.puts_packed(packed), async move { drop(items) });

@@ -6,6 +6,10 @@
 //! bench_telepath client URL --impl NAME [--quick]   Rust client -> any server
 //! ```
 //!
+//! The server runs on tokio's multi-thread runtime; the client on a `current_thread` runtime
+//! (`--client-rt multi` for the multi-thread one), which is what a latency-bound client
+//! should use: each reply wakes the one thread waiting for it.
+//!
 //! Each metric prints one JSON line: `{"metric", "impl", "unit", "value", "params"}`. The
 //! server shares a `BenchApi` with `echo(x)` and the generator `genr(n)`, as
 //! `bench/telepath_server.py` does for the reference.
@@ -72,93 +76,135 @@ async fn run_client(url: &str, imp: &str, quick: bool) -> Result<(), synapse_tel
         proxy.call("echo", vec![Value::from(1)], vec![]).await?;
     }
 
+    // `BENCH_ONLY=call.seq,...`: run only these metrics (for profiling).
+    let only = std::env::var("BENCH_ONLY").ok();
+    let want = |metric: &str| {
+        only.as_deref()
+            .is_none_or(|only| only.split(',').any(|m| m == metric))
+    };
+
     let n = if quick { 5_000 } else { 20_000 };
     let mut runs = Vec::new();
-    for _ in 0..reps {
-        let start = Instant::now();
-        for _ in 0..n {
-            proxy.call("echo", vec![Value::from(1)], vec![]).await?;
+    if want("call.seq") {
+        for _ in 0..reps {
+            let start = Instant::now();
+            for _ in 0..n {
+                proxy.call("echo", vec![Value::from(1)], vec![]).await?;
+            }
+            runs.push(n as f64 / start.elapsed().as_secs_f64());
         }
-        runs.push(n as f64 / start.elapsed().as_secs_f64());
+        emit(
+            "call.seq",
+            imp,
+            "calls/s",
+            median(runs),
+            serde_json::json!({"n": n, "method": "echo(1)", "reps": reps}),
+        );
     }
-    emit(
-        "call.seq",
-        imp,
-        "calls/s",
-        median(runs),
-        serde_json::json!({"n": n, "method": "echo(1)", "reps": reps}),
-    );
 
     let tasks = 64;
     let n = if quick { 32_000 } else { 128_000 };
     let mut runs = Vec::new();
-    for _ in 0..reps {
-        let start = Instant::now();
-        let workers = (0..tasks).map(|_| {
-            let proxy = proxy.clone();
-            tokio::spawn(async move {
-                for _ in 0..n / tasks {
-                    proxy.call("echo", vec![Value::from(1)], vec![]).await?;
-                }
-                Ok::<(), synapse_telepath::Error>(())
-            })
-        });
-        for res in futures::future::join_all(workers).await {
-            res.map_err(|err| synapse_telepath::Error::Io(std::io::Error::other(err)))??;
+    if want("call.conc64") {
+        for _ in 0..reps {
+            let start = Instant::now();
+            let workers = (0..tasks).map(|_| {
+                let proxy = proxy.clone();
+                tokio::spawn(async move {
+                    for _ in 0..n / tasks {
+                        proxy.call("echo", vec![Value::from(1)], vec![]).await?;
+                    }
+                    Ok::<(), synapse_telepath::Error>(())
+                })
+            });
+            for res in futures::future::join_all(workers).await {
+                res.map_err(|err| synapse_telepath::Error::Io(std::io::Error::other(err)))??;
+            }
+            runs.push(n as f64 / start.elapsed().as_secs_f64());
         }
-        runs.push(n as f64 / start.elapsed().as_secs_f64());
+        emit(
+            "call.conc64",
+            imp,
+            "calls/s",
+            median(runs),
+            serde_json::json!({"n": n, "tasks": tasks, "method": "echo(1)", "reps": reps}),
+        );
     }
-    emit(
-        "call.conc64",
-        imp,
-        "calls/s",
-        median(runs),
-        serde_json::json!({"n": n, "tasks": tasks, "method": "echo(1)", "reps": reps}),
-    );
 
     let n: u64 = if quick { 200_000 } else { 2_000_000 };
     let mut runs = Vec::new();
-    for _ in 0..reps {
-        let start = Instant::now();
-        let mut stream = proxy.stream("genr", vec![Value::from(n)], vec![]).await?;
-        let mut count = 0u64;
-        while let Some(item) = stream.next().await {
-            item?;
-            count += 1;
+    if want("genr.items") {
+        for _ in 0..reps {
+            let start = Instant::now();
+            let mut stream = proxy.stream("genr", vec![Value::from(n)], vec![]).await?;
+            let mut count = 0u64;
+            while let Some(item) = stream.next().await {
+                item?;
+                count += 1;
+            }
+            assert_eq!(count, n);
+            runs.push(n as f64 / start.elapsed().as_secs_f64());
         }
-        assert_eq!(count, n);
-        runs.push(n as f64 / start.elapsed().as_secs_f64());
+        emit(
+            "genr.items",
+            imp,
+            "items/s",
+            median(runs),
+            serde_json::json!({"n": n, "item": "int", "reps": reps}),
+        );
     }
-    emit(
-        "genr.items",
-        imp,
-        "items/s",
-        median(runs),
-        serde_json::json!({"n": n, "item": "int", "reps": reps}),
-    );
 
     let size = 1 << 20;
     let n = if quick { 50 } else { 300 };
     let payload = Value::from(vec![0x5au8; size]);
     let mut runs = Vec::new();
-    for _ in 0..reps {
-        let start = Instant::now();
-        for _ in 0..n {
-            let back = proxy.call("echo", vec![payload.clone()], vec![]).await?;
-            assert_eq!(back.as_slice().map(<[u8]>::len), Some(size));
+    if want("payload.1mib") {
+        for _ in 0..reps {
+            let start = Instant::now();
+            for _ in 0..n {
+                let back = proxy.call("echo", vec![payload.clone()], vec![]).await?;
+                assert_eq!(back.as_slice().map(<[u8]>::len), Some(size));
+            }
+            let moved = (2 * n * size) as f64;
+            runs.push(moved / 1e6 / start.elapsed().as_secs_f64());
         }
-        let moved = (2 * n * size) as f64;
-        runs.push(moved / 1e6 / start.elapsed().as_secs_f64());
+        emit(
+            "payload.1mib",
+            imp,
+            "MB/s",
+            median(runs),
+            serde_json::json!({"n": n, "size": size, "method": "echo(bytes), bytes sent + received", "reps": reps}),
+        );
     }
-    emit(
-        "payload.1mib",
-        imp,
-        "MB/s",
-        median(runs),
-        serde_json::json!({"n": n, "size": size, "method": "echo(bytes), bytes sent + received", "reps": reps}),
-    );
     proxy.fini().await;
     Ok(())
+}
+
+/// The client's runtime: `current_thread` by default (what a latency-bound client should
+/// use: a call's reply wakes the calling thread directly, with no second worker to wake and
+/// hand the task to), or the multi-thread one with `--client-rt multi`.
+fn client_runtime(args: &[String]) -> std::io::Result<tokio::runtime::Runtime> {
+    let multi = args
+        .iter()
+        .position(|arg| arg == "--client-rt")
+        .and_then(|idx| args.get(idx + 1))
+        .is_some_and(|rt| rt == "multi");
+    if multi {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+}
+
+/// The server's runtime: the multi-thread one, as a server uses.
+fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -169,11 +215,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(|arg| arg == "--impl")
         .and_then(|idx| args.get(idx + 1))
         .cloned();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     match args.first().map(String::as_str) {
-        Some("serve") => rt.block_on(async {
+        Some("serve") => server_runtime()?.block_on(async {
             let (daemon, url) = serve().await?;
             println!("{}", serde_json::json!({ "url": url }));
             // Serve until stdin closes.
@@ -188,17 +231,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("client") => {
             let url = args.get(1).ok_or("client needs a URL")?.clone();
             let imp = imp.unwrap_or_else(|| "rust-client".to_owned());
-            rt.block_on(async {
+            client_runtime(&args)?.block_on(async {
                 run_client(&url, &imp, quick).await?;
                 Ok(())
             })
         }
-        _ => rt.block_on(async {
-            let (daemon, url) = serve().await?;
+        _ => {
+            // The server on its own runtime (its worker threads), the client on its own, as
+            // two processes would be.
+            let server_rt = server_runtime()?;
+            let (daemon, url) = server_rt.block_on(serve())?;
             let imp = imp.unwrap_or_else(|| "rust".to_owned());
-            run_client(&url, &imp, quick).await?;
-            tokio::time::timeout(Duration::from_secs(10), daemon.fini()).await?;
+            client_runtime(&args)?.block_on(run_client(&url, &imp, quick))?;
+            server_rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), daemon.fini()).await
+            })?;
             Ok(())
-        }),
+        }
     }
 }

@@ -626,6 +626,26 @@ fn negative_bit_length(digits: &[u8]) -> usize {
     }
 }
 
+/// A whole message as [`FrameDecoder::next_frame_with`] hands it over.
+#[derive(Debug)]
+pub enum Frame<'a> {
+    /// The message's bytes (one complete msgpack value, checked only for its framing).
+    Bytes(&'a [u8]),
+    /// The message, decoded (when some of its large bins were received into buffers of
+    /// their own, so that its bytes are not in one piece).
+    Decoded(Value),
+}
+
+impl Frame<'_> {
+    /// The message, decoded.
+    pub fn decode(self) -> Result<Value, CodecError> {
+        match self {
+            Frame::Bytes(bytes) => decode(bytes),
+            Frame::Decoded(value) => Ok(value),
+        }
+    }
+}
+
 /// Cuts whole msgpack values out of a byte stream (telepath has no other framing).
 ///
 /// Feed bytes with [`FrameDecoder::feed`] (or read straight into [`FrameDecoder::read_buf`]),
@@ -808,6 +828,17 @@ impl FrameDecoder {
 
     /// The next whole message, `None` if more bytes are needed.
     pub fn next_message(&mut self) -> Result<Option<Value>, CodecError> {
+        self.next_frame_with(|frame: Frame<'_>| frame.decode())
+    }
+
+    /// The next whole message as `parse` makes it from the message's bytes (one complete
+    /// msgpack value, not yet checked beyond its framing; or the decoded message when large
+    /// bins of it were detached, see [`Frame`]), `None` if more bytes are needed.
+    /// An error from `parse` poisons the decoder, as a decoding error does.
+    pub fn next_frame_with<T, F>(&mut self, parse: F) -> Result<Option<T>, CodecError>
+    where
+        F: FnOnce(Frame<'_>) -> Result<T, CodecError>,
+    {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
@@ -815,18 +846,25 @@ impl FrameDecoder {
             Ok(Step::More) => Ok(None),
             Ok(Step::Done(len)) => {
                 let frame = &self.buf[self.start..self.start + len];
-                let mut reader = Reader {
-                    bytes: frame,
-                    pos: 0,
-                    detached: std::mem::take(&mut self.detached),
-                    next_detached: 0,
+                let res = if self.detached.is_empty() {
+                    parse(Frame::Bytes(frame))
+                } else {
+                    let mut reader = Reader {
+                        bytes: frame,
+                        pos: 0,
+                        detached: std::mem::take(&mut self.detached),
+                        next_detached: 0,
+                    };
+                    reader
+                        .value()
+                        .and_then(|value| {
+                            if reader.pos != frame.len() {
+                                return Err(CodecError::Trailing(frame.len() - reader.pos));
+                            }
+                            Ok(value)
+                        })
+                        .and_then(|value| parse(Frame::Decoded(value)))
                 };
-                let res = reader.value().and_then(|value| {
-                    if reader.pos != frame.len() {
-                        return Err(CodecError::Trailing(frame.len() - reader.pos));
-                    }
-                    Ok(value)
-                });
                 self.start += len;
                 self.scan = Scan::default();
                 match res {

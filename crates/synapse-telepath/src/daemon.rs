@@ -20,11 +20,12 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
-use crate::codec::{CodecError, DEFAULT_MAX_MESSAGE, FrameDecoder, Spliced, encode_into};
+use crate::codec::{CodecError, DEFAULT_MAX_MESSAGE, Frame, FrameDecoder, Spliced, encode_into};
 use crate::error::{Error, RemoteError, retn_err, retn_ok};
 use crate::genr::ValueStream;
-use crate::link::{BoxIo, read_mesg, tune_tcp, write_spliced};
+use crate::link::{BoxIo, read_frame_with, tune_tcp, write_spliced};
 use crate::msg::{self, Incoming, Todo, item_name, mesg, televers};
+use crate::raw::{RawValue, peek_t2_init};
 use crate::session::{Family, Identity, LinkInfo, PeerInfo, Session, UnixCred};
 use crate::share::{Call, CallCtx, Reply, Share};
 use crate::tls::{CertDir, subject_cn};
@@ -488,6 +489,22 @@ fn admit(inner: &DaemonInner) -> Option<OwnedSemaphorePermit> {
     }
 }
 
+/// A message received on a link (see [`LinkCtx::parse_frame`]).
+enum Inbound {
+    /// A decoded message.
+    Mesg(Value),
+    /// A `t2:init` call, its object found.
+    Call(Box<ReadyCall>),
+}
+
+/// A `t2:init` read straight into a call.
+struct ReadyCall {
+    sess: Session,
+    item: Arc<dyn Share>,
+    todo: Todo,
+    raw: Option<RawValue>,
+}
+
 struct LinkWriter {
     io: WriteHalf<BoxIo>,
     out: Spliced,
@@ -548,7 +565,51 @@ impl LinkCtx {
         lock(&self.sessions).last().cloned()
     }
 
-    async fn handle(self: &Arc<Self>, mesg: Value) -> Result<(), Error> {
+    /// Make a message from its bytes. A well-formed `t2:init` for an object and method that
+    /// exist is read straight into a call (with the argument the method takes raw, if any,
+    /// kept as bytes: [`Share::raw_param`]); anything else is decoded and handled the
+    /// ordinary way.
+    fn parse_frame(&self, frame: Frame<'_>) -> Result<Inbound, CodecError> {
+        let frame = match frame {
+            Frame::Bytes(frame) => frame,
+            Frame::Decoded(value) => return Ok(Inbound::Mesg(value)),
+        };
+        if let Some(head) = peek_t2_init(frame)
+            && !head.meth.is_empty()
+            && !head.meth.starts_with('_')
+            && let Some(sess) = head
+                .sess
+                .and_then(|iden| lock(&self.daemon.sessions).get(iden).cloned())
+            && let Some(item) = match &head.name {
+                Value::Nil => sess.get_item(None),
+                Value::String(text) => text.as_str().and_then(|iden| sess.get_item(Some(iden))),
+                _ => None,
+            }
+        {
+            let (todo, raw) = head.todo(frame, item.raw_param(head.meth))?;
+            return Ok(Inbound::Call(Box::new(ReadyCall {
+                sess,
+                item,
+                todo,
+                raw,
+            })));
+        }
+        Ok(Inbound::Mesg(crate::codec::decode(frame)?))
+    }
+
+    async fn handle(self: &Arc<Self>, inbound: Inbound) -> Result<(), Error> {
+        let mesg = match inbound {
+            Inbound::Mesg(mesg) => mesg,
+            Inbound::Call(call) => {
+                let ReadyCall {
+                    sess,
+                    item,
+                    todo,
+                    raw,
+                } = *call;
+                return self.run_t2(sess, item, todo, raw).await;
+            }
+        };
         match Incoming::parse(mesg) {
             Incoming::TeleSyn(info) => self.on_tele_syn(info).await,
             Incoming::T2Init(info) => self.on_t2_init(info).await,
@@ -706,6 +767,17 @@ impl LinkCtx {
             Ok(found) => found,
             Err(err) => return self.t2_fini_err(&err).await,
         };
+        self.run_t2(sess, item, todo, None).await
+    }
+
+    /// Run a `t2:init` call and send its reply.
+    async fn run_t2(
+        self: &Arc<Self>,
+        sess: Session,
+        item: Arc<dyn Share>,
+        todo: Todo,
+        raw: Option<RawValue>,
+    ) -> Result<(), Error> {
         let span = tracing::debug_span!("t2", meth = %todo.meth, sess = %sess.iden());
         async move {
             tracing::debug!("call");
@@ -714,7 +786,10 @@ impl LinkCtx {
                 Some(Arc::clone(&self.info)),
                 self.base.token().child_token(),
             );
-            let call = Call::new(todo.meth, todo.args, todo.kwargs, ctx);
+            let mut call = Call::new(todo.meth, todo.args, todo.kwargs, ctx);
+            if let Some(raw) = raw {
+                call = call.with_raw(raw);
+            }
             match item.call(call).await {
                 Err(err) => self.t2_fini_err(&err).await,
                 Ok(Reply::Value(value)) => {
@@ -1024,7 +1099,8 @@ async fn serve_link(
 async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>) {
     let token = ctx.base.token();
     let mut dec = FrameDecoder::new(ctx.daemon.conf.max_message);
-    let mut pending: Option<Value> = None;
+    let mut pending: Option<Inbound> = None;
+    let parse = |frame: Frame<'_>| ctx.parse_frame(frame);
     tracing::debug!("link open");
     loop {
         let mesg = match pending.take() {
@@ -1032,7 +1108,7 @@ async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>) {
             None => tokio::select! {
                 biased;
                 () = token.cancelled() => break,
-                res = read_mesg(&mut rd, &mut dec) => match res {
+                res = read_frame_with(&mut rd, &mut dec, parse) => match res {
                     Ok(Some(mesg)) => mesg,
                     Ok(None) => break,
                     Err(err) => {
@@ -1059,7 +1135,7 @@ async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>) {
                     closed = true;
                     break;
                 }
-                res = read_mesg(&mut rd, &mut dec), if pending.is_none() => match res {
+                res = read_frame_with(&mut rd, &mut dec, parse), if pending.is_none() => match res {
                     Ok(Some(mesg)) => pending = Some(mesg),
                     Ok(None) => {
                         tracing::debug!("peer closed the link during a call: cancelling it");

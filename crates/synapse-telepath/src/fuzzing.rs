@@ -72,9 +72,26 @@ fn roundtrip(value: &Value) {
 /// The message parsers on every value decoded from `data`: `[type, info]` splitting, todos,
 /// result envelopes and remote errors.
 pub fn messages(data: &[u8]) {
+    raw_values(data);
     let mut rest = data;
     while let Ok((value, used)) = decode_prefix(rest) {
+        let frame = &rest[..used];
         rest = &rest[used..];
+        // A `t2:init` read without decoding its arguments gives the same todo as decoding.
+        if let Some(head) = crate::raw::peek_t2_init(frame)
+            && let Ok((todo, _)) = head.todo(frame, None)
+        {
+            let info = value
+                .as_array()
+                .and_then(|items| items.get(1))
+                .and_then(|info| info.get_key("todo"))
+                .cloned();
+            let decoded = info.map(Todo::from_value);
+            assert!(
+                matches!(&decoded, Some(Ok(again)) if encode(&again.to_value()) == encode(&todo.to_value())),
+                "peek_t2_init disagrees with the decoder"
+            );
+        }
         let _ = RemoteError::from_value(value.clone());
         let _ = parse_retn(value.clone());
         let Some((_kind, mut info)) = split_mesg(value) else {
@@ -97,4 +114,34 @@ pub fn messages(data: &[u8]) {
             break;
         }
     }
+}
+
+/// [`crate::raw::inspect`] on `data`: it must agree with the decoder on where the first value
+/// ends (or that there is none), and a canonical value must re-encode to the same bytes.
+pub fn raw_values(data: &[u8]) {
+    use crate::raw::{Inspect, inspect};
+    let found = inspect(data, 0, Inspect::default());
+    match decode_prefix(data) {
+        Ok((value, used)) => {
+            let Ok(found) = found else {
+                panic!("inspect refuses a value the decoder accepts");
+            };
+            assert_eq!(
+                found.end, used,
+                "inspect and the decoder disagree on the end"
+            );
+            if found.canonical {
+                assert_eq!(encode(&value).ok().as_deref(), Some(&data[..used]));
+            }
+        }
+        Err(_) => assert!(
+            found.is_err(),
+            "inspect accepts a value the decoder refuses"
+        ),
+    }
+    let python = Inspect {
+        python: true,
+        ..Inspect::default()
+    };
+    let _ = inspect(data, 0, python);
 }

@@ -20,6 +20,20 @@
 //!   travels on the wire, converted in one place ([`RemoteError::to_value`],
 //!   [`RemoteError::from_value`], [`retn`], [`parse_retn`]).
 //!
+//! * **Raw arguments**: a method can take one argument as its msgpack bytes
+//!   ([`Methods::raw_param`] / [`Share::raw_param`], then [`Call::take_raw`]): the daemon
+//!   checks those bytes ([`raw::inspect`]) but builds no [`Value`] tree, so a service that
+//!   stores msgpack (a Cryotank's `puts`) keeps the bytes as they came.
+//!
+//! # Runtimes
+//!
+//! A server should run on tokio's multi-thread runtime. A latency-bound client (sequential
+//! calls, one stream at a time) is fastest on a `current_thread` runtime
+//! (`#[tokio::main(flavor = "current_thread")]`): a call then costs the client one send,
+//! one wait and one receive, and the reply wakes the very thread that waits for it; on the
+//! multi-thread runtime a reply often wakes a second worker first (about twice the context
+//! switches per call). Clients with many concurrent calls can use either.
+//!
 //! # Example
 //!
 //! ```
@@ -138,6 +152,7 @@ mod genr;
 mod link;
 mod msg;
 mod proxy;
+pub mod raw;
 mod session;
 mod share;
 mod tls;
@@ -155,6 +170,7 @@ pub use crate::error::{Error, RemoteError, parse_retn, retn, retn_err, retn_ok};
 pub use crate::genr::{Emit, ValueStream, Yielder, genr};
 pub use crate::msg::{TELEVERS, Todo, mesg, split_mesg, televers};
 pub use crate::proxy::{Kwargs, Proxy, ProxyOptions, RemoteStream, Response, ShareProxy, openurl};
+pub use crate::raw::{RawParam, RawValue};
 pub use crate::session::{Family, Identity, LinkInfo, PeerInfo, Session, UnixCred};
 pub use crate::share::{Call, CallCtx, Methods, Params, Reply, SYN_VERSION, Share, ShareInfo};
 pub use crate::tls::{CertDir, ClientTls, subject_cn};

@@ -27,8 +27,21 @@ pub(crate) async fn read_mesg<R>(io: &mut R, dec: &mut FrameDecoder) -> Result<O
 where
     R: AsyncRead + Unpin + ?Sized,
 {
+    read_frame_with(io, dec, |frame: crate::codec::Frame<'_>| frame.decode()).await
+}
+
+/// [`read_mesg`] with the message made by `parse` from its bytes.
+pub(crate) async fn read_frame_with<R, T, F>(
+    io: &mut R,
+    dec: &mut FrameDecoder,
+    mut parse: F,
+) -> Result<Option<T>, Error>
+where
+    R: AsyncRead + Unpin + ?Sized,
+    F: FnMut(crate::codec::Frame<'_>) -> Result<T, crate::codec::CodecError>,
+{
     loop {
-        if let Some(value) = dec.next_message()? {
+        if let Some(value) = dec.next_frame_with(&mut parse)? {
             return Ok(Some(value));
         }
         let target = dec.read_target();
@@ -250,17 +263,11 @@ impl Conn {
         res
     }
 
-    /// The next message, `None` when the peer closed the link.
-    pub(crate) async fn recv(&mut self) -> Result<Option<Value>, Error> {
-        read_mesg(&mut self.io, &mut self.dec)
+    /// The next reply (see [`crate::msg::ReplyMesg`]); a closed link is an error.
+    pub(crate) async fn recv_reply(&mut self) -> Result<crate::msg::ReplyMesg, Error> {
+        read_frame_with(&mut self.io, &mut self.dec, crate::msg::parse_reply)
             .await
-            .map_err(link_err)
-    }
-
-    /// The next message; a closed link is an error.
-    pub(crate) async fn recv_some(&mut self) -> Result<Value, Error> {
-        self.recv()
-            .await?
+            .map_err(link_err)?
             .ok_or_else(|| Error::LinkShutDown("Remote peer disconnected".to_owned()))
     }
 }

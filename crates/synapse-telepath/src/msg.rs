@@ -212,6 +212,32 @@ pub(crate) fn write_t2_yield_end(out: &mut Vec<u8>) {
     out.push(0xc0);
 }
 
+/// A message as a client reads it: the two common successes (a call's value, a stream's
+/// item) come without building the message around the value.
+pub(crate) enum ReplyMesg {
+    /// `t2:fini {retn: [true, value]}`.
+    FiniOk(Value),
+    /// `t2:yield {retn: [true, value]}`.
+    YieldOk(Value),
+    /// Any other message.
+    Other(Value),
+}
+
+/// Parse one message received by a client (see [`ReplyMesg`]).
+pub(crate) fn parse_reply(frame: crate::codec::Frame<'_>) -> Result<ReplyMesg, CodecError> {
+    let frame = match frame {
+        crate::codec::Frame::Bytes(frame) => frame,
+        crate::codec::Frame::Decoded(value) => return Ok(ReplyMesg::Other(value)),
+    };
+    if let Some(rest) = frame.strip_prefix(T2_YIELD_OK) {
+        return Ok(ReplyMesg::YieldOk(crate::codec::decode(rest)?));
+    }
+    if let Some(rest) = frame.strip_prefix(T2_FINI_OK) {
+        return Ok(ReplyMesg::FiniOk(crate::codec::decode(rest)?));
+    }
+    Ok(ReplyMesg::Other(crate::codec::decode(frame)?))
+}
+
 /// `["t2:init", {"todo": [meth, args, kwargs], "name": name, "sess": sess}]`. The payloads of
 /// large bins are moved out of the arguments into `out` (sent without a copy).
 pub(crate) fn write_t2_init(

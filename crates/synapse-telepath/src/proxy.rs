@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::codec::{DEFAULT_MAX_MESSAGE, FrameDecoder, encode};
 use crate::error::{Error, parse_retn};
 use crate::link::{BoxIo, Conn, Target, read_mesg, write_bytes};
-use crate::msg::{self, mesg, split_mesg, televers};
+use crate::msg::{self, ReplyMesg, mesg, split_mesg, televers};
 use crate::tls::CertDir;
 use crate::url::UrlInfo;
 use crate::value::{ValueExt, vmap};
@@ -435,7 +435,18 @@ impl Proxy {
             // Free the arguments while the server works (a batch of records is thousands of
             // allocations).
             drop((args, kwargs));
-            let first = conn.recv_some().await?;
+            let first = match conn.recv_reply().await? {
+                ReplyMesg::FiniOk(value) => {
+                    self.put_conn(conn);
+                    return Ok(Response::Value(value));
+                }
+                ReplyMesg::YieldOk(_) => {
+                    return Err(Error::BadMesgFormat(
+                        "Telepath protocol violation: unexpected message type: t2:yield".into(),
+                    ));
+                }
+                ReplyMesg::Other(first) => first,
+            };
             let Some((kind, mut info)) = split_mesg(first) else {
                 return Err(Error::BadMesgFormat("reply is not a message".into()));
             };
@@ -578,8 +589,15 @@ impl RemoteStream {
         let state = Some((proxy, conn));
         let inner = futures::stream::unfold(state, |state| async move {
             let (proxy, mut conn) = state?;
-            let mesg = match conn.recv_some().await {
-                Ok(mesg) => mesg,
+            let mesg = match conn.recv_reply().await {
+                Ok(ReplyMesg::YieldOk(value)) => return Some((Ok(value), Some((proxy, conn)))),
+                Ok(ReplyMesg::FiniOk(_)) => {
+                    let err = Error::BadMesgFormat(
+                        "Telepath protocol violation:  unexpected message received".into(),
+                    );
+                    return Some((Err(err), None));
+                }
+                Ok(ReplyMesg::Other(mesg)) => mesg,
                 Err(err) => return Some((Err(err), None)),
             };
             let Some((kind, mut info)) = split_mesg(mesg) else {

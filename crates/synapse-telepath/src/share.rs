@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::RemoteError;
 use crate::genr::ValueStream;
+use crate::raw::{RawParam, RawValue};
 use crate::session::{Identity, LinkInfo, Session};
 use crate::value::{FromValue, py_type_name};
 
@@ -67,6 +68,13 @@ pub trait Share: Send + Sync + 'static {
     /// reference's `Share.typename`, e.g. `"upload"`).
     fn typename(&self) -> &str {
         "share"
+    }
+
+    /// The parameter of method `meth` that the object wants raw, if any: the daemon then
+    /// hands that argument over as msgpack bytes ([`Call::take_raw`]) instead of decoding
+    /// it, and leaves `None` in its place among the arguments. The default: none.
+    fn raw_param(&self, _meth: &str) -> Option<RawParam> {
+        None
     }
 
     /// Tear the object down: called once when its session ends or the client sends
@@ -214,6 +222,7 @@ pub struct Call {
     /// Who is calling.
     pub ctx: CallCtx,
     class: Arc<str>,
+    raw: Option<RawValue>,
 }
 
 impl Call {
@@ -230,7 +239,22 @@ impl Call {
             kwargs,
             ctx,
             class: Arc::from("Share"),
+            raw: None,
         }
+    }
+
+    /// The call with its raw argument (see [`Share::raw_param`]); the argument's own slot
+    /// should hold `None`.
+    pub fn with_raw(mut self, raw: RawValue) -> Self {
+        self.raw = Some(raw);
+        self
+    }
+
+    /// The raw argument, if the daemon gave one (see [`Share::raw_param`]). Without it (an
+    /// in-process call, or the argument was not passed), the argument is among the others as
+    /// a decoded value.
+    pub fn take_raw(&mut self) -> Option<RawValue> {
+        self.raw.take()
     }
 
     /// The class that defined the called method (set by the object before dispatch; used in
@@ -471,6 +495,8 @@ pub struct Methods<T> {
     info: ShareInfo,
     /// Method name → (handler, the class that defined it, for argument errors).
     table: HashMap<String, (Handler<T>, Arc<str>)>,
+    /// Method name → the parameter it takes raw.
+    raw: HashMap<String, RawParam>,
     on_fini: Option<FiniHook<T>>,
     typename: String,
     value: OnceLock<Value>,
@@ -492,6 +518,7 @@ impl<T: Send + Sync + 'static> Methods<T> {
                 commit: String::new(),
             },
             table: HashMap::new(),
+            raw: HashMap::new(),
             on_fini: None,
             typename: "share".to_owned(),
             value: OnceLock::new(),
@@ -531,6 +558,18 @@ impl<T: Send + Sync + 'static> Methods<T> {
             (Arc::new(move |this, call| func(this, call).boxed()), owner),
         );
         self
+    }
+
+    /// Have method `meth` take its parameter `name` (at position `index`) raw: see
+    /// [`Share::raw_param`] and [`Call::take_raw`].
+    pub fn raw_param(mut self, meth: &str, index: usize, name: &'static str) -> Self {
+        self.raw.insert(meth.to_owned(), RawParam { index, name });
+        self
+    }
+
+    /// The parameter `meth` takes raw, if any.
+    pub fn raw_param_of(&self, meth: &str) -> Option<RawParam> {
+        self.raw.get(meth).copied()
     }
 
     /// Add a method returning one value.
@@ -589,6 +628,10 @@ impl<T: Send + Sync + 'static> Methods<T> {
                 Arc::new(move |this: Arc<T>, call| handler(project(&this), call));
             self.table
                 .insert(name.clone(), (wrapped, Arc::clone(owner)));
+            match base.raw.get(name) {
+                Some(param) => self.raw.insert(name.clone(), *param),
+                None => self.raw.remove(name),
+            };
         }
         self
     }
@@ -653,6 +696,10 @@ impl<T: Send + Sync + 'static> Share for Bound<T> {
 
     fn typename(&self) -> &str {
         &self.methods.typename
+    }
+
+    fn raw_param(&self, meth: &str) -> Option<RawParam> {
+        self.methods.raw_param_of(meth)
     }
 
     fn fini(&self) -> BoxFuture<'static, ()> {

@@ -622,3 +622,131 @@ fn environment_variables_use_the_references_prefix() {
     let conf = synapse_cell::launch_config::<synapse_cryotank::CryoCell>(&opts, env).unwrap();
     assert_eq!(conf.get_str("auth:passwd"), Some("envsecret"));
 }
+
+/// Send one message on a raw TCP link and read the reply.
+async fn raw_exchange(
+    io: &mut tokio::net::TcpStream,
+    dec: &mut synapse_telepath::FrameDecoder,
+    bytes: &[u8],
+) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    io.write_all(bytes).await.unwrap();
+    loop {
+        if let Some(mesg) = dec.next_message().unwrap() {
+            return mesg;
+        }
+        let mut buf = vec![0; 65536];
+        let got = io.read(&mut buf).await.unwrap();
+        assert!(got > 0, "server closed the link");
+        dec.feed(&buf[..got]);
+    }
+}
+
+#[tokio::test]
+async fn records_sent_as_bytes_are_stored_in_the_references_form() {
+    use synapse_telepath::codec::encode;
+    let dir = tempfile::tempdir().unwrap();
+    let cryo = Cryo::open(&dir.path().join("cryo")).await;
+    let client = cryo.root().await;
+    client.init("raw", None).await.unwrap();
+
+    // A client whose packer is not the reference's: its own handshake, then a puts whose
+    // records are [1 as uint16, 1.5 as float32, 7 as an ext int, "a" as str8, {"k": [1]}].
+    let mut io = tokio::net::TcpStream::connect(("127.0.0.1", cryo.port))
+        .await
+        .unwrap();
+    let mut dec = synapse_telepath::FrameDecoder::default();
+    let auth = Value::Array(vec![
+        "root".into(),
+        Value::Map(vec![("passwd".into(), "secret".into())]),
+    ]);
+    let syn = Value::Array(vec![
+        "tele:syn".into(),
+        Value::Map(vec![
+            ("auth".into(), auth),
+            ("vers".into(), Value::Array(vec![3.into(), 0.into()])),
+            ("name".into(), "*".into()),
+        ]),
+    ]);
+    let reply = raw_exchange(&mut io, &mut dec, &encode(&syn).unwrap()).await;
+    let sess = get(&reply[1], "sess").as_str().unwrap().to_owned();
+    let records: &[u8] =
+        b"\x95\xcd\x00\x01\xca\x3f\xc0\x00\x00\xd4\x00\x07\xd9\x01a\x81\xa1k\x91\x01";
+    let mut init = encode(&Value::Array(vec![
+        "t2:init".into(),
+        Value::Map(vec![(
+            "todo".into(),
+            Value::Array(vec![
+                "puts".into(),
+                Value::Array(vec!["raw".into(), Value::Nil]),
+                Value::Map(vec![]),
+            ]),
+        )]),
+    ]))
+    .unwrap();
+    // Splice the records in place of the nil argument, then add the name and session.
+    let at = init.iter().rposition(|b| *b == 0xc0).unwrap();
+    init.splice(at..=at, records.iter().copied());
+    let header = init.iter().position(|b| *b == 0x81).unwrap();
+    init[header] = 0x83;
+    init.extend(encode(&"name".into()).unwrap());
+    init.push(0xc0);
+    init.extend(encode(&"sess".into()).unwrap());
+    init.extend(encode(&Value::from(sess.as_str())).unwrap());
+    let reply = raw_exchange(&mut io, &mut dec, &init).await;
+    assert_eq!(reply[0].as_str(), Some("t2:fini"), "{reply}");
+    assert_eq!(
+        get(&reply[1], "retn"),
+        &Value::Array(vec![true.into(), 5.into()])
+    );
+
+    // Stored as the reference's packer makes them; read back as the values they are.
+    let want = [
+        Value::from(1),
+        Value::F64(1.5),
+        Value::from(7),
+        Value::from("a"),
+        Value::Map(vec![("k".into(), Value::Array(vec![1.into()]))]),
+    ];
+    let rows: Vec<(u64, Value)> = slice_all(&client, "raw", 0, None).await;
+    assert_eq!(
+        rows,
+        want.iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, v)| (i as u64, v))
+            .collect::<Vec<_>>()
+    );
+    let packed: Vec<(u64, Vec<u8>)> = client
+        .rows("raw", 0, Some(10))
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let packed: Vec<Vec<u8>> = packed.into_iter().map(|(_, byts)| byts).collect();
+    assert_eq!(
+        packed,
+        want.iter().map(|v| encode(v).unwrap()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        client.last("raw").await.unwrap(),
+        Some((4, want[4].clone()))
+    );
+
+    // A record Python could not read back is refused, and nothing of its batch is stored.
+    let records: &[u8] = b"\x92\x01\x81\x80\x01";
+    let mut bad = init.clone();
+    let start = bad
+        .windows(5)
+        .position(|w| w == b"\x95\xcd\x00\x01\xca")
+        .unwrap();
+    let end = start + 20;
+    bad.splice(start..end, records.iter().copied());
+    let reply = raw_exchange(&mut io, &mut dec, &bad).await;
+    let retn = get(&reply[1], "retn");
+    assert_eq!(retn[0], Value::Boolean(false), "{reply}");
+    assert_eq!(retn[1][0].as_str(), Some("NotMsgpackSafe"), "{reply}");
+    assert_eq!(slice_all(&client, "raw", 0, None).await.len(), 5);
+    cryo.fini().await;
+}

@@ -623,3 +623,72 @@ async fn generator_is_announced_before_its_first_item() {
     proxy.fini().await;
     daemon.fini().await;
 }
+
+#[tokio::test]
+async fn raw_params_arrive_as_bytes() {
+    use std::sync::Arc;
+    use synapse_telepath::{Call, Daemon, Methods};
+
+    struct Api;
+    // `store(name, items)` takes `items` raw: it answers with what it got.
+    let methods = Arc::new(
+        Methods::<Api>::new(["test.RawApi"])
+            .unary("store", |_api, mut call: Call| async move {
+                let raw = call.take_raw();
+                let mut params = call.params(&["name", "items"])?;
+                let name: Value = params.req("name")?;
+                let items: Value = params.req("items")?;
+                let raw = raw.map_or(Value::Nil, |raw| Value::from(raw.into_bytes()));
+                Ok(Value::Array(vec![name, items, raw]))
+            })
+            .raw_param("store", 1, "items"),
+    );
+    let daemon = Daemon::new();
+    daemon.share("*", methods.bind(Arc::new(Api)));
+    let addr = daemon.listen("tcp://127.0.0.1:0").await.unwrap();
+    let proxy = Proxy::open(&format!("tcp://{addr}/")).await.unwrap();
+
+    let items = Value::Array(vec![Value::from(1), Value::from("a")]);
+    let want = |name: &str| {
+        Value::Array(vec![
+            Value::from(name),
+            Value::Nil,
+            Value::from(b"\x92\x01\xa1a".to_vec()),
+        ])
+    };
+    // Positional or keyword: the bytes as sent, `None` in the argument's place.
+    let got = proxy
+        .call("store", vec!["x".into(), items.clone()], vec![])
+        .await
+        .unwrap();
+    assert_eq!(got, want("x"));
+    let got = proxy
+        .call(
+            "store",
+            vec!["y".into()],
+            vec![("items".into(), items.clone())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, want("y"));
+    // Not passed: no raw value, and the ordinary argument error.
+    let err = proxy
+        .call("store", vec!["z".into()], vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(err.remote().unwrap().name, "TypeError");
+    // In process, without the daemon, the argument stays decoded.
+    let share = methods.bind(Arc::new(Api));
+    let call = Call::new(
+        "store",
+        vec!["w".into(), items.clone()],
+        vec![],
+        synapse_telepath::CallCtx::detached(),
+    );
+    let Ok(synapse_telepath::Reply::Value(got)) = share.call(call).await else {
+        panic!("call failed");
+    };
+    assert_eq!(got, Value::Array(vec!["w".into(), items, Value::Nil]));
+    proxy.fini().await;
+    daemon.fini().await;
+}
