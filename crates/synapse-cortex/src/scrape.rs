@@ -85,6 +85,7 @@ pub fn context_scrape(
         fang::Refanged {
             text: text.to_owned(),
             offsets: Default::default(),
+            shifts: Vec::new(),
         }
     };
     let orig = (!refanged.offsets.is_empty()).then(|| fang::CharText::new(text));
@@ -103,7 +104,7 @@ pub fn context_scrape(
                         Scraped::Str(s) => s.chars().count(),
                         Scraped::Coin(..) => matched.chars().count(),
                     };
-                    fang::rewrite(orig, &refanged.offsets, offset, nchars)
+                    fang::rewrite(orig, &refanged, offset, nchars)
                 }
                 None => (matched, offset),
             };
@@ -198,12 +199,14 @@ pub fn gen_matches(
                 Err(_) => fang::Refanged {
                     text: text.to_owned(),
                     offsets: Default::default(),
+                    shifts: Vec::new(),
                 },
             }
         }
         _ => fang::Refanged {
             text: text.to_owned(),
             offsets: Default::default(),
+            shifts: Vec::new(),
         },
     };
     let orig = (!refanged.offsets.is_empty()).then(|| fang::CharText::new(text));
@@ -215,12 +218,7 @@ pub fn gen_matches(
         };
         let offset = chars.at(valu.start());
         let (mtext, offset) = match &orig {
-            Some(orig) => fang::rewrite(
-                orig,
-                &refanged.offsets,
-                offset,
-                valu.as_str().chars().count(),
-            ),
+            Some(orig) => fang::rewrite(orig, &refanged, offset, valu.as_str().chars().count()),
             None => (valu.as_str().to_owned(), offset),
         };
         out.push(GenMatch {

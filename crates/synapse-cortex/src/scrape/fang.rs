@@ -99,6 +99,9 @@ pub(crate) struct Refanged {
     pub(crate) text: String,
     /// New-text character position -> number of original characters it replaces there.
     pub(crate) offsets: BTreeMap<usize, usize>,
+    /// For each replacement in order: its new-text position and the total shrinkage of the
+    /// text up to and including it.
+    pub(crate) shifts: Vec<(usize, usize)>,
 }
 
 /// Re-fang `text` with the default fangs.
@@ -109,6 +112,7 @@ pub(crate) fn refang(text: &str) -> Refanged {
         None => Refanged {
             text: text.to_owned(),
             offsets: BTreeMap::new(),
+            shifts: Vec::new(),
         },
     }
 }
@@ -118,6 +122,7 @@ pub(crate) fn refang(text: &str) -> Refanged {
 pub(crate) fn refang_with(text: &str, re: &Regex, fangs: &[(String, String)]) -> Refanged {
     let mut out = String::with_capacity(text.len());
     let mut offsets = BTreeMap::new();
+    let mut shifts = Vec::new();
     let mut last = 0;
     // characters of the original text before `last`, and characters removed so far
     let mut chars_before = 0usize;
@@ -133,14 +138,20 @@ pub(crate) fn refang_with(text: &str, re: &Regex, fangs: &[(String, String)]) ->
         let mlen = m.as_str().chars().count();
         let rlen = dst.chars().count();
         let shrink = mlen.saturating_sub(rlen);
-        offsets.insert(chars_before - consumed, shrink + 1);
+        let key = chars_before - consumed;
+        offsets.insert(key, shrink + 1);
         consumed += shrink;
+        shifts.push((key, consumed));
         chars_before += mlen;
         out.push_str(dst);
         last = m.end();
     }
     out.push_str(&text[last..]);
-    Refanged { text: out, offsets }
+    Refanged {
+        text: out,
+        offsets,
+        shifts,
+    }
 }
 
 /// Map a match at `offset` (characters, in the re-fanged text) whose value is `valu` back to
@@ -151,11 +162,17 @@ pub(crate) fn refang_with(text: &str, re: &Regex, fangs: &[(String, String)]) ->
 /// taken.
 pub(crate) fn rewrite(
     orig: &CharText<'_>,
-    offsets: &BTreeMap<usize, usize>,
+    refanged: &Refanged,
     offset: usize,
     valu_chars: usize,
 ) -> (String, usize) {
-    let baseoff: usize = offsets.range(..offset).map(|(_, n)| n - 1).sum();
+    let offsets = &refanged.offsets;
+    let idx = refanged.shifts.partition_point(|(k, _)| *k < offset);
+    let baseoff = if idx == 0 {
+        0
+    } else {
+        refanged.shifts[idx - 1].1
+    };
     let mut end = offset;
     for i in offset..offset + valu_chars {
         end += offsets.get(&i).copied().unwrap_or(1);
@@ -212,7 +229,7 @@ mod tests {
         let orig = "see foo[.]com now";
         let r = refang(orig);
         let ct = CharText::new(orig);
-        let (m, off) = rewrite(&ct, &r.offsets, 4, "foo.com".len());
+        let (m, off) = rewrite(&ct, &r, 4, "foo.com".len());
         assert_eq!((m.as_str(), off), ("foo[.]com", 4));
     }
 
