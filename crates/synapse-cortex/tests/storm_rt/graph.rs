@@ -4,7 +4,7 @@
 
 use serde_json::{Value as Json, json};
 
-use super::util::{Core, msgpack_to_json};
+use super::util::replay_recorded;
 
 /// The comparable part of a message, as the recorder writes it.
 fn canon(kind: &str, info: &Json) -> Option<Json> {
@@ -59,37 +59,5 @@ fn sorted_json(v: &Json) -> String {
 async fn graph_once_and_tag_prune_match_the_reference() {
     let recorded: Json =
         serde_json::from_str(include_str!("recorded_graph.json")).expect("recorded_graph.json");
-    let core = Core::new().await;
-    for q in recorded["setup"].as_array().expect("setup") {
-        let mesgs = core
-            .storm(q.as_str().expect("setup query"), &json!({}))
-            .await;
-        assert!(
-            mesgs.iter().all(|m| m.kind != "err"),
-            "setup {q} failed: {mesgs:?}"
-        );
-    }
-    let cases = recorded["cases"].as_array().expect("cases");
-    assert!(cases.len() >= 20);
-    let mut failed = Vec::new();
-    for case in cases {
-        let query = case["query"].as_str().expect("query");
-        let mut opts = case["opts"].clone();
-        opts["repr"] = json!(false);
-        let have: Vec<Json> = core
-            .storm(query, &opts)
-            .await
-            .iter()
-            .filter_map(|m| canon(&m.kind, &msgpack_to_json(&m.info)))
-            .collect();
-        let want = case["expect"].as_array().expect("expect");
-        if &have != want {
-            failed.push(format!(
-                "{query} {opts}\n  want {}\n  have {}",
-                Json::Array(want.clone()),
-                Json::Array(have)
-            ));
-        }
-    }
-    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    replay_recorded(&recorded, 20, canon).await;
 }

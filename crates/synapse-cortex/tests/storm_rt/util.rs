@@ -182,3 +182,49 @@ pub(crate) fn same_list(want: &[Json], have: &[Json], ordered: bool) -> Option<S
     }
     Some(format!("expected {w:?}\n      got {h:?}"))
 }
+
+/// Replay a recorded suite (`{"setup": [query], "cases": [{query, opts?, expect}]}`, written
+/// by one of the `gen_recorded_*.py` scripts from the reference) on a fresh cortex: each
+/// case's messages, reduced by `canon`, must equal what the reference produced.
+pub(crate) async fn replay_recorded(
+    recorded: &Json,
+    min_cases: usize,
+    canon: fn(&str, &Json) -> Option<Json>,
+) {
+    let core = Core::new().await;
+    for q in recorded["setup"].as_array().expect("setup") {
+        let mesgs = core
+            .storm(q.as_str().expect("setup query"), &serde_json::json!({}))
+            .await;
+        assert!(
+            mesgs.iter().all(|m| m.kind != "err"),
+            "setup {q} failed: {mesgs:?}"
+        );
+    }
+    let cases = recorded["cases"].as_array().expect("cases");
+    assert!(cases.len() >= min_cases);
+    let mut failed = Vec::new();
+    for case in cases {
+        let query = case["query"].as_str().expect("query");
+        let mut opts = match &case["opts"] {
+            Json::Object(o) => Json::Object(o.clone()),
+            _ => serde_json::json!({}),
+        };
+        opts["repr"] = Json::Bool(false);
+        let have: Vec<Json> = core
+            .storm(query, &opts)
+            .await
+            .iter()
+            .filter_map(|m| canon(&m.kind, &msgpack_to_json(&m.info)))
+            .collect();
+        let want = case["expect"].as_array().expect("expect");
+        if &have != want {
+            failed.push(format!(
+                "{query} {opts}\n  want {}\n  have {}",
+                Json::Array(want.clone()),
+                Json::Array(have)
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
