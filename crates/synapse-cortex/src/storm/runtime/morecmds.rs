@@ -93,37 +93,35 @@ fn once(runt: Arc<Runt>, mut input: OptsStream) -> ItemStream {
             let name = opt(&opts, "name").to_str()?;
             let key = format!("once:{name}");
             let envl = runt.view.get_data(item.node.buid, &key).await.map_err(Flow::from)?;
-            let stamp = Value::Map(vec![(Value::from("tick"), Value::from(tick))]);
-            if let Some(envl) = envl {
-                let last = match &envl {
-                    Value::Map(kv) => kv
-                        .iter()
-                        .find(|(k, _)| k.as_str() == Some("tick"))
-                        .and_then(|(_, v)| v.as_i64()),
-                    _ => None,
-                };
-                let asof = match opt(&opts, "asof") {
-                    Val::Null => None,
-                    v => Some(v.to_int()?),
-                };
-                let pass = match (last, asof) {
-                    (Some(last), Some(asof)) => i128::from(last) <= asof,
-                    _ => false,
-                };
-                if !pass {
-                    if last.is_none() {
-                        // an old record without a tick: stamp it, still filtered
-                        let mut editor = runt.shared.editor.lock().await;
-                        editor.set_data(&item.node.buid, &key, &stamp).await.map_err(Flow::from)?;
-                        runt.flush(&mut editor).await?;
-                    }
-                    continue;
+            // a node passes when it has no record, or one older than `--asof`; an old record
+            // without a tick is stamped but still filtered
+            let (pass, stamp) = match envl {
+                None => (true, true),
+                Some(envl) => {
+                    let last = match &envl {
+                        Value::Map(kv) => kv
+                            .iter()
+                            .find(|(k, _)| k.as_str() == Some("tick"))
+                            .and_then(|(_, v)| v.as_i64()),
+                        _ => None,
+                    };
+                    let asof = match opt(&opts, "asof") {
+                        Val::Null => None,
+                        v => Some(v.to_int()?),
+                    };
+                    let pass = matches!((last, asof), (Some(last), Some(asof)) if i128::from(last) <= asof);
+                    (pass, pass || last.is_none())
                 }
+            };
+            if stamp {
+                let tick = Value::Map(vec![(Value::from("tick"), Value::from(tick))]);
+                let mut editor = runt.shared.editor.lock().await;
+                editor.set_data(&item.node.buid, &key, &tick).await.map_err(Flow::from)?;
+                runt.flush(&mut editor).await?;
             }
-            let mut editor = runt.shared.editor.lock().await;
-            editor.set_data(&item.node.buid, &key, &stamp).await.map_err(Flow::from)?;
-            runt.flush(&mut editor).await?;
-            drop(editor);
+            if !pass {
+                continue;
+            }
             yield item;
         }
     }
