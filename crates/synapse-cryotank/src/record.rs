@@ -12,30 +12,33 @@ use crate::error::{Error, Result};
 /// of our telepath decoder).
 pub const MAX_RECORD_DEPTH: usize = codec::MAX_DEPTH;
 
-/// Records packed back to back: record `i` is `buf[ends[i-1]..ends[i]]`.
+/// Checked, packed records: record `i` is `buf[spans[i].0..spans[i].1]`. Records that came in
+/// the reference packer's form stay where they arrived (the `puts` argument's own bytes).
 #[derive(Debug, Default)]
 pub(crate) struct Packed {
     buf: Vec<u8>,
-    ends: Vec<usize>,
+    spans: Vec<(usize, usize)>,
 }
 
 impl Packed {
     /// The number of records.
     pub(crate) fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     /// The packed records, in order.
+    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(start, end)| &self.buf[start..end])
+        self.spans.iter().map(|&(start, end)| &self.buf[start..end])
     }
 
-    /// Records `range` (by record index), packed.
+    /// Records `start..end` (by record index), packed.
     pub(crate) fn slice(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
-        self.iter().skip(start).take(end.saturating_sub(start))
+        let spans = self
+            .spans
+            .get(start..end.min(self.spans.len()))
+            .unwrap_or(&[]);
+        spans.iter().map(|&(start, end)| &self.buf[start..end])
     }
 }
 
@@ -44,22 +47,26 @@ impl Packed {
 pub(crate) fn pack_records(items: &[Value], max_size: usize) -> Result<Packed> {
     let mut packed = Packed {
         buf: Vec::with_capacity(items.len() * 64),
-        ends: Vec::with_capacity(items.len()),
+        spans: Vec::with_capacity(items.len()),
     };
     for (indx, item) in items.iter().enumerate() {
         let start = packed.buf.len();
         pack_checked(item, 0, &mut packed.buf)
             .map_err(|mesg| Error::NotMsgpackSafe { indx, mesg })?;
-        let size = packed.buf.len() - start;
-        if size > max_size {
-            return Err(Error::NotMsgpackSafe {
-                indx,
-                mesg: format!("{size} bytes packed is larger than the limit of {max_size}"),
-            });
-        }
-        packed.ends.push(packed.buf.len());
+        check_size(indx, packed.buf.len() - start, max_size)?;
+        packed.spans.push((start, packed.buf.len()));
     }
     Ok(packed)
+}
+
+fn check_size(indx: usize, size: usize, max_size: usize) -> Result<()> {
+    if size > max_size {
+        return Err(Error::NotMsgpackSafe {
+            indx,
+            mesg: format!("{size} bytes packed is larger than the limit of {max_size}"),
+        });
+    }
+    Ok(())
 }
 
 /// The items of a `puts`: decoded values, or the msgpack array as it came off the wire.
@@ -93,11 +100,12 @@ impl Items {
         }
     }
 
-    /// Check and pack the records (see [`pack_records`] and [`pack_raw_records`]).
-    pub(crate) fn pack(&self, max_size: usize) -> Result<Packed> {
+    /// Check and pack the records (see [`pack_records`] and [`pack_raw_records`]). Decoded
+    /// records come back too, for the caller to free where it costs least.
+    pub(crate) fn pack(self, max_size: usize) -> Result<(Packed, Vec<Value>)> {
         match self {
-            Items::Values(items) => pack_records(items, max_size),
-            Items::Raw(raw) => pack_raw_records(raw, max_size),
+            Items::Values(items) => Ok((pack_records(&items, max_size)?, items)),
+            Items::Raw(raw) => Ok((pack_raw_records(raw, max_size)?, Vec::new())),
         }
     }
 }
@@ -106,50 +114,57 @@ impl Items {
 /// record already in the reference packer's form (the usual case: both the reference's
 /// client and ours send that) is stored as it came; any other is decoded and packed again.
 /// The checks are those of [`pack_records`]. A value that is not an array is refused.
-pub(crate) fn pack_raw_records(raw: &RawValue, max_size: usize) -> Result<Packed> {
+pub(crate) fn pack_raw_records(raw: RawValue, max_size: usize) -> Result<Packed> {
     let Some((count, head)) = raw.array_header() else {
         return Err(Error::BadArg("puts() items must be a list".into()));
     };
-    let bytes = raw.as_bytes();
-    let mut packed = Packed {
-        buf: Vec::with_capacity(bytes.len()),
-        ends: Vec::with_capacity(count),
-    };
+    let bytes = raw.into_bytes();
+    let mut spans = Vec::with_capacity(count);
+    // Records re-packed into the reference's form, and the indexes of their spans (which
+    // point into `repacked` until it is appended to `bytes`).
+    let mut repacked = Vec::new();
+    let mut moved = Vec::new();
     let opts = Inspect {
         python: true,
         max_depth: MAX_RECORD_DEPTH,
     };
     let mut pos = head;
     for indx in 0..count {
-        let found = inspect(bytes, pos, opts).map_err(|err| Error::NotMsgpackSafe {
+        let found = inspect(&bytes, pos, opts).map_err(|err| Error::NotMsgpackSafe {
             indx,
             mesg: match err {
                 RawError::NotPythonSafe(mesg) => mesg,
                 RawError::Codec(err) => err.to_string(),
             },
         })?;
-        let record = &bytes[pos..found.end];
         if found.canonical {
-            packed.buf.extend_from_slice(record);
+            check_size(indx, found.end - pos, max_size)?;
+            spans.push((pos, found.end));
         } else {
-            let valu = codec::decode(record).map_err(|err| Error::NotMsgpackSafe {
-                indx,
-                mesg: err.to_string(),
-            })?;
-            pack_checked(&valu, 0, &mut packed.buf)
+            let valu =
+                codec::decode(&bytes[pos..found.end]).map_err(|err| Error::NotMsgpackSafe {
+                    indx,
+                    mesg: err.to_string(),
+                })?;
+            let start = repacked.len();
+            pack_checked(&valu, 0, &mut repacked)
                 .map_err(|mesg| Error::NotMsgpackSafe { indx, mesg })?;
+            check_size(indx, repacked.len() - start, max_size)?;
+            moved.push(spans.len());
+            spans.push((start, repacked.len()));
         }
-        let size = packed.buf.len() - packed.ends.last().copied().unwrap_or(0);
-        if size > max_size {
-            return Err(Error::NotMsgpackSafe {
-                indx,
-                mesg: format!("{size} bytes packed is larger than the limit of {max_size}"),
-            });
-        }
-        packed.ends.push(packed.buf.len());
         pos = found.end;
     }
-    Ok(packed)
+    let mut buf = bytes;
+    if !moved.is_empty() {
+        let base = buf.len();
+        buf.extend_from_slice(&repacked);
+        for indx in moved {
+            let (start, end) = spans[indx];
+            spans[indx] = (base + start, base + end);
+        }
+    }
+    Ok(Packed { buf, spans })
 }
 
 /// Check `valu` and encode it at the end of `out`, in one walk (the checks cost little next
@@ -358,7 +373,7 @@ mod tests {
             Value::Map(vec![(Value::from("k"), Value::from("v"))]),
             Value::Binary(vec![1, 2]),
         ];
-        let packed = pack_raw_records(&raw(&items), 1 << 20).unwrap();
+        let packed = pack_raw_records(raw(&items), 1 << 20).unwrap();
         let want = pack_records(&items, 1 << 20).unwrap();
         assert_eq!(
             packed.iter().collect::<Vec<_>>(),
@@ -368,7 +383,7 @@ mod tests {
         // Forms the reference's packer would not make are packed again: [1 as uint16,
         // float32 1.5, an ext int that fits 64 bits, a str8 of one byte].
         let bytes = b"\x94\xcd\x00\x01\xca\x3f\xc0\x00\x00\xd4\x00\x07\xd9\x01a".to_vec();
-        let packed = pack_raw_records(&RawValue::new(bytes).unwrap(), 1 << 20).unwrap();
+        let packed = pack_raw_records(RawValue::new(bytes).unwrap(), 1 << 20).unwrap();
         let rows: Vec<&[u8]> = packed.iter().collect();
         assert_eq!(
             rows,
@@ -379,6 +394,17 @@ mod tests {
                 b"\xa1a"
             ]
         );
+
+        // Mixed: canonical records stay in place, the others are re-packed, order kept.
+        let bytes = b"\x94\x05\xcd\x00\x02\xa1b\xd9\x01c".to_vec();
+        let packed = pack_raw_records(RawValue::new(bytes).unwrap(), 1 << 20).unwrap();
+        let rows: Vec<&[u8]> = packed.slice(0, 4).collect();
+        assert_eq!(rows, vec![&b"\x05"[..], b"\x02", b"\xa1b", b"\xa1c"]);
+        assert_eq!(
+            packed.slice(1, 3).collect::<Vec<_>>(),
+            vec![&b"\x02"[..], b"\xa1b"]
+        );
+        assert_eq!(packed.slice(3, 9).count(), 1);
     }
 
     #[test]
@@ -390,18 +416,18 @@ mod tests {
             b"\x92\x00\x81\x91\x80\x01",
         ] {
             let raw = RawValue::new(bytes.to_vec()).unwrap();
-            match pack_raw_records(&raw, 1 << 20) {
+            match pack_raw_records(raw, 1 << 20) {
                 Err(Error::NotMsgpackSafe { indx: 1, .. }) => {}
                 other => panic!("{bytes:?}: {other:?}"),
             }
         }
         let big = raw(&[Value::Nil, Value::Binary(vec![0; 100])]);
         assert!(matches!(
-            pack_raw_records(&big, 50),
+            pack_raw_records(big, 50),
             Err(Error::NotMsgpackSafe { indx: 1, .. })
         ));
         assert!(matches!(
-            pack_raw_records(&RawValue::from_value(&Value::from(5)).unwrap(), 50),
+            pack_raw_records(RawValue::from_value(&Value::from(5)).unwrap(), 50),
             Err(Error::BadArg(_))
         ));
     }
@@ -417,7 +443,7 @@ mod tests {
         assert!(matches!(items, Items::Values(ref v) if v.len() == 2));
         let items = Items::from_arg(Some(raw(&[Value::Nil])), Value::Nil).unwrap();
         assert!(matches!(items, Items::Raw(_)));
-        assert_eq!(items.pack(100).unwrap().len(), 1);
+        assert_eq!(items.pack(100).unwrap().0.len(), 1);
         assert!(
             Items::from_arg(
                 Some(RawValue::from_value(&Value::from(5)).unwrap()),
@@ -462,7 +488,7 @@ mod tests {
         #[test]
         fn raw_and_decoded_records_pack_the_same(items in prop::collection::vec(value_strategy(), 0..8)) {
             let packed = pack_records(&items, 1 << 20).unwrap();
-            let from_raw = pack_raw_records(&raw(&items), 1 << 20).unwrap();
+            let from_raw = pack_raw_records(raw(&items), 1 << 20).unwrap();
             prop_assert_eq!(packed.iter().collect::<Vec<_>>(), from_raw.iter().collect::<Vec<_>>());
         }
     }

@@ -363,15 +363,15 @@ impl Tank {
         let max = self.inner.max_record;
         if items.weight() > 4 * PUTS_CHUNK {
             // Big batches are packed (and freed) off the async runtime.
-            let packed = tokio::task::spawn_blocking(move || items.pack(max))
+            let packed = tokio::task::spawn_blocking(move || items.pack(max).map(|(p, _)| p))
                 .await
                 .map_err(|_| Error::Slab(synapse_slab::Error::Panicked))??;
             return self.puts_packed(packed).await;
         }
-        let packed = items.pack(max)?;
-        // Free the records while the slab thread writes: `join` polls the write first, which
-        // hands it to the slab thread.
-        let (res, ()) = futures::join!(self.puts_packed(packed), async move { drop(items) });
+        let (packed, values) = items.pack(max)?;
+        // Free the decoded records while the slab thread writes: `join` polls the write
+        // first, which hands it to the slab thread.
+        let (res, ()) = futures::join!(self.puts_packed(packed), async move { drop(values) });
         res
     }
 

@@ -177,144 +177,163 @@ fn container_header(bytes: &[u8], pos: usize) -> Option<(Kind, usize, usize)> {
     }
 }
 
-/// An open container during [`inspect`].
-struct Open {
-    /// Elements still to come (a map counts keys and values).
-    left: u64,
-    is_map: bool,
-    /// Inside a map key: maps are not allowed (Python cannot hash them).
-    in_key: bool,
-}
-
 /// Check the msgpack value starting at `bytes[pos]` without building it: where it ends,
 /// and whether it is in the reference packer's canonical form. The checks are those of
-/// [`decode`] (plus [`Inspect::python`] ones if asked); no allocation beyond a stack of open
-/// containers.
+/// [`decode`] (plus [`Inspect::python`] ones if asked); nothing is allocated.
 pub fn inspect(bytes: &[u8], pos: usize, opts: Inspect) -> Result<Inspected, RawError> {
-    let mut stack: Vec<Open> = Vec::new();
-    let mut pos = pos;
-    let mut canonical = true;
-    loop {
-        // Where this element sits: inside a map key?
-        let in_key = match stack.last() {
-            Some(top) => top.in_key || (top.is_map && top.left % 2 == 0),
-            None => false,
-        };
-        if stack.len() > opts.max_depth {
-            return Err(CodecError::TooDeep(opts.max_depth).into());
+    let mut walk = Walk {
+        bytes,
+        opts,
+        canonical: true,
+    };
+    let end = walk.value(pos, 0, false)?;
+    Ok(Inspected {
+        end,
+        canonical: walk.canonical,
+    })
+}
+
+/// One [`inspect`] walk: a recursive descent, at most [`Inspect::max_depth`] deep.
+struct Walk<'a> {
+    bytes: &'a [u8],
+    opts: Inspect,
+    canonical: bool,
+}
+
+impl Walk<'_> {
+    /// `len` bytes from `at`.
+    #[inline]
+    fn take(&self, at: usize, len: usize) -> Result<&[u8], CodecError> {
+        at.checked_add(len)
+            .and_then(|end| self.bytes.get(at..end))
+            .ok_or(CodecError::Truncated)
+    }
+
+    /// A big-endian unsigned int of `len` bytes at `at`.
+    #[inline]
+    fn uint(&self, at: usize, len: usize) -> Result<u64, CodecError> {
+        Ok(self
+            .take(at, len)?
+            .iter()
+            .fold(0u64, |acc, byte| (acc << 8) | u64::from(*byte)))
+    }
+
+    /// Skip `len` bytes of payload from `at`.
+    #[inline]
+    fn skip(&self, at: usize, len: u64) -> Result<usize, CodecError> {
+        usize::try_from(len)
+            .ok()
+            .and_then(|len| at.checked_add(len))
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or(CodecError::Truncated)
+    }
+
+    /// A string of `len` bytes at `at`: where it ends.
+    #[inline]
+    fn text(&self, at: usize, len: u64) -> Result<usize, RawError> {
+        let end = self.skip(at, len)?;
+        check_text(&self.bytes[at..end], self.opts)?;
+        Ok(end)
+    }
+
+    /// The value at `pos`, `depth` containers deep (`in_key`: inside a map key): where it
+    /// ends.
+    fn value(&mut self, pos: usize, depth: usize, in_key: bool) -> Result<usize, RawError> {
+        if depth > self.opts.max_depth {
+            return Err(CodecError::TooDeep(self.opts.max_depth).into());
         }
-        let marker = *bytes.get(pos).ok_or(CodecError::Truncated)?;
-        let rest = &bytes[pos + 1..];
-        let need = |len: usize| -> Result<&[u8], CodecError> {
-            rest.get(..len).ok_or(CodecError::Truncated)
-        };
-        let uint = |len: usize| -> Result<u64, CodecError> {
-            let b = need(len)?;
-            Ok(b.iter()
-                .fold(0u64, |acc, byte| (acc << 8) | u64::from(*byte)))
-        };
-        // (bytes after the marker, child elements, is a map)
-        let (size, kids, is_map): (u64, u64, bool) = match marker {
-            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (0, 0, false),
-            0x80..=0x8f => (0, u64::from(marker & 0x0f), true),
-            0x90..=0x9f => (0, u64::from(marker & 0x0f), false),
-            0xa0..=0xbf => {
-                let len = usize::from(marker & 0x1f);
-                check_text(need(len)?, opts)?;
-                (len as u64, 0, false)
-            }
+        let marker = *self.bytes.get(pos).ok_or(CodecError::Truncated)?;
+        let at = pos + 1;
+        let end = match marker {
+            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => at,
+            0xa0..=0xbf => self.text(at, u64::from(marker & 0x1f))?,
+            0x90..=0x9f => return self.items(at, u64::from(marker & 0x0f), false, depth, in_key),
+            0x80..=0x8f => return self.items(at, u64::from(marker & 0x0f), true, depth, in_key),
             0xc1 => return Err(CodecError::BadMarker(marker).into()),
             0xc4..=0xc6 => {
                 let head = 1 << (marker - 0xc4);
-                let len = uint(head)?;
-                canonical &= head == 1 || len > [0, 0xff, 0xffff][head / 2];
-                (head as u64 + len, 0, false)
+                let len = self.uint(at, head)?;
+                self.canonical &= head == 1 || len > [0, 0xff, 0xffff][head / 2];
+                self.skip(at + head, len)?
             }
             0xc7..=0xc9 => {
                 let head = 1 << (marker - 0xc7);
-                let len = uint(head)?;
-                check_ext(rest.get(head).copied())?;
+                let len = self.uint(at, head)?;
+                check_ext(self.bytes.get(at + head).copied())?;
                 // Ext ints are rare: let the packer decide their form.
-                canonical = false;
-                (head as u64 + 1 + len, 0, false)
+                self.canonical = false;
+                self.skip(at + head + 1, len)?
             }
             0xca => {
-                canonical = false;
-                (4, 0, false)
+                self.canonical = false;
+                self.skip(at, 4)?
             }
-            0xcb => (8, 0, false),
+            0xcb => self.skip(at, 8)?,
             0xcc..=0xcf => {
                 let len = 1 << (marker - 0xcc);
-                let num = uint(len)?;
-                canonical &= num > [0x7f, 0xff, 0xffff, 0xffff_ffff][marker as usize - 0xcc];
-                (len as u64, 0, false)
+                let num = self.uint(at, len)?;
+                self.canonical &= num > [0x7f, 0xff, 0xffff, 0xffff_ffff][marker as usize - 0xcc];
+                at + len
             }
             0xd0..=0xd3 => {
                 let len = 1usize << (marker - 0xd0);
-                let raw = uint(len)?;
+                let raw = self.uint(at, len)?;
                 // Sign-extend.
                 let shift = 64 - 8 * len as u32;
                 let num = ((raw << shift) as i64) >> shift;
-                canonical &= num < [-32, -0x80, -0x8000, -0x8000_0000][marker as usize - 0xd0];
-                (len as u64, 0, false)
+                self.canonical &= num < [-32, -0x80, -0x8000, -0x8000_0000][marker as usize - 0xd0];
+                at + len
             }
             0xd4..=0xd8 => {
-                check_ext(rest.first().copied())?;
-                canonical = false;
-                (1 + (1u64 << (marker - 0xd4)), 0, false)
+                check_ext(self.bytes.get(at).copied())?;
+                self.canonical = false;
+                self.skip(at, 1 + (1u64 << (marker - 0xd4)))?
             }
             0xd9..=0xdb => {
                 let head = 1 << (marker - 0xd9);
-                let len = uint(head)?;
-                canonical &= len > [0x1f, 0xff, 0xffff][head / 2];
-                let text = rest
-                    .get(head..)
-                    .and_then(|rest| rest.get(..usize::try_from(len).ok()?))
-                    .ok_or(CodecError::Truncated)?;
-                check_text(text, opts)?;
-                (head as u64 + len, 0, false)
+                let len = self.uint(at, head)?;
+                self.canonical &= len > [0x1f, 0xff, 0xffff][head / 2];
+                self.text(at + head, len)?
             }
             0xdc..=0xdf => {
                 let head = if marker & 1 == 0 { 2 } else { 4 };
-                let len = uint(head)?;
-                canonical &= len > [0x0f, 0xffff][head / 4];
-                (head as u64, len, marker >= 0xde)
+                let len = self.uint(at, head)?;
+                self.canonical &= len > [0x0f, 0xffff][head / 4];
+                return self.items(at + head, len, marker >= 0xde, depth, in_key);
             }
         };
-        let end = (pos as u64 + 1)
-            .checked_add(size)
-            .filter(|end| *end <= bytes.len() as u64)
-            .ok_or(CodecError::Truncated)?;
-        pos = end as usize;
-        if let Some(top) = stack.last_mut() {
-            top.left -= 1;
-        }
-        if is_map && opts.python && in_key {
+        Ok(end)
+    }
+
+    /// The `len` elements (pairs for a map) of a container whose first element is at `pos`.
+    fn items(
+        &mut self,
+        mut pos: usize,
+        len: u64,
+        is_map: bool,
+        depth: usize,
+        in_key: bool,
+    ) -> Result<usize, RawError> {
+        if is_map && self.opts.python && in_key {
             return Err(RawError::NotPythonSafe(
                 "a map key is a map (not hashable)".into(),
             ));
         }
-        let kids = if is_map { kids * 2 } else { kids };
-        if kids > 0 {
-            // Every element takes at least one byte.
-            if kids > (bytes.len() - pos) as u64 {
-                return Err(CodecError::Truncated.into());
+        let kids = if is_map { len * 2 } else { len };
+        // Every element takes at least one byte.
+        if kids > (self.bytes.len().saturating_sub(pos)) as u64 {
+            return Err(CodecError::Truncated.into());
+        }
+        if kids > 0 && depth + 1 > self.opts.max_depth {
+            return Err(CodecError::TooDeep(self.opts.max_depth).into());
+        }
+        for _ in 0..len {
+            if is_map {
+                pos = self.value(pos, depth + 1, true)?;
             }
-            stack.push(Open {
-                left: kids,
-                is_map,
-                in_key,
-            });
+            pos = self.value(pos, depth + 1, in_key)?;
         }
-        while stack.last().is_some_and(|top| top.left == 0) {
-            stack.pop();
-        }
-        if stack.is_empty() {
-            return Ok(Inspected {
-                end: pos,
-                canonical,
-            });
-        }
+        Ok(pos)
     }
 }
 
@@ -327,7 +346,8 @@ fn check_ext(code: Option<u8>) -> Result<(), CodecError> {
 }
 
 fn check_text(text: &[u8], opts: Inspect) -> Result<(), RawError> {
-    if opts.python && !is_surrogatepass_utf8(text) {
+    // Most strings are ASCII: a plain byte scan beats the UTF-8 decoder on short ones.
+    if opts.python && !text.is_ascii() && !is_surrogatepass_utf8(text) {
         return Err(RawError::NotPythonSafe(
             "a string is not valid UTF-8".into(),
         ));
