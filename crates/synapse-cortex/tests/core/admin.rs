@@ -169,6 +169,32 @@ async fn running_queries_are_tasks_that_can_be_listed_and_killed() {
         "{rest:?}"
     );
     assert!(core.cell().boss().get(&iden).is_none());
+
+    // callStorm and count queries are tasks too
+    let text = "for $t in $lib.ps.list() { return(($t.name, $t.info.query)) }";
+    let found = crate::util::call(&api, "callStorm", vec![s(text), dict(vec![])])
+        .await
+        .unwrap();
+    assert_eq!(found, Value::Array(vec![s("storm"), s(text)]));
+    assert!(core.cell().boss().ps().is_empty());
+}
+
+#[tokio::test]
+async fn worldreadable_views_are_readable_by_all() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let (visi, _) = user(&core, "visi").await;
+    let text = "$a=$lib.view.add(($lib.layer.get().iden,), worldreadable=(true)) \
+                $b=$lib.view.add(($lib.layer.get().iden,)) return(($a.iden, $b.iden))";
+    let out = crate::util::call(&api, "callStorm", vec![s(text), dict(vec![])])
+        .await
+        .unwrap();
+    let pair = out.as_array().unwrap();
+    let (open_view, closed) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+    let (lines, err) = prints(&visi, &format!("view.get {open_view}")).await;
+    assert_eq!(err, None, "{lines:?}");
+    let (_, err) = prints(&visi, &format!("view.get {closed}")).await;
+    assert_eq!(err.as_deref(), Some("AuthDeny"));
 }
 
 #[tokio::test]

@@ -170,6 +170,27 @@ where
     }
 }
 
+/// Run a `callStorm()` or `count()` query as a Boss task (as the reference lists them too);
+/// an error if the task is killed.
+pub(crate) async fn run_as_task<T, Fut>(
+    core: &StormCore,
+    user: &super::StormUser,
+    text: &str,
+    view: Option<String>,
+    fut: Fut,
+) -> Result<T, StormError>
+where
+    T: Send + 'static,
+    Fut: Future<Output = Result<T, StormError>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let _task = spawn_query(core, user, text, view, None, move |_iden| async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.await
+        .unwrap_or_else(|_| Err(StormError::new("IsFini", "The query task was killed.")))
+}
+
 /// The tasks the user may see: its own, or all with `task.get`.
 fn visible_tasks(runt: &Runt, core: &Cortex) -> Vec<BossTask> {
     let all = super::ext::allowed_default(runt, core, &["task", "get"], false);
