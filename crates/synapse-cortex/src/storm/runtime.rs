@@ -847,7 +847,14 @@ pub fn storm(
         ]);
         let _ = tx.send(Message::new("fini", fini)).await;
     };
-    let guard = admin::spawn_query(&taskcore, &taskuser, &tasktext, viewiden, explicit, body);
+    let guard = match admin::spawn_query(&taskcore, &taskuser, &tasktext, viewiden, explicit, body)
+    {
+        Ok(guard) => guard,
+        // the reference refuses a bad `task` opt before the stream starts
+        Err(err) => {
+            return futures::stream::iter(vec![Message::new("err", err.to_value())]).boxed();
+        }
+    };
     async_stream::stream! {
         let _guard = guard;
         while let Some(mesg) = rx.recv().await {

@@ -180,6 +180,59 @@ async fn running_queries_are_tasks_that_can_be_listed_and_killed() {
 }
 
 #[tokio::test]
+async fn the_task_opt_names_the_query_task() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let iden = "0123456789abcdef0123456789abcdef";
+    let opts = dict(vec![("task", s(iden))]);
+    let Reply::Genr(mut stream) = api
+        .call(
+            "storm",
+            Args::positional(vec![s("$lib.time.sleep(600)"), opts.clone()]),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("storm is a generator");
+    };
+    let init = stream.next().await.unwrap().unwrap();
+    assert_eq!(
+        get(&init.as_array().unwrap()[1], "task").as_str(),
+        Some(iden)
+    );
+    assert!(core.cell().boss().get(iden).is_some());
+
+    // the same iden again, or one that is not a guid, is refused
+    for (bad, mesg) in [
+        (iden, "Specified task iden already exists!"),
+        (
+            "nope",
+            "The task iden specified must match the regular expression: ^[a-f0-9]{32}$",
+        ),
+    ] {
+        let mesgs = genr(
+            &api,
+            "storm",
+            vec![s("[ inet:ipv4=1.2.3.4 ]"), dict(vec![("task", s(bad))])],
+        )
+        .await
+        .unwrap();
+        assert_eq!(mesgs.len(), 1, "{mesgs:?}");
+        let err = mesgs[0].as_array().unwrap()[1].as_array().unwrap();
+        assert_eq!(err[0].as_str(), Some("BadArg"));
+        assert_eq!(get(&err[1], "mesg").as_str(), Some(mesg));
+    }
+    let (lines, _) = prints(&api, "inet:ipv4=1.2.3.4 | count").await;
+    assert_eq!(lines, vec!["Counted 0 nodes.".to_owned()]);
+
+    let (lines, err) = prints(&api, &format!("task.kill {iden}")).await;
+    assert_eq!(err, None);
+    assert_eq!(lines, vec!["kill status: true".to_owned()]);
+    drop(stream);
+    assert!(core.cell().boss().get(iden).is_none());
+}
+
+#[tokio::test]
 async fn worldreadable_views_are_readable_by_all() {
     let (_dir, core) = fresh().await;
     let api = root(&core);

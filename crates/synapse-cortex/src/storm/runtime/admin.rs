@@ -126,7 +126,8 @@ impl Drop for QueryTask {
 }
 
 /// Run a `storm()` query as a task named `storm` in the cell's Boss (listed by `ps.list`,
-/// killed by `ps.kill`), as the reference promotes each query; `body` gets the task iden.
+/// killed by `ps.kill`), as the reference promotes each query; `body` gets the task iden
+/// (`explicit`, the `task` opt, if given). `BadArg` for a bad or running explicit iden.
 pub(crate) fn spawn_query<F, Fut>(
     core: &StormCore,
     user: &super::StormUser,
@@ -134,7 +135,7 @@ pub(crate) fn spawn_query<F, Fut>(
     view: Option<String>,
     explicit: Option<String>,
     body: F,
-) -> QueryTask
+) -> Result<QueryTask, StormError>
 where
     F: FnOnce(String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -146,7 +147,7 @@ where
         .filter(|b| b.req_not_shut().is_ok());
     let Some(boss) = boss else {
         let iden = explicit.unwrap_or_else(crate::model::guid_random);
-        return QueryTask::Plain(tokio::spawn(body(iden)));
+        return Ok(QueryTask::Plain(tokio::spawn(body(iden))));
     };
     let view = view.unwrap_or_else(|| core.views().default_view().iden());
     let info = Value::Map(vec![
@@ -160,14 +161,17 @@ where
             body(iden).await;
         }
     };
-    match boss.spawn(opts, fut) {
-        Ok((iden, task)) => {
-            let _ = tx.send(iden);
-            QueryTask::Boss(task)
+    let (iden, task) = boss.spawn_as(explicit, opts, fut).map_err(|err| {
+        let mut out = StormError::new(err.name(), err.mesg());
+        for (k, v) in err.info() {
+            if k != "mesg" {
+                out.set(k, v.clone());
+            }
         }
-        // shut down between the check and the spawn: nothing runs
-        Err(_) => QueryTask::Plain(tokio::spawn(async {})),
-    }
+        out
+    })?;
+    let _ = tx.send(iden);
+    Ok(QueryTask::Boss(task))
 }
 
 /// Run a `callStorm()` or `count()` query as a Boss task (as the reference lists them too);
@@ -186,7 +190,7 @@ where
     let (tx, rx) = tokio::sync::oneshot::channel();
     let _task = spawn_query(core, user, text, view, None, move |_iden| async move {
         let _ = tx.send(fut.await);
-    });
+    })?;
     rx.await
         .unwrap_or_else(|_| Err(StormError::new("IsFini", "The query task was killed.")))
 }
