@@ -299,30 +299,108 @@ fn task_pack_v2(task: &BossTask) -> Val {
     Val::from_msgpack(&packed)
 }
 
-/// Python's `pprint.pformat()` of a task's info, one line per key when it does not fit in
-/// 80 columns.
+/// Python's `pprint.pformat()` (width 80) of a task's info: a dict whose long string
+/// values are split into chunks at whitespace, one key per line.
 fn pformat(valu: &Val) -> Vec<String> {
+    const WIDTH: usize = 80;
     let line = valu.py_repr();
-    if line.chars().count() <= 80 {
-        return vec![line];
-    }
     let Val::Dict(d) = valu else {
         return vec![line];
     };
-    let items: Vec<(Key, Val)> = super::value::lock(d)
+    if line.chars().count() <= WIDTH {
+        return vec![line];
+    }
+    let mut items: Vec<(Key, Val)> = super::value::lock(d)
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // pprint sorts dicts by key
+    items.sort_by(|a, b| {
+        super::value::py_order(&a.0.to_val(), &b.0.to_val()).unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut text = String::from("{");
     let n = items.len();
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, (k, v))| {
-            let open = if i == 0 { "{" } else { " " };
-            let close = if i + 1 == n { "}" } else { "," };
-            format!("{open}{}: {}{close}", k.to_val().py_repr(), v.py_repr())
-        })
-        .collect()
+    for (i, (k, v)) in items.iter().enumerate() {
+        let krep = k.to_val().py_repr();
+        text.push_str(&krep);
+        text.push_str(": ");
+        let indent = 1 + krep.chars().count() + 2;
+        let allowance = 1;
+        let rep = v.py_repr();
+        match v {
+            Val::Str(s) if rep.chars().count() + indent + allowance > WIDTH => {
+                text.push_str(
+                    &pformat_str(s, indent, allowance, WIDTH)
+                        .join(&format!("\n{}", " ".repeat(indent))),
+                );
+            }
+            _ => text.push_str(&rep),
+        }
+        if i + 1 < n {
+            text.push_str(",\n ");
+        }
+    }
+    text.push('}');
+    text.split('\n').map(str::to_owned).collect()
+}
+
+/// The chunks `pprint` splits a long string into (its `_pprint_str`, nested in a dict).
+fn pformat_str(text: &str, indent: usize, allowance: usize, width: usize) -> Vec<String> {
+    let repr = |s: &str| crate::model::value::py_repr_str(s);
+    let len = |s: &str| repr(s).chars().count();
+    let lines: Vec<&str> = text.split_inclusive(['\n', '\r']).collect();
+    let max_width = width.saturating_sub(indent);
+    let mut chunks = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let last_line = i + 1 == lines.len();
+        let max1 = if last_line {
+            max_width.saturating_sub(allowance)
+        } else {
+            max_width
+        };
+        if len(line) <= max1 {
+            chunks.push(repr(line));
+            continue;
+        }
+        // alternating runs of non-space then space characters
+        let mut parts: Vec<String> = Vec::new();
+        let mut cur = String::new();
+        let mut in_space = false;
+        for ch in line.chars() {
+            let space = ch.is_whitespace();
+            if in_space && !space {
+                parts.push(std::mem::take(&mut cur));
+                in_space = false;
+            }
+            if space {
+                in_space = true;
+            }
+            cur.push(ch);
+        }
+        if !cur.is_empty() {
+            parts.push(cur);
+        }
+        let mut current = String::new();
+        for (j, part) in parts.iter().enumerate() {
+            let mut max2 = max_width;
+            if j + 1 == parts.len() && last_line {
+                max2 = max2.saturating_sub(allowance);
+            }
+            let candidate = format!("{current}{part}");
+            if len(&candidate) > max2 {
+                if !current.is_empty() {
+                    chunks.push(repr(&current));
+                }
+                current = part.clone();
+            } else {
+                current = candidate;
+            }
+        }
+        if !current.is_empty() {
+            chunks.push(repr(&current));
+        }
+    }
+    chunks
 }
 
 /// The lines `$lib.pprint(info, prefix='    ', clamp=...)` prints.
@@ -599,8 +677,12 @@ async fn layer_set(runt: &Runt, layer: &Layer, name: &str, valu: &Val) -> RResul
     if name == "cache:size" && stored.as_i64().is_some_and(|n| n < 1) {
         return err("BadOptValu", "cache:size must be >= 1");
     }
-    if matches!(name, "mirror" | "upstream" | "cache:size" | "desc") {
-        // nothing to change: layers here have no mirrors, upstreams or caches, and no desc
+    if name == "desc" {
+        // layer defs here have no description: refuse rather than drop it
+        return err("BadOptValu", "Layer desc is not supported by this Cortex.");
+    }
+    if matches!(name, "mirror" | "upstream" | "cache:size") {
+        // nothing to change: layers here have no mirrors, upstreams or node caches
         return Ok(());
     }
     cortex(runt)?
@@ -1408,4 +1490,102 @@ async fn deprecated_check(runt: &Arc<Runt>) -> RResult<Body> {
             .await;
     }
     Ok(Body::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `pprint.pformat()` of task infos, as Python 3.11 prints them.
+    #[test]
+    fn pformat_matches_python() {
+        let cases: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
+            (
+                vec![
+                    ("query", "ps.list"),
+                    ("view", "0123456789abcdef0123456789abcdef"),
+                ],
+                vec!["{'query': 'ps.list', 'view': '0123456789abcdef0123456789abcdef'}"],
+            ),
+            (
+                vec![
+                    (
+                        "query",
+                        "[ inet:ipv4=1.2.3.4 :asn=10 +(refs)> { [ inet:fqdn=woot.com ] } ]",
+                    ),
+                    ("view", "0123456789abcdef0123456789abcdef"),
+                ],
+                vec![
+                    "{'query': '[ inet:ipv4=1.2.3.4 :asn=10 +(refs)> { [ inet:fqdn=woot.com ] } ]',",
+                    " 'view': '0123456789abcdef0123456789abcdef'}",
+                ],
+            ),
+            (
+                vec![
+                    (
+                        "query",
+                        "for $x in $lib.range(10) { [ inet:fqdn=$lib.str.format(\"{x}.example.com\", x=$x) +#some.long.tag.name ] } | count | spin",
+                    ),
+                    ("view", "0123456789abcdef0123456789abcdef"),
+                ],
+                vec![
+                    "{'query': 'for $x in $lib.range(10) { [ '",
+                    "          'inet:fqdn=$lib.str.format(\"{x}.example.com\", x=$x) '",
+                    "          '+#some.long.tag.name ] } | count | spin',",
+                    " 'view': '0123456789abcdef0123456789abcdef'}",
+                ],
+            ),
+            (
+                vec![
+                    ("view", "0123456789abcdef0123456789abcdef"),
+                    (
+                        "query",
+                        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                    ),
+                ],
+                vec![
+                    "{'query': 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',",
+                    " 'view': '0123456789abcdef0123456789abcdef'}",
+                ],
+            ),
+            (
+                vec![
+                    (
+                        "query",
+                        "line one is here\n  and line two is a bit longer than the other one so it wraps around ok\n",
+                    ),
+                    ("view", "0123456789abcdef0123456789abcdef"),
+                ],
+                vec![
+                    "{'query': 'line one is here\\n'",
+                    "          '  and line two is a bit longer than the other one so it wraps '",
+                    "          'around ok\\n',",
+                    " 'view': '0123456789abcdef0123456789abcdef'}",
+                ],
+            ),
+        ];
+        for (items, want) in cases {
+            let dict = new_dict(
+                items
+                    .iter()
+                    .map(|(k, v)| (str_key(k), Val::from(*v)))
+                    .collect(),
+            );
+            assert_eq!(pformat(&dict), want);
+        }
+    }
+
+    #[test]
+    fn pprint_clamps_long_lines() {
+        let dict = new_dict(
+            [(str_key("query"), Val::from("x".repeat(200).as_str()))]
+                .into_iter()
+                .collect(),
+        );
+        let lines = pprint_lines(&dict, Some(120));
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].chars().count(), 120);
+        assert!(lines[0].starts_with("    {'query': 'xxx") && lines[0].ends_with("x..."));
+        assert_eq!(pprint_lines(&dict, None)[0].chars().count(), 4 + 200 + 13);
+    }
 }
