@@ -1499,7 +1499,8 @@ mod tests {
     /// `pprint.pformat()` of task infos, as Python 3.11 prints them.
     #[test]
     fn pformat_matches_python() {
-        let cases: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
+        type Case = (Vec<(&'static str, &'static str)>, Vec<&'static str>);
+        let cases: Vec<Case> = vec![
             (
                 vec![
                     ("query", "ps.list"),
