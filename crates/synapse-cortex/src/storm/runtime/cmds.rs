@@ -77,10 +77,10 @@ fn specs() -> &'static HashMap<String, Arc<Spec>> {
         let mut defs: Vec<serde_json::Value> = Vec::new();
         for text in [
             CMDDEFS,
+            super::admin::CMDDEFS,
             super::automation::CMDDEFS,
             super::scrape::CMDDEF,
             super::ext::CMDDEFS,
-            super::admin::CMDDEFS,
         ] {
             let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
             defs.extend(parsed.as_array().cloned().unwrap_or_default());

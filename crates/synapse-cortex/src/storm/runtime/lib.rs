@@ -246,8 +246,11 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
             }
             if lib_funcs(path).contains(&name.as_str())
                 || super::ext::lib_funcs(path).contains(&name.as_str())
-                || super::admin::lib_funcs(path).contains(&name.as_str())
             {
+                return Ok(bound(&name));
+            }
+
+            if super::admin::lib_funcs(path).contains(&name.as_str()) {
                 return Ok(bound(&name));
             }
             Err(nosuchname(&name))
