@@ -1225,12 +1225,12 @@ async fn call_lib(
 ) -> RResult<Val> {
     let a = |i: usize, n: &str| arg(&args, &kwargs, i, n);
     let r = |i: usize, n: &str| req(&args, &kwargs, i, n, name);
-    if super::automation::lib_funcs(path).contains(&name) {
-        return super::automation::call_lib(runt, path, name, &args, &kwargs).await;
-    }
     if super::admin::lib_funcs(path).contains(&name) {
         let args = super::ext::Args::new(name, &args, &kwargs);
         return super::admin::call_lib(runt, path, name, &args).await;
+    }
+    if super::automation::lib_funcs(path).contains(&name) {
+        return super::automation::call_lib(runt, path, name, &args, &kwargs).await;
     }
     let model = runt.model();
     Ok(match (path, name) {
