@@ -233,6 +233,30 @@ async fn the_task_opt_names_the_query_task() {
 }
 
 #[tokio::test]
+async fn perm_defs_are_the_reference_ones() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let defs = crate::util::call(&api, "getPermDefs", vec![])
+        .await
+        .unwrap();
+    let defs = defs.as_array().unwrap();
+    assert_eq!(defs.len(), 188);
+    let perms: Vec<String> = defs
+        .iter()
+        .map(|d| {
+            let perm = get(d, "perm").as_array().unwrap();
+            let parts: Vec<&str> = perm.iter().map(|p| p.as_str().unwrap()).collect();
+            parts.join(".")
+        })
+        .collect();
+    assert!(perms.contains(&"node.add.<form>".to_owned()));
+    assert!(perms.contains(&"task.del".to_owned()));
+    let mut sorted = perms.clone();
+    sorted.sort();
+    assert_eq!(perms, sorted);
+}
+
+#[tokio::test]
 async fn worldreadable_views_are_readable_by_all() {
     let (_dir, core) = fresh().await;
     let api = root(&core);
