@@ -94,10 +94,6 @@ fn str_key(text: &str) -> Key {
     Key::Str(Arc::from(text))
 }
 
-fn dict(items: Vec<(&str, Val)>) -> Val {
-    new_dict(items.into_iter().map(|(k, v)| (str_key(k), v)).collect())
-}
-
 fn pybool(b: bool) -> &'static str {
     if b { "True" } else { "False" }
 }
@@ -1178,17 +1174,7 @@ pub(crate) async fn call_lib(
                 core.perm_defs().iter().map(Val::from_msgpack).collect(),
             ))
         }
-        ("lib.feed", "list") => Ok(new_list(vec![dict(vec![
-            ("name", Val::from("syn.nodes")),
-            (
-                "desc",
-                Val::from("Add nodes to the Cortex via the packed node format."),
-            ),
-            (
-                "fulldoc",
-                Val::from("Add nodes to the Cortex via the packed node format."),
-            ),
-        ])])),
+        ("lib.feed", "list") => Ok(Val::from_msgpack(&crate::cortex::info_feed_funcs())),
         ("lib.pkg", "list") => Ok(new_list(Vec::new())),
         ("lib.pkg", "get") => {
             let _ = args.req(0, "name")?.to_str()?;
@@ -1420,10 +1406,16 @@ pub(crate) async fn cmd_body(runt: &Arc<Runt>, name: &str, opts: &Opts) -> RResu
         }
         "feed.list" => {
             out.push("Storm feed list:".to_owned());
-            out.push(format!(
-                "    ({:<30}): Add nodes to the Cortex via the packed node format.",
-                "syn.nodes"
-            ));
+            let funcs = crate::cortex::info_feed_funcs();
+            for func in funcs.as_array().into_iter().flatten() {
+                let text = |key: &str| {
+                    crate::layer::map_get(func, key)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                out.push(format!("    ({:<30}): {}", text("name"), text("desc")));
+            }
         }
         "pkg.list" => out.push("No storm packages installed.".to_owned()),
         "dmon.list" => out.push("Storm daemon list:".to_owned()),
