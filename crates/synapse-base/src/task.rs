@@ -103,7 +103,22 @@ impl TaskRegistry {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let iden = guid();
+        self.spawn_as(owner, guid(), spec, fut)
+    }
+
+    /// [`TaskRegistry::spawn`] with a chosen iden (the caller makes sure no running task
+    /// has it).
+    pub fn spawn_as<F>(
+        &self,
+        owner: &Base,
+        iden: String,
+        spec: TaskSpec,
+        fut: F,
+    ) -> Result<(String, Task<F::Output>), IsFini>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let token = owner.token().child_token();
         let info = TaskInfo {
             iden: iden.clone(),

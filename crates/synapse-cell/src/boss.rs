@@ -154,7 +154,40 @@ impl Boss {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_as(None, opts, fut)
+    }
+
+    /// Run `fut` as a listed task with the iden the caller chose (the reference's `taskiden`):
+    /// `BadArg` unless it is 32 lowercase hex characters and no running task has it.
+    pub fn spawn_as<F>(
+        &self,
+        iden: Option<String>,
+        opts: TaskOpts,
+        fut: F,
+    ) -> Result<(String, Task<F::Output>)>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         self.req_not_shut()?;
+        if let Some(iden) = &iden {
+            let isguid = iden.len() == 32
+                && iden
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !isguid {
+                return Err(Error::new(
+                    ErrKind::BadArg,
+                    "The task iden specified must match the regular expression: ^[a-f0-9]{32}$",
+                ));
+            }
+            if self.registry.get(iden).is_some() {
+                return Err(
+                    Error::new(ErrKind::BadArg, "Specified task iden already exists!")
+                        .with("iden", iden.as_str()),
+                );
+            }
+        }
         let (tx, rx) = watch::channel(false);
         let guard = DoneGuard(tx);
         let wrapped = async move {
@@ -166,9 +199,10 @@ impl Boss {
             user: Some(opts.user.clone()),
             info: Default::default(),
         };
+        let iden = iden.unwrap_or_else(synapse_base::guid);
         let (iden, task) = self
             .registry
-            .spawn(&self.base, spec, wrapped)
+            .spawn_as(&self.base, iden, spec, wrapped)
             .map_err(|_| Error::new(ErrKind::IsFini, "The service is shut down."))?;
         let registry = self.registry.clone();
         let mut extras = self.lock();

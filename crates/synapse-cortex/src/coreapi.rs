@@ -198,6 +198,10 @@ impl Service for Cortex {
     async fn fini(&self) {
         Cortex::fini(self).await;
     }
+
+    fn perm_defs(&self) -> Vec<Value> {
+        Cortex::perm_defs(self)
+    }
 }
 
 impl Cortex {

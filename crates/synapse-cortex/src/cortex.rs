@@ -50,6 +50,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod agenda;
 mod autostore;
 mod axon;

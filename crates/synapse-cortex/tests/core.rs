@@ -5,6 +5,8 @@
 // Test helpers outside #[test] functions may unwrap too: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "core/admin.rs"]
+mod admin;
 #[path = "core/api.rs"]
 mod api;
 #[path = "core/axon.rs"]

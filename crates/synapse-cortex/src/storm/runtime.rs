@@ -17,6 +17,7 @@
 //! The caller supplies a [`StormCore`] (the cortex's views and shared state) and a
 //! [`StormUser`] (identity and a permission check); edits are checked per cortex.md §10.
 
+mod admin;
 mod authlib;
 mod automation;
 mod cmds;
@@ -753,10 +754,12 @@ pub fn storm(
     opts: StormOpts,
 ) -> BoxStream<'static, Message> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(1000);
-    let task = tokio::spawn(async move {
+    let (taskcore, taskuser, tasktext) = (Arc::clone(&core), user.clone(), text.clone());
+    let viewiden = opts.view.clone();
+    let explicit = opts.task.clone();
+    let body = move |taskiden: String| async move {
         let tick = synapse_base::now_ms();
         let abstick = mono_ms();
-        let taskiden = opts.task.clone().unwrap_or_else(crate::model::guid_random);
         let init = Value::Map(vec![
             (Value::from("tick"), Value::from(tick)),
             (Value::from("text"), Value::from(text.as_str())),
@@ -843,8 +846,15 @@ pub fn storm(
             (Value::from("count"), Value::from(count)),
         ]);
         let _ = tx.send(Message::new("fini", fini)).await;
-    });
-    let guard = AbortOnDrop(task);
+    };
+    let guard = match admin::spawn_query(&taskcore, &taskuser, &tasktext, viewiden, explicit, body)
+    {
+        Ok(guard) => guard,
+        // the reference refuses a bad `task` opt before the stream starts
+        Err(err) => {
+            return futures::stream::iter(vec![Message::new("err", err.to_value())]).boxed();
+        }
+    };
     async_stream::stream! {
         let _guard = guard;
         while let Some(mesg) = rx.recv().await {
@@ -856,14 +866,6 @@ pub fn storm(
         }
     }
     .boxed()
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 fn mono_ms() -> i64 {

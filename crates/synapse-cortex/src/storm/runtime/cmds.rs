@@ -62,6 +62,8 @@ struct Spec {
     descr: String,
     args: Vec<Arg>,
     readonly: bool,
+    /// The deprecation message of a deprecated command (shown by `--help`).
+    deprecated: Option<String>,
 }
 
 /// The command definitions (descriptions and arguments as the reference declares them; made
@@ -75,6 +77,7 @@ fn specs() -> &'static HashMap<String, Arc<Spec>> {
         let mut defs: Vec<serde_json::Value> = Vec::new();
         for text in [
             CMDDEFS,
+            super::admin::CMDDEFS,
             super::automation::CMDDEFS,
             super::scrape::CMDDEF,
             super::ext::CMDDEFS,
@@ -132,6 +135,7 @@ fn specs() -> &'static HashMap<String, Arc<Spec>> {
                     descr: def["descr"].as_str().unwrap_or_default().to_owned(),
                     args,
                     readonly: def["readonly"].as_bool().unwrap_or(false),
+                    deprecated: def["deprecated"].as_str().map(str::to_owned),
                 }),
             );
         }
@@ -446,6 +450,10 @@ impl<'a> Parser<'a> {
         if !self.spec.descr.is_empty() {
             self.mesgs.push(String::new());
             self.mesgs.push(self.spec.descr.clone());
+        }
+        if let Some(depr) = &self.spec.deprecated {
+            self.mesgs.push(String::new());
+            self.mesgs.push(format!("Deprecated: {depr}"));
         }
         self.mesgs.push(String::new());
         self.mesgs.push(format!(

@@ -35,11 +35,14 @@ const LIBS: &[&str] = &[
 
 /// Whether `path` is one of this module's libraries.
 pub(crate) fn is_lib(path: &str) -> bool {
-    LIBS.contains(&path)
+    LIBS.contains(&path) || super::admin::LIBS.contains(&path)
 }
 
 /// The functions of one of this module's libraries.
 pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
+    if super::admin::LIBS.contains(&path) {
+        return super::admin::lib_funcs(path);
+    }
     match path {
         "lib.queue" => super::queue::LIB_FUNCS,
         "lib.macro" => super::macros::LIB_FUNCS,
@@ -52,6 +55,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
 /// `lib.rs`).
 pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     LIBS.iter()
+        .chain(super::admin::LIBS)
         .filter(|path| **path != "lib.auth")
         .map(|path| ((*path).to_owned(), lib_funcs(path).to_vec()))
         .collect()
@@ -66,6 +70,9 @@ pub(crate) async fn call_lib(
     kwargs: Vec<(String, Val)>,
 ) -> RResult<Val> {
     let args = Args::new(name, &args, &kwargs);
+    if super::admin::lib_funcs(path).contains(&name) {
+        return super::admin::call_lib(runt, path, name, &args).await;
+    }
     match path {
         "lib.queue" => super::queue::call_lib(runt, name, &args).await,
         "lib.macro" => super::macros::call_lib(runt, name, &args).await,
@@ -184,6 +191,7 @@ pub(crate) fn handles(name: &str) -> bool {
     super::queue::CMDS.contains(&name)
         || super::macros::CMDS.contains(&name)
         || super::authlib::CMDS.contains(&name)
+        || super::admin::CMDS.contains(&name)
 }
 
 /// Run one of this module's commands.
@@ -301,6 +309,9 @@ async fn pure_body(runt: &Arc<Runt>, name: &str, opts: &Opts, pernode: bool) -> 
     }
     if super::authlib::CMDS.contains(&name) {
         return super::authlib::cmd_body(runt, name, opts).await;
+    }
+    if super::admin::CMDS.contains(&name) {
+        return super::admin::cmd_body(runt, name, opts).await;
     }
     super::macros::cmd_body(runt, name, opts, pernode).await
 }

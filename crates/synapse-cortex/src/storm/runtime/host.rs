@@ -247,7 +247,11 @@ impl StormRuntime for CortexEngine {
         Box::pin(async move {
             let user = storm_user(&core, &call.user);
             let opts = call_opts(&core, &call.user, &call.opts).map_err(to_cell_error)?;
-            super::call_storm(CortexEngine::core(&core), user, &call.text, opts)
+            let score = CortexEngine::core(&core);
+            let view = opts.view.clone();
+            let (runcore, runuser, text) = (Arc::clone(&score), user.clone(), call.text.clone());
+            let fut = async move { super::call_storm(runcore, runuser, &text, opts).await };
+            super::admin::run_as_task(&score, &user, &call.text, view, fut)
                 .await
                 .map_err(to_cell_error)
         })
@@ -261,7 +265,11 @@ impl StormRuntime for CortexEngine {
         Box::pin(async move {
             let user = storm_user(&core, &call.user);
             let opts = call_opts(&core, &call.user, &call.opts).map_err(to_cell_error)?;
-            super::count(CortexEngine::core(&core), user, &call.text, opts)
+            let score = CortexEngine::core(&core);
+            let view = opts.view.clone();
+            let (runcore, runuser, text) = (Arc::clone(&score), user.clone(), call.text.clone());
+            let fut = async move { super::count(runcore, runuser, &text, opts).await };
+            super::admin::run_as_task(&score, &user, &call.text, view, fut)
                 .await
                 .map(|n| n as i64)
                 .map_err(to_cell_error)

@@ -249,6 +249,10 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
             {
                 return Ok(bound(&name));
             }
+
+            if super::admin::lib_funcs(path).contains(&name.as_str()) {
+                return Ok(bound(&name));
+            }
             Err(nosuchname(&name))
         }
         Val::Dict(d) => {
@@ -1132,6 +1136,7 @@ async fn obj_method(
                     Ok(Val::Obj(Arc::new(Obj::View(fork.iden()))))
                 }
                 "pack" => Ok(Val::from_msgpack(&view.pack())),
+                n if super::admin::VIEW_METHODS.contains(&n) => super::admin::view_method(&view, n),
                 "layers" => Ok(new_list(
                     view.layers()
                         .iter()
@@ -1162,6 +1167,9 @@ async fn obj_method(
             })?;
             match name {
                 "pack" => Ok(Val::from_msgpack(&layer.pack())),
+                n if super::admin::LAYER_METHODS.contains(&n) => {
+                    Box::pin(super::admin::layer_method(runt, &layer, n, args, kwargs)).await
+                }
                 _ => {
                     Box::pin(super::typesmore::layer_method(
                         runt, &layer, name, args, kwargs,
@@ -1217,6 +1225,10 @@ async fn call_lib(
 ) -> RResult<Val> {
     let a = |i: usize, n: &str| arg(&args, &kwargs, i, n);
     let r = |i: usize, n: &str| req(&args, &kwargs, i, n, name);
+    if super::admin::lib_funcs(path).contains(&name) {
+        let args = super::ext::Args::new(name, &args, &kwargs);
+        return super::admin::call_lib(runt, path, name, &args).await;
+    }
     if super::automation::lib_funcs(path).contains(&name) {
         return super::automation::call_lib(runt, path, name, &args, &kwargs).await;
     }
@@ -1592,7 +1604,16 @@ async fn call_lib(
                 None => runt.view.iden(),
             };
             if runt.shared.core.views().view(&iden).is_none() {
-                return err("NoSuchView", format!("No such view iden={iden}"));
+                return Err(Flow::Err(
+                    StormError::new(
+                        "NoSuchView",
+                        format!(
+                            "No view with iden={}",
+                            crate::model::value::py_repr_str(&iden)
+                        ),
+                    )
+                    .with("iden", iden.as_str()),
+                ));
             }
             Val::Obj(Arc::new(Obj::View(iden)))
         }
@@ -1610,6 +1631,9 @@ async fn call_lib(
                 Some(v) => v.to_str()?,
                 None => runt.view.write_layer().iden(),
             };
+            if runt.shared.core.views().layer(&iden).is_none() {
+                return err("NoSuchIden", format!("No layer with iden: {iden}"));
+            }
             Val::Obj(Arc::new(Obj::Layer(iden)))
         }
         ("lib.layer", "list") => new_list(

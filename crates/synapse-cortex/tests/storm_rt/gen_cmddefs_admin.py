@@ -1,0 +1,67 @@
+'''
+Print the command definitions (descriptions, arguments, readonly) of the reference's tier-2
+commands that `runtime/admin.rs` runs, as `admin_cmddefs.json` holds them:
+
+    python gen_cmddefs_admin.py > ../../src/storm/runtime/admin_cmddefs.json
+'''
+import sys
+import json
+import asyncio
+import tempfile
+
+import synapse.cortex as s_cortex
+import synapse.lib.cell as s_cell
+import synapse.lib.storm as s_storm
+
+# a throwaway cortex: never refuse to boot on a full disk
+s_cell.shutil.disk_usage = lambda path: s_cell.shutil._ntuple_diskusage(100, 0, 100)
+
+NAMES = sys.argv[1:] or [
+    'ps.list', 'ps.kill', 'task.list', 'task.kill',
+    'view.add', 'view.del', 'view.set', 'layer.add', 'layer.del', 'layer.set',
+    'model.edge.set', 'model.edge.get', 'model.edge.del', 'model.edge.list',
+    'model.deprecated.check', 'model.deprecated.lock', 'model.deprecated.locks',
+    'auth.perms.list', 'auth.user.allowed', 'index.count.prop',
+    'feed.list', 'pkg.list', 'dmon.list',
+]
+
+
+class FakeRunt:
+    def __init__(self, model):
+        self.model = model
+
+
+async def main():
+    out = []
+    with tempfile.TemporaryDirectory() as dirn:
+        async with await s_cortex.Cortex.anit(dirn) as core:
+            for name in NAMES:
+                ctor = core.getStormCmd(name)
+                if ctor is None:
+                    continue
+                if isinstance(ctor, type):
+                    cls = ctor
+                    obj = ctor.__new__(ctor)
+                else:
+                    # a pure (Storm) command: its ctor closes over the cdef
+                    cls = s_storm.PureCmd
+                    obj = cls.__new__(cls)
+                    obj.cdef = ctor.__closure__[0].cell_contents
+                obj.runt = FakeRunt(core.model)
+                pars = obj.getArgParser()
+                args = []
+                for argnames, opts in pars.allargs:
+                    o = {}
+                    for k, v in opts.items():
+                        if isinstance(v, (str, int, bool, float, list, tuple, type(None))):
+                            o[k] = list(v) if isinstance(v, tuple) else v
+                    args.append({'names': list(argnames), 'opts': o})
+                cdef = {'name': name, 'descr': pars.descr, 'args': args, 'readonly': cls.readonly}
+                depr = getattr(obj, 'cdef', {}).get('deprecated') if cls is s_storm.PureCmd else None
+                if depr is not None:
+                    cdef['deprecated'] = s_storm.deprmesg(name, depr)
+                out.append(cdef)
+    print(json.dumps(out, indent=1))
+
+if __name__ == "__main__":
+    asyncio.run(main())
