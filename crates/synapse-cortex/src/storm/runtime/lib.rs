@@ -240,12 +240,22 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                     _ => Err(nosuchname(&name)),
                 };
             }
+            if &**path == super::genlib::LIB {
+                return super::genlib::deref(runt, &name).await;
+            }
             let sub = format!("{path}.{name}");
-            if LIBS.contains(&sub.as_str()) || super::ext::is_lib(&sub) {
+            if sub == super::genlib::LIB {
+                return Ok(Val::Lib(Arc::from(sub)));
+            }
+            if LIBS.contains(&sub.as_str())
+                || super::ext::is_lib(&sub)
+                || super::libmore::is_lib(&sub)
+            {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
             if lib_funcs(path).contains(&name.as_str())
                 || super::ext::lib_funcs(path).contains(&name.as_str())
+                || super::libmore::lib_funcs(path).contains(&name.as_str())
             {
                 return Ok(bound(&name));
             }
@@ -436,6 +446,12 @@ pub(crate) async fn call_method(
     item: Option<&Item>,
 ) -> RResult<Val> {
     match recv {
+        Val::Lib(path) if super::libmore::is_lib(path) => {
+            super::libmore::call_lib(runt, path, name, args, kwargs).await
+        }
+        Val::Lib(path) if &**path == super::genlib::LIB => {
+            super::genlib::call(runt, name, args, kwargs).await
+        }
         Val::Lib(path) if super::ext::is_lib(path) => {
             super::ext::call_lib(runt, path, name, args, kwargs).await
         }

@@ -429,6 +429,11 @@ impl Val {
                     .collect();
                 format!("{{{}}}", parts.join(", "))
             }
+            Val::Set(items) => {
+                let items = lock(items).clone();
+                let parts: Vec<String> = items.iter().map(|k| k.to_val().repr()).collect();
+                format!("{{{}}}", parts.join(", "))
+            }
             Val::Lib(path) => format!("Library ${path}"),
             Val::Node(node) => format!("Node{{{}}}", node_ndef_repr(node)),
             Val::Query(q) => q.text.clone(),
