@@ -36,6 +36,7 @@ mod libmore;
 mod lift;
 mod macros;
 mod morecmds;
+mod movenodes;
 mod pivot;
 mod queue;
 mod runt;

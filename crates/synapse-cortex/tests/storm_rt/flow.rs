@@ -27,10 +27,51 @@ fn canon(kind: &str, info: &Json) -> Option<Json> {
             tags.sort();
             Some(json!(["node", form, valu, Json::Object(props), tags]))
         }
-        "print" | "warn" => Some(json!([kind, info["mesg"]])),
-        "err" => Some(json!(["err", info[0], info[1]["mesg"]])),
+        "print" | "warn" => Some(json!([kind, mask(&info["mesg"])])),
+        "err" => Some(json!(["err", info[0], mask(&info[1]["mesg"])])),
         _ => None,
     }
+}
+
+/// Random view and layer idens (32 hex digits) and times (`.created`) masked, as the
+/// recorder masks them.
+fn mask(text: &Json) -> Json {
+    let Some(text) = text.as_str() else {
+        return text.clone();
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut idx = 0;
+    while idx < chars.len() {
+        let hexrun = chars[idx..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit() || ('a'..='f').contains(*c))
+            .count();
+        if hexrun == 32 {
+            out.push_str("<iden>");
+            idx += hexrun;
+            continue;
+        }
+        if is_time(&chars[idx..]) {
+            out.push_str("<time>");
+            idx += 23;
+            continue;
+        }
+        let step = hexrun.max(1);
+        out.extend(&chars[idx..idx + step]);
+        idx += step;
+    }
+    Json::from(out)
+}
+
+/// Whether text starts with a time as the reference shows it: `2026/11/26 00:03:33.393`.
+fn is_time(chars: &[char]) -> bool {
+    let shape = "dddd/dd/dd dd:dd:dd.ddd";
+    chars.len() >= shape.len()
+        && shape.chars().zip(chars).all(|(s, c)| match s {
+            'd' => c.is_ascii_digit(),
+            other => other == *c,
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,11 +2,12 @@
 Cases for the flow and generator commands (runtime/flow.rs, runtime/gen.rs: batch, parallel,
 background, storm.exec, copyto, colorize, gen.*, $lib.gen) and for how $lib.print shows
 nested values: runs them on a reference cortex (in process) and writes recorded_flow.json, which flow.rs
-replays in process. Nodes are compared by form, value, props (without .created) and tag names.
+replays in process. Nodes are compared by form, value, props (without .created) and tag names; view and layer
+idens and times in messages are masked.
 
     $SYNAPSE_REF_PYTHON gen_recorded_flow.py
 '''
-import asyncio, json, os, tempfile
+import asyncio, json, os, re, tempfile
 import synapse.cortex as s_cortex
 import synapse.lib.cell as s_cell
 # a throwaway cortex: never refuse to boot on a full disk
@@ -58,6 +59,19 @@ QUERIES = [
  'inet:ipv4=1.1.1.1 | copyto nope',
  'inet:ipv4 | copyto $node',
  'inet:ipv4=1.1.1.1 | copyto $lib.view.get().iden',
+ # movenodes (layer idens are masked)
+ '[ inet:ipv4=8.8.8.8 :asn=8 +#eight ] $node.data.set(d8, 8)',
+ FORK + 'view.exec $f.iden { inet:ipv4=8.8.8.8 [ :loc=us +#mv.x=2020 ] $node.data.set(d, 1) [ +(refs)> { inet:fqdn=alpha.com } ] } | view.exec $f.iden { inet:ipv4=8.8.8.8 | movenodes }',
+ FORK + 'view.exec $f.iden { inet:ipv4=8.8.8.8 [ :loc=us +#mv.x=2020 ] $node.data.set(d, 1) [ +(refs)> { inet:fqdn=alpha.com } ] } | view.exec $f.iden { inet:ipv4=8.8.8.8 | movenodes --apply } | view.exec $f.iden { inet:ipv4=8.8.8.8 $lib.print($node.tags()) $lib.print($node.props.loc) $lib.print($node.data.get(d8)) -(refs)> * $lib.print($node.repr()) } | inet:ipv4=8.8.8.8 $lib.print(stillhere)',
+ 'inet:ipv4=1.1.1.1 | movenodes',
+ 'movenodes',
+ FORK + 'view.exec $f.iden { movenodes --destlayer nope }',
+ FORK + 'view.exec $f.iden { $top=$lib.view.get().layers.0.iden movenodes --srclayers $top }',
+ FORK + 'view.exec $f.iden { movenodes --srclayers nope }',
+ FORK + 'view.exec $f.iden { movenodes --precedence nope }',
+ FORK + 'view.exec $f.iden { $top=$lib.view.get().layers.0.iden movenodes --precedence $top }',
+ FORK + '$g=$f.fork() view.exec $g.iden { $l=$lib.view.get().layers $bot=$l.2.iden $top=$l.0.iden movenodes --srclayers $bot --precedence $top $bot $l.1.iden }',
+ 'inet:ipv4 | movenodes --destlayer $node.repr()',
  # colorize
  'inet:ipv4=1.1.1.1 | colorize red',
  'inet:ipv4=1.1.1.1 | colorize "#00ff00"',
@@ -148,6 +162,12 @@ QUERIES = [
  '$lib.print(`{({"a": $lib.true})}`)',
  '$lib.warn(({"a": $lib.false}))',
 ]
+def mask(text):
+    '''Random view and layer idens (32 hex digits) and times (.created) masked.'''
+    if not isinstance(text, str):
+        return text
+    text = re.sub(r'(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])', '<iden>', text)
+    return re.sub(r'[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}', '<time>', text)
 def canon(mesg):
     '''The comparable part of a message (None to skip it).'''
     kind, info = mesg
@@ -156,9 +176,9 @@ def canon(mesg):
         props = {k: v for k, v in inf.get('props', {}).items() if k != '.created'}
         return ['node', form, valu, props, sorted(inf.get('tags', {}).keys())]
     if kind in ('print', 'warn'):
-        return [kind, info.get('mesg')]
+        return [kind, mask(info.get('mesg'))]
     if kind == 'err':
-        return ['err', info[0], info[1].get('mesg')]
+        return ['err', info[0], mask(info[1].get('mesg'))]
     return None
 async def main():
     out = []

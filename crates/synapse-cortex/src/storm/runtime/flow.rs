@@ -1,5 +1,6 @@
-//! Flow commands: `batch`, `parallel`, `background`, `storm.exec`, `copyto`, `colorize` (and
-//! the definitions of the `gen.*` commands run by `genlib.rs`).
+//! Flow commands: `batch`, `parallel`, `background`, `storm.exec`, `copyto`, `colorize`; the
+//! entry of `movenodes` (`movenodes.rs`) and of the `gen.*` commands (`genlib.rs`), whose
+//! definitions are here too.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ const NAMES: &[&str] = &[
     "storm.exec",
     "copyto",
     "colorize",
+    "movenodes",
 ];
 
 /// Whether this module (or `genlib.rs`) runs the command.
@@ -48,6 +50,7 @@ pub(crate) fn run(
         "storm.exec" => storm_exec(runt, runtsafe, idle, input),
         "copyto" => copyto(runt, runtsafe, idle, input),
         "colorize" => colorize(input),
+        "movenodes" => super::movenodes::run(runt, runtsafe, idle, input),
         other => super::genlib::run(&runt, other, runtsafe, idle, input),
     }
 }

@@ -323,6 +323,17 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 if name == "iden" {
                     return Ok(Val::from(iden.as_str()));
                 }
+                // `$view.layers` is an attribute (the view's layer objects, top first)
+                if name == "layers"
+                    && matches!(&**obj, Obj::View(_))
+                    && let Some(view) = runt.shared.core.views().view(iden)
+                {
+                    let layers = view.layers();
+                    let items = layers
+                        .iter()
+                        .map(|l| Val::Obj(Arc::new(Obj::Layer(l.iden()))));
+                    return Ok(new_list(items.collect()));
+                }
                 Ok(bound(&name))
             }
             Obj::Ext(ext) => ext.deref(runt, base, &str_of(name)?),
