@@ -145,6 +145,20 @@ QUERIES = [
  '$lib.print($lib.tags.prefix((Foo, "b a r", "", "x.y"), vtx))',
  '$lib.print($lib.tags.prefix((Foo, "b a r"), vtx, ispart=$lib.true))',
  '$s = $lib.spooled.set(a, b, a) $s.add(c) $lib.print($s.size()) for $x in $lib.sorted($s) { $lib.print($x) } $lib.print($s.has(b))',
+ # $lib.cache
+ '$c = $lib.cache.fixed(${ return(`{$cache_key}-val`) }) $lib.print($c.get(a)) $lib.print($c.get(a)) $lib.print($c.query)',
+ '$test=foo function cb(key) { $test=$key return(`{$key}-v`) } $c = $lib.cache.fixed(${ return($cb($cache_key)) }) $lib.print($c.get(bar)) $lib.print($test)',
+ '$test=foo $tests=([]) $c=$lib.cache.fixed(${ $test=$cache_key $tests.append($cache_key) return(`{$cache_key}-val`) }) $c.get(bar) $lib.print($test) $lib.print($tests)',
+ '$c=$lib.cache.fixed(${ $lib.print(`miss {$cache_key}`) return($cache_key) }, size=2) $c.get(a) $c.get(b) $c.get(c) $c.get(a) $c.get(c)',
+ '$c=$lib.cache.fixed(${ return(x) }) $c.put(k, v) $lib.print($c.get(k)) $lib.print($c.pop(k)) $lib.print($c.pop(k)) $c.put(k, v) $c.clear() $lib.print($c.get(k))',
+ '$lib.cache.fixed(${ $lib.print(x) })',
+ '$lib.cache.fixed(${ return(x) }, size=0)',
+ '$lib.cache.fixed(${ return(x) }, size=10001)',
+ '$c=$lib.cache.fixed(${ return(x) }) $c.get(([1]))',
+ '$c=$lib.cache.fixed(${ if $lib.true { break } return(x) }) $c.get(a)',
+ '$c=$lib.cache.fixed(${ return(x) }, size=3) $lib.print($c)',
+ '$c=$lib.cache.fixed(${ return() }) $lib.print($c.get(a))',
+ '$c=$lib.cache.fixed(${ return(($cache_key, (1, 2))) }) $lib.print($c.get(a))',
  # printing nested values (values the reference holds as plain Python lists and dicts, from
  # `(a, b)` literals or $lib.json.load, print with Python's repr: not matched yet)
  '$lib.print($lib.dict(a=$lib.true))',

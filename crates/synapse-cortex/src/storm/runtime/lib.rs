@@ -337,6 +337,10 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 Ok(bound(&name))
             }
             Obj::Ext(ext) => ext.deref(runt, base, &str_of(name)?),
+            Obj::Cache(cache) => match str_of(name)?.as_str() {
+                "query" => Ok(Val::from(cache.query_text())),
+                other => Ok(bound(other)),
+            },
             Obj::Auto(a) => super::automation::deref(base, a, &str_of(name)?),
             other => {
                 let name = str_of(name)?;
@@ -1104,6 +1108,7 @@ async fn obj_method(
 ) -> RResult<Val> {
     match &**obj {
         Obj::Ext(ext) => ext.call(runt, name, args, kwargs).await,
+        Obj::Cache(cache) => cache.call(name, args, kwargs).await,
         Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {

@@ -1,5 +1,5 @@
-//! Small tier-2 libraries: `$lib.lift` (`byNodeData`, `tagsByPref`), `$lib.tags.prefix` and
-//! `$lib.spooled.set`.
+//! Small tier-2 libraries: `$lib.lift` (`byNodeData`, `tagsByPref`), `$lib.tags.prefix`,
+//! `$lib.spooled.set` and `$lib.cache.fixed`.
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use super::value::{Val, new_list};
 use crate::storm::ast::Span;
 
 /// The libraries of this module.
-const LIBS: &[&str] = &["lib.lift", "lib.tags", "lib.spooled"];
+const LIBS: &[&str] = &["lib.lift", "lib.tags", "lib.spooled", "lib.cache"];
 
 /// Whether `path` is one of this module's libraries.
 pub(crate) fn is_lib(path: &str) -> bool {
@@ -25,6 +25,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.lift" => &["byNodeData", "tagsByPref"],
         "lib.tags" => &["prefix"],
         "lib.spooled" => &["set"],
+        "lib.cache" => &["fixed"],
         _ => &[],
     }
 }
@@ -107,6 +108,7 @@ pub(crate) async fn call_lib(
             }
             Ok(Val::Set(Arc::new(std::sync::Mutex::new(set))))
         }
+        ("lib.cache", "fixed") => fixed_cache(runt, &args, &kwargs).await,
         _ => Err(super::ext::nosuchname(name)),
     }
 }
@@ -128,4 +130,195 @@ fn tags_by_pref(runt: &Arc<Runt>, prefix: String, depth: i128) -> RResult<Val> {
         }
     });
     Ok(GenVal::val(stream.boxed()))
+}
+
+// ----- $lib.cache -----
+
+/// The largest (and default) size of a fixed cache.
+const CACHE_SIZE_MAX: i128 = 10_000;
+
+/// A fixed-size cache whose misses run a Storm callback query (`$lib.cache.fixed`):
+/// first in, first out.
+pub(crate) struct FixedCache {
+    size: usize,
+    text: String,
+    query: crate::storm::ast::Query,
+    runt: Arc<Runt>,
+    state: std::sync::Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    items: std::collections::HashMap<super::value::Key, Val>,
+    fifo: std::collections::VecDeque<super::value::Key>,
+}
+
+impl CacheState {
+    /// Put an item, evicting the oldest first when full (a key put twice is queued twice,
+    /// as in the reference).
+    fn put(&mut self, size: usize, key: super::value::Key, valu: Val) {
+        while self.fifo.len() > size.saturating_sub(1) {
+            match self.fifo.pop_front() {
+                Some(old) => {
+                    self.items.remove(&old);
+                }
+                None => break,
+            }
+        }
+        self.items.insert(key.clone(), valu);
+        self.fifo.push_back(key);
+    }
+}
+
+impl std::fmt::Debug for FixedCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FixedCache({})", self.text)
+    }
+}
+
+impl FixedCache {
+    /// What `$lib.print` shows.
+    pub(crate) fn repr(&self) -> String {
+        let mut qtext: String = self.text.chars().take(100).collect();
+        if self.text.chars().count() > 100 {
+            qtext.push_str("...");
+        }
+        format!("cache:fixed: size={} query=\"{qtext}\"", self.size)
+    }
+
+    /// `$cache.query`
+    pub(crate) fn query_text(&self) -> &str {
+        &self.text
+    }
+
+    fn key(valu: &Val) -> RResult<super::value::Key> {
+        if valu.is_mutable() {
+            return Err(Flow::Err(
+                super::error::StormError::new(
+                    "BadArg",
+                    "Mutable values are not allowed as cache keys",
+                )
+                .with("name", valu.repr().as_str()),
+            ));
+        }
+        Val::from_msgpack(&valu.to_msgpack()?).to_key()
+    }
+
+    /// Run the callback for a key in a runtime of the defining scope's variables.
+    async fn callback(&self, key: Val) -> RResult<Val> {
+        let mut vars = self.runt.scope_vars();
+        vars.push(("cache_key".to_owned(), key));
+        let names: Vec<String> = vars.iter().map(|(k, _)| k.clone()).collect();
+        let plan = super::exec::plan_query(&self.text, &self.query, names.clone(), Vec::new())?;
+        let mut runtvars: std::collections::HashMap<String, bool> =
+            plan.vars.iter().cloned().collect();
+        for name in names {
+            runtvars.insert(name, true);
+        }
+        let subr = super::exec::sub_runtime(&self.runt, runtvars, vars, false, None)?;
+        let mut out = super::exec::run_pipeline(&subr, &plan.root, super::exec::empty());
+        loop {
+            match out.next().await {
+                None => return Ok(Val::Null),
+                Some(Ok(_)) => {}
+                Some(Err(Flow::Return(valu))) => return Ok(Val::from_msgpack(&valu.to_msgpack()?)),
+                Some(Err(Flow::Break(_))) => return Err(ctrl_flow("break")),
+                Some(Err(Flow::Continue(_))) => return Err(ctrl_flow("continue")),
+                Some(Err(Flow::Stop)) => return Err(ctrl_flow("stop")),
+                Some(Err(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// A method of the cache.
+    pub(crate) async fn call(
+        &self,
+        name: &str,
+        args: &[Val],
+        kwargs: &[(String, Val)],
+    ) -> RResult<Val> {
+        match name {
+            "get" => {
+                let key = req(args, kwargs, 0, "key", name)?;
+                let k = FixedCache::key(&key)?;
+                if let Some(v) = super::value::lock(&self.state).items.get(&k) {
+                    return Ok(v.clone());
+                }
+                let valu = self.callback(key).await?;
+                super::value::lock(&self.state).put(self.size, k, valu.clone());
+                Ok(valu)
+            }
+            "put" => {
+                let k = FixedCache::key(&req(args, kwargs, 0, "key", name)?)?;
+                let valu = req(args, kwargs, 1, "value", name)?;
+                let valu = Val::from_msgpack(&valu.to_msgpack()?);
+                super::value::lock(&self.state).put(self.size, k, valu);
+                Ok(Val::Null)
+            }
+            "pop" => {
+                let k = FixedCache::key(&req(args, kwargs, 0, "key", name)?)?;
+                let mut state = super::value::lock(&self.state);
+                match state.items.remove(&k) {
+                    Some(v) => {
+                        if let Some(pos) = state.fifo.iter().position(|x| *x == k) {
+                            state.fifo.remove(pos);
+                        }
+                        Ok(v)
+                    }
+                    None => Ok(Val::Null),
+                }
+            }
+            "clear" => {
+                let mut state = super::value::lock(&self.state);
+                state.items.clear();
+                state.fifo.clear();
+                Ok(Val::Null)
+            }
+            other => Err(super::ext::nosuchname(other)),
+        }
+    }
+}
+
+fn ctrl_flow(name: &str) -> Flow {
+    rterr(format!(
+        "Storm control flow \"{name}\" not allowed in cache callbacks."
+    ))
+}
+
+fn badarg(mesg: impl Into<String>) -> Flow {
+    Flow::Err(super::error::StormError::new("BadArg", mesg))
+}
+
+/// `$lib.cache.fixed(callback, size=10000)`
+async fn fixed_cache(runt: &Arc<Runt>, args: &[Val], kwargs: &[(String, Val)]) -> RResult<Val> {
+    let size = match arg(args, kwargs, 1, "size") {
+        None => CACHE_SIZE_MAX,
+        Some(v) => v.to_int()?,
+    };
+    let text = match req(args, kwargs, 0, "callback", "fixed")? {
+        Val::Query(q) => q.text.clone(),
+        other => other.to_str()?,
+    };
+    if !(1..=CACHE_SIZE_MAX).contains(&size) {
+        return Err(badarg(format!(
+            "Cache size must be between 1-{CACHE_SIZE_MAX}"
+        )));
+    }
+    let query = crate::storm::parse_query(&text).map_err(|e| {
+        let err = super::super::runtime::bad_syntax(&text, &e);
+        badarg(format!("Invalid callback query: {}", err.mesg))
+    })?;
+    if !format!("{query:?}").contains("Return(") {
+        return Err(badarg("Callback query must return a value"));
+    }
+    let cache = FixedCache {
+        size: size as usize,
+        text,
+        query,
+        runt: Arc::clone(runt),
+        state: std::sync::Mutex::new(CacheState::default()),
+    };
+    Ok(Val::Obj(Arc::new(super::value::Obj::Cache(Arc::new(
+        cache,
+    )))))
 }

@@ -97,6 +97,8 @@ pub(crate) enum Obj {
     },
     /// A tag property of the model (`$lib.model.tagprop`).
     ModelTagProp(String),
+    /// A fixed cache (`$lib.cache.fixed`).
+    Cache(Arc<super::libmore::FixedCache>),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -267,6 +269,15 @@ impl Val {
                 | Obj::ModelTagProp(n) => Value::from(n.as_str()),
                 Obj::Text(t) => Value::from(lock(t).as_str()),
                 Obj::UserKv { user, .. } => Value::from(user.as_str()),
+                Obj::Cache(_) => {
+                    return Err(Flow::Err(
+                        StormError::new(
+                            "NoSuchType",
+                            "Unable to convert object to Storm primitive.",
+                        )
+                        .with("name", "FixedCache"),
+                    ));
+                }
             },
             _ => {
                 return Err(Flow::Err(
@@ -345,6 +356,7 @@ impl Val {
                 Obj::UserKv { vars: true, .. } => "user:vars:dict",
                 Obj::UserKv { vars: false, .. } => "user:profile:dict",
                 Obj::ModelTagProp(_) => "model:tagprop",
+                Obj::Cache(_) => "cache:fixed",
             },
         }
     }
@@ -446,6 +458,7 @@ impl Val {
                 Obj::Layer(iden) => format!("layer: {iden}"),
                 Obj::Ext(obj) => obj.repr(),
                 Obj::Text(t) => format!("text: {}", lock(t)),
+                Obj::Cache(c) => c.repr(),
                 other => format!("{other:?}"),
             },
             _ => self.py_repr(),
