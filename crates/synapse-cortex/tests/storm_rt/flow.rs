@@ -206,3 +206,46 @@ async fn background_queries_run_after_their_caller_with_its_variables() {
     }
     assert_eq!(found, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipe_filler_error_is_a_warning_and_closes_the_pipe() {
+    let core = Core::new().await;
+    let mesgs = core
+        .storm(
+            "$pipe = $lib.pipe.gen(${ $pipe.put(a) $lib.raise(Oops, boom) }) for $items in $pipe.slices() { $lib.print($items) }",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(err_of(&mesgs), None);
+    let warns: Vec<Json> = mesgs
+        .iter()
+        .filter(|m| m.kind == "warn")
+        .map(|m| msgpack_to_json(&m.info)["mesg"].clone())
+        .collect();
+    assert_eq!(warns.len(), 1, "{mesgs:?}");
+    assert!(
+        warns[0]
+            .as_str()
+            .is_some_and(|w| w.starts_with("pipe filler error:") && w.contains("boom")),
+        "{warns:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pipe_nobody_reads_does_not_keep_the_query() {
+    let core = Core::new().await;
+    // the filler blocks on the full pipe; the query ends, and the filler with it
+    let mesgs = core
+        .storm(
+            "$pipe = $lib.pipe.gen(${ for $i in $lib.range(100) { $pipe.put($i) } }, size=1) $lib.print($pipe.slice(size=1))",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(err_of(&mesgs), None);
+    let prints: Vec<Json> = mesgs
+        .iter()
+        .filter(|m| m.kind == "print")
+        .map(|m| msgpack_to_json(&m.info)["mesg"].clone())
+        .collect();
+    assert_eq!(prints, vec![json!("[0]")]);
+}

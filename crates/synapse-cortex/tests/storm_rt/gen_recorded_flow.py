@@ -159,6 +159,15 @@ QUERIES = [
  '$c=$lib.cache.fixed(${ return(x) }, size=3) $lib.print($c)',
  '$c=$lib.cache.fixed(${ return() }) $lib.print($c.get(a))',
  '$c=$lib.cache.fixed(${ return(($cache_key, (1, 2))) }) $lib.print($c.get(a))',
+ # $lib.pipe (results that do not depend on when the filler runs)
+ '$pipe = $lib.pipe.gen(${ $pipe.puts((1, 2, 3)) }) $n = (0) for $items in $pipe.slices(size=2) { $n = ($n + $lib.len($items)) } $lib.print($n)',
+ '$pipe = $lib.pipe.gen(${ $pipe.put(a) $pipe.put(b) }) $lib.print($pipe.slice(size=1))',
+ '$pipe = $lib.pipe.gen(${ inet:ipv4 $pipe.put($node.repr()) }) $all = ([]) for $items in $pipe.slices() { $all.extend($items) } for $x in $lib.sorted($all) { $lib.print($x) }',
+ '$lib.pipe.gen(${ }, size=0)',
+ '$lib.pipe.gen(${ }, size=10001)',
+ '$pipe = $lib.pipe.gen(${ }) $lib.print($pipe.slice()) $lib.print($pipe.size())',
+ '$pipe = $lib.pipe.gen(${ }) $pipe.slice(size=0)',
+ '$x = 5 $pipe = $lib.pipe.gen(${ $pipe.put($x) }) $lib.print($pipe.slice())',
  # printing nested values (values the reference holds as plain Python lists and dicts, from
  # `(a, b)` literals or $lib.json.load, print with Python's repr: not matched yet)
  '$lib.print($lib.dict(a=$lib.true))',

@@ -1109,6 +1109,7 @@ async fn obj_method(
     match &**obj {
         Obj::Ext(ext) => ext.call(runt, name, args, kwargs).await,
         Obj::Cache(cache) => cache.call(name, args, kwargs).await,
+        Obj::Pipe(pipe) => pipe.call(name, args, kwargs).await,
         Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {

@@ -1,5 +1,5 @@
 //! Small tier-2 libraries: `$lib.lift` (`byNodeData`, `tagsByPref`), `$lib.tags.prefix`,
-//! `$lib.spooled.set` and `$lib.cache.fixed`.
+//! `$lib.spooled.set`, `$lib.cache.fixed` and `$lib.pipe.gen`.
 
 use std::sync::Arc;
 
@@ -12,7 +12,13 @@ use super::value::{Val, new_list};
 use crate::storm::ast::Span;
 
 /// The libraries of this module.
-const LIBS: &[&str] = &["lib.lift", "lib.tags", "lib.spooled", "lib.cache"];
+const LIBS: &[&str] = &[
+    "lib.lift",
+    "lib.tags",
+    "lib.spooled",
+    "lib.cache",
+    "lib.pipe",
+];
 
 /// Whether `path` is one of this module's libraries.
 pub(crate) fn is_lib(path: &str) -> bool {
@@ -26,6 +32,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.tags" => &["prefix"],
         "lib.spooled" => &["set"],
         "lib.cache" => &["fixed"],
+        "lib.pipe" => &["gen"],
         _ => &[],
     }
 }
@@ -109,6 +116,7 @@ pub(crate) async fn call_lib(
             Ok(Val::Set(Arc::new(std::sync::Mutex::new(set))))
         }
         ("lib.cache", "fixed") => fixed_cache(runt, &args, &kwargs).await,
+        ("lib.pipe", "gen") => pipe_gen(runt, &args, &kwargs).await,
         _ => Err(super::ext::nosuchname(name)),
     }
 }
@@ -321,4 +329,215 @@ async fn fixed_cache(runt: &Arc<Runt>, args: &[Val], kwargs: &[(String, Val)]) -
     Ok(Val::Obj(Arc::new(super::value::Obj::Cache(Arc::new(
         cache,
     )))))
+}
+
+// ----- $lib.pipe -----
+
+/// The channel of a pipe: items, then `None` once closed.
+struct PipeChan {
+    tx: tokio::sync::mpsc::Sender<Option<Val>>,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl PipeChan {
+    async fn put(&self, item: Val) -> RResult<()> {
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(badarg("The Queue has been closed."));
+        }
+        self.tx
+            .send(Some(item))
+            .await
+            .map_err(|_| badarg("The Queue has been closed."))
+    }
+
+    async fn close(&self) {
+        if !self.closed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let _ = self.tx.send(None).await;
+        }
+    }
+}
+
+/// A pipe (`$lib.pipe.gen`): the handle the caller gets reads it and stops the filler
+/// query when dropped; the filler's handle only writes.
+pub(crate) struct Pipe {
+    chan: Arc<PipeChan>,
+    rx: Option<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Option<Val>>>>,
+    filler: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl std::fmt::Debug for Pipe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pipe")
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        if let Some(task) = super::value::lock(&self.filler).take() {
+            task.abort();
+        }
+    }
+}
+
+fn slice_size(args: &[Val], kwargs: &[(String, Val)]) -> RResult<usize> {
+    let size = match arg(args, kwargs, 0, "size") {
+        None => 1000,
+        Some(v) => v.to_int()?,
+    };
+    if !(1..=10000).contains(&size) {
+        return Err(badarg("$pipe.slice() size must be 1-10000"));
+    }
+    Ok(size as usize)
+}
+
+impl Pipe {
+    /// Up to `size` items: waits for the first, takes what else is there; null once closed
+    /// and drained.
+    async fn slice(&self, size: usize) -> RResult<Option<Vec<Val>>> {
+        let Some(rx) = &self.rx else {
+            return Err(rterr("This pipe handle cannot be read."));
+        };
+        let mut rx = rx.lock().await;
+        // the close marker may have been taken by the previous slice
+        if self.chan.closed.load(std::sync::atomic::Ordering::SeqCst) && rx.is_empty() {
+            return Ok(None);
+        }
+        let Some(Some(first)) = rx.recv().await else {
+            return Ok(None);
+        };
+        let mut items = vec![first];
+        while items.len() < size {
+            match rx.try_recv() {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(Some(items))
+    }
+
+    /// The queued items, less one once closed (so -1 once closed and drained, as in the
+    /// reference).
+    fn size(&self) -> i128 {
+        let queued = self
+            .rx
+            .as_ref()
+            .map_or(0, |rx| rx.try_lock().map_or(0, |rx| rx.len()));
+        let closed = self.chan.closed.load(std::sync::atomic::Ordering::SeqCst);
+        queued as i128 - i128::from(closed)
+    }
+
+    /// A method of the pipe.
+    pub(crate) async fn call(
+        self: &Arc<Self>,
+        name: &str,
+        args: &[Val],
+        kwargs: &[(String, Val)],
+    ) -> RResult<Val> {
+        match name {
+            "put" => {
+                let item = req(args, kwargs, 0, "item", name)?;
+                self.chan
+                    .put(Val::from_msgpack(&item.to_msgpack()?))
+                    .await?;
+                Ok(Val::Null)
+            }
+            "puts" => {
+                let items = req(args, kwargs, 0, "items", name)?;
+                let prim = items.to_msgpack()?;
+                let items = match Val::from_msgpack(&prim).seq_items() {
+                    Some(items) => items,
+                    None => return Err(rterr("puts() requires a list of items.")),
+                };
+                for item in items {
+                    self.chan.put(item).await?;
+                }
+                Ok(Val::Null)
+            }
+            "size" => Ok(Val::Int(self.size())),
+            "slice" => {
+                let size = slice_size(args, kwargs)?;
+                Ok(match self.slice(size).await? {
+                    Some(items) => new_list(items),
+                    None => Val::Null,
+                })
+            }
+            "slices" => {
+                let size = slice_size(args, kwargs)?;
+                let pipe = Arc::clone(self);
+                let stream = futures::stream::unfold(pipe, move |pipe| async move {
+                    match pipe.slice(size).await {
+                        Ok(Some(items)) => Some((Ok(GenItem::Val(new_list(items))), pipe)),
+                        Ok(None) => None,
+                        Err(e) => Some((Err(e), pipe)),
+                    }
+                });
+                Ok(GenVal::val(stream.boxed()))
+            }
+            other => Err(super::ext::nosuchname(other)),
+        }
+    }
+}
+
+/// `$lib.pipe.gen(filler, size=10000)`: the filler query runs alongside the caller with
+/// `$pipe` set.
+async fn pipe_gen(runt: &Arc<Runt>, args: &[Val], kwargs: &[(String, Val)]) -> RResult<Val> {
+    let size = match arg(args, kwargs, 1, "size") {
+        None => 10000,
+        Some(v) => v.to_int()?,
+    };
+    let text = match req(args, kwargs, 0, "filler", "gen")? {
+        Val::Query(q) => q.text.clone(),
+        other => other.to_str()?,
+    };
+    if !(1..=10000).contains(&size) {
+        return Err(badarg("$lib.pipe.gen() size must be 1-10000"));
+    }
+    // the channel holds the close marker too
+    let (tx, rx) = tokio::sync::mpsc::channel(size as usize + 1);
+    let chan = Arc::new(PipeChan {
+        tx,
+        closed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let writer = Val::Obj(Arc::new(super::value::Obj::Pipe(Arc::new(Pipe {
+        chan: Arc::clone(&chan),
+        rx: None,
+        filler: std::sync::Mutex::new(None),
+    }))));
+    let query = crate::storm::parse_query(&text)
+        .map_err(|e| Flow::Err(super::super::runtime::bad_syntax(&text, &e)))?;
+    let names = vec!["pipe".to_owned()];
+    let plan = super::exec::plan_query(&text, &query, names, super::exec::visible_vars(runt))?;
+    let mut runtvars: std::collections::HashMap<String, bool> = plan.vars.iter().cloned().collect();
+    runtvars.insert("pipe".to_owned(), true);
+    let subr = super::exec::sub_runtime(
+        runt,
+        runtvars,
+        vec![("pipe".to_owned(), writer)],
+        false,
+        None,
+    )?;
+    let filler_chan = Arc::clone(&chan);
+    let shared = Arc::clone(&runt.shared);
+    let task = tokio::spawn(async move {
+        let mut out = super::exec::run_pipeline(&subr, &plan.root, super::exec::empty());
+        while let Some(item) = out.next().await {
+            if let Err(Flow::Err(e)) = item {
+                shared
+                    .warn(&format!("pipe filler error: {}", e.mesg), Vec::new())
+                    .await;
+                break;
+            }
+            if item.is_err() {
+                break;
+            }
+        }
+        drop(out);
+        filler_chan.close().await;
+    });
+    let pipe = Pipe {
+        chan,
+        rx: Some(tokio::sync::Mutex::new(rx)),
+        filler: std::sync::Mutex::new(Some(task.abort_handle())),
+    };
+    Ok(Val::Obj(Arc::new(super::value::Obj::Pipe(Arc::new(pipe)))))
 }

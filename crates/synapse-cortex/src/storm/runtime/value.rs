@@ -99,6 +99,8 @@ pub(crate) enum Obj {
     ModelTagProp(String),
     /// A fixed cache (`$lib.cache.fixed`).
     Cache(Arc<super::libmore::FixedCache>),
+    /// A pipe (`$lib.pipe.gen`).
+    Pipe(Arc<super::libmore::Pipe>),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -269,13 +271,13 @@ impl Val {
                 | Obj::ModelTagProp(n) => Value::from(n.as_str()),
                 Obj::Text(t) => Value::from(lock(t).as_str()),
                 Obj::UserKv { user, .. } => Value::from(user.as_str()),
-                Obj::Cache(_) => {
+                Obj::Cache(_) | Obj::Pipe(_) => {
                     return Err(Flow::Err(
                         StormError::new(
                             "NoSuchType",
                             "Unable to convert object to Storm primitive.",
                         )
-                        .with("name", "FixedCache"),
+                        .with("name", self.pytype()),
                     ));
                 }
             },
@@ -357,6 +359,7 @@ impl Val {
                 Obj::UserKv { vars: false, .. } => "user:profile:dict",
                 Obj::ModelTagProp(_) => "model:tagprop",
                 Obj::Cache(_) => "cache:fixed",
+                Obj::Pipe(_) => "pipe",
             },
         }
     }
