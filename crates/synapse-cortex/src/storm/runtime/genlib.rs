@@ -24,6 +24,29 @@ const MODULE: &str = include_str!("genlib.storm");
 /// The `$lib` path of the library.
 pub(crate) const LIB: &str = "lib.gen";
 
+/// The functions the reference documents (the module has helpers besides).
+pub(crate) const DOCUMENTED: &[&str] = &[
+    "orgByName",
+    "orgHqByName",
+    "orgByFqdn",
+    "industryByName",
+    "newsByUrl",
+    "softByName",
+    "vulnByCve",
+    "riskThreat",
+    "riskToolSoftware",
+    "psContactByEmail",
+    "polCountryByIso2",
+    "langByName",
+    "langByCode",
+    "campaign",
+    "itAvScanResultByTarget",
+    "geoPlaceByName",
+    "fileBytesBySha256",
+    "cryptoX509CertBySha256",
+    "inetTlsServerCertByServerAndSha256",
+];
+
 /// The module, parsed once.
 fn module() -> Result<&'static Query, Flow> {
     static PARSED: OnceLock<Result<Query, StormError>> = OnceLock::new();

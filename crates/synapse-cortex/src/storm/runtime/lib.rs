@@ -190,6 +190,7 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
         out.push(((*path).to_owned(), lib_funcs(path).to_vec()));
     }
     out.extend(super::ext::lib_docs());
+    out.extend(super::libmore::lib_docs());
     out
 }
 

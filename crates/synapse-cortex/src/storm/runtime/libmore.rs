@@ -25,6 +25,19 @@ pub(crate) fn is_lib(path: &str) -> bool {
     LIBS.contains(&path)
 }
 
+/// `(path, functions)` of this module's libraries and of `$lib.gen` (storm docs).
+pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
+    let mut out: Vec<(String, Vec<&'static str>)> = LIBS
+        .iter()
+        .map(|path| ((*path).to_owned(), lib_funcs(path).to_vec()))
+        .collect();
+    out.push((
+        super::genlib::LIB.to_owned(),
+        super::genlib::DOCUMENTED.to_vec(),
+    ));
+    out
+}
+
 /// The functions of one of this module's libraries.
 pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
     match path {
