@@ -249,3 +249,35 @@ async fn a_full_pipe_nobody_reads_does_not_keep_the_query() {
         .collect();
     assert_eq!(prints, vec![json!("[0]")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn movenodes_apply_checks_the_permissions_of_both_layers() {
+    let core = Core::new().await;
+    core.storm("[ inet:ipv4=6.6.6.6 :asn=6 +#t ]", &json!({}))
+        .await;
+    let fork = core
+        .call("$f = $lib.view.get().fork() return($f.iden)", &json!({}))
+        .await
+        .expect("fork");
+    let text = "inet:ipv4=6.6.6.6 | movenodes --apply";
+    let opts = json!({"view": fork});
+    let allow = &["view.read", "node.add", "node.prop", "node.tag"];
+    let mesgs = core.storm_as(user(allow), text, &opts).await;
+    let (name, mesg) = err_of(&mesgs).expect("denied");
+    assert_eq!(name, "AuthDeny");
+    assert!(mesg.contains("node.del.inet:ipv4"), "{mesg}");
+    // nothing moved
+    let main = nodes(&core.storm("inet:ipv4=6.6.6.6", &json!({})).await);
+    assert_eq!(main.len(), 1);
+    let mesgs = core
+        .storm_as(user(&["view.read", "node"]), text, &opts)
+        .await;
+    assert_eq!(err_of(&mesgs), None, "{mesgs:?}");
+    assert_eq!(nodes(&mesgs).len(), 1);
+    // the storage node left the parent layer for the fork's
+    assert!(nodes(&core.storm("inet:ipv4=6.6.6.6", &json!({})).await).is_empty());
+    let moved = nodes(&core.storm("inet:ipv4=6.6.6.6", &opts).await);
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0][1]["props"]["asn"], json!(6));
+    assert!(moved[0][1]["tags"]["t"].is_array());
+}
