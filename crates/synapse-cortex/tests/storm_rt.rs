@@ -5,6 +5,7 @@ mod storm_rt {
     pub(crate) mod cases;
     pub(crate) mod cmds;
     pub(crate) mod conformance;
+    pub(crate) mod flow;
     pub(crate) mod graph;
     pub(crate) mod types;
     pub(crate) mod util;

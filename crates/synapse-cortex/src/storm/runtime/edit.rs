@@ -189,9 +189,11 @@ pub(crate) fn edit_op(
             }
             _ => {
                 while let Some(item) = input.next().await {
-                    let item = item?;
+                    let mut item = item?;
                     if !simple {
-                        boxed_flush(&runt).await?;
+                        // what is pending (this node's own add, with `.created`) is applied
+                        // and patched into the node before the edit runs its subqueries
+                        item = Box::pin(flush_item(&runt, item)).await?;
                     }
                     yield boxed_edit(&runt, edit, item, op.span).await?;
                 }

@@ -190,6 +190,7 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
         out.push(((*path).to_owned(), lib_funcs(path).to_vec()));
     }
     out.extend(super::ext::lib_docs());
+    out.extend(super::libmore::lib_docs());
     out
 }
 
@@ -240,12 +241,22 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                     _ => Err(nosuchname(&name)),
                 };
             }
+            if &**path == super::genlib::LIB {
+                return super::genlib::deref(runt, &name).await;
+            }
             let sub = format!("{path}.{name}");
-            if LIBS.contains(&sub.as_str()) || super::ext::is_lib(&sub) {
+            if sub == super::genlib::LIB {
+                return Ok(Val::Lib(Arc::from(sub)));
+            }
+            if LIBS.contains(&sub.as_str())
+                || super::ext::is_lib(&sub)
+                || super::libmore::is_lib(&sub)
+            {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
             if lib_funcs(path).contains(&name.as_str())
                 || super::ext::lib_funcs(path).contains(&name.as_str())
+                || super::libmore::lib_funcs(path).contains(&name.as_str())
             {
                 return Ok(bound(&name));
             }
@@ -317,9 +328,24 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 if name == "iden" {
                     return Ok(Val::from(iden.as_str()));
                 }
+                // `$view.layers` is an attribute (the view's layer objects, top first)
+                if name == "layers"
+                    && matches!(&**obj, Obj::View(_))
+                    && let Some(view) = runt.shared.core.views().view(iden)
+                {
+                    let layers = view.layers();
+                    let items = layers
+                        .iter()
+                        .map(|l| Val::Obj(Arc::new(Obj::Layer(l.iden()))));
+                    return Ok(new_list(items.collect()));
+                }
                 Ok(bound(&name))
             }
             Obj::Ext(ext) => ext.deref(runt, base, &str_of(name)?),
+            Obj::Cache(cache) => match str_of(name)?.as_str() {
+                "query" => Ok(Val::from(cache.query_text())),
+                other => Ok(bound(other)),
+            },
             Obj::Auto(a) => super::automation::deref(base, a, &str_of(name)?),
             other => {
                 let name = str_of(name)?;
@@ -440,6 +466,12 @@ pub(crate) async fn call_method(
     item: Option<&Item>,
 ) -> RResult<Val> {
     match recv {
+        Val::Lib(path) if super::libmore::is_lib(path) => {
+            super::libmore::call_lib(runt, path, name, args, kwargs).await
+        }
+        Val::Lib(path) if &**path == super::genlib::LIB => {
+            super::genlib::call(runt, name, args, kwargs).await
+        }
         Val::Lib(path) if super::ext::is_lib(path) => {
             super::ext::call_lib(runt, path, name, args, kwargs).await
         }
@@ -1081,6 +1113,8 @@ async fn obj_method(
 ) -> RResult<Val> {
     match &**obj {
         Obj::Ext(ext) => ext.call(runt, name, args, kwargs).await,
+        Obj::Cache(cache) => cache.call(name, args, kwargs).await,
+        Obj::Pipe(pipe) => pipe.call(name, args, kwargs).await,
         Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {

@@ -849,7 +849,7 @@ fn str_list(v: &Val) -> RResult<Vec<String>> {
         .collect()
 }
 
-fn ival_repr(runt: &Runt, ival: TagIval) -> String {
+pub(crate) fn ival_repr(runt: &Runt, ival: TagIval) -> String {
     let prim = Value::Array(vec![
         ival.0.map(Value::from).unwrap_or(Value::Nil),
         ival.1.map(Value::from).unwrap_or(Value::Nil),

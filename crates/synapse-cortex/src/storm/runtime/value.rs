@@ -97,6 +97,10 @@ pub(crate) enum Obj {
     },
     /// A tag property of the model (`$lib.model.tagprop`).
     ModelTagProp(String),
+    /// A fixed cache (`$lib.cache.fixed`).
+    Cache(Arc<super::libmore::FixedCache>),
+    /// A pipe (`$lib.pipe.gen`).
+    Pipe(Arc<super::libmore::Pipe>),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -267,6 +271,15 @@ impl Val {
                 | Obj::ModelTagProp(n) => Value::from(n.as_str()),
                 Obj::Text(t) => Value::from(lock(t).as_str()),
                 Obj::UserKv { user, .. } => Value::from(user.as_str()),
+                Obj::Cache(_) | Obj::Pipe(_) => {
+                    return Err(Flow::Err(
+                        StormError::new(
+                            "NoSuchType",
+                            "Unable to convert object to Storm primitive.",
+                        )
+                        .with("name", self.pytype()),
+                    ));
+                }
             },
             _ => {
                 return Err(Flow::Err(
@@ -345,6 +358,8 @@ impl Val {
                 Obj::UserKv { vars: true, .. } => "user:vars:dict",
                 Obj::UserKv { vars: false, .. } => "user:profile:dict",
                 Obj::ModelTagProp(_) => "model:tagprop",
+                Obj::Cache(_) => "cache:fixed",
+                Obj::Pipe(_) => "pipe",
             },
         }
     }
@@ -429,6 +444,11 @@ impl Val {
                     .collect();
                 format!("{{{}}}", parts.join(", "))
             }
+            Val::Set(items) => {
+                let items = lock(items).clone();
+                let parts: Vec<String> = items.iter().map(|k| k.to_val().repr()).collect();
+                format!("{{{}}}", parts.join(", "))
+            }
             Val::Lib(path) => format!("Library ${path}"),
             Val::Node(node) => format!("Node{{{}}}", node_ndef_repr(node)),
             Val::Query(q) => q.text.clone(),
@@ -441,6 +461,7 @@ impl Val {
                 Obj::Layer(iden) => format!("layer: {iden}"),
                 Obj::Ext(obj) => obj.repr(),
                 Obj::Text(t) => format!("text: {}", lock(t)),
+                Obj::Cache(c) => c.repr(),
                 other => format!("{other:?}"),
             },
             _ => self.py_repr(),
