@@ -19,6 +19,8 @@ mod perms;
 mod stormcmds;
 #[path = "core/stormhook.rs"]
 mod stormhook;
+#[path = "core/stormhttp.rs"]
+mod stormhttp;
 #[path = "core/stormtypes.rs"]
 mod stormtypes;
 #[path = "core/util.rs"]

@@ -20,6 +20,7 @@
 mod admin;
 mod authlib;
 mod automation;
+mod axonlib;
 mod cmds;
 mod cond;
 mod cryptolib;
@@ -32,6 +33,7 @@ mod flow;
 mod genlib;
 mod graph;
 mod host;
+mod httplib;
 mod lib;
 mod libmore;
 mod lift;

@@ -191,6 +191,8 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     }
     out.extend(super::ext::lib_docs());
     out.extend(super::libmore::lib_docs());
+    out.extend(super::httplib::lib_docs());
+    out.extend(super::axonlib::lib_docs());
     out
 }
 
@@ -251,12 +253,16 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
             if LIBS.contains(&sub.as_str())
                 || super::ext::is_lib(&sub)
                 || super::libmore::is_lib(&sub)
+                || super::httplib::is_lib(&sub)
+                || super::axonlib::is_lib(&sub)
             {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
             if lib_funcs(path).contains(&name.as_str())
                 || super::ext::lib_funcs(path).contains(&name.as_str())
                 || super::libmore::lib_funcs(path).contains(&name.as_str())
+                || super::httplib::lib_funcs(path).contains(&name.as_str())
+                || super::axonlib::lib_funcs(path).contains(&name.as_str())
             {
                 return Ok(bound(&name));
             }
@@ -347,6 +353,10 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 other => Ok(bound(other)),
             },
             Obj::Auto(a) => super::automation::deref(base, a, &str_of(name)?),
+            Obj::HttpResp(r) => {
+                let name = str_of(name)?;
+                Ok(r.attr(&name).unwrap_or_else(|| bound(&name)))
+            }
             other => {
                 let name = str_of(name)?;
                 match super::typesmore::obj_attr(runt, other, &name) {
@@ -468,6 +478,12 @@ pub(crate) async fn call_method(
     match recv {
         Val::Lib(path) if super::libmore::is_lib(path) => {
             super::libmore::call_lib(runt, path, name, args, kwargs).await
+        }
+        Val::Lib(path) if super::httplib::is_lib(path) => {
+            super::httplib::call_lib(runt, path, name, args, kwargs).await
+        }
+        Val::Lib(path) if super::axonlib::is_lib(path) => {
+            super::axonlib::call_lib(runt, path, name, args, kwargs).await
         }
         Val::Lib(path) if &**path == super::genlib::LIB => {
             super::genlib::call(runt, name, args, kwargs).await
@@ -1115,6 +1131,7 @@ async fn obj_method(
         Obj::Ext(ext) => ext.call(runt, name, args, kwargs).await,
         Obj::Cache(cache) => cache.call(name, args, kwargs).await,
         Obj::Pipe(pipe) => pipe.call(name, args, kwargs).await,
+        Obj::HttpResp(r) => r.call(name, args, kwargs),
         Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {

@@ -101,6 +101,8 @@ pub(crate) enum Obj {
     Cache(Arc<super::libmore::FixedCache>),
     /// A pipe (`$lib.pipe.gen`).
     Pipe(Arc<super::libmore::Pipe>),
+    /// An HTTP response (`$lib.inet.http`).
+    HttpResp(Arc<super::httplib::HttpResp>),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -271,6 +273,7 @@ impl Val {
                 | Obj::ModelTagProp(n) => Value::from(n.as_str()),
                 Obj::Text(t) => Value::from(lock(t).as_str()),
                 Obj::UserKv { user, .. } => Value::from(user.as_str()),
+                Obj::HttpResp(r) => r.to_prim()?,
                 Obj::Cache(_) | Obj::Pipe(_) => {
                     return Err(Flow::Err(
                         StormError::new(
@@ -360,6 +363,7 @@ impl Val {
                 Obj::ModelTagProp(_) => "model:tagprop",
                 Obj::Cache(_) => "cache:fixed",
                 Obj::Pipe(_) => "pipe",
+                Obj::HttpResp(_) => "inet:http:resp",
             },
         }
     }

@@ -1,0 +1,527 @@
+//! `$lib.inet.http` and `$lib.axon` (with `wget` / `wput` / `urlfile`) against a local HTTP
+//! server run by the test, with a real Axon cell as the Cortex's local Axon.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use rmpv::Value;
+use sha2::Digest;
+use synapse_axon::AxonService;
+use synapse_cell::{Args, CellApi, CellOptions, ConnInfo, Reply, Service, ServiceCell};
+use synapse_cortex::cortex::{AxonClient, Cortex};
+
+use crate::util::{allow, call, dict, fresh, get, root, s, user};
+
+/// The Axon cell in a directory, called as its root user (as synapse-servers composes it).
+struct TestAxon {
+    cell: ServiceCell<AxonService>,
+    api: CellApi<AxonService>,
+}
+
+impl AxonClient for TestAxon {
+    fn call<'a>(&'a self, meth: &'a str, args: Args) -> BoxFuture<'a, synapse_cell::Result<Reply>> {
+        Box::pin(self.api.call(meth, args))
+    }
+
+    fn fini(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.cell.fini())
+    }
+}
+
+async fn with_axon(core: &crate::util::Core, dirn: &std::path::Path) {
+    let opts = CellOptions::new(dirn, &AxonService::def())
+        .conf("health:sysctl:checks", serde_json::json!(false))
+        .unwrap();
+    let cell = ServiceCell::<AxonService>::open(opts).await.unwrap();
+    let rootiden = cell.cell().auth().root_iden();
+    let api = cell.session(&rootiden, ConnInfo::local());
+    core.service().set_axon(Arc::new(TestAxon { cell, api }));
+}
+
+async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let headers: serde_json::Map<String, serde_json::Value> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").into()))
+        .collect();
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    let resp = |code: u16, body: Vec<u8>| {
+        Response::builder()
+            .status(code)
+            .header("X-Test", "yup")
+            .header("Set-Cookie", "a=1")
+            .header("Set-Cookie", "b=2")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    Ok(match path.as_str() {
+        "/hello.txt" => resp(200, b"hello\nworld\n".to_vec()),
+        "/json" => resp(200, br#"{"a": 1, "b": [1, "two"]}"#.to_vec()),
+        "/echo" => {
+            let info = serde_json::json!({
+                "method": method,
+                "query": query,
+                "headers": headers,
+                "body": String::from_utf8_lossy(&body),
+                "sha256": hex::encode(sha2::Sha256::digest(&body)),
+                "size": body.len(),
+            });
+            resp(200, info.to_string().into_bytes())
+        }
+        "/redir" => Response::builder()
+            .status(302)
+            .header("Location", "/hop")
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+        "/hop" => Response::builder()
+            .status(301)
+            .header("Location", "hello.txt")
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+        _ => resp(404, b"nope".to_vec()),
+    })
+}
+
+/// Serve `handle` on a local port: its base URL.
+async fn server() -> String {
+    let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = lisn.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = lisn.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(sock),
+                        hyper::service::service_fn(handle),
+                    )
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A port nothing listens on.
+async fn closed_port() -> u16 {
+    let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    lisn.local_addr().unwrap().port()
+}
+
+async fn storm(
+    api: &CellApi<Cortex>,
+    text: &str,
+    base: &str,
+) -> Result<Value, synapse_cell::Error> {
+    let opts = dict(vec![("vars", dict(vec![("base", s(base))]))]);
+    call(api, "callStorm", vec![s(text), opts]).await
+}
+
+fn ints(v: &Value) -> i64 {
+    v.as_i64().unwrap_or_else(|| panic!("not an int: {v}"))
+}
+
+fn st(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a str: {v}"))
+}
+
+#[tokio::test]
+async fn http_get_head_post_and_resp_object() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let base = server().await;
+
+    let text = r#"
+        $resp = $lib.inet.http.get(`{$base}/hello.txt`, params=({"q": "a b", "m": ([1, 2])}))
+        return(({
+            "code": $resp.code, "reason": $resp.reason, "body": $resp.body.decode(),
+            "xtest": $resp.headers."X-Test", "url": $resp.url, "err": $resp.err,
+            "raw": $resp.getRawHeaders()."Set-Cookie", "hist": $lib.len($resp.history),
+        }))
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    assert_eq!(ints(get(&out, "code")), 200);
+    assert_eq!(st(get(&out, "reason")), "OK");
+    assert_eq!(st(get(&out, "body")), "hello\nworld\n");
+    assert_eq!(st(get(&out, "xtest")), "yup");
+    assert_eq!(
+        st(get(&out, "url")),
+        format!("{base}/hello.txt?q=a+b&m=1&m=2")
+    );
+    assert_eq!(get(&out, "err").as_array().unwrap().len(), 0);
+    assert_eq!(get(&out, "raw"), &Value::Array(vec![s("a=1"), s("b=2")]),);
+    assert_eq!(ints(get(&out, "hist")), 0);
+
+    // json(), and a missing page
+    let text = r#"
+        $resp = $lib.inet.http.get(`{$base}/json`)
+        $miss = $lib.inet.http.get(`{$base}/missing`)
+        return(($resp.json(), $miss.code, $miss.reason, $miss.body))
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(ints(get(&out[0], "a")), 1);
+    assert_eq!(get(&out[0], "b").as_array().unwrap()[1], s("two"));
+    assert_eq!(ints(&out[1]), 404);
+    assert_eq!(st(&out[2]), "Not Found");
+    assert_eq!(out[3], Value::Binary(b"nope".to_vec()));
+
+    // post with a json body, request with a text body and headers
+    let text = r#"
+        $a = $lib.inet.http.post(`{$base}/echo`, json=({"x": 1})).json()
+        $b = $lib.inet.http.request(PUT, `{$base}/echo`, headers=({"X-Mine": 7}), body=hehe).json()
+        $h = $lib.inet.http.head(`{$base}/hello.txt`)
+        return(($a, $b, $h.code, $h.body))
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(st(get(&out[0], "method")), "POST");
+    assert_eq!(st(get(&out[0], "body")), r#"{"x":1}"#);
+    assert_eq!(
+        st(get(get(&out[0], "headers"), "content-type")),
+        "application/json"
+    );
+    assert_eq!(st(get(&out[1], "method")), "PUT");
+    assert_eq!(st(get(&out[1], "body")), "hehe");
+    assert_eq!(st(get(get(&out[1], "headers"), "x-mine")), "7");
+    assert_eq!(ints(&out[2]), 200);
+    assert_eq!(out[3], Value::Binary(Vec::new()));
+
+    // redirects: followed by get (history kept), not by head
+    let text = r#"
+        $r = $lib.inet.http.get(`{$base}/redir`)
+        $codes = ([])
+        for $h in $r.history { $codes.append($h.code) }
+        $n = $lib.inet.http.head(`{$base}/redir`)
+        $x = $lib.inet.http.get(`{$base}/redir`, allow_redirects=$lib.false)
+        return(($r.code, $r.url, $codes, $n.code, $x.code, $x.headers.Location))
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(ints(&out[0]), 200);
+    assert_eq!(st(&out[1]), format!("{base}/hello.txt"));
+    assert_eq!(
+        out[2],
+        Value::Array(vec![Value::from(302), Value::from(301)])
+    );
+    assert_eq!(ints(&out[3]), 302);
+    assert_eq!(ints(&out[4]), 302);
+    assert_eq!(st(&out[5]), "/hop");
+
+    // a connection error is a response with code -1 and err
+    let port = closed_port().await;
+    let text = format!(
+        "$r = $lib.inet.http.get('http://127.0.0.1:{port}/x') return(($r.code, $r.err, $r.reason))"
+    );
+    let out = storm(&api, &text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(ints(&out[0]), -1);
+    assert_eq!(st(&out[1].as_array().unwrap()[0]), "ClientConnectorError");
+    assert!(st(&out[2]).starts_with(
+        "Exception occurred during request: ClientConnectorError: Cannot connect to host 127.0.0.1:"
+    ));
+
+    // the helpers
+    let text = r#"return((
+        $lib.inet.http.urlencode("http://go ogle.com/?a=b"),
+        $lib.inet.http.urldecode("http%3A%2F%2Fgo+ogle.com"),
+        $lib.inet.http.codereason(418), $lib.inet.http.codereason(299)))"#;
+    let out = storm(&api, text, &base).await.unwrap();
+    assert_eq!(
+        out,
+        Value::Array(vec![
+            s("http%3A%2F%2Fgo+ogle.com%2F%3Fa%3Db"),
+            s("http://go ogle.com"),
+            s("I'm a Teapot"),
+            s("Unknown HTTP status code 299"),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn https_needs_verify_or_ssl_verify_false() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    // a TLS server with a self-signed certificate
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certs = vec![cert.cert.der().clone()];
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = lisn.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = lisn.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(tls),
+                        hyper::service::service_fn(handle),
+                    )
+                    .await;
+            });
+        }
+    });
+    let base = format!("https://localhost:{port}");
+    let text = r#"
+        $a = $lib.inet.http.get(`{$base}/hello.txt`)
+        $b = $lib.inet.http.get(`{$base}/hello.txt`, ssl_verify=$lib.false)
+        $c = $lib.inet.http.get(`{$base}/hello.txt`, ssl_opts=({"verify": false}))
+        return(($a.code, $b.code, $b.body.decode(), $c.code))
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(ints(&out[0]), -1);
+    assert_eq!(ints(&out[1]), 200);
+    assert_eq!(st(&out[2]), "hello\nworld\n");
+    assert_eq!(ints(&out[3]), 200);
+}
+
+#[tokio::test]
+async fn axon_blobs_from_storm() {
+    let (dir, core) = fresh().await;
+    with_axon(&core, &dir.path().join("axon")).await;
+    let api = root(&core);
+    let text = r#"
+        $a = "a,b\nc,\"d e\"\n"
+        $b = "{\"x\": 1}\n{\"x\": 2}"
+        ($size, $sha) = $lib.axon.put($a.encode())
+        ($size2, $sha2) = $lib.axon.put($b.encode())
+        $lines = ([])
+        for $l in $lib.axon.readlines($sha) { $lines.append($l) }
+        $rows = ([])
+        for $r in $lib.axon.csvrows($sha) { $rows.append($r) }
+        $objs = ([])
+        for $o in $lib.axon.jsonlines($sha2) { $objs.append($o.x) }
+        $list = ([])
+        for $i in $lib.axon.list() { $list.append($i) }
+        return(({
+            "size": $size, "sha": $sha, "has": $lib.axon.has($sha),
+            "sizeof": $lib.axon.size($sha), "lines": $lines, "rows": $rows, "objs": $objs,
+            "list": $list, "read": $lib.axon.read($sha, offs=2, size=3),
+            "hashset": $lib.axon.hashset($sha), "metrics": $lib.axon.metrics(),
+            "nohas": $lib.axon.has(
+                "0000000000000000000000000000000000000000000000000000000000000000"),
+        }))
+    "#;
+    let out = storm(&api, text, "").await.unwrap();
+    let blob = b"a,b\nc,\"d e\"\n";
+    let sha = hex::encode(sha2::Sha256::digest(blob));
+    assert_eq!(ints(get(&out, "size")), blob.len() as i64);
+    assert_eq!(st(get(&out, "sha")), sha);
+    assert_eq!(get(&out, "has"), &Value::Boolean(true));
+    assert_eq!(get(&out, "nohas"), &Value::Boolean(false));
+    assert_eq!(ints(get(&out, "sizeof")), blob.len() as i64);
+    assert_eq!(
+        get(&out, "lines"),
+        &Value::Array(vec![s("a,b"), s("c,\"d e\"")])
+    );
+    assert_eq!(
+        get(&out, "rows"),
+        &Value::Array(vec![
+            Value::Array(vec![s("a"), s("b")]),
+            Value::Array(vec![s("c"), s("d e")])
+        ])
+    );
+    assert_eq!(
+        get(&out, "objs"),
+        &Value::Array(vec![Value::from(1), Value::from(2)])
+    );
+    let list = get(&out, "list").as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let first = list[0].as_array().unwrap();
+    assert_eq!(ints(&first[0]), 0);
+    assert_eq!(st(&first[1]), sha);
+    assert_eq!(ints(&first[2]), blob.len() as i64);
+    assert_eq!(get(&out, "read"), &Value::Binary(b"b\nc".to_vec()));
+    assert_eq!(st(get(get(&out, "hashset"), "sha256")), sha);
+    assert_eq!(ints(get(get(&out, "metrics"), "file:count")), 2);
+
+    // del / dels
+    let text =
+        format!("return(($lib.axon.del({sha}), $lib.axon.has({sha}), $lib.axon.dels(({sha},))))");
+    let out = storm(&api, &text, "").await.unwrap();
+    assert_eq!(
+        out,
+        Value::Array(vec![
+            Value::Boolean(true),
+            Value::Boolean(false),
+            Value::Array(vec![Value::Boolean(false)])
+        ])
+    );
+
+    // put needs bytes
+    let err = storm(&api, "return($lib.axon.put(hehe))", "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "BadArg");
+}
+
+#[tokio::test]
+async fn axon_wget_wput_urlfile() {
+    let (dir, core) = fresh().await;
+    with_axon(&core, &dir.path().join("axon")).await;
+    let api = root(&core);
+    let base = server().await;
+    let blob = b"hello\nworld\n";
+    let sha = hex::encode(sha2::Sha256::digest(blob));
+
+    let text = r#"
+        $resp = $lib.axon.wget(`{$base}/hello.txt`, headers=({"X-Mine": "x"}))
+        $lines = ([])
+        for $l in $lib.axon.readlines($resp.hashes.sha256) { $lines.append($l) }
+        return(($resp, $lines))
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    let resp = &out[0];
+    assert_eq!(get(resp, "ok"), &Value::Boolean(true));
+    assert_eq!(ints(get(resp, "code")), 200);
+    assert_eq!(st(get(resp, "reason")), "OK");
+    assert_eq!(ints(get(resp, "size")), blob.len() as i64);
+    assert_eq!(st(get(resp, "url")), format!("{base}/hello.txt"));
+    assert_eq!(st(get(resp, "original_url")), format!("{base}/hello.txt"));
+    assert_eq!(st(get(get(resp, "headers"), "X-Test")), "yup");
+    let hashes = get(resp, "hashes");
+    assert_eq!(st(get(hashes, "sha256")), sha);
+    assert_eq!(st(get(hashes, "md5")), hex::encode(md5::Md5::digest(blob)));
+    assert_eq!(
+        st(get(hashes, "sha1")),
+        hex::encode(sha1::Sha1::digest(blob))
+    );
+    assert_eq!(
+        st(get(hashes, "sha512")),
+        hex::encode(sha2::Sha512::digest(blob))
+    );
+    let request = get(resp, "request");
+    assert_eq!(st(get(request, "method")), "GET");
+    assert_eq!(st(get(get(request, "headers"), "X-Mine")), "x");
+    assert!(synapse_cell::map_get(resp, "history").is_none());
+    assert_eq!(out[1], Value::Array(vec![s("hello"), s("world")]));
+
+    // a failure
+    let port = closed_port().await;
+    let text = format!("return($lib.axon.wget('http://127.0.0.1:{port}/x'))");
+    let out = storm(&api, &text, &base).await.unwrap();
+    assert_eq!(get(&out, "ok"), &Value::Boolean(false));
+    assert_eq!(ints(get(&out, "code")), -1);
+    assert!(st(get(&out, "mesg")).starts_with("ClientConnectorError: Cannot connect to host"));
+    assert_eq!(
+        st(&get(&out, "err").as_array().unwrap()[0]),
+        "ClientConnectorError"
+    );
+
+    // wput streams a blob as the request body
+    let text = format!("return($lib.axon.wput({sha}, `{{$base}}/echo`, method=POST))");
+    let out = storm(&api, &text, &base).await.unwrap();
+    assert_eq!(get(&out, "ok"), &Value::Boolean(true));
+    assert_eq!(ints(get(&out, "code")), 200);
+    let text = format!("$r = $lib.axon.wput({sha}, `{{$base}}/echo`) return($r)");
+    let out = storm(&api, &text, &base).await.unwrap();
+    assert_eq!(ints(get(&out, "code")), 200);
+    let missing = "00".repeat(32);
+    let text = format!("return($lib.axon.wput({missing}, `{{$base}}/echo`))");
+    let out = storm(&api, &text, &base).await.unwrap();
+    assert_eq!(get(&out, "ok"), &Value::Boolean(false));
+    assert!(st(get(&out, "mesg")).starts_with("NoSuchFile"));
+
+    // urlfile: file:bytes (named from the path), inet:urlfile and the redirect chain
+    let text = r#"
+        $node = $lib.axon.urlfile(`{$base}/redir`)
+        $miss = $lib.axon.urlfile(`{$base}/missing`)
+        return(($node.ndef(), $node.props.file, $miss))
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    let ndef = out[0].as_array().unwrap();
+    assert_eq!(st(&ndef[0]), "inet:urlfile");
+    assert_eq!(
+        ndef[1],
+        Value::Array(vec![
+            s(&format!("{base}/redir")),
+            s(&format!("sha256:{sha}"))
+        ])
+    );
+    assert_eq!(st(&out[1]), format!("sha256:{sha}"));
+    assert_eq!(out[2], Value::Nil);
+    let text = format!("file:bytes=sha256:{sha} return((:name, :size, :md5))");
+    let out = storm(&api, &text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    // named from the original URL, as the reference does
+    assert_eq!(st(&out[0]), "redir");
+    assert_eq!(ints(&out[1]), blob.len() as i64);
+    assert_eq!(st(&out[2]), hex::encode(md5::Md5::digest(blob)));
+    let count = storm(
+        &api,
+        "$n = 0 inet:urlredir $n = ($n + 1) fini { return($n) }",
+        &base,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ints(&count), 2);
+    let redir = storm(
+        &api,
+        &format!("inet:urlredir:dst=\"{base}/hello.txt\" return((:src, :dst))"),
+        &base,
+    )
+    .await
+    .unwrap();
+    let redir = redir.as_array().unwrap();
+    assert_eq!(st(&redir[0]), format!("{base}/hop"));
+}
+
+#[tokio::test]
+async fn axon_permissions() {
+    let (dir, core) = fresh().await;
+    with_axon(&core, &dir.path().join("axon")).await;
+    let base = server().await;
+    let (api, iden) = user(&core, "visi").await;
+    let url = format!("{base}/hello.txt");
+    let text = "return($lib.axon.wget($base).code)";
+    let err = storm(&api, text, &url).await.unwrap_err();
+    assert_eq!(err.name(), "AuthDeny");
+    let err = storm(&api, "$x = x return($lib.axon.put($x.encode()))", "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "AuthDeny");
+    allow(&core, &iden, &["storm", "lib", "axon", "wget"], None).await;
+    assert_eq!(ints(&storm(&api, text, &url).await.unwrap()), 200);
+    allow(&core, &iden, &["axon", "upload"], None).await;
+    allow(&core, &iden, &["axon", "has"], None).await;
+    let out = storm(
+        &api,
+        "$x = x ($s, $h) = $lib.axon.put($x.encode()) return($lib.axon.has($h))",
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, Value::Boolean(true));
+    let err = storm(&api, "return($lib.axon.del(00))", "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "AuthDeny");
+}
