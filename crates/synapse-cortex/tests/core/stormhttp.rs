@@ -525,3 +525,90 @@ async fn axon_permissions() {
         .unwrap_err();
     assert_eq!(err.name(), "AuthDeny");
 }
+
+/// The ndefs of the nodes and the warnings of a `storm()` call.
+async fn nodes_warns(api: &CellApi<Cortex>, text: &str, base: &str) -> (Vec<Value>, Vec<String>) {
+    let opts = dict(vec![("vars", dict(vec![("base", s(base))]))]);
+    let mesgs = crate::util::genr(api, "storm", vec![s(text), opts])
+        .await
+        .unwrap();
+    let mut nodes = Vec::new();
+    let mut warns = Vec::new();
+    for mesg in &mesgs {
+        let parts = mesg.as_array().unwrap();
+        match parts[0].as_str() {
+            Some("node") => nodes.push(parts[1].as_array().unwrap()[0].clone()),
+            Some("warn") => warns.push(st(get(&parts[1], "mesg")).to_owned()),
+            Some("err") => panic!("storm error: {mesg}"),
+            _ => {}
+        }
+    }
+    (nodes, warns)
+}
+
+#[tokio::test]
+async fn wget_command() {
+    let (dir, core) = fresh().await;
+    with_axon(&core, &dir.path().join("axon")).await;
+    let api = root(&core);
+    let base = server().await;
+    let sha = hex::encode(sha2::Sha256::digest(b"hello\nworld\n"));
+    let jsha = hex::encode(sha2::Sha256::digest(br#"{"a": 1, "b": [1, "two"]}"#));
+
+    // URLs as arguments, no inbound nodes
+    let (nodes, _) = nodes_warns(&api, "wget `{$base}/hello.txt` `{$base}/json`", &base).await;
+    assert_eq!(
+        nodes,
+        vec![
+            Value::Array(vec![
+                s("inet:urlfile"),
+                Value::Array(vec![
+                    s(&format!("{base}/hello.txt")),
+                    s(&format!("sha256:{sha}"))
+                ]),
+            ]),
+            Value::Array(vec![
+                s("inet:urlfile"),
+                Value::Array(vec![
+                    s(&format!("{base}/json")),
+                    s(&format!("sha256:{jsha}"))
+                ]),
+            ]),
+        ]
+    );
+
+    // an inbound inet:url node is replaced by its urlfile; a non-200 gives a warning
+    let (nodes, warns) = nodes_warns(
+        &api,
+        "[inet:url=`{$base}/json` inet:url=`{$base}/missing`] | wget --no-headers",
+        &base,
+    )
+    .await;
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(st(&nodes[0].as_array().unwrap()[0]), "inet:urlfile");
+    assert_eq!(
+        warns,
+        vec!["$lib.axon.urlfile(): HTTP code 404: Not Found".to_owned()]
+    );
+
+    // other forms need URL arguments
+    let (nodes, warns) = nodes_warns(&api, "[inet:fqdn=vertex.link] | wget", &base).await;
+    assert!(nodes.is_empty());
+    assert_eq!(
+        warns,
+        vec!["wget can only take inet:url nodes as input without args.".to_owned()]
+    );
+
+    // the default headers are sent
+    let (nodes, _) = nodes_warns(&api, "wget `{$base}/echo`", &base).await;
+    assert_eq!(nodes.len(), 1);
+    let out = storm(
+        &api,
+        "inet:urlfile:url=`{$base}/echo` -> file:bytes for $o in $lib.axon.jsonlines(:sha256) { return($o.headers) }",
+        &base,
+    )
+    .await
+    .unwrap();
+    assert_eq!(st(get(&out, "accept-language")), "en-US,en;q=0.9");
+    assert!(st(get(&out, "user-agent")).starts_with("Mozilla/5.0"));
+}

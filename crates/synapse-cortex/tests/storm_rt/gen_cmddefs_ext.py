@@ -59,7 +59,7 @@ async def main():
                 for argnames, opts in pars.allargs:
                     o = {}
                     for k, v in opts.items():
-                        if isinstance(v, (str, int, bool, float, list, tuple, type(None))):
+                        if isinstance(v, (str, int, bool, float, list, tuple, dict, type(None))):
                             o[k] = list(v) if isinstance(v, tuple) else v
                     args.append({'names': list(argnames), 'opts': o})
                 out.append({'name': name, 'descr': pars.descr, 'args': args, 'readonly': cls.readonly})

@@ -12,10 +12,12 @@ use md5::Digest;
 use rmpv::Value;
 use synapse_cell::{Args, Reply};
 
+use super::cmds::{Opts, OptsStream};
 use super::error::{Flow, RResult, StormError, rterr};
+use super::exec::ItemStream;
 use super::ext::{cell_err, cortex};
 use super::httplib::{self, HttpError, HttpRequest, RespHead, arg};
-use super::runt::{GenItem, GenVal, Runt};
+use super::runt::{GenItem, GenVal, Item, Runt};
 use super::value::{Key, Val, new_dict, new_list};
 use crate::cortex::AxonClient;
 
@@ -598,10 +600,15 @@ async fn urlfile(runt: &Arc<Runt>, a: &[Val], kw: &[(String, Val)]) -> RResult<V
     let code = info_get(&resp, "code");
     if !matches!(code, Val::Int(200)) {
         let reason = info_get(&resp, "reason");
+        let pystr = |v: &Val| match v {
+            Val::Str(s) => s.to_string(),
+            Val::Null => "None".to_owned(),
+            other => other.repr(),
+        };
         let mesg = format!(
             "$lib.axon.urlfile(): HTTP code {}: {}",
-            code.repr(),
-            reason.repr()
+            pystr(&code),
+            pystr(&reason)
         );
         runt.shared.warn(&mesg, Vec::new()).await;
         return Ok(Val::Null);
@@ -678,4 +685,79 @@ async fn urlfile(runt: &Arc<Runt>, a: &[Val], kw: &[(String, Val)]) -> RResult<V
             .unwrap_or(Val::Null)),
         None => Ok(Val::Null),
     }
+}
+
+// ----- the wget command -----
+
+/// The definition of the `wget` command (made by `tests/storm_rt/gen_cmddefs_ext.py wget`).
+pub(crate) const CMDDEFS: &str = include_str!("cmddefs_http.json");
+
+/// Whether this module runs the command.
+pub(crate) fn handles(name: &str) -> bool {
+    name == "wget"
+}
+
+/// The `urlfile` keyword arguments of the command's options.
+fn wget_kwargs(opts: &Opts) -> Vec<(String, Val)> {
+    let opt = |n: &str| opts.get(n).cloned().unwrap_or(Val::Null);
+    let headers = if opt("no_headers").truthy() {
+        Val::Null
+    } else {
+        opt("headers")
+    };
+    vec![
+        ("params".to_owned(), opt("params")),
+        ("headers".to_owned(), headers),
+        ("ssl".to_owned(), Val::Bool(!opt("no_ssl_verify").truthy())),
+        ("timeout".to_owned(), opt("timeout")),
+    ]
+}
+
+/// Run `wget`: each URL (of the arguments, else of the inbound `inet:url` node) fetched into
+/// the Axon, its `inet:urlfile` node yielded in place of the inbound node.
+pub(crate) fn run(
+    runt: &Arc<Runt>,
+    runtsafe: bool,
+    idle: Option<Arc<Opts>>,
+    mut input: OptsStream,
+) -> ItemStream {
+    let runt = Arc::clone(runt);
+    async_stream::try_stream! {
+        let mut count = 0usize;
+        while let Some(x) = input.next().await {
+            let (item, opts) = x?;
+            count += 1;
+            let urls = opts.get("urls").and_then(Val::seq_items).unwrap_or_default();
+            let urls = if urls.is_empty() {
+                if item.node.form != "inet:url" {
+                    runt.shared
+                        .warn("wget can only take inet:url nodes as input without args.", Vec::new())
+                        .await;
+                    Err(Flow::Exit)?;
+                }
+                vec![Val::from_msgpack(&item.node.valu)]
+            } else {
+                urls
+            };
+            let kwargs = wget_kwargs(&opts);
+            for url in urls {
+                if let Val::Node(node) = urlfile(&runt, &[url], &kwargs).await? {
+                    let path = item.path.fork(&item.node, &node, || {
+                        Value::Map(vec![(Value::from("type"), Value::from("runtime"))])
+                    });
+                    yield Item { node, path };
+                }
+            }
+        }
+        if runtsafe && count == 0 && let Some(opts) = idle {
+            let kwargs = wget_kwargs(&opts);
+            for url in opts.get("urls").and_then(Val::seq_items).unwrap_or_default() {
+                if let Val::Node(node) = urlfile(&runt, &[url], &kwargs).await? {
+                    let path = runt.init_path(&node);
+                    yield Item { node, path };
+                }
+            }
+        }
+    }
+    .boxed()
 }

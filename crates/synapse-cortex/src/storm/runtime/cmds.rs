@@ -82,6 +82,7 @@ fn specs() -> &'static HashMap<String, Arc<Spec>> {
             super::scrape::CMDDEF,
             super::ext::CMDDEFS,
             super::flow::CMDDEFS,
+            super::axonlib::CMDDEFS,
         ] {
             let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
             defs.extend(parsed.as_array().cloned().unwrap_or_default());
@@ -635,6 +636,8 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
             super::ext::run(&runt, &cmd.name, runtsafe, idle, stream)
         } else if super::flow::handles(&cmd.name) {
             super::flow::run(&runt, &cmd.name, runtsafe, idle, stream)
+        } else if super::axonlib::handles(&cmd.name) {
+            super::axonlib::run(&runt, runtsafe, idle, stream)
         } else if super::scrape::handles(&cmd.name) {
             super::scrape::run(&runt, runtsafe, idle, stream)
         } else {
