@@ -64,6 +64,16 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     };
     Ok(match path.as_str() {
         "/hello.txt" => resp(200, b"hello\nworld\n".to_vec()),
+        "/gz" => {
+            use std::io::Write;
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(b"hello\nworld\n").unwrap();
+            Response::builder()
+                .status(200)
+                .header("Content-Encoding", "gzip")
+                .body(Full::new(Bytes::from(enc.finish().unwrap())))
+                .unwrap()
+        }
         "/json" => resp(200, br#"{"a": 1, "b": [1, "two"]}"#.to_vec()),
         "/echo" => {
             let info = serde_json::json!({
@@ -422,6 +432,22 @@ async fn axon_wget_wput_urlfile() {
     assert_eq!(st(get(get(request, "headers"), "X-Mine")), "x");
     assert!(synapse_cell::map_get(resp, "history").is_none());
     assert_eq!(out[1], Value::Array(vec![s("hello"), s("world")]));
+
+    // a gzip content-encoding is undone, as aiohttp does
+    let text = r#"
+        $a = $lib.axon.wget(`{$base}/gz`)
+        $b = $lib.inet.http.get(`{$base}/gz`)
+        return(($a.hashes.sha256, $a.size, $b.body))
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    assert_eq!(
+        out,
+        Value::Array(vec![
+            s(&sha),
+            Value::from(blob.len()),
+            Value::Binary(blob.to_vec())
+        ])
+    );
 
     // a failure
     let port = closed_port().await;

@@ -397,9 +397,12 @@ impl Hashes {
     }
 }
 
-/// Stream a response body into the Axon: `(size, hashes)`.
-async fn save_body(ax: &dyn AxonClient, mut body: Incoming) -> Result<(i128, Val), HttpError> {
-    use http_body_util::BodyExt;
+/// Stream a response body (decoded) into the Axon: `(size, hashes)`.
+async fn save_body(
+    ax: &dyn AxonClient,
+    head: &RespHead,
+    mut body: Incoming,
+) -> Result<(i128, Val), HttpError> {
     let axerr = |e: synapse_cell::Error| HttpError {
         name: e.name().to_owned(),
         mesg: Some(e.mesg().to_owned()),
@@ -411,19 +414,14 @@ async fn save_body(ax: &dyn AxonClient, mut body: Incoming) -> Result<(i128, Val
         });
     };
     let mut hashes = Hashes::new();
+    let mut dec = Some(httplib::Decoder::new(head));
     let result = async {
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| HttpError {
-                name: "ClientPayloadError".to_owned(),
-                mesg: Some(e.to_string()),
-            })?;
-            if let Ok(data) = frame.into_data() {
-                hashes.update(&data);
-                upload
-                    .call("write", args(vec![Value::Binary(data.to_vec())]))
-                    .await
-                    .map_err(axerr)?;
-            }
+        while let Some(data) = httplib::next_chunk(&mut body, &mut dec).await? {
+            hashes.update(&data);
+            upload
+                .call("write", args(vec![Value::Binary(data.to_vec())]))
+                .await
+                .map_err(axerr)?;
         }
         match upload.call("save", Args::default()).await.map_err(axerr)? {
             Reply::Value(v) => Ok(v
@@ -497,7 +495,7 @@ async fn wget(runt: &Arc<Runt>, a: &[Val], kw: &[(String, Val)]) -> RResult<Val>
     let ax = axon(runt).await?;
     let got = httplib::with_timeout(t.timeout, async {
         let (hist, head, body) = httplib::send(&t.req).await?;
-        let (size, hashes) = save_body(&*ax, body).await?;
+        let (size, hashes) = save_body(&*ax, &head, body).await?;
         Ok((hist, head, size, hashes))
     })
     .await;

@@ -414,6 +414,9 @@ pub(crate) async fn send(
         if !has("accept") {
             req_headers.push(("Accept".to_owned(), "*/*".to_owned()));
         }
+        if !has("accept-encoding") {
+            req_headers.push(("Accept-Encoding".to_owned(), "gzip, deflate".to_owned()));
+        }
         if !has("user-agent") {
             req_headers.push(("User-Agent".to_owned(), "synapse-rs".to_owned()));
         }
@@ -496,14 +499,100 @@ fn title_case(name: &str) -> String {
     out
 }
 
-/// Read a whole body.
-pub(crate) async fn read_body(mut body: Incoming) -> Result<Vec<u8>, HttpError> {
-    let mut out = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| HttpError::new("ClientPayloadError", e.to_string()))?;
-        if let Ok(data) = frame.into_data() {
-            out.extend_from_slice(&data);
+/// Undoes a `Content-Encoding` (`gzip`, `deflate`) as the body streams in, as aiohttp does.
+pub(crate) enum Decoder {
+    Identity,
+    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Zlib(flate2::write::ZlibDecoder<Vec<u8>>),
+}
+
+fn payload_error(err: impl std::fmt::Display) -> HttpError {
+    HttpError::new(
+        "ClientPayloadError",
+        format!("400, message='Can not decode content-encoding: {err}'"),
+    )
+}
+
+impl Decoder {
+    /// The decoder for a response's headers.
+    pub(crate) fn new(head: &RespHead) -> Decoder {
+        let enc = head
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
+            .map(|(_, v)| v.trim().to_ascii_lowercase());
+        match enc.as_deref() {
+            Some("gzip" | "x-gzip") => Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())),
+            Some("deflate") => Decoder::Zlib(flate2::write::ZlibDecoder::new(Vec::new())),
+            _ => Decoder::Identity,
         }
+    }
+
+    /// The decoded bytes of the next chunk.
+    pub(crate) fn feed(&mut self, data: Bytes) -> Result<Bytes, HttpError> {
+        use std::io::Write;
+        match self {
+            Decoder::Identity => Ok(data),
+            Decoder::Gzip(dec) => {
+                dec.write_all(&data).map_err(payload_error)?;
+                Ok(Bytes::from(std::mem::take(dec.get_mut())))
+            }
+            Decoder::Zlib(dec) => {
+                dec.write_all(&data).map_err(payload_error)?;
+                Ok(Bytes::from(std::mem::take(dec.get_mut())))
+            }
+        }
+    }
+
+    /// The last decoded bytes.
+    pub(crate) fn finish(self) -> Result<Bytes, HttpError> {
+        match self {
+            Decoder::Identity => Ok(Bytes::new()),
+            Decoder::Gzip(dec) => dec.finish().map(Bytes::from).map_err(payload_error),
+            Decoder::Zlib(dec) => dec.finish().map(Bytes::from).map_err(payload_error),
+        }
+    }
+}
+
+/// The next decoded chunk of a body (`None` at its end, after the decoder's tail).
+pub(crate) async fn next_chunk(
+    body: &mut Incoming,
+    dec: &mut Option<Decoder>,
+) -> Result<Option<Bytes>, HttpError> {
+    loop {
+        let Some(d) = dec.as_mut() else {
+            return Ok(None);
+        };
+        match body.frame().await {
+            Some(frame) => {
+                let frame =
+                    frame.map_err(|e| HttpError::new("ClientPayloadError", e.to_string()))?;
+                if let Ok(data) = frame.into_data() {
+                    let out = d.feed(data)?;
+                    if !out.is_empty() {
+                        return Ok(Some(out));
+                    }
+                }
+            }
+            None => {
+                let tail = dec.take().map(Decoder::finish).transpose()?;
+                if let Some(tail) = tail
+                    && !tail.is_empty()
+                {
+                    return Ok(Some(tail));
+                }
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Read a whole body (decoded).
+pub(crate) async fn read_body(head: &RespHead, mut body: Incoming) -> Result<Vec<u8>, HttpError> {
+    let mut dec = Some(Decoder::new(head));
+    let mut out = Vec::new();
+    while let Some(chunk) = next_chunk(&mut body, &mut dec).await? {
+        out.extend_from_slice(&chunk);
     }
     Ok(out)
 }
@@ -1055,7 +1144,11 @@ pub(crate) async fn call_lib(
             };
             let got = with_timeout(timeout, async {
                 let (hist, head, body) = send(&req).await?;
-                let body = read_body(body).await?;
+                let body = if req.method.eq_ignore_ascii_case("HEAD") {
+                    Vec::new()
+                } else {
+                    read_body(&head, body).await?
+                };
                 Ok((hist, head, body))
             })
             .await;
