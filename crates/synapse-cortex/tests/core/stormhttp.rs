@@ -196,7 +196,7 @@ async fn http_get_head_post_and_resp_object() {
     let out = storm(&api, text, &base).await.unwrap();
     let out = out.as_array().unwrap();
     assert_eq!(st(get(&out[0], "method")), "POST");
-    assert_eq!(st(get(&out[0], "body")), r#"{"x":1}"#);
+    assert_eq!(st(get(&out[0], "body")), r#"{"x": 1}"#);
     assert_eq!(
         st(get(get(&out[0], "headers"), "content-type")),
         "application/json"
@@ -637,4 +637,85 @@ async fn wget_command() {
     .unwrap();
     assert_eq!(st(get(&out, "accept-language")), "en-US,en;q=0.9");
     assert!(st(get(&out, "user-agent")).starts_with("Mozilla/5.0"));
+}
+
+/// A returned value as the recording holds it (bytes as `{"$bytes": hex}`).
+fn to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Nil => serde_json::Value::Null,
+        Value::Boolean(b) => (*b).into(),
+        Value::Integer(i) => i
+            .as_i64()
+            .map(serde_json::Value::from)
+            .unwrap_or_else(|| i.as_u64().into()),
+        Value::F32(f) => f64::from(*f).into(),
+        Value::F64(f) => (*f).into(),
+        Value::String(s) => s.as_str().unwrap_or_default().into(),
+        Value::Binary(b) => serde_json::json!({ "$bytes": hex::encode(b) }),
+        Value::Array(items) => items.iter().map(to_json).collect(),
+        Value::Map(items) => items
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), to_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        Value::Ext(..) => serde_json::Value::Null,
+    }
+}
+
+/// Cases whose reference result is not the behaviour to match: in 2.256 `wget` with inbound
+/// nodes and no URL arguments fetches `None` (InvalidUrlClientError) and passes the inbound
+/// nodes on; here it fetches the `inet:url` (and warns on other forms) as its documentation
+/// says. `wget_command` covers them.
+const NOT_REPLAYED: &[usize] = &[31, 32, 33];
+
+/// The recorded cases (`gen_recorded_http.py`) replayed: the same value, error class and
+/// warnings.
+#[tokio::test]
+async fn http_and_axon_replay_the_reference() {
+    let (dir, core) = fresh().await;
+    with_axon(&core, &dir.path().join("axon")).await;
+    let api = root(&core);
+    let base = server().await;
+    let closed = format!("http://127.0.0.1:{}", closed_port().await);
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("http_recorded.json")).unwrap();
+    assert!(cases.len() > 30);
+    let mut failed = Vec::new();
+    for (idx, case) in cases.iter().enumerate() {
+        if NOT_REPLAYED.contains(&idx) {
+            continue;
+        }
+        let text = case["query"].as_str().unwrap();
+        let opts = dict(vec![(
+            "vars",
+            dict(vec![("base", s(&base)), ("closed", s(&closed))]),
+        )]);
+        let got = call(&api, "callStorm", vec![s(text), opts.clone()]).await;
+        let mesgs = crate::util::genr(&api, "storm", vec![s(text), opts])
+            .await
+            .unwrap();
+        let warns: Vec<serde_json::Value> = mesgs
+            .iter()
+            .filter_map(|m| {
+                let parts = m.as_array()?;
+                (parts[0].as_str() == Some("warn")).then(|| to_json(get(&parts[1], "mesg")))
+            })
+            .collect();
+        let ok = match &got {
+            Ok(valu) => case.get("valu") == Some(&to_json(valu)),
+            Err(err) => case.get("err").and_then(|e| e.as_str()) == Some(err.name()),
+        };
+        if !ok || case["warns"] != serde_json::Value::Array(warns.clone()) {
+            let got = match got {
+                Ok(v) => to_json(&v).to_string(),
+                Err(e) => format!("{}: {}", e.name(), e.mesg()),
+            };
+            failed.push(format!(
+                "#{idx} {text}\n  reference: {} {}\n  here:      {got} {warns:?}",
+                case.get("valu").or(case.get("err")).unwrap(),
+                case["warns"],
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }

@@ -799,7 +799,8 @@ pub(crate) fn body_args(
         .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     if let Some(json) = json.filter(|v| !matches!(v, Val::Null)) {
         let prim = json.to_msgpack()?;
-        let text = super::lib::msgpack_to_json(&prim).to_string();
+        let mut text = String::new();
+        py_json(&prim, &mut text);
         if !has_ctype {
             headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
         }
@@ -850,6 +851,62 @@ pub(crate) fn body_args(
     };
     let byts = Bytes::from(byts);
     Ok(Some(Arc::new(move || full_body(byts.to_vec()))))
+}
+
+/// JSON text as Python's `json.dumps` writes it (aiohttp's `json=`): `", "` and `": "`
+/// separators, non-ASCII escaped.
+fn py_json(valu: &Value, out: &mut String) {
+    match valu {
+        Value::String(text) => {
+            let text = text.as_str().unwrap_or_default();
+            out.push('"');
+            for c in text.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                        let mut buf = [0u16; 2];
+                        for unit in c.encode_utf16(&mut buf) {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                py_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Map(items) => {
+            out.push('{');
+            for (i, (k, v)) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                match k {
+                    Value::String(_) => py_json(k, out),
+                    other => py_json(&Value::from(prim_str(other)), out),
+                }
+                out.push_str(": ");
+                py_json(v, out);
+            }
+            out.push('}');
+        }
+        Value::Nil => out.push_str("null"),
+        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        other => out.push_str(&super::lib::msgpack_to_json(other).to_string()),
+    }
 }
 
 pub(crate) fn timeout_arg(valu: Option<Val>, default: Option<u64>) -> RResult<Option<Duration>> {
@@ -1196,6 +1253,20 @@ mod tests {
         assert_eq!(resolve_location(&base, "y"), "http://h:1/a/y");
         assert_eq!(resolve_location(&base, "https://o/z"), "https://o/z");
         assert_eq!(resolve_location(&base, "//o/z"), "http://o/z");
+    }
+
+    #[test]
+    fn python_json() {
+        let mut out = String::new();
+        let valu = Value::Map(vec![
+            (
+                Value::from("y"),
+                Value::Array(vec![Value::from(1), Value::from("a\"é\n")]),
+            ),
+            (Value::from("x"), Value::Nil),
+        ]);
+        py_json(&valu, &mut out);
+        assert_eq!(out, r#"{"y": [1, "a\"\u00e9\n"], "x": null}"#);
     }
 
     #[test]
