@@ -258,12 +258,10 @@ async fn http_get_head_post_and_resp_object() {
     );
 }
 
-#[tokio::test]
-async fn https_needs_verify_or_ssl_verify_false() {
-    let (_dir, core) = fresh().await;
-    let api = root(&core);
-    // a TLS server with a self-signed certificate
+/// A TLS server with a self-signed certificate for `localhost`: its port and certificate PEM.
+async fn tls_server() -> (u16, String) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let pem = cert.cert.pem();
     let certs = vec![cert.cert.der().clone()];
     let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -296,19 +294,56 @@ async fn https_needs_verify_or_ssl_verify_false() {
             });
         }
     });
+    (port, pem)
+}
+
+#[tokio::test]
+async fn https_needs_verify_or_ssl_verify_false() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let (port, pem) = tls_server().await;
     let base = format!("https://localhost:{port}");
     let text = r#"
         $a = $lib.inet.http.get(`{$base}/hello.txt`)
         $b = $lib.inet.http.get(`{$base}/hello.txt`, ssl_verify=$lib.false)
         $c = $lib.inet.http.get(`{$base}/hello.txt`, ssl_opts=({"verify": false}))
-        return(($a.code, $b.code, $b.body.decode(), $c.code))
+        return(($a.code, $a.err.0, $b.code, $b.body.decode(), $c.code))
     "#;
     let out = storm(&api, text, &base).await.unwrap();
     let out = out.as_array().unwrap();
     assert_eq!(ints(&out[0]), -1);
-    assert_eq!(ints(&out[1]), 200);
-    assert_eq!(st(&out[2]), "hello\nworld\n");
-    assert_eq!(ints(&out[3]), 200);
+    assert_eq!(st(&out[1]), "ClientConnectorCertificateError");
+    assert_eq!(ints(&out[2]), 200);
+    assert_eq!(st(&out[3]), "hello\nworld\n");
+    assert_eq!(ints(&out[4]), 200);
+
+    // the CA given in ssl_opts, or found in tls:ca:dir, verifies it
+    let opts = dict(vec![(
+        "vars",
+        dict(vec![("base", s(&base)), ("pem", s(&pem))]),
+    )]);
+    let text =
+        "return($lib.inet.http.get(`{$base}/hello.txt`, ssl_opts=({\"ca_cert\": $pem})).code)";
+    let out = call(&api, "callStorm", vec![s(text), opts]).await.unwrap();
+    assert_eq!(ints(&out), 200);
+
+    let dir = tempfile::tempdir().unwrap();
+    let cadir = dir.path().join("cas");
+    std::fs::create_dir_all(&cadir).unwrap();
+    std::fs::write(cadir.join("test.crt"), &pem).unwrap();
+    let copts = CellOptions::new(&dir.path().join("core"), &Cortex::def())
+        .conf("tls:ca:dir", cadir.to_str().unwrap().into())
+        .unwrap();
+    let core2 = ServiceCell::<Cortex>::open(copts).await.unwrap();
+    let api2 = root(&core2);
+    let out = storm(
+        &api2,
+        "return($lib.inet.http.get(`{$base}/hello.txt`).code)",
+        &base,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ints(&out), 200);
 }
 
 #[tokio::test]

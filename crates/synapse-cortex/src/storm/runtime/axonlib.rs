@@ -491,7 +491,8 @@ const WPUT_ARGS: &[&str] = &[
 /// `$lib.axon.wget()`: the Axon's info dict plus `original_url`.
 async fn wget(runt: &Arc<Runt>, a: &[Val], kw: &[(String, Val)]) -> RResult<Val> {
     confirm_either(runt, "wget")?;
-    let t = transfer(runt, a, kw, WGET_ARGS, "GET")?;
+    let mut t = transfer(runt, a, kw, WGET_ARGS, "GET")?;
+    t.req.ca_cert = httplib::with_ca_dir(runt, t.req.ca_cert.take()).await;
     let ax = axon(runt).await?;
     let got = httplib::with_timeout(t.timeout, async {
         let (hist, head, body) = httplib::send(&t.req).await?;
@@ -523,6 +524,7 @@ async fn wput(runt: &Arc<Runt>, a: &[Val], kw: &[(String, Val)]) -> RResult<Val>
         .to_str()?;
     let sha = uhex(&sha)?;
     let mut t = transfer(runt, a, kw, WPUT_ARGS, "PUT")?;
+    t.req.ca_cert = httplib::with_ca_dir(runt, t.req.ca_cert.take()).await;
     let ax = axon(runt).await?;
     let got = httplib::with_timeout(t.timeout, async {
         let has = ax.call("has", args(vec![Value::Binary(sha.clone())])).await;

@@ -776,6 +776,32 @@ pub(crate) fn ssl_args(verify: Option<Val>, opts: Option<Val>) -> RResult<(bool,
     Ok((ok, ca))
 }
 
+/// The PEM text of the CA certificates in the Cortex's `tls:ca:dir` (trusted when verifying,
+/// as the reference's SSL contexts do), added to `ca_cert`.
+pub(crate) async fn with_ca_dir(runt: &Runt, ca_cert: Option<String>) -> Option<String> {
+    let dirn = super::ext::cortex(runt)
+        .ok()
+        .and_then(|core| core.cell().conf().get_str("tls:ca:dir").map(str::to_owned));
+    let Some(dirn) = dirn else {
+        return ca_cert;
+    };
+    let mut pem = ca_cert.unwrap_or_default();
+    if let Ok(mut entries) = tokio::fs::read_dir(&dirn).await {
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let path = entry.path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !matches!(ext, "crt" | "pem") {
+                continue;
+            }
+            if let Ok(text) = tokio::fs::read_to_string(&path).await {
+                pem.push('\n');
+                pem.push_str(&text);
+            }
+        }
+    }
+    Some(pem)
+}
+
 /// Refuse proxies (not supported): a proxy URL needs `storm.lib.inet.http.proxy` first.
 pub(crate) fn check_proxy(runt: &Runt, proxy: Option<Val>, perm: &[&str]) -> RResult<()> {
     if let Some(Val::Str(_)) = proxy {
@@ -1176,6 +1202,7 @@ pub(crate) async fn call_lib(
             let mut headers = str_pairs(g("headers"), false)?;
             let params = str_pairs(g("params"), true)?;
             let (verify, ca_cert) = ssl_args(g("ssl_verify"), g("ssl_opts"))?;
+            let ca_cert = with_ca_dir(runt, ca_cert).await;
             let timeout = timeout_arg(g("timeout"), Some(300))?;
             let redirects = match g("allow_redirects") {
                 Some(v) => v.truthy(),
