@@ -331,7 +331,7 @@ async fn https_needs_verify_or_ssl_verify_false() {
     let cadir = dir.path().join("cas");
     std::fs::create_dir_all(&cadir).unwrap();
     std::fs::write(cadir.join("test.crt"), &pem).unwrap();
-    let copts = CellOptions::new(&dir.path().join("core"), &Cortex::def())
+    let copts = CellOptions::new(dir.path().join("core"), &Cortex::def())
         .conf("tls:ca:dir", cadir.to_str().unwrap().into())
         .unwrap();
     let core2 = ServiceCell::<Cortex>::open(copts).await.unwrap();
