@@ -460,7 +460,18 @@ impl Cortex {
             ],
         )?;
         let name = text_arg(bound.value(0), "name")?;
-        let viewiden = bound.opt_str(2, "viewiden")?;
+        let viewiden = match bound.value(2) {
+            Value::Nil => None,
+            Value::String(iden) => Some(iden.as_str().unwrap_or_default().to_owned()),
+            // no view has such an iden (the reference looks it up as is)
+            other => {
+                let iden = other.to_string();
+                return Err(
+                    Error::named("NoSuchView", format!("No such view iden={iden}"))
+                        .with("iden", other.clone()),
+                );
+            }
+        };
         let items = match bound.take(1) {
             Value::Array(items) => items,
             _ => return Err(Error::bad_arg("feed items must be a list")),

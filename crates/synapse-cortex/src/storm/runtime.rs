@@ -28,6 +28,7 @@ mod error;
 mod eval;
 mod exec;
 mod ext;
+mod feedlib;
 mod flow;
 mod genlib;
 mod graph;

@@ -7,6 +7,7 @@
 mod automation;
 mod cell;
 mod conformance;
+mod corefeed;
 mod cortex;
 mod cryotank;
 mod garbage;
