@@ -55,6 +55,7 @@ mod autostore;
 mod axon;
 mod conf;
 mod error;
+mod extmodel;
 mod feed;
 mod info;
 mod perms;
@@ -136,6 +137,7 @@ impl Cortex {
                 tracing::warn!(name = %name, cause = %err, "could not load tag property");
             }
         }
+        extmodel::load(&model, &store).await?;
         let root = cell.auth().root_iden();
         let views = Views::open_as(&dirn, Arc::clone(&model), &root)
             .await

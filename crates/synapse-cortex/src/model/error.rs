@@ -63,6 +63,30 @@ pub enum ModelError {
         /// The tag property name.
         name: String,
     },
+    /// A form of that name exists (`DupFormName`).
+    #[error("Form name already exists: {name}")]
+    DupFormName {
+        /// The form name.
+        name: String,
+    },
+    /// A property of that name exists (`DupPropName`).
+    #[error("Cannot add duplicate property {name}")]
+    DupPropName {
+        /// The full property name.
+        name: String,
+    },
+    /// A form definition is invalid (`BadFormDef`).
+    #[error("{mesg}")]
+    BadFormDef {
+        /// What is wrong.
+        mesg: String,
+    },
+    /// A form cannot be removed (`CantDelForm`).
+    #[error("{mesg}")]
+    CantDelForm {
+        /// Why.
+        mesg: String,
+    },
     /// The model data itself is invalid (`BadTypeDef`).
     #[error("{mesg}")]
     BadTypeDef {
@@ -84,6 +108,10 @@ impl ModelError {
             ModelError::BadLiftValu { .. } => "BadLiftValu",
             ModelError::DupTagPropName { .. } => "DupTagPropName",
             ModelError::BadTypeDef { .. } => "BadTypeDef",
+            ModelError::DupFormName { .. } => "DupFormName",
+            ModelError::DupPropName { .. } => "DupPropName",
+            ModelError::BadFormDef { .. } => "BadFormDef",
+            ModelError::CantDelForm { .. } => "CantDelForm",
         }
     }
 

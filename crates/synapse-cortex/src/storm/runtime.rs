@@ -32,6 +32,7 @@ mod host;
 mod lib;
 mod lift;
 mod macros;
+mod modelext;
 mod morecmds;
 mod pivot;
 mod queue;

@@ -1,0 +1,163 @@
+//! `$lib.model.ext`: extending the data model from Storm (the reference's
+//! `synapse.lib.stormlib.modelext`), with its permission checks (`model.form.add.<form>`,
+//! `model.prop.add.<form>`, `model.univ.add`, `model.tagprop.add`, and the `del` ones) and the
+//! `force` option of the removals (the property is first deleted from every node).
+
+use std::sync::Arc;
+
+use super::error::{Flow, RResult, StormError};
+use super::ext::{Args, cell_err, cortex, nosuchname};
+use super::runt::Runt;
+use super::value::Val;
+
+/// The functions of `$lib.model.ext`.
+pub(crate) const LIB_FUNCS: &[&str] = &[
+    "addForm",
+    "addFormProp",
+    "addUnivProp",
+    "addTagProp",
+    "delForm",
+    "delFormProp",
+    "delUnivProp",
+    "delTagProp",
+    "getExtModel",
+    "addExtModel",
+];
+
+fn bad_prop_name(key: &str, name: &str) -> Flow {
+    Flow::Err(StormError::new("BadPropDef", format!("Invalid prop name {name}")).with(key, name))
+}
+
+/// Call a function of `$lib.model.ext`.
+pub(crate) async fn call_lib(
+    runt: &Arc<Runt>,
+    name: &str,
+    args: &[Val],
+    kwargs: &[(String, Val)],
+) -> RResult<Val> {
+    let args = Args::new(name, args, kwargs);
+    let core = cortex(runt)?;
+    let user = runt.shared.user.iden.clone();
+    match name {
+        "addForm" => {
+            let form = args.req(0, "formname")?.to_str()?;
+            let base = args.req(1, "basetype")?.to_str()?;
+            let opts = args.req(2, "typeopts")?.to_msgpack()?;
+            let info = args.req(3, "typeinfo")?.to_msgpack()?;
+            runt.confirm(&["model", "form", "add", &form], None)?;
+            core.add_form(&form, &base, &opts, &info)
+                .await
+                .map_err(cell_err)?;
+        }
+        "addFormProp" => {
+            let form = args.req(0, "formname")?.to_str()?;
+            let prop = args.req(1, "propname")?.to_str()?;
+            let tdef = args.req(2, "typedef")?.to_msgpack()?;
+            let info = args.req(3, "propinfo")?.to_msgpack()?;
+            runt.confirm(&["model", "prop", "add", &form], None)?;
+            if !crate::cortex::is_base_prop_name(&prop) {
+                return Err(bad_prop_name("prop", &prop));
+            }
+            core.add_form_prop(&form, &prop, &tdef, &info)
+                .await
+                .map_err(cell_err)?;
+        }
+        "addUnivProp" | "addTagProp" => {
+            let prop = args.req(0, "propname")?.to_str()?;
+            let tdef = args.req(1, "typedef")?.to_msgpack()?;
+            let info = args.req(2, "propinfo")?.to_msgpack()?;
+            let kind = if name == "addUnivProp" {
+                "univ"
+            } else {
+                "tagprop"
+            };
+            runt.confirm(&["model", kind, "add"], None)?;
+            if !crate::cortex::is_base_prop_name(&prop) {
+                return Err(bad_prop_name("name", &prop));
+            }
+            let res = if name == "addUnivProp" {
+                core.add_univ_prop(&prop, &tdef, &info).await
+            } else {
+                core.add_tagprop(&prop, &tdef, &info).await
+            };
+            res.map_err(cell_err)?;
+        }
+        "delForm" => {
+            let form = args.req(0, "formname")?.to_str()?;
+            runt.confirm(&["model", "form", "del", &form], None)?;
+            core.del_form(&form).await.map_err(cell_err)?;
+        }
+        "delFormProp" => {
+            let form = args.req(0, "formname")?.to_str()?;
+            let prop = args.req(1, "propname")?.to_str()?;
+            let force = args.bool(2, "force", false);
+            runt.confirm(&["model", "prop", "del", &form], None)?;
+            if force {
+                if core.model().ext_prop_decl(&form, &prop).is_none() {
+                    let full = format!("{form}:{prop}");
+                    return Err(Flow::Err(
+                        StormError::new("NoSuchProp", format!("No ext prop named {full}"))
+                            .with("form", form.as_str())
+                            .with("prop", prop.as_str()),
+                    ));
+                }
+                core.del_prop_everywhere(Some(&form), &prop, &user)
+                    .await
+                    .map_err(cell_err)?;
+            }
+            core.del_form_prop(&form, &prop).await.map_err(cell_err)?;
+        }
+        "delUnivProp" => {
+            let prop = args.req(0, "propname")?.to_str()?;
+            let force = args.bool(1, "force", false);
+            runt.confirm(&["model", "univ", "del"], None)?;
+            if force {
+                if core.model().ext_univ_decl(&prop).is_none() {
+                    return Err(Flow::Err(
+                        StormError::new("NoSuchUniv", format!("No ext univ named {prop}"))
+                            .with("name", prop.as_str()),
+                    ));
+                }
+                core.del_prop_everywhere(None, &format!(".{prop}"), &user)
+                    .await
+                    .map_err(cell_err)?;
+            }
+            core.del_univ_prop(&prop).await.map_err(cell_err)?;
+        }
+        "delTagProp" => {
+            let prop = args.req(0, "propname")?.to_str()?;
+            let force = args.bool(1, "force", false);
+            runt.confirm(&["model", "tagprop", "del"], None)?;
+            if force {
+                if !core.model().tagprops().contains_key(&prop) {
+                    return Err(Flow::Err(
+                        StormError::new("NoSuchTagProp", format!("No tag prop named {prop}"))
+                            .with("name", prop.as_str()),
+                    ));
+                }
+                core.del_tagprop_everywhere(&prop, &user)
+                    .await
+                    .map_err(cell_err)?;
+            }
+            core.del_tagprop(&prop).await.map_err(cell_err)?;
+        }
+        "getExtModel" => {
+            let model = core.get_ext_model().await.map_err(cell_err)?;
+            return Ok(Val::from_msgpack(&model));
+        }
+        "addExtModel" => {
+            if !(runt.asroot || runt.shared.user.admin) {
+                return Err(Flow::Err(
+                    StormError::new("AuthDeny", "This action requires global admin permissions.")
+                        .with("user", runt.shared.user.iden.as_str())
+                        .with("username", runt.shared.user.name.as_str()),
+                ));
+            }
+            let model = args.req(0, "model")?.to_msgpack()?;
+            let done = core.add_ext_model(&model).await.map_err(cell_err)?;
+            return Ok(Val::Bool(done));
+        }
+        _ => return Err(nosuchname(name)),
+    }
+    Ok(Val::Null)
+}
