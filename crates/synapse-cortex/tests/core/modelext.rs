@@ -181,7 +181,7 @@ async fn ext_forms_and_props_work_like_built_in_ones_and_persist() {
         ("inet:fqdn:_rank=4", 1),
         ("inet:fqdn +:_rank>=4", 1),
         ("_foo:bar +:score=3 -> *", 0),
-        ("_foo:bar=hello | count", 1),
+        ("_foo:bar=hello | uniq", 1),
     ] {
         let (nodes, _, err) = storm(&api, query).await;
         assert_eq!(err, None, "{query}");
@@ -198,7 +198,7 @@ async fn ext_forms_and_props_work_like_built_in_ones_and_persist() {
     assert_eq!(prints, ["_foo:bar", "_foo:bar", "int", "inet:fqdn:_rank"]);
 
     // in use: the removals are refused with the reference's errors
-    let layer = core.default_view().write_layer().iden();
+    let layer = core.service().default_view().write_layer().iden();
     let (class, mesg, _) = err_of(&api, "delForm", vec![s("_foo:bar")]).await;
     assert_eq!(
         (class.as_str(), mesg),
@@ -266,7 +266,7 @@ async fn ext_forms_and_props_work_like_built_in_ones_and_persist() {
     );
     assert!(prop_of(get(&mdict, "univs"), "._woot").is_none());
     let (_, _, err) = storm(&api, "_foo:bar").await;
-    assert_eq!(err.map(|e| e.0).as_deref(), Some("NoSuchForm"));
+    assert_eq!(err.map(|e| e.0).as_deref(), Some("NoSuchProp"));
     // the name may be used again, with another definition
     call(
         &api,
@@ -481,7 +481,7 @@ async fn storm_model_ext_library() {
          $lib.model.ext.addTagProp(score, (int, ({})), ({})) \
          $lib.model.ext.addFormProp(inet:ipv4, _tick, (time, ({})), ({})) \
          [ _hehe:haha=10 :visi=lolz ._size=3 +#foo:score=9 ] \
-         $lib.print($lib.model.form(_hehe:haha).prop(visi).full) \
+         $lib.print($lib.model.prop(_hehe:haha:visi).full) \
          $m=$lib.model.ext.getExtModel() $lib.print($lib.len($m.forms)) $lib.print($lib.len($m.props))",
     )
     .await;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::error::{Flow, RResult, StormError};
 use super::ext::{Args, cell_err, cortex, nosuchname};
 use super::runt::Runt;
-use super::value::Val;
+use super::value::{Obj, Val};
 
 /// The functions of `$lib.model.ext`.
 pub(crate) const LIB_FUNCS: &[&str] = &[
@@ -160,4 +160,47 @@ pub(crate) async fn call_lib(
         _ => return Err(nosuchname(name)),
     }
     Ok(Val::Null)
+}
+
+/// Attributes of the model objects (`model:form`: `name`, `type`; `model:property`: `name`,
+/// `full`, `form`, `type`; `model:type`: `name`, `stortype`, `opts`), for built-in and
+/// extended elements alike.
+pub(crate) fn model_attr(runt: &Runt, obj: &Obj, name: &str) -> Option<Val> {
+    let model = runt.model();
+    let type_obj = |tname: &str| Val::Obj(Arc::new(Obj::ModelType(tname.to_owned())));
+    match obj {
+        Obj::ModelForm(fname) => {
+            let form = model.form(fname)?;
+            match name {
+                "name" => Some(Val::from(form.name())),
+                "type" => Some(type_obj(form.ty().name())),
+                _ => None,
+            }
+        }
+        Obj::ModelProp(full) => {
+            let prop = model.prop(full)?;
+            match name {
+                "name" => Some(Val::from(prop.name())),
+                "full" => Some(Val::from(prop.full())),
+                "type" => Some(type_obj(prop.ty().name())),
+                "form" => Some(match prop.form() {
+                    Some(form) => Val::Obj(Arc::new(Obj::ModelForm(form.name().to_owned()))),
+                    None => Val::Null,
+                }),
+                _ => None,
+            }
+        }
+        Obj::ModelType(tname) => {
+            let ty = model.ty(tname)?;
+            match name {
+                "name" => Some(Val::from(ty.name())),
+                "stortype" => Some(Val::Int(i128::from(ty.stortype()))),
+                "opts" => Some(Val::from_msgpack(&synapse_cell::from_json(
+                    &serde_json::Value::Object(ty.opts().clone()),
+                ))),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }

@@ -479,7 +479,7 @@ pub(crate) fn obj_attr(runt: &Arc<Runt>, obj: &Obj, name: &str) -> Option<Val> {
                 _ => None,
             }
         }
-        _ => None,
+        other => super::modelext::model_attr(runt, other, name),
     }
 }
 
