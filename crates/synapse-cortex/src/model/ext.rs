@@ -791,16 +791,27 @@ impl Model {
             out.types.push(Json::Array(vec![
                 Json::from(ext.def.name.clone()),
                 Json::Array(vec![
-                    Json::from(tdef.ctor.clone()),
+                    Json::from(ext.base.clone()),
                     Json::Object(tdef.opts.clone()),
                 ]),
                 Json::Object(info),
             ]));
         }
-        for (fid, ids) in &index.form_props {
-            let fname = self.form_def(*fid).name.clone();
-            let defs: Vec<Json> = ids.iter().filter_map(|id| propdef(*id)).collect();
-            if *fid >= self.core.forms.len() {
+        let shared = index
+            .form_props
+            .keys()
+            .copied()
+            .filter(|fid| *fid < self.core.forms.len());
+        for fid in shared.chain(index.form_order.iter().copied()) {
+            let fname = self.form_def(fid).name.clone();
+            let defs: Vec<Json> = index
+                .form_props
+                .get(&fid)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| propdef(*id))
+                .collect();
+            if fid >= self.core.forms.len() {
                 out.forms.push(Json::Array(vec![
                     Json::from(fname),
                     Json::Object(Map::new()),
