@@ -81,6 +81,12 @@ pub enum ModelError {
         /// What is wrong.
         mesg: String,
     },
+    /// A name is unknown (`NoSuchName`).
+    #[error("{mesg}")]
+    NoSuchName {
+        /// What is missing.
+        mesg: String,
+    },
     /// A form cannot be removed (`CantDelForm`).
     #[error("{mesg}")]
     CantDelForm {
@@ -112,6 +118,7 @@ impl ModelError {
             ModelError::DupPropName { .. } => "DupPropName",
             ModelError::BadFormDef { .. } => "BadFormDef",
             ModelError::CantDelForm { .. } => "CantDelForm",
+            ModelError::NoSuchName { .. } => "NoSuchName",
         }
     }
 

@@ -516,9 +516,21 @@ impl Model {
             .flatten()
         {
             if let Some(iface) = iface.as_str() {
+                // the reference renames the deprecated `taxonomy` interface
+                let iface = if iface == "taxonomy" {
+                    "meta:taxonomy"
+                } else {
+                    iface
+                };
+                if self.core.interfaces.get(iface).is_none() {
+                    return Err(ModelError::NoSuchName {
+                        mesg: format!("Form {name} depends on non-existent interface: {iface}"),
+                    });
+                }
                 self.core.collect_ifaces(iface, &mut ifaces);
             }
         }
+        let ifaceprops = self.iface_props(name, &info, &ifaces);
         let idx = self.ext.forms.push(ExtForm {
             def: FormDef {
                 name: name.to_string(),
@@ -563,8 +575,59 @@ impl Model {
             let full = format!("{name}{uname}");
             self.add_prop_def(&mut draft, Some(formid), &uname, &full, &tdef, &uinfo)?;
         }
+        // the props of its interfaces (the first declaration of a name wins)
+        let mut seen = std::collections::HashSet::new();
+        for (pname, tdef, pinfo) in ifaceprops {
+            if seen.insert(pname.clone()) {
+                let full = format!("{name}:{pname}");
+                self.add_prop_def(&mut draft, Some(formid), &pname, &full, &tdef, &pinfo)?;
+            }
+        }
         self.ext.publish(draft);
         Ok(())
+    }
+
+    /// The props an extended form gets from its interfaces: `(name, tdef, info)` with the
+    /// interface templates applied (`$self` is the form, `{key}` the template values of the
+    /// interface, overridden by the form's type info `template`).
+    fn iface_props(&self, form: &str, info: &Json, ifaces: &[String]) -> Vec<(String, Json, Json)> {
+        let mut out = Vec::new();
+        for iname in ifaces {
+            let Some(iface) = self.core.interfaces.get(iname) else {
+                continue;
+            };
+            let mut template = iface
+                .get("template")
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default();
+            for (k, v) in info
+                .get("template")
+                .and_then(Json::as_object)
+                .into_iter()
+                .flatten()
+            {
+                template.insert(k.clone(), v.clone());
+            }
+            for prop in iface
+                .get("props")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let prop = apply_template(prop, form, &template);
+                let (Some(pname), Some(tdef)) = (prop.get(0).and_then(Json::as_str), prop.get(1))
+                else {
+                    continue;
+                };
+                out.push((
+                    pname.to_string(),
+                    tdef.clone(),
+                    prop.get(2).cloned().unwrap_or(Json::Object(Map::new())),
+                ));
+            }
+        }
+        out
     }
 
     /// Remove an extended form (`CantDelForm` while it has extended props).
@@ -579,12 +642,10 @@ impl Model {
                 name: name.to_string(),
             })?;
         let own: Vec<String> = draft
-            .form_props
-            .get(&formid)
-            .into_iter()
-            .flatten()
-            .map(|id| self.prop_def(*id).name.clone())
-            .filter(|pname| !pname.starts_with('.'))
+            .declared
+            .iter()
+            .filter(|(fname, _)| fname == name)
+            .map(|(_, pname)| pname.clone())
             .collect();
         if !own.is_empty() {
             return Err(ModelError::CantDelForm {
@@ -899,6 +960,40 @@ fn univ_info(pdef: &Json) -> Map<String, Json> {
     info
 }
 
+/// An interface declaration item with `$self` and `{key}` template values applied.
+fn apply_template(item: &Json, form: &str, template: &Map<String, Json>) -> Json {
+    match item {
+        Json::String(text) if text == "$self" => Json::from(form),
+        Json::String(text) => {
+            let mut text = text.clone();
+            for (key, valu) in template {
+                if let Some(valu) = valu.as_str() {
+                    text = text.replace(&format!("{{{key}}}"), valu);
+                }
+            }
+            Json::String(text)
+        }
+        Json::Array(items) => Json::Array(
+            items
+                .iter()
+                .map(|x| apply_template(x, form, template))
+                .collect(),
+        ),
+        Json::Object(map) => Json::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = match apply_template(&Json::from(k.as_str()), form, template) {
+                        Json::String(key) => key,
+                        _ => k.clone(),
+                    };
+                    (key, apply_template(v, form, template))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// `(typename, typeopts)` of a type definition.
 fn split_tdef(tdef: &Json) -> Result<(&str, Map<String, Json>)> {
     let tname = tdef
@@ -942,6 +1037,95 @@ mod tests {
         assert_eq!(first, arena.get(0).unwrap() as *const usize);
         assert_eq!(arena.get(999), Some(&2997));
         assert_eq!(arena.get(1000), None);
+    }
+
+    #[test]
+    fn extensions_stay_in_their_model() {
+        let model = Model::new_default().unwrap();
+        let other = Model::new_default().unwrap();
+        let nprops = model.form("inet:fqdn").unwrap().props().count();
+        let info = serde_json::json!({"doc": "a foo", "interfaces": ["taxonomy"]});
+        model
+            .add_ext_form("_foo:bar", "str", &Map::new(), &info)
+            .unwrap();
+        model
+            .add_ext_prop(
+                "inet:fqdn",
+                "_rank",
+                &serde_json::json!(["int", {"min": 0}]),
+                &Json::Null,
+            )
+            .unwrap();
+        model
+            .add_ext_univ(
+                "_woot",
+                &serde_json::json!(["str", {"lower": true}]),
+                &serde_json::json!({}),
+            )
+            .unwrap();
+        // visible in this model only
+        assert!(other.form("_foo:bar").is_none());
+        assert!(other.prop("inet:fqdn:_rank").is_none());
+        assert!(other.univ("._woot").is_none());
+        assert_eq!(other.form("inet:fqdn").unwrap().props().count(), nprops);
+        let form = model.form("_foo:bar").unwrap();
+        assert_eq!(form.ty().name(), "_foo:bar");
+        assert_eq!(form.ty().ctor(), "str");
+        assert_eq!(form.ty().info()["doc"], "a foo");
+        assert!(form.implements("meta:taxonomy"));
+        assert!(
+            model
+                .forms_by_interface("meta:taxonomy")
+                .iter()
+                .any(|f| f.name() == "_foo:bar")
+        );
+        // the taxonomy props, with $self as the form
+        assert_eq!(form.prop("parent").unwrap().ty().name(), "_foo:bar");
+        assert!(form.prop(".created").is_some());
+        assert_eq!(form.prop("._woot").unwrap().full(), "_foo:bar._woot");
+        let rank = model.prop("inet:fqdn:_rank").unwrap();
+        assert_eq!(rank.form().unwrap().name(), "inet:fqdn");
+        assert!(rank.ty().norm(&rmpv::Value::from(-1)).is_err());
+        assert_eq!(model.form("inet:fqdn").unwrap().props().count(), nprops + 2);
+        assert!(model.type_names().any(|n| n == "_foo:bar"));
+        assert!(model.forms().any(|f| f.name() == "_foo:bar"));
+        let (norm, _) = model
+            .univ("._woot")
+            .unwrap()
+            .ty()
+            .norm(&rmpv::Value::from("X"))
+            .unwrap();
+        assert_eq!(norm, rmpv::Value::from("x"));
+        // removals
+        let before = model.generation();
+        assert!(matches!(
+            model.del_ext_prop("inet:fqdn", "fqdn"),
+            Err(ModelError::NoSuchProp { .. })
+        ));
+        model.del_ext_prop("inet:fqdn", "_rank").unwrap();
+        model.del_ext_univ("_woot").unwrap();
+        model.del_ext_form("_foo:bar").unwrap();
+        assert!(model.generation() > before);
+        assert!(model.form("_foo:bar").is_none());
+        assert!(model.ty("_foo:bar").is_none());
+        assert!(model.prop("inet:fqdn._woot").is_none());
+        assert_eq!(model.form("inet:fqdn").unwrap().props().count(), nprops);
+        // a handle taken before a removal stays usable
+        model
+            .add_ext_form("_a:b", "int", &Map::new(), &Json::Null)
+            .unwrap();
+        let held = model.form("_a:b").unwrap();
+        model.del_ext_form("_a:b").unwrap();
+        assert_eq!(held.name(), "_a:b");
+        assert!(matches!(
+            model.add_ext_form(
+                "_x:y",
+                "str",
+                &Map::new(),
+                &serde_json::json!({"interfaces": ["newp"]})
+            ),
+            Err(ModelError::NoSuchName { .. })
+        ));
     }
 
     #[test]
