@@ -6,7 +6,7 @@
 //! `getPropNorm`, `getTypeNorm`, `getCoreInfo`, `getCoreInfoV2`, `getCoreMods`, `addNode`,
 //! `addNodes` (generator), `getFeedFuncs`, `addFeedData`, `feedFromAxon`,
 //! `saveLayerNodeEdits`, `syncLayerNodeEdits` (generator), `addTagProp`, `delTagProp`,
-//! `addForm`, `delForm`, `addFormProp`, `delFormProp`, `addUnivProp`, `delUnivProp`,
+//! `addForm`, `delForm`, `addFormProp`, `delFormProp`, `addUnivProp`, `delUnivProp`, `addEdge`,
 //! `getStormVar`, `setStormVar`, `popStormVar`, `getAxonUpload` (share), `getAxonBytes`
 //! (generator), `getViewDef`, and with a Storm runtime installed `storm`, `callStorm`,
 //! `count`, `exportStorm` (generators where the reference has them), `reqValidStorm`,
@@ -34,6 +34,7 @@ use crate::view::AllowAll;
 
 /// The telepath methods the Cortex adds to the cell API.
 pub const CORE_API_METHODS: &[MethDef] = &[
+    MethDef::call("addEdge"),
     MethDef::call("addFeedData"),
     MethDef::call("addForm"),
     MethDef::call("addFormProp"),
@@ -178,7 +179,7 @@ impl Service for Cortex {
             "addTagProp" => Box::pin(core.api_add_tagprop(sess, args)),
             "delTagProp" => Box::pin(core.api_del_tagprop(sess, args)),
             "addForm" | "delForm" | "addFormProp" | "delFormProp" | "addUnivProp"
-            | "delUnivProp" => Box::pin(core.api_ext_model(sess, meth, args)),
+            | "delUnivProp" | "addEdge" => Box::pin(core.api_ext_model(sess, meth, args)),
             "getStormVar" => Box::pin(core.api_storm_var(sess, args, "get")),
             "popStormVar" => Box::pin(core.api_storm_var(sess, args, "pop")),
             "setStormVar" => Box::pin(core.api_storm_var(sess, args, "set")),
@@ -647,6 +648,7 @@ impl Cortex {
             "addFormProp" => &["form", "prop", "tdef", "info"],
             "delFormProp" => &["form", "name"],
             "addUnivProp" => &["name", "tdef", "info"],
+            "addEdge" => &["edge", "edgeinfo"],
             _ => &["name"],
         };
         let specs: Vec<(&str, D)> = names.iter().map(|name| (*name, D::Required)).collect();
@@ -691,6 +693,10 @@ impl Cortex {
                 }
                 self.add_univ_prop(&name, bound.value(1), bound.value(2))
                     .await?;
+            }
+            "addEdge" => {
+                sess.confirm(&perm(&["model", "edge", "add"]), None, None)?;
+                self.add_edge(bound.value(0), bound.value(1)).await?;
             }
             _ => {
                 sess.confirm(&perm(&["model", "univ", "del"]), None, None)?;

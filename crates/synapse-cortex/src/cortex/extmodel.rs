@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 use synapse_cell::{Error, Result, to_json};
 
 use super::{Cortex, model_error, poisoned, storage::CoreStore, view_error};
-use crate::model::Model;
+use crate::model::{EdgeDef, Model};
 use crate::nodeedit::{EditMeta, EditOp, NodeEdit};
 
 fn named(class: &str, mesg: impl Into<String>) -> Error {
@@ -89,7 +89,68 @@ pub(super) async fn load(model: &Model, store: &CoreStore) -> Result<()> {
             tracing::warn!(name, cause = %err, "ext univ error");
         }
     }
+    for decl in part("edge:") {
+        let item = decl.as_array().map(Vec::as_slice).unwrap_or_default();
+        let Some((n1form, verb, n2form)) = item.first().and_then(edge_parts) else {
+            tracing::warn!(decl = ?decl, "bad extended edge row");
+            continue;
+        };
+        let edge = EdgeDef {
+            n1form,
+            verb,
+            n2form,
+            info: item.get(1).map(to_json).unwrap_or(Json::Null),
+        };
+        if let Err(err) = model.add_ext_edge(edge) {
+            tracing::warn!(cause = %err, "ext edge error");
+        }
+    }
     Ok(())
+}
+
+/// `(n1form, verb, n2form)` of an edge tuple (forms `None` meaning any).
+pub(crate) fn edge_parts(edge: &Value) -> Option<(Option<String>, String, Option<String>)> {
+    let parts = edge.as_array()?;
+    if parts.len() != 3 {
+        return None;
+    }
+    let form = |valu: &Value| match valu {
+        Value::Nil => Some(None),
+        Value::String(text) => text.as_str().map(|t| Some(t.to_owned())),
+        _ => None,
+    };
+    Some((
+        form(&parts[0])?,
+        parts[1].as_str()?.to_owned(),
+        form(&parts[2])?,
+    ))
+}
+
+fn edge_value(n1form: Option<&str>, verb: &str, n2form: Option<&str>) -> Value {
+    let form = |f: Option<&str>| f.map_or(Value::Nil, Value::from);
+    Value::Array(vec![form(n1form), Value::from(verb), form(n2form)])
+}
+
+fn edge_text(n1form: Option<&str>, verb: &str, n2form: Option<&str>) -> String {
+    format!(
+        "{} -({verb})> {}",
+        n1form.unwrap_or("None"),
+        n2form.unwrap_or("None")
+    )
+}
+
+fn edge_err(
+    class: &str,
+    mesg: String,
+    n1form: Option<&str>,
+    verb: &str,
+    n2form: Option<&str>,
+) -> Error {
+    let form = |f: Option<&str>| f.map_or(Value::Nil, Value::from);
+    named(class, mesg)
+        .with("n1form", form(n1form))
+        .with("verb", verb)
+        .with("n2form", form(n2form))
 }
 
 fn apply_form(model: &Model, decl: &Value) -> crate::model::Result<()> {
@@ -377,7 +438,88 @@ impl Cortex {
         Ok(())
     }
 
-    /// `getExtModel()`: `{forms, props, univs, tagprops}` as declared (keys only when
+    /// Declare a light edge (`addEdge`): `edge` is `(n1form, verb, n2form)` (forms may be
+    /// null), the verb must begin with `_`. Persisted.
+    pub async fn add_edge(&self, edge: &Value, edgeinfo: &Value) -> Result<()> {
+        if as_map_json(edgeinfo).is_none() {
+            return Err(
+                Error::bad_arg("Edge info should be a dict.").with("edgeinfo", edgeinfo.clone())
+            );
+        }
+        let Some((n1form, verb, n2form)) = edge_parts(edge) else {
+            return Err(Error::bad_arg(format!(
+                "Edge definition must be (n1form, verb, n2form): {edge}"
+            )));
+        };
+        let (n1, n2) = (n1form.as_deref(), n2form.as_deref());
+        if !verb.starts_with('_') {
+            return Err(edge_err(
+                "BadEdgeDef",
+                format!("Extended edge verb must begin with \"_\"; got {verb}"),
+                n1,
+                &verb,
+                n2,
+            ));
+        }
+        for form in [n1, n2].into_iter().flatten() {
+            if self.model.form(form).is_none() {
+                return Err(no_such_form(form));
+            }
+        }
+        if self.model.has_edge(n1, &verb, n2) {
+            return Err(edge_err(
+                "DupEdgeType",
+                format!("Edge already exists: {}.", edge_text(n1, &verb, n2)),
+                n1,
+                &verb,
+                n2,
+            ));
+        }
+        let key = edge_value(n1, &verb, n2);
+        self.model
+            .add_ext_edge(EdgeDef {
+                n1form: n1form.clone(),
+                verb: verb.clone(),
+                n2form: n2form.clone(),
+                info: to_json(edgeinfo),
+            })
+            .map_err(model_error)?;
+        let decl = Value::Array(vec![key.clone(), edgeinfo.clone()]);
+        let row = format!("edge:{}", crate::model::guid_of(&key));
+        if let Err(err) = self.store.put_ext(&row, &decl).await {
+            self.model.del_ext_edge(n1, &verb, n2);
+            return Err(err);
+        }
+        self.model_changed();
+        Ok(())
+    }
+
+    /// Remove a light edge declared at runtime (`delEdge`): `NoSuchEdge` otherwise.
+    pub async fn del_edge(&self, edge: &Value) -> Result<()> {
+        let Some((n1form, verb, n2form)) = edge_parts(edge) else {
+            return Err(Error::bad_arg(format!(
+                "Edge definition must be (n1form, verb, n2form): {edge}"
+            )));
+        };
+        let (n1, n2) = (n1form.as_deref(), n2form.as_deref());
+        if !self.model.del_ext_edge(n1, &verb, n2) {
+            return Err(edge_err(
+                "NoSuchEdge",
+                format!("No edge defined for {}.", edge_text(n1, &verb, n2)),
+                n1,
+                &verb,
+                n2,
+            ));
+        }
+        let key = edge_value(n1, &verb, n2);
+        self.store
+            .del_ext(&format!("edge:{}", crate::model::guid_of(&key)))
+            .await?;
+        self.model_changed();
+        Ok(())
+    }
+
+    /// `getExtModel()`: `{forms, props, univs, tagprops, edges}` as declared (keys only when
     /// non-empty) and `version`.
     pub async fn get_ext_model(&self) -> Result<Value> {
         let mut out: Vec<(Value, Value)> = Vec::new();
@@ -410,6 +552,7 @@ impl Cortex {
             })
             .collect();
         add("tagprops", tagprops);
+        add("edges", part("edge:"));
         out.push((
             Value::from("version"),
             Value::Array(vec![Value::from(1), Value::from(0)]),
@@ -428,7 +571,7 @@ impl Cortex {
                 .cloned()
                 .unwrap_or_default()
         };
-        for key in ["types", "edges"] {
+        for key in ["types"] {
             if !items(model, key).is_empty() {
                 return Err(named(
                     "FeatureNotSupported",
@@ -447,6 +590,7 @@ impl Cortex {
             ("props", 2, "BadPropDef", "prop"),
             ("tagprops", 1, "BadPropDef", "tagprop"),
             ("univs", 1, "BadPropDef", "universal property"),
+            ("edges", 1, "BadEdgeDef", "edge"),
         ] {
             let have = items(&current, key);
             for item in items(model, key) {
@@ -481,12 +625,25 @@ impl Cortex {
                                 }
                             ),
                         };
+                        if key == "edges" {
+                            let edge = item
+                                .as_array()
+                                .and_then(|p| p.first())
+                                .cloned()
+                                .unwrap_or(Value::Nil);
+                            let (n1, verb, n2) = edge_parts(&edge).unwrap_or_default();
+                            let mesg = format!(
+                                "Extended edge definition differs from existing definition for {}",
+                                py_tuple(&edge)
+                            );
+                            return Err(edge_err(class, mesg, n1.as_deref(), &verb, n2.as_deref()));
+                        }
                         return Err(named(class, mesg).with("name", to_json_name(&ikey)));
                     }
                 }
             }
         }
-        for key in ["forms", "props", "tagprops", "univs"] {
+        for key in ["forms", "props", "tagprops", "univs", "edges"] {
             for (_, item) in todo.iter().filter(|(k, _)| *k == key) {
                 let parts = item.as_array().map(Vec::as_slice).unwrap_or_default();
                 let arg = |i: usize| parts.get(i).cloned().unwrap_or(Value::Nil);
@@ -498,6 +655,7 @@ impl Cortex {
                             .await?;
                     }
                     "tagprops" => self.add_tagprop(&text(0), &arg(1), &arg(2)).await?,
+                    "edges" => self.add_edge(&arg(0), &arg(1)).await?,
                     _ => self.add_univ_prop(&text(0), &arg(1), &arg(2)).await?,
                 }
             }
@@ -590,6 +748,20 @@ impl Cortex {
         }
         Ok(())
     }
+}
+
+/// A Python repr of an edge tuple: `('n1', 'verb', None)`.
+fn py_tuple(edge: &Value) -> String {
+    let parts: Vec<String> = edge
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|part| match part.as_str() {
+            Some(text) => format!("'{text}'"),
+            None => "None".to_owned(),
+        })
+        .collect();
+    format!("({})", parts.join(", "))
 }
 
 fn to_json_name(parts: &[Json]) -> Value {

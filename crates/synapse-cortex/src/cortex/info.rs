@@ -60,6 +60,7 @@ pub(crate) fn model_defs_value(model: &Model) -> Result<Value> {
         push(moddef, "types", ext.types);
         push(moddef, "forms", ext.forms);
         push(moddef, "univs", ext.univs.clone());
+        push(moddef, "edges", ext.edges);
         // Forms carry their props: extended ones of shared forms, and every form a copy of
         // each extended universal prop.
         if let Some(forms) = moddef.get_mut("forms").and_then(Json::as_array_mut) {

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use serde_json::{Map, Value as Json};
 
 use super::types::{self, TypeDef, TypeId};
-use super::{FormDef, Model, ModelError, PropDef, Result, flag};
+use super::{EdgeDef, FormDef, Model, ModelError, PropDef, Result, flag};
 
 /// Slots of the first arena segment; segment `k` holds `SEG0 << k` slots.
 const SEG0: usize = 16;
@@ -125,6 +125,8 @@ struct Index {
     univs: Vec<(String, usize)>,
     /// Extended form props as declared: full name -> `(form, prop)`.
     declared: Vec<(String, String)>,
+    /// Light edges declared at runtime.
+    edges: Vec<EdgeDef>,
 }
 
 /// The extensions of a model.
@@ -161,7 +163,7 @@ impl Ext {
     }
 
     fn publish(&self, index: Index) {
-        let live = !index.forms.is_empty() || !index.props.is_empty();
+        let live = !index.forms.is_empty() || !index.props.is_empty() || !index.edges.is_empty();
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(index);
         self.live.store(live, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -761,6 +763,57 @@ impl Model {
         Ok(())
     }
 
+    /// Whether an edge `(n1form, verb, n2form)` is declared (shared or extended).
+    pub fn has_edge(&self, n1form: Option<&str>, verb: &str, n2form: Option<&str>) -> bool {
+        let same = |edge: &EdgeDef| {
+            edge.n1form.as_deref() == n1form
+                && edge.verb == verb
+                && edge.n2form.as_deref() == n2form
+        };
+        self.core.edges.iter().any(same)
+            || (self.ext.live() && self.ext.index().edges.iter().any(same))
+    }
+
+    /// The light edges declared at runtime.
+    pub fn ext_edges(&self) -> Vec<EdgeDef> {
+        if !self.ext.live() {
+            return Vec::new();
+        }
+        self.ext.index().edges.clone()
+    }
+
+    /// Declare a light edge (the caller checks the verb and forms with the reference's
+    /// errors).
+    pub fn add_ext_edge(&self, edge: EdgeDef) -> Result<()> {
+        let _guard = self.ext.write.lock().unwrap_or_else(|e| e.into_inner());
+        if self.has_edge(edge.n1form.as_deref(), &edge.verb, edge.n2form.as_deref()) {
+            return Err(ModelError::BadTypeDef {
+                mesg: format!("Duplicate edge declared: {}.", edge.verb),
+            });
+        }
+        let mut draft = (*self.ext.index()).clone();
+        draft.edges.push(edge);
+        self.ext.publish(draft);
+        Ok(())
+    }
+
+    /// Remove a light edge declared at runtime; whether it was there.
+    pub fn del_ext_edge(&self, n1form: Option<&str>, verb: &str, n2form: Option<&str>) -> bool {
+        let _guard = self.ext.write.lock().unwrap_or_else(|e| e.into_inner());
+        let mut draft = (*self.ext.index()).clone();
+        let before = draft.edges.len();
+        draft.edges.retain(|edge| {
+            !(edge.n1form.as_deref() == n1form
+                && edge.verb == verb
+                && edge.n2form.as_deref() == n2form)
+        });
+        let found = draft.edges.len() != before;
+        if found {
+            self.ext.publish(draft);
+        }
+        found
+    }
+
     /// Patch a copy of the shared `getModelDict()` document with the extensions.
     pub fn ext_model_dict(&self, dict: &mut Json) {
         if !self.ext.live() {
@@ -823,6 +876,9 @@ impl Model {
                     univs.insert(uname.clone(), ext.pdef.clone());
                 }
             }
+        }
+        if let Some(edges) = doc.get_mut("edges").and_then(Json::as_array_mut) {
+            edges.extend(index.edges.iter().map(edge_json));
         }
     }
 
@@ -887,6 +943,7 @@ impl Model {
                 out.univs.push(def);
             }
         }
+        out.edges = index.edges.iter().map(edge_json).collect();
         out
     }
 
@@ -947,8 +1004,22 @@ pub struct ExtDefs {
     pub forms: Vec<Json>,
     /// `(name, tdef, info)` of extended universal props.
     pub univs: Vec<Json>,
+    /// `((n1form, verb, n2form), info)` of extended edges.
+    pub edges: Vec<Json>,
     /// Extended props of shared forms: `(form, [(name, tdef, info)])`.
     pub props: Vec<(String, Vec<Json>)>,
+}
+
+/// `[[n1form, verb, n2form], info]` as the model exports an edge.
+fn edge_json(edge: &EdgeDef) -> Json {
+    Json::Array(vec![
+        Json::Array(vec![
+            edge.n1form.clone().map_or(Json::Null, Json::from),
+            Json::from(edge.verb.clone()),
+            edge.n2form.clone().map_or(Json::Null, Json::from),
+        ]),
+        edge.info.clone(),
+    ])
 }
 
 /// The info of a shared universal prop as given to a form's copy (`doc`, `ro`, ...).

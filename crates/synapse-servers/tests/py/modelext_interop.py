@@ -60,6 +60,17 @@ SETUP = [
     ('addUnivProp', ('_A', ('int', {}), {})),
     ('addUnivProp', ('_x', 'int', {})),
     ('delUnivProp', ('_nope',)),
+    ('addEdge', ((None, '_seen', '_foo:bar'), {'doc': 'seen'})),
+    ('addEdge', (('inet:fqdn', '_refs', None), {})),
+    ('addEdge', ((None, '_seen', '_foo:bar'), {})),
+    ('addEdge', ((None, 'seen', None), {})),
+    ('addEdge', (('newp:form', '_x', None), {})),
+    ('addEdge', ((None, '_x', None), 'nope')),
+    ('storm', '$lib.model.ext.addEdge(*, _zap, _foo:bar, ({"doc": "zap"}))'),
+    ('storm', '$lib.model.ext.addEdge(*, _zip, $lib.null, ({}))'),
+    ('storm', '$lib.model.ext.addEdge(*, _Zap, *, ({}))'),
+    ('storm', '$lib.model.ext.delEdge(*, _nope, *)'),
+    ('storm', '$lib.model.ext.delEdge(*, _zip, *)'),
     # unused: removed
     ('delForm', ('_foo:tmp',)),
     ('storm', '[ _foo:bar=HeLLo :score=3 ._woot=X :fqdn=vertex.link :tick=2020 ]'),
@@ -67,6 +78,7 @@ SETUP = [
     ('storm', '[ _foo:baz=5 ]'),
     ('storm', '[ _foo:baz=20 _foo:baz=0x20 ]'),
     ('storm', '[ inet:fqdn=vertex.link :_rank=4 ]'),
+    ('storm', '[ inet:fqdn=vertex.link +(_refs)> { _foo:bar=hello } ] -(_refs)> *'),
     ('storm', '_foo:bar:score>2'),
     ('storm', '_foo:bar._woot=x'),
     ('storm', '._woot'),
@@ -111,6 +123,7 @@ AFTER = [
     ('callStorm', 'return($lib.model.ext.getExtModel())'),
     ('modeldict', ()),
     ('modeldefs', ()),
+    ('storm', '$lib.model.ext.delEdge(inet:fqdn, _refs, *)'),
     ('storm', '_foo:bar | delnode'),
     ('delFormProp', ('_foo:bar', 'score')),
     ('delForm', ('_foo:bar',)),
@@ -146,7 +159,8 @@ def prim(valu):
 
 def ext_dict(mdict):
     '''The extended elements of getModelDict().'''
-    out = {'types': {}, 'forms': {}, 'fqdnprops': {}, 'univs': {}}
+    out = {'types': {}, 'forms': {}, 'fqdnprops': {}, 'univs': {},
+           'edges': [e for e in mdict['edges'] if e[0][1].startswith('_')]}
     for name in EXTFORMS:
         if name in mdict['types']:
             out['types'][name] = mdict['types'][name]
@@ -172,6 +186,7 @@ def ext_defs(defs):
         'fqdn': sorted(p for f in mdef['forms'] if f[0] == 'inet:fqdn'
                        for p in f[2] if p[0].startswith(('_', '._'))),
         'univs': [u for u in mdef['univs'] if u[0].startswith('._')],
+        'edges': [e for e in mdef['edges'] if e[0][1].startswith('_')],
     }
     return prim(out)
 

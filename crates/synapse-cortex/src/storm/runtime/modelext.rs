@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use rmpv::Value;
+
 use super::error::{Flow, RResult, StormError};
 use super::ext::{Args, cell_err, cortex, nosuchname};
 use super::runt::Runt;
@@ -22,7 +24,20 @@ pub(crate) const LIB_FUNCS: &[&str] = &[
     "delTagProp",
     "getExtModel",
     "addExtModel",
+    "addEdge",
+    "delEdge",
 ];
+
+/// Whether `verb` is a valid edge verb for the library (the reference's `isEdgeVerb` and
+/// Python's `islower`).
+fn is_lower_edge_verb(verb: &str) -> bool {
+    let word = verb.chars().count() <= 200
+        && !verb.is_empty()
+        && verb
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == ':');
+    word && verb.chars().any(char::is_alphabetic) && !verb.chars().any(char::is_uppercase)
+}
 
 fn bad_prop_name(key: &str, name: &str) -> Flow {
     Flow::Err(StormError::new("BadPropDef", format!("Invalid prop name {name}")).with(key, name))
@@ -156,6 +171,47 @@ pub(crate) async fn call_lib(
             let model = args.req(0, "model")?.to_msgpack()?;
             let done = core.add_ext_model(&model).await.map_err(cell_err)?;
             return Ok(Val::Bool(done));
+        }
+        "addEdge" | "delEdge" => {
+            let form = |idx: usize, key: &str| -> RResult<Value> {
+                match args.req(idx, key)? {
+                    Val::Null => Ok(Value::Nil),
+                    other => {
+                        let text = other.to_str()?;
+                        Ok(if text == "*" {
+                            Value::Nil
+                        } else {
+                            Value::from(text)
+                        })
+                    }
+                }
+            };
+            let n1form = form(0, "n1form")?;
+            let verb = args.req(1, "verb")?.to_str()?;
+            let n2form = form(2, "n2form")?;
+            let info = match name {
+                "addEdge" => Some(args.req(3, "edgeinfo")?.to_msgpack()?),
+                _ => None,
+            };
+            if !is_lower_edge_verb(&verb) {
+                return Err(Flow::Err(
+                    StormError::new("BadEdgeDef", format!("Invalid edge verb {verb}"))
+                        .with("n1form", n1form.clone())
+                        .with("verb", verb.as_str())
+                        .with("n2form", n2form.clone()),
+                ));
+            }
+            let edge = Value::Array(vec![n1form, Value::from(verb), n2form]);
+            match info {
+                Some(info) => {
+                    runt.confirm(&["model", "edge", "add"], None)?;
+                    core.add_edge(&edge, &info).await.map_err(cell_err)?;
+                }
+                None => {
+                    runt.confirm(&["model", "edge", "del"], None)?;
+                    core.del_edge(&edge).await.map_err(cell_err)?;
+                }
+            }
         }
         _ => return Err(nosuchname(name)),
     }
