@@ -6,7 +6,7 @@
 //! `getPropNorm`, `getTypeNorm`, `getCoreInfo`, `getCoreInfoV2`, `getCoreMods`, `addNode`,
 //! `addNodes` (generator), `getFeedFuncs`, `addFeedData`, `feedFromAxon`,
 //! `saveLayerNodeEdits`, `syncLayerNodeEdits` (generator), `addTagProp`, `delTagProp`,
-//! `addForm`, `delForm`, `addFormProp`, `delFormProp`, `addUnivProp`, `delUnivProp`, `addEdge`,
+//! `addForm`, `delForm`, `addFormProp`, `delFormProp`, `addUnivProp`, `delUnivProp`, `addEdge`, `addType`,
 //! `getStormVar`, `setStormVar`, `popStormVar`, `getAxonUpload` (share), `getAxonBytes`
 //! (generator), `getViewDef`, and with a Storm runtime installed `storm`, `callStorm`,
 //! `count`, `exportStorm` (generators where the reference has them), `reqValidStorm`,
@@ -41,6 +41,7 @@ pub const CORE_API_METHODS: &[MethDef] = &[
     MethDef::call("addNode"),
     MethDef::genr("addNodes"),
     MethDef::call("addTagProp"),
+    MethDef::call("addType"),
     MethDef::call("addUnivProp"),
     MethDef::call("delForm"),
     MethDef::call("delFormProp"),
@@ -179,7 +180,9 @@ impl Service for Cortex {
             "addTagProp" => Box::pin(core.api_add_tagprop(sess, args)),
             "delTagProp" => Box::pin(core.api_del_tagprop(sess, args)),
             "addForm" | "delForm" | "addFormProp" | "delFormProp" | "addUnivProp"
-            | "delUnivProp" | "addEdge" => Box::pin(core.api_ext_model(sess, meth, args)),
+            | "delUnivProp" | "addEdge" | "addType" => {
+                Box::pin(core.api_ext_model(sess, meth, args))
+            }
             "getStormVar" => Box::pin(core.api_storm_var(sess, args, "get")),
             "popStormVar" => Box::pin(core.api_storm_var(sess, args, "pop")),
             "setStormVar" => Box::pin(core.api_storm_var(sess, args, "set")),
@@ -649,6 +652,7 @@ impl Cortex {
             "delFormProp" => &["form", "name"],
             "addUnivProp" => &["name", "tdef", "info"],
             "addEdge" => &["edge", "edgeinfo"],
+            "addType" => &["typename", "basetype", "typeopts", "typeinfo"],
             _ => &["name"],
         };
         let specs: Vec<(&str, D)> = names.iter().map(|name| (*name, D::Required)).collect();
@@ -692,6 +696,13 @@ impl Cortex {
                     return Err(bad_name("name", &name));
                 }
                 self.add_univ_prop(&name, bound.value(1), bound.value(2))
+                    .await?;
+            }
+            "addType" => {
+                let name = text(0)?;
+                sess.confirm(&perm(&["model", "type", "add", &name]), None, None)?;
+                let base = text(1)?;
+                self.add_type(&name, &base, bound.value(2), bound.value(3))
                     .await?;
             }
             "addEdge" => {

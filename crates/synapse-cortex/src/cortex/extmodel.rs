@@ -41,24 +41,27 @@ pub(super) async fn load(model: &Model, store: &CoreStore) -> Result<()> {
             .map(|(_, valu)| valu)
             .collect()
     };
-    let mut forms = part("form:");
-    loop {
-        let before = forms.len();
-        let mut left = Vec::new();
-        for decl in forms {
-            if apply_form(model, decl).is_err() {
-                left.push(decl);
-            }
-        }
-        if left.is_empty() || left.len() == before {
-            for decl in &left {
-                if let Err(err) = apply_form(model, decl) {
-                    tracing::warn!(decl = ?decl, cause = %err, "extended form error");
+    // types and forms may be based on other extended types: retried until nothing changes
+    for (prefix, what) in [("type:", "type"), ("form:", "form")] {
+        let mut decls = part(prefix);
+        loop {
+            let before = decls.len();
+            let mut left = Vec::new();
+            for decl in decls {
+                if apply_type_or_form(model, what, decl).is_err() {
+                    left.push(decl);
                 }
             }
-            break;
+            if left.is_empty() || left.len() == before {
+                for decl in &left {
+                    if let Err(err) = apply_type_or_form(model, what, decl) {
+                        tracing::warn!(decl = ?decl, cause = %err, "extended {what} error");
+                    }
+                }
+                break;
+            }
+            decls = left;
         }
-        forms = left;
     }
     for decl in part("prop:") {
         let item = decl.as_array().map(Vec::as_slice).unwrap_or_default();
@@ -153,19 +156,23 @@ fn edge_err(
         .with("n2form", form(n2form))
 }
 
-fn apply_form(model: &Model, decl: &Value) -> crate::model::Result<()> {
+fn apply_type_or_form(model: &Model, what: &str, decl: &Value) -> crate::model::Result<()> {
     let item = decl.as_array().map(Vec::as_slice).unwrap_or_default();
     let bad = || crate::model::ModelError::BadFormDef {
-        mesg: "bad extended form row".to_string(),
+        mesg: format!("bad extended {what} row"),
     };
     let name = item.first().and_then(Value::as_str).ok_or_else(bad)?;
-    if model.form(name).is_some() {
+    if model.ty(name).is_some() {
         return Ok(());
     }
     let base = item.get(1).and_then(Value::as_str).ok_or_else(bad)?;
     let opts = item.get(2).and_then(as_map_json).unwrap_or_default();
     let info = item.get(3).map(to_json).unwrap_or(Json::Null);
-    model.add_ext_form(name, base, &opts, &info)
+    if what == "type" {
+        model.add_ext_type(name, base, &opts, &info)
+    } else {
+        model.add_ext_form(name, base, &opts, &info)
+    }
 }
 
 impl Cortex {
@@ -438,6 +445,73 @@ impl Cortex {
         Ok(())
     }
 
+    /// Add an extended type (`addType`): `typename` must begin with `_`. Persisted.
+    pub async fn add_type(
+        &self,
+        typename: &str,
+        basetype: &str,
+        typeopts: &Value,
+        typeinfo: &Value,
+    ) -> Result<()> {
+        let Some(opts) = as_map_json(typeopts) else {
+            return Err(Error::bad_arg("Type options should be a dict.").with("type", typename));
+        };
+        if as_map_json(typeinfo).is_none() {
+            return Err(Error::bad_arg("Type info should be a dict.").with("type", typename));
+        }
+        if !typename.starts_with('_') {
+            return Err(
+                named("BadTypeDef", "Extended type must begin with \"_\".").with("type", typename)
+            );
+        }
+        if self.model.ty(typename).is_some() {
+            return Err(
+                named("DupTypeName", format!("Type already exists: {typename}."))
+                    .with("name", typename),
+            );
+        }
+        if self.model.ty(basetype).is_none() {
+            return Err(named(
+                "NoSuchType",
+                format!("Specified base type {basetype} does not exist."),
+            )
+            .with("name", basetype));
+        }
+        self.model
+            .add_ext_type(typename, basetype, &opts, &to_json(typeinfo))
+            .map_err(model_error)?;
+        let decl = Value::Array(vec![
+            Value::from(typename),
+            Value::from(basetype),
+            typeopts.clone(),
+            typeinfo.clone(),
+        ]);
+        if let Err(err) = self.store.put_ext(&format!("type:{typename}"), &decl).await {
+            let _ = self.model.del_ext_type(typename);
+            return Err(err);
+        }
+        self.model_changed();
+        Ok(())
+    }
+
+    /// Remove an extended type (`delType`): `CantDelType` while it is in use.
+    pub async fn del_type(&self, typename: &str) -> Result<()> {
+        if !typename.starts_with('_') {
+            return Err(
+                named("BadTypeDef", "Extended type must begin with \"_\".").with("type", typename)
+            );
+        }
+        if self.model.ty(typename).is_none() {
+            return Err(
+                named("NoSuchType", format!("No type named {typename}.")).with("name", typename)
+            );
+        }
+        self.model.del_ext_type(typename).map_err(model_error)?;
+        self.store.del_ext(&format!("type:{typename}")).await?;
+        self.model_changed();
+        Ok(())
+    }
+
     /// Declare a light edge (`addEdge`): `edge` is `(n1form, verb, n2form)` (forms may be
     /// null), the verb must begin with `_`. Persisted.
     pub async fn add_edge(&self, edge: &Value, edgeinfo: &Value) -> Result<()> {
@@ -535,6 +609,7 @@ impl Cortex {
                 .map(|(_, valu)| valu.clone())
                 .collect()
         };
+        add("types", part("type:"));
         add("forms", part("form:"));
         add("props", part("prop:"));
         add("univs", part("univ:"));
@@ -571,14 +646,6 @@ impl Cortex {
                 .cloned()
                 .unwrap_or_default()
         };
-        for key in ["types"] {
-            if !items(model, key).is_empty() {
-                return Err(named(
-                    "FeatureNotSupported",
-                    format!("Extended model {key} are not supported by this Cortex."),
-                ));
-            }
-        }
         let keyof = |item: &Value, width: usize| -> Vec<Json> {
             item.as_array()
                 .map(|parts| parts.iter().take(width).map(to_json).collect())
@@ -586,6 +653,7 @@ impl Cortex {
         };
         let mut todo: Vec<(&str, Value)> = Vec::new();
         for (key, width, class, what) in [
+            ("types", 1, "BadTypeDef", "type"),
             ("forms", 1, "BadFormDef", "form"),
             ("props", 2, "BadPropDef", "prop"),
             ("tagprops", 1, "BadPropDef", "tagprop"),
@@ -604,8 +672,8 @@ impl Cortex {
                             .map(|p| p.as_str().unwrap_or_default().to_owned())
                             .collect::<Vec<_>>();
                         let mesg = match key {
-                            "forms" => format!(
-                                "Extended form definition differs from existing definition for {}.",
+                            "forms" | "types" => format!(
+                                "Extended {what} definition differs from existing definition for {}.",
                                 name.join("")
                             ),
                             "univs" => format!(
@@ -643,12 +711,13 @@ impl Cortex {
                 }
             }
         }
-        for key in ["forms", "props", "tagprops", "univs", "edges"] {
+        for key in ["types", "forms", "props", "tagprops", "univs", "edges"] {
             for (_, item) in todo.iter().filter(|(k, _)| *k == key) {
                 let parts = item.as_array().map(Vec::as_slice).unwrap_or_default();
                 let arg = |i: usize| parts.get(i).cloned().unwrap_or(Value::Nil);
                 let text = |i: usize| arg(i).as_str().unwrap_or_default().to_owned();
                 match key {
+                    "types" => self.add_type(&text(0), &text(1), &arg(2), &arg(3)).await?,
                     "forms" => self.add_form(&text(0), &text(1), &arg(2), &arg(3)).await?,
                     "props" => {
                         self.add_form_prop(&text(0), &text(1), &arg(2), &arg(3))

@@ -81,6 +81,20 @@ pub enum ModelError {
         /// What is wrong.
         mesg: String,
     },
+    /// A type of that name exists (`DupTypeName`).
+    #[error("Type already exists: {name}.")]
+    DupTypeName {
+        /// The type name.
+        name: String,
+    },
+    /// A type cannot be removed (`CantDelType`).
+    #[error("{mesg}")]
+    CantDelType {
+        /// The type name.
+        name: String,
+        /// Why.
+        mesg: String,
+    },
     /// A name is unknown (`NoSuchName`).
     #[error("{mesg}")]
     NoSuchName {
@@ -119,6 +133,8 @@ impl ModelError {
             ModelError::BadFormDef { .. } => "BadFormDef",
             ModelError::CantDelForm { .. } => "CantDelForm",
             ModelError::NoSuchName { .. } => "NoSuchName",
+            ModelError::DupTypeName { .. } => "DupTypeName",
+            ModelError::CantDelType { .. } => "CantDelType",
         }
     }
 

@@ -95,6 +95,16 @@ pub(crate) struct ExtForm {
     pub(crate) given: Json,
 }
 
+/// An extended type (`addType`): its declaration and info.
+#[derive(Debug)]
+pub(crate) struct ExtType {
+    pub(crate) ty: TypeId,
+    pub(crate) base: String,
+    pub(crate) opts: Map<String, Json>,
+    pub(crate) info: Json,
+    pub(crate) given: Json,
+}
+
 /// An extended property (of a form, or universal): its definition and its declaration as
 /// the model dict has it (`name`, `full`, `type`, `stortype`, info keys).
 #[derive(Debug)]
@@ -127,6 +137,9 @@ struct Index {
     declared: Vec<(String, String)>,
     /// Light edges declared at runtime.
     edges: Vec<EdgeDef>,
+    /// Extended types (`addType`) -> their declaration (arena index), and their order.
+    tdecls: HashMap<String, usize>,
+    type_order: Vec<String>,
 }
 
 /// The extensions of a model.
@@ -137,6 +150,7 @@ pub(crate) struct Ext {
     types: Arena<TypeDef>,
     forms: Arena<ExtForm>,
     props: Arena<ExtProp>,
+    tdecls: Arena<ExtType>,
     index: RwLock<Arc<Index>>,
     write: Mutex<()>,
 }
@@ -149,6 +163,7 @@ impl Ext {
             types: Arena::new(),
             forms: Arena::new(),
             props: Arena::new(),
+            tdecls: Arena::new(),
             index: RwLock::new(Arc::new(Index::default())),
             write: Mutex::new(()),
         }
@@ -163,7 +178,7 @@ impl Ext {
     }
 
     fn publish(&self, index: Index) {
-        let live = !index.forms.is_empty() || !index.props.is_empty() || !index.edges.is_empty();
+        let live = !index.types.is_empty() || !index.props.is_empty() || !index.edges.is_empty();
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(index);
         self.live.store(live, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -245,13 +260,8 @@ impl Model {
         if !info.is_null() || !self.ext.live() {
             return info;
         }
-        match self.ext.index().forms.get(name) {
-            Some(id) => self
-                .ext
-                .form(id - self.core.forms.len())
-                .map_or(info, |ext| &ext.info),
-            None => info,
-        }
+        let index = self.ext.index();
+        self.type_info_in(&index, name)
     }
 
     // ----- lookups of extensions (called when the shared tables miss) -----
@@ -455,6 +465,174 @@ impl Model {
         Ok(id)
     }
 
+    /// Compile the type `name`: `basetype` with `typeopts` merged over its options and
+    /// `typeinfo` over its info (with `bases`); registered in `draft`. Its id and info.
+    fn new_ext_type(
+        &self,
+        draft: &mut Index,
+        name: &str,
+        basetype: &str,
+        typeopts: &Map<String, Json>,
+        typeinfo: &Json,
+    ) -> Result<(TypeId, Json)> {
+        let baseid = match self.core.type_index.get(basetype) {
+            Some(id) => *id,
+            None => *draft
+                .types
+                .get(basetype)
+                .ok_or_else(|| ModelError::NoSuchType {
+                    name: basetype.to_string(),
+                })?,
+        };
+        let basedef = self.type_def(baseid);
+        let mut opts = basedef.opts.clone();
+        for (k, v) in typeopts {
+            opts.insert(k.clone(), v.clone());
+        }
+        let baseinfo = self.type_info_in(draft, basetype);
+        let mut info = merged(baseinfo, typeinfo);
+        let mut bases: Vec<Json> = baseinfo
+            .get("bases")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        bases.push(Json::from(basetype));
+        info.insert("bases".into(), Json::Array(bases));
+        let info = Json::Object(info);
+        let ty = self.compile_type(
+            draft,
+            name,
+            &basedef.ctor.clone(),
+            opts,
+            basedef.deprecated || flag(typeinfo, "deprecated"),
+            basedef.stortype,
+        )?;
+        draft.types.insert(name.to_string(), ty);
+        draft.type_order.push(name.to_string());
+        Ok((ty, info))
+    }
+
+    /// The info of a type by name, extended ones of `draft` included.
+    fn type_info_in<'s>(&'s self, draft: &Index, name: &str) -> &'s Json {
+        let info = self.core.type_info(name);
+        if !info.is_null() {
+            return info;
+        }
+        if let Some(ext) = draft
+            .forms
+            .get(name)
+            .and_then(|id| self.ext.form(id - self.core.forms.len()))
+        {
+            return &ext.info;
+        }
+        draft
+            .tdecls
+            .get(name)
+            .and_then(|idx| self.ext.tdecls.get(*idx))
+            .map_or(info, |decl| &decl.info)
+    }
+
+    /// Add an extended type (the reference's `addType`): `basetype` with `typeopts` and
+    /// `typeinfo`.
+    pub fn add_ext_type(
+        &self,
+        name: &str,
+        basetype: &str,
+        typeopts: &Map<String, Json>,
+        typeinfo: &Json,
+    ) -> Result<()> {
+        let _guard = self.ext.write.lock().unwrap_or_else(|e| e.into_inner());
+        if self.ty(name).is_some() {
+            return Err(ModelError::DupTypeName {
+                name: name.to_string(),
+            });
+        }
+        let mut draft = (*self.ext.index()).clone();
+        let (ty, info) = self.new_ext_type(&mut draft, name, basetype, typeopts, typeinfo)?;
+        let idx = self.ext.tdecls.push(ExtType {
+            ty,
+            base: basetype.to_string(),
+            opts: typeopts.clone(),
+            info,
+            given: typeinfo.clone(),
+        })?;
+        draft.tdecls.insert(name.to_string(), idx);
+        self.ext.publish(draft);
+        Ok(())
+    }
+
+    /// Remove an extended type (`CantDelType` while props, forms or other types use it).
+    pub fn del_ext_type(&self, name: &str) -> Result<()> {
+        let _guard = self.ext.write.lock().unwrap_or_else(|e| e.into_inner());
+        let mut draft = (*self.ext.index()).clone();
+        if !draft.tdecls.contains_key(name) {
+            return Err(ModelError::NoSuchType {
+                name: name.to_string(),
+            });
+        }
+        let cant = |what: &str| ModelError::CantDelType {
+            name: name.to_string(),
+            mesg: format!("Cannot delete type {name} as it is still in use by {what}."),
+        };
+        let props = draft.props.values().map(|id| self.prop_def(*id).ty);
+        let used_by_prop = props.clone().any(|ty| self.type_def(ty).name == name);
+        if used_by_prop || draft.forms.contains_key(name) {
+            return Err(cant("properties"));
+        }
+        let based = |info: &Json| {
+            info.get("bases")
+                .and_then(Json::as_array)
+                .is_some_and(|bases| bases.iter().any(|b| b == name))
+        };
+        let forms_based = draft
+            .forms
+            .values()
+            .filter_map(|id| self.ext.form(id - self.core.forms.len()))
+            .any(|ext| based(&ext.info));
+        let types_based = draft
+            .tdecls
+            .values()
+            .filter_map(|idx| self.ext.tdecls.get(*idx))
+            .any(|decl| based(&decl.info));
+        if forms_based || types_based {
+            return Err(cant("other types"));
+        }
+        let arrays = props.filter_map(|ty| match &self.type_def(ty).kind {
+            types::Kind::Array { elem, .. } => Some(*elem),
+            _ => None,
+        });
+        if arrays
+            .into_iter()
+            .any(|elem| self.type_def(elem).name == name)
+        {
+            return Err(cant("array types"));
+        }
+        draft.tdecls.remove(name);
+        draft.type_order.retain(|n| n != name);
+        draft.types.remove(name);
+        draft.clones.retain(|(tname, _), _| tname != name);
+        self.ext.publish(draft);
+        Ok(())
+    }
+
+    /// The extended types as declared: `(name, basetype, typeopts, typeinfo)`.
+    pub fn ext_type_decls(&self) -> Vec<(String, String, Json, Json)> {
+        let index = self.ext.index();
+        index
+            .type_order
+            .iter()
+            .filter_map(|name| {
+                let decl = self.ext.tdecls.get(*index.tdecls.get(name)?)?;
+                Some((
+                    name.clone(),
+                    decl.base.clone(),
+                    Json::Object(decl.opts.clone()),
+                    decl.given.clone(),
+                ))
+            })
+            .collect()
+    }
+
     /// Add an extended form (the reference's `Model.addType` + `addForm`): its type is
     /// `basetype` with `typeopts` merged over the base's options and `typeinfo` over its info.
     /// The caller checks names and duplicates with the reference's errors.
@@ -477,39 +655,7 @@ impl Model {
             });
         }
         let mut draft = (*self.ext.index()).clone();
-        let baseid = match self.core.type_index.get(basetype) {
-            Some(id) => *id,
-            None => *draft
-                .types
-                .get(basetype)
-                .ok_or_else(|| ModelError::NoSuchType {
-                    name: basetype.to_string(),
-                })?,
-        };
-        let basedef = self.type_def(baseid);
-        let mut opts = basedef.opts.clone();
-        for (k, v) in typeopts {
-            opts.insert(k.clone(), v.clone());
-        }
-        let baseinfo = self.type_info_of(basetype);
-        let mut info = merged(baseinfo, typeinfo);
-        let mut bases: Vec<Json> = baseinfo
-            .get("bases")
-            .and_then(Json::as_array)
-            .cloned()
-            .unwrap_or_default();
-        bases.push(Json::from(basetype));
-        info.insert("bases".into(), Json::Array(bases));
-        let info = Json::Object(info);
-        let ty = self.compile_type(
-            &mut draft,
-            name,
-            &basedef.ctor.clone(),
-            opts,
-            basedef.deprecated || flag(typeinfo, "deprecated"),
-            basedef.stortype,
-        )?;
-        draft.types.insert(name.to_string(), ty);
+        let (ty, info) = self.new_ext_type(&mut draft, name, basetype, typeopts, typeinfo)?;
         let mut ifaces = Vec::new();
         for iface in info
             .get("interfaces")
@@ -660,6 +806,7 @@ impl Model {
         }
         draft.forms.remove(name);
         draft.form_order.retain(|id| *id != formid);
+        draft.type_order.retain(|n| n != name);
         draft.types.remove(name);
         draft.clones.retain(|(tname, _), _| tname != name);
         self.ext.publish(draft);
@@ -849,6 +996,26 @@ impl Model {
                 );
             }
         }
+        for name in &index.type_order {
+            let Some(decl) = index
+                .tdecls
+                .get(name)
+                .and_then(|idx| self.ext.tdecls.get(*idx))
+            else {
+                continue;
+            };
+            let tdef = self.type_def(decl.ty);
+            if let Some(types) = doc.get_mut("types").and_then(Json::as_object_mut) {
+                types.insert(
+                    name.clone(),
+                    serde_json::json!({
+                        "info": decl.info,
+                        "opts": tdef.opts,
+                        "stortype": tdef.stortype,
+                    }),
+                );
+            }
+        }
         let forms_by_id: Vec<(usize, Vec<usize>)> = index
             .form_props
             .iter()
@@ -882,8 +1049,8 @@ impl Model {
         }
     }
 
-    /// The extensions as `getModelDefs()` entries: `(types, forms, univs)` to append, and
-    /// extended props per shared form (`form -> [(name, tdef, info)]`).
+    /// The extensions as `getModelDefs()` entries: `(types, forms, univs, edges)` to append,
+    /// and extended props per shared form (`form -> [(name, tdef, info)]`).
     pub fn ext_model_defs(&self) -> ExtDefs {
         let mut out = ExtDefs::default();
         if !self.ext.live() {
@@ -898,17 +1065,28 @@ impl Model {
                 ext.info.clone(),
             ]))
         };
-        for fid in &index.form_order {
-            let Some(ext) = self.ext.form(fid - self.core.forms.len()) else {
+        // extended types and the types of extended forms, in order of addition
+        for name in &index.type_order {
+            let decl = index
+                .tdecls
+                .get(name)
+                .and_then(|idx| self.ext.tdecls.get(*idx))
+                .map(|decl| (decl.ty, &decl.base, &decl.info));
+            let form = || {
+                let fid = index.forms.get(name)?;
+                let ext = self.ext.form(fid - self.core.forms.len())?;
+                Some((ext.def.ty, &ext.base, &ext.info))
+            };
+            let Some((ty, base, info)) = decl.or_else(form) else {
                 continue;
             };
-            let tdef = self.type_def(ext.def.ty);
-            let mut info = ext.info.as_object().cloned().unwrap_or_default();
+            let tdef = self.type_def(ty);
+            let mut info = info.as_object().cloned().unwrap_or_default();
             info.insert("stortype".into(), Json::from(tdef.stortype));
             out.types.push(Json::Array(vec![
-                Json::from(ext.def.name.clone()),
+                Json::from(name.clone()),
                 Json::Array(vec![
-                    Json::from(ext.base.clone()),
+                    Json::from(base.clone()),
                     Json::Object(tdef.opts.clone()),
                 ]),
                 Json::Object(info),

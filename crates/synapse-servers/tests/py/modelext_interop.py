@@ -71,6 +71,22 @@ SETUP = [
     ('storm', '$lib.model.ext.addEdge(*, _Zap, *, ({}))'),
     ('storm', '$lib.model.ext.delEdge(*, _nope, *)'),
     ('storm', '$lib.model.ext.delEdge(*, _zip, *)'),
+    ('addType', ('_my:int', 'int', {'min': 5}, {'doc': 'my int'})),
+    ('addType', ('my:int', 'int', {}, {})),
+    ('addType', ('_my:int', 'int', {}, {})),
+    ('addType', ('_my:x', 'newp', {}, {})),
+    ('addType', ('_my:x', 'int', 'nope', {})),
+    ('addFormProp', ('inet:fqdn', '_myint', ('_my:int', {}), {})),
+    ('addForm', ('_my:form', '_my:int', {'max': 100}, {})),
+    ('storm', '[ inet:fqdn=woot.com :_myint=3 ]'),
+    ('storm', '[ inet:fqdn=woot.com :_myint=7 ]'),
+    ('storm', '[ _my:form=50 ]'),
+    ('storm', '[ _my:form=500 ]'),
+    ('storm', '$lib.model.ext.delType(_my:int)'),
+    ('storm', '$lib.model.ext.addType(_tmp:t, str, ({}), ({}))'),
+    ('storm', '$lib.model.ext.delType(_tmp:t)'),
+    ('storm', '$lib.model.ext.delType(_nope:t)'),
+    ('storm', '$lib.model.ext.delType(nope:t)'),
     # unused: removed
     ('delForm', ('_foo:tmp',)),
     ('storm', '[ _foo:bar=HeLLo :score=3 ._woot=X :fqdn=vertex.link :tick=2020 ]'),
@@ -119,6 +135,8 @@ AFTER = [
     ('storm', '_foo:baz'),
     ('storm', '_st:x'),
     ('storm', '_my:taxonomy'),
+    ('storm', '_my:form'),
+    ('storm', 'inet:fqdn:_myint>6'),
     ('storm', '_my:place:place:name'),
     ('callStorm', 'return($lib.model.ext.getExtModel())'),
     ('modeldict', ()),
@@ -144,7 +162,10 @@ AFTER = [
 
 # (a form refused for a missing interface stays in the reference's model until a restart:
 # `_my:bad` is left out of the model comparisons; ours never adds it)
-EXTFORMS = ('_foo:bar', '_foo:baz', '_foo:tmp', '_st:x', '_my:taxonomy', '_my:place')
+EXTFORMS = ('_foo:bar', '_foo:baz', '_foo:tmp', '_st:x', '_my:taxonomy', '_my:place', '_my:form',
+            '_my:int', '_tmp:t')
+# (the reference keeps removed types in getModelDefs: only live ones are compared there)
+EXTTYPES = ('_my:int',)
 
 
 def norm(text):
@@ -181,7 +202,7 @@ def ext_defs(defs):
     out = {
         # (the reference keeps the type of a removed form in getModelDefs: ignored)
         'types': [t for t in mdef['types']
-                  if t[0] in EXTFORMS and any(f[0] == t[0] for f in mdef['forms'])],
+                  if t[0] in EXTTYPES or (t[0] in EXTFORMS and any(f[0] == t[0] for f in mdef['forms']))],
         'forms': [[f[0], f[1], sorted(f[2])] for f in mdef['forms'] if f[0] in EXTFORMS],
         'fqdn': sorted(p for f in mdef['forms'] if f[0] == 'inet:fqdn'
                        for p in f[2] if p[0].startswith(('_', '._'))),

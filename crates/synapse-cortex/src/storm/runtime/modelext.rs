@@ -26,6 +26,8 @@ pub(crate) const LIB_FUNCS: &[&str] = &[
     "addExtModel",
     "addEdge",
     "delEdge",
+    "addType",
+    "delType",
 ];
 
 /// Whether `verb` is a valid edge verb for the library (the reference's `isEdgeVerb` and
@@ -96,6 +98,21 @@ pub(crate) async fn call_lib(
                 core.add_tagprop(&prop, &tdef, &info).await
             };
             res.map_err(cell_err)?;
+        }
+        "addType" => {
+            let tname = args.req(0, "typename")?.to_str()?;
+            let base = args.req(1, "basetype")?.to_str()?;
+            let opts = args.req(2, "typeopts")?.to_msgpack()?;
+            let info = args.req(3, "typeinfo")?.to_msgpack()?;
+            runt.confirm(&["model", "type", "add", &tname], None)?;
+            core.add_type(&tname, &base, &opts, &info)
+                .await
+                .map_err(cell_err)?;
+        }
+        "delType" => {
+            let tname = args.req(0, "typename")?.to_str()?;
+            runt.confirm(&["model", "type", "del", &tname], None)?;
+            core.del_type(&tname).await.map_err(cell_err)?;
         }
         "delForm" => {
             let form = args.req(0, "formname")?.to_str()?;
