@@ -597,3 +597,173 @@ async fn storm_value_opts(api: &Api, text: &str, vars: Vec<(&str, Value)>) -> Va
     .await
     .unwrap()
 }
+
+#[tokio::test]
+async fn ext_types_and_edges_persist_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let dirn = dir.path().join("core");
+    let core = open(&dirn).await;
+    let api = root(&core);
+    let edge = |n1: Value, verb: &str, n2: Value| list(vec![n1, s(verb), n2]);
+    call(
+        &api,
+        "addType",
+        vec![
+            s("_my:int"),
+            s("int"),
+            dict(vec![("min", Value::from(5))]),
+            dict(vec![("doc", s("mine"))]),
+        ],
+    )
+    .await
+    .unwrap();
+    // a form and a prop of the extended type
+    call(
+        &api,
+        "addForm",
+        vec![
+            s("_my:form"),
+            s("_my:int"),
+            dict(vec![("max", Value::from(100))]),
+            dict(vec![]),
+        ],
+    )
+    .await
+    .unwrap();
+    call(
+        &api,
+        "addFormProp",
+        vec![
+            s("inet:fqdn"),
+            s("_myint"),
+            tdef("_my:int", vec![]),
+            dict(vec![]),
+        ],
+    )
+    .await
+    .unwrap();
+    call(
+        &api,
+        "addEdge",
+        vec![
+            edge(Value::Nil, "_seen", s("_my:form")),
+            dict(vec![("doc", s("seen"))]),
+        ],
+    )
+    .await
+    .unwrap();
+    let cases: Vec<(&str, Vec<Value>, &str, &str)> = vec![
+        (
+            "addType",
+            vec![s("my:int"), s("int"), dict(vec![]), dict(vec![])],
+            "BadTypeDef",
+            "Extended type must begin with \"_\".",
+        ),
+        (
+            "addType",
+            vec![s("_my:int"), s("int"), dict(vec![]), dict(vec![])],
+            "DupTypeName",
+            "Type already exists: _my:int.",
+        ),
+        (
+            "addType",
+            vec![s("_x"), s("newp"), dict(vec![]), dict(vec![])],
+            "NoSuchType",
+            "Specified base type newp does not exist.",
+        ),
+        (
+            "addEdge",
+            vec![edge(Value::Nil, "_seen", s("_my:form")), dict(vec![])],
+            "DupEdgeType",
+            "Edge already exists: None -(_seen)> _my:form.",
+        ),
+        (
+            "addEdge",
+            vec![edge(Value::Nil, "seen", Value::Nil), dict(vec![])],
+            "BadEdgeDef",
+            "Extended edge verb must begin with \"_\"; got seen",
+        ),
+        (
+            "addEdge",
+            vec![edge(s("newp:x"), "_x", Value::Nil), dict(vec![])],
+            "NoSuchForm",
+            "No form named newp:x.",
+        ),
+    ];
+    for (meth, args, class, mesg) in cases {
+        let (got, text, _) = err_of(&api, meth, args.clone()).await;
+        assert_eq!(
+            (got.as_str(), text.as_str()),
+            (class, mesg),
+            "{meth} {args:?}"
+        );
+    }
+    let (_, _, err) = storm(&api, "[ _my:form=3 ]").await;
+    assert_eq!(err.map(|e| e.0).as_deref(), Some("BadTypeValu"));
+    let (nodes, _, err) = storm(&api, "[ _my:form=50 ]").await;
+    assert_eq!((nodes.len(), err), (1, None));
+    let (nodes, _, err) = storm(&api, "[ inet:fqdn=woot.com :_myint=7 ]").await;
+    assert_eq!((nodes.len(), err), (1, None));
+    let (_, _, err) = storm(&api, "$lib.model.ext.delType(_my:int)").await;
+    assert_eq!(
+        err,
+        Some((
+            "CantDelType".into(),
+            "Cannot delete type _my:int as it is still in use by properties.".into()
+        ))
+    );
+
+    core.fini().await;
+    let core = open(&dirn).await;
+    let api = root(&core);
+    let (nodes, _, err) = storm(&api, "_my:form=50 inet:fqdn:_myint>6").await;
+    assert_eq!((nodes.len(), err), (2, None));
+    let mdict = call(&api, "getModelDict", vec![]).await.unwrap();
+    assert_eq!(
+        get(get(get(get(&mdict, "types"), "_my:int"), "opts"), "min"),
+        &Value::from(5)
+    );
+    assert_eq!(
+        get(get(get(get(&mdict, "types"), "_my:form"), "info"), "bases"),
+        &list(vec![s("base"), s("int"), s("_my:int")])
+    );
+    let edges = get(&mdict, "edges").as_array().unwrap();
+    assert!(edges.contains(&list(vec![
+        edge(Value::Nil, "_seen", s("_my:form")),
+        dict(vec![("doc", s("seen"))])
+    ])));
+    let ext = storm_value(&api, "return($lib.model.ext.getExtModel())").await;
+    assert_eq!(get(&ext, "types").as_array().unwrap().len(), 1);
+    assert_eq!(get(&ext, "edges").as_array().unwrap().len(), 1);
+
+    // removal, in dependency order
+    let (_, _, err) = storm(
+        &api,
+        "_my:form | delnode | inet:fqdn [ -:_myint ] | spin | \
+         $lib.model.ext.delEdge(*, _seen, _my:form) \
+         $lib.model.ext.delFormProp(inet:fqdn, _myint) \
+         $lib.model.ext.delForm(_my:form) $lib.model.ext.delType(_my:int)",
+    )
+    .await;
+    assert_eq!(err, None);
+    let (_, _, err) = storm(&api, "$lib.model.ext.delEdge(*, _seen, _my:form)").await;
+    assert_eq!(
+        err,
+        Some((
+            "NoSuchEdge".into(),
+            "No edge defined for None -(_seen)> _my:form.".into()
+        ))
+    );
+    core.fini().await;
+    let core = open(&dirn).await;
+    let api = root(&core);
+    let ext = storm_value(&api, "return($lib.model.ext.getExtModel())").await;
+    assert_eq!(
+        ext,
+        dict(vec![(
+            "version",
+            list(vec![Value::from(1), Value::from(0)])
+        )])
+    );
+    core.fini().await;
+}
