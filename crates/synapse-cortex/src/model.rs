@@ -112,8 +112,9 @@ pub struct EdgeDef {
 /// The data model: every type, form, property, interface and documented edge.
 ///
 /// The declarations are immutable once loaded and shared ([`Model::new_default`] gives a model
-/// of its own tag properties over the process-wide shipped declarations); only the tag
-/// properties are per model.
+/// of its own over the process-wide shipped declarations); tag properties and the extended
+/// model (forms, props, universal props, types and edges added at runtime:
+/// [`Model::add_ext_form`], ...) are per model, an overlay on the shared declarations.
 #[derive(Debug)]
 pub struct Model {
     core: Arc<Core>,
