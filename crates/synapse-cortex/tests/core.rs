@@ -13,6 +13,8 @@ mod api;
 mod axon;
 #[path = "core/http.rs"]
 mod http;
+#[path = "core/modelext.rs"]
+mod modelext;
 #[path = "core/perms.rs"]
 mod perms;
 #[path = "core/stormcmds.rs"]

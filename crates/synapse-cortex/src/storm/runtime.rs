@@ -36,6 +36,7 @@ mod lib;
 mod libmore;
 mod lift;
 mod macros;
+mod modelext;
 mod morecmds;
 mod movenodes;
 mod pivot;

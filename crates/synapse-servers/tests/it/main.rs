@@ -10,6 +10,7 @@ mod conformance;
 mod cortex;
 mod cryotank;
 mod garbage;
+mod modelext;
 mod scrape;
 mod server;
 mod stormlibs;
