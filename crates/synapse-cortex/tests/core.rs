@@ -15,6 +15,8 @@ mod axon;
 mod feed;
 #[path = "core/http.rs"]
 mod http;
+#[path = "core/modelext.rs"]
+mod modelext;
 #[path = "core/perms.rs"]
 mod perms;
 #[path = "core/stormcmds.rs"]

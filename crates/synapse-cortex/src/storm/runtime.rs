@@ -37,6 +37,7 @@ mod lib;
 mod libmore;
 mod lift;
 mod macros;
+mod modelext;
 mod morecmds;
 mod movenodes;
 mod pivot;

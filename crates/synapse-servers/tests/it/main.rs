@@ -11,6 +11,7 @@ mod corefeed;
 mod cortex;
 mod cryotank;
 mod garbage;
+mod modelext;
 mod scrape;
 mod server;
 mod stormlibs;
