@@ -6,6 +6,7 @@
 //! `getPropNorm`, `getTypeNorm`, `getCoreInfo`, `getCoreInfoV2`, `getCoreMods`, `addNode`,
 //! `addNodes` (generator), `getFeedFuncs`, `addFeedData`, `feedFromAxon`,
 //! `saveLayerNodeEdits`, `syncLayerNodeEdits` (generator), `addTagProp`, `delTagProp`,
+//! `addForm`, `delForm`, `addFormProp`, `delFormProp`, `addUnivProp`, `delUnivProp`, `addEdge`, `addType`,
 //! `getStormVar`, `setStormVar`, `popStormVar`, `getAxonUpload` (share), `getAxonBytes`
 //! (generator), `getViewDef`, and with a Storm runtime installed `storm`, `callStorm`,
 //! `count`, `exportStorm` (generators where the reference has them), `reqValidStorm`,
@@ -33,11 +34,19 @@ use crate::view::AllowAll;
 
 /// The telepath methods the Cortex adds to the cell API.
 pub const CORE_API_METHODS: &[MethDef] = &[
+    MethDef::call("addEdge"),
     MethDef::call("addFeedData"),
+    MethDef::call("addForm"),
+    MethDef::call("addFormProp"),
     MethDef::call("addNode"),
     MethDef::genr("addNodes"),
     MethDef::call("addTagProp"),
+    MethDef::call("addType"),
+    MethDef::call("addUnivProp"),
+    MethDef::call("delForm"),
+    MethDef::call("delFormProp"),
     MethDef::call("delTagProp"),
+    MethDef::call("delUnivProp"),
     MethDef::call("feedFromAxon"),
     MethDef::call("getAxonUpload"),
     MethDef::genr("getAxonBytes"),
@@ -170,6 +179,10 @@ impl Service for Cortex {
             "syncLayerNodeEdits" => Box::pin(core.api_sync_layer_edits(sess, args)),
             "addTagProp" => Box::pin(core.api_add_tagprop(sess, args)),
             "delTagProp" => Box::pin(core.api_del_tagprop(sess, args)),
+            "addForm" | "delForm" | "addFormProp" | "delFormProp" | "addUnivProp"
+            | "delUnivProp" | "addEdge" | "addType" => {
+                Box::pin(core.api_ext_model(sess, meth, args))
+            }
             "getStormVar" => Box::pin(core.api_storm_var(sess, args, "get")),
             "popStormVar" => Box::pin(core.api_storm_var(sess, args, "pop")),
             "setStormVar" => Box::pin(core.api_storm_var(sess, args, "set")),
@@ -460,7 +473,18 @@ impl Cortex {
             ],
         )?;
         let name = text_arg(bound.value(0), "name")?;
-        let viewiden = bound.opt_str(2, "viewiden")?;
+        let viewiden = match bound.value(2) {
+            Value::Nil => None,
+            Value::String(iden) => Some(iden.as_str().unwrap_or_default().to_owned()),
+            // no view has such an iden (the reference looks it up as is)
+            other => {
+                let iden = other.to_string();
+                return Err(
+                    Error::named("NoSuchView", format!("No such view iden={iden}"))
+                        .with("iden", other.clone()),
+                );
+            }
+        };
         let items = match bound.take(1) {
             Value::Array(items) => items,
             _ => return Err(Error::bad_arg("feed items must be a list")),
@@ -625,6 +649,86 @@ impl Cortex {
         sess.confirm(&perm(&["model", "tagprop", "del"]), None, None)?;
         let name = text_arg(bound.value(0), "name")?;
         self.del_tagprop(&name).await?;
+        Ok(Reply::Value(Value::Nil))
+    }
+
+    /// The extended model methods, with the reference's arguments and permission checks
+    /// (`model.form.add.<form>`, `model.prop.add.<form>`, `model.univ.add`, ...).
+    async fn api_ext_model(
+        self: Arc<Self>,
+        sess: &Session,
+        meth: &str,
+        args: Args,
+    ) -> Result<Reply> {
+        let names: &[&str] = match meth {
+            "addForm" => &["formname", "basetype", "typeopts", "typeinfo"],
+            "delForm" => &["formname"],
+            "addFormProp" => &["form", "prop", "tdef", "info"],
+            "delFormProp" => &["form", "name"],
+            "addUnivProp" => &["name", "tdef", "info"],
+            "addEdge" => &["edge", "edgeinfo"],
+            "addType" => &["typename", "basetype", "typeopts", "typeinfo"],
+            _ => &["name"],
+        };
+        let specs: Vec<(&str, D)> = names.iter().map(|name| (*name, D::Required)).collect();
+        let bound = args.bind(meth, &specs)?;
+        let text = |idx: usize| text_arg(bound.value(idx), names[idx]);
+        let bad_name = |key: &str, name: &str| {
+            Error::named("BadPropDef", format!("Invalid prop name {name}")).with(key, name)
+        };
+        match meth {
+            "addForm" => {
+                let form = text(0)?;
+                sess.confirm(&perm(&["model", "form", "add", &form]), None, None)?;
+                let base = text(1)?;
+                self.add_form(&form, &base, bound.value(2), bound.value(3))
+                    .await?;
+            }
+            "delForm" => {
+                let form = text(0)?;
+                sess.confirm(&perm(&["model", "form", "del", &form]), None, None)?;
+                self.del_form(&form).await?;
+            }
+            "addFormProp" => {
+                let form = text(0)?;
+                sess.confirm(&perm(&["model", "prop", "add", &form]), None, None)?;
+                let prop = text(1)?;
+                if !crate::cortex::is_base_prop_name(&prop) {
+                    return Err(bad_name("prop", &prop));
+                }
+                self.add_form_prop(&form, &prop, bound.value(2), bound.value(3))
+                    .await?;
+            }
+            "delFormProp" => {
+                let form = text(0)?;
+                sess.confirm(&perm(&["model", "prop", "del", &form]), None, None)?;
+                self.del_form_prop(&form, &text(1)?).await?;
+            }
+            "addUnivProp" => {
+                sess.confirm(&perm(&["model", "univ", "add"]), None, None)?;
+                let name = text(0)?;
+                if !crate::cortex::is_base_prop_name(&name) {
+                    return Err(bad_name("name", &name));
+                }
+                self.add_univ_prop(&name, bound.value(1), bound.value(2))
+                    .await?;
+            }
+            "addType" => {
+                let name = text(0)?;
+                sess.confirm(&perm(&["model", "type", "add", &name]), None, None)?;
+                let base = text(1)?;
+                self.add_type(&name, &base, bound.value(2), bound.value(3))
+                    .await?;
+            }
+            "addEdge" => {
+                sess.confirm(&perm(&["model", "edge", "add"]), None, None)?;
+                self.add_edge(bound.value(0), bound.value(1)).await?;
+            }
+            _ => {
+                sess.confirm(&perm(&["model", "univ", "del"]), None, None)?;
+                self.del_univ_prop(&text(0)?).await?;
+            }
+        }
         Ok(Reply::Value(Value::Nil))
     }
 

@@ -21,6 +21,11 @@
 //!   the permission names of the reference (`node.add.<form>`, `node.prop.set.<form>.<prop>`
 //!   with the legacy `node.prop.set.<form:prop>` precedence rules, `node.tag.add.<tag>`,
 //!   ...). Pass [`crate::view::AllowAll`] for `sudo` and admin-free internal edits;
+//! * the extended model: forms, form props, universal props, types and edges added at
+//!   runtime ([`Cortex::add_form`], [`Cortex::add_form_prop`], [`Cortex::add_univ_prop`],
+//!   [`Cortex::add_type`], [`Cortex::add_edge`] and their `del_*`, [`Cortex::get_ext_model`],
+//!   [`Cortex::add_ext_model`]): persisted in `cortex.lmdb`, loaded before the layers open,
+//!   kept by the model as an overlay on the shared declarations;
 //! * Storm globals ([`Cortex::get_storm_var`], [`Cortex::set_storm_var`],
 //!   [`Cortex::pop_storm_var`]), tag properties ([`Cortex::add_tagprop`]), views
 //!   ([`Cortex::fork_view`], [`Cortex::del_view`]), the Axon ([`Cortex::axon`]);
@@ -56,6 +61,7 @@ mod autostore;
 mod axon;
 mod conf;
 mod error;
+mod extmodel;
 mod feed;
 mod info;
 mod perms;
@@ -137,6 +143,7 @@ impl Cortex {
                 tracing::warn!(name = %name, cause = %err, "could not load tag property");
             }
         }
+        extmodel::load(&model, &store).await?;
         let root = cell.auth().root_iden();
         let views = Views::open_as(&dirn, Arc::clone(&model), &root)
             .await

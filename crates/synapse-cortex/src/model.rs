@@ -20,6 +20,7 @@ mod cmpr;
 mod cpe;
 mod cvss;
 mod error;
+mod ext;
 mod inet;
 mod misc;
 mod numeric;
@@ -35,6 +36,7 @@ use serde_json::{Map, Value as Json};
 
 pub use cmpr::{Cmpr, StorLift};
 pub use error::{ModelError, Result};
+pub use ext::{ExtDefs, is_form_name};
 pub(crate) use inet::fqdn_idna_ok;
 pub use types::{Type, stortype};
 pub use value::{buid, guid_of, guid_random, iden, packb};
@@ -74,7 +76,7 @@ pub struct AutoAdd {
 }
 
 #[derive(Debug)]
-struct FormDef {
+pub(crate) struct FormDef {
     name: String,
     ty: TypeId,
     props: Vec<usize>,
@@ -84,7 +86,7 @@ struct FormDef {
 }
 
 #[derive(Debug)]
-struct PropDef {
+pub(crate) struct PropDef {
     name: String,
     full: String,
     form: Option<usize>,
@@ -110,14 +112,17 @@ pub struct EdgeDef {
 /// The data model: every type, form, property, interface and documented edge.
 ///
 /// The declarations are immutable once loaded and shared ([`Model::new_default`] gives a model
-/// of its own tag properties over the process-wide shipped declarations); only the tag
-/// properties are per model.
+/// of its own over the process-wide shipped declarations); tag properties and the extended
+/// model (forms, props, universal props, types and edges added at runtime:
+/// [`Model::add_ext_form`], ...) are per model, an overlay on the shared declarations.
 #[derive(Debug)]
 pub struct Model {
     core: Arc<Core>,
     /// Tag properties: the declared ones, then those added at runtime
     /// ([`Model::add_tagprop`]); replaced as a whole on change.
     tagprops: RwLock<Arc<Map<String, Json>>>,
+    /// Forms and props added at runtime, over the shared declarations.
+    ext: ext::Ext,
 }
 
 /// The immutable declarations of a model.
@@ -189,6 +194,7 @@ impl Model {
         Model {
             tagprops: RwLock::new(Arc::clone(&core.tagprops)),
             core,
+            ext: ext::Ext::new(),
         }
     }
 
@@ -498,10 +504,11 @@ impl Core {
 impl Model {
     /// A type by name.
     pub fn ty(&self, name: &str) -> Option<Type<'_>> {
-        self.core.type_index.get(name).map(|id| Type {
-            model: self,
-            id: *id,
-        })
+        let id = match self.core.type_index.get(name) {
+            Some(id) => *id,
+            None => self.ext_type(name)?,
+        };
+        Some(Type { model: self, id })
     }
 
     /// A type by name, or a clone of it with extra options; `NoSuchType` if unknown.
@@ -515,11 +522,14 @@ impl Model {
             return Ok(ty);
         }
         let key = (name.to_string(), Json::Object(opts.clone()).to_string());
-        match self.core.clone_index.get(&key) {
-            Some(id) => Ok(Type {
-                model: self,
-                id: *id,
-            }),
+        match self
+            .core
+            .clone_index
+            .get(&key)
+            .copied()
+            .or_else(|| self.ext_clone(&key))
+        {
+            Some(id) => Ok(Type { model: self, id }),
             None => Err(ModelError::BadTypeDef {
                 mesg: format!("no clone of {name} with options {}", key.1),
             }),
@@ -528,40 +538,57 @@ impl Model {
 
     /// Names of every type.
     pub fn type_names(&self) -> impl Iterator<Item = &str> {
-        self.core.type_index.keys().map(String::as_str)
+        let ext = self.ext_type_names();
+        self.core
+            .type_index
+            .keys()
+            .map(String::as_str)
+            .chain(ext.into_iter().map(|id| self.type_def(id).name.as_str()))
     }
 
     /// A form by name.
     pub fn form(&self, name: &str) -> Option<Form<'_>> {
-        self.core.form_index.get(name).map(|id| Form {
-            model: self,
-            id: *id,
-        })
+        let id = match self.core.form_index.get(name) {
+            Some(id) => *id,
+            None => self.ext_form(name)?,
+        };
+        Some(Form { model: self, id })
     }
 
-    /// Every form, in model order.
+    /// Every form, in model order (extended forms last, in order of addition).
     pub fn forms(&self) -> impl Iterator<Item = Form<'_>> {
-        (0..self.core.forms.len()).map(|id| Form { model: self, id })
+        (0..self.core.forms.len())
+            .chain(self.ext_forms())
+            .map(|id| Form { model: self, id })
     }
 
     /// Forms implementing an interface (directly or through another interface).
     pub fn forms_by_interface(&self, iface: &str) -> Vec<Form<'_>> {
-        self.core
+        let mut out: Vec<Form<'_>> = self
+            .core
             .iface_forms
             .get(iface)
             .into_iter()
             .flatten()
             .filter_map(|n| self.form(n))
-            .collect()
+            .collect();
+        out.extend(
+            self.ext_forms()
+                .into_iter()
+                .map(|id| Form { model: self, id })
+                .filter(|form| form.implements(iface)),
+        );
+        out
     }
 
     /// A property by full name: `inet:dns:a:fqdn`, `inet:fqdn.created`, or a universal prop
     /// such as `.created`.
     pub fn prop(&self, full: &str) -> Option<Prop<'_>> {
-        self.core.prop_index.get(full).map(|id| Prop {
-            model: self,
-            id: *id,
-        })
+        let id = match self.core.prop_index.get(full) {
+            Some(id) => *id,
+            None => self.ext_prop(full)?,
+        };
+        Some(Prop { model: self, id })
     }
 
     /// A universal property (`.created`, `.seen`), by name with its leading dot.
@@ -574,6 +601,7 @@ impl Model {
                 id: *id,
             })
             .find(|p| p.name() == name)
+            .or_else(|| self.ext_univ(name).map(|id| Prop { model: self, id }))
     }
 
     /// Interface declarations by name (`doc`, `props`, `interfaces`, ...).
@@ -650,10 +678,6 @@ impl Model {
     pub fn model_dict(&self) -> &Json {
         self.core.dict()
     }
-
-    pub(crate) fn core(&self) -> &Core {
-        &self.core
-    }
 }
 
 /// A form of the model.
@@ -671,7 +695,7 @@ impl std::fmt::Debug for Form<'_> {
 
 impl<'a> Form<'a> {
     fn def(&self) -> &'a FormDef {
-        &self.model.core.forms[self.id]
+        self.model.form_def(self.id)
     }
 
     /// The form name.
@@ -689,10 +713,15 @@ impl<'a> Form<'a> {
 
     /// A property of the form by relative name (`fqdn`, `.created`).
     pub fn prop(&self, name: &str) -> Option<Prop<'a>> {
-        self.def().prop_index.get(name).map(|id| Prop {
-            model: self.model,
-            id: *id,
-        })
+        let model = self.model;
+        let id = match self.def().prop_index.get(name) {
+            Some(id) => *id,
+            None => model
+                .ext_form_props(self.id)
+                .into_iter()
+                .find(|id| model.prop_def(*id).name == name)?,
+        };
+        Some(Prop { model, id })
     }
 
     /// Every property of the form, universal ones included.
@@ -701,7 +730,9 @@ impl<'a> Form<'a> {
         self.def()
             .props
             .iter()
-            .map(move |id| Prop { model, id: *id })
+            .copied()
+            .chain(model.ext_form_props(self.id))
+            .map(move |id| Prop { model, id })
     }
 
     /// Interfaces the form implements (including inherited ones).
@@ -819,7 +850,7 @@ impl std::fmt::Debug for Prop<'_> {
 
 impl<'a> Prop<'a> {
     fn def(&self) -> &'a PropDef {
-        &self.model.core.props[self.id]
+        self.model.prop_def(self.id)
     }
 
     /// The relative name (`fqdn`, `.created`).
@@ -850,13 +881,15 @@ impl<'a> Prop<'a> {
 
     /// The declared `[typename, opts]` of the property.
     pub fn typedef(&self) -> &'a Json {
-        let core = &self.model.core;
-        core.pdef(self.def()).get("type").unwrap_or(&NULL)
+        self.info().get("type").unwrap_or(&NULL)
     }
 
     /// The property info (`doc`, `ro`, `deprecated`, ...).
     pub fn info(&self) -> &'a Json {
-        self.model.core.pdef(self.def())
+        match self.model.ext_pdef(self.id) {
+            Some(ext) => &ext.pdef,
+            None => self.model.core.pdef(self.def()),
+        }
     }
 
     /// The storage type code.

@@ -11,8 +11,12 @@ mod admin;
 mod api;
 #[path = "core/axon.rs"]
 mod axon;
+#[path = "core/feed.rs"]
+mod feed;
 #[path = "core/http.rs"]
 mod http;
+#[path = "core/modelext.rs"]
+mod modelext;
 #[path = "core/perms.rs"]
 mod perms;
 #[path = "core/stormcmds.rs"]

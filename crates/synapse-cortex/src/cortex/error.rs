@@ -23,7 +23,9 @@ pub fn model_error(err: ModelError) -> Error {
         | ModelError::NoSuchForm { name }
         | ModelError::NoSuchProp { name, .. }
         | ModelError::NoSuchType { name }
-        | ModelError::DupTagPropName { name } => base.with("name", name.as_str()),
+        | ModelError::DupTagPropName { name }
+        | ModelError::DupTypeName { name }
+        | ModelError::CantDelType { name, .. } => base.with("name", name.as_str()),
         ModelError::NoSuchCmpr { cmpr, name } => {
             base.with("cmpr", cmpr.as_str()).with("name", name.as_str())
         }

@@ -18,6 +18,7 @@ static MODELDEFS: LazyLock<Option<Json>> =
 /// `getModelDict()` of `model`, with its current tag properties.
 pub(crate) fn model_dict_value(model: &Model) -> Value {
     let mut dict = model.model_dict().clone();
+    model.ext_model_dict(&mut dict);
     if let Some(obj) = dict.as_object_mut() {
         obj.insert(
             "tagprops".to_string(),
@@ -50,6 +51,33 @@ pub(crate) fn model_defs_value(model: &Model) -> Result<Value> {
         .and_then(Json::as_object_mut)
     {
         moddef.insert("tagprops".to_string(), Json::Array(tagprops));
+        let ext = model.ext_model_defs();
+        let push = |moddef: &mut serde_json::Map<String, Json>, key: &str, items: Vec<Json>| {
+            if let Some(list) = moddef.get_mut(key).and_then(Json::as_array_mut) {
+                list.extend(items);
+            }
+        };
+        push(moddef, "types", ext.types);
+        push(moddef, "forms", ext.forms);
+        push(moddef, "univs", ext.univs.clone());
+        push(moddef, "edges", ext.edges);
+        // Forms carry their props: extended ones of shared forms, and every form a copy of
+        // each extended universal prop.
+        if let Some(forms) = moddef.get_mut("forms").and_then(Json::as_array_mut) {
+            for fdef in forms.iter_mut() {
+                let fname = fdef
+                    .get(0)
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let Some(props) = fdef.get_mut(2).and_then(Json::as_array_mut) else {
+                    continue;
+                };
+                if let Some((_, more)) = ext.props.iter().find(|(name, _)| *name == fname) {
+                    props.extend(more.iter().cloned());
+                }
+            }
+        }
     }
     Ok(from_json(&defs))
 }

@@ -1,5 +1,6 @@
-//! The Cortex's own records, in `slabs/cortex.lmdb`: runtime tag properties, Storm globals
-//! and boot flags.
+//! The Cortex's own records, in `slabs/cortex.lmdb`: runtime tag properties, the extended
+//! model (forms, form props and universal props added at runtime), Storm globals and boot
+//! flags.
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ fn bad_row(what: &str) -> Error {
 pub(crate) struct CoreStore {
     slab: Slab,
     tagprops: Db,
+    extmodel: Db,
     vars: Db,
     meta: Db,
 }
@@ -38,11 +40,13 @@ impl CoreStore {
             .initdb("model:tagprops", plain)
             .await
             .map_err(slab_error)?;
+        let extmodel = slab.initdb("model:ext", plain).await.map_err(slab_error)?;
         let vars = slab.initdb("storm:vars", plain).await.map_err(slab_error)?;
         let meta = slab.initdb("meta", plain).await.map_err(slab_error)?;
         Ok(CoreStore {
             slab,
             tagprops,
+            extmodel,
             vars,
             meta,
         })
@@ -126,6 +130,22 @@ impl CoreStore {
 
     pub(crate) async fn del_tagprop(&self, name: &str) -> Result<()> {
         self.pop(self.tagprops, name).await.map(|_| ())
+    }
+
+    // ----- extended model -----
+
+    /// Every extended model row: key (`form:<name>`, `prop:<form>:<prop>`, `univ:<name>`)
+    /// and the declaration as given, in key order.
+    pub(crate) async fn ext_rows(&self) -> Result<Vec<(String, Value)>> {
+        self.rows(self.extmodel).await
+    }
+
+    pub(crate) async fn put_ext(&self, key: &str, decl: &Value) -> Result<()> {
+        self.put(self.extmodel, key, decl).await
+    }
+
+    pub(crate) async fn del_ext(&self, key: &str) -> Result<()> {
+        self.pop(self.extmodel, key).await.map(|_| ())
     }
 
     // ----- storm globals -----

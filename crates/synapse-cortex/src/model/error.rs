@@ -63,6 +63,50 @@ pub enum ModelError {
         /// The tag property name.
         name: String,
     },
+    /// A form of that name exists (`DupFormName`).
+    #[error("Form name already exists: {name}")]
+    DupFormName {
+        /// The form name.
+        name: String,
+    },
+    /// A property of that name exists (`DupPropName`).
+    #[error("Cannot add duplicate property {name}")]
+    DupPropName {
+        /// The full property name.
+        name: String,
+    },
+    /// A form definition is invalid (`BadFormDef`).
+    #[error("{mesg}")]
+    BadFormDef {
+        /// What is wrong.
+        mesg: String,
+    },
+    /// A type of that name exists (`DupTypeName`).
+    #[error("Type already exists: {name}.")]
+    DupTypeName {
+        /// The type name.
+        name: String,
+    },
+    /// A type cannot be removed (`CantDelType`).
+    #[error("{mesg}")]
+    CantDelType {
+        /// The type name.
+        name: String,
+        /// Why.
+        mesg: String,
+    },
+    /// A name is unknown (`NoSuchName`).
+    #[error("{mesg}")]
+    NoSuchName {
+        /// What is missing.
+        mesg: String,
+    },
+    /// A form cannot be removed (`CantDelForm`).
+    #[error("{mesg}")]
+    CantDelForm {
+        /// Why.
+        mesg: String,
+    },
     /// The model data itself is invalid (`BadTypeDef`).
     #[error("{mesg}")]
     BadTypeDef {
@@ -84,6 +128,13 @@ impl ModelError {
             ModelError::BadLiftValu { .. } => "BadLiftValu",
             ModelError::DupTagPropName { .. } => "DupTagPropName",
             ModelError::BadTypeDef { .. } => "BadTypeDef",
+            ModelError::DupFormName { .. } => "DupFormName",
+            ModelError::DupPropName { .. } => "DupPropName",
+            ModelError::BadFormDef { .. } => "BadFormDef",
+            ModelError::CantDelForm { .. } => "CantDelForm",
+            ModelError::NoSuchName { .. } => "NoSuchName",
+            ModelError::DupTypeName { .. } => "DupTypeName",
+            ModelError::CantDelType { .. } => "CantDelType",
         }
     }
 

@@ -262,7 +262,7 @@ pub(crate) type Normed = (Value, NormInfo);
 
 impl<'a> Type<'a> {
     pub(crate) fn def(&self) -> &'a TypeDef {
-        &self.model.core().types[self.id]
+        self.model.type_def(self.id)
     }
 
     pub(crate) fn kind(&self) -> &'a Kind {
@@ -299,7 +299,7 @@ impl<'a> Type<'a> {
 
     /// The type info (`doc`, `bases`, `ex`, ...).
     pub fn info(&self) -> &'a Json {
-        self.model.core().type_info(&self.def().name)
+        self.model.type_info_of(&self.def().name)
     }
 
     /// The storage type code (array types have [`stortype::ARRAY_FLAG`] set).

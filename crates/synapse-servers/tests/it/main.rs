@@ -7,9 +7,11 @@
 mod automation;
 mod cell;
 mod conformance;
+mod corefeed;
 mod cortex;
 mod cryotank;
 mod garbage;
+mod modelext;
 mod scrape;
 mod server;
 mod stormlibs;

@@ -76,7 +76,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.dmon" => &["list"],
         "lib.view" => &["add", "del"],
         "lib.layer" => &["add", "del"],
-        "lib.feed" => &["list"],
+        "lib.feed" => &["list", "ingest", "genr", "fromAxon"],
         "lib.auth" => &["getPermDefs"],
         _ => &[],
     }
@@ -1175,6 +1175,7 @@ pub(crate) async fn call_lib(
             ))
         }
         ("lib.feed", "list") => Ok(Val::from_msgpack(&crate::cortex::info_feed_funcs())),
+        ("lib.feed", _) => super::feedlib::call_lib(runt, name, args).await,
         ("lib.pkg", "list") => Ok(new_list(Vec::new())),
         ("lib.pkg", "get") => {
             let _ = args.req(0, "name")?.to_str()?;

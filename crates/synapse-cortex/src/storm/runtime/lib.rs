@@ -97,7 +97,7 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.layer" => &["get", "list"],
         "lib.model" => &["form", "prop", "type", "tagprop"],
         "lib.user" => &["name", "allowed"],
-        "lib.model.ext" => &["addTagProp", "delTagProp"],
+        "lib.model.ext" => super::modelext::LIB_FUNCS,
         "lib.stats" => &["tally"],
         "lib.iters" => &["enum", "zip"],
         "lib.math" => &["number"],
@@ -1282,6 +1282,9 @@ async fn call_lib(
     }
     if super::automation::lib_funcs(path).contains(&name) {
         return super::automation::call_lib(runt, path, name, &args, &kwargs).await;
+    }
+    if path == "lib.model.ext" {
+        return super::modelext::call_lib(runt, name, &args, &kwargs).await;
     }
     let model = runt.model();
     Ok(match (path, name) {

@@ -221,30 +221,6 @@ pub(crate) async fn call_lib(
                 Val::Null
             }
         }
-        ("lib.model.ext", "addTagProp") => {
-            let n = r(0, "propname")?.to_str()?;
-            let tdef = r(1, "typedef")?.to_msgpack()?;
-            let info = r(2, "propinfo")?.to_msgpack()?;
-            runt.confirm(&["model", "tagprop", "add"], None)?;
-            runt.shared
-                .core
-                .host
-                .add_tagprop(&n, tdef, info)
-                .await
-                .map_err(Flow::Err)?;
-            Val::Null
-        }
-        ("lib.model.ext", "delTagProp") => {
-            let n = r(0, "propname")?.to_str()?;
-            runt.confirm(&["model", "tagprop", "del"], None)?;
-            runt.shared
-                .core
-                .host
-                .del_tagprop(&n)
-                .await
-                .map_err(Flow::Err)?;
-            Val::Null
-        }
         _ => return Err(nosuchname(name)),
     })
 }
@@ -503,7 +479,7 @@ pub(crate) fn obj_attr(runt: &Arc<Runt>, obj: &Obj, name: &str) -> Option<Val> {
                 _ => None,
             }
         }
-        _ => None,
+        other => super::modelext::model_attr(runt, other, name),
     }
 }
 
