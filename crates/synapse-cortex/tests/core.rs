@@ -23,5 +23,7 @@ mod stormcmds;
 mod stormhook;
 #[path = "core/stormtypes.rs"]
 mod stormtypes;
+#[path = "core/tagmodel.rs"]
+mod tagmodel;
 #[path = "core/util.rs"]
 mod util;

@@ -43,6 +43,7 @@ mod pivot;
 mod queue;
 mod runt;
 mod scrape;
+mod tagmodel;
 mod typesmore;
 mod value;
 
