@@ -205,4 +205,14 @@ async fn the_builtin_crypto_locks_hold_from_the_first_boot() {
             "Prop crypto:currency:transaction:inputs is locked due to deprecation."
         ])]
     );
+    // the error names the locked element, as the reference's `prop` info
+    let text = "[ crypto:currency:transaction=(t2,) :outputs=((o1,),) ]";
+    let err = call(&api, "callStorm", vec![s(text), dict(vec![])])
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "IsDeprLocked");
+    assert_eq!(
+        err.get("prop").and_then(Value::as_str),
+        Some("crypto:currency:transaction:outputs")
+    );
 }
