@@ -68,6 +68,7 @@ mod perms;
 mod storage;
 mod storm;
 mod stormobjs;
+mod tagmodel;
 mod trigger;
 
 use std::sync::{Arc, RwLock};
@@ -166,6 +167,7 @@ impl Cortex {
             modeldict: RwLock::new(None),
         };
         core.init_gates().await?;
+        core.load_model_rules();
         if let Some(url) = cell.conf().get_str("axon") {
             let remote = TeleAxon::connect(url)?;
             core.axon.set_remote(remote);

@@ -24,6 +24,7 @@ mod ext;
 mod inet;
 mod misc;
 mod numeric;
+mod tagmodel;
 pub mod time;
 mod types;
 pub mod value;
@@ -123,6 +124,8 @@ pub struct Model {
     tagprops: RwLock<Arc<Map<String, Json>>>,
     /// Forms and props added at runtime, over the shared declarations.
     ext: ext::Ext,
+    /// The tag model and the deprecation locks of the Cortex using this model.
+    rules: tagmodel::Rules,
 }
 
 /// The immutable declarations of a model.
@@ -195,6 +198,7 @@ impl Model {
             tagprops: RwLock::new(Arc::clone(&core.tagprops)),
             core,
             ext: ext::Ext::new(),
+            rules: tagmodel::Rules::default(),
         }
     }
 

@@ -93,6 +93,14 @@ pub enum Error {
     /// Runtime-only forms cannot be stored.
     #[error("Cannot make runt nodes: {0}.")]
     IsRuntForm(String),
+    /// A form or property is locked due to deprecation.
+    #[error("{mesg}")]
+    IsDeprLocked {
+        /// The message.
+        mesg: String,
+        /// The locked form or property.
+        prop: String,
+    },
     /// A node cannot be deleted.
     #[error("{mesg}")]
     CantDelNode {
@@ -142,6 +150,7 @@ impl Error {
             Error::NoSuchTagProp(_) => "NoSuchTagProp",
             Error::ReadOnlyProp(_) => "ReadOnlyProp",
             Error::IsRuntForm(_) => "IsRuntForm",
+            Error::IsDeprLocked { .. } => "IsDeprLocked",
             Error::CantDelNode { .. } => "CantDelNode",
             Error::IsReadOnly(_) => "IsReadOnly",
             Error::BadArg(_) => "BadArg",

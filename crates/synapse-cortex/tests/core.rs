@@ -27,5 +27,7 @@ mod stormhook;
 mod stormhttp;
 #[path = "core/stormtypes.rs"]
 mod stormtypes;
+#[path = "core/tagmodel.rs"]
+mod tagmodel;
 #[path = "core/util.rs"]
 mod util;

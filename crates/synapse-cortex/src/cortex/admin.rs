@@ -193,6 +193,7 @@ impl Cortex {
         hive.set(&DEPR_PATH, Value::Map(saved))
             .await
             .map_err(|err| Error::new(ErrKind::SynErr, err.to_string()))?;
+        model.set_depr_locked(name, locked);
         Ok(())
     }
 

@@ -50,6 +50,7 @@ pub fn view_error(err: view::Error) -> Error {
         view::Error::NoSuchLayer(iden) => {
             named("NoSuchLayer", format!("No such layer {iden}")).with("iden", iden)
         }
+        view::Error::IsDeprLocked { mesg, prop } => named("IsDeprLocked", mesg).with("prop", prop),
         view::Error::CantDelNode { mesg, form, iden } => named("CantDelNode", mesg)
             .with("form", form)
             .with("iden", iden),

@@ -541,6 +541,9 @@ impl<'a> Type<'a> {
             return Err(bad(name, "Tag does not match tagre: [(\\w+\\.)*\\w+]"));
         }
         let norm = toks.join(".");
+        self.model
+            .check_tag(&norm)
+            .map_err(|mesg| bad(name, mesg))?;
         let mut info = NormInfo::default();
         info.subs
             .push(("base".into(), Value::from(toks[toks.len() - 1].clone())));

@@ -46,6 +46,7 @@ mod pivot;
 mod queue;
 mod runt;
 mod scrape;
+mod tagmodel;
 mod typesmore;
 mod value;
 

@@ -695,6 +695,10 @@ impl Editor {
             self.soft::<()>(Err(Error::IsRuntForm(form.to_owned())))?;
             return Ok(None);
         }
+        if model.is_depr_locked(form) {
+            self.soft::<()>(Err(form_locked(form, valu)))?;
+            return Ok(None);
+        }
         let normed = fobj.ty().norm(valu).map_err(|err| match err {
             ModelError::BadTypeValu { name, mesg } => {
                 Error::Model(ModelError::BadTypeValu { name, mesg })
@@ -765,6 +769,10 @@ impl Editor {
                 self.soft::<()>(Err(Error::IsRuntForm(form)))?;
                 return Ok(());
             }
+            if model.is_depr_locked(&form) {
+                self.soft::<()>(Err(form_locked(&form, &norm)))?;
+                return Ok(());
+            }
             let buid = make_buid(&form, &norm);
             if self.index.contains_key(&buid) {
                 return Ok(());
@@ -791,7 +799,7 @@ impl Editor {
             .model
             .form(&self.protos[idx].form)
             .and_then(|f| f.prop(name))
-            .is_some();
+            .is_some_and(|p| !self.model.is_depr_locked(p.full()));
         if has {
             self.set_prop_idx(idx, name, valu, None, false).await?;
         }
@@ -820,6 +828,13 @@ impl Editor {
                 self.soft::<()>(Err(err))?;
                 return Ok(false);
             };
+            let array_locked = prop.ty().array_elem().is_some_and(|elem| {
+                model.form(elem.name()).is_some() && model.is_depr_locked(elem.name())
+            });
+            if model.is_depr_locked(prop.full()) || array_locked {
+                self.soft::<()>(Err(prop_locked(prop.full())))?;
+                return Ok(false);
+            }
             let (norm, info) = match norminfo {
                 Some(done) => done,
                 None => {
@@ -842,6 +857,14 @@ impl Editor {
                     }
                 }
             };
+            if prop.ty().ctor() == "ndef"
+                && let Value::Array(items) = &norm
+                && let Some(nform) = items.first().and_then(Value::as_str)
+                && model.is_depr_locked(nform)
+            {
+                self.soft::<()>(Err(prop_locked(prop.full())))?;
+                return Ok(false);
+            }
             let curv = self.protos[idx].get(&name).cloned();
             if curv.as_ref() == Some(&norm) {
                 return Ok(false);
@@ -886,7 +909,10 @@ impl Editor {
             }
             for (sub, subv) in &info.subs {
                 let full = format!("{name}:{sub}");
-                let exists = model.form(&form).and_then(|f| f.prop(&full)).is_some();
+                let exists = model
+                    .form(&form)
+                    .and_then(|f| f.prop(&full))
+                    .is_some_and(|p| !model.is_depr_locked(p.full()));
                 if exists {
                     self.set_prop_idx(idx, &full, subv.clone(), None, false)
                         .await?;
@@ -1178,6 +1204,15 @@ impl Editor {
             .filter(|(t, _)| t.starts_with(&pref))
             .map(|(t, _)| t.clone())
             .collect();
+        // only prune when the tag itself is deleted
+        if exists && let Some((parent, _)) = name.rsplit_once('.') {
+            for prunetag in model.tag_prune(parent).iter().rev() {
+                if tag_children(&proto.tags, prunetag) != 1 {
+                    break;
+                }
+                todel.push(prunetag.clone());
+            }
+        }
         todel.sort_by(|a, b| (b.len(), b).cmp(&(a.len(), a)));
         let mut ops = Vec::new();
         let tagprop_dels = |proto: &Proto, tag: &str, ops: &mut Vec<EditOp>| {
@@ -1211,12 +1246,9 @@ impl Editor {
         if ops.is_empty() {
             return false;
         }
-        proto
-            .tags
-            .retain(|(t, _)| t != name && !t.starts_with(&pref));
-        proto
-            .tagprops
-            .retain(|(t, _)| t != name && !t.starts_with(&pref));
+        let gone = |t: &String| t == name || todel.contains(t) || t.starts_with(&pref);
+        proto.tags.retain(|(t, _)| !gone(t));
+        proto.tagprops.retain(|(t, _)| !gone(t));
         proto.dels().extend(ops);
         true
     }
@@ -1911,6 +1943,58 @@ fn md5_digest(byts: &[u8]) -> [u8; 16] {
 fn sha1_digest(byts: &[u8]) -> [u8; 20] {
     use sha1::Digest;
     sha1::Sha1::digest(byts).into()
+}
+
+/// How many distinct child levels a tag has among a node's tags (the reference's tag tree).
+fn tag_children(tags: &[(String, TagIval)], tag: &str) -> usize {
+    let pref = format!("{tag}.");
+    let mut kids: Vec<&str> = tags
+        .iter()
+        .filter_map(|(t, _)| t.strip_prefix(&pref))
+        .map(|rest| rest.split('.').next().unwrap_or(rest))
+        .collect();
+    kids.sort_unstable();
+    kids.dedup();
+    kids.len()
+}
+
+fn form_locked(form: &str, valu: &Value) -> Error {
+    Error::IsDeprLocked {
+        mesg: format!(
+            "Form {form} is locked due to deprecation for valu={}.",
+            py_str(valu)
+        ),
+        prop: form.to_owned(),
+    }
+}
+
+fn prop_locked(full: &str) -> Error {
+    Error::IsDeprLocked {
+        mesg: format!("Prop {full} is locked due to deprecation."),
+        prop: full.to_owned(),
+    }
+}
+
+/// A value as Python's `str()` shows it (strings bare, lists as tuples).
+fn py_str(valu: &Value) -> String {
+    match valu {
+        Value::String(s) => s.as_str().unwrap_or_default().to_owned(),
+        other => py_tuple_repr(other),
+    }
+}
+
+fn py_tuple_repr(valu: &Value) -> String {
+    match valu {
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(py_tuple_repr).collect();
+            if inner.len() == 1 {
+                format!("({},)", inner[0])
+            } else {
+                format!("({})", inner.join(", "))
+            }
+        }
+        other => py_repr(other),
+    }
 }
 
 /// A short Python-like repr of a value for messages.

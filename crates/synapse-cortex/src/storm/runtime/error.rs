@@ -112,6 +112,9 @@ impl StormError {
             crate::view::Error::NoSuchProp { mesg, name } => {
                 StormError::new("NoSuchProp", mesg).with("name", name.as_str())
             }
+            crate::view::Error::IsDeprLocked { mesg, prop } => {
+                StormError::new("IsDeprLocked", mesg).with("prop", prop.as_str())
+            }
             crate::view::Error::NoSuchForm(name) => {
                 StormError::new("NoSuchForm", format!("No form named {name}."))
                     .with("name", name.as_str())

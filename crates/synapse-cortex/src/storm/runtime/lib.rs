@@ -57,6 +57,7 @@ const LIBS: &[&str] = &[
     "lib.trigger",
     "lib.cron",
     "lib.model.ext",
+    super::tagmodel::LIB,
 ];
 
 fn lib_funcs(path: &str) -> &'static [&'static str] {
@@ -98,6 +99,7 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.model" => &["form", "prop", "type", "tagprop"],
         "lib.user" => &["name", "allowed"],
         "lib.model.ext" => super::modelext::LIB_FUNCS,
+        super::tagmodel::LIB => super::tagmodel::LIB_FUNCS,
         "lib.stats" => &["tally"],
         "lib.iters" => &["enum", "zip"],
         "lib.math" => &["number"],
@@ -1282,6 +1284,9 @@ async fn call_lib(
     }
     if super::automation::lib_funcs(path).contains(&name) {
         return super::automation::call_lib(runt, path, name, &args, &kwargs).await;
+    }
+    if path == super::tagmodel::LIB {
+        return super::tagmodel::call_lib(runt, name, &args, &kwargs).await;
     }
     if path == "lib.model.ext" {
         return super::modelext::call_lib(runt, name, &args, &kwargs).await;
