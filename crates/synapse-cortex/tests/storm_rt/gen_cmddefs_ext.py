@@ -1,8 +1,10 @@
 '''
-Print the command definitions (descriptions, arguments, readonly) of the reference's tier-2
-commands that `runtime/ext.rs` runs, as `cmddefs_ext.json` holds them:
+Print the command definitions (descriptions, arguments, readonly, deprecation) of reference
+commands, as the `*cmddefs*.json` files of `runtime/` hold them. With no names, the tier-2
+commands that `runtime/ext.rs` runs:
 
     python gen_cmddefs_ext.py > ../../src/storm/runtime/cmddefs_ext.json
+    python gen_cmddefs_ext.py ps.list ps.kill ... > ../../src/storm/runtime/admin_cmddefs.json
 '''
 import sys
 import json
@@ -62,7 +64,11 @@ async def main():
                         if isinstance(v, (str, int, bool, float, list, tuple, dict, type(None))):
                             o[k] = list(v) if isinstance(v, tuple) else v
                     args.append({'names': list(argnames), 'opts': o})
-                out.append({'name': name, 'descr': pars.descr, 'args': args, 'readonly': cls.readonly})
+                cdef = {'name': name, 'descr': pars.descr, 'args': args, 'readonly': cls.readonly}
+                depr = getattr(obj, 'cdef', {}).get('deprecated') if cls is s_storm.PureCmd else None
+                if depr is not None:
+                    cdef['deprecated'] = s_storm.deprmesg(name, depr)
+                out.append(cdef)
     print(json.dumps(out, indent=1))
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ use crate::layer::Layer;
 use crate::view::View;
 
 /// The command definitions of this module's commands (made by
-/// `tests/storm_rt/gen_cmddefs_admin.py` from the reference).
+/// `tests/storm_rt/gen_cmddefs_ext.py NAME...` from the reference).
 pub(crate) const CMDDEFS: &str = include_str!("admin_cmddefs.json");
 
 /// The commands of this module.
