@@ -13,6 +13,7 @@ use synapse_cell::User;
 use super::cmds::{Opts, OptsStream};
 use super::error::{Flow, RResult, StormError, rterr};
 use super::exec::{self, ItemStream};
+use super::lib::arg;
 use super::runt::{Item, Runt};
 use super::value::{DictRef, Key, Obj, Val, lock, new_dict, new_list};
 use super::{Parsed, StormOpts};
@@ -176,14 +177,6 @@ fn cortex(runt: &Runt) -> RResult<Arc<Cortex>> {
 
 fn cerr(err: synapse_cell::Error) -> Flow {
     Flow::Err(super::host::cell_error(err))
-}
-
-fn arg(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str) -> Option<Val> {
-    kwargs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .or_else(|| args.get(idx).cloned())
 }
 
 fn req_arg(

@@ -411,7 +411,8 @@ pub(crate) async fn setitem(runt: &Arc<Runt>, base: &Val, name: Val, valu: Val) 
     }
 }
 
-fn arg(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str) -> Option<Val> {
+/// Argument `idx` of a call, or its keyword `name`.
+pub(crate) fn arg(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str) -> Option<Val> {
     args.get(idx).cloned().or_else(|| {
         kwargs
             .iter()
@@ -420,7 +421,14 @@ fn arg(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str) -> Option
     })
 }
 
-fn req(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str, func: &str) -> RResult<Val> {
+/// [`arg`], required: Python's error for a missing positional argument of `func`.
+pub(crate) fn req(
+    args: &[Val],
+    kwargs: &[(String, Val)],
+    idx: usize,
+    name: &str,
+    func: &str,
+) -> RResult<Val> {
     arg(args, kwargs, idx, name).ok_or_else(|| {
         rterr(format!(
             "{func}() missing 1 required positional argument: '{name}'"

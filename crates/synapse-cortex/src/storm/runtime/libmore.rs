@@ -7,6 +7,7 @@ use futures::StreamExt;
 use rmpv::Value;
 
 use super::error::{Flow, RResult, rterr};
+use super::lib::{arg, req};
 use super::runt::{GenItem, GenVal, Runt};
 use super::value::{Val, new_list};
 use crate::storm::ast::Span;
@@ -48,23 +49,6 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.pipe" => &["gen"],
         _ => &[],
     }
-}
-
-fn arg(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str) -> Option<Val> {
-    args.get(idx).cloned().or_else(|| {
-        kwargs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    })
-}
-
-fn req(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str, func: &str) -> RResult<Val> {
-    arg(args, kwargs, idx, name).ok_or_else(|| {
-        rterr(format!(
-            "{func}() missing 1 required positional argument: '{name}'"
-        ))
-    })
 }
 
 /// Call a function of one of this module's libraries.

@@ -12,6 +12,7 @@ use rmpv::Value;
 use super::cmds::{Opts, OptsStream};
 use super::error::{Flow, RResult, StormError, rterr};
 use super::exec::ItemStream;
+use super::lib::{arg, req};
 use super::runt::{GenItem, GenVal, Item, Path, Runt};
 use super::value::{Key, Val, new_dict};
 use crate::node::Node;
@@ -74,23 +75,6 @@ fn info_dict(m: &ScrapeMatch) -> Val {
 fn genr(items: Vec<Val>) -> Val {
     let items: Vec<RResult<GenItem>> = items.into_iter().map(|v| Ok(GenItem::Val(v))).collect();
     GenVal::val(futures::stream::iter(items).boxed())
-}
-
-fn arg(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str) -> Option<Val> {
-    args.get(idx).cloned().or_else(|| {
-        kwargs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    })
-}
-
-fn req(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str, func: &str) -> RResult<Val> {
-    arg(args, kwargs, idx, name).ok_or_else(|| {
-        rterr(format!(
-            "{func}() missing 1 required positional argument: '{name}'"
-        ))
-    })
 }
 
 /// Call `$lib.scrape.<name>(...)`.

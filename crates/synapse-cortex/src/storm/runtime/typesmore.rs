@@ -16,6 +16,7 @@ use rmpv::Value;
 
 use super::cond::tostor;
 use super::error::{Flow, RResult, StormError, err, rterr};
+use super::lib::{arg, req};
 use super::runt::{GenItem, GenVal, Runt};
 use super::value::{Key, Obj, Val, lock, new_dict, new_list};
 use crate::layer::{EdgeDir, Layer};
@@ -27,23 +28,6 @@ fn nosuchname(name: &str) -> Flow {
     Flow::Err(
         StormError::new("NoSuchName", format!("Cannot find name [{name}]")).with("name", name),
     )
-}
-
-fn arg(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str) -> Option<Val> {
-    args.get(idx).cloned().or_else(|| {
-        kwargs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    })
-}
-
-fn req(args: &[Val], kwargs: &[(String, Val)], idx: usize, name: &str, func: &str) -> RResult<Val> {
-    arg(args, kwargs, idx, name).ok_or_else(|| {
-        rterr(format!(
-            "{func}() missing 1 required positional argument: '{name}'"
-        ))
-    })
 }
 
 fn opt_str(v: Option<Val>) -> RResult<Option<String>> {
