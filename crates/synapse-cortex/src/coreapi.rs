@@ -13,6 +13,7 @@
 //! `isValidStorm`. `getCellInfo` adds `cell.axon:ready`.
 
 pub mod http;
+mod pkg;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub const CORE_API_METHODS: &[MethDef] = &[
     MethDef::call("addFeedData"),
     MethDef::call("addForm"),
     MethDef::call("addFormProp"),
+    MethDef::call("addStormPkg"),
     MethDef::call("addNode"),
     MethDef::genr("addNodes"),
     MethDef::call("addTagProp"),
@@ -45,6 +47,7 @@ pub const CORE_API_METHODS: &[MethDef] = &[
     MethDef::call("addUnivProp"),
     MethDef::call("delForm"),
     MethDef::call("delFormProp"),
+    MethDef::call("delStormPkg"),
     MethDef::call("delTagProp"),
     MethDef::call("delUnivProp"),
     MethDef::call("feedFromAxon"),
@@ -58,6 +61,8 @@ pub const CORE_API_METHODS: &[MethDef] = &[
     MethDef::call("getModelDefs"),
     MethDef::call("getModelDict"),
     MethDef::call("getPropNorm"),
+    MethDef::call("getStormPkg"),
+    MethDef::call("getStormPkgs"),
     MethDef::call("getStormVar"),
     MethDef::call("getTypeNorm"),
     MethDef::call("getViewDef"),
@@ -183,6 +188,10 @@ impl Service for Cortex {
             | "delUnivProp" | "addEdge" | "addType" => {
                 Box::pin(core.api_ext_model(sess, meth, args))
             }
+            "addStormPkg" => Box::pin(core.api_add_storm_pkg(sess, args)),
+            "delStormPkg" => Box::pin(core.api_del_storm_pkg(sess, args)),
+            "getStormPkg" => Box::pin(core.api_get_storm_pkg(sess, args)),
+            "getStormPkgs" => Box::pin(core.api_get_storm_pkgs(sess, args)),
             "getStormVar" => Box::pin(core.api_storm_var(sess, args, "get")),
             "popStormVar" => Box::pin(core.api_storm_var(sess, args, "pop")),
             "setStormVar" => Box::pin(core.api_storm_var(sess, args, "set")),

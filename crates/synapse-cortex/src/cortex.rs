@@ -65,6 +65,7 @@ mod extmodel;
 mod feed;
 mod info;
 mod perms;
+mod pkg;
 mod storage;
 mod storm;
 mod stormobjs;
@@ -107,6 +108,7 @@ pub struct Cortex {
     views: Views,
     store: storage::CoreStore,
     objs: stormobjs::StormObjs,
+    pkgs: pkg::Pkgs,
     axon: axon::AxonSlot,
     storm: RwLock<Option<Arc<dyn StormRuntime>>>,
     modeldict: RwLock<Option<Arc<Value>>>,
@@ -150,6 +152,7 @@ impl Cortex {
             .await
             .map_err(view_error)?;
         let objs = stormobjs::StormObjs::open(store.slab()).await?;
+        let pkgs = pkg::Pkgs::open(store.slab()).await?;
         let autostore = Arc::new(autostore::AutoStore::open(&dirn).await?);
         let triggers = trigger::Triggers::load(Arc::clone(&autostore)).await?;
         let agenda = agenda::Agenda::load(Arc::clone(&autostore)).await?;
@@ -162,12 +165,14 @@ impl Cortex {
             views,
             store,
             objs,
+            pkgs,
             axon: axon::AxonSlot::new(),
             storm: RwLock::new(storm::builtin_runtime()),
             modeldict: RwLock::new(None),
         };
         core.init_gates().await?;
         core.load_model_rules();
+        core.load_pkgs().await?;
         if let Some(url) = cell.conf().get_str("axon") {
             let remote = TeleAxon::connect(url)?;
             core.axon.set_remote(remote);
@@ -530,6 +535,7 @@ impl Cortex {
     pub fn start(self: &Arc<Self>) {
         self.start_triggers();
         self.start_agenda();
+        self.start_pkgs();
     }
 
     /// Close the layers, the views and the Axon link.
