@@ -19,6 +19,8 @@ mod http;
 mod modelext;
 #[path = "core/perms.rs"]
 mod perms;
+#[path = "core/pkg.rs"]
+mod pkg;
 #[path = "core/stormcmds.rs"]
 mod stormcmds;
 #[path = "core/stormhook.rs"]

@@ -43,6 +43,7 @@ mod modelext;
 mod morecmds;
 mod movenodes;
 mod pivot;
+mod pkg;
 mod queue;
 mod runt;
 mod scrape;

@@ -21,7 +21,7 @@ fn masked(text: &str) -> String {
 }
 
 /// The messages of a `storm()` call as `gen_admin.py` records them.
-async fn outcome(api: &CellApi<Cortex>, text: &str) -> Vec<Json> {
+pub(crate) async fn outcome(api: &CellApi<Cortex>, text: &str) -> Vec<Json> {
     let mesgs = genr(api, "storm", vec![s(text), dict(vec![])])
         .await
         .unwrap();

@@ -50,7 +50,6 @@ pub(crate) const CMDS: &[&str] = &[
     "auth.user.allowed",
     "index.count.prop",
     "feed.list",
-    "pkg.list",
     "dmon.list",
 ];
 
@@ -72,7 +71,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.task" => &["list", "kill"],
         "lib.model.edge" => &["get", "validkeys", "set", "del", "list"],
         "lib.model.deprecated" => &["lock", "locks"],
-        "lib.pkg" => &["get", "has", "list"],
+        "lib.pkg" => super::pkg::LIB_FUNCS,
         "lib.dmon" => &["list"],
         "lib.view" => &["add", "del"],
         "lib.layer" => &["add", "del"],
@@ -1176,15 +1175,7 @@ pub(crate) async fn call_lib(
         }
         ("lib.feed", "list") => Ok(Val::from_msgpack(&crate::cortex::info_feed_funcs())),
         ("lib.feed", _) => super::feedlib::call_lib(runt, name, args).await,
-        ("lib.pkg", "list") => Ok(new_list(Vec::new())),
-        ("lib.pkg", "get") => {
-            let _ = args.req(0, "name")?.to_str()?;
-            Ok(Val::Null)
-        }
-        ("lib.pkg", "has") => {
-            let _ = args.req(0, "name")?.to_str()?;
-            Ok(Val::Bool(false))
-        }
+        ("lib.pkg", _) => super::pkg::call_lib(runt, name, args).await,
         ("lib.dmon", "list") => Ok(new_list(Vec::new())),
         _ => Err(super::ext::nosuchname(name)),
     }
@@ -1418,7 +1409,6 @@ pub(crate) async fn cmd_body(runt: &Arc<Runt>, name: &str, opts: &Opts) -> RResu
                 out.push(format!("    ({:<30}): {}", text("name"), text("desc")));
             }
         }
-        "pkg.list" => out.push("No storm packages installed.".to_owned()),
         "dmon.list" => out.push("Storm daemon list:".to_owned()),
         other => return Err(super::ext::nosuchname(other)),
     }

@@ -64,6 +64,10 @@ struct Spec {
     readonly: bool,
     /// The deprecation message of a deprecated command (shown by `--help`).
     deprecated: Option<String>,
+    /// `--help` lines before the usage line (a pure command's endpoints).
+    pre_usage: Vec<String>,
+    /// `--help` lines after the arguments (a pure command's inputs).
+    post_args: Vec<String>,
 }
 
 /// The command definitions (descriptions and arguments as the reference declares them; made
@@ -88,61 +92,103 @@ fn specs() -> &'static HashMap<String, Arc<Spec>> {
             defs.extend(parsed.as_array().cloned().unwrap_or_default());
         }
         for def in &defs {
-            let name = def["name"].as_str().unwrap_or_default().to_owned();
-            let mut args = Vec::new();
-            for arg in def["args"].as_array().into_iter().flatten() {
-                let names: Vec<String> = arg["names"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|n| n.as_str().map(str::to_owned))
-                    .collect();
-                let opts = &arg["opts"];
-                let action = match opts["action"].as_str() {
-                    Some("store_true") => Action::StoreTrue,
-                    Some("store_false") => Action::StoreFalse,
-                    Some("append") => Action::Append,
-                    _ => Action::Store,
-                };
-                let nargs = match &opts["nargs"] {
-                    serde_json::Value::String(s) if s == "?" => Nargs::Opt,
-                    serde_json::Value::String(s) if s == "*" => Nargs::Star,
-                    serde_json::Value::String(s) if s == "+" => Nargs::Plus,
-                    serde_json::Value::Number(n) => Nargs::Count(n.as_u64().unwrap_or(1) as usize),
-                    _ => Nargs::One,
-                };
-                let default = opts
-                    .as_object()
-                    .and_then(|o| o.get("default"))
-                    .map(super::lib::json_to_val);
-                args.push(Arg {
-                    dest: opts["dest"].as_str().unwrap_or_default().to_owned(),
-                    names,
-                    action,
-                    nargs,
-                    default,
-                    help: opts["help"].as_str().map(str::to_owned),
-                    argtype: opts["type"].as_str().map(str::to_owned),
-                    required: opts["required"].as_bool().unwrap_or(false),
-                    choices: opts["choices"]
-                        .as_array()
-                        .map(|c| c.iter().map(super::lib::json_to_val).collect()),
-                    deprecated: opts["deprecated"].as_str().map(str::to_owned),
-                });
-            }
-            out.insert(
-                name.clone(),
-                Arc::new(Spec {
-                    name,
-                    descr: def["descr"].as_str().unwrap_or_default().to_owned(),
-                    args,
-                    readonly: def["readonly"].as_bool().unwrap_or(false),
-                    deprecated: def["deprecated"].as_str().map(str::to_owned),
-                }),
-            );
+            let spec = spec_from_def(def);
+            out.insert(spec.name.clone(), Arc::new(spec));
+        }
+        for cdef in super::pkg::builtin_cdefs() {
+            let spec = pure_spec(cdef);
+            out.insert(spec.name.clone(), Arc::new(spec));
         }
         out
     })
+}
+
+/// A command spec from a definition of `cmddefs*.json`.
+fn spec_from_def(def: &serde_json::Value) -> Spec {
+    let name = def["name"].as_str().unwrap_or_default().to_owned();
+    let mut args = Vec::new();
+    for arg in def["args"].as_array().into_iter().flatten() {
+        let names: Vec<String> = arg["names"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect();
+        let opts = &arg["opts"];
+        let action = match opts["action"].as_str() {
+            Some("store_true") => Action::StoreTrue,
+            Some("store_false") => Action::StoreFalse,
+            Some("append") => Action::Append,
+            _ => Action::Store,
+        };
+        let nargs = match &opts["nargs"] {
+            serde_json::Value::String(s) if s == "?" => Nargs::Opt,
+            serde_json::Value::String(s) if s == "*" => Nargs::Star,
+            serde_json::Value::String(s) if s == "+" => Nargs::Plus,
+            serde_json::Value::Number(n) => Nargs::Count(n.as_u64().unwrap_or(1) as usize),
+            _ => Nargs::One,
+        };
+        let default = opts
+            .as_object()
+            .and_then(|o| o.get("default"))
+            .map(super::lib::json_to_val);
+        args.push(Arg {
+            dest: opts["dest"].as_str().unwrap_or_default().to_owned(),
+            names,
+            action,
+            nargs,
+            default,
+            help: opts["help"].as_str().map(str::to_owned),
+            argtype: opts["type"].as_str().map(str::to_owned),
+            required: opts["required"].as_bool().unwrap_or(false),
+            choices: opts["choices"]
+                .as_array()
+                .map(|c| c.iter().map(super::lib::json_to_val).collect()),
+            deprecated: opts["deprecated"].as_str().map(str::to_owned),
+        });
+    }
+    Spec {
+        name,
+        descr: def["descr"].as_str().unwrap_or_default().to_owned(),
+        args,
+        readonly: def["readonly"].as_bool().unwrap_or(false),
+        deprecated: def["deprecated"].as_str().map(str::to_owned),
+        pre_usage: Vec::new(),
+        post_args: Vec::new(),
+    }
+}
+
+/// The spec of a pure command from its definition (`cmdargs` as `(name, opts)` pairs,
+/// `--help` first as the reference's parser adds it; pure commands are readonly-safe).
+fn pure_spec(cdef: &serde_json::Value) -> Spec {
+    let mut args = vec![serde_json::json!({
+        "names": ["--help", "-h"],
+        "opts": {"action": "store_true", "default": false,
+                 "help": "Display the command usage.", "dest": "help"},
+    })];
+    for arg in cdef["cmdargs"].as_array().into_iter().flatten() {
+        let name = arg[0].as_str().unwrap_or_default();
+        let mut opts = arg[1].as_object().cloned().unwrap_or_default();
+        if !opts.contains_key("dest") {
+            let dest = name.trim_start_matches('-').replace('-', "_");
+            opts.insert("dest".to_owned(), serde_json::Value::from(dest));
+        }
+        args.push(serde_json::json!({"names": [name], "opts": opts}));
+    }
+    let descr = cdef["descr"]
+        .as_str()
+        .unwrap_or("no documentation provided");
+    let def = serde_json::json!({
+        "name": cdef["name"],
+        "descr": descr,
+        "args": args,
+        "readonly": true,
+    });
+    let mut spec = spec_from_def(&def);
+    let (pre, post) = super::pkg::help_extras(cdef);
+    spec.pre_usage = pre;
+    spec.post_args = post;
+    spec
 }
 
 /// The outcome of parsing: options, or messages to print and an error / exit.
@@ -457,6 +503,7 @@ impl<'a> Parser<'a> {
             self.mesgs.push(String::new());
             self.mesgs.push(format!("Deprecated: {depr}"));
         }
+        self.mesgs.extend(self.spec.pre_usage.iter().cloned());
         self.mesgs.push(String::new());
         self.mesgs.push(format!(
             "Usage: {} [options] {}",
@@ -528,6 +575,7 @@ impl<'a> Parser<'a> {
                 self.mesgs.push(format!("{base:<30}: {helpstr}"));
             }
         }
+        self.mesgs.extend(self.spec.post_args.iter().cloned());
         if let Some(mesg) = mesg {
             self.exc = Some(mesg);
         }
@@ -575,7 +623,14 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
     async_stream::try_stream! {
         let op = &pipe.ops[idx];
         let OpKind::Cmd(cmd) = &op.kind else { return; };
-        let Some(spec) = specs().get(&cmd.name).cloned() else {
+        let pure = super::pkg::cmd_def(&runt, &cmd.name)
+            .filter(|_| super::pkg::is_builtin(&cmd.name) || !specs().contains_key(&cmd.name));
+        let spec = match (&pure, specs().get(&cmd.name)) {
+            (Some(cdef), None) => Some(Arc::new(pure_spec(cdef))),
+            (_, Some(spec)) => Some(Arc::clone(spec)),
+            (None, None) => None,
+        };
+        let Some(spec) = spec else {
             Err(runt.error(op.span, "NoSuchName", format!("Storm command ({}) not found.", cmd.name)).pipe_name(&cmd.name))?;
             return;
         };
@@ -628,7 +683,10 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
                 }
             }
         };
-        let mut out = if super::automation::handles(&cmd.name) {
+        let mut out = if let Some(cdef) = pure {
+            let dests = spec.args.iter().map(|a| a.dest.clone()).collect();
+            super::pkg::run_pure(&runt, cdef, dests, runtsafe, idle, stream)
+        } else if super::automation::handles(&cmd.name) {
             super::automation::run_cmd(&runt, &cmd.name, idle, stream)
         } else if super::morecmds::handles(&cmd.name) {
             super::morecmds::run(&runt, &cmd.name, runtsafe, idle, stream)

@@ -359,6 +359,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 let name = str_of(name)?;
                 Ok(r.attr(&name).unwrap_or_else(|| bound(&name)))
             }
+            Obj::Module(m) => m.deref(&str_of(name)?),
             other => {
                 let name = str_of(name)?;
                 match super::typesmore::obj_attr(runt, other, &name) {
@@ -1142,6 +1143,13 @@ async fn obj_method(
         Obj::Cache(cache) => cache.call(name, args, kwargs).await,
         Obj::Pipe(pipe) => pipe.call(name, args, kwargs).await,
         Obj::HttpResp(r) => r.call(name, args, kwargs),
+        Obj::Module(m) => match m.deref(name)? {
+            Val::Func(func) => exec::call_func(&func, args.to_vec(), kwargs.to_vec()).await,
+            other => Err(rterr(format!(
+                "'{}' object is not callable: {name}",
+                other.typename()
+            ))),
+        },
         Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {
@@ -1511,7 +1519,7 @@ async fn call_lib(
             });
             best.unwrap_or(Val::Null)
         }
-        ("lib", "import") => return Err(rterr("Storm packages are not supported.")),
+        ("lib", "import") => return super::pkg::import(runt, &args, &kwargs).await,
         ("lib.str", "join") => {
             let sepr = r(0, "sepr")?.to_str()?;
             let items = r(1, "items")?;
@@ -2401,7 +2409,11 @@ pub(crate) async fn runt_lift(
     let mut names: Vec<String> = match form {
         "syn:form" => model.forms().map(|f| f.name().to_owned()).collect(),
         "syn:type" => model.type_names().map(str::to_owned).collect(),
-        "syn:cmd" => super::cmds::command_names(),
+        "syn:cmd" => {
+            let mut names = super::cmds::command_names();
+            names.extend(super::pkg::pkg_cmd_names(runt));
+            names
+        }
         "syn:prop" => {
             let mut out = Vec::new();
             for f in model.forms() {
