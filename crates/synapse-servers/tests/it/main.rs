@@ -15,3 +15,4 @@ mod modelext;
 mod scrape;
 mod server;
 mod stormlibs;
+mod stormpkg;
