@@ -86,6 +86,7 @@ QUERIES = [
     '$x=1 inet:ipv4 $y=2 | limit 1 | test.vars',
     'inet:ipv4 $y=$node.repr() | test.nodes | $lib.print($y)',
     'test.inputs --help', 'test.inputs',
+    'syn:cmd=test.echo $lib.print(:doc) $lib.print(:package)', 'syn:cmd=test.nodes $lib.print(:doc) $lib.print(:svciden)', 'syn:cmd^=test.inp', 'syn:cmd^=test. | count',
     'inet:ipv4 | test.init', 'test.init',
     '$d=$lib.pkg.deps(({"name": "x", "version": "1.0.0", "depends": {"requires": [{"name": "testpkg", "version": ">=1.0.0"}, {"name": "testpkg", "version": ">=2.0.0"}, {"name": "zz", "version": ">=1.0.0", "optional": true}], "conflicts": [{"name": "testpkg", "version": ">2.0.0"}, {"name": "testpkg"}, {"name": "aa"}]}})) '
     'for $r in $d.requires { $lib.print(`{$r.name} {$r.version} {$r.desc} {$r.ok} {$r.actual} {$r.optional}`) } '

@@ -2478,6 +2478,7 @@ pub(crate) async fn runt_lift(
                     props.push(("ctor".into(), Value::from(t.ctor())));
                 }
             }
+            "syn:cmd" => props.extend(super::pkg::cmd_props(runt, &name)),
             _ => {}
         }
         nodes.push(Ok(Node {

@@ -61,6 +61,45 @@ pub(crate) fn pkg_cmd_names(runt: &Runt) -> Vec<String> {
         .collect()
 }
 
+/// The properties of the `syn:cmd` runtime node of a package command (as the reference's:
+/// the first line of its description as `doc`, its service and package).
+pub(crate) fn cmd_props(runt: &Runt, name: &str) -> Vec<(String, Value)> {
+    let Some(core) = runt.shared.core.host.cortex() else {
+        return Vec::new();
+    };
+    let Some(cdef) = core.storm_pkg_cmd(name) else {
+        return Vec::new();
+    };
+    let get = |key: &str| synapse_cell::map_get(&cdef, key);
+    let descr = get("descr")
+        .and_then(Value::as_str)
+        .unwrap_or("No description");
+    let brief = descr.trim().split('\n').next().unwrap_or_default();
+    let mut props = vec![("doc".to_owned(), Value::from(brief))];
+    for (key, prop) in [
+        ("input", "input"),
+        ("output", "output"),
+        ("nodedata", "nodedata"),
+    ] {
+        if let Some(Value::Array(items)) = get("forms").and_then(|f| synapse_cell::map_get(f, key))
+            && !items.is_empty()
+        {
+            props.push((prop.to_owned(), Value::Array(items.clone())));
+        }
+    }
+    if let Some(svc) = get("cmdconf")
+        .and_then(|c| synapse_cell::map_get(c, "svciden"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        props.push(("svciden".to_owned(), Value::from(svc)));
+    }
+    if let Some(pkg) = get("pkgname").and_then(Value::as_str) {
+        props.push(("package".to_owned(), Value::from(pkg)));
+    }
+    props
+}
+
 fn str_arg(args: &Args<'_>, idx: usize, name: &str) -> RResult<String> {
     args.req(idx, name)?.to_str()
 }
