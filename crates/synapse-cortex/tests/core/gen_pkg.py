@@ -65,6 +65,8 @@ QUERIES = [
     '$lib.print($lib.pkg.has(testpkg)) $lib.print($lib.pkg.has(nope)) $lib.print($lib.pkg.get(nope))',
     '$p=$lib.pkg.get(testpkg) $lib.print($p.version) $lib.print($p.modules.0.modconf) $lib.print($p.commands.0.pkgname) $lib.print($p.commands.0.cmdconf) $lib.print($p.commands.1.cmdconf)',
     '$lib.print($lib.len($lib.pkg.list()))',
+    '$v=$lib.pkg.vars(testpkg) $v.foo=(1, 2) $v.bar=hi $lib.print($v.foo) $lib.print($v.nope) for ($k, $x) in $v { $lib.print(`{$k}={$x}`) } $v.bar=$lib.undef $lib.print($v.bar)',
+    '$lib.print($lib.vars.type($lib.pkg.vars(testpkg)))',
     'pkg.list', 'pkg.list --verbose', 'pkg.list --help',
     'pkg.docs test', 'pkg.docs nope', 'pkg.docs --help',
     'pkg.perms.list testpkg', 'pkg.perms.list zz',

@@ -403,3 +403,70 @@ async fn package_queries_match_the_reference() {
         diffs.join("\n")
     );
 }
+
+fn init(name: &str, vers: i64, query: &str, inaugural: bool) -> Value {
+    dict(vec![
+        ("name", s(name)),
+        ("version", Value::from(vers)),
+        ("query", s(query)),
+        ("inaugural", Value::Boolean(inaugural)),
+    ])
+}
+
+async fn wait_pkg_var(core: &crate::util::Core, want: i64) -> Value {
+    let mut got = Value::Nil;
+    for _ in 0..300 {
+        got = core
+            .service()
+            .get_pkg_var("initpkg", "storage:version")
+            .await
+            .unwrap()
+            .unwrap_or(Value::Nil);
+        if got == Value::from(want) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    got
+}
+
+/// `inits`: on the first load only the inaugural versions run (the others are recorded as
+/// done); a later version runs when the package is updated; `storage:version` follows.
+#[tokio::test]
+async fn package_inits_run_once_per_version() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let pkg = |versions: Vec<Value>| {
+        dict(vec![
+            ("name", s("initpkg")),
+            ("version", s("1.0.0")),
+            ("inits", dict(vec![("versions", list(versions))])),
+        ])
+    };
+    let first = vec![
+        init("zero", 0, "$lib.globals.set(init:zero, $lib.true)", true),
+        init("one", 1, "$lib.globals.set(init:one, $lib.true)", false),
+    ];
+    call(&api, "addStormPkg", vec![pkg(first.clone())])
+        .await
+        .unwrap();
+    assert_eq!(wait_pkg_var(&core, 1).await, Value::from(1));
+    let globals = "return(($lib.globals.get(init:zero), $lib.globals.get(init:one), $lib.globals.get(init:two)))";
+    assert_eq!(
+        call_storm(&api, globals).await,
+        list(vec![Value::Boolean(true), Value::Nil, Value::Nil])
+    );
+    let mut second = first;
+    second.push(init(
+        "two",
+        2,
+        "$lib.globals.set(init:two, $lib.true)",
+        false,
+    ));
+    call(&api, "addStormPkg", vec![pkg(second)]).await.unwrap();
+    assert_eq!(wait_pkg_var(&core, 2).await, Value::from(2));
+    assert_eq!(
+        call_storm(&api, globals).await,
+        list(vec![Value::Boolean(true), Value::Nil, Value::Boolean(true)])
+    );
+}

@@ -396,6 +396,13 @@ pub(crate) async fn eval_iter(
                 .unwrap_or_default();
             stream::iter(items.into_iter().map(Ok)).boxed()
         }
+        Val::Obj(obj) if matches!(&*obj, super::value::Obj::PkgVars(_)) => {
+            let items = match &*obj {
+                super::value::Obj::PkgVars(pkg) => super::pkg::vars_list(runt, pkg).await?,
+                _ => Vec::new(),
+            };
+            stream::iter(items.into_iter().map(Ok)).boxed()
+        }
         Val::Obj(obj) if matches!(&*obj, super::value::Obj::Tally(_)) => {
             let items: Vec<Val> = match &*obj {
                 super::value::Obj::Tally(items) => lock(items)

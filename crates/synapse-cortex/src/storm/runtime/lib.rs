@@ -360,6 +360,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 Ok(r.attr(&name).unwrap_or_else(|| bound(&name)))
             }
             Obj::Module(m) => m.deref(&str_of(name)?),
+            Obj::PkgVars(pkg) => super::pkg::vars_get(runt, pkg, &str_of(name)?).await,
             other => {
                 let name = str_of(name)?;
                 match super::typesmore::obj_attr(runt, other, &name) {
@@ -403,6 +404,10 @@ pub(crate) async fn setitem(runt: &Arc<Runt>, base: &Val, name: Val, valu: Val) 
         }
         Val::Obj(obj) if matches!(&**obj, Obj::Ext(_)) => match &**obj {
             Obj::Ext(ext) => ext.set_attr(runt, &str_of(&name)?, &valu).await,
+            _ => Ok(()),
+        },
+        Val::Obj(obj) if matches!(&**obj, Obj::PkgVars(_)) => match &**obj {
+            Obj::PkgVars(pkg) => super::pkg::vars_set(runt, pkg, &str_of(&name)?, valu).await,
             _ => Ok(()),
         },
         other => Err(rterr(format!(
@@ -1250,6 +1255,7 @@ async fn obj_method(
         Obj::Text(_) | Obj::UserKv { .. } | Obj::ModelTagProp(_) => {
             Box::pin(super::typesmore::obj_method(runt, obj, name, args, kwargs)).await
         }
+        Obj::PkgVars(_) => Err(nosuchname(name)),
         Obj::ModelType(tname) | Obj::ModelForm(tname) | Obj::ModelProp(tname) => {
             let model = runt.model();
             let ty = match &**obj {

@@ -18,7 +18,7 @@ use super::runt::{Item, Runt};
 use super::value::{Key, Obj, Val, lock, new_dict, new_list};
 
 /// The functions of `$lib.pkg`.
-pub(crate) const LIB_FUNCS: &[&str] = &["add", "get", "has", "del", "list", "deps"];
+pub(crate) const LIB_FUNCS: &[&str] = &["add", "get", "has", "del", "list", "deps", "vars"];
 
 /// Our own pure commands (`pkg.*`, `nodes.import`): command definitions as a package gives
 /// them (`name`, `descr`, `cmdargs`, `storm`).
@@ -156,8 +156,46 @@ pub(crate) async fn call_lib(runt: &Arc<Runt>, name: &str, args: &Args<'_>) -> R
             }
             Ok(new_dict(out))
         }
+        "vars" => {
+            let name = str_arg(args, 0, "name")?;
+            runt.confirm(&["power-ups", &name, "admin"], None)?;
+            Ok(Val::Obj(Arc::new(Obj::PkgVars(name))))
+        }
         other => Err(super::ext::nosuchname(other)),
     }
+}
+
+// ----- package variables -----
+
+/// `$lib.pkg.vars(pkg).name`.
+pub(crate) async fn vars_get(runt: &Arc<Runt>, pkg: &str, name: &str) -> RResult<Val> {
+    runt.confirm(&["power-ups", pkg, "admin"], None)?;
+    let core = cortex(runt)?;
+    let valu = core.get_pkg_var(pkg, name).await.map_err(cell_err)?;
+    Ok(valu.map(|v| Val::from_msgpack(&v)).unwrap_or(Val::Null))
+}
+
+/// `$lib.pkg.vars(pkg).name = valu` (`$lib.undef` removes it).
+pub(crate) async fn vars_set(runt: &Arc<Runt>, pkg: &str, name: &str, valu: Val) -> RResult<()> {
+    runt.confirm(&["power-ups", pkg, "admin"], None)?;
+    let core = cortex(runt)?;
+    if matches!(valu, Val::Undef) {
+        core.pop_pkg_var(pkg, name).await.map_err(cell_err)?;
+        return Ok(());
+    }
+    let valu = valu.to_msgpack()?;
+    core.set_pkg_var(pkg, name, valu).await.map_err(cell_err)
+}
+
+/// `for ($name, $valu) in $lib.pkg.vars(pkg)`.
+pub(crate) async fn vars_list(runt: &Arc<Runt>, pkg: &str) -> RResult<Vec<Val>> {
+    runt.confirm(&["power-ups", pkg, "admin"], None)?;
+    let core = cortex(runt)?;
+    let items = core.pkg_vars(pkg).await.map_err(cell_err)?;
+    Ok(items
+        .into_iter()
+        .map(|(k, v)| Val::Tuple(Arc::from(vec![Val::from(k), Val::from_msgpack(&v)])))
+        .collect())
 }
 
 // ----- modules -----

@@ -105,6 +105,8 @@ pub(crate) enum Obj {
     HttpResp(Arc<super::httplib::HttpResp>),
     /// A module imported with `$lib.import`.
     Module(Arc<super::pkg::ModVal>),
+    /// The persistent variables of a package (`$lib.pkg.vars`), by package name.
+    PkgVars(String),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -274,7 +276,7 @@ impl Val {
                 | Obj::ModelProp(n)
                 | Obj::ModelTagProp(n) => Value::from(n.as_str()),
                 Obj::Text(t) => Value::from(lock(t).as_str()),
-                Obj::UserKv { user, .. } => Value::from(user.as_str()),
+                Obj::UserKv { user, .. } | Obj::PkgVars(user) => Value::from(user.as_str()),
                 Obj::HttpResp(r) => r.to_prim()?,
                 Obj::Cache(_) | Obj::Pipe(_) | Obj::Module(_) => {
                     return Err(Flow::Err(
@@ -367,6 +369,7 @@ impl Val {
                 Obj::Pipe(_) => "pipe",
                 Obj::HttpResp(_) => "inet:http:resp",
                 Obj::Module(_) => "lib",
+                Obj::PkgVars(_) => "pkg:vars",
             },
         }
     }
