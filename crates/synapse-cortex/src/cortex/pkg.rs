@@ -439,6 +439,18 @@ fn check_extra(json: &Json) -> Result<()> {
             "data.build.synapse:version must match pattern {SEMVER}"
         )));
     }
+    let depr_ok = |item: Option<&Json>, path: String| -> Result<()> {
+        match item {
+            Some(Json::Object(depr))
+                if depr.contains_key("eolvers") == depr.contains_key("eoldate") =>
+            {
+                Err(violation(format!(
+                    "{path} must be valid exactly by one definition (0 matches found)"
+                )))
+            }
+            _ => Ok(()),
+        }
+    };
     for (ci, cdef) in json
         .get("commands")
         .and_then(Json::as_array)
@@ -446,6 +458,10 @@ fn check_extra(json: &Json) -> Result<()> {
         .flatten()
         .enumerate()
     {
+        depr_ok(
+            cdef.get("deprecated"),
+            format!("data.commands[{ci}].deprecated"),
+        )?;
         for (ai, arg) in cdef
             .get("cmdargs")
             .and_then(Json::as_array)
@@ -465,6 +481,10 @@ fn check_extra(json: &Json) -> Result<()> {
                     names.join(", ")
                 )));
             }
+            depr_ok(
+                arg.get(1).and_then(|o| o.get("deprecated")),
+                format!("data.commands[{ci}].cmdargs[{ai}][1].deprecated"),
+            )?;
         }
     }
     Ok(())

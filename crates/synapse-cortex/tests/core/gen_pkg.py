@@ -51,6 +51,9 @@ PKG = '''({
          "endpoints": [{"path": "/v1/foo", "desc": "The foo."}, {"path": "/v2/bar", "url": "https://x.com"}],
          "storm": "$lib.print(inputs)"},
         {"name": "test.init", "storm": "init { $lib.print(init) } $lib.print($node.repr()) fini { $lib.print(fini) }"},
+        {"name": "test.old", "descr": "Old.", "deprecated": {"eolvers": "v3.0.0"}, "cmdargs": [["--x", {"deprecated": {"eolvers": "v3.0.0", "mesg": "Use --y."}}], ["--y", {}]],
+         "storm": "$lib.print(`old {$cmdopts.x} {$cmdopts.y}`)"},
+        {"name": "test.older", "deprecated": {"eoldate": "2030-01-01"}, "storm": "$lib.print(older)"},
     ],
 })'''
 
@@ -88,6 +91,7 @@ QUERIES = [
     '$x=1 inet:ipv4 $y=2 | limit 1 | test.vars',
     'inet:ipv4 $y=$node.repr() | test.nodes | $lib.print($y)',
     'test.inputs --help', 'test.inputs',
+    'test.old', 'test.old --x 1', 'test.old --y 2 | test.old --y 3', 'test.old --help', 'test.older', 'test.older --help',
     'syn:cmd=test.echo $lib.print(:doc) $lib.print(:package)', 'syn:cmd=test.nodes $lib.print(:doc) $lib.print(:svciden)', 'syn:cmd^=test.inp', 'syn:cmd^=test. | count',
     'inet:ipv4 | test.init', 'test.init',
     '$d=$lib.pkg.deps(({"name": "x", "version": "1.0.0", "depends": {"requires": [{"name": "testpkg", "version": ">=1.0.0"}, {"name": "testpkg", "version": ">=2.0.0"}, {"name": "zz", "version": ">=1.0.0", "optional": true}], "conflicts": [{"name": "testpkg", "version": ">2.0.0"}, {"name": "testpkg"}, {"name": "aa"}]}})) '
@@ -112,6 +116,8 @@ QUERIES = [
     bad({'name': 'foo', 'version': '1.0.0', 'depends': {'conflicts': [{'name': 'testpkg', 'version': '>=1.0.0'}]}}),
     bad({'name': 'foo', 'version': '1.0.0', 'perms': [{'perm': ['a']}]}),
     bad({'name': 'foo', 'version': '1.0.0', 'build': {}}),
+    bad({'name': 'foo', 'version': '1.0.0', 'commands': [{'name': 'foo.bar', 'storm': '', 'deprecated': {'mesg': 'x'}}]}),
+    bad({'name': 'foo', 'version': '1.0.0', 'commands': [{'name': 'foo.bar', 'storm': '', 'cmdargs': [['--x', {'deprecated': {'eolvers': 'v3', 'eoldate': '2030'}}]]}]}),
     '$lib.pkg.add(({"name": "foo", "version": "1.0.0"}), verify=$lib.true)',
     '$lib.print($lib.pkg.list().size())',
     'pkg.del foo', 'pkg.del test',

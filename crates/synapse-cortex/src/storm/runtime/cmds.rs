@@ -173,16 +173,23 @@ fn pure_spec(cdef: &serde_json::Value) -> Spec {
             let dest = name.trim_start_matches('-').replace('-', "_");
             opts.insert("dest".to_owned(), serde_json::Value::from(dest));
         }
+        if let Some(depr) = opts.get("deprecated").cloned() {
+            let mesg = super::pkg::deprmesg(name, &depr).map(serde_json::Value::from);
+            opts.insert("deprecated".to_owned(), mesg.unwrap_or_default());
+        }
         args.push(serde_json::json!({"names": [name], "opts": opts}));
     }
     let descr = cdef["descr"]
         .as_str()
         .unwrap_or("no documentation provided");
+    let name = cdef["name"].as_str().unwrap_or_default();
+    let deprecated = super::pkg::deprmesg(name, &cdef["deprecated"]);
     let def = serde_json::json!({
-        "name": cdef["name"],
+        "name": name,
         "descr": descr,
         "args": args,
         "readonly": true,
+        "deprecated": deprecated,
     });
     let mut spec = spec_from_def(&def);
     let (pre, post) = super::pkg::help_extras(cdef);
@@ -546,6 +553,9 @@ impl<'a> Parser<'a> {
             }
             let wrapped = Parser::wrap(&helpstr, 88);
             self.mesgs.push(format!("{base:<30}: {}", wrapped[0]));
+            if let Some(depr) = &arg.deprecated {
+                self.mesgs.push(format!("{:<32}Deprecated: {depr}", ""));
+            }
             for ln in &wrapped[1..] {
                 self.mesgs.push(format!("{:<32}{ln}", ""));
             }

@@ -100,6 +100,25 @@ pub(crate) fn cmd_props(runt: &Runt, name: &str) -> Vec<(String, Value)> {
     props
 }
 
+/// The warning of a deprecated command or argument (the reference's `deprmesg`).
+pub(crate) fn deprmesg(name: &str, item: &serde_json::Value) -> Option<String> {
+    if !item.is_object() {
+        return None;
+    }
+    if let Some(mesg) = json_str(item, "mesg") {
+        return Some(format!("\"{name}\" is deprecated: {mesg}"));
+    }
+    if let Some(vers) = json_str(item, "eolvers") {
+        return Some(format!(
+            "\"{name}\" is deprecated and will be removed in {vers}."
+        ));
+    }
+    let date = json_str(item, "eoldate").unwrap_or("None");
+    Some(format!(
+        "\"{name}\" is deprecated and will be removed on {date}."
+    ))
+}
+
 fn str_arg(args: &Args<'_>, idx: usize, name: &str) -> RResult<String> {
     args.req(idx, name)?.to_str()
 }
@@ -481,6 +500,9 @@ pub(crate) fn run_pure(
     async_stream::try_stream! {
         let name = json_str(&cdef, "name").unwrap_or_default().to_owned();
         let asroot = pure_perms(&runt, &cdef, &name).await?;
+        if let Some(mesg) = cdef.get("deprecated").and_then(|d| deprmesg(&name, d)) {
+            runt.shared.warnonce(&mesg).await;
+        }
         let text = json_str(&cdef, "storm").unwrap_or_default().to_owned();
         let cmdconf = cdef
             .get("cmdconf")
