@@ -364,6 +364,11 @@ impl Cortex {
             .map(|rt| rt.storm_cmds())
             .unwrap_or_default()
             .into_iter()
+            .chain(self.storm_pkg_cmds().iter().filter_map(|c| {
+                synapse_cell::map_get(c, "name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }))
             .map(|name| (Value::from(name), Value::Map(Vec::new())))
             .collect();
         Ok(Reply::Value(map([
@@ -375,7 +380,7 @@ impl Cortex {
 
     /// `getCoreInfoV2()`: `{"version", "modeldict", "stormdocs"}`.
     pub fn core_info_v2(&self) -> Value {
-        let docs = self
+        let mut docs = self
             .storm_runtime()
             .map(|rt| rt.storm_docs())
             .unwrap_or_else(|| {
@@ -385,6 +390,7 @@ impl Cortex {
                     ("commands", Value::Array(Vec::new())),
                 ])
             });
+        self.add_pkg_cmd_docs(&mut docs);
         map([
             ("version", Self::version_value()),
             ("modeldict", (*self.model_dict()).clone()),

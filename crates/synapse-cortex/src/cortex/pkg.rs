@@ -996,6 +996,39 @@ impl Cortex {
         loaded.cmds.values().cloned().collect()
     }
 
+    /// Add the commands of the loaded packages to `getCoreInfoV2()`'s storm docs (`name`,
+    /// the first line of `descr` as `doc`, `package`, `svciden`).
+    pub(crate) fn add_pkg_cmd_docs(&self, docs: &mut Value) {
+        let entries: Vec<Value> = self
+            .storm_pkg_cmds()
+            .iter()
+            .map(|cdef| {
+                let name = get_str(cdef, "name").unwrap_or_default();
+                let descr = get_str(cdef, "descr").unwrap_or("No description");
+                let brief = descr.trim().split('\n').next().unwrap_or_default();
+                let mut entry =
+                    synapse_cell::map([("name", Value::from(name)), ("doc", Value::from(brief))]);
+                if let Some(pkg) = get_str(cdef, "pkgname") {
+                    set(&mut entry, "package", Value::from(pkg));
+                }
+                if let Some(svc) = get(cdef, "cmdconf")
+                    .and_then(|c| get_str(c, "svciden"))
+                    .filter(|s| !s.is_empty())
+                {
+                    set(&mut entry, "svciden", Value::from(svc));
+                }
+                entry
+            })
+            .collect();
+        if let Value::Map(items) = docs
+            && let Some((_, Value::Array(cmds))) = items
+                .iter_mut()
+                .find(|(k, _)| k.as_str() == Some("commands"))
+        {
+            cmds.extend(entries);
+        }
+    }
+
     // ----- package variables -----
 
     /// A package variable.

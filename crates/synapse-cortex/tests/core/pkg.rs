@@ -108,6 +108,26 @@ async fn packages_add_use_reopen_and_delete() {
     let all = call(&api, "getStormPkgs", vec![]).await.unwrap();
     assert_eq!(all.as_array().unwrap().len(), 1);
 
+    // the command is documented as the reference documents package commands
+    let info = call(&api, "getCoreInfoV2", vec![]).await.unwrap();
+    let cmds = get(get(&info, "stormdocs"), "commands").as_array().unwrap();
+    let entry = cmds
+        .iter()
+        .find(|c| get(c, "name") == &s("test.cmd"))
+        .unwrap();
+    assert_eq!(
+        (get(entry, "doc"), get(entry, "package")),
+        (&s("Add one to ints."), &s("testpkg"))
+    );
+    let info = call(&api, "getCoreInfo", vec![]).await.unwrap();
+    assert!(
+        get(&info, "stormcmds")
+            .as_map()
+            .unwrap()
+            .iter()
+            .any(|(k, _)| k == &s("test.cmd"))
+    );
+
     let check = |api: CellApi<Cortex>| async move {
         let sum = call_storm(
             &api,
