@@ -38,6 +38,7 @@ mod httplib;
 mod lib;
 mod libmore;
 mod lift;
+mod loglib;
 mod macros;
 mod modelext;
 mod morecmds;
