@@ -8,7 +8,8 @@
 //! `saveLayerNodeEdits`, `syncLayerNodeEdits` (generator), `addTagProp`, `delTagProp`,
 //! `addForm`, `delForm`, `addFormProp`, `delFormProp`, `addUnivProp`, `delUnivProp`, `addEdge`, `addType`,
 //! `getStormVar`, `setStormVar`, `popStormVar`, `getAxonUpload` (share), `getAxonBytes`
-//! (generator), `getViewDef`, and with a Storm runtime installed `storm`, `callStorm`,
+//! (generator), `getViewDef`, the Storm dmon methods (`addStormDmon`, `getStormDmons`, ..., in `coreapi/dmon.rs`), and
+//! with a Storm runtime installed `storm`, `callStorm`,
 //! `count`, `exportStorm` (generators where the reference has them), `reqValidStorm`,
 //! `isValidStorm`. `getCellInfo` adds `cell.axon:ready`.
 

@@ -33,7 +33,9 @@
 //!   [`Cortex::set_trigger_info`], [`Cortex::del_trigger`]; they fire from the views' edit
 //!   hook, async ones through a persisted queue) and cron jobs ([`Cortex::add_cron_job`],
 //!   [`Cortex::list_cron_jobs`], [`Cortex::update_cron_job`], ...; run by a scheduler task).
-//!   [`Cortex::start`] starts both once the Cortex is shared (the service's `start`);
+//!   Storm dmons ([`Cortex::add_storm_dmon`], [`Cortex::get_storm_dmons`],
+//!   [`Cortex::bump_storm_dmon`], ...; background queries restarted when they end).
+//!   [`Cortex::start`] starts them once the Cortex is shared (the service's `start`);
 //! * the runtime itself plugs in as a [`StormRuntime`]: the CoreApi methods `storm`,
 //!   `callStorm`, `count`, `exportStorm`, `reqValidStorm`, `isValidStorm` and the storm HTTP
 //!   routes call it. [`Cortex::set_storm_runtime`] installs one; the runtime of this crate

@@ -470,8 +470,8 @@ impl Cortex {
     }
 
     /// Load the stored dmons (those whose user or query is no longer valid are skipped with
-    /// a warning, as the reference) and start the enabled ones; bump a user's dmons when the
-    /// user is locked or unlocked.
+    /// a warning, as the reference) and start the enabled ones (none in safe-mode); bump a
+    /// user's dmons when the user is locked or unlocked.
     pub(crate) fn start_dmons(self: &Arc<Self>) {
         let rows = std::mem::take(&mut *self.dmons.stored.lock().unwrap_or_else(poisoned));
         for (iden, ddef) in rows {
@@ -488,6 +488,10 @@ impl Cortex {
                 }
                 Err(err) => tracing::warn!(iden = %iden, cause = %err, "initStormDmon failed"),
             }
+        }
+        if self.cell().conf().get_bool("safemode") {
+            // safe-mode: the definitions are there, nothing runs
+            return;
         }
         self.dmons.started.store(true, Ordering::SeqCst);
         for dmon in self.dmons.all() {

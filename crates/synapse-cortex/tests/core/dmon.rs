@@ -616,3 +616,36 @@ async fn dmons_match_the_reference() {
     }
     core.fini().await;
 }
+
+#[tokio::test]
+async fn safe_mode_runs_no_dmon() {
+    use synapse_cell::{CellOptions, Service, ServiceCell};
+    let dir = tempfile::tempdir().unwrap();
+    let dirn = dir.path().join("core");
+    let iden = "f".repeat(32);
+    {
+        let core = open(&dirn).await;
+        let api = root(&core);
+        let def = ddef(&iden, &root_iden(&core), "$lib.time.sleep(3600)", vec![]);
+        call(&api, "addStormDmon", vec![def]).await.unwrap();
+        assert_eq!(dmon_tasks(&core).len(), 1);
+        core.fini().await;
+    }
+    let opts = CellOptions::new(&dirn, &Cortex::def())
+        .conf("safemode", Json::Bool(true))
+        .unwrap();
+    let core = ServiceCell::<Cortex>::open(opts).await.unwrap();
+    let api = root(&core);
+    let packed = dmon(&api, &iden).await;
+    assert_eq!(get(&packed, "status").as_str(), Some("initialized"));
+    assert_eq!(get(&packed, "enabled"), &Value::Boolean(true));
+    let other = ddef(
+        &"0".repeat(32),
+        &root_iden(&core),
+        "$lib.time.sleep(3600)",
+        vec![],
+    );
+    call(&api, "addStormDmon", vec![other]).await.unwrap();
+    assert!(dmon_tasks(&core).is_empty());
+    core.fini().await;
+}
