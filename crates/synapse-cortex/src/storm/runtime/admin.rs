@@ -73,7 +73,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.model.edge" => &["get", "validkeys", "set", "del", "list"],
         "lib.model.deprecated" => &["lock", "locks"],
         "lib.pkg" => &["get", "has", "list"],
-        "lib.dmon" => &["list"],
+        "lib.dmon" => super::dmon::LIB_FUNCS,
         "lib.view" => &["add", "del"],
         "lib.layer" => &["add", "del"],
         "lib.feed" => &["list", "ingest", "genr", "fromAxon"],
@@ -1185,7 +1185,7 @@ pub(crate) async fn call_lib(
             let _ = args.req(0, "name")?.to_str()?;
             Ok(Val::Bool(false))
         }
-        ("lib.dmon", "list") => Ok(new_list(Vec::new())),
+        ("lib.dmon", _) => super::dmon::call_lib(runt, name, args).await,
         _ => Err(super::ext::nosuchname(name)),
     }
 }
@@ -1419,7 +1419,7 @@ pub(crate) async fn cmd_body(runt: &Arc<Runt>, name: &str, opts: &Opts) -> RResu
             }
         }
         "pkg.list" => out.push("No storm packages installed.".to_owned()),
-        "dmon.list" => out.push("Storm daemon list:".to_owned()),
+        "dmon.list" => return super::dmon::list_cmd(runt),
         other => return Err(super::ext::nosuchname(other)),
     }
     Ok(Body::lines(out))
