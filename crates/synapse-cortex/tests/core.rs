@@ -15,6 +15,8 @@ mod axon;
 mod dmon;
 #[path = "core/feed.rs"]
 mod feed;
+#[path = "core/graphs.rs"]
+mod graphs;
 #[path = "core/http.rs"]
 mod http;
 #[path = "core/modelext.rs"]

@@ -32,6 +32,7 @@ const LIBS: &[&str] = &[
     "lib.crypto.hmac",
     "lib.random",
     super::loglib::LIB,
+    super::graphlib::LIB,
 ];
 
 /// Whether `path` is one of this module's libraries.
@@ -49,6 +50,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.macro" => super::macros::LIB_FUNCS,
         "lib.crypto.hashes" | "lib.crypto.hmac" | "lib.random" => super::cryptolib::lib_funcs(path),
         super::loglib::LIB => super::loglib::LIB_FUNCS,
+        super::graphlib::LIB => super::graphlib::LIB_FUNCS,
         other => super::authlib::lib_funcs(other),
     }
 }
@@ -82,6 +84,7 @@ pub(crate) async fn call_lib(
             super::cryptolib::call_lib(path, name, &args)
         }
         super::loglib::LIB => super::loglib::call_lib(runt, name, &args),
+        super::graphlib::LIB => super::graphlib::call_lib(runt, name, &args).await,
         other => super::authlib::call_lib(runt, other, name, &args).await,
     }
 }
