@@ -225,3 +225,16 @@ async fn lib_log_needs_its_level_permission_and_a_dict_extra() {
         "extra provided to log call must be a dictionary compatible type. Got tuple instead."
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printing_a_query_object_shows_its_type_and_text() {
+    let core = Core::new().await;
+    let out = core
+        .storm("$lib.print(${ inet:ipv4 })", &serde_json::json!({}))
+        .await;
+    // the reference 2.256 prints `storm:query: " inet:ipv4 "`
+    assert_eq!(
+        prints(&out),
+        vec!["storm:query: \" inet:ipv4 \"".to_owned()]
+    );
+}
