@@ -213,6 +213,11 @@ async fn run(binary: &str, dirn: &Path, quick: bool) -> anyhow::Result<()> {
         _ => 0,
     };
     eprintln!("rust: {total} nodes");
+    eprintln!(
+        "rust: loaded RssAnon {:.1} MiB, RssFile {:.1} MiB",
+        status_mib(server.pid(), "RssAnon:"),
+        status_mib(server.pid(), "RssFile:")
+    );
     emit(
         "cortex.rss.loaded",
         "MiB",
@@ -267,6 +272,11 @@ async fn run(binary: &str, dirn: &Path, quick: bool) -> anyhow::Result<()> {
         );
     }
     proxy.fini().await;
+    eprintln!(
+        "rust: after queries RssAnon {:.1} MiB, RssFile {:.1} MiB",
+        status_mib(server.pid(), "RssAnon:"),
+        status_mib(server.pid(), "RssFile:")
+    );
     emit(
         "cortex.rss.after_queries",
         "MiB",

@@ -8,10 +8,12 @@
 //! `saveLayerNodeEdits`, `syncLayerNodeEdits` (generator), `addTagProp`, `delTagProp`,
 //! `addForm`, `delForm`, `addFormProp`, `delFormProp`, `addUnivProp`, `delUnivProp`, `addEdge`, `addType`,
 //! `getStormVar`, `setStormVar`, `popStormVar`, `getAxonUpload` (share), `getAxonBytes`
-//! (generator), `getViewDef`, and with a Storm runtime installed `storm`, `callStorm`,
+//! (generator), `getViewDef`, the Storm dmon methods (`addStormDmon`, `getStormDmons`, ..., in `coreapi/dmon.rs`), and
+//! with a Storm runtime installed `storm`, `callStorm`,
 //! `count`, `exportStorm` (generators where the reference has them), `reqValidStorm`,
 //! `isValidStorm`. `getCellInfo` adds `cell.axon:ready`.
 
+mod dmon;
 pub mod http;
 mod pkg;
 
@@ -136,6 +138,7 @@ impl Service for Cortex {
 
     fn methods(&self) -> Vec<MethDef> {
         let mut meths = CORE_API_METHODS.to_vec();
+        meths.extend_from_slice(dmon::METHODS);
         if self.storm_runtime().is_some() {
             meths.extend_from_slice(STORM_API_METHODS);
         }
@@ -198,6 +201,7 @@ impl Service for Cortex {
             "getAxonUpload" => Box::pin(core.api_axon_upload(sess, args)),
             "getAxonBytes" => Box::pin(core.api_axon_bytes(sess, args)),
             "getViewDef" => Box::pin(core.api_view_def(sess, args)),
+            m if dmon::is_dmon_meth(m) => Box::pin(dmon::call(core, sess, m, args)),
             "storm" => Box::pin(core.api_storm(sess, args)),
             "callStorm" => Box::pin(core.api_call_storm(sess, args)),
             "count" => Box::pin(core.api_count(sess, args)),

@@ -33,7 +33,9 @@
 //!   [`Cortex::set_trigger_info`], [`Cortex::del_trigger`]; they fire from the views' edit
 //!   hook, async ones through a persisted queue) and cron jobs ([`Cortex::add_cron_job`],
 //!   [`Cortex::list_cron_jobs`], [`Cortex::update_cron_job`], ...; run by a scheduler task).
-//!   [`Cortex::start`] starts both once the Cortex is shared (the service's `start`);
+//!   Storm dmons ([`Cortex::add_storm_dmon`], [`Cortex::get_storm_dmons`],
+//!   [`Cortex::bump_storm_dmon`], ...; background queries restarted when they end).
+//!   [`Cortex::start`] starts them once the Cortex is shared (the service's `start`);
 //! * the runtime itself plugs in as a [`StormRuntime`]: the CoreApi methods `storm`,
 //!   `callStorm`, `count`, `exportStorm`, `reqValidStorm`, `isValidStorm` and the storm HTTP
 //!   routes call it. [`Cortex::set_storm_runtime`] installs one; the runtime of this crate
@@ -60,6 +62,7 @@ mod agenda;
 mod autostore;
 mod axon;
 mod conf;
+mod dmon;
 mod error;
 mod extmodel;
 mod feed;
@@ -87,7 +90,7 @@ pub use axon::{AxonClient, TeleAxon};
 pub use conf::confdefs;
 pub use error::{model_error, view_error};
 pub use perms::{AllowedReason, UserPerms, allowed_reason};
-pub use storm::{StormCall, StormRuntime};
+pub use storm::{DmonSink, StormCall, StormRuntime};
 pub use trigger::{CONDITIONS as TRIGGER_CONDITIONS, TrigDef};
 
 pub(crate) use agenda::cron_fields;
@@ -115,6 +118,7 @@ pub struct Cortex {
     autostore: Arc<autostore::AutoStore>,
     triggers: trigger::Triggers,
     agenda: agenda::Agenda,
+    dmons: dmon::Dmons,
 }
 
 impl std::fmt::Debug for Cortex {
@@ -153,6 +157,7 @@ impl Cortex {
             .map_err(view_error)?;
         let objs = stormobjs::StormObjs::open(store.slab()).await?;
         let pkgs = pkg::Pkgs::open(store.slab()).await?;
+        let dmons = dmon::Dmons::open(store.slab()).await?;
         let autostore = Arc::new(autostore::AutoStore::open(&dirn).await?);
         let triggers = trigger::Triggers::load(Arc::clone(&autostore)).await?;
         let agenda = agenda::Agenda::load(Arc::clone(&autostore)).await?;
@@ -160,6 +165,7 @@ impl Cortex {
             autostore,
             triggers,
             agenda,
+            dmons,
             cell: cell.clone(),
             model,
             views,
@@ -530,16 +536,18 @@ impl Cortex {
 
     // ----- lifecycle -----
 
-    /// Start the background work: trigger firing, the async trigger queue and the cron
-    /// scheduler (run once the Cortex is shared, before it serves).
+    /// Start the background work: trigger firing, the async trigger queue, the cron
+    /// scheduler and the Storm dmons (run once the Cortex is shared, before it serves).
     pub fn start(self: &Arc<Self>) {
         self.start_triggers();
         self.start_agenda();
         self.start_pkgs();
+        self.start_dmons();
     }
 
-    /// Close the layers, the views and the Axon link.
+    /// Stop the Storm dmons; close the layers, the views and the Axon link.
     pub async fn fini(&self) {
+        self.stop_dmons().await;
         self.axon.fini().await;
         self.views.fini().await;
         self.store.fini().await;

@@ -11,8 +11,12 @@ mod admin;
 mod api;
 #[path = "core/axon.rs"]
 mod axon;
+#[path = "core/dmon.rs"]
+mod dmon;
 #[path = "core/feed.rs"]
 mod feed;
+#[path = "core/graphs.rs"]
+mod graphs;
 #[path = "core/http.rs"]
 mod http;
 #[path = "core/modelext.rs"]

@@ -295,7 +295,13 @@ fn open_env(shared: &Shared) -> Result<Environment> {
             flags |= EnvironmentFlags::WRITE_MAP;
         }
         if opts.map_async {
-            flags |= EnvironmentFlags::MAP_ASYNC;
+            // MAP_ASYNC acts only with WRITE_MAP; without it, NO_SYNC gives the same promise
+            // (commits survive a crash of the process, not of the OS).
+            flags |= if opts.writemap {
+                EnvironmentFlags::MAP_ASYNC
+            } else {
+                EnvironmentFlags::NO_SYNC
+            };
         }
     }
     if !opts.readahead {

@@ -1306,7 +1306,7 @@ pub(crate) fn py_repr(valu: &Value) -> String {
 }
 
 /// `str()` of an error message's `(name, info)` as the reference's exceptions show.
-fn exc_str(err: &Value) -> String {
+pub(crate) fn exc_str(err: &Value) -> String {
     let Some([name, info]) = err.as_array().map(Vec::as_slice) else {
         return err.to_string();
     };

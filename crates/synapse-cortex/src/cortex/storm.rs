@@ -11,6 +11,9 @@ use synapse_cell::{Result, Route, User};
 
 use super::Cortex;
 
+/// Where a Storm dmon's query messages go (every message but `node`).
+pub type DmonSink = Arc<dyn Fn(Value) + Send + Sync>;
+
 /// One Storm request as the APIs hand it to the runtime.
 #[derive(Debug, Clone)]
 pub struct StormCall {
@@ -39,6 +42,59 @@ pub trait StormRuntime: Send + Sync + 'static {
     /// nodes.
     fn export_storm(&self, core: Arc<Cortex>, call: StormCall)
     -> BoxStream<'static, Result<Value>>;
+
+    /// A Storm dmon's run: the query runs in the calling task (the dmon's own Boss task);
+    /// its messages but nodes go to `sink`, each node adds one to `count`. The query's
+    /// error if it fails (`$lib.exit()` is not a failure). This default runs it through
+    /// [`StormRuntime::storm`].
+    fn run_dmon(
+        &self,
+        core: Arc<Cortex>,
+        call: StormCall,
+        sink: DmonSink,
+        count: Arc<std::sync::atomic::AtomicU64>,
+    ) -> BoxFuture<'static, Result<()>> {
+        let mut mesgs = self.storm(core, call);
+        Box::pin(async move {
+            use futures::StreamExt;
+            while let Some(mesg) = mesgs.next().await {
+                let kind = mesg
+                    .as_array()
+                    .and_then(|m| m.first())
+                    .and_then(Value::as_str);
+                match kind {
+                    Some("node") => {
+                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Some("err") => {
+                        let info = mesg.as_array().and_then(|m| m.get(1));
+                        let name = info
+                            .and_then(Value::as_array)
+                            .and_then(|e| e.first())
+                            .and_then(Value::as_str)
+                            .unwrap_or("SynErr");
+                        let einfo = info.and_then(Value::as_array).and_then(|e| e.get(1));
+                        let text = einfo
+                            .and_then(|i| synapse_cell::map_get(i, "mesg"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        let mut err = synapse_cell::Error::named(name, text);
+                        if let Some(Value::Map(items)) = einfo {
+                            for (k, v) in items {
+                                if let Some(k) = k.as_str().filter(|k| *k != "mesg") {
+                                    err = err.with(k, v.clone());
+                                }
+                            }
+                        }
+                        return Err(err);
+                    }
+                    Some("init" | "fini") => {}
+                    _ => sink(mesg),
+                }
+            }
+            Ok(())
+        })
+    }
 
     /// `reqValidStorm()`: parse the query in `opts.mode` (`BadSyntax` if invalid).
     fn req_valid_storm(&self, text: &str, opts: &Value) -> Result<()>;

@@ -3,7 +3,8 @@
 //!
 //! Queues are a [`MultiQueue`] (`cortex:queue:*` databases) with an auth gate `queue:<name>`
 //! each, the creator admin of it, as the reference's `addCoreQueue`. Macros are macro
-//! definitions (dicts with the "easy perm" `permissions` key) by name in `storm:macros`.
+//! definitions (dicts with the "easy perm" `permissions` key) by name in `storm:macros`, graph
+//! projections (the same kind of dicts) by iden in `storm:graphs`.
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -22,11 +23,12 @@ fn slab_error(err: synapse_slab::Error) -> Error {
     }
 }
 
-/// The queue and macro databases of a Cortex.
+/// The queue, macro and graph projection databases of a Cortex.
 pub(crate) struct StormObjs {
     slab: Slab,
     queues: MultiQueue,
     macros: Db,
+    graphs: Db,
 }
 
 impl StormObjs {
@@ -38,10 +40,15 @@ impl StormObjs {
             .initdb("storm:macros", DbOptions::default())
             .await
             .map_err(slab_error)?;
+        let graphs = slab
+            .initdb("storm:graphs", DbOptions::default())
+            .await
+            .map_err(slab_error)?;
         Ok(StormObjs {
             slab: slab.clone(),
             queues,
             macros,
+            graphs,
         })
     }
 }
@@ -154,24 +161,63 @@ impl Cortex {
 
     /// A macro definition by name.
     pub async fn macro_def(&self, name: &str) -> Result<Option<Value>> {
-        let byts = self
-            .objs
-            .slab
-            .get(self.objs.macros, name.as_bytes())
-            .await
-            .map_err(slab_error)?;
-        byts.map(|byts| {
-            unpackb(&byts).ok_or_else(|| Error::storage("bad macro row in cortex.lmdb"))
-        })
-        .transpose()
+        self.obj_get(self.objs.macros, name).await
     }
 
     /// Store a macro definition under `name` (and remove the one under `oldname`, a rename).
     pub async fn put_macro(&self, name: &str, mdef: &Value, oldname: Option<&str>) -> Result<()> {
-        let db = self.objs.macros;
-        let key = name.as_bytes().to_vec();
-        let old = oldname.map(|old| old.as_bytes().to_vec());
-        let byts = packb(mdef);
+        self.obj_put(self.objs.macros, name, mdef, oldname).await
+    }
+
+    /// Remove a macro; its definition if there was one.
+    pub async fn del_macro(&self, name: &str) -> Result<Option<Value>> {
+        self.obj_del(self.objs.macros, name).await
+    }
+
+    /// Every macro definition, by name.
+    pub async fn macro_defs(&self) -> Result<Vec<Value>> {
+        self.obj_all(self.objs.macros).await
+    }
+
+    // ----- graph projections -----
+
+    /// A stored graph projection by iden.
+    pub async fn graph_def(&self, iden: &str) -> Result<Option<Value>> {
+        self.obj_get(self.objs.graphs, iden).await
+    }
+
+    /// Store a graph projection under its iden.
+    pub async fn put_graph(&self, iden: &str, gdef: &Value) -> Result<()> {
+        self.obj_put(self.objs.graphs, iden, gdef, None).await
+    }
+
+    /// Remove a graph projection; its definition if there was one.
+    pub async fn del_graph(&self, iden: &str) -> Result<Option<Value>> {
+        self.obj_del(self.objs.graphs, iden).await
+    }
+
+    /// Every stored graph projection, by iden.
+    pub async fn graph_defs(&self) -> Result<Vec<Value>> {
+        self.obj_all(self.objs.graphs).await
+    }
+
+    // ----- msgpack dicts by key -----
+
+    async fn obj_get(&self, db: Db, key: &str) -> Result<Option<Value>> {
+        let byts = self
+            .objs
+            .slab
+            .get(db, key.as_bytes())
+            .await
+            .map_err(slab_error)?;
+        byts.map(|byts| unpackb(&byts).ok_or_else(|| Error::storage("bad row in cortex.lmdb")))
+            .transpose()
+    }
+
+    async fn obj_put(&self, db: Db, key: &str, item: &Value, oldkey: Option<&str>) -> Result<()> {
+        let key = key.as_bytes().to_vec();
+        let old = oldkey.map(|old| old.as_bytes().to_vec());
+        let byts = packb(item);
         self.objs
             .slab
             .write_commit(move |txn| {
@@ -184,10 +230,8 @@ impl Cortex {
             .map_err(slab_error)
     }
 
-    /// Remove a macro; its definition if there was one.
-    pub async fn del_macro(&self, name: &str) -> Result<Option<Value>> {
-        let db = self.objs.macros;
-        let key = name.as_bytes().to_vec();
+    async fn obj_del(&self, db: Db, key: &str) -> Result<Option<Value>> {
+        let key = key.as_bytes().to_vec();
         let old = self
             .objs
             .slab
@@ -203,9 +247,7 @@ impl Cortex {
         Ok(old.and_then(|byts| unpackb(&byts)))
     }
 
-    /// Every macro definition, by name.
-    pub async fn macro_defs(&self) -> Result<Vec<Value>> {
-        let db = self.objs.macros;
+    async fn obj_all(&self, db: Db) -> Result<Vec<Value>> {
         let rows = self
             .objs
             .slab

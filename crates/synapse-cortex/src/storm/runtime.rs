@@ -24,6 +24,7 @@ mod axonlib;
 mod cmds;
 mod cond;
 mod cryptolib;
+mod dmon;
 mod edit;
 mod error;
 mod eval;
@@ -33,11 +34,13 @@ mod feedlib;
 mod flow;
 mod genlib;
 mod graph;
+mod graphlib;
 mod host;
 mod httplib;
 mod lib;
 mod libmore;
 mod lift;
+mod loglib;
 mod macros;
 mod modelext;
 mod morecmds;
@@ -628,6 +631,7 @@ fn new_shared(
         links: opts.links,
         pathnodes: opts.path,
         edits: Default::default(),
+        graph: Default::default(),
     })
 }
 
@@ -682,17 +686,10 @@ async fn execute_inner(
         .map(|(k, v)| (k.clone(), Val::from_msgpack(v)))
         .collect();
     let runt = exec::root_runtime(&shared, text, vars, &parsed)?;
-    let mut stream = exec::run_parsed(&runt, &parsed)?;
-    if let Some(rules) = shared
-        .opts
-        .graph
-        .as_ref()
-        .map(graph::Rules::from_opt)
-        .transpose()?
-        .flatten()
-    {
-        stream = graph::project(Arc::clone(&runt), rules, stream);
-    }
+    let stream = exec::run_parsed(&runt, &parsed)?;
+    // As the reference, the projection is chosen once the first node is out, so a query can
+    // pick one with `$lib.graph.activate()` before it yields.
+    let mut stream = graph::project_chosen(Arc::clone(&runt), stream);
     let limit = shared.opts.limit;
     let dorepr = shared.opts.repr;
     while let Some(item) = stream.next().await {

@@ -188,3 +188,53 @@ async fn missing_views_and_layers_have_the_reference_messages() {
         ))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lib_log_needs_its_level_permission_and_a_dict_extra() {
+    let core = Core::new().await;
+    let opts = serde_json::json!({});
+    let query = "$x = $lib.log.info(hello, extra=({\"a\": 1})) $lib.print($x)";
+    let out = core
+        .storm_as(user(&["view.read", "storm.lib.log.info"]), query, &opts)
+        .await;
+    assert_eq!(err_of(&out), None);
+    assert_eq!(prints(&out), vec!["$lib.null".to_owned()]);
+    // another level needs its own permission
+    let out = core
+        .storm_as(
+            user(&["view.read", "storm.lib.log.info"]),
+            "$lib.log.error(oops)",
+            &opts,
+        )
+        .await;
+    let (name, mesg) = err_of(&out).expect("an error");
+    assert_eq!(name, "AuthDeny");
+    assert!(mesg.contains("storm.lib.log.error"), "{mesg}");
+    // extra must be a dict
+    let out = core
+        .storm_as(
+            user(&["view.read", "storm.lib.log"]),
+            "$lib.log.warning(oops, extra=(1, 2))",
+            &opts,
+        )
+        .await;
+    let (name, mesg) = err_of(&out).expect("an error");
+    assert_eq!(name, "BadArg");
+    assert_eq!(
+        mesg,
+        "extra provided to log call must be a dictionary compatible type. Got tuple instead."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printing_a_query_object_shows_its_type_and_text() {
+    let core = Core::new().await;
+    let out = core
+        .storm("$lib.print(${ inet:ipv4 })", &serde_json::json!({}))
+        .await;
+    // the reference 2.256 prints `storm:query: " inet:ipv4 "`
+    assert_eq!(
+        prints(&out),
+        vec!["storm:query: \" inet:ipv4 \"".to_owned()]
+    );
+}

@@ -10,6 +10,7 @@ mod conformance;
 mod corefeed;
 mod cortex;
 mod cryotank;
+mod dmon;
 mod garbage;
 mod modelext;
 mod scrape;

@@ -72,7 +72,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.model.edge" => &["get", "validkeys", "set", "del", "list"],
         "lib.model.deprecated" => &["lock", "locks"],
         "lib.pkg" => super::pkg::LIB_FUNCS,
-        "lib.dmon" => &["list"],
+        "lib.dmon" => super::dmon::LIB_FUNCS,
         "lib.view" => &["add", "del"],
         "lib.layer" => &["add", "del"],
         "lib.feed" => &["list", "ingest", "genr", "fromAxon"],
@@ -1176,7 +1176,7 @@ pub(crate) async fn call_lib(
         ("lib.feed", "list") => Ok(Val::from_msgpack(&crate::cortex::info_feed_funcs())),
         ("lib.feed", _) => super::feedlib::call_lib(runt, name, args).await,
         ("lib.pkg", _) => super::pkg::call_lib(runt, name, args).await,
-        ("lib.dmon", "list") => Ok(new_list(Vec::new())),
+        ("lib.dmon", _) => super::dmon::call_lib(runt, name, args).await,
         _ => Err(super::ext::nosuchname(name)),
     }
 }
@@ -1409,7 +1409,7 @@ pub(crate) async fn cmd_body(runt: &Arc<Runt>, name: &str, opts: &Opts) -> RResu
                 out.push(format!("    ({:<30}): {}", text("name"), text("desc")));
             }
         }
-        "dmon.list" => out.push("Storm daemon list:".to_owned()),
+        "dmon.list" => return super::dmon::list_cmd(runt),
         other => return Err(super::ext::nosuchname(other)),
     }
     Ok(Body::lines(out))

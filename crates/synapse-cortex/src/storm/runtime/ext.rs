@@ -31,6 +31,8 @@ const LIBS: &[&str] = &[
     "lib.crypto.hashes",
     "lib.crypto.hmac",
     "lib.random",
+    super::loglib::LIB,
+    super::graphlib::LIB,
 ];
 
 /// Whether `path` is one of this module's libraries.
@@ -47,6 +49,8 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.queue" => super::queue::LIB_FUNCS,
         "lib.macro" => super::macros::LIB_FUNCS,
         "lib.crypto.hashes" | "lib.crypto.hmac" | "lib.random" => super::cryptolib::lib_funcs(path),
+        super::loglib::LIB => super::loglib::LIB_FUNCS,
+        super::graphlib::LIB => super::graphlib::LIB_FUNCS,
         other => super::authlib::lib_funcs(other),
     }
 }
@@ -79,6 +83,8 @@ pub(crate) async fn call_lib(
         "lib.crypto.hashes" | "lib.crypto.hmac" | "lib.random" => {
             super::cryptolib::call_lib(path, name, &args)
         }
+        super::loglib::LIB => super::loglib::call_lib(runt, name, &args),
+        super::graphlib::LIB => super::graphlib::call_lib(runt, name, &args).await,
         other => super::authlib::call_lib(runt, other, name, &args).await,
     }
 }

@@ -109,14 +109,9 @@ impl Rules {
                 ..Rules::default()
             })),
             Value::Map(_) => Rules::from_dict(valu).map(Some),
-            Value::String(_) => Err(Flow::Err(
-                StormError::new(
-                    "NoSuchIden",
-                    "Stored graph projections are not supported; pass the rules dict.",
-                )
-                .with("iden", valu.as_str().unwrap_or_default()),
+            _ => Err(badarg(
+                "The graph option must be true, a rules dict or the iden of a projection.",
             )),
-            _ => Err(badarg("The graph option must be true or a rules dict.")),
         }
     }
 
@@ -378,6 +373,43 @@ struct Todo {
 }
 
 /// Project `seeds` through `rules` (see the module docs).
+/// The query's output through the projection it chose: the one `$lib.graph.activate` set,
+/// else the `graph` option (`true`, a rules dict, or the iden of a stored projection). As the
+/// reference, the choice is made once the first node is out.
+pub(crate) fn project_chosen(runt: Arc<Runt>, mut stream: ItemStream) -> ItemStream {
+    let choose = async move {
+        let Some(first) = stream.next().await else {
+            return exec::empty();
+        };
+        let stream = futures::stream::iter([first]).chain(stream).boxed();
+        match chosen_rules(&runt).await {
+            Ok(Some(rules)) => project(runt, rules, stream),
+            Ok(None) => stream,
+            Err(err) => futures::stream::iter([Err(err)]).boxed(),
+        }
+    };
+    futures::stream::once(choose).flatten().boxed()
+}
+
+/// The rules the query chose, if any.
+async fn chosen_rules(runt: &Runt) -> RResult<Option<Rules>> {
+    let active = super::value::lock(&runt.shared.graph).clone();
+    let Some(choice) = active.or_else(|| runt.shared.opts.graph.clone()) else {
+        return Ok(None);
+    };
+    let Value::String(iden) = &choice else {
+        return Rules::from_opt(&choice);
+    };
+    let iden = iden.as_str().unwrap_or_default();
+    let core = super::ext::cortex(runt)?;
+    let gdef = core
+        .graph_def(iden)
+        .await
+        .map_err(super::ext::cell_err)?
+        .ok_or_else(|| super::graphlib::no_such_graph(iden))?;
+    Rules::from_dict(&gdef).map(Some)
+}
+
 pub(crate) fn project(runt: Arc<Runt>, rules: Rules, mut seeds: ItemStream) -> ItemStream {
     async_stream::try_stream! {
         let mut queries = Queries { runt: Arc::clone(&runt), plans: HashMap::new() };

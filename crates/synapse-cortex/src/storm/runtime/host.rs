@@ -299,6 +299,23 @@ impl StormRuntime for CortexEngine {
         .boxed()
     }
 
+    fn run_dmon(
+        &self,
+        core: Arc<Cortex>,
+        call: StormCall,
+        sink: crate::cortex::DmonSink,
+        count: Arc<std::sync::atomic::AtomicU64>,
+    ) -> BoxFuture<'static, synapse_cell::Result<()>> {
+        Box::pin(async move {
+            let user = storm_user(&core, &call.user);
+            let opts = call_opts(&core, &call.user, &call.opts).map_err(to_cell_error)?;
+            let score = CortexEngine::core(&core);
+            super::dmon::run(score, user, call.text, opts, sink, count)
+                .await
+                .map_err(to_cell_error)
+        })
+    }
+
     fn req_valid_storm(&self, text: &str, opts: &Value) -> synapse_cell::Result<()> {
         let mode = synapse_cell::map_get(opts, "mode")
             .and_then(Value::as_str)

@@ -29,12 +29,12 @@ pub(crate) const CMDS: &[&str] = &[
     "macro.exec",
 ];
 
-const PERM_DENY: i64 = 0;
-const PERM_READ: i64 = 1;
-const PERM_EDIT: i64 = 2;
-const PERM_ADMIN: i64 = 3;
+pub(crate) const PERM_DENY: i64 = 0;
+pub(crate) const PERM_READ: i64 = 1;
+pub(crate) const PERM_EDIT: i64 = 2;
+pub(crate) const PERM_ADMIN: i64 = 3;
 
-fn perm_name(level: i64) -> &'static str {
+pub(crate) fn perm_name(level: i64) -> &'static str {
     match level {
         PERM_DENY => "deny",
         PERM_READ => "read",
@@ -47,14 +47,14 @@ fn badarg(mesg: impl Into<String>) -> Flow {
     Flow::Err(StormError::new("BadArg", mesg))
 }
 
-fn get<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
+pub(crate) fn get<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
     map.as_map()?
         .iter()
         .find(|(k, _)| k.as_str() == Some(key))
         .map(|(_, v)| v)
 }
 
-fn set(map: &mut Value, key: &str, valu: Value) {
+pub(crate) fn set(map: &mut Value, key: &str, valu: Value) {
     if let Value::Map(items) = map {
         match items.iter_mut().find(|(k, _)| k.as_str() == Some(key)) {
             Some(slot) => slot.1 = valu,
@@ -63,12 +63,12 @@ fn set(map: &mut Value, key: &str, valu: Value) {
     }
 }
 
-fn str_of<'a>(map: &'a Value, key: &str) -> &'a str {
+pub(crate) fn str_of<'a>(map: &'a Value, key: &str) -> &'a str {
     get(map, key).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// The user's level on a definition with easy perms (or the admin/asroot shortcut).
-fn has_easy_perm(runt: &Runt, core: &Cortex, item: &Value, level: i64) -> bool {
+pub(crate) fn has_easy_perm(runt: &Runt, core: &Cortex, item: &Value, level: i64) -> bool {
     if runt.asroot || runt.shared.user.admin {
         return true;
     }
@@ -111,7 +111,7 @@ fn has_easy_perm(runt: &Runt, core: &Cortex, item: &Value, level: i64) -> bool {
     level <= default
 }
 
-fn deny(runt: &Runt, mesg: String) -> Flow {
+pub(crate) fn deny(runt: &Runt, mesg: String) -> Flow {
     Flow::Err(
         StormError::new("AuthDeny", mesg)
             .with("user", runt.shared.user.iden.as_str())
@@ -178,7 +178,7 @@ async fn require_level(runt: &Runt, core: &Cortex, name: &str, level: i64) -> RR
     Ok(mdef)
 }
 
-fn check_storm(text: &str) -> RResult<()> {
+pub(crate) fn check_storm(text: &str) -> RResult<()> {
     crate::storm::parse_query(text)
         .map(|_| ())
         .map_err(|e| Flow::Err(crate::storm::runtime::bad_syntax(text, &e)))
@@ -349,43 +349,56 @@ pub(crate) async fn call_lib(runt: &Arc<Runt>, func: &str, args: &Args<'_>) -> R
             let level = args.int(3, "level")?;
             req_not_readonly(runt, "$lib.macro.grant")?;
             let mut mdef = require_level(runt, &core, &name, PERM_ADMIN).await?;
-            if scope != "users" && scope != "roles" {
-                return Err(badarg(format!(
-                    "Invalid permissions scope: {scope} (must be \"users\" or \"roles\")"
-                )));
-            }
-            if let Some(level) = level
-                && !(0..=3).contains(&level)
-            {
-                return Err(badarg(format!(
-                    "Invalid permission level: {level} (must be <= 3 and >= 0, or None)"
-                )));
-            }
-            let auth = core.cell().auth();
-            if scope == "users" {
-                auth.req_user(&iden).map_err(cell_err)?;
-            } else {
-                auth.req_role(&iden).map_err(cell_err)?;
-            }
-            let mut perms = get(&mdef, "permissions")
-                .cloned()
-                .unwrap_or_else(|| Value::Map(Vec::new()));
-            let mut scoped = get(&perms, &scope)
-                .cloned()
-                .unwrap_or_else(|| Value::Map(Vec::new()));
-            if let Value::Map(items) = &mut scoped {
-                items.retain(|(k, _)| k.as_str() != Some(iden.as_str()));
-                if let Some(level) = level {
-                    items.push((Value::from(iden.as_str()), Value::from(level as i64)));
-                }
-            }
-            set(&mut perms, &scope, scoped);
-            set(&mut mdef, "permissions", perms);
+            set_easy_perm(&core, &mut mdef, &scope, &iden, level)?;
             core.put_macro(&name, &mdef, None).await.map_err(cell_err)?;
             Ok(Val::Null)
         }
         other => Err(nosuchname(other)),
     }
+}
+
+/// The reference's `_setEasyPerm`: give a user or role a level on an item with easy perms
+/// (`None` removes it), after checking the scope, the level and that the user or role exists.
+pub(crate) fn set_easy_perm(
+    core: &Cortex,
+    item: &mut Value,
+    scope: &str,
+    iden: &str,
+    level: Option<i128>,
+) -> RResult<()> {
+    if scope != "users" && scope != "roles" {
+        return Err(badarg(format!(
+            "Invalid permissions scope: {scope} (must be \"users\" or \"roles\")"
+        )));
+    }
+    if let Some(level) = level
+        && !(0..=3).contains(&level)
+    {
+        return Err(badarg(format!(
+            "Invalid permission level: {level} (must be <= 3 and >= 0, or None)"
+        )));
+    }
+    let auth = core.cell().auth();
+    if scope == "users" {
+        auth.req_user(iden).map_err(cell_err)?;
+    } else {
+        auth.req_role(iden).map_err(cell_err)?;
+    }
+    let mut perms = get(item, "permissions")
+        .cloned()
+        .unwrap_or_else(|| Value::Map(Vec::new()));
+    let mut scoped = get(&perms, scope)
+        .cloned()
+        .unwrap_or_else(|| Value::Map(Vec::new()));
+    if let Value::Map(items) = &mut scoped {
+        items.retain(|(k, _)| k.as_str() != Some(iden));
+        if let Some(level) = level {
+            items.push((Value::from(iden), Value::from(level as i64)));
+        }
+    }
+    set(&mut perms, scope, scoped);
+    set(item, "permissions", perms);
+    Ok(())
 }
 
 /// Run the body of a macro command (not `macro.exec`).

@@ -626,6 +626,7 @@ async fn exec_sub(
         links: runt.shared.links,
         pathnodes: runt.shared.pathnodes,
         edits: Default::default(),
+        graph: Default::default(),
     });
     let names: Vec<String> = vars.iter().map(|(k, _)| k.clone()).collect();
     let subr = exec::root_runtime(&shared, text, vars, &parsed)?;

@@ -117,6 +117,8 @@ pub(crate) struct Shared {
     pub(crate) pathnodes: bool,
     /// Incremented whenever edits are applied.
     pub(crate) edits: std::sync::atomic::AtomicU64,
+    /// The graph projection `$lib.graph.activate` chose (it wins over the `graph` option).
+    pub(crate) graph: Mutex<Option<Value>>,
 }
 
 impl Shared {

@@ -461,7 +461,7 @@ impl Val {
             }
             Val::Lib(path) => format!("Library ${path}"),
             Val::Node(node) => format!("Node{{{}}}", node_ndef_repr(node)),
-            Val::Query(q) => q.text.clone(),
+            Val::Query(q) => format!("storm:query: \"{}\"", q.text),
             Val::Bound(b) => format!("bound method {}", b.1),
             Val::Func(f) => format!("function {}", f.plan.name),
             Val::Obj(obj) => match &**obj {
