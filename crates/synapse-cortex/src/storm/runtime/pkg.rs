@@ -1,7 +1,8 @@
 //! Storm packages in the runtime: `$lib.pkg`, `$lib.import` (a package module run in a module
 //! runtime, its variables and functions as the imported library) and pure Storm commands (a
 //! command whose body is Storm text, run with `$cmdopts` and `$cmdconf`): the commands of
-//! loaded packages and our own (`pkg.*`, `nodes.import`, in `pkgcmds.json`).
+//! loaded packages and our own (`pkg.*`, `nodes.import`, in `pkgcmds.json`, written by
+//! `tests/storm_rt/gen_pkgcmds.py`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
