@@ -36,6 +36,7 @@ mod genlib;
 mod graph;
 mod host;
 mod httplib;
+mod jsonschema;
 mod lib;
 mod libmore;
 mod lift;

@@ -37,6 +37,29 @@ SETUP = [
     '[ ou:org=(o1,) :name=vertex ]',
 ]
 
+SCHEMA = {
+    'type': 'object',
+    'properties': {
+        'name': {'type': 'string', 'minLength': 2, 'pattern': '^[a-z]+$'},
+        'age': {'type': 'integer', 'minimum': 0, 'maximum': 200},
+        'tags': {'type': 'array', 'items': {'type': 'string'}, 'maxItems': 3, 'uniqueItems': True},
+        'kind': {'enum': ['a', 'b'], 'default': 'a'},
+        'ratio': {'type': 'number', 'exclusiveMinimum': 0, 'multipleOf': 0.5},
+        'either': {'oneOf': [{'type': 'string'}, {'type': 'integer'}]},
+        'any': {'anyOf': [{'type': 'string'}, {'type': 'null'}]},
+        'fixed': {'const': 'yes'},
+        'addr': {'type': 'string', 'format': 'ipv4'},
+        'port': {'$ref': '#/definitions/port'},
+        'nested': {'type': 'object', 'properties': {'x': {'type': 'integer', 'default': 1}}, 'default': {}},
+        'pair': {'type': 'array', 'items': [{'type': 'string'}, {'type': 'integer', 'default': 0}]},
+    },
+    'definitions': {'port': {'type': 'integer', 'maximum': 65535}},
+    'required': ['name'],
+    'additionalProperties': False,
+}
+JSCHEMA = {'vars': {'schema': SCHEMA}}
+JS = '$s = $lib.json.schema($schema) '
+
 CASES = [
     # exportStorm
     ('root', 'export', 'inet:fqdn inet:ipv4=1.2.3.4', {}),
@@ -63,6 +86,46 @@ CASES = [
     ('root', 'call', 'return($lib.export.toaxon())', {}),
     ('root', 'call', 'return($lib.export.nope())', {}),
     ('lowuser', 'call', 'return($lib.export.toaxon("inet:fqdn=woot.com [ +#new ]"))', {}),
+    # $lib.json.schema
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv"})))', JSCHEMA),
+    # (not a short tuple with a default item: the reference appends to a tuple and fails with
+    # AttributeError; ours fills the default in)
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "nested": ({}), "pair": (["a", 1])})))', JSCHEMA),
+    ('root', 'call', '$s = $lib.json.schema($schema, use_default=$lib.false) return($s.validate(({"name": "vv"})))', JSCHEMA),
+    ('root', 'call', '$s = $lib.json.schema($schema, (0)) return($s.validate(({"name": "vv", "nested": ({})})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(([])))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(hehe))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "v"})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "VV"})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "age": "1"})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "age": (-1)})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "age": (201)})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "age": $lib.true})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "tags": (["a", 1])})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "tags": (["a", "a"])})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "tags": (["a", "b", "c", "d"])})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "kind": "c"})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "ratio": (0)})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "ratio": (0.7)})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "ratio": (1.5)})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "either": (1.5)})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "any": (1)})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "fixed": "no"})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "addr": "1.2.3"})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "port": (70000)})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "nested": ({"x": "y"})})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "pair": ([1])})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.validate(({"name": "vv", "extra": (1)})))', JSCHEMA),
+    ('root', 'call', JS + 'return($s.schema())', JSCHEMA),
+    ('root', 'call', 'return($lib.json.schema(({"type": "integer"})).validate((10)))', {}),
+    ('root', 'call', 'return($lib.json.schema(({"type": ["integer", "null"]})).validate((1.5)))', {}),
+    ('root', 'call', 'return($lib.json.schema(({"type": "nope"})))', {}),
+    ('root', 'call', 'return($lib.json.schema(({"$ref": "#/definitions/nope"})))', {}),
+    ('root', 'call', 'return($lib.json.schema())', {}),
+    ('root', 'call', '$s = $lib.json.schema(({"type": "integer"})) return($s.nope)', {}),
+    ('root', 'call', '$s = $lib.json.schema(({"type": "integer"})) return($lib.vars.type($s))', {}),
+    ('root', 'storm', '$s = $lib.json.schema(({"type": "integer"})) $lib.print($s)', {}),
 ]
 
 IDEN = re.compile(r'(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])')

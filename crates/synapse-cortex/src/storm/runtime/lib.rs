@@ -90,7 +90,7 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.regex" => &["search", "matches", "findall", "replace", "escape"],
         "lib.vars" => &["get", "set", "del", "list", "type"],
         "lib.csv" => &["emit"],
-        "lib.json" => &["save", "load"],
+        "lib.json" => &["save", "load", "schema"],
         "lib.hex" => &["encode", "decode", "toint", "fromint", "signext", "trimext"],
         "lib.base64" => &["encode", "decode"],
         "lib.globals" => &["get", "set", "pop", "list"],
@@ -361,6 +361,19 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
             Obj::HttpResp(r) => {
                 let name = str_of(name)?;
                 Ok(r.attr(&name).unwrap_or_else(|| bound(&name)))
+            }
+            Obj::JsonSchema(_) => {
+                let name = str_of(name)?;
+                if !super::jsonschema::METHODS.contains(&name.as_str()) {
+                    return Err(Flow::Err(
+                        StormError::new(
+                            "NoSuchName",
+                            format!("Cannot find name [{name}] on type json:schema"),
+                        )
+                        .with("name", name.as_str()),
+                    ));
+                }
+                Ok(bound(&name))
             }
             other => {
                 let name = str_of(name)?;
@@ -1148,6 +1161,7 @@ async fn obj_method(
         Obj::Cache(cache) => cache.call(name, args, kwargs).await,
         Obj::Pipe(pipe) => pipe.call(name, args, kwargs).await,
         Obj::HttpResp(r) => r.call(name, args, kwargs),
+        Obj::JsonSchema(schema) => super::jsonschema::call(schema, name, args, kwargs),
         Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {
@@ -1581,6 +1595,10 @@ async fn call_lib(
             } else {
                 serde_json::to_string(&json).unwrap_or_default()
             })
+        }
+        ("lib.json", "schema") => {
+            let use_default = a(1, "use_default").is_none_or(|v| v.truthy());
+            super::jsonschema::storm_schema(a(0, "schema").as_ref(), use_default)?
         }
         ("lib.json", "load") => {
             let text = r(0, "text")?.to_str()?;

@@ -103,6 +103,8 @@ pub(crate) enum Obj {
     Pipe(Arc<super::libmore::Pipe>),
     /// An HTTP response (`$lib.inet.http`).
     HttpResp(Arc<super::httplib::HttpResp>),
+    /// A compiled JSON schema (`$lib.json.schema`).
+    JsonSchema(Arc<super::jsonschema::Schema>),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -274,7 +276,7 @@ impl Val {
                 Obj::Text(t) => Value::from(lock(t).as_str()),
                 Obj::UserKv { user, .. } => Value::from(user.as_str()),
                 Obj::HttpResp(r) => r.to_prim()?,
-                Obj::Cache(_) | Obj::Pipe(_) => {
+                Obj::Cache(_) | Obj::Pipe(_) | Obj::JsonSchema(_) => {
                     return Err(Flow::Err(
                         StormError::new(
                             "NoSuchType",
@@ -364,6 +366,7 @@ impl Val {
                 Obj::Cache(_) => "cache:fixed",
                 Obj::Pipe(_) => "pipe",
                 Obj::HttpResp(_) => "inet:http:resp",
+                Obj::JsonSchema(_) => "json:schema",
             },
         }
     }
@@ -466,6 +469,7 @@ impl Val {
                 Obj::Ext(obj) => obj.repr(),
                 Obj::Text(t) => format!("text: {}", lock(t)),
                 Obj::Cache(c) => c.repr(),
+                Obj::JsonSchema(schema) => super::jsonschema::repr(schema),
                 other => format!("{other:?}"),
             },
             _ => self.py_repr(),
