@@ -65,6 +65,7 @@ mod export;
 mod extmodel;
 mod feed;
 mod info;
+mod notif;
 mod perms;
 mod storage;
 mod storm;
@@ -86,6 +87,8 @@ pub use agenda::{CronDef, ReqSpec, Unit as CronUnit};
 pub use axon::{AxonClient, TeleAxon};
 pub use conf::confdefs;
 pub use error::{model_error, view_error};
+pub use notif::NOTIF_API_METHODS;
+pub(crate) use notif::api_call as notif_api;
 pub use perms::{AllowedReason, UserPerms, allowed_reason};
 pub use storm::{StormCall, StormRuntime};
 pub use trigger::{CONDITIONS as TRIGGER_CONDITIONS, TrigDef};
@@ -108,6 +111,7 @@ pub struct Cortex {
     views: Views,
     store: storage::CoreStore,
     objs: stormobjs::StormObjs,
+    notifs: notif::Notifs,
     axon: axon::AxonSlot,
     storm: RwLock<Option<Arc<dyn StormRuntime>>>,
     modeldict: RwLock<Option<Arc<Value>>>,
@@ -151,6 +155,7 @@ impl Cortex {
             .await
             .map_err(view_error)?;
         let objs = stormobjs::StormObjs::open(store.slab()).await?;
+        let notifs = notif::Notifs::open(store.slab()).await?;
         let autostore = Arc::new(autostore::AutoStore::open(&dirn).await?);
         let triggers = trigger::Triggers::load(Arc::clone(&autostore)).await?;
         let agenda = agenda::Agenda::load(Arc::clone(&autostore)).await?;
@@ -163,6 +168,7 @@ impl Cortex {
             views,
             store,
             objs,
+            notifs,
             axon: axon::AxonSlot::new(),
             storm: RwLock::new(storm::builtin_runtime()),
             modeldict: RwLock::new(None),

@@ -44,6 +44,7 @@ mod macros;
 mod modelext;
 mod morecmds;
 mod movenodes;
+mod notiflib;
 mod pivot;
 mod queue;
 mod runt;

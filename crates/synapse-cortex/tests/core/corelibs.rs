@@ -83,11 +83,19 @@ fn no_created(pode: &Value) -> Json {
     pode
 }
 
-/// The recorded opts of a case as the call's opts (`user` resolved to `lowiden`).
-fn opts_of(case: &Json, lowiden: &str) -> Value {
+/// The recorded opts of a case as the call's opts (`user` resolved to `lowiden`, `@N` vars
+/// to the index of the Nth notification added).
+fn opts_of(case: &Json, lowiden: &str, added: &[u64]) -> Value {
     let mut opts = case["opts"].clone();
     if opts["user"] == "lowuser" {
         opts["user"] = json!(lowiden);
+    }
+    if let Some(Json::Object(vars)) = opts.get_mut("vars") {
+        for valu in vars.values_mut() {
+            if let Some(nth) = valu.as_str().and_then(|v| v.strip_prefix('@')) {
+                *valu = json!(added[nth.parse::<usize>().unwrap()]);
+            }
+        }
     }
     synapse_cell::from_json(&opts)
 }
@@ -183,14 +191,29 @@ async fn exports_and_libraries_match_the_reference() {
     let cases = recorded["cases"].as_array().unwrap();
     assert!(cases.len() > 20);
     let mut diffs = Vec::new();
+    let mut added = Vec::new();
+    let rootiden = core.cell().auth().root_iden();
     for case in cases {
         let text = case["query"].as_str().unwrap();
+        if case["mode"] == "notif" {
+            let owner = if case["user"] == "lowuser" {
+                lowiden.as_str()
+            } else {
+                rootiden.as_str()
+            };
+            let data = synapse_cell::from_json(&case["opts"]);
+            let indx = call(&api, "addUserNotif", vec![s(owner), s(text), data])
+                .await
+                .unwrap();
+            added.push(indx.as_u64().unwrap());
+            continue;
+        }
         let session = if case["user"] == "lowuser" {
             &low
         } else {
             &api
         };
-        let opts = opts_of(case, &lowiden);
+        let opts = opts_of(case, &lowiden, &added);
         let got = match case["mode"].as_str() {
             Some("export") => export(session, text, opts).await,
             Some("call") => call_storm(session, text, opts, &buids).await,
@@ -307,4 +330,106 @@ async fn an_export_feeds_another_cortex() {
     .await
     .unwrap();
     assert_eq!(data, Value::Nil);
+}
+
+#[tokio::test]
+async fn user_notifications_api_persist_and_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let dirn = dir.path().join("core");
+    let (lowiden, first) = {
+        let core = crate::util::open(&dirn).await;
+        let api = root(&core);
+        let (low, lowiden) = user(&core, "lowuser").await;
+        let first = call(
+            &api,
+            "addUserNotif",
+            vec![s(&lowiden), s("hehe"), dict(vec![("x", Value::from(1))])],
+        )
+        .await
+        .unwrap();
+        // admin only
+        let err = call(&low, "addUserNotif", vec![s(&lowiden), s("hehe")])
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "AuthDeny");
+        let err = call(&low, "getUserNotif", vec![first.clone()])
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "AuthDeny");
+        let err = genr(&low, "iterUserNotifs", vec![s(&lowiden)])
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "AuthDeny");
+        let err = call(&api, "addUserNotif", vec![s("newp"), s("hehe")])
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "BadArg");
+        core.fini().await;
+        (lowiden, first)
+    };
+    let core = crate::util::open(&dirn).await;
+    let api = root(&core);
+    let mesg = call(&api, "getUserNotif", vec![first.clone()])
+        .await
+        .unwrap();
+    let parts = mesg.as_array().unwrap();
+    assert_eq!(parts[0], s(&lowiden));
+    assert!(parts[1].as_i64().unwrap() > 0);
+    assert_eq!(parts[2], s("hehe"));
+    assert_eq!(parts[3], dict(vec![("x", Value::from(1))]));
+    // new ones go after the old ones
+    let second = call(&api, "addUserNotif", vec![s(&lowiden), s("haha")])
+        .await
+        .unwrap();
+    assert!(second.as_u64().unwrap() > first.as_u64().unwrap());
+    let items = genr(&api, "iterUserNotifs", vec![s(&lowiden)])
+        .await
+        .unwrap();
+    let types: Vec<&Value> = items
+        .iter()
+        .map(|item| &item.as_array().unwrap()[1].as_array().unwrap()[2])
+        .collect();
+    assert_eq!(types, vec![&s("haha"), &s("hehe")]);
+    let items = genr(&api, "iterUserNotifs", vec![s(&lowiden), Value::from(1)])
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 1);
+
+    // watchAllUserNotifs: the new ones, from an offset
+    let Reply::Genr(mut watch) = api
+        .call("watchAllUserNotifs", Args::positional(vec![first.clone()]))
+        .await
+        .unwrap()
+    else {
+        panic!("not a generator")
+    };
+    use futures::StreamExt;
+    let item = watch.next().await.unwrap().unwrap();
+    assert_eq!(item.as_array().unwrap()[0], first);
+    let item = watch.next().await.unwrap().unwrap();
+    assert_eq!(item.as_array().unwrap()[0], second);
+    let third = call(&api, "addUserNotif", vec![s(&lowiden), s("live")])
+        .await
+        .unwrap();
+    let item = watch.next().await.unwrap().unwrap();
+    assert_eq!(item.as_array().unwrap()[0], third);
+
+    // deleted: gone from the index too; a missing one is null (the reference: IndexError)
+    call(&api, "delUserNotif", vec![first.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        call(&api, "getUserNotif", vec![first.clone()])
+            .await
+            .unwrap(),
+        Value::Nil
+    );
+    let items = genr(&api, "iterUserNotifs", vec![s(&lowiden)])
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 2);
+    let text = "return(($lib.notifications.get($n), $lib.notifications.del($n)))";
+    let opts = dict(vec![("vars", dict(vec![("n", first)]))]);
+    let got = call(&api, "callStorm", vec![s(text), opts]).await.unwrap();
+    assert_eq!(got, Value::Array(vec![Value::Nil, Value::Nil]));
 }

@@ -126,6 +126,28 @@ CASES = [
     ('root', 'call', '$s = $lib.json.schema(({"type": "integer"})) return($s.nope)', {}),
     ('root', 'call', '$s = $lib.json.schema(({"type": "integer"})) return($lib.vars.type($s))', {}),
     ('root', 'storm', '$s = $lib.json.schema(({"type": "integer"})) $lib.print($s)', {}),
+    # $lib.notifications (notifications added with addUserNotif; '@N' vars are the Nth added)
+    ('root', 'notif', 'hehe', {'a': 1}),
+    ('lowuser', 'notif', 'haha', [1, 2]),
+    ('root', 'notif', 'zzz', None),
+    ('root', 'notif', 'hehe', 'second'),
+    ('root', 'storm', 'for ($i, $m) in $lib.notifications.list() { $lib.print(`{$m.2} {$m.3}`) }', {}),
+    ('root', 'storm', 'for ($i, $m) in $lib.notifications.list(size=2) { $lib.print($m.2) } for $x in $lib.notifications.list(size=(1)) { $lib.print($x.1.3) }', {}),
+    ('lowuser', 'storm', 'for ($i, $m) in $lib.notifications.list() { $lib.print(`{$m.2} {$m.3}`) }', {}),
+    ('root', 'call', '$l = ([]) for ($i, $m) in $lib.notifications.list() { $a = ($i = $n0) $b = ($i = $n3) $l.append(($a, $b)) } return($l)', {'vars': {'n0': '@0', 'n3': '@3'}}),
+    ('root', 'call', '$m = $lib.notifications.get($n) $mine = ($m.0 = $lib.user.iden) return(($mine, $m.2, $m.3, $lib.len($m)))', {'vars': {'n': '@0'}}),
+    ('root', 'call', '$m = $lib.notifications.get($n) return(($m.2, $m.3))', {'vars': {'n': '@1'}}),
+    ('lowuser', 'call', 'return($lib.notifications.get($n))', {'vars': {'n': '@0'}}),
+    ('lowuser', 'call', '$m = $lib.notifications.get($n) $mine = ($m.0 = $lib.user.iden) return(($mine, $m.2, $m.3))', {'vars': {'n': '@1'}}),
+    ('lowuser', 'call', 'return($lib.notifications.del($n))', {'vars': {'n': '@0'}}),
+    ('lowuser', 'storm', '$lib.notifications.get($n) $lib.notifications.get($n) $lib.notifications.list()', {'vars': {'n': '@1'}}),
+    # (not a get or del of a deleted one: the reference fails with IndexError; ours returns null)
+    ('root', 'storm', '$lib.print($lib.notifications.del($n))', {'vars': {'n': '@3'}}),
+    ('root', 'storm', 'for ($i, $m) in $lib.notifications.list() { $lib.print(`{$m.2} {$m.3}`) }', {}),
+    ('root', 'call', 'return($lib.notifications.get(nope))', {}),
+    ('root', 'call', 'return($lib.notifications.get())', {}),
+    ('root', 'call', 'return($lib.notifications.nope())', {}),
+    ('root', 'call', 'for $x in $lib.notifications.list(size=nope) { } return((1))', {}),
 ]
 
 IDEN = re.compile(r'(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])')
@@ -192,12 +214,21 @@ async def record():
             buids = set()
             async for pode in core.exportStorm('.created'):
                 buids.add(pode[1]['iden'])
+            added = []
+            users = {'root': core.auth.rootuser.iden, 'lowuser': low.iden}
             for user, mode, text, opts in CASES:
-                opts = dict(opts)
+                if mode == 'notif':
+                    added.append(await core.addUserNotif(users[user], text, mesgdata=opts))
+                    cases.append({'user': user, 'mode': mode, 'query': text, 'opts': opts})
+                    continue
+                opts = json.loads(json.dumps(opts))
+                recopts = json.loads(json.dumps(opts))
+                for name, valu in opts.get('vars', {}).items():
+                    if isinstance(valu, str) and valu.startswith('@'):
+                        opts['vars'][name] = added[int(valu[1:])]
                 opts.setdefault('repr', False)
                 if user == 'lowuser':
                     opts['user'] = low.iden
-                recopts = dict(opts)
                 if user == 'lowuser':
                     recopts['user'] = 'lowuser'
                 if mode == 'export':

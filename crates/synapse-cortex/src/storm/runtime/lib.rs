@@ -196,6 +196,7 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     out.extend(super::httplib::lib_docs());
     out.extend(super::axonlib::lib_docs());
     out.extend(super::exportlib::lib_docs());
+    out.extend(super::notiflib::lib_docs());
     out
 }
 
@@ -259,6 +260,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 || super::httplib::is_lib(&sub)
                 || super::axonlib::is_lib(&sub)
                 || super::exportlib::is_lib(&sub)
+                || super::notiflib::is_lib(&sub)
             {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
@@ -268,6 +270,7 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 || super::httplib::lib_funcs(path).contains(&name.as_str())
                 || super::axonlib::lib_funcs(path).contains(&name.as_str())
                 || super::exportlib::lib_funcs(path).contains(&name.as_str())
+                || super::notiflib::lib_funcs(path).contains(&name.as_str())
             {
                 return Ok(bound(&name));
             }
@@ -513,6 +516,9 @@ pub(crate) async fn call_method(
         }
         Val::Lib(path) if super::exportlib::is_lib(path) => {
             super::exportlib::call_lib(runt, name, args, kwargs).await
+        }
+        Val::Lib(path) if super::notiflib::is_lib(path) => {
+            super::notiflib::call_lib(runt, name, args, kwargs).await
         }
         Val::Lib(path) if &**path == super::genlib::LIB => {
             super::genlib::call(runt, name, args, kwargs).await
