@@ -24,6 +24,7 @@ mod axonlib;
 mod cmds;
 mod cond;
 mod cryptolib;
+mod deprwarn;
 mod edit;
 mod error;
 mod eval;

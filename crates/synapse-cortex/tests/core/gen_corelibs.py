@@ -148,6 +148,24 @@ CASES = [
     ('root', 'call', 'return($lib.notifications.get())', {}),
     ('root', 'call', 'return($lib.notifications.nope())', {}),
     ('root', 'call', 'for $x in $lib.notifications.list(size=nope) { } return((1))', {}),
+    # deprecation warnings of edits (once per query; lifts do not warn)
+    ('root', 'storm', '[ ps:tokn=foo ]', {}),
+    ('root', 'storm', '[ ps:tokn=foo ]', {}),
+    ('root', 'storm', '[ ps:tokn=bar ps:tokn=baz ]', {}),
+    ('root', 'storm', 'ps:tokn', {}),
+    ('root', 'storm', 'ps:tokn=bar [ +#hehe ]', {}),
+    ('root', 'storm', '[ ou:org=(o2,) :sic=1234 ]', {}),
+    ('root', 'storm', '[ ou:org=(o2,) :sic=1234 ]', {}),
+    ('root', 'storm', '[ ou:org=(o3,) :sic=1234 :naics=12345 ] [ ou:org=(o4,) :sic=5678 ]', {}),
+    ('root', 'storm', 'ou:org:sic=1234', {}),
+    ('root', 'storm', 'ou:org=(o2,) [ -:sic ]', {}),
+    ('root', 'storm', '[ ou:requirement=(r1,) :name=x ]', {}),
+    ('root', 'storm', '[ ou:requirement:type:taxonomy=foo.bar ]', {}),
+    ('root', 'storm', '[ risk:vulnerable=(v1,) :node=(ps:tokn, newp) ]', {}),
+    ('root', 'storm', '[ ps:persona=(p1,) :name=visi ]', {}),
+    ('root', 'storm', '[ inet:fqdn=depr.com ] $lib.feed.ingest(syn.nodes, ((("ps:tokn", "fed"), ({})),))', {}),
+    ('root', 'storm', '[ it:prod:softver=(s1,) :vers=1.2.3 ]', {}),
+    ('root', 'storm', 'ps:tokn=foo [ .seen=2020 ] | delnode', {}),
 ]
 
 IDEN = re.compile(r'(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])')
