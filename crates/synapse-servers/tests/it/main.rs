@@ -14,4 +14,5 @@ mod garbage;
 mod modelext;
 mod scrape;
 mod server;
+mod stormexport;
 mod stormlibs;
