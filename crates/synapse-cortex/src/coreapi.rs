@@ -10,7 +10,9 @@
 //! `getStormVar`, `setStormVar`, `popStormVar`, `getAxonUpload` (share), `getAxonBytes`
 //! (generator), `getViewDef`, and with a Storm runtime installed `storm`, `callStorm`,
 //! `count`, `exportStorm` (generators where the reference has them), `reqValidStorm`,
-//! `isValidStorm`. `getCellInfo` adds `cell.axon:ready`.
+//! `isValidStorm`; the admin-only user notification methods `addUserNotif`, `getUserNotif`,
+//! `delUserNotif`, `iterUserNotifs`, `watchAllUserNotifs` (`cortex/notif.rs`). `getCellInfo`
+//! adds `cell.axon:ready`.
 
 pub mod http;
 
