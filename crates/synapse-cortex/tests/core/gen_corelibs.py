@@ -147,6 +147,10 @@ CASES = [
     ('root', 'call', 'return($lib.notifications.get(nope))', {}),
     ('root', 'call', 'return($lib.notifications.get())', {}),
     ('root', 'call', 'return($lib.notifications.nope())', {}),
+    ('root', 'call', 'return($lib.notifications.del((99)))', {'readonly': True}),
+    ('root', 'call', '$l = ([]) for $x in $lib.notifications.list() { $l.append($x.1.2) } return($l)', {'readonly': True}),
+    ('root', 'call', 'return($lib.export.toaxon("inet:fqdn=woot.com"))', {'readonly': True}),
+    ('root', 'call', 'return($lib.json.schema(({"type": "integer"})).validate((1)))', {'readonly': True}),
     ('root', 'call', 'for $x in $lib.notifications.list(size=nope) { } return((1))', {}),
     # deprecation warnings of edits (once per query; lifts do not warn)
     ('root', 'storm', '[ ps:tokn=foo ]', {}),

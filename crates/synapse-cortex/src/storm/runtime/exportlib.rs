@@ -40,7 +40,10 @@ pub(crate) async fn call_lib(
     let func = format!("$lib.export.{name}");
     let args = Args::new(&func, &args, &kwargs);
     match name {
-        "toaxon" => to_axon(runt, &args).await,
+        "toaxon" => {
+            super::ext::req_not_readonly(runt, &func)?;
+            to_axon(runt, &args).await
+        }
         other => Err(nosuchname(other)),
     }
 }

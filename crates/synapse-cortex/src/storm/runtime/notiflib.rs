@@ -55,6 +55,9 @@ pub(crate) async fn call_lib(
             Ok(GenVal::val(list(Arc::clone(runt), size)))
         }
         "get" | "del" => {
+            if name == "del" {
+                super::ext::req_not_readonly(runt, &func)?;
+            }
             let indx = args.req(0, "indx")?.to_int()?;
             get_or_del(runt, name, indx).await
         }
