@@ -11,7 +11,9 @@
 //! (generator), `getViewDef`, the Storm dmon methods (`addStormDmon`, `getStormDmons`, ..., in `coreapi/dmon.rs`), and
 //! with a Storm runtime installed `storm`, `callStorm`,
 //! `count`, `exportStorm` (generators where the reference has them), `reqValidStorm`,
-//! `isValidStorm`. `getCellInfo` adds `cell.axon:ready`.
+//! `isValidStorm`; the admin-only user notification methods `addUserNotif`, `getUserNotif`,
+//! `delUserNotif`, `iterUserNotifs`, `watchAllUserNotifs` (`cortex/notif.rs`). `getCellInfo`
+//! adds `cell.axon:ready`.
 
 mod dmon;
 pub mod http;
@@ -139,6 +141,7 @@ impl Service for Cortex {
     fn methods(&self) -> Vec<MethDef> {
         let mut meths = CORE_API_METHODS.to_vec();
         meths.extend_from_slice(dmon::METHODS);
+        meths.extend_from_slice(crate::cortex::NOTIF_API_METHODS);
         if self.storm_runtime().is_some() {
             meths.extend_from_slice(STORM_API_METHODS);
         }
@@ -153,6 +156,12 @@ impl Service for Cortex {
     ) -> Option<BoxFuture<'a, Result<Reply>>> {
         if STORM_METHS.contains(&meth) && self.storm_runtime().is_none() {
             return None;
+        }
+        if crate::cortex::NOTIF_API_METHODS
+            .iter()
+            .any(|m| m.name == meth)
+        {
+            return crate::cortex::notif_api(self, sess, meth, args);
         }
         let core = Arc::clone(self);
         let fut: BoxFuture<'a, Result<Reply>> = match meth {

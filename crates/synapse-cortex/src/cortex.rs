@@ -64,9 +64,11 @@ mod axon;
 mod conf;
 mod dmon;
 mod error;
+mod export;
 mod extmodel;
 mod feed;
 mod info;
+mod notif;
 mod perms;
 mod pkg;
 mod storage;
@@ -89,6 +91,8 @@ pub use agenda::{CronDef, ReqSpec, Unit as CronUnit};
 pub use axon::{AxonClient, TeleAxon};
 pub use conf::confdefs;
 pub use error::{model_error, view_error};
+pub use notif::NOTIF_API_METHODS;
+pub(crate) use notif::api_call as notif_api;
 pub use perms::{AllowedReason, UserPerms, allowed_reason};
 pub use storm::{DmonSink, StormCall, StormRuntime};
 pub use trigger::{CONDITIONS as TRIGGER_CONDITIONS, TrigDef};
@@ -112,6 +116,7 @@ pub struct Cortex {
     store: storage::CoreStore,
     objs: stormobjs::StormObjs,
     pkgs: pkg::Pkgs,
+    notifs: notif::Notifs,
     axon: axon::AxonSlot,
     storm: RwLock<Option<Arc<dyn StormRuntime>>>,
     modeldict: RwLock<Option<Arc<Value>>>,
@@ -158,6 +163,7 @@ impl Cortex {
         let objs = stormobjs::StormObjs::open(store.slab()).await?;
         let pkgs = pkg::Pkgs::open(store.slab()).await?;
         let dmons = dmon::Dmons::open(store.slab()).await?;
+        let notifs = notif::Notifs::open(store.slab()).await?;
         let autostore = Arc::new(autostore::AutoStore::open(&dirn).await?);
         let triggers = trigger::Triggers::load(Arc::clone(&autostore)).await?;
         let agenda = agenda::Agenda::load(Arc::clone(&autostore)).await?;
@@ -172,6 +178,7 @@ impl Cortex {
             store,
             objs,
             pkgs,
+            notifs,
             axon: axon::AxonSlot::new(),
             storm: RwLock::new(storm::builtin_runtime()),
             modeldict: RwLock::new(None),

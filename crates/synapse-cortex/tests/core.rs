@@ -13,6 +13,8 @@ mod api;
 mod axon;
 #[path = "core/dmon.rs"]
 mod dmon;
+#[path = "core/corelibs.rs"]
+mod corelibs;
 #[path = "core/feed.rs"]
 mod feed;
 #[path = "core/graphs.rs"]

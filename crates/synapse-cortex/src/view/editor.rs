@@ -401,6 +401,8 @@ pub struct Editor {
     /// The view's layer write generations the cache is current for.
     cache_gens: Vec<(usize, u64)>,
     tagnorms: HashMap<String, Result<(String, NormInfo), ModelError>>,
+    /// Deprecated props set as subs of a prop's value (their deprecation warning is skipped).
+    depr_skips: Vec<String>,
 }
 
 impl std::fmt::Debug for Editor {
@@ -433,6 +435,7 @@ impl Editor {
             cache: BuidMap::default(),
             cache_gens: Vec::new(),
             tagnorms: HashMap::new(),
+            depr_skips: Vec::new(),
         }
     }
 
@@ -452,6 +455,20 @@ impl Editor {
     /// Take the warnings collected in non-strict mode.
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
+    }
+
+    /// The full names of deprecated props staged as subs of a prop's value since the last call
+    /// (the reference does not warn about those; it does for subs of a primary value).
+    pub fn take_depr_skips(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.depr_skips)
+    }
+
+    fn skip_depr(&mut self, form: &str, name: &str) {
+        if let Some(prop) = self.model.form(form).and_then(|f| f.prop(name))
+            && (prop.is_deprecated() || prop.ty().is_deprecated())
+        {
+            self.depr_skips.push(prop.full().to_owned());
+        }
     }
 
     /// The edit metadata used for applied batches.
@@ -869,6 +886,14 @@ impl Editor {
             if curv.as_ref() == Some(&norm) {
                 return Ok(false);
             }
+            // a strict edit fails before staging anything when the node its value refers to
+            // cannot be added (the reference discards the whole failed edit)
+            if self.strict
+                && let Some(pform) = prop.autoadd_form()
+                && model.is_depr_locked(pform.name())
+            {
+                return Err(form_locked(pform.name(), &norm));
+            }
             if !ignore_ro && prop.is_ro() && curv.is_some() {
                 self.soft::<()>(Err(Error::ReadOnlyProp(prop.full().to_owned())))?;
                 return Ok(false);
@@ -914,6 +939,7 @@ impl Editor {
                     .and_then(|f| f.prop(&full))
                     .is_some_and(|p| !model.is_depr_locked(p.full()));
                 if exists {
+                    self.skip_depr(&form, &full);
                     self.set_prop_idx(idx, &full, subv.clone(), None, false)
                         .await?;
                 }

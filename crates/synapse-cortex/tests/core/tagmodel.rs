@@ -110,22 +110,7 @@ async fn tag_model_and_deprecation_locks_match_the_reference() {
             Some("addnodes") => add_nodes(session, text).await,
             _ => Json::Array(storm(session, text).await),
         };
-        // Known gap outside this feature: our runtime does not warn about deprecated forms.
-        let want = match &case["expect"] {
-            Json::Array(items) => Json::Array(
-                items
-                    .iter()
-                    .filter(|m| {
-                        !(m[0] == "warn"
-                            && m[1]
-                                .as_str()
-                                .is_some_and(|t| t.contains("will be removed in 3.0.0")))
-                    })
-                    .cloned()
-                    .collect(),
-            ),
-            other => other.clone(),
-        };
+        let want = case["expect"].clone();
         if got != want {
             diffs.push(format!("{text}\n  want {}\n  have {got}", case["expect"]));
         }

@@ -15,5 +15,6 @@ mod garbage;
 mod modelext;
 mod scrape;
 mod server;
+mod stormexport;
 mod stormlibs;
 mod stormpkg;

@@ -514,8 +514,15 @@ async fn storm_http(mut req: HttpReq, core: Arc<Cortex>, kind: Kind) -> HttpResp
             Err(e) => err(status_for(&e.name), &e.name, &e.mesg),
         },
         Kind::Export => {
-            let podes = super::export_storm(score, suser, text, sopts);
-            let chunks = podes
+            let mut podes = super::export_storm(score, suser, text, sopts);
+            // an error before the first node is the response's status, as the reference's;
+            // later ones end the stream
+            let first = podes.next().await;
+            if let Some(Err(e)) = &first {
+                return err(status_for(&e.name), &e.name, &e.mesg);
+            }
+            let chunks = futures::stream::iter(first)
+                .chain(podes)
                 .filter_map(|p| async move { p.ok().map(|v| crate::model::packb(&v)) })
                 .boxed();
             stream_response(chunks, "application/x-synapse-nodes")

@@ -90,7 +90,7 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.regex" => &["search", "matches", "findall", "replace", "escape"],
         "lib.vars" => &["get", "set", "del", "list", "type"],
         "lib.csv" => &["emit"],
-        "lib.json" => &["save", "load"],
+        "lib.json" => &["save", "load", "schema"],
         "lib.hex" => &["encode", "decode", "toint", "fromint", "signext", "trimext"],
         "lib.base64" => &["encode", "decode"],
         "lib.globals" => &["get", "set", "pop", "list"],
@@ -195,6 +195,8 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     out.extend(super::libmore::lib_docs());
     out.extend(super::httplib::lib_docs());
     out.extend(super::axonlib::lib_docs());
+    out.extend(super::exportlib::lib_docs());
+    out.extend(super::notiflib::lib_docs());
     out
 }
 
@@ -257,6 +259,8 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 || super::libmore::is_lib(&sub)
                 || super::httplib::is_lib(&sub)
                 || super::axonlib::is_lib(&sub)
+                || super::exportlib::is_lib(&sub)
+                || super::notiflib::is_lib(&sub)
             {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
@@ -265,6 +269,8 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 || super::libmore::lib_funcs(path).contains(&name.as_str())
                 || super::httplib::lib_funcs(path).contains(&name.as_str())
                 || super::axonlib::lib_funcs(path).contains(&name.as_str())
+                || super::exportlib::lib_funcs(path).contains(&name.as_str())
+                || super::notiflib::lib_funcs(path).contains(&name.as_str())
             {
                 return Ok(bound(&name));
             }
@@ -361,6 +367,19 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
             }
             Obj::Module(m) => m.deref(&str_of(name)?),
             Obj::PkgVars(pkg) => super::pkg::vars_get(runt, pkg, &str_of(name)?).await,
+            Obj::JsonSchema(_) => {
+                let name = str_of(name)?;
+                if !super::jsonschema::METHODS.contains(&name.as_str()) {
+                    return Err(Flow::Err(
+                        StormError::new(
+                            "NoSuchName",
+                            format!("Cannot find name [{name}] on type json:schema"),
+                        )
+                        .with("name", name.as_str()),
+                    ));
+                }
+                Ok(bound(&name))
+            }
             other => {
                 let name = str_of(name)?;
                 match super::typesmore::obj_attr(runt, other, &name) {
@@ -500,6 +519,12 @@ pub(crate) async fn call_method(
         }
         Val::Lib(path) if super::axonlib::is_lib(path) => {
             super::axonlib::call_lib(runt, path, name, args, kwargs).await
+        }
+        Val::Lib(path) if super::exportlib::is_lib(path) => {
+            super::exportlib::call_lib(runt, name, args, kwargs).await
+        }
+        Val::Lib(path) if super::notiflib::is_lib(path) => {
+            super::notiflib::call_lib(runt, name, args, kwargs).await
         }
         Val::Lib(path) if &**path == super::genlib::LIB => {
             super::genlib::call(runt, name, args, kwargs).await
@@ -1155,6 +1180,7 @@ async fn obj_method(
                 other.typename()
             ))),
         },
+        Obj::JsonSchema(schema) => super::jsonschema::call(schema, name, args, kwargs),
         Obj::Auto(a) => super::automation::obj_method(runt, a, name, args, kwargs).await,
         Obj::Tally(d) => Ok(match name {
             "inc" => {
@@ -1589,6 +1615,10 @@ async fn call_lib(
             } else {
                 serde_json::to_string(&json).unwrap_or_default()
             })
+        }
+        ("lib.json", "schema") => {
+            let use_default = a(1, "use_default").is_none_or(|v| v.truthy());
+            super::jsonschema::storm_schema(a(0, "schema").as_ref(), use_default)?
         }
         ("lib.json", "load") => {
             let text = r(0, "text")?.to_str()?;

@@ -406,6 +406,8 @@ impl Runt {
                 .edits
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+        let skips = editor.take_depr_skips();
+        super::deprwarn::warn_applied(&self.shared, self.model(), &batches, skips).await;
         self.shared.edits_applied(&batches).await;
         if !extra.is_empty() {
             batches.extend(extra);

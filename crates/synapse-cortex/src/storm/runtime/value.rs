@@ -107,6 +107,8 @@ pub(crate) enum Obj {
     Module(Arc<super::pkg::ModVal>),
     /// The persistent variables of a package (`$lib.pkg.vars`), by package name.
     PkgVars(String),
+    /// A compiled JSON schema (`$lib.json.schema`).
+    JsonSchema(Arc<super::jsonschema::Schema>),
 }
 
 /// A hashable primitive used as a dict key or set member.
@@ -278,7 +280,7 @@ impl Val {
                 Obj::Text(t) => Value::from(lock(t).as_str()),
                 Obj::UserKv { user, .. } | Obj::PkgVars(user) => Value::from(user.as_str()),
                 Obj::HttpResp(r) => r.to_prim()?,
-                Obj::Cache(_) | Obj::Pipe(_) | Obj::Module(_) => {
+                Obj::Cache(_) | Obj::Pipe(_) | Obj::Module(_) | Obj::JsonSchema(_) => {
                     return Err(Flow::Err(
                         StormError::new(
                             "NoSuchType",
@@ -370,6 +372,7 @@ impl Val {
                 Obj::HttpResp(_) => "inet:http:resp",
                 Obj::Module(_) => "lib",
                 Obj::PkgVars(_) => "pkg:vars",
+                Obj::JsonSchema(_) => "json:schema",
             },
         }
     }
@@ -473,6 +476,7 @@ impl Val {
                 Obj::Text(t) => format!("text: {}", lock(t)),
                 Obj::Cache(c) => c.repr(),
                 Obj::Module(m) => m.repr(),
+                Obj::JsonSchema(schema) => super::jsonschema::repr(schema),
                 other => format!("{other:?}"),
             },
             _ => self.py_repr(),
