@@ -11,10 +11,10 @@ mod admin;
 mod api;
 #[path = "core/axon.rs"]
 mod axon;
-#[path = "core/dmon.rs"]
-mod dmon;
 #[path = "core/corelibs.rs"]
 mod corelibs;
+#[path = "core/dmon.rs"]
+mod dmon;
 #[path = "core/feed.rs"]
 mod feed;
 #[path = "core/graphs.rs"]
