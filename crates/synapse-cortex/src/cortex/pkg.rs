@@ -1033,71 +1033,32 @@ impl Cortex {
 
     /// A package variable.
     pub async fn get_pkg_var(&self, pkg: &str, name: &str) -> Result<Option<Value>> {
-        let key = Pkgs::var_key(pkg, name);
-        let byts = self
-            .pkgs
-            .slab
-            .get(self.pkgs.vars, &key)
-            .await
-            .map_err(slab_error)?;
-        Ok(byts.and_then(|b| unpackb(&b)))
+        super::stormobjs::row_get(&self.pkgs.slab, self.pkgs.vars, &Pkgs::var_key(pkg, name)).await
     }
 
     /// Set a package variable.
     pub async fn set_pkg_var(&self, pkg: &str, name: &str, valu: Value) -> Result<()> {
-        let db = self.pkgs.vars;
         let key = Pkgs::var_key(pkg, name);
-        let byts = packb(&valu);
-        self.pkgs
-            .slab
-            .write_commit(move |txn| txn.put(db, &key, &byts).map(|_| ()))
-            .await
-            .map_err(slab_error)
+        super::stormobjs::row_put(&self.pkgs.slab, self.pkgs.vars, key, &valu, None).await
     }
 
     /// Remove a package variable; its value if it had one.
     pub async fn pop_pkg_var(&self, pkg: &str, name: &str) -> Result<Option<Value>> {
-        let db = self.pkgs.vars;
         let key = Pkgs::var_key(pkg, name);
-        let old = self
-            .pkgs
-            .slab
-            .write_commit(move |txn| {
-                let old = txn.get(db, &key)?.map(<[u8]>::to_vec);
-                if old.is_some() {
-                    txn.delete(db, &key, None)?;
-                }
-                Ok::<_, synapse_slab::Error>(old)
-            })
-            .await
-            .map_err(slab_error)?;
-        Ok(old.and_then(|b| unpackb(&b)))
+        super::stormobjs::row_pop(&self.pkgs.slab, self.pkgs.vars, key).await
     }
 
     /// Every variable of a package, `(name, value)` by name.
     pub async fn pkg_vars(&self, pkg: &str) -> Result<Vec<(String, Value)>> {
-        let db = self.pkgs.vars;
         let mut prefix = pkg.as_bytes().to_vec();
         prefix.push(0);
         let plen = prefix.len();
-        let rows = self
-            .pkgs
-            .slab
-            .snapshot(move |txn| {
-                let mut out = Vec::new();
-                for row in txn.scan(db, Scan::prefix(&prefix))? {
-                    let (key, val) = row?;
-                    out.push((key.to_vec(), val.to_vec()));
-                }
-                Ok::<_, synapse_slab::Error>(out)
-            })
-            .await
-            .map_err(slab_error)?;
+        let rows =
+            super::stormobjs::rows_with_prefix(&self.pkgs.slab, self.pkgs.vars, prefix).await?;
         Ok(rows
             .into_iter()
             .filter_map(|(key, val)| {
-                let name = String::from_utf8(key.get(plen..)?.to_vec()).ok()?;
-                Some((name, unpackb(&val)?))
+                Some((String::from_utf8(key.get(plen..)?.to_vec()).ok()?, val))
             })
             .collect())
     }

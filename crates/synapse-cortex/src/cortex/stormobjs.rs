@@ -201,66 +201,87 @@ impl Cortex {
         self.obj_all(self.objs.graphs).await
     }
 
-    // ----- msgpack dicts by key -----
-
     async fn obj_get(&self, db: Db, key: &str) -> Result<Option<Value>> {
-        let byts = self
-            .objs
-            .slab
-            .get(db, key.as_bytes())
-            .await
-            .map_err(slab_error)?;
-        byts.map(|byts| unpackb(&byts).ok_or_else(|| Error::storage("bad row in cortex.lmdb")))
-            .transpose()
+        row_get(&self.objs.slab, db, key.as_bytes()).await
     }
 
     async fn obj_put(&self, db: Db, key: &str, item: &Value, oldkey: Option<&str>) -> Result<()> {
-        let key = key.as_bytes().to_vec();
-        let old = oldkey.map(|old| old.as_bytes().to_vec());
-        let byts = packb(item);
-        self.objs
-            .slab
-            .write_commit(move |txn| {
-                if let Some(old) = &old {
-                    txn.delete(db, old, None)?;
-                }
-                txn.put(db, &key, &byts).map(|_| ())
-            })
-            .await
-            .map_err(slab_error)
+        let oldkey = oldkey.map(|old| old.as_bytes().to_vec());
+        row_put(&self.objs.slab, db, key.as_bytes().to_vec(), item, oldkey).await
     }
 
     async fn obj_del(&self, db: Db, key: &str) -> Result<Option<Value>> {
-        let key = key.as_bytes().to_vec();
-        let old = self
-            .objs
-            .slab
-            .write_commit(move |txn| {
-                let old = txn.get(db, &key)?.map(<[u8]>::to_vec);
-                if old.is_some() {
-                    txn.delete(db, &key, None)?;
-                }
-                Ok::<_, synapse_slab::Error>(old)
-            })
-            .await
-            .map_err(slab_error)?;
-        Ok(old.and_then(|byts| unpackb(&byts)))
+        row_pop(&self.objs.slab, db, key.as_bytes().to_vec()).await
     }
 
     async fn obj_all(&self, db: Db) -> Result<Vec<Value>> {
-        let rows = self
-            .objs
-            .slab
-            .snapshot(move |txn| {
-                let mut out = Vec::new();
-                for row in txn.scan(db, Scan::full())? {
-                    let (_, val) = row?;
-                    out.push(val.to_vec());
-                }
-                Ok::<_, synapse_slab::Error>(out)
-            })
-            .await
-            .map_err(slab_error)?;
-        Ok(rows.iter().filter_map(|byts| unpackb(byts)).collect())
+        let rows = rows_with_prefix(&self.objs.slab, db, Vec::new()).await?;
+        Ok(rows.into_iter().map(|(_, item)| item).collect())
     }
+}
+
+// ----- msgpack rows by key (shared with the package tables) -----
+
+/// The msgpack value stored under `key`.
+pub(crate) async fn row_get(slab: &Slab, db: Db, key: &[u8]) -> Result<Option<Value>> {
+    let byts = slab.get(db, key).await.map_err(slab_error)?;
+    byts.map(|byts| unpackb(&byts).ok_or_else(|| Error::storage("bad row in cortex.lmdb")))
+        .transpose()
+}
+
+/// Store `item` under `key` (removing `oldkey` in the same commit, for a rename).
+pub(crate) async fn row_put(
+    slab: &Slab,
+    db: Db,
+    key: Vec<u8>,
+    item: &Value,
+    oldkey: Option<Vec<u8>>,
+) -> Result<()> {
+    let byts = packb(item);
+    slab.write_commit(move |txn| {
+        if let Some(old) = &oldkey {
+            txn.delete(db, old, None)?;
+        }
+        txn.put(db, &key, &byts).map(|_| ())
+    })
+    .await
+    .map_err(slab_error)
+}
+
+/// Remove the row under `key`: its value, if there was one.
+pub(crate) async fn row_pop(slab: &Slab, db: Db, key: Vec<u8>) -> Result<Option<Value>> {
+    let old = slab
+        .write_commit(move |txn| {
+            let old = txn.get(db, &key)?.map(<[u8]>::to_vec);
+            if old.is_some() {
+                txn.delete(db, &key, None)?;
+            }
+            Ok::<_, synapse_slab::Error>(old)
+        })
+        .await
+        .map_err(slab_error)?;
+    Ok(old.and_then(|byts| unpackb(&byts)))
+}
+
+/// Every `(key, value)` whose key starts with `prefix`, in key order (undecodable rows skipped).
+pub(crate) async fn rows_with_prefix(
+    slab: &Slab,
+    db: Db,
+    prefix: Vec<u8>,
+) -> Result<Vec<(Vec<u8>, Value)>> {
+    let rows = slab
+        .snapshot(move |txn| {
+            let mut out = Vec::new();
+            for row in txn.scan(db, Scan::prefix(&prefix))? {
+                let (key, val) = row?;
+                out.push((key.to_vec(), val.to_vec()));
+            }
+            Ok::<_, synapse_slab::Error>(out)
+        })
+        .await
+        .map_err(slab_error)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(key, val)| Some((key, unpackb(&val)?)))
+        .collect())
 }
