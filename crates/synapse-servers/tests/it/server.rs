@@ -173,3 +173,28 @@ impl Drop for Server {
         }
     }
 }
+
+/// The interop pattern of the cortex automation tests: `script setup HOST PORT` against a fresh
+/// `synapse-servers cortex` (root password `secret`), a restart of the server, then
+/// `script verify HOST PORT`; each run must print `ok`.
+pub(crate) fn setup_restart_verify(script: &str) {
+    let args = |cmd: &str, server: &Server| {
+        vec![
+            cmd.to_string(),
+            "127.0.0.1".to_string(),
+            server.port.to_string(),
+        ]
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dirn = tmp.path().join("cortex");
+    let server = Server::start("cortex", &dirn, &["--auth-passwd", "secret"]);
+    let out = run_py(script, &args("setup", &server));
+    assert_eq!(assert_ok(&out).trim(), "ok");
+    server.stop();
+
+    std::fs::write(dirn.join("cell.yaml"), "auth:passwd: secret\n").unwrap();
+    let server = Server::start("cortex", &dirn, &[]);
+    let out = run_py(script, &args("verify", &server));
+    assert_eq!(assert_ok(&out).trim(), "ok");
+    server.stop();
+}
