@@ -27,6 +27,7 @@ mod cond;
 mod cryptolib;
 mod deprwarn;
 mod dmon;
+mod easyperm;
 mod edit;
 mod error;
 mod eval;

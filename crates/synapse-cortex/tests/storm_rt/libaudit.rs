@@ -116,3 +116,67 @@ async fn audited_additions_match_the_reference() {
         .expect("recorded_libaudit.json");
     super::util::replay_recorded(&recorded, 60, canon).await;
 }
+
+/// Easy perms for a user who is not an admin: the user's own level wins (deny always
+/// denies), then the default (the reference's `_hasEasyPerm` and `_reqEasyPerm`).
+#[tokio::test]
+async fn easyperm_levels_for_a_non_admin() {
+    use std::sync::Arc;
+
+    use synapse_cortex::storm::runtime::StormUser;
+
+    let core = Core::new().await;
+    let iden = "aa".repeat(16);
+    let bob = StormUser {
+        iden: iden.clone(),
+        name: "bob".to_owned(),
+        admin: false,
+        // may read the view (to run queries at all), nothing more
+        check: Arc::new(|perm: &[&str], _: Option<&str>| perm == ["view", "read"]),
+    };
+    let run = |text: String| {
+        let core = &core;
+        let bob = bob.clone();
+        async move { super::util::outcome(&core.storm_as(bob, &text, &json!({})).await) }
+    };
+    let base = r#"$d=({"permissions": {"users": {}, "roles": {}, "default": 1}})"#;
+    let out = run(format!(
+        "{base} $lib.print($lib.auth.easyperm.allowed($d, 1)) \
+         $lib.print($lib.auth.easyperm.allowed($d, 2))"
+    ))
+    .await;
+    assert_eq!(
+        out.mesgs,
+        vec![json!(["print", "true"]), json!(["print", "false"])],
+        "{:?}",
+        out.error
+    );
+    let out = run(format!(
+        "{base} $d.permissions.users.\"{iden}\" = (2) \
+         $lib.print($lib.auth.easyperm.allowed($d, 2)) \
+         $d.permissions.users.\"{iden}\" = (0) \
+         $lib.print($lib.auth.easyperm.allowed($d, 1))"
+    ))
+    .await;
+    assert_eq!(
+        out.mesgs,
+        vec![json!(["print", "true"]), json!(["print", "false"])]
+    );
+    let mesgs = core
+        .storm_as(
+            bob.clone(),
+            &format!("{base} $lib.auth.easyperm.confirm($d, 3)"),
+            &json!({}),
+        )
+        .await;
+    let err = mesgs
+        .iter()
+        .find(|m| m.kind == "err")
+        .map(|m| super::util::msgpack_to_json(&m.info))
+        .expect("an error");
+    assert_eq!(err[0], "AuthDeny");
+    assert_eq!(
+        err[1]["mesg"],
+        "User (bob) has insufficient permissions (requires: admin)."
+    );
+}

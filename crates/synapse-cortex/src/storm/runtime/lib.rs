@@ -110,6 +110,7 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.scrape" => super::scrape::LIB_FUNCS,
         super::stormlib::LIB => super::stormlib::LIB_FUNCS,
         super::byteslib::LIB => super::byteslib::LIB_FUNCS,
+        super::easyperm::LIB => super::easyperm::LIB_FUNCS,
         "lib.trigger" | "lib.cron" => super::automation::lib_funcs(path),
         _ => &[],
     }
@@ -195,6 +196,10 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     for path in LIBS {
         out.push(((*path).to_owned(), lib_funcs(path).to_vec()));
     }
+    out.push((
+        super::easyperm::LIB.to_owned(),
+        super::easyperm::LIB_FUNCS.to_vec(),
+    ));
     out.extend(super::ext::lib_docs());
     out.extend(super::libmore::lib_docs());
     out.extend(super::httplib::lib_docs());
@@ -254,7 +259,13 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
             if &**path == super::genlib::LIB {
                 return super::genlib::deref(runt, &name).await;
             }
+            if &**path == super::easyperm::LIB && name == "level" {
+                return Ok(super::easyperm::levels());
+            }
             let sub = format!("{path}.{name}");
+            if sub == super::easyperm::LIB {
+                return Ok(Val::Lib(Arc::from(sub)));
+            }
             if sub == super::genlib::LIB {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
@@ -545,6 +556,9 @@ pub(crate) async fn call_method(
         }
         Val::Lib(path) if super::notiflib::is_lib(path) => {
             super::notiflib::call_lib(runt, name, args, kwargs).await
+        }
+        Val::Lib(path) if &**path == super::easyperm::LIB => {
+            super::easyperm::call(runt, name, &args, &kwargs).await
         }
         Val::Lib(path) if &**path == super::byteslib::LIB => {
             super::byteslib::call(runt, name, args, kwargs).await
