@@ -3,9 +3,9 @@ Cases for the `$lib` functions and Storm type methods added after the library au
 (gen_libaudit.py): $lib.dict.fromlist and the $lib.dict messages, number scaleb,
 $lib.bytes.fromints, $lib.storm.eval/run, model type `mutable` and form `prop()`, layer
 hasEdge/getEdgesByN1/getEdgesByN2/getNodeData/getNodeDataValu/getStorNodesByForm/
-getTagPropCount/getPropArrayCount and view getPropCount/getTagPropCount/getPropArrayCount/
-getEdgeVerbs/children. Runs them on an in-process reference cortex and writes
-recorded_libaudit.json, which libaudit.rs replays in process.
+getTagPropCount/getPropArrayCount/getPropValues/name, view getPropCount/getTagPropCount/
+getPropArrayCount/getPropValues/getEdgeVerbs/children/parent/triggers, $lib.auth.easyperm.
+Runs them on an in-process reference cortex and writes recorded_libaudit.json, which libaudit.rs replays in process.
 
     $SYNAPSE_REF_PYTHON gen_recorded_libaudit.py
 '''
@@ -95,6 +95,16 @@ QUERIES = [
  '$lib.auth.easyperm.set(foo, users, x, 1)',
  '$lib.print($lib.auth.easyperm.confirm(({}), 2))',
  '$lib.auth.easyperm.confirm(({}), -1)',
+ 'for $v in $lib.view.get().getPropValues(inet:ipv4:asn) { $lib.print($v) }',
+ 'for $v in $lib.view.get().getPropValues(inet:ipv4) { $lib.print($v) }',
+ 'for $v in $lib.view.get().getPropValues(inet:fqdn) { $lib.print($v) }',
+ 'for $v in $lib.view.get().getPropValues(nope:nope) { $lib.print($v) }',
+ 'for $v in $lib.layer.get().getPropValues(inet:ipv4:asn) { $lib.print($v) }',
+ 'for $v in $lib.layer.get().getPropValues(inet:ipv4) { $lib.print($v) }',
+ 'for $v in $lib.layer.get().getPropValues(nope:nope) { $lib.print($v) }',
+ '$lib.print($lib.len($lib.view.get().triggers))',
+ '$lib.print($lib.view.get().parent)',
+ '$lib.print($lib.layer.get().name)',
  '$f=$lib.view.get().fork() for $v in $lib.view.get().children() { $lib.print(($v.iden = $f.iden)) }',
 ]
 def canon(mesg):

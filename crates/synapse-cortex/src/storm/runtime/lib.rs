@@ -373,6 +373,24 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 {
                     return Ok(view.def().parent.map(Val::from).unwrap_or(Val::Null));
                 }
+                if name == "triggers" && matches!(&**obj, Obj::View(_)) {
+                    // a runtime without a cortex has no triggers
+                    let trigs = match super::ext::cortex(runt) {
+                        Ok(core) => core.list_triggers(iden),
+                        Err(_) => Vec::new(),
+                    };
+                    return Ok(new_list(
+                        trigs
+                            .iter()
+                            .map(|t| {
+                                super::automation::AutoObj::val(
+                                    super::automation::AutoKind::Trigger,
+                                    t,
+                                )
+                            })
+                            .collect(),
+                    ));
+                }
                 // `$view.layers` is an attribute (the view's layer objects, top first)
                 if name == "layers"
                     && matches!(&**obj, Obj::View(_))

@@ -1040,6 +1040,33 @@ pub(crate) async fn view_method(
             super::morecmds::wipe_layer(&layer, &runt.shared.user.iden).await?;
             Ok(Val::Null)
         }
+        "getPropValues" => {
+            let pname = r(0, "propname")?.to_str()?;
+            let relname = prop_relname(runt, &pname)?;
+            runt.confirm(&["view", "read"], Some((&viden, "view")))?;
+            let nodes = view.lift_prop(&pname, false)?;
+            let mut last: Option<Value> = None;
+            let stream = nodes.filter_map(move |n| {
+                let out = match n {
+                    Err(e) => Some(Err(Flow::from(e))),
+                    Ok(node) => {
+                        let valu = match &relname {
+                            None => Some(node.valu.clone()),
+                            Some(rel) => node.get(rel).cloned(),
+                        };
+                        match valu {
+                            Some(v) if last.as_ref() != Some(&v) => {
+                                last = Some(v.clone());
+                                Some(Ok(GenItem::Val(Val::from_msgpack(&v))))
+                            }
+                            _ => None,
+                        }
+                    }
+                };
+                futures::future::ready(out)
+            });
+            Ok(GenVal::val(stream.boxed()))
+        }
         "getTagPropCount" => {
             runt.confirm(&["view", "read"], Some((&viden, "view")))?;
             tagprop_count(runt, &view.layers(), args, kwargs).await
@@ -1200,6 +1227,22 @@ fn to_buid(v: &Val) -> RResult<[u8; 32]> {
 fn req_read_layer(runt: &Arc<Runt>, layer: &Layer) -> RResult<()> {
     let iden = layer.iden();
     runt.confirm(&["layer", "read"], Some((&iden, "layer")))
+}
+
+/// The relative name of a property for `getPropValues` (None for a form), or the
+/// reference's `NoSuchProp`.
+fn prop_relname(runt: &Runt, pname: &str) -> RResult<Option<String>> {
+    let model = runt.model();
+    if model.form(pname).is_some() {
+        return Ok(None);
+    }
+    match model.prop(pname) {
+        Some(prop) => Ok(Some(prop.name().to_owned())),
+        None => Err(Flow::Err(
+            StormError::new("NoSuchProp", format!("No property named {pname}."))
+                .with("name", pname),
+        )),
+    }
 }
 
 /// `getTagPropCount(tag, propname, form=None, valu=undef)` over some layers.
@@ -1434,6 +1477,38 @@ pub(crate) async fn layer_method(
             req_read_layer(runt, layer)?;
             let valu = layer.get_data(buid, &dname).await.map_err(lerr)?;
             Ok(valu.map(|v| Val::from_msgpack(&v)).unwrap_or(Val::Null))
+        }
+        "getPropValues" => {
+            let pname = r(0, "propname")?.to_str()?;
+            let relname = prop_relname(runt, &pname)?;
+            req_read_layer(runt, layer)?;
+            // the view's lift in index order, with the values this layer holds
+            let nodes = runt.view.lift_prop(&pname, false)?;
+            let layer = layer.clone();
+            let mut out = Vec::new();
+            let mut last: Option<Value> = None;
+            let mut nodes = nodes;
+            while let Some(node) = nodes.next().await {
+                let node = node?;
+                let Some(sode) = layer.get_sode(node.buid).await.map_err(lerr)? else {
+                    continue;
+                };
+                let valu = match &relname {
+                    None => sode.valu.map(|(v, _)| v),
+                    Some(rel) => sode
+                        .props
+                        .iter()
+                        .find(|(p, _, _)| p == rel)
+                        .map(|(_, v, _)| v.clone()),
+                };
+                if let Some(v) = valu
+                    && last.as_ref() != Some(&v)
+                {
+                    last = Some(v.clone());
+                    out.push(Ok(GenItem::Val(Val::from_msgpack(&v))));
+                }
+            }
+            Ok(GenVal::val(futures::stream::iter(out).boxed()))
         }
         "getTagPropCount" => {
             req_read_layer(runt, layer)?;
