@@ -3,7 +3,8 @@ Cases for the `$lib` functions and Storm type methods added after the library au
 (gen_libaudit.py): $lib.dict.fromlist and the $lib.dict messages, number scaleb,
 $lib.bytes.fromints, $lib.storm.eval/run, model type `mutable` and form `prop()`, layer
 hasEdge/getEdgesByN1/getEdgesByN2/getNodeData/getNodeDataValu/getStorNodesByForm/
-getTagPropCount/getPropArrayCount/getPropValues/name, view getPropCount/getTagPropCount/
+getTagPropCount/getPropArrayCount/getPropValues/getStorNodesByProp/liftByNodeData/
+edited/name, view getPropCount/getTagPropCount/
 getPropArrayCount/getPropValues/getEdgeVerbs/children/parent/triggers, $lib.auth.easyperm.
 Runs them on an in-process reference cortex and writes recorded_libaudit.json, which libaudit.rs replays in process.
 
@@ -105,6 +106,13 @@ QUERIES = [
  '$lib.print($lib.len($lib.view.get().triggers))',
  '$lib.print($lib.view.get().parent)',
  '$lib.print($lib.layer.get().name)',
+ 'for ($iden, $sode) in $lib.layer.get().getStorNodesByProp(inet:ipv4:asn, 10) { $lib.print($iden) $lib.print($sode.props.asn) }',
+ 'for ($iden, $sode) in $lib.layer.get().getStorNodesByProp(inet:ipv4) { $lib.print($iden) }',
+ 'for ($iden, $sode) in $lib.layer.get().getStorNodesByProp(inet:ipv4:asn, 5, ">") { $lib.print($sode.valu) }',
+ 'for $x in $lib.layer.get().getStorNodesByProp(nope:nope) { }',
+ 'for $n in $lib.layer.get().liftByNodeData(foo) { $lib.print($n.repr()) }',
+ 'for $n in $lib.layer.get().liftByNodeData(nope) { $lib.print($n.repr()) }',
+ '$lib.print($lib.vars.type($lib.layer.get().edited()))',
  '$f=$lib.view.get().fork() for $v in $lib.view.get().children() { $lib.print(($v.iden = $f.iden)) }',
 ]
 def canon(mesg):

@@ -1510,6 +1510,67 @@ pub(crate) async fn layer_method(
             }
             Ok(GenVal::val(futures::stream::iter(out).boxed()))
         }
+        "edited" => {
+            // the time of the last logged batch (null before any)
+            let next = layer.edit_offset();
+            if next == 0 {
+                return Ok(Val::Null);
+            }
+            let last = layer.read_log(next - 1, 1).await.map_err(lerr)?;
+            Ok(last
+                .first()
+                .map(|e| Val::Int(i128::from(e.meta.time)))
+                .unwrap_or(Val::Null))
+        }
+        "getStorNodesByProp" => {
+            let (nodes, check) = lift_by_prop(runt, args, kwargs)?;
+            req_read_layer(runt, layer)?;
+            let layer = layer.clone();
+            let check = Arc::new(check);
+            let stream = nodes.filter_map(move |n| {
+                let layer = layer.clone();
+                let check = Arc::clone(&check);
+                async move {
+                    let node = match n {
+                        Ok(n) => n,
+                        Err(e) => return Some(Err(Flow::from(e))),
+                    };
+                    match layer.get_sode(node.buid).await {
+                        Ok(Some(sode)) if check.held_by(&sode) => {
+                            Some(Ok(GenItem::Val(Val::Tuple(Arc::from(vec![
+                                Val::from(hex::encode(node.buid)),
+                                Val::from_msgpack(&sode.to_value()),
+                            ])))))
+                        }
+                        Ok(_) => None,
+                        Err(e) => Some(Err(Flow::from(crate::view::Error::from(e)))),
+                    }
+                }
+            });
+            Ok(GenVal::val(stream.boxed()))
+        }
+        "liftByNodeData" => {
+            let dname = r(0, "name")?.to_str()?;
+            req_read_layer(runt, layer)?;
+            let nodes = runt.view.lift_data_name(&dname)?;
+            let layer = layer.clone();
+            let stream = nodes.filter_map(move |n| {
+                let layer = layer.clone();
+                let dname = dname.clone();
+                async move {
+                    let node = match n {
+                        Ok(n) => n,
+                        Err(e) => return Some(Err(Flow::from(e))),
+                    };
+                    match layer.get_data(node.buid, &dname).await {
+                        Ok(Some(_)) => Some(Ok(GenItem::Val(Val::Node(Arc::new(node))))),
+                        Ok(None) => None,
+                        Err(e) => Some(Err(Flow::from(crate::view::Error::from(e)))),
+                    }
+                }
+            });
+            Ok(GenVal::val(stream.boxed()))
+        }
         "getTagPropCount" => {
             req_read_layer(runt, layer)?;
             tagprop_count(runt, std::slice::from_ref(layer), args, kwargs).await
