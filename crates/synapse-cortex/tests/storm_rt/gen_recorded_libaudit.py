@@ -4,7 +4,7 @@ Cases for the `$lib` functions and Storm type methods added after the library au
 $lib.bytes.fromints, $lib.storm.eval/run, model type `mutable` and form `prop()`, layer
 hasEdge/getEdgesByN1/getEdgesByN2/getNodeData/getNodeDataValu/getStorNodesByForm/
 getTagPropCount/getPropArrayCount/getPropValues/getStorNodesByProp/liftByNodeData/
-edited/name, view getPropCount/getTagPropCount/
+edited/name/setNodeDataValu/delNodeData/delEdge, view getPropCount/getTagPropCount/
 getPropArrayCount/getPropValues/getEdgeVerbs/children/parent/triggers, $lib.auth.easyperm.
 Runs them on an in-process reference cortex and writes recorded_libaudit.json, which libaudit.rs replays in process.
 
@@ -113,6 +113,12 @@ QUERIES = [
  'for $n in $lib.layer.get().liftByNodeData(foo) { $lib.print($n.repr()) }',
  'for $n in $lib.layer.get().liftByNodeData(nope) { $lib.print($n.repr()) }',
  '$lib.print($lib.vars.type($lib.layer.get().edited()))',
+ 'inet:ipv4=1.2.3.4 $l=$lib.layer.get() $lib.print($l.setNodeDataValu($node.iden(), hehe, (1, 2))) $lib.print($l.setNodeDataValu($node.iden(), hehe, (1, 2))) $lib.print($l.getNodeDataValu($node.iden(), hehe))',
+ '$lib.layer.get().setNodeDataValu(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, a, b)',
+ 'inet:ipv4=1.2.3.4 $l=$lib.layer.get() $lib.print($l.delNodeData($node.iden(), hehe)) $lib.print($l.delNodeData($node.iden(), hehe)) $lib.print($l.getNodeDataValu($node.iden(), hehe))',
+ '$lib.print($lib.layer.get().delNodeData(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa))',
+ '[ inet:fqdn=vertex.link ] $node.data.set(x, 1) $node.data.set(y, 2) $l=$lib.layer.get() $lib.print($l.delNodeData($node.iden())) $lib.print($node.data.list())',
+ 'inet:fqdn=woot.com $n1=$node.iden() inet:ipv4=1.2.3.4 $l=$lib.layer.get() $lib.print($l.delEdge($n1, seen, $node.iden())) $lib.print($l.delEdge($n1, seen, $node.iden())) $lib.print($l.hasEdge($n1, seen, $node.iden()))',
  '$f=$lib.view.get().fork() for $v in $lib.view.get().children() { $lib.print(($v.iden = $f.iden)) }',
 ]
 def canon(mesg):

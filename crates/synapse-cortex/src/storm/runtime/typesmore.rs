@@ -1229,6 +1229,19 @@ fn req_read_layer(runt: &Arc<Runt>, layer: &Layer) -> RResult<()> {
     runt.confirm(&["layer", "read"], Some((&iden, "layer")))
 }
 
+/// The reference's `runt.reqAdmin(mesg='<name>() requires admin privileges.')`.
+fn req_layer_admin(runt: &Runt, name: &str) -> RResult<()> {
+    let user = &runt.shared.user;
+    if runt.asroot || user.admin {
+        return Ok(());
+    }
+    Err(Flow::Err(
+        StormError::new("AuthDeny", format!("{name}() requires admin privileges."))
+            .with("user", user.iden.as_str())
+            .with("username", user.name.as_str()),
+    ))
+}
+
 /// The relative name of a property for `getPropValues` (None for a form), or the
 /// reference's `NoSuchProp`.
 fn prop_relname(runt: &Runt, pname: &str) -> RResult<Option<String>> {
@@ -1509,6 +1522,102 @@ pub(crate) async fn layer_method(
                 }
             }
             Ok(GenVal::val(futures::stream::iter(out).boxed()))
+        }
+        "setNodeDataValu" | "delNodeData" | "delEdge" => {
+            let buid = to_buid(&r(
+                0,
+                if name == "delEdge" {
+                    "nodeid1"
+                } else {
+                    "nodeid"
+                },
+            )?)?;
+            let ops = match name {
+                "setNodeDataValu" => {
+                    let dname = r(1, "name")?.to_str()?;
+                    let valu = r(2, "valu")?.to_msgpack()?;
+                    req_layer_admin(runt, name)?;
+                    if dname.len() > 506 {
+                        return Err(Flow::Err(
+                            StormError::new(
+                                "BadArg",
+                                format!("node data keys must be < 507 bytes, got {}.", dname.len()),
+                            )
+                            .with("size", dname.len() as i64),
+                        ));
+                    }
+                    if layer.get_data(buid, &dname).await.map_err(lerr)? == Some(valu.clone()) {
+                        return Ok(Val::Bool(false));
+                    }
+                    vec![crate::nodeedit::EditOp::NodeDataSet {
+                        name: dname,
+                        valu,
+                        oldv: Value::Nil,
+                    }]
+                }
+                "delNodeData" => {
+                    let dname = opt_str(arg(args, kwargs, 1, "name"))?;
+                    req_layer_admin(runt, name)?;
+                    let names = match dname {
+                        Some(n) => {
+                            if layer.get_data(buid, &n).await.map_err(lerr)?.is_none() {
+                                Vec::new()
+                            } else {
+                                vec![n]
+                            }
+                        }
+                        None => layer
+                            .data_items(buid)
+                            .await
+                            .map_err(lerr)?
+                            .into_iter()
+                            .map(|(n, _)| n)
+                            .collect(),
+                    };
+                    names
+                        .into_iter()
+                        .map(|n| crate::nodeedit::EditOp::NodeDataDel {
+                            name: n,
+                            oldv: Value::Nil,
+                        })
+                        .collect()
+                }
+                _ => {
+                    let verb = r(1, "verb")?.to_str()?;
+                    let n2 = to_buid(&r(2, "nodeid2")?)?;
+                    req_layer_admin(runt, name)?;
+                    if !layer.has_edge(buid, &verb, n2).await.map_err(lerr)? {
+                        return Ok(Val::Bool(false));
+                    }
+                    vec![crate::nodeedit::EditOp::EdgeDel { verb, n2 }]
+                }
+            };
+            let Some(sode) = layer.get_sode(buid).await.map_err(lerr)? else {
+                if name == "setNodeDataValu" {
+                    let iden = hex::encode(buid);
+                    return Err(Flow::Err(
+                        StormError::new("NoSuchIden", format!("No node found for buid {iden}."))
+                            .with("buid", iden.as_str()),
+                    ));
+                }
+                return Ok(Val::Bool(false));
+            };
+            let Some(form) = sode.form.clone() else {
+                let iden = hex::encode(buid);
+                return Err(Flow::Err(
+                    StormError::new("NoSuchIden", format!("No node found for buid {iden}."))
+                        .with("buid", iden.as_str()),
+                ));
+            };
+            if ops.is_empty() {
+                return Ok(Val::Bool(false));
+            }
+            let meta = crate::nodeedit::EditMeta::now(runt.shared.user.iden.clone());
+            let applied = layer
+                .apply(vec![crate::nodeedit::NodeEdit::new(buid, form, ops)], meta)
+                .await
+                .map_err(lerr)?;
+            Ok(Val::Bool(applied.edits.iter().any(|e| !e.edits.is_empty())))
         }
         "edited" => {
             // the time of the last logged batch (null before any)
