@@ -180,3 +180,41 @@ async fn easyperm_levels_for_a_non_admin() {
         "User (bob) has insufficient permissions (requires: admin)."
     );
 }
+
+/// Layer edits of stored nodes need an admin, even for a user allowed everything else.
+#[tokio::test]
+async fn layer_storage_edits_need_an_admin() {
+    use std::sync::Arc;
+
+    use synapse_cortex::storm::runtime::StormUser;
+
+    let core = Core::new().await;
+    let mesgs = core.storm("[ inet:ipv4=1.2.3.4 ]", &json!({})).await;
+    assert!(mesgs.iter().all(|m| m.kind != "err"), "{mesgs:?}");
+    let bob = StormUser {
+        iden: "bb".repeat(16),
+        name: "bob".to_owned(),
+        admin: false,
+        check: Arc::new(|_: &[&str], _: Option<&str>| true),
+    };
+    for func in [
+        "setNodeDataValu($n, x, 1)",
+        "delNodeData($n)",
+        "delEdge($n, refs, $n)",
+    ] {
+        let text = format!("inet:ipv4=1.2.3.4 $n=$node.iden() $lib.layer.get().{func}");
+        let mesgs = core.storm_as(bob.clone(), &text, &json!({})).await;
+        let err = mesgs
+            .iter()
+            .find(|m| m.kind == "err")
+            .map(|m| super::util::msgpack_to_json(&m.info))
+            .expect("an error");
+        let name = func.split('(').next().unwrap_or_default();
+        assert_eq!(err[0], "AuthDeny", "{func}");
+        assert_eq!(
+            err[1]["mesg"],
+            format!("{name}() requires admin privileges."),
+            "{func}"
+        );
+    }
+}
