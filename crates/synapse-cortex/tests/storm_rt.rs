@@ -7,6 +7,7 @@ mod storm_rt {
     pub(crate) mod conformance;
     pub(crate) mod flow;
     pub(crate) mod graph;
+    pub(crate) mod libaudit;
     pub(crate) mod types;
     pub(crate) mod util;
 }

@@ -312,6 +312,19 @@ impl<'a> Type<'a> {
         matches!(self.kind(), Kind::Array { .. })
     }
 
+    /// Whether normalized values of the type are mutable (arrays, data, node props, and comps
+    /// with such a field): the reference's `Type.ismutable`.
+    pub fn is_mutable(&self) -> bool {
+        match self.kind() {
+            Kind::Array { .. } | Kind::Data { .. } | Kind::NodeProp => true,
+            Kind::Comp {
+                fields: Some(fields),
+                ..
+            } => fields.iter().any(|(_, id)| self.other(*id).is_mutable()),
+            _ => false,
+        }
+    }
+
     /// The element type of an array type.
     pub fn array_elem(&self) -> Option<Type<'a>> {
         match self.kind() {

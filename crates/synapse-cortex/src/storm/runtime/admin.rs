@@ -76,7 +76,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.view" => &["add", "del"],
         "lib.layer" => &["add", "del"],
         "lib.feed" => &["list", "ingest", "genr", "fromAxon"],
-        "lib.auth" => &["getPermDefs"],
+        "lib.auth" => &["getPermDefs", "getPermDef"],
         _ => &[],
     }
 }
@@ -1172,6 +1172,21 @@ pub(crate) async fn call_lib(
             Ok(new_list(
                 core.perm_defs().iter().map(Val::from_msgpack).collect(),
             ))
+        }
+        ("lib.auth", "getPermDef") => {
+            let perm = args.req(0, "perm")?.to_msgpack()?;
+            let want: Option<Vec<&str>> = perm
+                .as_array()
+                .map(|parts| parts.iter().filter_map(Value::as_str).collect());
+            let core = cortex(runt)?;
+            let defs = core.perm_defs();
+            let found = defs.iter().find(|pdef| {
+                let have: Option<Vec<&str>> = crate::layer::map_get(pdef, "perm")
+                    .and_then(Value::as_array)
+                    .map(|parts| parts.iter().filter_map(Value::as_str).collect());
+                have.is_some() && have == want
+            });
+            Ok(found.map(Val::from_msgpack).unwrap_or(Val::Null))
         }
         ("lib.feed", "list") => Ok(Val::from_msgpack(&crate::cortex::info_feed_funcs())),
         ("lib.feed", _) => super::feedlib::call_lib(runt, name, args).await,

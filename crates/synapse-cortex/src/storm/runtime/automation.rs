@@ -93,7 +93,7 @@ pub(crate) struct AutoObj {
 }
 
 impl AutoObj {
-    fn val(kind: AutoKind, packed: &Value) -> Val {
+    pub(crate) fn val(kind: AutoKind, packed: &Value) -> Val {
         let valu = dict_of(packed);
         Val::Obj(Arc::new(Obj::Auto(AutoObj { kind, valu })))
     }

@@ -21,7 +21,7 @@ use super::runt::{GenItem, GenVal, Item, Runt};
 use super::value::{Key, Val, new_dict, new_list};
 use crate::cortex::AxonClient;
 
-const LIB: &str = "lib.axon";
+pub(crate) const LIB: &str = "lib.axon";
 
 /// Whether `path` is this module's library.
 pub(crate) fn is_lib(path: &str) -> bool {

@@ -69,7 +69,7 @@ fn query_text(valu: &Val) -> RResult<String> {
 }
 
 /// Parse and plan a query for a runtime under `runt` that owns the given variables.
-fn sub_with_vars(
+pub(crate) fn sub_with_vars(
     runt: &Arc<Runt>,
     text: &str,
     vars: Vec<(String, Val)>,

@@ -103,9 +103,14 @@ fn lib_funcs(path: &str) -> &'static [&'static str] {
         "lib.stats" => &["tally"],
         "lib.iters" => &["enum", "zip"],
         "lib.math" => &["number"],
-        "lib.dict" => &["keys", "values", "pop", "has", "update", "items"],
+        "lib.dict" => &[
+            "keys", "values", "pop", "has", "update", "items", "fromlist",
+        ],
         "lib.list" => &[],
         "lib.scrape" => super::scrape::LIB_FUNCS,
+        super::stormlib::LIB => super::stormlib::LIB_FUNCS,
+        super::byteslib::LIB => super::byteslib::LIB_FUNCS,
+        super::easyperm::LIB => super::easyperm::LIB_FUNCS,
         "lib.trigger" | "lib.cron" => super::automation::lib_funcs(path),
         _ => &[],
     }
@@ -160,7 +165,7 @@ fn type_methods(base: &Val) -> Option<(&'static str, &'static [&'static str])> {
                 "xor",
             ],
         ),
-        Val::Num(_) => ("number", &["toint", "tofloat", "tostr"]),
+        Val::Num(_) => ("number", &["toint", "tofloat", "tostr", "scaleb"]),
         Val::Node(_) => (
             "node",
             &[
@@ -191,6 +196,10 @@ pub(crate) fn lib_docs() -> Vec<(String, Vec<&'static str>)> {
     for path in LIBS {
         out.push(((*path).to_owned(), lib_funcs(path).to_vec()));
     }
+    out.push((
+        super::easyperm::LIB.to_owned(),
+        super::easyperm::LIB_FUNCS.to_vec(),
+    ));
     out.extend(super::ext::lib_docs());
     out.extend(super::libmore::lib_docs());
     out.extend(super::httplib::lib_docs());
@@ -250,7 +259,13 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
             if &**path == super::genlib::LIB {
                 return super::genlib::deref(runt, &name).await;
             }
+            if &**path == super::easyperm::LIB && name == "level" {
+                return Ok(super::easyperm::levels());
+            }
             let sub = format!("{path}.{name}");
+            if sub == super::easyperm::LIB {
+                return Ok(Val::Lib(Arc::from(sub)));
+            }
             if sub == super::genlib::LIB {
                 return Ok(Val::Lib(Arc::from(sub)));
             }
@@ -341,6 +356,40 @@ pub(crate) async fn deref(runt: &Arc<Runt>, base: &Val, name: &Val) -> RResult<V
                 let name = str_of(name)?;
                 if name == "iden" {
                     return Ok(Val::from(iden.as_str()));
+                }
+                // `$layer.name` and `$view.parent` are attributes of the definitions
+                if name == "name"
+                    && matches!(&**obj, Obj::Layer(_))
+                    && let Some(layer) = runt.shared.core.views().layer(iden)
+                {
+                    let pack = layer.pack();
+                    return Ok(crate::layer::map_get(&pack, "name")
+                        .map(Val::from_msgpack)
+                        .unwrap_or(Val::Null));
+                }
+                if name == "parent"
+                    && matches!(&**obj, Obj::View(_))
+                    && let Some(view) = runt.shared.core.views().view(iden)
+                {
+                    return Ok(view.def().parent.map(Val::from).unwrap_or(Val::Null));
+                }
+                if name == "triggers" && matches!(&**obj, Obj::View(_)) {
+                    // a runtime without a cortex has no triggers
+                    let trigs = match super::ext::cortex(runt) {
+                        Ok(core) => core.list_triggers(iden),
+                        Err(_) => Vec::new(),
+                    };
+                    return Ok(new_list(
+                        trigs
+                            .iter()
+                            .map(|t| {
+                                super::automation::AutoObj::val(
+                                    super::automation::AutoKind::Trigger,
+                                    t,
+                                )
+                            })
+                            .collect(),
+                    ));
                 }
                 // `$view.layers` is an attribute (the view's layer objects, top first)
                 if name == "layers"
@@ -526,6 +575,15 @@ pub(crate) async fn call_method(
         Val::Lib(path) if super::notiflib::is_lib(path) => {
             super::notiflib::call_lib(runt, name, args, kwargs).await
         }
+        Val::Lib(path) if &**path == super::easyperm::LIB => {
+            super::easyperm::call(runt, name, &args, &kwargs).await
+        }
+        Val::Lib(path) if &**path == super::byteslib::LIB => {
+            super::byteslib::call(runt, name, args, kwargs).await
+        }
+        Val::Lib(path) if &**path == super::stormlib::LIB => {
+            super::stormlib::call(runt, name, &args, &kwargs).await
+        }
         Val::Lib(path) if &**path == super::genlib::LIB => {
             super::genlib::call(runt, name, args, kwargs).await
         }
@@ -541,6 +599,10 @@ pub(crate) async fn call_method(
             "toint" => Ok(Val::Int(Val::Num(*d).to_int()?)),
             "tofloat" => Ok(Val::Float(super::value::dec_to_f64(d))),
             "tostr" => Ok(Val::from(super::value::dec_str(d))),
+            "scaleb" => {
+                let exp = req(&args, &kwargs, 0, "other", "scaleb")?.to_int()?;
+                Ok(Val::Num(scaleb(*d, exp)?))
+            }
             _ => Err(nosuchname(name)),
         },
         Val::Node(node) => node_method(runt, node, name, &args, &kwargs).await,
@@ -1291,6 +1353,18 @@ async fn obj_method(
             }
             .ok_or_else(|| rterr(format!("No such type {tname}")))?;
             match name {
+                "prop" if matches!(&**obj, Obj::ModelForm(_)) => {
+                    let pname = req(args, kwargs, 0, "name", "prop")?.to_str()?;
+                    let full = if pname.starts_with('.') {
+                        format!("{tname}{pname}")
+                    } else {
+                        format!("{tname}:{pname}")
+                    };
+                    Ok(match model.prop(&full) {
+                        Some(_) => Val::Obj(Arc::new(Obj::ModelProp(full))),
+                        None => Val::Null,
+                    })
+                }
                 "norm" => {
                     let v = tostor(&req(args, kwargs, 0, "valu", "norm")?)?;
                     let (norm, info) = ty.norm(&v)?;
@@ -1827,22 +1901,15 @@ async fn call_lib(
         }
         ("lib.math", "number") => r(0, "valu")?.to_number()?.to_val().pipe_num(),
         ("lib.dict", "keys") => {
-            let d = r(0, "valu")?;
-            let Val::Dict(d) = d else {
-                return Err(rterr("keys() requires a dict"));
-            };
+            let d = dict_arg(r(0, "valu")?, "valu")?;
             new_list(lock(&d).keys().map(Key::to_val).collect())
         }
         ("lib.dict", "values") => {
-            let Val::Dict(d) = r(0, "valu")? else {
-                return Err(rterr("values() requires a dict"));
-            };
+            let d = dict_arg(r(0, "valu")?, "valu")?;
             new_list(lock(&d).values().cloned().collect())
         }
         ("lib.dict", "items") => {
-            let Val::Dict(d) = r(0, "valu")? else {
-                return Err(rterr("items() requires a dict"));
-            };
+            let d = dict_arg(r(0, "valu")?, "valu")?;
             new_list(
                 lock(&d)
                     .iter()
@@ -1851,38 +1918,128 @@ async fn call_lib(
             )
         }
         ("lib.dict", "has") => {
-            let Val::Dict(d) = r(0, "valu")? else {
-                return Err(rterr("has() requires a dict"));
-            };
-            let key = r(1, "name")?.to_key()?;
+            let d = dict_arg(r(0, "valu")?, "valu")?;
+            let key = r(1, "key")?.to_key()?;
             Val::Bool(lock(&d).contains_key(&key))
         }
         ("lib.dict", "pop") => {
-            let Val::Dict(d) = r(0, "valu")? else {
-                return Err(rterr("pop() requires a dict"));
-            };
-            let key = r(1, "name")?.to_key()?;
-            match lock(&d).shift_remove(&key) {
+            let d = dict_arg(r(0, "valu")?, "valu")?;
+            let keyval = r(1, "key")?;
+            let key = keyval.to_key()?;
+            let popped = lock(&d).shift_remove(&key);
+            match popped {
                 Some(v) => v,
                 None => match a(2, "default") {
-                    Some(v) => v,
-                    None => return err("BadArg", "Key not found in dictionary."),
+                    Some(v) if !matches!(v, Val::Undef) => v,
+                    _ => {
+                        return err(
+                            "BadArg",
+                            format!("Key {} does not exist in dictionary.", keyval.to_str()?),
+                        );
+                    }
                 },
             }
         }
         ("lib.dict", "update") => {
-            let Val::Dict(d) = r(0, "valu")? else {
-                return Err(rterr("update() requires a dict"));
-            };
-            let Val::Dict(o) = r(1, "other")? else {
-                return Err(rterr("update() requires a dict"));
-            };
+            let d = dict_arg(r(0, "valu")?, "valu")?;
+            let o = dict_arg(r(1, "other")?, "other")?;
             let other = lock(&o).clone();
             lock(&d).extend(other);
             Val::Null
         }
+        ("lib.dict", "fromlist") => dict_fromlist(&r(0, "valu")?)?,
         _ => return Box::pin(super::typesmore::call_lib(runt, path, name, &args, &kwargs)).await,
     })
+}
+
+/// A dict argument of `$lib.dict` functions (BadArg naming the type otherwise).
+fn dict_arg(valu: Val, name: &str) -> RResult<super::value::DictRef> {
+    match valu {
+        Val::Dict(d) => Ok(d),
+        other => {
+            let tname = match &other {
+                Val::Num(_) => "number",
+                Val::Set(_) => "set",
+                Val::List(_) => "list",
+                v => v.pytype(),
+            };
+            err(
+                "BadArg",
+                format!("{name} argument must be a dict, not {tname}."),
+            )
+        }
+    }
+}
+
+/// `$lib.dict.fromlist(valu)`: a dict of (key, value) pairs, deep copied.
+fn dict_fromlist(valu: &Val) -> RResult<Val> {
+    let items = match valu {
+        Val::List(_) | Val::Tuple(_) => valu.seq_items().unwrap_or_default(),
+        _ => return err("BadArg", "$lib.dict.fromlist() argument must be an array."),
+    };
+    let mut out = IndexMap::new();
+    for item in items {
+        let pair = match item {
+            Val::List(_) | Val::Tuple(_) => item.seq_items().unwrap_or_default(),
+            _ => {
+                return err(
+                    "BadArg",
+                    "$lib.dict.fromlist() array elements must be an array.",
+                );
+            }
+        };
+        let [k, v] = pair.as_slice() else {
+            return err(
+                "BadArg",
+                "$lib.dict.fromlist() argument must be an array of (key, value) pairs.",
+            );
+        };
+        if !matches!(k, Val::Str(_) | Val::Int(_) | Val::Bool(_)) {
+            return err(
+                "BadArg",
+                "$lib.dict.fromlist() keys must be str or int types.",
+            );
+        }
+        let copy = Val::from_msgpack(&v.to_msgpack()?).pipe_lists();
+        out.insert(k.to_key()?, copy);
+    }
+    Ok(new_dict(out))
+}
+
+/// `number.scaleb(other)`: the number times 10**other (StormRuntimeError when it does not fit).
+fn scaleb(d: rust_decimal::Decimal, exp: i128) -> RResult<rust_decimal::Decimal> {
+    let overflow = || {
+        Flow::Err(StormError::new(
+            "StormRuntimeError",
+            format!("Number {d} scaled by {exp} is out of range."),
+        ))
+    };
+    let scale = i128::from(d.scale()) - exp;
+    if scale >= 0 {
+        let mut out = d;
+        if scale > 28 {
+            // beyond the finest scale kept: round the extra digits away
+            out.set_scale(28).map_err(|_| overflow())?;
+            for _ in 28..scale {
+                out = out
+                    .checked_div(rust_decimal::Decimal::TEN)
+                    .ok_or_else(overflow)?;
+            }
+            return Ok(out);
+        }
+        out.set_scale(u32::try_from(scale).map_err(|_| overflow())?)
+            .map_err(|_| overflow())?;
+        Ok(out)
+    } else {
+        let mut out = d;
+        out.set_scale(0).map_err(|_| overflow())?;
+        for _ in 0..(-scale) {
+            out = out
+                .checked_mul(rust_decimal::Decimal::TEN)
+                .ok_or_else(overflow)?;
+        }
+        Ok(out)
+    }
 }
 
 trait PipeVal {

@@ -268,6 +268,7 @@ pub(crate) fn model_attr(runt: &Runt, obj: &Obj, name: &str) -> Option<Val> {
             match name {
                 "name" => Some(Val::from(ty.name())),
                 "stortype" => Some(Val::Int(i128::from(ty.stortype()))),
+                "mutable" => Some(Val::Bool(ty.is_mutable())),
                 "opts" => Some(Val::from_msgpack(&synapse_cell::from_json(
                     &serde_json::Value::Object(ty.opts().clone()),
                 ))),

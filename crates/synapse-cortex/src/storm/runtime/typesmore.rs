@@ -1040,6 +1040,86 @@ pub(crate) async fn view_method(
             super::morecmds::wipe_layer(&layer, &runt.shared.user.iden).await?;
             Ok(Val::Null)
         }
+        "getPropValues" => {
+            let pname = r(0, "propname")?.to_str()?;
+            let relname = prop_relname(runt, &pname)?;
+            runt.confirm(&["view", "read"], Some((&viden, "view")))?;
+            let nodes = view.lift_prop(&pname, false)?;
+            let mut last: Option<Value> = None;
+            let stream = nodes.filter_map(move |n| {
+                let out = match n {
+                    Err(e) => Some(Err(Flow::from(e))),
+                    Ok(node) => {
+                        let valu = match &relname {
+                            None => Some(node.valu.clone()),
+                            Some(rel) => node.get(rel).cloned(),
+                        };
+                        match valu {
+                            Some(v) if last.as_ref() != Some(&v) => {
+                                last = Some(v.clone());
+                                Some(Ok(GenItem::Val(Val::from_msgpack(&v))))
+                            }
+                            _ => None,
+                        }
+                    }
+                };
+                futures::future::ready(out)
+            });
+            Ok(GenVal::val(stream.boxed()))
+        }
+        "getTagPropCount" => {
+            runt.confirm(&["view", "read"], Some((&viden, "view")))?;
+            tagprop_count(runt, &view.layers(), args, kwargs).await
+        }
+        "getPropArrayCount" => {
+            runt.confirm(&["view", "read"], Some((&viden, "view")))?;
+            array_count(runt, &view.layers(), args, kwargs).await
+        }
+        "getPropCount" => {
+            let pname = r(0, "propname")?.to_str()?;
+            let model = runt.model();
+            if model.prop(&pname).is_none() && model.form(&pname).is_none() {
+                return err("NoSuchProp", format!("No property named {pname}"));
+            }
+            runt.confirm(&["view", "read"], Some((&viden, "view")))?;
+            let n = match arg(args, kwargs, 1, "valu") {
+                None | Some(Val::Undef) => view.count_prop(&pname).await?,
+                Some(valu) => view.count_prop_valu(&pname, "=", &tostor(&valu)?).await?,
+            };
+            Ok(Val::Int(i128::from(n)))
+        }
+        "getEdgeVerbs" => {
+            runt.confirm(&["view", "read"], Some((&viden, "view")))?;
+            let mut seen = std::collections::HashSet::new();
+            let mut out = Vec::new();
+            for layer in view.layers() {
+                let mut verbs: Vec<String> = layer_edges(&layer, None)
+                    .await?
+                    .into_iter()
+                    .map(|(_, v, _)| v)
+                    .collect();
+                verbs.sort();
+                verbs.dedup();
+                for verb in verbs {
+                    if seen.insert(verb.clone()) {
+                        out.push(Ok(GenItem::Val(Val::from(verb))));
+                    }
+                }
+            }
+            Ok(GenVal::val(futures::stream::iter(out).boxed()))
+        }
+        "children" => {
+            let out: Vec<RResult<GenItem>> = runt
+                .shared
+                .core
+                .views()
+                .views()
+                .into_iter()
+                .filter(|v| v.def().parent.as_deref() == Some(viden.as_str()))
+                .map(|v| Ok(GenItem::Val(Val::Obj(Arc::new(Obj::View(v.iden()))))))
+                .collect();
+            Ok(GenVal::val(futures::stream::iter(out).boxed()))
+        }
         "getFormCounts" => {
             let mut out: IndexMap<Key, Val> = IndexMap::new();
             for layer in view.layers() {
@@ -1149,6 +1229,158 @@ fn req_read_layer(runt: &Arc<Runt>, layer: &Layer) -> RResult<()> {
     runt.confirm(&["layer", "read"], Some((&iden, "layer")))
 }
 
+/// The reference's `runt.reqAdmin(mesg='<name>() requires admin privileges.')`.
+fn req_layer_admin(runt: &Runt, name: &str) -> RResult<()> {
+    let user = &runt.shared.user;
+    if runt.asroot || user.admin {
+        return Ok(());
+    }
+    Err(Flow::Err(
+        StormError::new("AuthDeny", format!("{name}() requires admin privileges."))
+            .with("user", user.iden.as_str())
+            .with("username", user.name.as_str()),
+    ))
+}
+
+/// The relative name of a property for `getPropValues` (None for a form), or the
+/// reference's `NoSuchProp`.
+fn prop_relname(runt: &Runt, pname: &str) -> RResult<Option<String>> {
+    let model = runt.model();
+    if model.form(pname).is_some() {
+        return Ok(None);
+    }
+    match model.prop(pname) {
+        Some(prop) => Ok(Some(prop.name().to_owned())),
+        None => Err(Flow::Err(
+            StormError::new("NoSuchProp", format!("No property named {pname}."))
+                .with("name", pname),
+        )),
+    }
+}
+
+/// `getTagPropCount(tag, propname, form=None, valu=undef)` over some layers.
+async fn tagprop_count(
+    runt: &Arc<Runt>,
+    layers: &[Layer],
+    args: &[Val],
+    kwargs: &[(String, Val)],
+) -> RResult<Val> {
+    let name = "getTagPropCount";
+    let r = |i: usize, n: &str| req(args, kwargs, i, n, name);
+    let lerr = |e: crate::layer::Error| Flow::from(crate::view::Error::from(e));
+    let tag = r(0, "tag")?.to_str()?;
+    let pname = r(1, "propname")?.to_str()?;
+    let form = opt_str(arg(args, kwargs, 2, "form"))?;
+    let tagprops = runt.model().tagprops();
+    let Some(tdef) = tagprops.get(&pname) else {
+        return Err(Flow::Err(
+            StormError::new("NoSuchTagProp", format!("No tag property named {pname}"))
+                .with("name", pname.as_str()),
+        ));
+    };
+    let norm = match arg(args, kwargs, 3, "valu") {
+        None | Some(Val::Undef) => None,
+        Some(valu) => {
+            let tname = tdef
+                .get("type")
+                .and_then(|t| t.get(0))
+                .and_then(|t| t.as_str());
+            let model = runt.model();
+            let ty = tname
+                .and_then(|t| model.ty(t))
+                .ok_or_else(|| rterr(format!("No type for tag property {pname}")))?;
+            Some(ty.norm(&tostor(&valu)?)?.0)
+        }
+    };
+    let mut n = 0i128;
+    for layer in layers {
+        let Some(norm) = &norm else {
+            n += i128::from(
+                layer
+                    .count_tagprop(form.as_deref(), &tag, &pname)
+                    .await
+                    .map_err(lerr)?,
+            );
+            continue;
+        };
+        let mut sodes = layer.sodes();
+        while let Some(item) = sodes.next().await {
+            let (_, sode) = item.map_err(lerr)?;
+            if form
+                .as_deref()
+                .is_some_and(|f| sode.form.as_deref() != Some(f))
+            {
+                continue;
+            }
+            for (t, props) in &sode.tagprops {
+                if *t == tag && props.iter().any(|(p, v, _)| *p == pname && v == norm) {
+                    n += 1;
+                }
+            }
+        }
+    }
+    Ok(Val::Int(n))
+}
+
+/// `getPropArrayCount(propname, valu=undef)` over some layers.
+async fn array_count(
+    runt: &Arc<Runt>,
+    layers: &[Layer],
+    args: &[Val],
+    kwargs: &[(String, Val)],
+) -> RResult<Val> {
+    let lerr = |e: crate::layer::Error| Flow::from(crate::view::Error::from(e));
+    let pname = req(args, kwargs, 0, "propname", "getPropArrayCount")?.to_str()?;
+    let model = runt.model();
+    let Some(prop) = model.prop(&pname) else {
+        return err("NoSuchProp", format!("No property named {pname}"));
+    };
+    if !prop.ty().is_array() {
+        return err(
+            "BadTypeValu",
+            format!("Property is not an array type: {}.", prop.ty().name()),
+        );
+    }
+    let formname = prop.form().map(|f| f.name().to_owned()).unwrap_or_default();
+    let norm = match arg(args, kwargs, 1, "valu") {
+        None | Some(Val::Undef) => None,
+        Some(valu) => {
+            let elem = prop
+                .ty()
+                .array_elem()
+                .ok_or_else(|| rterr("not an array"))?;
+            Some(elem.norm(&tostor(&valu)?)?.0)
+        }
+    };
+    let mut n = 0i128;
+    for layer in layers {
+        let Some(norm) = &norm else {
+            n += i128::from(
+                layer
+                    .count_array(&formname, Some(prop.name()))
+                    .await
+                    .map_err(lerr)?,
+            );
+            continue;
+        };
+        let mut sodes = layer.sodes();
+        while let Some(item) = sodes.next().await {
+            let (_, sode) = item.map_err(lerr)?;
+            if sode.form.as_deref() != Some(formname.as_str()) {
+                continue;
+            }
+            for (p, v, _) in &sode.props {
+                if p == prop.name()
+                    && let Value::Array(items) = v
+                {
+                    n += items.iter().filter(|i| *i == norm).count() as i128;
+                }
+            }
+        }
+    }
+    Ok(Val::Int(n))
+}
+
 /// Layer methods of this module.
 pub(crate) async fn layer_method(
     runt: &Arc<Runt>,
@@ -1175,6 +1407,286 @@ pub(crate) async fn layer_method(
             Ok(Val::from_msgpack(
                 &sode.map(|s| s.to_value()).unwrap_or(Value::Map(Vec::new())),
             ))
+        }
+        "getStorNodesByForm" => {
+            let form = r(0, "form")?.to_str()?;
+            if runt.model().form(&form).is_none() {
+                return err("NoSuchForm", format!("No form named {form}."));
+            }
+            req_read_layer(runt, layer)?;
+            let stream = layer.sodes().filter_map(move |item| {
+                let out = match item {
+                    Ok((buid, sode)) if sode.form.as_deref() == Some(form.as_str()) => {
+                        Some(Ok(GenItem::Val(Val::Tuple(Arc::from(vec![
+                            Val::Bytes(Arc::from(&buid[..])),
+                            Val::from_msgpack(&sode.to_value()),
+                        ])))))
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(Err(lerr(e))),
+                };
+                futures::future::ready(out)
+            });
+            Ok(GenVal::val(stream.boxed()))
+        }
+        "hasEdge" => {
+            let n1 = to_buid(&r(0, "nodeid1")?)?;
+            let verb = r(1, "verb")?.to_str()?;
+            let n2 = to_buid(&r(2, "nodeid2")?)?;
+            req_read_layer(runt, layer)?;
+            Ok(Val::Bool(
+                layer.has_edge(n1, &verb, n2).await.map_err(lerr)?,
+            ))
+        }
+        "getEdgesByN1" | "getEdgesByN2" => {
+            let buid = to_buid(&r(0, "nodeid")?)?;
+            let verb = opt_str(arg(args, kwargs, 1, "verb"))?;
+            req_read_layer(runt, layer)?;
+            let dir = if name == "getEdgesByN1" {
+                EdgeDir::N1
+            } else {
+                EdgeDir::N2
+            };
+            let mut out = Vec::new();
+            let mut resume = None;
+            loop {
+                let (rows, next, done) = layer
+                    .scan_edges(dir, buid, verb.clone(), resume, 1000)
+                    .await
+                    .map_err(lerr)?;
+                for (v, other) in rows {
+                    out.push(Ok(GenItem::Val(Val::Tuple(Arc::from(vec![
+                        Val::from(v),
+                        Val::from(hex::encode(other)),
+                    ])))));
+                }
+                if done {
+                    break;
+                }
+                resume = next;
+            }
+            Ok(GenVal::val(futures::stream::iter(out).boxed()))
+        }
+        "getNodeData" => {
+            let buid = to_buid(&r(0, "nodeid")?)?;
+            req_read_layer(runt, layer)?;
+            let items: Vec<RResult<GenItem>> = layer
+                .data_items(buid)
+                .await
+                .map_err(lerr)?
+                .into_iter()
+                .map(|(k, v)| {
+                    Ok(GenItem::Val(Val::Tuple(Arc::from(vec![
+                        Val::from(k),
+                        Val::from_msgpack(&v),
+                    ]))))
+                })
+                .collect();
+            Ok(GenVal::val(futures::stream::iter(items).boxed()))
+        }
+        "getNodeDataValu" => {
+            let buid = to_buid(&r(0, "nodeid")?)?;
+            let dname = r(1, "name")?.to_str()?;
+            req_read_layer(runt, layer)?;
+            let valu = layer.get_data(buid, &dname).await.map_err(lerr)?;
+            Ok(valu.map(|v| Val::from_msgpack(&v)).unwrap_or(Val::Null))
+        }
+        "getPropValues" => {
+            let pname = r(0, "propname")?.to_str()?;
+            let relname = prop_relname(runt, &pname)?;
+            req_read_layer(runt, layer)?;
+            // the view's lift in index order, with the values this layer holds
+            let nodes = runt.view.lift_prop(&pname, false)?;
+            let layer = layer.clone();
+            let mut out = Vec::new();
+            let mut last: Option<Value> = None;
+            let mut nodes = nodes;
+            while let Some(node) = nodes.next().await {
+                let node = node?;
+                let Some(sode) = layer.get_sode(node.buid).await.map_err(lerr)? else {
+                    continue;
+                };
+                let valu = match &relname {
+                    None => sode.valu.map(|(v, _)| v),
+                    Some(rel) => sode
+                        .props
+                        .iter()
+                        .find(|(p, _, _)| p == rel)
+                        .map(|(_, v, _)| v.clone()),
+                };
+                if let Some(v) = valu
+                    && last.as_ref() != Some(&v)
+                {
+                    last = Some(v.clone());
+                    out.push(Ok(GenItem::Val(Val::from_msgpack(&v))));
+                }
+            }
+            Ok(GenVal::val(futures::stream::iter(out).boxed()))
+        }
+        "setNodeDataValu" | "delNodeData" | "delEdge" => {
+            let buid = to_buid(&r(
+                0,
+                if name == "delEdge" {
+                    "nodeid1"
+                } else {
+                    "nodeid"
+                },
+            )?)?;
+            let ops = match name {
+                "setNodeDataValu" => {
+                    let dname = r(1, "name")?.to_str()?;
+                    let valu = r(2, "valu")?.to_msgpack()?;
+                    req_layer_admin(runt, name)?;
+                    if dname.len() > 506 {
+                        return Err(Flow::Err(
+                            StormError::new(
+                                "BadArg",
+                                format!("node data keys must be < 507 bytes, got {}.", dname.len()),
+                            )
+                            .with("size", dname.len() as i64),
+                        ));
+                    }
+                    if layer.get_data(buid, &dname).await.map_err(lerr)? == Some(valu.clone()) {
+                        return Ok(Val::Bool(false));
+                    }
+                    vec![crate::nodeedit::EditOp::NodeDataSet {
+                        name: dname,
+                        valu,
+                        oldv: Value::Nil,
+                    }]
+                }
+                "delNodeData" => {
+                    let dname = opt_str(arg(args, kwargs, 1, "name"))?;
+                    req_layer_admin(runt, name)?;
+                    let names = match dname {
+                        Some(n) => {
+                            if layer.get_data(buid, &n).await.map_err(lerr)?.is_none() {
+                                Vec::new()
+                            } else {
+                                vec![n]
+                            }
+                        }
+                        None => layer
+                            .data_items(buid)
+                            .await
+                            .map_err(lerr)?
+                            .into_iter()
+                            .map(|(n, _)| n)
+                            .collect(),
+                    };
+                    names
+                        .into_iter()
+                        .map(|n| crate::nodeedit::EditOp::NodeDataDel {
+                            name: n,
+                            oldv: Value::Nil,
+                        })
+                        .collect()
+                }
+                _ => {
+                    let verb = r(1, "verb")?.to_str()?;
+                    let n2 = to_buid(&r(2, "nodeid2")?)?;
+                    req_layer_admin(runt, name)?;
+                    if !layer.has_edge(buid, &verb, n2).await.map_err(lerr)? {
+                        return Ok(Val::Bool(false));
+                    }
+                    vec![crate::nodeedit::EditOp::EdgeDel { verb, n2 }]
+                }
+            };
+            let Some(sode) = layer.get_sode(buid).await.map_err(lerr)? else {
+                if name == "setNodeDataValu" {
+                    let iden = hex::encode(buid);
+                    return Err(Flow::Err(
+                        StormError::new("NoSuchIden", format!("No node found for buid {iden}."))
+                            .with("buid", iden.as_str()),
+                    ));
+                }
+                return Ok(Val::Bool(false));
+            };
+            let Some(form) = sode.form.clone() else {
+                let iden = hex::encode(buid);
+                return Err(Flow::Err(
+                    StormError::new("NoSuchIden", format!("No node found for buid {iden}."))
+                        .with("buid", iden.as_str()),
+                ));
+            };
+            if ops.is_empty() {
+                return Ok(Val::Bool(false));
+            }
+            let meta = crate::nodeedit::EditMeta::now(runt.shared.user.iden.clone());
+            let applied = layer
+                .apply(vec![crate::nodeedit::NodeEdit::new(buid, form, ops)], meta)
+                .await
+                .map_err(lerr)?;
+            Ok(Val::Bool(applied.edits.iter().any(|e| !e.edits.is_empty())))
+        }
+        "edited" => {
+            // the time of the last logged batch (null before any)
+            let next = layer.edit_offset();
+            if next == 0 {
+                return Ok(Val::Null);
+            }
+            let last = layer.read_log(next - 1, 1).await.map_err(lerr)?;
+            Ok(last
+                .first()
+                .map(|e| Val::Int(i128::from(e.meta.time)))
+                .unwrap_or(Val::Null))
+        }
+        "getStorNodesByProp" => {
+            let (nodes, check) = lift_by_prop(runt, args, kwargs)?;
+            req_read_layer(runt, layer)?;
+            let layer = layer.clone();
+            let check = Arc::new(check);
+            let stream = nodes.filter_map(move |n| {
+                let layer = layer.clone();
+                let check = Arc::clone(&check);
+                async move {
+                    let node = match n {
+                        Ok(n) => n,
+                        Err(e) => return Some(Err(Flow::from(e))),
+                    };
+                    match layer.get_sode(node.buid).await {
+                        Ok(Some(sode)) if check.held_by(&sode) => {
+                            Some(Ok(GenItem::Val(Val::Tuple(Arc::from(vec![
+                                Val::from(hex::encode(node.buid)),
+                                Val::from_msgpack(&sode.to_value()),
+                            ])))))
+                        }
+                        Ok(_) => None,
+                        Err(e) => Some(Err(Flow::from(crate::view::Error::from(e)))),
+                    }
+                }
+            });
+            Ok(GenVal::val(stream.boxed()))
+        }
+        "liftByNodeData" => {
+            let dname = r(0, "name")?.to_str()?;
+            req_read_layer(runt, layer)?;
+            let nodes = runt.view.lift_data_name(&dname)?;
+            let layer = layer.clone();
+            let stream = nodes.filter_map(move |n| {
+                let layer = layer.clone();
+                let dname = dname.clone();
+                async move {
+                    let node = match n {
+                        Ok(n) => n,
+                        Err(e) => return Some(Err(Flow::from(e))),
+                    };
+                    match layer.get_data(node.buid, &dname).await {
+                        Ok(Some(_)) => Some(Ok(GenItem::Val(Val::Node(Arc::new(node))))),
+                        Ok(None) => None,
+                        Err(e) => Some(Err(Flow::from(crate::view::Error::from(e)))),
+                    }
+                }
+            });
+            Ok(GenVal::val(stream.boxed()))
+        }
+        "getTagPropCount" => {
+            req_read_layer(runt, layer)?;
+            tagprop_count(runt, std::slice::from_ref(layer), args, kwargs).await
+        }
+        "getPropArrayCount" => {
+            req_read_layer(runt, layer)?;
+            array_count(runt, std::slice::from_ref(layer), args, kwargs).await
         }
         "getStorNodes" => {
             req_read_layer(runt, layer)?;
