@@ -432,6 +432,8 @@ impl Val {
             Val::Float(f) => crate::model::value::py_float_str(*f),
             Val::Num(d) => dec_str(d),
             Val::List(_) | Val::Tuple(_) | Val::Dict(_) | Val::Set(_) => self.py_repr(),
+            // `str()` of a query is its text; only printing shows `storm:query: "..."`.
+            Val::Query(q) => q.text.clone(),
             _ => self.repr(),
         })
     }
