@@ -55,6 +55,7 @@ mod queue;
 mod runt;
 mod scrape;
 mod tagmodel;
+mod tier1;
 mod typesmore;
 mod value;
 
