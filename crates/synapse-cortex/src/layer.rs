@@ -888,6 +888,39 @@ impl Layer {
         .await
     }
 
+    /// One batch of the light edges of a verb: `(n1, n2)` in key order, after `resume`.
+    pub(crate) async fn scan_verb(
+        &self,
+        verb: String,
+        resume: Resume,
+        limit: usize,
+    ) -> Result<(Vec<(Buid, Buid)>, Resume, bool), Error> {
+        self.snapshot(move |txn, shared| {
+            let mut spec = Scan::dups(verb.as_bytes());
+            if let Some((key, val)) = &resume {
+                spec = spec.after(key, val);
+            }
+            let mut out = Vec::new();
+            let mut last = resume;
+            for row in txn.scan(shared.dbs.byverb, spec)? {
+                let (key, val) = row?;
+                last = Some((key.to_vec(), val.to_vec()));
+                let (Ok(n1), Ok(n2)) = (
+                    Buid::try_from(val.get(..32).unwrap_or_default()),
+                    Buid::try_from(val.get(32..).unwrap_or_default()),
+                ) else {
+                    return Err(Error::BadStorage("bad byverb row".into()));
+                };
+                out.push((n1, n2));
+                if out.len() >= limit {
+                    return Ok((out, last, false));
+                }
+            }
+            Ok((out, last, true))
+        })
+        .await
+    }
+
     /// Whether the edge `n1 -(verb)> n2` is in this layer.
     pub async fn has_edge(&self, n1: Buid, verb: &str, n2: Buid) -> Result<bool, Error> {
         let key = apply::cat(&n1, verb.as_bytes());

@@ -58,6 +58,7 @@ mod runt;
 mod scrape;
 mod stormlib;
 mod tagmodel;
+mod tier1;
 mod typesmore;
 mod value;
 

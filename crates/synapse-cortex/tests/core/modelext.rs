@@ -767,3 +767,34 @@ async fn ext_types_and_edges_persist_and_are_checked() {
     );
     core.fini().await;
 }
+
+#[tokio::test]
+async fn movetag_keeps_intervals_and_tag_props() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let (_, _, err) = storm(&api, "$lib.model.ext.addTagProp(score, (int, ({})), ({}))").await;
+    assert_eq!(err, None);
+    let (_, _, err) = storm(
+        &api,
+        "[ inet:ipv4=1.1.1.1 +#mal.apt1.x=2020 +#mal.apt1:score=10 +#mal.apt1.x:score=5 ]",
+    )
+    .await;
+    assert_eq!(err, None);
+    let (_, prints, err) = storm(&api, "movetag mal.apt1 threat").await;
+    assert_eq!(err, None);
+    assert_eq!(prints, vec!["moved tags on 1 nodes.".to_owned()]);
+    // recorded from the reference (2.256)
+    let (_, prints, err) = storm(
+        &api,
+        "inet:ipv4 $lib.print(($node.pack().1.tags, $node.pack().1.tagprops))",
+    )
+    .await;
+    assert_eq!(err, None);
+    assert_eq!(
+        prints,
+        vec![
+            "[{'mal': (None, None), 'threat': (None, None), 'threat.x': (1577836800000, 1577836800001)}, {'threat.x': {'score': 5}, 'threat': {'score': 10}}]"
+                .to_owned()
+        ]
+    );
+}

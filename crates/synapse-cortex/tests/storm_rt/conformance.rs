@@ -162,3 +162,20 @@ async fn conformance_recorded_cmds() {
         failures.join("\n")
     );
 }
+
+/// Cases of `help`, `movetag`, `lift.byverb` and the other tier-1 commands
+/// (`gen_recorded_tier1.py`), recorded from the reference (2.256).
+const RECORDED_TIER1: &str = include_str!("recorded_tier1.jsonl");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_recorded_tier1() {
+    let filter = std::env::var("STORM_CASE").ok();
+    let (passed, failures) = run_corpus(RECORDED_TIER1, filter.as_deref()).await;
+    assert!(
+        failures.is_empty(),
+        "{} passed, {} failed:\n{}",
+        passed,
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -709,7 +709,7 @@ pub(crate) fn cmd_op(runt: Arc<Runt>, pipe: Pipeline, idx: usize, input: ItemStr
         } else if super::scrape::handles(&cmd.name) {
             super::scrape::run(&runt, runtsafe, idle, stream)
         } else {
-            run_cmd(&runt, &cmd.name, runtsafe, stream, op.span).await?
+            run_cmd(&runt, &cmd.name, runtsafe, idle, stream, op.span).await?
         };
         while let Some(item) = out.next().await {
             yield item?;
@@ -762,6 +762,7 @@ async fn run_cmd(
     runt: &Arc<Runt>,
     name: &str,
     runtsafe: bool,
+    idle: Option<Arc<Opts>>,
     input: OptsStream,
     span: Span,
 ) -> RResult<ItemStream> {
@@ -937,9 +938,20 @@ async fn run_cmd(
                         yield item;
                     }
                 }
-                if !node_seen && runtsafe {
-                    let mut argv_opts: Option<Arc<Opts>> = None;
-                    let _ = &mut argv_opts;
+                // without inbound nodes the reference still refuses a tee without queries
+                // without inbound nodes the queries run once, with no input
+                if !node_seen && let Some(opts) = &idle {
+                    let texts = query_texts(opt(opts, "query"))?;
+                    if texts.is_empty() {
+                        Err(Flow::Err(StormError::new("StormRuntimeError", "Tee command must take at least one query as input.").with("name", "tee")))?;
+                    }
+                    for text in texts {
+                        let (subr, body) = sub_query(&runt, &text)?;
+                        let mut sub = exec::run_pipeline(&subr, &body, empty());
+                        while let Some(i) = sub.next().await {
+                            yield i?;
+                        }
+                    }
                 }
             }
             "intersect" => {
@@ -981,13 +993,25 @@ async fn run_cmd(
                 if !runtsafe {
                     Err(rterr("iden argument must be runtsafe."))?;
                 }
-                let mut last_opts = None;
                 while let Some(x) = input.next().await {
-                    let (item, opts) = x?;
-                    last_opts = Some(opts);
-                    yield item;
+                    yield x?.0;
                 }
-                let _ = last_opts;
+                let idens = idle.as_deref().map(|o| opt(o, "iden").seq_items().unwrap_or_default()).unwrap_or_default();
+                for iden in idens {
+                    let iden = iden.to_str()?;
+                    let Ok(buid) = hex::decode(&iden) else {
+                        runt.shared.warn(&format!("Failed to decode iden: [{iden}]"), Vec::new()).await;
+                        continue;
+                    };
+                    let Ok(buid) = crate::nodeedit::Buid::try_from(buid.as_slice()) else {
+                        runt.shared.warn(&format!("iden must be 32 bytes [{iden}]"), Vec::new()).await;
+                        continue;
+                    };
+                    if let Some(node) = runt.view.get_node(buid).await.map_err(Flow::from)? {
+                        let path = runt.init_path(&node);
+                        yield Item { node: Arc::new(node), path };
+                    }
+                }
             }
             "sleep" => {
                 while let Some(x) = input.next().await {
@@ -1008,18 +1032,31 @@ async fn run_cmd(
                 runt.shared.print("Commit Hash: 7829c2f").await;
             }
             "help" => {
+                let mut seen = false;
                 while let Some(x) = input.next().await {
-                    yield x?.0;
+                    let (item, opts) = x?;
+                    seen = true;
+                    super::tier1::help(&runt, &opts).await?;
+                    yield item;
+                }
+                if !seen && let Some(opts) = &idle {
+                    super::tier1::help(&runt, opts).await?;
                 }
             }
             "movetag" => {
+                let Some(opts) = idle.filter(|_| runtsafe) else {
+                    Err(rterr("movetag arguments must be runtsafe."))?;
+                    return;
+                };
+                super::tier1::movetag(&runt, &opts).await?;
                 while let Some(x) = input.next().await {
                     yield x?.0;
                 }
             }
             "lift.byverb" => {
-                while let Some(x) = input.next().await {
-                    yield x?.0;
+                let mut out = super::tier1::lift_byverb(&runt, runtsafe, idle, input);
+                while let Some(item) = out.next().await {
+                    yield item?;
                 }
             }
             "edges.del" => {
@@ -1070,9 +1107,4 @@ fn query_texts(v: &Val) -> RResult<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-#[allow(dead_code)]
-fn _unused() -> ItemStream {
-    empty()
 }
