@@ -92,8 +92,17 @@ async fn a_dmon_runs_again_and_again_and_logs() {
     let packed = call(&api, "addStormDmon", vec![def]).await.unwrap();
     assert_eq!(get(&packed, "enabled"), &Value::Boolean(true));
     assert_eq!(get(&packed, "err"), &Value::Boolean(false));
-    wait_for("three runs", || async {
-        global_int(&api, "runs").await >= 3
+    // a run's node, count and log entries come after its counter: wait for all of them
+    wait_for("three whole runs, counted and logged", || async {
+        let packed = dmon(&api, &iden).await;
+        let counted = get(&packed, "count").as_u64().unwrap_or(0) >= 2;
+        let logged = call(&api, "getStormDmonLog", vec![s(&iden)])
+            .await
+            .unwrap()
+            .as_array()
+            .is_some_and(|log| log.len() >= 4);
+        // the fourth run started: the first three ran to their end
+        counted && logged && global_int(&api, "runs").await >= 4
     })
     .await;
     // every run made its node
@@ -300,8 +309,14 @@ async fn dmons_survive_a_restart() {
     };
     let core = open(&dirn).await;
     let api = root(&core);
-    wait_for("a run after the restart", || async {
-        global_int(&api, "boots").await > runs
+    // the run's print comes after its counter: wait for both
+    wait_for("a logged run after the restart", || async {
+        let logged = call(&api, "getStormDmonLog", vec![s(&on)])
+            .await
+            .unwrap()
+            .as_array()
+            .is_some_and(|log| !log.is_empty());
+        logged && global_int(&api, "boots").await > runs
     })
     .await;
     let dmons = call(&api, "getStormDmons", vec![]).await.unwrap();

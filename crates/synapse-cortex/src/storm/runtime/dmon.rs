@@ -129,10 +129,7 @@ async fn add(runt: &Arc<Runt>, args: &Args<'_>) -> RResult<Val> {
     req_not_readonly(runt, "$lib.dmon.add")?;
     let text = args.req(0, "text")?;
     let varz = capture_vars(runt, &text);
-    let text = match &text {
-        Val::Query(query) => query.text.clone(),
-        other => other.to_str()?,
-    };
+    let text = text.to_str()?;
     let name = match args.get(1, "name") {
         Some(name) => name.to_msgpack()?,
         None => Value::from("noname"),
