@@ -17,6 +17,7 @@
 
 mod dmon;
 pub mod http;
+mod layerapi;
 mod pkg;
 
 use std::future::Future;
@@ -220,6 +221,15 @@ impl Service for Cortex {
             _ => return None,
         };
         Some(fut)
+    }
+
+    fn open_path<'a>(
+        self: &'a Arc<Self>,
+        sess: Arc<Session>,
+        cellapi: Arc<dyn synapse_telepath::Share>,
+        path: &'a [String],
+    ) -> BoxFuture<'a, Result<Arc<dyn synapse_telepath::Share>>> {
+        Box::pin(async move { self.open_path_api(sess, cellapi, path) })
     }
 
     fn routes(self: &Arc<Self>) -> Vec<synapse_cell::Route> {

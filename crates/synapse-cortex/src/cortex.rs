@@ -68,6 +68,7 @@ mod export;
 mod extmodel;
 mod feed;
 mod info;
+mod layersync;
 mod notif;
 mod perms;
 mod pkg;
@@ -124,6 +125,7 @@ pub struct Cortex {
     triggers: trigger::Triggers,
     agenda: agenda::Agenda,
     dmons: dmon::Dmons,
+    syncs: layersync::LayerSyncs,
 }
 
 impl std::fmt::Debug for Cortex {
@@ -172,6 +174,7 @@ impl Cortex {
             triggers,
             agenda,
             dmons,
+            syncs: layersync::LayerSyncs::default(),
             cell: cell.clone(),
             model,
             views,
@@ -550,11 +553,13 @@ impl Cortex {
         self.start_agenda();
         self.start_pkgs();
         self.start_dmons();
+        self.start_layer_syncs();
     }
 
     /// Stop the Storm dmons; close the layers, the views and the Axon link.
     pub async fn fini(&self) {
         self.stop_dmons().await;
+        self.stop_layer_syncs().await;
         self.axon.fini().await;
         self.views.fini().await;
         self.store.fini().await;

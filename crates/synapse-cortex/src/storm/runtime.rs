@@ -42,6 +42,7 @@ mod graphlib;
 mod host;
 mod httplib;
 mod jsonschema;
+mod layersync;
 mod lib;
 mod libmore;
 mod lift;

@@ -12,6 +12,7 @@ mod cortex;
 mod cryotank;
 mod dmon;
 mod garbage;
+mod layersync;
 mod modelext;
 mod scrape;
 mod server;

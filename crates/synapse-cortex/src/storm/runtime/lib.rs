@@ -1332,6 +1332,12 @@ async fn obj_method(
                 n if super::admin::LAYER_METHODS.contains(&n) => {
                     Box::pin(super::admin::layer_method(runt, &layer, n, args, kwargs)).await
                 }
+                n if super::layersync::METHODS.contains(&n) => {
+                    Box::pin(super::layersync::layer_method(
+                        runt, &layer, n, args, kwargs,
+                    ))
+                    .await
+                }
                 _ => {
                     Box::pin(super::typesmore::layer_method(
                         runt, &layer, name, args, kwargs,
