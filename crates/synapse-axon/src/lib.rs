@@ -46,6 +46,7 @@ mod spool;
 mod text;
 mod unpack;
 mod upload;
+mod wget;
 
 pub use crate::axon::{Axon, AxonOptions, BlobReader, CHUNK_SIZE, HashRow, Metrics};
 pub use crate::error::{Error, Result};

@@ -12,6 +12,7 @@ mod https;
 mod python;
 mod server;
 mod store;
+mod wget;
 
 use rmpv::Value;
 use serde_json::Value as Json;
