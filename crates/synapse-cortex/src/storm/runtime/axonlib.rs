@@ -55,6 +55,8 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "size",
         "hashset",
         "read",
+        "unpack",
+        "upload",
     ]
 }
 
@@ -310,11 +312,85 @@ pub(crate) async fn call_lib(
             let v = call_value(&*ax, "dels", args(vec![Value::Array(hashes)])).await?;
             Ok(Val::from_msgpack(&v))
         }
+        "upload" => {
+            runt.confirm(&["axon", "upload"], None)?;
+            upload(runt, need(0, "genr")?).await
+        }
+        "unpack" => {
+            confirm_either(runt, "get")?;
+            let ax = axon(runt).await?;
+            req_unpack_feature(&*ax).await?;
+            let sha = need(0, "sha256")?.to_str()?;
+            let fmt = need(1, "fmt")?.to_str()?;
+            let offs = get(2, "offs").map(|v| v.to_int()).transpose()?.unwrap_or(0);
+            let offs = i64::try_from(offs).map_err(|_| {
+                Flow::Err(StormError::new("BadArg", "Offs must be >= 0").with("offs", offs as f64))
+            })?;
+            let a = args(vec![
+                Value::Binary(uhex(&sha)?),
+                Value::from(fmt),
+                Value::from(offs),
+            ]);
+            let v = call_value(&*ax, "unpack", a).await?;
+            Ok(Val::from_msgpack(&v))
+        }
         "wget" => wget(runt, &a, &kw).await,
         "wput" => wput(runt, &a, &kw).await,
         "urlfile" => urlfile(runt, &a, &kw).await,
         _ => Err(super::ext::nosuchname(name)),
     }
+}
+
+/// `FeatureNotSupported` unless the Axon's cell info lists the `unpack` feature.
+async fn req_unpack_feature(ax: &dyn AxonClient) -> RResult<()> {
+    let info = call_value(ax, "getCellInfo", Args::default()).await?;
+    let level = synapse_cell::map_get(&info, "features")
+        .and_then(|f| synapse_cell::map_get(f, "unpack"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if level < 1 {
+        return Err(Flow::Err(StormError::new(
+            "FeatureNotSupported",
+            "The connected Axon does not support the the unpack API. Please update your Axon.",
+        )));
+    }
+    Ok(())
+}
+
+/// `$lib.axon.upload(genr)` / `$lib.bytes.upload(genr)` (permission checked by the caller):
+/// each item of the generator written to an upload of the Axon, then saved.
+pub(crate) async fn upload(runt: &Arc<Runt>, genr: Val) -> RResult<Val> {
+    let ax = axon(runt).await?;
+    let Reply::Share(share) = ax.call("upload", Args::default()).await.map_err(cell_err)? else {
+        return Err(rterr("unexpected reply from the Axon's upload"));
+    };
+    let result = async {
+        let mut items =
+            super::eval::eval_iter(runt, genr, crate::storm::ast::Span::default()).await?;
+        while let Some(item) = items.next().await {
+            let byts = item?.to_msgpack()?;
+            share
+                .call("write", args(vec![byts]))
+                .await
+                .map_err(cell_err)?;
+        }
+        match share
+            .call("save", Args::default())
+            .await
+            .map_err(cell_err)?
+        {
+            Reply::Value(v) => match v.as_array().map(Vec::as_slice) {
+                Some([size, Value::Binary(sha)]) => {
+                    Ok(pair(size.as_i64().unwrap_or_default().into(), sha))
+                }
+                _ => Err(rterr("bad reply from the Axon's save")),
+            },
+            _ => Err(rterr("bad reply from the Axon's save")),
+        }
+    }
+    .await;
+    share.fini().await;
+    result
 }
 
 fn pair(size: i128, sha: &[u8]) -> Val {
