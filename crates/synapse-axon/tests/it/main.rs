@@ -13,6 +13,7 @@ mod python;
 mod server;
 mod store;
 mod wget;
+mod wget_interop;
 
 use rmpv::Value;
 use serde_json::Value as Json;
