@@ -1,6 +1,7 @@
 //! [`AxonService`]: the Axon as a cell service: configuration, the telepath API (`AxonApi`
-//! with the reference's method names, arguments, results, errors and permissions), the upload
-//! share, the HTTP routes and the health component.
+//! with the reference's method names, arguments, results, errors and permissions, the HTTP
+//! transfers of [`crate::wget`] included), the upload share, the HTTP routes and the health
+//! component.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -791,14 +792,7 @@ impl AxonService {
         )?;
         sess.req_allowed(&perm("wput"))?;
         let prep = wget::prepare(&self.cell.conf(), &http_common(&bound, 2, 1), "PUT").await?;
-        let sha = match bound.value(0) {
-            Value::Binary(b) => b.clone(),
-            other => {
-                let key = key_arg(other)?;
-                key.raw
-            }
-        };
-        let info = wget::wput(&self.axon, prep, &sha).await;
+        let info = wget::wput(&self.axon, prep, bound.value(0)).await;
         Ok(Reply::Value(info))
     }
 

@@ -547,10 +547,17 @@ async fn req_has(axon: &Axon, sha256: Option<Sha256>, raw: &[u8]) -> Result<Sha2
 }
 
 /// `wput`: send a blob as the request body (streamed), the response body unread.
-pub(crate) async fn wput(axon: &Axon, prep: Prepared, sha: &[u8]) -> Value {
+pub(crate) async fn wput(axon: &Axon, prep: Prepared, sha: &Value) -> Value {
     let Prepared { mut req, timeout } = prep;
     let url = req.url.clone();
     let got = timed(timeout, async {
+        // a sha256 that is not bytes fails inside the request, as in the reference
+        let Value::Binary(sha) = sha else {
+            return Err(Fail::Cell(type_error(format!(
+                "a bytes-like object is required, not '{}'",
+                py_type(sha)
+            ))));
+        };
         let sha256 = req_has(axon, Sha256::from_slice(sha), sha).await?;
         if !req.has_header("content-type") {
             req.headers.push((
@@ -575,7 +582,7 @@ pub(crate) async fn wput(axon: &Axon, prep: Prepared, sha: &[u8]) -> Value {
             ("headers", headers_value(&head.headers)),
         ]),
         Err(fail) => {
-            tracing::warn!(url = %url, sha256 = %hex::encode(sha), error = %fail.text(), "Error streaming a blob");
+            tracing::warn!(url = %url, error = %fail.text(), "Error streaming a blob");
             fail_value(&fail)
         }
     }

@@ -464,6 +464,20 @@ async fn wput_streams_a_blob() {
     assert_eq!(err[0], Value::from("NoSuchFile"));
     assert_eq!(get(&err[1], "sha256"), &Value::from("00".repeat(32)));
 
+    // a sha256 given as text fails in the result too
+    let info = call(
+        &api,
+        "wput",
+        vec![sha.hex().into(), format!("{base}/put").into()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(get(&info, "ok"), &Value::Boolean(false));
+    let Value::Array(err) = get(&info, "err") else {
+        panic!("err is not a tuple");
+    };
+    assert_eq!(err[0], Value::from("TypeError"));
+
     // a 404 is a result
     let info = call(
         &api,
