@@ -241,11 +241,7 @@ pub(crate) async fn prepare(
     default_method: &str,
 ) -> CellResult<Prepared> {
     let tls = tls_opts(&args.ssl, &args.ssl_opts, axon_conf.get_str("tls:ca:dir")).await?;
-    if let Some(proxy) = resolve_proxy(&args.proxy, axon_conf.get_str("http:proxy"))? {
-        return Err(synapse_cell::Error::bad_arg(format!(
-            "HTTP proxies are not supported by this Axon: {proxy}"
-        )));
-    }
+    let proxy = resolve_proxy(&args.proxy, axon_conf.get_str("http:proxy"))?;
     let url = synapse_cell::req_str(&args.url, "url")?;
     let method = match &args.method {
         Value::Nil => default_method.to_owned(),
@@ -271,6 +267,7 @@ pub(crate) async fn prepare(
     req.ca_cert = tls.ca_cert;
     req.client_cert = tls.client_cert;
     req.client_key = tls.client_key;
+    req.proxy = proxy;
     Ok(Prepared { req, timeout })
 }
 

@@ -65,6 +65,12 @@ pub enum HttpError {
     /// The total time limit passed (`TimeoutError`, no message).
     #[error("TimeoutError")]
     Timeout,
+    /// The proxy cannot be reached (`ProxyConnectionError`).
+    #[error("ProxyConnectionError: {0}")]
+    ProxyConnect(String),
+    /// The proxy refused the tunnel or answered badly (`ProxyError`).
+    #[error("ProxyError: {0}")]
+    Proxy(String),
     /// A request argument is invalid (`BadArg`).
     #[error("BadArg: {0}")]
     BadArg(String),
@@ -99,6 +105,8 @@ impl HttpError {
             HttpError::TooManyRedirects(_) => "TooManyRedirects",
             HttpError::Payload(_) => "ClientPayloadError",
             HttpError::Timeout => "TimeoutError",
+            HttpError::ProxyConnect(_) => "ProxyConnectionError",
+            HttpError::Proxy(_) => "ProxyError",
             HttpError::BadArg(_) => "BadArg",
             HttpError::Other { name, .. } => name,
         }
@@ -116,6 +124,8 @@ impl HttpError {
             | HttpError::TooManyRedirects(m)
             | HttpError::Payload(m)
             | HttpError::BadArg(m)
+            | HttpError::ProxyConnect(m)
+            | HttpError::Proxy(m)
             | HttpError::Other { mesg: m, .. } => Some(m),
             HttpError::Timeout => None,
         }
@@ -224,6 +234,10 @@ pub struct HttpRequest {
     pub client_key: Option<String>,
     /// Follow redirects.
     pub redirects: bool,
+    /// A proxy to tunnel through: `http://[user:pass@]host:port` (HTTP `CONNECT`) or
+    /// `socks5://[user:pass@]host:port` / `socks5h://...` (the target name is resolved by
+    /// the proxy).
+    pub proxy: Option<String>,
 }
 
 impl std::fmt::Debug for HttpRequest {
@@ -251,6 +265,7 @@ impl HttpRequest {
             client_cert: None,
             client_key: None,
             redirects: true,
+            proxy: None,
         }
     }
 
@@ -482,18 +497,21 @@ async fn connect(
         .trim_end_matches(']')
         .to_owned();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let tcp = TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| {
-            let ssl = if !https || req.verify {
-                "default"
-            } else {
-                "False"
-            };
-            HttpError::Connect(format!(
-                "Cannot connect to host {host}:{port} ssl:{ssl} [{e}]"
-            ))
-        })?;
+    let tcp = match req.proxy.as_deref() {
+        Some(proxy) => proxy::tunnel(proxy, &host, port).await?,
+        None => TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| {
+                let ssl = if !https || req.verify {
+                    "default"
+                } else {
+                    "False"
+                };
+                HttpError::Connect(format!(
+                    "Cannot connect to host {host}:{port} ssl:{ssl} [{e}]"
+                ))
+            })?,
+    };
     let _ = tcp.set_nodelay(true);
     let io: Box<dyn Io> = if https {
         let config = tls_config(req)?;
@@ -823,6 +841,197 @@ pub fn codereason(code: i128) -> String {
         _ => return format!("Unknown HTTP status code {code}"),
     };
     phrase.to_owned()
+}
+
+// ----- proxies -----
+
+mod proxy {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::HttpError;
+
+    /// The parts of a proxy URL.
+    struct ProxyUrl {
+        scheme: String,
+        host: String,
+        port: u16,
+        auth: Option<(String, String)>,
+    }
+
+    fn parse(url: &str) -> Result<ProxyUrl, HttpError> {
+        let bad = || HttpError::BadArg(format!("Invalid proxy URL: {url}"));
+        let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+        let scheme = scheme.to_ascii_lowercase();
+        let rest = rest.trim_end_matches('/');
+        let (auth, hostport) = match rest.rsplit_once('@') {
+            Some((auth, hostport)) => {
+                let (user, pass) = auth.split_once(':').unwrap_or((auth, ""));
+                (
+                    Some((super::unquote_plus(user), super::unquote_plus(pass))),
+                    hostport,
+                )
+            }
+            None => (None, rest),
+        };
+        let default = match scheme.as_str() {
+            "http" => 80,
+            "socks5" | "socks5h" => 1080,
+            _ => {
+                return Err(HttpError::BadArg(format!(
+                    "Unsupported proxy scheme: {scheme}"
+                )));
+            }
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(']') || hostport.starts_with('[') => {
+                (host, port.parse().map_err(|_| bad())?)
+            }
+            _ => (hostport, default),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(ProxyUrl {
+            scheme,
+            host: host.to_owned(),
+            port,
+            auth,
+        })
+    }
+
+    /// A TCP stream to `host:port` through the proxy at `url`.
+    pub(super) async fn tunnel(url: &str, host: &str, port: u16) -> Result<TcpStream, HttpError> {
+        let proxy = parse(url)?;
+        let mut tcp = TcpStream::connect((proxy.host.as_str(), proxy.port))
+            .await
+            .map_err(|e| {
+                HttpError::ProxyConnect(format!(
+                    "Could not connect to proxy {}:{} [{e}]",
+                    proxy.host, proxy.port
+                ))
+            })?;
+        let io = |e: std::io::Error| HttpError::Proxy(format!("proxy I/O failed: {e}"));
+        if proxy.scheme == "http" {
+            let target = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            let mut head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+            if let Some((user, pass)) = &proxy.auth {
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+                head.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+            }
+            head.push_str("\r\n");
+            tcp.write_all(head.as_bytes()).await.map_err(io)?;
+            // Read the answer's head byte by byte: nothing of the tunnel may be consumed.
+            let mut answer = Vec::new();
+            while !answer.ends_with(b"\r\n\r\n") {
+                if answer.len() > 16 * 1024 {
+                    return Err(HttpError::Proxy("proxy answer too long".to_owned()));
+                }
+                let byte = tcp.read_u8().await.map_err(io)?;
+                answer.push(byte);
+            }
+            let line = String::from_utf8_lossy(&answer);
+            let status = line.lines().next().unwrap_or_default().to_owned();
+            let code = status.split_whitespace().nth(1).unwrap_or_default();
+            if code != "200" {
+                return Err(HttpError::Proxy(format!("Proxy server error: {status}")));
+            }
+            return Ok(tcp);
+        }
+        // SOCKS5 (RFC 1928), with username/password (RFC 1929) when the URL has them.
+        let method = if proxy.auth.is_some() { 2u8 } else { 0u8 };
+        tcp.write_all(&[5, 1, method]).await.map_err(io)?;
+        let mut reply = [0u8; 2];
+        tcp.read_exact(&mut reply).await.map_err(io)?;
+        if reply[0] != 5 || reply[1] != method {
+            return Err(HttpError::Proxy(
+                "SOCKS5 proxy refused the authentication method".to_owned(),
+            ));
+        }
+        if let Some((user, pass)) = &proxy.auth {
+            let (user, pass) = (user.as_bytes(), pass.as_bytes());
+            let (Ok(ulen), Ok(plen)) = (u8::try_from(user.len()), u8::try_from(pass.len())) else {
+                return Err(HttpError::BadArg("proxy credentials too long".to_owned()));
+            };
+            let mut msg = vec![1, ulen];
+            msg.extend_from_slice(user);
+            msg.push(plen);
+            msg.extend_from_slice(pass);
+            tcp.write_all(&msg).await.map_err(io)?;
+            tcp.read_exact(&mut reply).await.map_err(io)?;
+            if reply[1] != 0 {
+                return Err(HttpError::Proxy(
+                    "SOCKS5 proxy authentication failed".to_owned(),
+                ));
+            }
+        }
+        let mut msg = vec![5, 1, 0];
+        match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => {
+                msg.push(1);
+                msg.extend_from_slice(&ip.octets());
+            }
+            Ok(std::net::IpAddr::V6(ip)) => {
+                msg.push(4);
+                msg.extend_from_slice(&ip.octets());
+            }
+            Err(_) => {
+                let Ok(len) = u8::try_from(host.len()) else {
+                    return Err(HttpError::InvalidUrl(host.to_owned()));
+                };
+                msg.push(3);
+                msg.push(len);
+                msg.extend_from_slice(host.as_bytes());
+            }
+        }
+        msg.extend_from_slice(&port.to_be_bytes());
+        tcp.write_all(&msg).await.map_err(io)?;
+        let mut head = [0u8; 4];
+        tcp.read_exact(&mut head).await.map_err(io)?;
+        if head[1] != 0 {
+            return Err(HttpError::Proxy(format!(
+                "SOCKS5 proxy could not connect to {host}:{port} (reply {})",
+                head[1]
+            )));
+        }
+        let skip = match head[3] {
+            1 => 4,
+            4 => 16,
+            3 => usize::from(tcp.read_u8().await.map_err(io)?),
+            _ => return Err(HttpError::Proxy("bad SOCKS5 reply".to_owned())),
+        };
+        let mut rest = vec![0u8; skip + 2];
+        tcp.read_exact(&mut rest).await.map_err(io)?;
+        Ok(tcp)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn urls() {
+            let p = parse("socks5://u:p%40ss@127.0.0.1:9050").unwrap();
+            assert_eq!(
+                (p.scheme.as_str(), p.host.as_str(), p.port),
+                ("socks5", "127.0.0.1", 9050)
+            );
+            assert_eq!(p.auth, Some(("u".to_owned(), "p@ss".to_owned())));
+            let p = parse("http://proxy/").unwrap();
+            assert_eq!((p.host.as_str(), p.port, p.auth), ("proxy", 80, None));
+            let p = parse("http://[::1]:3128").unwrap();
+            assert_eq!((p.host.as_str(), p.port), ("::1", 3128));
+            assert!(matches!(parse("ftp://x:1"), Err(HttpError::BadArg(_))));
+            assert!(matches!(parse("nope"), Err(HttpError::BadArg(_))));
+        }
+    }
 }
 
 // ----- multipart/form-data bodies -----

@@ -392,12 +392,148 @@ async fn wget_failures() {
     );
     let err = call_kw(&api, "wget", args).await.unwrap_err();
     assert_eq!(err.name(), "SchemaViolation");
+    // a proxy that is not there
     let args = kwcall(
         vec![format!("{base}/file").into()],
-        &[("proxy", Value::from("socks5://127.0.0.1:1"))],
+        &[("proxy", Value::from(format!("socks5://127.0.0.1:{closed}")))],
     );
-    let err = call_kw(&api, "wget", args).await.unwrap_err();
-    assert_eq!(err.name(), "BadArg");
+    let info = call_kw(&api, "wget", args).await.unwrap();
+    let Value::Array(err) = get(&info, "err") else {
+        panic!("err is not a tuple");
+    };
+    assert_eq!(err[0], Value::from("ProxyConnectionError"));
+    cell.fini().await;
+}
+
+/// A one-connection-at-a-time proxy: HTTP `CONNECT` or SOCKS5 (no auth, or user `u` / `p`);
+/// its address and the targets it tunnelled to.
+async fn proxy_server(socks: bool) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let target = if socks {
+                    let mut head = [0u8; 2];
+                    tcp.read_exact(&mut head).await.unwrap();
+                    let mut methods = vec![0u8; usize::from(head[1])];
+                    tcp.read_exact(&mut methods).await.unwrap();
+                    let method = if methods.contains(&2) { 2 } else { 0 };
+                    tcp.write_all(&[5, method]).await.unwrap();
+                    if method == 2 {
+                        let ver = tcp.read_u8().await.unwrap();
+                        assert_eq!(ver, 1);
+                        let mut user = vec![0u8; usize::from(tcp.read_u8().await.unwrap())];
+                        tcp.read_exact(&mut user).await.unwrap();
+                        let mut pass = vec![0u8; usize::from(tcp.read_u8().await.unwrap())];
+                        tcp.read_exact(&mut pass).await.unwrap();
+                        let ok = user == b"u" && pass == b"p";
+                        tcp.write_all(&[1, if ok { 0 } else { 1 }]).await.unwrap();
+                        if !ok {
+                            return;
+                        }
+                    }
+                    let mut req = [0u8; 4];
+                    tcp.read_exact(&mut req).await.unwrap();
+                    let host = match req[3] {
+                        1 => {
+                            let mut ip = [0u8; 4];
+                            tcp.read_exact(&mut ip).await.unwrap();
+                            std::net::Ipv4Addr::from(ip).to_string()
+                        }
+                        _ => {
+                            let mut name = vec![0u8; usize::from(tcp.read_u8().await.unwrap())];
+                            tcp.read_exact(&mut name).await.unwrap();
+                            String::from_utf8(name).unwrap()
+                        }
+                    };
+                    let port = tcp.read_u16().await.unwrap();
+                    tcp.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+                        .await
+                        .unwrap();
+                    format!("{host}:{port}")
+                } else {
+                    let mut head = Vec::new();
+                    while !head.ends_with(b"\r\n\r\n") {
+                        head.push(tcp.read_u8().await.unwrap());
+                    }
+                    let text = String::from_utf8(head).unwrap();
+                    let target = text.split_whitespace().nth(1).unwrap().to_owned();
+                    tcp.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .await
+                        .unwrap();
+                    target
+                };
+                log.lock().unwrap().push(target.clone());
+                let mut out = tokio::net::TcpStream::connect(target).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tcp, &mut out).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn transfers_through_proxies() {
+    let (addr, _log) = serve().await;
+    let (connect, connect_seen) = proxy_server(false).await;
+    let (socks, socks_seen) = proxy_server(true).await;
+    // the configured proxy is the default (proxy=True)
+    let (_dir, cell) = open_axon(&[("http:proxy", format!("http://{connect}").into())]).await;
+    let api = root_api(&cell);
+    let url = format!("http://{addr}/file");
+
+    let info = call(&api, "wget", vec![url.as_str().into()]).await.unwrap();
+    assert_eq!(get(&info, "code"), &Value::from(200));
+    assert_eq!(get(&info, "size"), &Value::from(10));
+    assert_eq!(connect_seen.lock().unwrap().as_slice(), [addr.to_string()]);
+
+    // proxy=False goes direct
+    let args = kwcall(
+        vec![url.as_str().into()],
+        &[("proxy", Value::Boolean(false))],
+    );
+    let info = call_kw(&api, "wget", args).await.unwrap();
+    assert_eq!(get(&info, "code"), &Value::from(200));
+    assert_eq!(connect_seen.lock().unwrap().len(), 1);
+
+    // a SOCKS5 proxy given by URL, with credentials
+    let args = kwcall(
+        vec![url.as_str().into()],
+        &[("proxy", Value::from(format!("socks5://u:p@{socks}")))],
+    );
+    let info = call_kw(&api, "wget", args).await.unwrap();
+    assert_eq!(get(&info, "code"), &Value::from(200));
+    assert_eq!(socks_seen.lock().unwrap().as_slice(), [addr.to_string()]);
+    // wrong credentials
+    let args = kwcall(
+        vec![url.as_str().into()],
+        &[("proxy", Value::from(format!("socks5://u:nope@{socks}")))],
+    );
+    let info = call_kw(&api, "wget", args).await.unwrap();
+    let Value::Array(err) = get(&info, "err") else {
+        panic!("err is not a tuple");
+    };
+    assert_eq!(err[0], Value::from("ProxyError"));
+
+    // wput through the configured proxy
+    call(&api, "put", vec![bin(b"proxied")]).await.unwrap();
+    let info = call(
+        &api,
+        "wput",
+        vec![
+            bin(&Sha256::of(b"proxied").0),
+            format!("http://{addr}/put").into(),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(get(&info, "code"), &Value::from(201));
+    assert_eq!(connect_seen.lock().unwrap().len(), 2);
     cell.fini().await;
 }
 
