@@ -130,8 +130,16 @@ fn check_quorum(quorum: &Value) -> Result<()> {
         return fail("data.quorum must be object".into());
     };
     let get = |name: &str| items.iter().find(|(k, _)| k.as_str() == Some(name));
-    if get("count").is_none() || get("roles").is_none() {
-        return fail("data.quorum must contain ['count', 'roles'] properties".into());
+    let missing: Vec<&str> = ["count", "roles"]
+        .into_iter()
+        .filter(|k| get(k).is_none())
+        .collect();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|k| format!("'{k}'")).collect();
+        return fail(format!(
+            "data.quorum must contain [{}] properties",
+            names.join(", ")
+        ));
     }
     if let Some((_, roles)) = get("roles") {
         let Value::Array(roles) = roles else {
@@ -480,11 +488,7 @@ impl Cortex {
         };
         def.merging = true;
         self.views.put_view_def(def).await.map_err(view_error)?;
-        let layer = self
-            .views
-            .req_view(iden)
-            .map_err(view_error)?
-            .write_layer();
+        let layer = self.views.req_view(iden).map_err(view_error)?.write_layer();
         self.set_layer_info(&layer.iden(), "readonly", &Value::from(true))
             .await?;
         let Some(mut mreq) = self.merge_request(iden).await? else {
@@ -503,10 +507,7 @@ impl Cortex {
         self.mergereqs
             .put(key(&parent, &[b"hist:merge:iden", &mbidn]), &mreq)
             .await?;
-        let tkey = key(
-            &parent,
-            &[b"hist:merge:time", &tick.to_be_bytes(), &mbidn],
-        );
+        let tkey = key(&parent, &[b"hist:merge:time", &tick.to_be_bytes(), &mbidn]);
         let db = self.mergereqs.db;
         self.mergereqs
             .slab
@@ -562,6 +563,13 @@ impl Cortex {
     /// run) as `user`, after the reference's `mergeAllowed` checks of the views (the caller
     /// checks the user's permissions).
     pub async fn merge_view(&self, iden: &str, user: &str) -> Result<()> {
+        let (view, parent) = self.merge_allowed(iden)?;
+        apply_layer_into(&view, &parent, EditMeta::now(user)).await
+    }
+
+    /// The reference's `mergeAllowed` checks of a view and its parent (not the user's
+    /// permissions): the view and its parent.
+    pub fn merge_allowed(&self, iden: &str) -> Result<(View, View)> {
         let view = self.views.req_view(iden).map_err(view_error)?;
         let def = view.def();
         let Some(parent) = def.parent.as_deref().and_then(|p| self.views.view(p)) else {
@@ -595,7 +603,7 @@ impl Cortex {
                 "Cannot merge a view that has children itself",
             ));
         }
-        apply_layer_into(&view, &parent, EditMeta::now(user)).await
+        Ok((view, parent))
     }
 
     /// Delete a view and its write layer (the reference's `delViewWithLayer`), their auth

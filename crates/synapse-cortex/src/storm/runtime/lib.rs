@@ -1336,7 +1336,10 @@ async fn obj_method(
                     Box::pin(super::admin::layer_method(runt, &layer, n, args, kwargs)).await
                 }
                 n if super::viewmerge::LAYER_METHODS.contains(&n) => {
-                    Box::pin(super::viewmerge::layer_method(runt, &layer, n, args, kwargs)).await
+                    Box::pin(super::viewmerge::layer_method(
+                        runt, &layer, n, args, kwargs,
+                    ))
+                    .await
                 }
                 _ => {
                     Box::pin(super::typesmore::layer_method(

@@ -126,8 +126,10 @@ pub(crate) async fn view_method(
     match name {
         "getMerges" => {
             let merges = core.merges(&iden).await.map_err(cerr)?;
-            let items: Vec<RResult<GenItem>> =
-                merges.into_iter().map(|m| Ok(GenItem::Val(msg(m)))).collect();
+            let items: Vec<RResult<GenItem>> = merges
+                .into_iter()
+                .map(|m| Ok(GenItem::Val(msg(m))))
+                .collect();
             Ok(GenVal::val(futures::stream::iter(items).boxed()))
         }
         "getMergeRequestSummary" => {
@@ -235,7 +237,11 @@ pub(crate) async fn view_method(
                     format!("Parent view of ({iden}) requires quorum voting."),
                 )));
             }
-            merge_allowed(runt, &core, view)?;
+            let (_, parent) = core.merge_allowed(&iden).map_err(cerr)?;
+            let gate = parent.write_layer().iden();
+            if !is_admin(runt, &core, Some(&gate)) {
+                confirm_layer_edit_perms(runt, &view.write_layer(), &gate).await?;
+            }
             core.merge_view(&iden, &user).await.map_err(cerr)?;
             Ok(Val::Null)
         }
@@ -309,23 +315,120 @@ pub(crate) async fn view_method(
     }
 }
 
-/// The reference's `mergeAllowed` permission part: an admin (globally or of the parent's
-/// write layer) or a user allowed `node` edits on the parent's write layer.
-fn merge_allowed(runt: &Runt, core: &Cortex, view: &View) -> RResult<()> {
-    let Some(parent) = view
-        .def()
-        .parent
-        .and_then(|p| runt.shared.core.views().view(&p))
-    else {
-        return Ok(());
-    };
-    let layer = parent.write_layer().iden();
-    if is_admin(runt, core, Some(&layer)) || runt.allowed(&["node"], Some(&layer)) {
+/// The reference's `confirmLayerEditPerms`: may the user make, on the layer `gate`, the
+/// edits `layer` holds? Checked as the reference does: forms and props (in the order of
+/// their msgpack encoding), tag properties, node data, edge verbs, then leaf tags.
+async fn confirm_layer_edit_perms(runt: &Runt, layer: &Layer, gate: &str) -> RResult<()> {
+    let allowed = |perm: &[&str]| runt.allowed(perm, Some(gate));
+    let confirm = |perm: &[&str]| runt.confirm(perm, Some((gate, "layer")));
+    if allowed(&["node"]) {
         return Ok(());
     }
-    Err(Flow::Err(
-        runt.shared.user.deny(&["node"], Some((&layer, "layer"))),
-    ))
+    let forms = allowed(&["node", "add"]);
+    let props = allowed(&["node", "prop", "set"]);
+    let tags = allowed(&["node", "tag", "add"]);
+    let ndata = allowed(&["node", "data", "set"]);
+    let edges = allowed(&["node", "edge", "add"]);
+    if forms && props && tags && ndata && edges {
+        return Ok(());
+    }
+    let mut pairs: BTreeMap<Vec<u8>, (String, Option<String>)> = BTreeMap::new();
+    let mut tagprops = std::collections::BTreeSet::new();
+    let mut datanames = std::collections::BTreeSet::new();
+    let mut verbs = std::collections::BTreeSet::new();
+    let mut leaves = Vec::new();
+    let mut sodes = layer.sodes();
+    while let Some(item) = sodes.next().await {
+        let (buid, sode) = item.map_err(lerr)?;
+        let Some(form) = sode.form.clone() else {
+            continue;
+        };
+        let mut add = |prop: Option<&str>| {
+            let key = crate::nodeedit::packb(&Value::Array(vec![
+                Value::from(form.as_str()),
+                prop.map_or(Value::Nil, Value::from),
+            ]));
+            pairs.insert(key, (form.clone(), prop.map(str::to_owned)));
+        };
+        if sode.valu.is_some() {
+            add(None);
+        }
+        for (prop, _, _) in &sode.props {
+            add(Some(prop));
+        }
+        for (tag, _) in &sode.tagprops {
+            tagprops.insert(tag.clone());
+        }
+        if !ndata {
+            for (name, _) in layer.data_items(buid).await.map_err(lerr)? {
+                datanames.insert(name);
+            }
+        }
+        if !edges {
+            for (verb, _) in scan_edges(layer, EdgeDir::N1, buid).await? {
+                verbs.insert(verb);
+            }
+        }
+        let names: Vec<&str> = sode.tags.iter().map(|(t, _)| t.as_str()).collect();
+        for name in &names {
+            let pref = format!("{name}.");
+            if !names.iter().any(|other| other.starts_with(&pref)) {
+                leaves.push((*name).to_owned());
+            }
+        }
+    }
+    if !forms || !props {
+        for (form, prop) in pairs.values() {
+            match prop {
+                Some(prop) if !props => {
+                    let full = if prop.starts_with('.') {
+                        format!("{form}{prop}")
+                    } else {
+                        format!("{form}:{prop}")
+                    };
+                    if !allowed(&["node", "prop", "set", form, prop])
+                        && !allowed(&["node", "prop", "set", &full])
+                    {
+                        confirm(&["node", "prop", "set", form, prop])?;
+                    }
+                }
+                None if !forms => confirm(&["node", "add", form])?,
+                _ => {}
+            }
+        }
+    }
+    let tag_perm = |tag: &str| -> Vec<String> {
+        ["node", "tag", "add"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(tag.split('.').map(str::to_owned))
+            .collect()
+    };
+    let confirm_owned = |perm: Vec<String>| {
+        let perm: Vec<&str> = perm.iter().map(String::as_str).collect();
+        confirm(&perm)
+    };
+    if !tags {
+        for tag in &tagprops {
+            confirm_owned(tag_perm(tag))?;
+        }
+    }
+    if !ndata {
+        for name in &datanames {
+            confirm(&["node", "data", "set", name])?;
+        }
+    }
+    if !edges {
+        for verb in &verbs {
+            confirm(&["node", "edge", "add", verb])?;
+        }
+    }
+    if !tags {
+        for tag in &leaves {
+            confirm_owned(tag_perm(tag))?;
+        }
+    }
+    Ok(())
 }
 
 fn lerr(e: crate::layer::Error) -> Flow {
@@ -349,6 +452,7 @@ pub(crate) async fn layer_method(
             let valu = tostor(&r(2, "valu")?)?;
             req_layer_admin(runt, name)?;
             let (form, rel, stortype, norm) = req_prop(runt, &prop, Some(&valu))?;
+            let form = univ_form(layer, buid, form).await?;
             vec![NodeEdit::new(
                 buid,
                 form,
@@ -364,6 +468,7 @@ pub(crate) async fn layer_method(
             let prop = r(1, "prop")?.to_str()?;
             req_layer_admin(runt, name)?;
             let (form, rel, stortype, _) = req_prop(runt, &prop, None)?;
+            let form = univ_form(layer, buid, form).await?;
             vec![NodeEdit::new(
                 buid,
                 form,
@@ -404,7 +509,11 @@ fn req_layer_admin(runt: &Runt, name: &str) -> RResult<()> {
 
 /// A property by full name: its form, its name relative to the form, its storage type and,
 /// given a value, the value normalized.
-fn req_prop(runt: &Runt, full: &str, valu: Option<&Value>) -> RResult<(String, String, i64, Value)> {
+fn req_prop(
+    runt: &Runt,
+    full: &str,
+    valu: Option<&Value>,
+) -> RResult<(String, String, i64, Value)> {
     let model = runt.model();
     let Some(prop) = model.prop(full) else {
         return Err(Flow::Err(
@@ -412,11 +521,35 @@ fn req_prop(runt: &Runt, full: &str, valu: Option<&Value>) -> RResult<(String, S
         ));
     };
     let form = prop.form().map(|f| f.name().to_owned()).unwrap_or_default();
+    let rel = prop.name().to_owned();
     let norm = match valu {
         Some(v) => prop.ty().norm(v)?.0,
         None => Value::Nil,
     };
-    Ok((form, prop.name().to_owned(), prop.stortype(), norm))
+    Ok((form, rel, prop.stortype(), norm))
+}
+
+/// The form of the node for a universal property (no form of its own): the form the layer
+/// stores for the node (the reference fails with an `AttributeError` there).
+async fn univ_form(layer: &Layer, buid: Buid, form: String) -> RResult<String> {
+    if !form.is_empty() {
+        return Ok(form);
+    }
+    match layer
+        .get_sode(buid)
+        .await
+        .map_err(lerr)?
+        .and_then(|s| s.form)
+    {
+        Some(form) => Ok(form),
+        None => {
+            let iden = hex::encode(buid);
+            Err(Flow::Err(
+                StormError::new("NoSuchIden", format!("No node found for buid {iden}."))
+                    .with("buid", iden.as_str()),
+            ))
+        }
+    }
 }
 
 /// Everything the layer holds of a node, as deletions: its props, tag props, tags and value

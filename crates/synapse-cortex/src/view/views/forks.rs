@@ -149,7 +149,7 @@ impl Views {
         let mut in_use = false;
         for other in self.views() {
             let mut odef = other.def();
-            if !odef.layers.iter().any(|l| *l == layer) {
+            if !odef.layers.contains(&layer) {
                 continue;
             }
             if !fork_idens.contains(&odef.iden) {
