@@ -69,6 +69,7 @@ mod extmodel;
 mod feed;
 mod info;
 mod layersync;
+mod mergereq;
 mod notif;
 mod perms;
 mod pkg;
@@ -118,6 +119,7 @@ pub struct Cortex {
     objs: stormobjs::StormObjs,
     pkgs: pkg::Pkgs,
     notifs: notif::Notifs,
+    mergereqs: mergereq::MergeStore,
     axon: axon::AxonSlot,
     storm: RwLock<Option<Arc<dyn StormRuntime>>>,
     modeldict: RwLock<Option<Arc<Value>>>,
@@ -166,6 +168,7 @@ impl Cortex {
         let pkgs = pkg::Pkgs::open(store.slab()).await?;
         let dmons = dmon::Dmons::open(store.slab()).await?;
         let notifs = notif::Notifs::open(store.slab()).await?;
+        let mergereqs = mergereq::MergeStore::open(store.slab()).await?;
         let autostore = Arc::new(autostore::AutoStore::open(&dirn).await?);
         let triggers = trigger::Triggers::load(Arc::clone(&autostore)).await?;
         let agenda = agenda::Agenda::load(Arc::clone(&autostore)).await?;
@@ -182,6 +185,7 @@ impl Cortex {
             objs,
             pkgs,
             notifs,
+            mergereqs,
             axon: axon::AxonSlot::new(),
             storm: RwLock::new(storm::builtin_runtime()),
             modeldict: RwLock::new(None),
@@ -368,6 +372,7 @@ impl Cortex {
     pub async fn del_view(&self, iden: &str) -> Result<()> {
         self.views.del_view(iden).await.map_err(view_error)?;
         self.del_view_triggers(iden).await?;
+        self.wipe_view_meta(iden).await?;
         if self.cell.auth().gate(iden).is_some() {
             self.cell.auth().del_auth_gate(iden).await?;
         }
@@ -554,6 +559,7 @@ impl Cortex {
         self.start_pkgs();
         self.start_dmons();
         self.start_layer_syncs();
+        self.start_merges();
     }
 
     /// Stop the Storm dmons; close the layers, the views and the Axon link.

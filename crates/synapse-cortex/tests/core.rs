@@ -39,3 +39,5 @@ mod stormtypes;
 mod tagmodel;
 #[path = "core/util.rs"]
 mod util;
+#[path = "core/viewmerge.rs"]
+mod viewmerge;

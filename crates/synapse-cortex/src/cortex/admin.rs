@@ -83,6 +83,8 @@ impl Cortex {
             parent: None,
             layers,
             protected: false,
+            quorum: None,
+            merging: false,
         };
         let view = self.views.add_view(def).await.map_err(view_error)?;
         let auth = self.cell.auth();

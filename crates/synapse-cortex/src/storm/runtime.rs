@@ -62,6 +62,7 @@ mod tagmodel;
 mod tier1;
 mod typesmore;
 mod value;
+mod viewmerge;
 
 use std::sync::{Arc, Mutex};
 

@@ -13,6 +13,8 @@ use crate::model::Model;
 use crate::nodeedit::{EditMeta, NodeEdit, packb, unpackb};
 use crate::view::{Error, Stack, View, ViewInner};
 
+mod forks;
+
 /// Nodeedits applied per batch when merging a fork.
 const MERGE_BATCH: usize = 100;
 
@@ -33,6 +35,10 @@ pub struct ViewDef {
     pub layers: Vec<String>,
     /// Protected views refuse merge and delete.
     pub protected: bool,
+    /// The merge request vote quorum of the view's forks (`{"count", "roles"}`), if any.
+    pub quorum: Option<Value>,
+    /// Whether a quorum-approved merge of this view into its parent is under way.
+    pub merging: bool,
 }
 
 impl ViewDef {
@@ -61,6 +67,12 @@ impl ViewDef {
             (Value::from("protected"), Value::from(self.protected)),
             (Value::from("triggers"), Value::Array(Vec::new())),
         ]);
+        if let Some(quorum) = &self.quorum {
+            map.push((Value::from("quorum"), quorum.clone()));
+        }
+        if self.merging {
+            map.push((Value::from("merging"), Value::from(true)));
+        }
         Value::Map(map)
     }
 
@@ -86,6 +98,8 @@ impl ViewDef {
             parent: text("parent"),
             layers,
             protected: get("protected").and_then(Value::as_bool).unwrap_or(false),
+            quorum: get("quorum").filter(|q| !q.is_nil()).cloned(),
+            merging: get("merging").and_then(Value::as_bool).unwrap_or(false),
         })
     }
 }
@@ -241,6 +255,8 @@ impl Views {
                     parent: None,
                     layers: vec![layer.iden()],
                     protected: false,
+                    quorum: None,
+                    merging: false,
                 };
                 let view = self.add_view(vdef).await?;
                 let iden = view.iden();
@@ -429,6 +445,7 @@ impl Views {
             match name {
                 "name" => def.name = valu.as_str().map(str::to_owned),
                 "protected" => def.protected = valu.as_bool().unwrap_or(false),
+                "quorum" => def.quorum = Some(valu.clone()).filter(|q| !q.is_nil()),
                 other => {
                     return Err(Error::BadArg(format!(
                         "{other} is not a valid view info key"
@@ -462,6 +479,8 @@ impl Views {
             parent: Some(parent.iden()),
             layers,
             protected: false,
+            quorum: None,
+            merging: false,
         };
         self.add_view(def).await
     }
@@ -486,6 +505,14 @@ impl Views {
         if def.protected {
             return Err(Error::CantMergeView(format!(
                 "Cannot merge view ({iden}) that has protected set."
+            )));
+        }
+        if self
+            .view(&parent_iden)
+            .is_some_and(|parent| parent.def().quorum.is_some())
+        {
+            return Err(Error::CantMergeView(format!(
+                "Cannot merge view({iden}). Parent view requires quorum voting."
             )));
         }
         if !self.children(iden).is_empty() {

@@ -1299,6 +1299,9 @@ async fn obj_method(
                 }
                 "pack" => Ok(Val::from_msgpack(&view.pack())),
                 n if super::admin::VIEW_METHODS.contains(&n) => super::admin::view_method(&view, n),
+                n if super::viewmerge::VIEW_METHODS.contains(&n) => {
+                    Box::pin(super::viewmerge::view_method(runt, &view, n, args, kwargs)).await
+                }
                 "layers" => Ok(new_list(
                     view.layers()
                         .iter()
@@ -1334,6 +1337,12 @@ async fn obj_method(
                 }
                 n if super::layersync::METHODS.contains(&n) => {
                     Box::pin(super::layersync::layer_method(
+                        runt, &layer, n, args, kwargs,
+                    ))
+                    .await
+                }
+                n if super::viewmerge::LAYER_METHODS.contains(&n) => {
+                    Box::pin(super::viewmerge::layer_method(
                         runt, &layer, n, args, kwargs,
                     ))
                     .await

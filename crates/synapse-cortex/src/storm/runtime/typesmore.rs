@@ -954,6 +954,7 @@ pub(crate) async fn view_method(
                     },
                 ),
                 "protected" | "nomerge" => ("protected", Value::from(valu.truthy())),
+                "quorum" => return super::viewmerge::set_quorum(runt, view, valu).await,
                 other => {
                     return err(
                         "BadOptValu",
@@ -1200,7 +1201,7 @@ fn edge_gen(edges: Vec<(String, String, String)>) -> Val {
 // ----- layers -----
 
 /// The reference's `tobuid`: a 64 char hex iden or 32 bytes.
-fn to_buid(v: &Val) -> RResult<[u8; 32]> {
+pub(super) fn to_buid(v: &Val) -> RResult<[u8; 32]> {
     match v {
         Val::Node(n) => Ok(n.buid),
         Val::Bytes(b) => <[u8; 32]>::try_from(&b[..]).map_err(|_| {
