@@ -13,6 +13,7 @@ mod cryotank;
 mod dmon;
 mod garbage;
 mod modelext;
+mod rows;
 mod scrape;
 mod server;
 mod stormexport;
