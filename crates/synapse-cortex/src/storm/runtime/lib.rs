@@ -1091,7 +1091,9 @@ async fn node_method(
         }
         "pack" => {
             let dorepr = a(0, "dorepr").is_some_and(|v| v.truthy());
-            Val::from_msgpack(&node.pack(runt.model(), crate::node::PackOpts { repr: dorepr }))
+            let mut pode = node.pack(runt.model(), crate::node::PackOpts { repr: dorepr });
+            super::nodedata::overlay(&runt.shared, &node.buid, &mut pode);
+            Val::from_msgpack(&pode)
         }
         "edges" => {
             let verb = a(0, "verb")
@@ -1202,6 +1204,7 @@ async fn nodedata_method(
             let mut editor = runt.shared.editor.lock().await;
             editor.set_data(&node.buid, &key, &valu).await?;
             runt.flush(&mut editor).await?;
+            super::nodedata::carry(&runt.shared, node.buid, &key, Some(valu));
             Val::Null
         }
         "pop" => {
@@ -1211,9 +1214,20 @@ async fn nodedata_method(
             let mut editor = runt.shared.editor.lock().await;
             let old = editor.pop_data(&node.buid, &key).await?;
             runt.flush(&mut editor).await?;
+            super::nodedata::carry(&runt.shared, node.buid, &key, None);
             old.map(|v| Val::from_msgpack(&v)).unwrap_or(Val::Null)
         }
-        "load" => Val::Null,
+        "load" => {
+            let key = n()?;
+            let valu = runt.view.get_data(node.buid, &key).await?;
+            super::nodedata::carry(
+                &runt.shared,
+                node.buid,
+                &key,
+                Some(valu.unwrap_or(Value::Nil)),
+            );
+            Val::Null
+        }
         _ => {
             return Box::pin(super::typesmore::nodedata_method(
                 runt, node, name, args, kwargs,
