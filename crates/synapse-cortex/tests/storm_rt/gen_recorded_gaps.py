@@ -1,6 +1,7 @@
 '''
 Storm gaps: node data carried on nodes (runtime/nodedata.rs: `$node.data.load`, set, pop,
-`cacheget`/`cacheset`, node data lifts). Runs them on the reference cortex and
+`cacheget`/`cacheset`, node data lifts) and printing of Python-native lists and dicts
+(runtime/pyvals.rs: `$lib.json.load` results, tuple literals). Runs them on the reference cortex and
 writes recorded_gaps.json, which gaps.rs replays in process. Nodes are compared with their
 node data (`nodedata` of the packed node).
 
@@ -39,6 +40,35 @@ QUERIES = [
  'inet:fqdn=woot.com $lib.print($node.data.get(c).data)',
  'yield $lib.lift.byNodeData(foo)',
  'inet:ipv4=5.6.7.8 $lib.print($node.data.list())',
+ # printing Python-typed values
+ '$lib.print($lib.json.load(\'[true, null, 1, "a", {"b": false}]\'))',
+ '$lib.print($lib.json.load(\'{"a": true, "b": [null, 1.5]}\'))',
+ '$lib.print($lib.json.load("true"))',
+ '$lib.print($lib.json.load("null"))',
+ '$lib.print($lib.json.load("[]"))',
+ '$x = $lib.json.load("[true, false]") $lib.print(`{$x}`)',
+ '$lib.print("{x}", x=$lib.json.load("[true, null]"))',
+ '$lib.print(($lib.true, $lib.null))',
+ '$lib.print(([$lib.true, $lib.false]))',
+ '$lib.print(({"a": $lib.null, "b": $lib.true}))',
+ '$lib.print($lib.list($lib.true, $lib.null, (1, "x")))',
+ '$x = $lib.json.load(\'{"a": [true]}\') $lib.print($x.a)',
+ '$x = $lib.json.load(\'[true, null]\') $x.append(1) $lib.print($x)',
+ '$lib.print($lib.str.join(",", $lib.json.load(\'["a", "b"]\')))',
+ '$x = $lib.json.load("[true]") $x.append("it\'s") $x.append("a\\\\b") $lib.print($x)',
+ '$lib.print($lib.json.load(\'{"k": {"n": {}}}\'))',
+ '$lib.print((1.0, 2.5, -0.0))',
+ '$lib.warn($lib.json.load("[true]"))',
+ '$x = ($lib.true, (1, $lib.null)) $lib.print($x)',
+ '$lib.print(\'[true, {"a": null}]\'.json())',
+ '$x = $lib.json.load(\'{"a": 1}\') $x.b = $lib.true $lib.print($x)',
+ '$x = $lib.json.load(\'[1]\') $lib.print($lib.len($x)) $lib.print($x.0)',
+ '$lib.print($lib.vars.type($lib.json.load("[1]")))',
+ '$lib.print($lib.vars.type($lib.json.load(\'{"a": 1}\')))',
+ '$lib.print($lib.vars.type((1, 2)))',
+ '$x = $lib.json.load(\'{"a": [1, {"b": null}]}\') for ($k, $v) in $x { $lib.print($v) }',
+ '$lib.print($lib.json.save($lib.json.load(\'[true, null]\')))',
+ '$x = $lib.json.load(\'[true]\') $lib.print($lib.str.format("{v}", v=$x))',
 ]
 def masktimes(valu):
     '''Times (of cacheset envelopes) differ between runs.'''

@@ -783,7 +783,9 @@ fn str_method(text: &str, name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
         "json" => {
             let json: serde_json::Value = serde_json::from_str(text)
                 .map_err(|e| rterr(format!("Text is not valid JSON: {e}")))?;
-            json_to_val(&json)
+            let valu = json_to_val(&json);
+            super::pyvals::mark_deep(&valu);
+            valu
         }
         "ljust" | "rjust" => {
             let size = req(args, kwargs, 0, "size", name)?.to_int()? as usize;
@@ -1712,7 +1714,9 @@ async fn call_lib(
             let text = r(0, "text")?.to_str()?;
             let json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| rterr(format!("Text is not valid JSON: {e}")))?;
-            json_to_val(&json)
+            let valu = json_to_val(&json);
+            super::pyvals::mark_deep(&valu);
+            valu
         }
         ("lib.hex", "encode") => Val::from(hex::encode(to_bytes(&r(0, "valu")?)?)),
         ("lib.hex", "decode") => {
