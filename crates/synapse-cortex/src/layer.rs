@@ -48,6 +48,7 @@ mod abrv;
 mod apply;
 mod indx;
 mod lift;
+mod rows;
 mod sode;
 
 use std::collections::HashSet;
@@ -63,6 +64,7 @@ use tokio::sync::watch;
 pub use abrv::Abrvs;
 pub use apply::{MAX_DATA_NAME, MAX_VERB_LEN};
 pub use lift::LiftBy;
+pub use rows::{RowsBy, RowsStart};
 pub use sode::{Sode, StorProps};
 
 pub(crate) use abrv::Kind as AbrvKind;

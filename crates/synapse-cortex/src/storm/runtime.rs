@@ -51,9 +51,11 @@ mod macros;
 mod modelext;
 mod morecmds;
 mod movenodes;
+mod nodedata;
 mod notiflib;
 mod pivot;
 mod pkg;
+mod pyvals;
 mod queue;
 mod runt;
 mod scrape;
@@ -642,6 +644,7 @@ fn new_shared(
         pathnodes: opts.path,
         edits: Default::default(),
         graph: Default::default(),
+        nodedata: Default::default(),
     })
 }
 
@@ -710,6 +713,7 @@ async fn execute_inner(
                 let mut pode = item
                     .node
                     .pack(runt.model(), crate::node::PackOpts { repr: dorepr });
+                nodedata::overlay(&shared, &item.node.buid, &mut pode);
                 if let Value::Array(parts) = &mut pode
                     && let Some(Value::Map(info)) = parts.get_mut(1)
                 {

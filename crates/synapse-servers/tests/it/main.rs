@@ -14,6 +14,7 @@ mod dmon;
 mod garbage;
 mod layersync;
 mod modelext;
+mod rows;
 mod scrape;
 mod server;
 mod stormexport;
