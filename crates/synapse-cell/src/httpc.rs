@@ -908,8 +908,12 @@ mod proxy {
         let mut tcp = TcpStream::connect((proxy.host.as_str(), proxy.port))
             .await
             .map_err(|e| {
+                let errno = e
+                    .raw_os_error()
+                    .map(|n| format!("[Errno {n}] "))
+                    .unwrap_or_default();
                 HttpError::ProxyConnect(format!(
-                    "Could not connect to proxy {}:{} [{e}]",
+                    "{errno}Couldn't connect to proxy {}:{} [{e}]",
                     proxy.host, proxy.port
                 ))
             })?;

@@ -102,6 +102,52 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_PUT = do_POST
 
 
+def relay(src, dst):
+    try:
+        while True:
+            byts = src.recv(65536)
+            if not byts:
+                break
+            dst.sendall(byts)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def connect_proxy(seen):
+    '''An HTTP CONNECT proxy on a free port: its port; `seen` gets each tunnel's target.'''
+    lsock = socket.socket()
+    lsock.bind(('127.0.0.1', 0))
+    lsock.listen(16)
+
+    def serve(conn):
+        head = b''
+        while not head.endswith(b'\r\n\r\n'):
+            byts = conn.recv(1)
+            if not byts:
+                return
+            head += byts
+        target = head.split()[1].decode()
+        seen.append(target)
+        host, port = target.rsplit(':', 1)
+        upstream = socket.create_connection((host, int(port)))
+        conn.sendall(b'HTTP/1.1 200 Connection established\r\n\r\n')
+        threading.Thread(target=relay, args=(upstream, conn), daemon=True).start()
+        relay(conn, upstream)
+
+    def accept():
+        while True:
+            conn, _ = lsock.accept()
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return lsock.getsockname()[1]
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
@@ -146,14 +192,21 @@ def norm(valu, base, closed):
 def cut_errno(info):
     '''
     The text after " ssl:" (the reference shows the repr of its SSLContext, with its address,
-    then the OS error text) differs between Python and Rust: keep what comes before.
+    then the OS error text) and a trailing " [OS error text]" differ between Python and
+    Rust: keep what comes before.
     '''
+    def cut(text):
+        text = text.split(' ssl:')[0]
+        if text.endswith(']'):
+            text = text.rsplit(' [', 1)[0]
+        return text
+
     for key in ('mesg', 'reason'):
         if isinstance(info.get(key), str):
-            info[key] = info[key].split(' ssl:')[0]
+            info[key] = cut(info[key])
     err = info.get('err')
     if isinstance(err, list) and isinstance(err[1], dict) and 'mesg' in err[1]:
-        err[1]['mesg'] = err[1]['mesg'].split(' ssl:')[0]
+        err[1]['mesg'] = cut(err[1]['mesg'])
     return info
 
 
@@ -195,6 +248,15 @@ async def main(url):
         await record('wput.nofile', axon.wput(b'\x00' * 32, f'{base}/put'))
         await record('wput.refused', axon.wput(sha, f'http://127.0.0.1:{closed}/x'))
         report['wput.refused'] = cut_errno(report['wput.refused'])
+
+        seen = []
+        pport = connect_proxy(seen)
+        await record('wget.proxy', axon.wget(f'{base}/file', proxy=f'http://127.0.0.1:{pport}'))
+        report['wget.proxy.seen'] = [norm(t, base, closed) for t in seen]
+        await record('wput.proxy', axon.wput(sha, f'{base}/put', proxy=f'http://127.0.0.1:{pport}'))
+        await record('wget.proxy.refused',
+                     axon.wget(f'{base}/file', proxy=f'socks5://127.0.0.1:{closed}'))
+        report['wget.proxy.refused'] = cut_errno(report['wget.proxy.refused'])
 
         fields = [
             {'name': 'file', 'sha256': sha.hex(), 'filename': 'b.bin'},
