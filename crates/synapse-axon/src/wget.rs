@@ -14,6 +14,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use rmpv::Value;
 use synapse_cell::httpc::{self, HttpError, HttpRequest, Part, PartBody, RespHead, TlsOpts};
 use synapse_cell::{ErrKind, map_get};
+use tracing::Instrument;
 
 use crate::axon::Axon;
 use crate::hash::Sha256;
@@ -494,6 +495,7 @@ pub(crate) async fn wget(axon: &Axon, prep: Prepared, json: &Value, body: &Value
         let (size, _sha256, hashset) = res?;
         Ok((history, head, size, hashset))
     })
+    .instrument(tracing::debug_span!("axon.wget", url = %url))
     .await;
     match got {
         Ok((history, head, size, hashset)) => {
@@ -566,6 +568,7 @@ pub(crate) async fn wput(axon: &Axon, prep: Prepared, sha: &Value) -> Value {
         let (_history, head, _resp) = httpc::send(&req).await?;
         Ok(head)
     })
+    .instrument(tracing::debug_span!("axon.wput", url = %url))
     .await;
     match got {
         Ok(head) => kv(vec![
@@ -736,6 +739,7 @@ pub(crate) async fn postfiles(axon: &Axon, prep: Prepared, fields: &Value) -> Va
         let body = httpc::read_body(&head, resp).await?;
         Ok((head, body))
     })
+    .instrument(tracing::debug_span!("axon.postfiles", url = %url))
     .await;
     match got {
         Ok((head, body)) => kv(vec![
