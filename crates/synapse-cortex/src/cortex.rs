@@ -71,6 +71,7 @@ mod info;
 mod notif;
 mod perms;
 mod pkg;
+mod pkgqueue;
 mod storage;
 mod storm;
 mod stormobjs;
