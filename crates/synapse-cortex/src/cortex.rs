@@ -73,6 +73,7 @@ mod mergereq;
 mod notif;
 mod perms;
 mod pkg;
+mod pkgqueue;
 mod storage;
 mod storm;
 mod stormobjs;

@@ -55,6 +55,7 @@ mod nodedata;
 mod notiflib;
 mod pivot;
 mod pkg;
+mod pkgqueue;
 mod pyvals;
 mod queue;
 mod runt;
