@@ -136,6 +136,9 @@ async def run(bench, dirn, sizes):
         total = sum((await prox.callStorm('return($lib.view.get().getFormCounts())')).values())
         log(f'{bench.impl}: {total} nodes')
     bench.emit('cortex.rss.loaded', 'MiB', bench.status('VmRSS:'), nodes=total)
+    # the breakdown: anonymous memory (heaps) and file pages (the LMDB maps)
+    bench.emit('cortex.rss_anon.loaded', 'MiB', bench.status('RssAnon:'), nodes=total)
+    bench.emit('cortex.rss_file.loaded', 'MiB', bench.status('RssFile:'), nodes=total)
     bench.emit('cortex.hwm.loaded', 'MiB', bench.status('VmHWM:'), nodes=total)
 
     async with await s_telepath.openurl(bench.url) as prox:
@@ -156,6 +159,8 @@ async def run(bench, dirn, sizes):
             rate = (nipv4 if metric == 'cortex.filter.gt' else count) / took
             bench.emit(metric, unit, rate, query=query, n_out=count)
     bench.emit('cortex.rss.after_queries', 'MiB', bench.status('VmRSS:'), nodes=total)
+    bench.emit('cortex.rss_anon.after_queries', 'MiB', bench.status('RssAnon:'), nodes=total)
+    bench.emit('cortex.rss_file.after_queries', 'MiB', bench.status('RssFile:'), nodes=total)
     bench.emit('cortex.hwm.after_queries', 'MiB', bench.status('VmHWM:'), nodes=total)
 
     bench.stop()

@@ -219,6 +219,47 @@ pub(crate) struct LayerShared {
     /// The value of `deferred` covered by the last commit this layer waited for: while it is
     /// behind `deferred`, committed data may lack batches and reads go to the slab thread.
     committed: AtomicU64,
+    /// The log row that deferred batches are gathered into until it is written (see
+    /// [`PendingLog`]); touched on the slab thread only.
+    pub(crate) pending: Mutex<Option<PendingLog>>,
+}
+
+/// The most nodes gathered into one log row.
+pub(crate) const LOG_ROW_NODES: usize = 1000;
+
+/// A log row being gathered: consecutive deferred batches (Storm's edits, committed together)
+/// of one user share one row, written when the slab commits, when a reader of the log or a
+/// committed batch comes, or when it holds [`LOG_ROW_NODES`] nodes. One compressed row for
+/// many nodes is a fraction of the size of a row per node (a node's edits repeat the names
+/// and the meta of its neighbours'), and the rows are read as lists of nodeedits anyway.
+pub(crate) struct PendingLog {
+    pub(crate) offset: u64,
+    pub(crate) meta: EditMeta,
+    pub(crate) edits: Vec<NodeEdit>,
+}
+
+impl PendingLog {
+    /// Write the row (on the slab thread, inside the write transaction).
+    pub(crate) fn write(self, txn: &mut synapse_slab::Txn<'_>, db: Db) -> synapse_slab::Result<()> {
+        let row = Value::Array(vec![
+            NodeEdit::list_to_value(&self.edits, crate::nodeedit::BuidForm::Bytes),
+            self.meta.to_value(),
+        ]);
+        txn.put(db, &self.offset.to_be_bytes(), &encode_log_row(&row))
+            .map(drop)
+    }
+}
+
+/// Write the gathered log row, if any.
+pub(crate) fn flush_pending(
+    txn: &mut synapse_slab::Txn<'_>,
+    shared: &LayerShared,
+) -> synapse_slab::Result<()> {
+    let pending = shared.pending.lock().unwrap_or_else(poisoned).take();
+    match pending {
+        Some(row) => row.write(txn, shared.dbs.nodeedits),
+        None => Ok(()),
+    }
 }
 
 /// A layer definition, as the reference's layer def dict.
@@ -494,7 +535,11 @@ impl Layer {
             write_gen: AtomicU64::new(0),
             deferred: AtomicU64::new(0),
             committed: AtomicU64::new(0),
+            pending: Mutex::new(None),
         });
+        // The gathered log row is written with the commit that makes its batches durable.
+        let hook_shared = Arc::clone(&shared);
+        slab.on_commit(move |txn| flush_pending(txn, &hook_shared));
         Ok(Layer {
             inner: Arc::new(Inner {
                 logedits: AtomicBool::new(def.logedits),
@@ -625,6 +670,7 @@ impl Layer {
         // orders them after the write.
         // The count and the job's place in the slab's queue go together (see `Layer::sync`).
         let order = self.inner.order.lock().unwrap_or_else(poisoned);
+        let commit_now = commit;
         let seq = if commit {
             self.inner.shared.deferred.load(Ordering::SeqCst)
         } else {
@@ -639,8 +685,12 @@ impl Layer {
                     // batch), so readers that load the generation later see it changed.
                     let wgen = shared.write_gen.fetch_add(1, Ordering::SeqCst);
                     let offs = logedits.then(|| shared.next_offset.load(Ordering::Relaxed));
-                    let result =
-                        apply::Batch::new(txn, &shared, meta.time).run(edits, &meta, offs)?;
+                    let result = apply::Batch::new(txn, &shared, meta.time).run(
+                        edits,
+                        &meta,
+                        offs,
+                        !commit_now,
+                    )?;
                     if let Some(offs) = result.offset {
                         shared.next_offset.store(offs + 1, Ordering::Relaxed);
                     }
@@ -1146,8 +1196,16 @@ impl Layer {
             .await
     }
 
-    /// Up to `limit` logged batches of a scan of the log.
+    /// Up to `limit` logged batches of a scan of the log. A log row still being gathered is
+    /// written first, so the reader sees it (and later batches go to a new row).
     async fn read_log_scan(&self, spec: Scan, limit: usize) -> Result<Vec<LogEntry>, Error> {
+        if self.has_uncommitted() {
+            let shared = Arc::clone(&self.inner.shared);
+            self.inner
+                .slab
+                .write(move |txn| -> Result<(), Error> { Ok(flush_pending(txn, &shared)?) })
+                .await?;
+        }
         self.snapshot(move |txn, shared| {
             let mut out = Vec::new();
             for row in txn.scan(shared.dbs.nodeedits, spec)? {

@@ -11,7 +11,7 @@ use synapse_slab::{Scan, Txn};
 use crate::layer::abrv::{AbrvId, BatchAbrvs, Kind};
 use crate::layer::indx::{indx, indx_one};
 use crate::layer::sode::Sode;
-use crate::layer::{CounterKey, Dbs, Error, LayerShared, counter, encode_log_row};
+use crate::layer::{CounterKey, Dbs, Error, LOG_ROW_NODES, LayerShared, PendingLog, counter};
 use crate::nodeedit::{
     Buid, BuidMap, Edit, EditMeta, EditOp, NodeEdit, TagIval, packb, stortype as st,
 };
@@ -100,6 +100,7 @@ struct Staged {
 pub(crate) struct Batch<'t, 'a> {
     txn: &'t mut Txn<'a>,
     dbs: Dbs,
+    shared: &'t LayerShared,
     abrvs: BatchAbrvs<'t>,
     sodes: BuidMap<Staged>,
     counts: HashMap<CounterKey, i64, std::hash::BuildHasherDefault<crate::nodeedit::FastHasher>>,
@@ -123,6 +124,7 @@ impl<'t, 'a> Batch<'t, 'a> {
         Batch {
             txn,
             dbs: shared.dbs,
+            shared,
             abrvs: BatchAbrvs::new(&shared.abrvs, &shared.persisted),
             sodes: BuidMap::default(),
             counts: HashMap::default(),
@@ -133,11 +135,16 @@ impl<'t, 'a> Batch<'t, 'a> {
 
     /// Apply nodeedits (nested ones after their parent edit changed something), then write
     /// storage nodes, counters, new abbreviations and the log row.
+    ///
+    /// With `gather` (a deferred batch), the changes join the log row being gathered when
+    /// they can ([`crate::layer::PendingLog`]); otherwise that row is written first and this
+    /// batch gets its own.
     pub(crate) fn run(
         mut self,
         edits: Vec<NodeEdit>,
         meta: &EditMeta,
         log_offset: Option<u64>,
+        gather: bool,
     ) -> Result<BatchResult, Error> {
         let mut queue: VecDeque<NodeEdit> = edits.into();
         let mut order: Vec<Buid> = Vec::new();
@@ -169,24 +176,51 @@ impl<'t, 'a> Batch<'t, 'a> {
             .collect();
         self.finish()?;
         let offset = match log_offset {
-            Some(offs) if !flat.is_empty() => {
-                let row = Value::Array(vec![
-                    NodeEdit::list_to_value(&flat, crate::nodeedit::BuidForm::Bytes),
-                    meta.to_value(),
-                ]);
-                self.txn.put(
-                    self.dbs.nodeedits,
-                    &offs.to_be_bytes(),
-                    &encode_log_row(&row),
-                )?;
-                Some(offs)
-            }
+            Some(offs) if !flat.is_empty() => Some(self.log(offs, &flat, meta, gather)?),
             _ => None,
         };
         Ok(BatchResult {
             offset,
             edits: flat,
         })
+    }
+
+    /// Log the batch's changes: into the row being gathered, or as a new row at `offs`.
+    /// Returns the offset of the row that holds them.
+    fn log(
+        &mut self,
+        offs: u64,
+        flat: &[NodeEdit],
+        meta: &EditMeta,
+        gather: bool,
+    ) -> Result<u64, Error> {
+        let mut pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if gather
+            && let Some(row) = pending.as_mut()
+            && row.meta.user == meta.user
+            && row.edits.len() + flat.len() <= LOG_ROW_NODES
+        {
+            row.edits.extend_from_slice(flat);
+            return Ok(row.offset);
+        }
+        if let Some(row) = pending.take() {
+            row.write(self.txn, self.dbs.nodeedits)?;
+        }
+        let row = PendingLog {
+            offset: offs,
+            meta: meta.clone(),
+            edits: flat.to_vec(),
+        };
+        if gather {
+            *pending = Some(row);
+        } else {
+            row.write(self.txn, self.dbs.nodeedits)?;
+        }
+        Ok(offs)
     }
 
     fn load(&mut self, buid: &Buid) -> Result<(), Error> {

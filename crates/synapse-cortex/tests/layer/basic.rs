@@ -306,3 +306,64 @@ async fn tag_props_edges_and_data_are_indexed() {
     assert_eq!(wire.as_array().unwrap().len(), 3);
     layer.fini().await;
 }
+
+#[tokio::test]
+async fn deferred_batches_share_log_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l");
+    let def = LayerDef::new("root");
+    let layer = Layer::open(&path, def.clone(), Arc::new(Abrvs::new()))
+        .await
+        .unwrap();
+    // Three deferred batches of one user: one row, whose offset each batch reports.
+    for ip in 1u32..=3 {
+        let applied = layer
+            .apply_deferred(vec![ipv4_add(ip, None)], meta())
+            .await
+            .unwrap();
+        assert_eq!(applied.offset, Some(0));
+    }
+    assert_eq!(layer.edit_offset(), 1);
+    // Another user's batch starts a row of its own.
+    let other = EditMeta {
+        user: "visi".into(),
+        ..meta()
+    };
+    let applied = layer
+        .apply_deferred(vec![ipv4_add(4, None)], other)
+        .await
+        .unwrap();
+    assert_eq!(applied.offset, Some(1));
+    // A reader of the log gets the row being gathered; later batches go to a new row.
+    let rows = layer.read_log(0, 100).await.unwrap();
+    let counts: Vec<(u64, usize)> = rows.iter().map(|r| (r.offset, r.edits.len())).collect();
+    assert_eq!(counts, vec![(0, 3), (1, 1)]);
+    layer
+        .apply_deferred(vec![ipv4_add(5, None)], meta())
+        .await
+        .unwrap();
+    layer
+        .apply_deferred(vec![ipv4_add(6, None)], meta())
+        .await
+        .unwrap();
+    // A committed batch writes the gathered row before its own.
+    let applied = layer.apply(vec![ipv4_add(7, None)], meta()).await.unwrap();
+    assert_eq!(applied.offset, Some(3));
+    let rows = layer.read_log(0, 100).await.unwrap();
+    let counts: Vec<(u64, usize)> = rows.iter().map(|r| (r.offset, r.edits.len())).collect();
+    assert_eq!(counts, vec![(0, 3), (1, 1), (2, 2), (3, 1)]);
+    // Deferred rows are written with the commit: all of them survive a reopen.
+    layer
+        .apply_deferred(vec![ipv4_add(8, None)], meta())
+        .await
+        .unwrap();
+    layer.sync().await.unwrap();
+    layer.fini().await;
+    let layer = Layer::open(&path, def, Arc::new(Abrvs::new()))
+        .await
+        .unwrap();
+    let rows = layer.read_log(0, 100).await.unwrap();
+    let nodes: usize = rows.iter().map(|r| r.edits.len()).sum();
+    assert_eq!((rows.len(), nodes), (5, 8));
+    assert_eq!(layer.edit_offset(), 5);
+}
