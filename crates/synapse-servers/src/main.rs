@@ -73,6 +73,8 @@ fn allocator_starting() {
     #[allow(unsafe_code)]
     // SAFETY: `mi_option_get` reads an integer option mimalloc defines.
     let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+    // `c_long` is `i64` here, `i32` on other platforms.
+    #[allow(clippy::useless_conversion)]
     PURGE_DELAY.store(i64::from(delay), std::sync::atomic::Ordering::Relaxed);
     set_purge_delay(0);
 }
