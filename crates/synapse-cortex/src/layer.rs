@@ -49,6 +49,7 @@ mod apply;
 mod indx;
 mod lift;
 mod sode;
+mod verify;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -64,6 +65,7 @@ pub use abrv::Abrvs;
 pub use apply::{MAX_DATA_NAME, MAX_VERB_LEN};
 pub use lift::LiftBy;
 pub use sode::{Sode, StorProps};
+pub use verify::{FormProp, VerifyConfig, VerifyError};
 
 pub(crate) use abrv::Kind as AbrvKind;
 pub(crate) use lift::{LiftPlan, Resume, Row, Shadow, plan as plan_lift};
