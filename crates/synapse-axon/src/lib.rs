@@ -8,8 +8,11 @@
 //!   whatever the blob size; a blob reported saved survives a crash of the process.
 //! * [`AxonService`]: the Axon as a cell service (`synapse-servers axon`): the reference's
 //!   `AxonApi` telepath methods with their permissions (`axon.get`, `axon.has`,
-//!   `axon.upload`, `axon.del`), the upload share, and the HTTPS routes under
-//!   `/api/v1/axon/files/`.
+//!   `axon.upload`, `axon.del`, `axon.wget`, `axon.wput`), the upload share, and the HTTPS
+//!   routes under `/api/v1/axon/files/`.
+//! * The HTTP transfers `wget` (a URL's body streamed into a blob), `wput` (a blob streamed
+//!   as a request body) and `postfiles` (blobs and values as a `multipart/form-data` form),
+//!   over [`synapse_cell::httpc`], with the reference's arguments and result dicts.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -46,6 +49,7 @@ mod spool;
 mod text;
 mod unpack;
 mod upload;
+mod wget;
 
 pub use crate::axon::{Axon, AxonOptions, BlobReader, CHUNK_SIZE, HashRow, Metrics};
 pub use crate::error::{Error, Result};

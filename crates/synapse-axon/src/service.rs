@@ -1,6 +1,7 @@
 //! [`AxonService`]: the Axon as a cell service: configuration, the telepath API (`AxonApi`
-//! with the reference's method names, arguments, results, errors and permissions), the upload
-//! share, the HTTP routes and the health component.
+//! with the reference's method names, arguments, results, errors and permissions, the HTTP
+//! transfers of [`crate::wget`] included), the upload share, the HTTP routes and the health
+//! component.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::error::Error;
 use crate::hash::Sha256;
 use crate::text;
 use crate::upload::Upload;
+use crate::wget;
 
 type CellResult<T> = synapse_cell::Result<T>;
 
@@ -36,6 +38,7 @@ pub const AXON_METHODS: &[MethDef] = &[
     MethDef::genr("iterMpkFile"),
     MethDef::genr("jsonlines"),
     MethDef::call("metrics"),
+    MethDef::call("postfiles"),
     MethDef::call("put"),
     MethDef::call("puts"),
     MethDef::genr("readlines"),
@@ -43,6 +46,8 @@ pub const AXON_METHODS: &[MethDef] = &[
     MethDef::call("unpack"),
     MethDef::call("upload"),
     MethDef::call("wants"),
+    MethDef::call("wget"),
+    MethDef::call("wput"),
 ];
 
 /// The Axon cell service (`synapse.axon.Axon`).
@@ -330,6 +335,9 @@ impl Service for AxonService {
             "csvrows" => Box::pin(self.api_csvrows(sess, args)),
             "iterMpkFile" => Box::pin(self.api_mpk(sess, args)),
             "unpack" => Box::pin(self.api_unpack(sess, args)),
+            "wget" => Box::pin(self.api_wget(sess, args)),
+            "wput" => Box::pin(self.api_wput(sess, args)),
+            "postfiles" => Box::pin(self.api_postfiles(sess, args)),
             _ => return None,
         };
         Some(fut)
@@ -715,6 +723,98 @@ impl AxonService {
             .into());
         }
         Ok(Reply::Value(Value::Array(format.unpack(&byts)?)))
+    }
+}
+
+/// The common arguments of `wput` / `postfiles` (`params` and after from `first`).
+fn http_common(bound: &synapse_cell::Bound, first: usize, url: usize) -> wget::Common {
+    let at = |i: usize| bound.value(i).clone();
+    wget::Common {
+        url: at(url),
+        params: at(first),
+        headers: at(first + 1),
+        method: at(first + 2),
+        ssl: at(first + 3),
+        timeout: at(first + 4),
+        proxy: at(first + 5),
+        ssl_opts: at(first + 6),
+    }
+}
+
+impl AxonService {
+    async fn api_wget(&self, sess: &Session, args: Args) -> CellResult<Reply> {
+        let bound = args.bind(
+            "wget",
+            &[
+                ("url", D::Required),
+                ("params", D::Nil),
+                ("headers", D::Nil),
+                ("json", D::Nil),
+                ("body", D::Nil),
+                ("method", D::Nil),
+                ("ssl", D::Bool(true)),
+                ("timeout", D::Nil),
+                ("proxy", D::Bool(true)),
+                ("ssl_opts", D::Nil),
+            ],
+        )?;
+        sess.req_allowed(&perm("wget"))?;
+        let at = |i: usize| bound.value(i).clone();
+        let common = wget::Common {
+            url: at(0),
+            params: at(1),
+            headers: at(2),
+            method: at(5),
+            ssl: at(6),
+            timeout: at(7),
+            proxy: at(8),
+            ssl_opts: at(9),
+        };
+        let prep = wget::prepare(&self.cell.conf(), &common, "GET").await?;
+        let info = wget::wget(&self.axon, prep, bound.value(3), bound.value(4)).await;
+        Ok(Reply::Value(info))
+    }
+
+    async fn api_wput(&self, sess: &Session, args: Args) -> CellResult<Reply> {
+        let bound = args.bind(
+            "wput",
+            &[
+                ("sha256", D::Required),
+                ("url", D::Required),
+                ("params", D::Nil),
+                ("headers", D::Nil),
+                ("method", D::Nil),
+                ("ssl", D::Bool(true)),
+                ("timeout", D::Nil),
+                ("proxy", D::Bool(true)),
+                ("ssl_opts", D::Nil),
+            ],
+        )?;
+        sess.req_allowed(&perm("wput"))?;
+        let prep = wget::prepare(&self.cell.conf(), &http_common(&bound, 2, 1), "PUT").await?;
+        let info = wget::wput(&self.axon, prep, bound.value(0)).await;
+        Ok(Reply::Value(info))
+    }
+
+    async fn api_postfiles(&self, sess: &Session, args: Args) -> CellResult<Reply> {
+        let bound = args.bind(
+            "postfiles",
+            &[
+                ("fields", D::Required),
+                ("url", D::Required),
+                ("params", D::Nil),
+                ("headers", D::Nil),
+                ("method", D::Nil),
+                ("ssl", D::Bool(true)),
+                ("timeout", D::Nil),
+                ("proxy", D::Bool(true)),
+                ("ssl_opts", D::Nil),
+            ],
+        )?;
+        sess.req_allowed(&perm("wput"))?;
+        let prep = wget::prepare(&self.cell.conf(), &http_common(&bound, 2, 1), "POST").await?;
+        let info = wget::postfiles(&self.axon, prep, bound.value(0)).await;
+        Ok(Reply::Value(info))
     }
 }
 

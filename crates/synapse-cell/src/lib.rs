@@ -168,6 +168,7 @@ mod config;
 mod dirn;
 mod error;
 mod http;
+pub mod httpc;
 mod launch;
 mod logring;
 mod passwd;

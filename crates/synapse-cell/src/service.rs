@@ -227,14 +227,16 @@ pub trait Service: Send + Sync + Sized + 'static {
 
     /// The API object of a telepath session opened with a path after the share name, as the
     /// reference's `Cell.getCellApi(link, user, path)` (`tcp://host/cryotank/foo` gives
-    /// `["foo"]`). `path` is never empty; `sess` is the authenticated session. The default
-    /// refuses every path with `NoSuchPath`.
+    /// `["foo"]`). `path` is never empty; `sess` is the authenticated session and `cellapi`
+    /// the session's own API object (for objects that, like the reference's `LayerApi`,
+    /// also serve the `CellApi` methods). The default refuses every path with `NoSuchPath`.
     fn open_path<'a>(
         self: &'a Arc<Self>,
         sess: Arc<Session>,
+        cellapi: Arc<dyn synapse_telepath::Share>,
         path: &'a [String],
     ) -> BoxFuture<'a, Result<Arc<dyn synapse_telepath::Share>>> {
-        let _ = sess;
+        let _ = (sess, cellapi);
         Box::pin(async move { Err(no_such_path(path)) })
     }
 

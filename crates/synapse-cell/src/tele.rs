@@ -211,7 +211,7 @@ impl<S: Service> ShareFactory for CellApiFactory<S> {
                 return self
                     .svc
                     .service()
-                    .open_path(sess, path)
+                    .open_path(sess, Arc::new(api), path)
                     .await
                     .map_err(RemoteError::from);
             }

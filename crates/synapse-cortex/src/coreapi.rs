@@ -5,7 +5,9 @@
 //! Methods (beyond the CellApi): `getModelDict`, `getModelDefs`, `getFormsByPrefix`,
 //! `getPropNorm`, `getTypeNorm`, `getCoreInfo`, `getCoreInfoV2`, `getCoreMods`, `addNode`,
 //! `addNodes` (generator), `getFeedFuncs`, `addFeedData`, `feedFromAxon`,
-//! `saveLayerNodeEdits`, `syncLayerNodeEdits` (generator), `addTagProp`, `delTagProp`,
+//! `saveLayerNodeEdits`, `syncLayerNodeEdits` (generator), the raw row and sync generators
+//! (`iterFormRows`, `iterPropRows`, `iterUnivRows`, `iterTagRows`, `iterTagPropRows`,
+//! `syncLayersEvents`, `syncIndexEvents`, in `coreapi/rows.rs`), `addTagProp`, `delTagProp`,
 //! `addForm`, `delForm`, `addFormProp`, `delFormProp`, `addUnivProp`, `delUnivProp`, `addEdge`, `addType`,
 //! `getStormVar`, `setStormVar`, `popStormVar`, `getAxonUpload` (share), `getAxonBytes`
 //! (generator), `getViewDef`, the Storm dmon methods (`addStormDmon`, `getStormDmons`, ..., in `coreapi/dmon.rs`), and
@@ -17,7 +19,9 @@
 
 mod dmon;
 pub mod http;
+mod layerapi;
 mod pkg;
+mod rows;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -141,6 +145,7 @@ impl Service for Cortex {
     fn methods(&self) -> Vec<MethDef> {
         let mut meths = CORE_API_METHODS.to_vec();
         meths.extend_from_slice(dmon::METHODS);
+        meths.extend_from_slice(rows::METHODS);
         meths.extend_from_slice(crate::cortex::NOTIF_API_METHODS);
         if self.storm_runtime().is_some() {
             meths.extend_from_slice(STORM_API_METHODS);
@@ -211,6 +216,7 @@ impl Service for Cortex {
             "getAxonBytes" => Box::pin(core.api_axon_bytes(sess, args)),
             "getViewDef" => Box::pin(core.api_view_def(sess, args)),
             m if dmon::is_dmon_meth(m) => Box::pin(dmon::call(core, sess, m, args)),
+            m if rows::is_rows_meth(m) => Box::pin(rows::call(core, sess, m, args)),
             "storm" => Box::pin(core.api_storm(sess, args)),
             "callStorm" => Box::pin(core.api_call_storm(sess, args)),
             "count" => Box::pin(core.api_count(sess, args)),
@@ -220,6 +226,15 @@ impl Service for Cortex {
             _ => return None,
         };
         Some(fut)
+    }
+
+    fn open_path<'a>(
+        self: &'a Arc<Self>,
+        sess: Arc<Session>,
+        cellapi: Arc<dyn synapse_telepath::Share>,
+        path: &'a [String],
+    ) -> BoxFuture<'a, Result<Arc<dyn synapse_telepath::Share>>> {
+        Box::pin(async move { self.open_path_api(sess, cellapi, path) })
     }
 
     fn routes(self: &Arc<Self>) -> Vec<synapse_cell::Route> {

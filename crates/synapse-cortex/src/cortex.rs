@@ -68,10 +68,12 @@ mod export;
 mod extmodel;
 mod feed;
 mod info;
+mod layersync;
 mod mergereq;
 mod notif;
 mod perms;
 mod pkg;
+mod pkgqueue;
 mod storage;
 mod storm;
 mod stormobjs;
@@ -126,6 +128,7 @@ pub struct Cortex {
     triggers: trigger::Triggers,
     agenda: agenda::Agenda,
     dmons: dmon::Dmons,
+    syncs: layersync::LayerSyncs,
 }
 
 impl std::fmt::Debug for Cortex {
@@ -175,6 +178,7 @@ impl Cortex {
             triggers,
             agenda,
             dmons,
+            syncs: layersync::LayerSyncs::default(),
             cell: cell.clone(),
             model,
             views,
@@ -555,12 +559,14 @@ impl Cortex {
         self.start_agenda();
         self.start_pkgs();
         self.start_dmons();
+        self.start_layer_syncs();
         self.start_merges();
     }
 
     /// Stop the Storm dmons; close the layers, the views and the Axon link.
     pub async fn fini(&self) {
         self.stop_dmons().await;
+        self.stop_layer_syncs().await;
         self.axon.fini().await;
         self.views.fini().await;
         self.store.fini().await;

@@ -48,6 +48,7 @@ mod abrv;
 mod apply;
 mod indx;
 mod lift;
+mod rows;
 mod sode;
 mod verify;
 
@@ -64,6 +65,7 @@ use tokio::sync::watch;
 pub use abrv::Abrvs;
 pub use apply::{MAX_DATA_NAME, MAX_VERB_LEN};
 pub use lift::LiftBy;
+pub use rows::{RowsBy, RowsStart};
 pub use sode::{Sode, StorProps};
 pub use verify::{FormProp, VerifyConfig, VerifyError};
 
@@ -236,6 +238,10 @@ pub struct LayerDef {
     pub logedits: bool,
     /// Whether edits are refused.
     pub readonly: bool,
+    /// Push configurations by iden (the reference's `pushs`; absent until one is added).
+    pub pushs: Option<Vec<(String, Value)>>,
+    /// Pull configurations by iden (the reference's `pulls`).
+    pub pulls: Option<Vec<(String, Value)>>,
 }
 
 impl LayerDef {
@@ -248,6 +254,8 @@ impl LayerDef {
             creator: creator.into(),
             logedits: true,
             readonly: false,
+            pushs: None,
+            pulls: None,
         }
     }
 
@@ -263,6 +271,15 @@ impl LayerDef {
         ];
         if let Some(name) = &self.name {
             map.insert(0, (Value::from("name"), Value::from(name.as_str())));
+        }
+        for (key, defs) in [("pushs", &self.pushs), ("pulls", &self.pulls)] {
+            if let Some(defs) = defs {
+                let items = defs
+                    .iter()
+                    .map(|(iden, pdef)| (Value::from(iden.as_str()), pdef.clone()))
+                    .collect();
+                map.push((Value::from(key), Value::Map(items)));
+            }
         }
         Value::Map(map)
     }
@@ -286,7 +303,20 @@ impl LayerDef {
                 .to_owned(),
             logedits: get("logedits").and_then(Value::as_bool).unwrap_or(true),
             readonly: get("readonly").and_then(Value::as_bool).unwrap_or(false),
+            pushs: get("pushs").map(sync_defs),
+            pulls: get("pulls").map(sync_defs),
         })
+    }
+}
+
+/// The push or pull configurations of a stored layer def, by iden.
+fn sync_defs(valu: &Value) -> Vec<(String, Value)> {
+    match valu {
+        Value::Map(items) => items
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -522,6 +552,34 @@ impl Layer {
             }
         }
         Ok(def.clone())
+    }
+
+    /// Add (`Some`) or remove (`None`) the push (`pull` false) or pull configuration `iden`;
+    /// returns the new def (the caller persists it) and whether anything changed. Adding an
+    /// iden that is present changes nothing (the reference's replay guard).
+    pub fn set_sync_def(&self, pull: bool, iden: &str, pdef: Option<Value>) -> (LayerDef, bool) {
+        let mut def = self.inner.def.lock().unwrap_or_else(poisoned);
+        let defs = if pull { &mut def.pulls } else { &mut def.pushs };
+        let changed = match pdef {
+            Some(pdef) => {
+                let defs = defs.get_or_insert_with(Vec::new);
+                if defs.iter().any(|(have, _)| have == iden) {
+                    false
+                } else {
+                    defs.push((iden.to_owned(), pdef));
+                    true
+                }
+            }
+            None => match defs {
+                Some(defs) => {
+                    let before = defs.len();
+                    defs.retain(|(have, _)| have != iden);
+                    defs.len() != before
+                }
+                None => false,
+            },
+        };
+        (def.clone(), changed)
     }
 
     /// The layer def packed with its edit offset, as `$lib.layer.get().pack()`.
@@ -1061,11 +1119,39 @@ impl Layer {
         .boxed()
     }
 
+    /// Logged batches from `offs` down to the first, newest first (the reference's
+    /// `syncNodeEdits(offs, reverse=True)`).
+    pub fn edits_back(&self, offs: u64) -> BoxStream<'static, Result<LogEntry, Error>> {
+        let state = (self.clone(), Some(offs), std::collections::VecDeque::new());
+        stream::try_unfold(state, |(layer, mut next, mut buf)| async move {
+            loop {
+                if let Some(entry) = buf.pop_front() {
+                    let entry: LogEntry = entry;
+                    return Ok(Some((entry, (layer, next, buf))));
+                }
+                let Some(offs) = next else { return Ok(None) };
+                let spec = Scan::range_back(Some(&offs.to_be_bytes()), None);
+                let batch = layer.read_log_scan(spec, 64).await?;
+                next = match batch.last() {
+                    Some(last) if batch.len() == 64 => last.offset.checked_sub(1),
+                    _ => None,
+                };
+                buf.extend(batch);
+            }
+        })
+        .boxed()
+    }
+
     /// Up to `limit` logged batches from `offs`.
     pub async fn read_log(&self, offs: u64, limit: usize) -> Result<Vec<LogEntry>, Error> {
+        self.read_log_scan(Scan::range(&offs.to_be_bytes(), None), limit)
+            .await
+    }
+
+    /// Up to `limit` logged batches of a scan of the log.
+    async fn read_log_scan(&self, spec: Scan, limit: usize) -> Result<Vec<LogEntry>, Error> {
         self.snapshot(move |txn, shared| {
             let mut out = Vec::new();
-            let spec = Scan::range(&offs.to_be_bytes(), None);
             for row in txn.scan(shared.dbs.nodeedits, spec)? {
                 let (key, val) = row?;
                 let offset = u64::from_be_bytes(

@@ -27,6 +27,8 @@ mod modelext;
 mod perms;
 #[path = "core/pkg.rs"]
 mod pkg;
+#[path = "core/rows.rs"]
+mod rows;
 #[path = "core/stormcmds.rs"]
 mod stormcmds;
 #[path = "core/stormhook.rs"]

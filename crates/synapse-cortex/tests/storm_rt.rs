@@ -6,6 +6,7 @@ mod storm_rt {
     pub(crate) mod cmds;
     pub(crate) mod conformance;
     pub(crate) mod flow;
+    pub(crate) mod gaps;
     pub(crate) mod graph;
     pub(crate) mod libaudit;
     pub(crate) mod types;

@@ -317,6 +317,7 @@ impl Service for CryoCell {
     fn open_path<'a>(
         self: &'a Arc<Self>,
         sess: Arc<Session>,
+        _cellapi: Arc<dyn synapse_telepath::Share>,
         path: &'a [String],
     ) -> BoxFuture<'a, synapse_cell::Result<Arc<dyn synapse_telepath::Share>>> {
         Box::pin(async move {

@@ -12,6 +12,8 @@ mod https;
 mod python;
 mod server;
 mod store;
+mod wget;
+mod wget_interop;
 
 use rmpv::Value;
 use serde_json::Value as Json;

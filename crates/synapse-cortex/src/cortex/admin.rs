@@ -201,13 +201,34 @@ impl Cortex {
 
     // ----- permissions -----
 
-    /// `getPermDefs()`: the permission definitions of the Cortex, sorted by permission.
+    /// `getPermDefs()`: the permission definitions of the Cortex and those of its Storm
+    /// packages (`perms` of each package), sorted by permission.
     pub fn perm_defs(&self) -> Vec<Value> {
         let json: serde_json::Value = serde_json::from_str(PERMDEFS).unwrap_or_default();
-        json.as_array()
+        let mut defs: Vec<Value> = json
+            .as_array()
             .into_iter()
             .flatten()
             .map(synapse_cell::from_json)
-            .collect()
+            .collect();
+        for pkg in self.storm_pkgs() {
+            if let Some(Value::Array(perms)) = crate::layer::map_get(&pkg, "perms") {
+                defs.extend(perms.iter().cloned());
+            }
+        }
+        // Python's sort of the `perm` tuples (stable): element by element.
+        let key = |def: &Value| -> Vec<String> {
+            crate::layer::map_get(def, "perm")
+                .and_then(Value::as_array)
+                .map(|parts| {
+                    parts
+                        .iter()
+                        .map(|p| p.as_str().unwrap_or_default().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        defs.sort_by_cached_key(key);
+        defs
     }
 }

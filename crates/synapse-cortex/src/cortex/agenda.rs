@@ -1262,49 +1262,6 @@ async fn start_job(core: &Arc<Cortex>, appt: Appt) {
     }
 }
 
-/// Python's `repr()` of msgpack data (arrays as the tuples the reference decodes them to).
-pub(crate) fn py_repr(valu: &Value) -> String {
-    match valu {
-        Value::Nil => "None".into(),
-        Value::Boolean(true) => "True".into(),
-        Value::Boolean(false) => "False".into(),
-        Value::Integer(i) => i.to_string(),
-        Value::F32(f) => f.to_string(),
-        Value::F64(f) => {
-            if f.fract() == 0.0 && f.is_finite() {
-                format!("{f:.1}")
-            } else {
-                f.to_string()
-            }
-        }
-        Value::String(s) => {
-            let text = s.as_str().unwrap_or_default();
-            if text.contains('\'') && !text.contains('"') {
-                format!("\"{text}\"")
-            } else {
-                format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-            }
-        }
-        Value::Binary(b) => format!("b'{}'", String::from_utf8_lossy(b)),
-        Value::Array(items) => {
-            let parts: Vec<String> = items.iter().map(py_repr).collect();
-            if parts.len() == 1 {
-                format!("({},)", parts[0])
-            } else {
-                format!("({})", parts.join(", "))
-            }
-        }
-        Value::Map(items) => {
-            let parts: Vec<String> = items
-                .iter()
-                .map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v)))
-                .collect();
-            format!("{{{}}}", parts.join(", "))
-        }
-        Value::Ext(..) => valu.to_string(),
-    }
-}
-
 /// `str()` of an error message's `(name, info)` as the reference's exceptions show.
 pub(crate) fn exc_str(err: &Value) -> String {
     let Some([name, info]) = err.as_array().map(Vec::as_slice) else {
@@ -1319,7 +1276,7 @@ pub(crate) fn exc_str(err: &Value) -> String {
                     if k == "efile" || k == "eline" {
                         return None;
                     }
-                    Some((k.to_owned(), py_repr(v)))
+                    Some((k.to_owned(), crate::model::value::py_repr(v)))
                 })
                 .collect()
         })

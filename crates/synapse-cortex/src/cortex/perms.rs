@@ -3,6 +3,7 @@
 
 use synapse_cell::{Auth, Error, Rule, UserDef};
 
+use crate::model::value::py_repr_str;
 use crate::view::{EditPerm, EditPerms};
 
 /// Why a permission check came out as it did (the reference's `_allowedReason`).
@@ -90,49 +91,20 @@ pub fn allowed_reason(
     }
 }
 
-/// Python's `repr()` of a string (for AuthDeny messages).
-fn pyrepr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for ch in text.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 /// The reference's `User.raisePermDeny`.
 pub(crate) fn perm_deny(auth: &Auth, user: &UserDef, perm: &[String], gate: Option<&str>) -> Error {
     let text = perm.join(".");
     let mesg = match gate.and_then(|iden| auth.gate(iden)) {
         Some(gdef) => format!(
             "User {} ({}) must have permission {text} on object {} ({}).",
-            pyrepr(&user.name),
+            py_repr_str(&user.name),
             user.iden,
             gdef.iden,
             gdef.typ
         ),
         None => format!(
             "User {} ({}) must have permission {text}",
-            pyrepr(&user.name),
+            py_repr_str(&user.name),
             user.iden
         ),
     };
@@ -204,9 +176,9 @@ mod tests {
 
     #[test]
     fn python_reprs() {
-        assert_eq!(pyrepr("visi"), "'visi'");
-        assert_eq!(pyrepr("o'neil"), "\"o'neil\"");
-        assert_eq!(pyrepr("a'b\"c"), "'a\\'b\"c'");
-        assert_eq!(pyrepr("tab\there"), "'tab\\there'");
+        assert_eq!(py_repr_str("visi"), "'visi'");
+        assert_eq!(py_repr_str("o'neil"), "\"o'neil\"");
+        assert_eq!(py_repr_str("a'b\"c"), "'a\\'b\"c'");
+        assert_eq!(py_repr_str("tab\there"), "'tab\\there'");
     }
 }

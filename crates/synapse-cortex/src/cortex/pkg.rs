@@ -690,6 +690,19 @@ impl Cortex {
         for cvar in list(pkgdef, "configvars") {
             self.req_pkg_var_type(&name, map_get(cvar, "type").unwrap_or(&Value::Nil))?;
         }
+        // The schema's default of a permission's `default`, as the reference's validator fills.
+        if let Value::Map(items) = pkgdef
+            && let Some((_, Value::Array(perms))) =
+                items.iter_mut().find(|(k, _)| k.as_str() == Some("perms"))
+        {
+            for perm in perms.iter_mut() {
+                if let Value::Map(pdef) = perm
+                    && !pdef.iter().any(|(k, _)| k.as_str() == Some("default"))
+                {
+                    pdef.push((Value::from("default"), Value::Boolean(false)));
+                }
+            }
+        }
         Ok(())
     }
 

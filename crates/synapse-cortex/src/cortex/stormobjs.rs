@@ -15,7 +15,7 @@ use synapse_slab::{Db, DbOptions, MultiQueue, QueueStatus, Scan, Slab};
 use super::Cortex;
 use crate::nodeedit::{packb, unpackb};
 
-fn slab_error(err: synapse_slab::Error) -> Error {
+pub(crate) fn slab_error(err: synapse_slab::Error) -> Error {
     match err {
         synapse_slab::Error::NoSuchName(mesg) => Error::named("NoSuchName", mesg),
         synapse_slab::Error::DupName(mesg) => Error::named("DupName", mesg),
@@ -27,6 +27,9 @@ fn slab_error(err: synapse_slab::Error) -> Error {
 pub(crate) struct StormObjs {
     slab: Slab,
     queues: MultiQueue,
+    /// Package queues (`$lib.pkg.queues`, see `pkgqueue.rs`), named by the guid of
+    /// `(package, queue name)`.
+    pub(crate) pkgqueues: MultiQueue,
     macros: Db,
     graphs: Db,
 }
@@ -34,6 +37,9 @@ pub(crate) struct StormObjs {
 impl StormObjs {
     pub(crate) async fn open(slab: &Slab) -> Result<StormObjs> {
         let queues = MultiQueue::open(slab, "cortex:queue")
+            .await
+            .map_err(slab_error)?;
+        let pkgqueues = MultiQueue::open(slab, "storm:pkg:queue")
             .await
             .map_err(slab_error)?;
         let macros = slab
@@ -47,6 +53,7 @@ impl StormObjs {
         Ok(StormObjs {
             slab: slab.clone(),
             queues,
+            pkgqueues,
             macros,
             graphs,
         })

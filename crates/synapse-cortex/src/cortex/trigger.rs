@@ -733,7 +733,7 @@ fn py_exc_str(err: &Error) -> String {
     let mut info: Vec<&(String, Value)> = err.info().iter().collect();
     info.sort_by(|a, b| a.0.cmp(&b.0));
     for (k, v) in info {
-        parts.push(format!("{k}={}", super::agenda::py_repr(v)));
+        parts.push(format!("{k}={}", crate::model::value::py_repr(v)));
     }
     if parts.is_empty() {
         parts.push(format!("mesg='{}'", err.mesg()));

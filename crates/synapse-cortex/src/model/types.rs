@@ -1033,7 +1033,7 @@ impl<'a> Type<'a> {
             }
             Kind::Data { .. } => match norm {
                 Value::String(s) => text(s.as_str().unwrap_or_default().to_string()),
-                other => text(super::value::py_repr_tuples(other)),
+                other => text(super::value::py_repr(other)),
             },
             Kind::NodeProp => text(py_repr_tuple(match norm {
                 Value::Array(items) => items,

@@ -499,28 +499,6 @@ pub(crate) fn py_repr(valu: &Value) -> String {
     }
 }
 
-/// Python's `str()` of a value that went through msgpack (arrays are tuples).
-pub(crate) fn py_repr_tuples(valu: &Value) -> String {
-    match valu {
-        Value::Array(items) => {
-            let parts: Vec<String> = items.iter().map(py_repr_tuples).collect();
-            if parts.len() == 1 {
-                format!("({},)", parts[0])
-            } else {
-                format!("({})", parts.join(", "))
-            }
-        }
-        Value::Map(items) => {
-            let parts: Vec<String> = items
-                .iter()
-                .map(|(k, v)| format!("{}: {}", py_repr_tuples(k), py_repr_tuples(v)))
-                .collect();
-            format!("{{{}}}", parts.join(", "))
-        }
-        other => py_repr(other),
-    }
-}
-
 /// The reference's `trimText(text, n=256)`.
 pub(crate) fn trim_text(text: &str) -> String {
     let n = 256;

@@ -311,7 +311,7 @@ impl<'a> Parser<'a> {
     }
 
     fn escape_error(&self, raw: &str, err: unescape::EscapeError) -> SyntaxError {
-        let repr = unescape::py_repr(raw);
+        let repr = crate::model::value::py_repr_str(raw);
         SyntaxError {
             mesg: format!("Invalid character in string {repr}: {}", err.0),
             pos: None,

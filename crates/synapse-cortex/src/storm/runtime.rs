@@ -42,6 +42,7 @@ mod graphlib;
 mod host;
 mod httplib;
 mod jsonschema;
+mod layersync;
 mod lib;
 mod libmore;
 mod lift;
@@ -50,9 +51,12 @@ mod macros;
 mod modelext;
 mod morecmds;
 mod movenodes;
+mod nodedata;
 mod notiflib;
 mod pivot;
 mod pkg;
+mod pkgqueue;
+mod pyvals;
 mod queue;
 mod runt;
 mod scrape;
@@ -641,6 +645,7 @@ fn new_shared(
         pathnodes: opts.path,
         edits: Default::default(),
         graph: Default::default(),
+        nodedata: Default::default(),
     })
 }
 
@@ -709,6 +714,7 @@ async fn execute_inner(
                 let mut pode = item
                     .node
                     .pack(runt.model(), crate::node::PackOpts { repr: dorepr });
+                nodedata::overlay(&shared, &item.node.buid, &mut pode);
                 if let Value::Array(parts) = &mut pode
                     && let Some(Value::Map(info)) = parts.get_mut(1)
                 {

@@ -159,35 +159,6 @@ fn decode(content: &str, multiline: bool) -> Result<String, EscapeError> {
     Ok(out)
 }
 
-/// Python's `repr()` of a string, as the reference quotes literals in error messages.
-pub(crate) fn py_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for chr in text.chars() {
-        match chr {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,8 +214,11 @@ mod tests {
 
     #[test]
     fn repr_like_python() {
-        assert_eq!(py_repr("\"foo\0bar\""), "'\"foo\\x00bar\"'");
-        assert_eq!(py_repr("it's"), "\"it's\"");
-        assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
+        assert_eq!(
+            crate::model::value::py_repr_str("\"foo\0bar\""),
+            "'\"foo\\x00bar\"'"
+        );
+        assert_eq!(crate::model::value::py_repr_str("it's"), "\"it's\"");
+        assert_eq!(crate::model::value::py_repr_str("a'b\"c"), "'a\\'b\"c'");
     }
 }

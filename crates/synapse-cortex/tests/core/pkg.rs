@@ -490,3 +490,40 @@ async fn package_inits_run_once_per_version() {
         list(vec![Value::Boolean(true), Value::Nil, Value::Boolean(true)])
     );
 }
+
+/// `$lib.pkg.queues`: every use needs `power-ups.<pkg>.admin`; the queues and their items
+/// survive a restart.
+#[tokio::test]
+async fn package_queues_need_the_package_admin_perm_and_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let dirn = dir.path().join("core");
+    let core = open(&dirn).await;
+    let api = root(&core);
+    let (visi, iden) = user(&core, "visi").await;
+    let (_, _, err) = run(&visi, "$lib.pkg.queues(foo)").await;
+    assert_eq!(err.as_deref(), Some("AuthDeny"));
+    allow(&core, &iden, &["power-ups", "foo", "admin"], None).await;
+    let (prints, _, err) = run(
+        &visi,
+        "$q=$lib.pkg.queues(foo).add(q) $q.puts((a, b)) $lib.print($q.size())",
+    )
+    .await;
+    assert_eq!((prints, err), (vec!["2".to_owned()], None));
+    let (_, _, err) = run(&visi, "$lib.pkg.queues(bar).add(q)").await;
+    assert_eq!(err.as_deref(), Some("AuthDeny"));
+    // the queue object checks again on each use
+    let (_, _, err) = run(&api, "$lib.pkg.queues(foo).get(q).put(c)").await;
+    assert_eq!(err, None);
+    core.fini().await;
+
+    let core = open(&dirn).await;
+    let api = root(&core);
+    let (prints, _, err) = run(
+        &api,
+        "for $i in $lib.pkg.queues(foo).get(q).gets(wait=$lib.false) { $lib.print($i) }",
+    )
+    .await;
+    assert_eq!(err, None);
+    assert_eq!(prints, vec!["(0, 'a')", "(1, 'b')", "(2, 'c')"]);
+    core.fini().await;
+}

@@ -754,3 +754,109 @@ async fn http_and_axon_replay_the_reference() {
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+#[tokio::test]
+async fn axon_upload_and_unpack() {
+    let (dir, core) = fresh().await;
+    with_axon(&core, &dir.path().join("axon")).await;
+    let api = root(&core);
+    let text = r#"
+        function chunks() {
+            $x = "part1"
+            emit $x.encode()
+            $y = "part2"
+            emit $y.encode()
+        }
+        ($size, $sha) = $lib.axon.upload($chunks())
+        $a = "asdf"
+        ($size2, $sha2) = $lib.bytes.upload(($a.encode(), $a.encode()))
+        ($size3, $sha3) = $lib.axon.upload(([]))
+        return(({
+            "size": $size, "sha": $sha, "size2": $size2, "sha2": $sha2,
+            "size3": $size3, "sha3": $sha3,
+            "read": $lib.axon.read($sha),
+            "nums": $lib.axon.unpack($sha, "<I", offs=1),
+            "pair": $lib.axon.unpack($sha2, ">HH"),
+        }))
+    "#;
+    let out = storm(&api, text, "").await.unwrap();
+    assert_eq!(ints(get(&out, "size")), 10);
+    assert_eq!(
+        st(get(&out, "sha")),
+        hex::encode(sha2::Sha256::digest(b"part1part2"))
+    );
+    assert_eq!(get(&out, "read"), &Value::Binary(b"part1part2".to_vec()));
+    assert_eq!(ints(get(&out, "size2")), 8);
+    assert_eq!(
+        st(get(&out, "sha2")),
+        hex::encode(sha2::Sha256::digest(b"asdfasdf"))
+    );
+    assert_eq!(ints(get(&out, "size3")), 0);
+    assert_eq!(
+        st(get(&out, "sha3")),
+        hex::encode(sha2::Sha256::digest(b""))
+    );
+    // b"art1" little-endian, and b"as" / b"df" big-endian
+    assert_eq!(
+        get(&out, "nums"),
+        &Value::Array(vec![Value::from(u32::from_le_bytes(*b"art1"))])
+    );
+    assert_eq!(
+        get(&out, "pair"),
+        &Value::Array(vec![
+            Value::from(u16::from_be_bytes(*b"as")),
+            Value::from(u16::from_be_bytes(*b"df"))
+        ])
+    );
+
+    // the Axon's errors come through
+    let sha = hex::encode(sha2::Sha256::digest(b"part1part2"));
+    let err = storm(&api, "return($lib.axon.unpack($base, '<Q', offs=8))", &sha)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "BadDataValu");
+    assert_eq!(err.mesg(), "Expected 8 bytes but got 2 bytes");
+    let err = storm(&api, "return($lib.axon.unpack($base, 'newp'))", &sha)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "BadArg");
+    // non-bytes items are refused by the Axon's upload
+    let err = storm(&api, "return($lib.axon.upload((1, 2)))", "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "TypeError");
+
+    // permissions: axon.upload for $lib.axon.upload; $lib.bytes.upload unless denied;
+    // axon.get (or storm.lib.axon.get) for unpack
+    let (visi, iden) = user(&core, "visi").await;
+    let up = "$x = x return($lib.axon.upload(($x.encode(),)))";
+    let err = storm(&visi, up, "").await.unwrap_err();
+    assert_eq!(err.name(), "AuthDeny");
+    let bup = "$x = y ($size, $sha) = $lib.bytes.upload(($x.encode(),)) return($size)";
+    assert_eq!(ints(&storm(&visi, bup, "").await.unwrap()), 1);
+    let unpack = "return($lib.axon.unpack($base, '<B'))";
+    let err = storm(&visi, unpack, &sha).await.unwrap_err();
+    assert_eq!(err.name(), "AuthDeny");
+    allow(&core, &iden, &["storm", "lib", "axon", "get"], None).await;
+    assert_eq!(
+        storm(&visi, unpack, &sha).await.unwrap(),
+        Value::Array(vec![Value::from(u32::from(b'p'))])
+    );
+    allow(&core, &iden, &["axon", "upload"], None).await;
+    let out = storm(&visi, up, "").await.unwrap();
+    assert_eq!(ints(&out.as_array().unwrap()[0]), 1);
+    // a rule that denies axon.upload stops $lib.bytes.upload
+    let (ruby, riden) = user(&core, "ruby").await;
+    core.cell()
+        .auth()
+        .add_user_rule(
+            &riden,
+            synapse_cell::Rule::new(false, &["axon", "upload"]),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let err = storm(&ruby, bup, "").await.unwrap_err();
+    assert_eq!(err.name(), "AuthDeny");
+}

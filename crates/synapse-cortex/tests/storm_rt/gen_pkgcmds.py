@@ -173,6 +173,60 @@ if ($seen = 0) {
     }
 }
 '''})
+
+# Layer pushes and pulls: the reference's names, descriptions, arguments and output.
+for kind, title, plural, other in (('push', 'Push', 'pushs', 'pushes'), ('pull', 'Pull', 'pulls', 'pulls')):
+    meth = kind.capitalize()
+    frm = 'from' if kind == 'push' else 'to'
+    cmds.append({
+     'name': f'layer.{kind}.add',
+     'descr': f'Add a {kind} configuration to a layer.',
+     'cmdargs': [
+        ['layr', {'help': f'Iden of the layer to {kind} {frm}.'}],
+        ['src', {'help': 'Telepath url of the source layer to pull from.'}] if kind == 'pull'
+        else ['dest', {'help': 'Telepath url of the layer to push to.'}],
+        ['--offset', {'help': 'Layer offset to begin pulling from' if kind == 'pull'
+                      else 'Layer offset to begin pushing from.', 'type': 'int', 'default': 0}],
+     ],
+     'storm': f"""
+$pdef = $lib.layer.get($cmdopts.layr).add{meth}($cmdopts.{'src' if kind == 'pull' else 'dest'}, $cmdopts.offset)
+if $pdef {{ $lib.print("Layer {kind} added: {{iden}}", iden=$pdef.iden) }}
+"""})
+    cmds.append({
+     'name': f'layer.{kind}.del',
+     'descr': f'Delete a {kind} configuration from a layer.',
+     'cmdargs': [
+        ['layr', {'help': 'Iden of the layer to modify.'}],
+        ['iden', {'help': f'Iden of the {kind} configuration to delete.'}],
+     ],
+     'storm': f"""
+$lib.layer.get($cmdopts.layr).del{meth}($cmdopts.iden)
+$lib.print("Layer {kind} deleted.")
+"""})
+    cmds.append({
+     'name': f'layer.{kind}.list',
+     'descr': f'Get a list of the {kind} configurations for a layer.',
+     'cmdargs': [
+        ['layr', {'help': f'Iden of the layer to retrieve {kind} configurations for.'}],
+     ],
+     'storm': f"""
+$layr = $lib.layer.get($cmdopts.layr)
+$lib.print($layr.repr())
+$defs = $layr.get({plural})
+if $defs {{
+    $lib.print('{title} Iden                        | User                 | Time                |     Offset | URL')
+    $lib.print({'-' * 138!r})
+    for ($iden, $pdef) in $defs {{
+        $user = $lib.auth.users.get($pdef.user)
+        if $user {{ $user = $user.name.ljust(20) }} else {{ $user = $pdef.user }}
+        $when = $lib.time.format($pdef.time, '%Y-%m-%d %H:%M:%S')
+        $offs = $lib.cast(str, $pdef.offs).rjust(10)
+        $lib.print("{{iden}} | {{user}} | {{time}} | {{offs}} | {{url}}", iden=$iden, time=$when, user=$user, offs=$offs, url=$pdef.url)
+    }}
+}} else {{
+    $lib.print('No {other} configured.')
+}}
+"""})
 HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(HERE, '..', '..', 'src', 'storm', 'runtime', 'pkgcmds.json'), 'w') as fd:
     json.dump(cmds, fd, indent=1)

@@ -73,9 +73,20 @@ impl Server {
         Self::spawn(cmd, dirn, &[])
     }
 
-    fn spawn(mut cmd: Command, dirn: &Path, extra: &[&str]) -> Server {
-        let port = free_port();
-        let https = free_port();
+    /// [`Server::start`] on the given telepath and HTTPS ports (a restart that keeps the
+    /// URLs others were given).
+    pub(crate) fn start_at(kind: &str, dirn: &Path, extra: &[&str], ports: (u16, u16)) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_synapse-servers"));
+        cmd.arg(kind).arg(dirn);
+        Self::spawn_at(cmd, dirn, extra, ports)
+    }
+
+    fn spawn(cmd: Command, dirn: &Path, extra: &[&str]) -> Server {
+        Self::spawn_at(cmd, dirn, extra, (free_port(), free_port()))
+    }
+
+    fn spawn_at(mut cmd: Command, dirn: &Path, extra: &[&str], ports: (u16, u16)) -> Server {
+        let (port, https) = ports;
         let log = dirn.with_extension("log");
         let logfd = std::fs::File::create(&log).unwrap();
         let child = cmd

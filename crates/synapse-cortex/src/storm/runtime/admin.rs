@@ -1169,9 +1169,10 @@ pub(crate) async fn call_lib(
         }
         ("lib.auth", "getPermDefs") => {
             let core = cortex(runt)?;
-            Ok(new_list(
-                core.perm_defs().iter().map(Val::from_msgpack).collect(),
-            ))
+            // a list of the reference's plain dicts
+            let defs: Vec<Val> = core.perm_defs().iter().map(Val::from_msgpack).collect();
+            defs.iter().for_each(super::pyvals::mark);
+            Ok(new_list(defs))
         }
         ("lib.auth", "getPermDef") => {
             let perm = args.req(0, "perm")?.to_msgpack()?;

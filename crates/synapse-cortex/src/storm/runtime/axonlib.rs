@@ -3,7 +3,7 @@
 //! (the HTTP transfer runs in the Cortex with [`super::httplib`], the bytes stream to and
 //! from the Axon).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -20,6 +20,7 @@ use super::httplib::{self, HttpError, HttpRequest, RespHead, arg};
 use super::runt::{GenItem, GenVal, Item, Runt};
 use super::value::{Key, Val, new_dict, new_list};
 use crate::cortex::AxonClient;
+use synapse_cell::httpc;
 
 pub(crate) const LIB: &str = "lib.axon";
 
@@ -54,6 +55,8 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
         "size",
         "hashset",
         "read",
+        "unpack",
+        "upload",
     ]
 }
 
@@ -309,11 +312,85 @@ pub(crate) async fn call_lib(
             let v = call_value(&*ax, "dels", args(vec![Value::Array(hashes)])).await?;
             Ok(Val::from_msgpack(&v))
         }
+        "upload" => {
+            runt.confirm(&["axon", "upload"], None)?;
+            upload(runt, need(0, "genr")?).await
+        }
+        "unpack" => {
+            confirm_either(runt, "get")?;
+            let ax = axon(runt).await?;
+            req_unpack_feature(&*ax).await?;
+            let sha = need(0, "sha256")?.to_str()?;
+            let fmt = need(1, "fmt")?.to_str()?;
+            let offs = get(2, "offs").map(|v| v.to_int()).transpose()?.unwrap_or(0);
+            let offs = i64::try_from(offs).map_err(|_| {
+                Flow::Err(StormError::new("BadArg", "Offs must be >= 0").with("offs", offs as f64))
+            })?;
+            let a = args(vec![
+                Value::Binary(uhex(&sha)?),
+                Value::from(fmt),
+                Value::from(offs),
+            ]);
+            let v = call_value(&*ax, "unpack", a).await?;
+            Ok(Val::from_msgpack(&v))
+        }
         "wget" => wget(runt, &a, &kw).await,
         "wput" => wput(runt, &a, &kw).await,
         "urlfile" => urlfile(runt, &a, &kw).await,
         _ => Err(super::ext::nosuchname(name)),
     }
+}
+
+/// `FeatureNotSupported` unless the Axon's cell info lists the `unpack` feature.
+async fn req_unpack_feature(ax: &dyn AxonClient) -> RResult<()> {
+    let info = call_value(ax, "getCellInfo", Args::default()).await?;
+    let level = synapse_cell::map_get(&info, "features")
+        .and_then(|f| synapse_cell::map_get(f, "unpack"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if level < 1 {
+        return Err(Flow::Err(StormError::new(
+            "FeatureNotSupported",
+            "The connected Axon does not support the the unpack API. Please update your Axon.",
+        )));
+    }
+    Ok(())
+}
+
+/// `$lib.axon.upload(genr)` / `$lib.bytes.upload(genr)` (permission checked by the caller):
+/// each item of the generator written to an upload of the Axon, then saved.
+pub(crate) async fn upload(runt: &Arc<Runt>, genr: Val) -> RResult<Val> {
+    let ax = axon(runt).await?;
+    let Reply::Share(share) = ax.call("upload", Args::default()).await.map_err(cell_err)? else {
+        return Err(rterr("unexpected reply from the Axon's upload"));
+    };
+    let result = async {
+        let mut items =
+            super::eval::eval_iter(runt, genr, crate::storm::ast::Span::default()).await?;
+        while let Some(item) = items.next().await {
+            let byts = item?.to_msgpack()?;
+            share
+                .call("write", args(vec![byts]))
+                .await
+                .map_err(cell_err)?;
+        }
+        match share
+            .call("save", Args::default())
+            .await
+            .map_err(cell_err)?
+        {
+            Reply::Value(v) => match v.as_array().map(Vec::as_slice) {
+                Some([size, Value::Binary(sha)]) => {
+                    Ok(pair(size.as_i64().unwrap_or_default().into(), sha))
+                }
+                _ => Err(rterr("bad reply from the Axon's save")),
+            },
+            _ => Err(rterr("bad reply from the Axon's save")),
+        }
+    }
+    .await;
+    share.fini().await;
+    result
 }
 
 fn pair(size: i128, sha: &[u8]) -> Val {
@@ -327,7 +404,7 @@ fn flat_info(head: &RespHead, history: &[RespHead]) -> Vec<(&'static str, Val)> 
         ("ok", Val::Bool(true)),
         ("url", Val::from(head.url.as_str())),
         ("code", Val::Int(i128::from(head.code))),
-        ("headers", head.headers_dict()),
+        ("headers", httplib::headers_dict(head)),
         (
             "reason",
             Val::from(httplib::codereason(i128::from(head.code))),
@@ -336,7 +413,7 @@ fn flat_info(head: &RespHead, history: &[RespHead]) -> Vec<(&'static str, Val)> 
             "request",
             dict(vec![
                 ("url", Val::from(head.req_url.as_str())),
-                ("headers", head.req_headers_dict()),
+                ("headers", httplib::req_headers_dict(head)),
                 ("method", Val::from(head.method.as_str())),
             ]),
         ),
@@ -359,7 +436,7 @@ fn fail_info(err: &HttpError) -> Vec<(&'static str, Val)> {
             "reason",
             Val::from(format!("Exception occurred during request: {}", err.text())),
         ),
-        ("err", err.err_tuple()),
+        ("err", httplib::err_tuple(err)),
     ]
 }
 
@@ -403,20 +480,17 @@ async fn save_body(
     head: &RespHead,
     mut body: Incoming,
 ) -> Result<(i128, Val), HttpError> {
-    let axerr = |e: synapse_cell::Error| HttpError {
-        name: e.name().to_owned(),
-        mesg: Some(e.mesg().to_owned()),
-    };
+    let axerr = |e: synapse_cell::Error| HttpError::other(e.name(), e.mesg());
     let Reply::Share(upload) = ax.call("upload", Args::default()).await.map_err(axerr)? else {
-        return Err(HttpError {
-            name: "StormRuntimeError".to_owned(),
-            mesg: Some("the Axon gave no upload".to_owned()),
-        });
+        return Err(HttpError::other(
+            "StormRuntimeError",
+            "the Axon gave no upload",
+        ));
     };
     let mut hashes = Hashes::new();
-    let mut dec = Some(httplib::Decoder::new(head));
+    let mut dec = Some(httpc::Decoder::new(head));
     let result = async {
-        while let Some(data) = httplib::next_chunk(&mut body, &mut dec).await? {
+        while let Some(data) = httpc::next_chunk(&mut body, &mut dec).await? {
             hashes.update(&data);
             upload
                 .call("write", args(vec![Value::Binary(data.to_vec())]))
@@ -465,19 +539,13 @@ fn transfer(
     let timeout = httplib::timeout_arg(g("timeout"), None)?;
     httplib::check_proxy(runt, g("proxy"), &["storm", "lib", "inet", "http", "proxy"])?;
     let body = httplib::body_args(g("json"), g("body"), &mut headers)?;
-    Ok(Transfer {
-        req: HttpRequest {
-            method,
-            url,
-            headers,
-            params,
-            body,
-            verify,
-            ca_cert,
-            redirects: true,
-        },
-        timeout,
-    })
+    let mut req = HttpRequest::new(&method, &url);
+    req.headers = headers;
+    req.params = params;
+    req.body = body;
+    req.verify = verify;
+    req.ca_cert = ca_cert;
+    Ok(Transfer { req, timeout })
 }
 
 const WGET_ARGS: &[&str] = &[
@@ -529,39 +597,30 @@ async fn wput(runt: &Arc<Runt>, a: &[Val], kw: &[(String, Val)]) -> RResult<Val>
     let got = httplib::with_timeout(t.timeout, async {
         let has = ax.call("has", args(vec![Value::Binary(sha.clone())])).await;
         if !matches!(has, Ok(Reply::Value(Value::Boolean(true)))) {
-            return Err(HttpError {
-                name: "NoSuchFile".to_owned(),
-                mesg: Some(format!(
+            return Err(HttpError::other(
+                "NoSuchFile",
+                format!(
                     "Axon does not contain the requested file: {}",
                     hex::encode(&sha)
-                )),
-            });
+                ),
+            ));
         }
         let reply = ax
             .call("get", args(vec![Value::Binary(sha.clone())]))
             .await
-            .map_err(|e| HttpError {
-                name: e.name().to_owned(),
-                mesg: Some(e.mesg().to_owned()),
-            })?;
+            .map_err(|e| HttpError::other(e.name(), e.mesg()))?;
         let Reply::Genr(chunks) = reply else {
-            return Err(HttpError {
-                name: "StormRuntimeError".to_owned(),
-                mesg: Some("bad reply from the Axon's get".to_owned()),
-            });
+            return Err(HttpError::other(
+                "StormRuntimeError",
+                "bad reply from the Axon's get",
+            ));
         };
         let chunks = chunks.map_ok(|v| match v {
             Value::Binary(b) => Bytes::from(b),
             _ => Bytes::new(),
         });
         let chunks = chunks.map_err(|e| std::io::Error::other(e.mesg().to_owned()));
-        let once = Mutex::new(Some(httplib::stream_body(chunks)));
-        t.req.body = Some(Arc::new(move || {
-            once.lock()
-                .ok()
-                .and_then(|mut b| b.take())
-                .unwrap_or_else(httplib::empty_body)
-        }));
+        t.req.body = Some(httpc::once_body(chunks.boxed()));
         let (_hist, head, body) = httplib::send(&t.req).await?;
         drop(body);
         Ok(head)
@@ -576,7 +635,7 @@ async fn wput(runt: &Arc<Runt>, a: &[Val], kw: &[(String, Val)]) -> RResult<Val>
                 "reason",
                 Val::from(httplib::codereason(i128::from(head.code))),
             ),
-            ("headers", head.headers_dict()),
+            ("headers", httplib::headers_dict(&head)),
         ],
         Err(err) => fail_info(&err),
     }))

@@ -13,7 +13,7 @@ use crate::storm::ast::Span;
 /// The library path.
 pub(crate) const LIB: &str = "lib.bytes";
 /// Its functions.
-pub(crate) const LIB_FUNCS: &[&str] = &["fromints", "has", "size", "hashset", "put"];
+pub(crate) const LIB_FUNCS: &[&str] = &["fromints", "has", "size", "hashset", "put", "upload"];
 
 /// Call a `$lib.bytes` function.
 pub(crate) async fn call(
@@ -29,6 +29,17 @@ pub(crate) async fn call(
                 return err("BadArg", "$lib.bytes.put() requires a bytes argument");
             }
             super::axonlib::call_lib(runt, super::axonlib::LIB, name, args, kwargs).await
+        }
+        "upload" => {
+            // `default=True`: allowed unless a rule denies it
+            let denied = super::ext::cortex(runt)
+                .map(|core| !super::ext::allowed_default(runt, &core, &["axon", "upload"], true))
+                .unwrap_or(false);
+            if denied {
+                runt.confirm(&["axon", "upload"], None)?;
+            }
+            let genr = req(&args, &kwargs, 0, "genr", name)?;
+            super::axonlib::upload(runt, genr).await
         }
         "has" | "size" | "hashset" => {
             super::axonlib::call_lib(runt, super::axonlib::LIB, name, args, kwargs).await

@@ -51,7 +51,12 @@ pub(crate) fn eval<'a>(
                 for i in items {
                     out.push(eval(runt, i, item).await?);
                 }
-                Ok(new_list(out))
+                let list = new_list(out);
+                // A tuple literal `(a, b)` is a plain Python list in the reference.
+                if matches!(expr.kind, ExprKind::List(_)) {
+                    super::pyvals::mark(&list);
+                }
+                Ok(list)
             }
             ExprKind::ExprDict(pairs) => {
                 let mut out = IndexMap::new();

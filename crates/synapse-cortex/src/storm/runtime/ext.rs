@@ -102,6 +102,10 @@ pub(crate) enum ExtObj {
     Gate(String),
     /// A seeded random generator (`$lib.random.generator()`).
     Random(Arc<super::cryptolib::RandomGen>),
+    /// The queues of a package (`$lib.pkg.queues(pkg)`), by package name.
+    PkgQueues(String),
+    /// A package queue, by package and queue name.
+    PkgQueue(String, String),
 }
 
 impl ExtObj {
@@ -113,6 +117,8 @@ impl ExtObj {
             ExtObj::Role(_) => "auth:role",
             ExtObj::Gate(_) => "auth:gate",
             ExtObj::Random(_) => "random",
+            ExtObj::PkgQueues(_) => "pkg:queues",
+            ExtObj::PkgQueue(..) => "pkg:queue",
         }
     }
 
@@ -121,6 +127,8 @@ impl ExtObj {
         match self {
             ExtObj::Queue(name) => format!("queue: {name}"),
             ExtObj::Random(rng) => rng.repr(),
+            ExtObj::PkgQueues(pkg) => format!("pkg:queues: {pkg}"),
+            ExtObj::PkgQueue(pkg, name) => format!("pkg:queue: {pkg} - {name}"),
             other => super::authlib::repr(None, other),
         }
     }
@@ -128,7 +136,8 @@ impl ExtObj {
     /// The primitive (`toprim`).
     pub(crate) fn to_prim(&self) -> RResult<Value> {
         match self {
-            ExtObj::Queue(name) => Ok(Value::from(name.as_str())),
+            ExtObj::Queue(name) | ExtObj::PkgQueues(name) => Ok(Value::from(name.as_str())),
+            ExtObj::PkgQueue(..) => Ok(Value::from(self.repr())),
             other => Ok(super::authlib::prim(other)),
         }
     }
@@ -141,6 +150,8 @@ impl ExtObj {
             ExtObj::Role(_) => super::authlib::ROLE_METHODS,
             ExtObj::Gate(_) => &[],
             ExtObj::Random(_) => &["int"],
+            ExtObj::PkgQueues(_) => super::pkgqueue::QUEUES_METHODS,
+            ExtObj::PkgQueue(..) => super::pkgqueue::QUEUE_METHODS,
         }
     }
 
@@ -149,6 +160,8 @@ impl ExtObj {
         match (self, name) {
             (ExtObj::Queue(qname), "name") => Ok(Val::from(qname.as_str())),
             (ExtObj::Random(rng), "seed") => Ok(rng.seed()),
+            (ExtObj::PkgQueue(_, qname), "name") => Ok(Val::from(qname.as_str())),
+            (ExtObj::PkgQueue(pkg, _), "pkgname") => Ok(Val::from(pkg.as_str())),
             _ if self.methods().contains(&name) => {
                 Ok(Val::Bound(Arc::new((base.clone(), Arc::from(name)))))
             }
@@ -180,6 +193,10 @@ impl ExtObj {
             ExtObj::Role(iden) => super::authlib::call_role(runt, iden, name, &args).await,
             ExtObj::Gate(_) => Err(nosuchname(name)),
             ExtObj::Random(rng) => super::cryptolib::call_random(rng, name, &args),
+            ExtObj::PkgQueues(pkg) => super::pkgqueue::call_queues(runt, pkg, name, &args).await,
+            ExtObj::PkgQueue(pkg, qname) => {
+                super::pkgqueue::call_queue(runt, pkg, qname, name, &args).await
+            }
         }
     }
 

@@ -783,7 +783,9 @@ fn str_method(text: &str, name: &str, args: &[Val], kwargs: &[(String, Val)]) ->
         "json" => {
             let json: serde_json::Value = serde_json::from_str(text)
                 .map_err(|e| rterr(format!("Text is not valid JSON: {e}")))?;
-            json_to_val(&json)
+            let valu = json_to_val(&json);
+            super::pyvals::mark_deep(&valu);
+            valu
         }
         "ljust" | "rjust" => {
             let size = req(args, kwargs, 0, "size", name)?.to_int()? as usize;
@@ -1091,7 +1093,9 @@ async fn node_method(
         }
         "pack" => {
             let dorepr = a(0, "dorepr").is_some_and(|v| v.truthy());
-            Val::from_msgpack(&node.pack(runt.model(), crate::node::PackOpts { repr: dorepr }))
+            let mut pode = node.pack(runt.model(), crate::node::PackOpts { repr: dorepr });
+            super::nodedata::overlay(&runt.shared, &node.buid, &mut pode);
+            Val::from_msgpack(&pode)
         }
         "edges" => {
             let verb = a(0, "verb")
@@ -1202,6 +1206,7 @@ async fn nodedata_method(
             let mut editor = runt.shared.editor.lock().await;
             editor.set_data(&node.buid, &key, &valu).await?;
             runt.flush(&mut editor).await?;
+            super::nodedata::carry(&runt.shared, node.buid, &key, Some(valu));
             Val::Null
         }
         "pop" => {
@@ -1211,9 +1216,20 @@ async fn nodedata_method(
             let mut editor = runt.shared.editor.lock().await;
             let old = editor.pop_data(&node.buid, &key).await?;
             runt.flush(&mut editor).await?;
+            super::nodedata::carry(&runt.shared, node.buid, &key, None);
             old.map(|v| Val::from_msgpack(&v)).unwrap_or(Val::Null)
         }
-        "load" => Val::Null,
+        "load" => {
+            let key = n()?;
+            let valu = runt.view.get_data(node.buid, &key).await?;
+            super::nodedata::carry(
+                &runt.shared,
+                node.buid,
+                &key,
+                Some(valu.unwrap_or(Value::Nil)),
+            );
+            Val::Null
+        }
         _ => {
             return Box::pin(super::typesmore::nodedata_method(
                 runt, node, name, args, kwargs,
@@ -1334,6 +1350,12 @@ async fn obj_method(
                 "pack" => Ok(Val::from_msgpack(&layer.pack())),
                 n if super::admin::LAYER_METHODS.contains(&n) => {
                     Box::pin(super::admin::layer_method(runt, &layer, n, args, kwargs)).await
+                }
+                n if super::layersync::METHODS.contains(&n) => {
+                    Box::pin(super::layersync::layer_method(
+                        runt, &layer, n, args, kwargs,
+                    ))
+                    .await
                 }
                 n if super::viewmerge::LAYER_METHODS.contains(&n) => {
                     Box::pin(super::viewmerge::layer_method(
@@ -1707,7 +1729,9 @@ async fn call_lib(
             let text = r(0, "text")?.to_str()?;
             let json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| rterr(format!("Text is not valid JSON: {e}")))?;
-            json_to_val(&json)
+            let valu = json_to_val(&json);
+            super::pyvals::mark_deep(&valu);
+            valu
         }
         ("lib.hex", "encode") => Val::from(hex::encode(to_bytes(&r(0, "valu")?)?)),
         ("lib.hex", "decode") => {

@@ -628,6 +628,7 @@ async fn exec_sub(
         pathnodes: runt.shared.pathnodes,
         edits: Default::default(),
         graph: Default::default(),
+        nodedata: Default::default(),
     });
     let names: Vec<String> = vars.iter().map(|(k, _)| k.clone()).collect();
     let subr = exec::root_runtime(&shared, text, vars, &parsed)?;

@@ -19,7 +19,8 @@ use super::runt::{Item, Runt};
 use super::value::{Key, Obj, Val, lock, new_dict, new_list};
 
 /// The functions of `$lib.pkg`.
-pub(crate) const LIB_FUNCS: &[&str] = &["add", "get", "has", "del", "list", "deps", "vars"];
+pub(crate) const LIB_FUNCS: &[&str] =
+    &["add", "get", "has", "del", "list", "deps", "vars", "queues"];
 
 /// Our own pure commands (`pkg.*`, `nodes.import`): command definitions as a package gives
 /// them (`name`, `descr`, `cmdargs`, `storm`).
@@ -181,6 +182,7 @@ pub(crate) async fn call_lib(runt: &Arc<Runt>, name: &str, args: &Args<'_>) -> R
             runt.confirm(&["power-ups", &name, "admin"], None)?;
             Ok(Val::Obj(Arc::new(Obj::PkgVars(name))))
         }
+        "queues" => super::pkgqueue::lib_queues(runt, &str_arg(args, 0, "name")?),
         other => Err(super::ext::nosuchname(other)),
     }
 }

@@ -119,6 +119,8 @@ pub(crate) struct Shared {
     pub(crate) edits: std::sync::atomic::AtomicU64,
     /// The graph projection `$lib.graph.activate` chose (it wins over the `graph` option).
     pub(crate) graph: Mutex<Option<Value>>,
+    /// Node data the query's nodes carry (`$node.data.load`, see `nodedata.rs`).
+    pub(crate) nodedata: super::nodedata::Carried,
 }
 
 impl Shared {

@@ -919,6 +919,7 @@ pub(crate) async fn nodedata_method(
             let mut editor = runt.shared.editor.lock().await;
             editor.set_data(&node.buid, &key, &envl).await?;
             runt.flush(&mut editor).await?;
+            super::nodedata::carry(&runt.shared, node.buid, &key, Some(envl));
             Ok(Val::Null)
         }
         _ => Err(nosuchname(name)),

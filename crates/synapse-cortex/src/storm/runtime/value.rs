@@ -440,6 +440,9 @@ impl Val {
 
     /// The reference's `torepr` (what `$lib.print` shows for a non-string).
     pub(crate) fn repr(&self) -> String {
+        if matches!(self, Val::List(_) | Val::Dict(_)) && super::pyvals::is_native(self) {
+            return self.py_repr();
+        }
         match self {
             Val::Bool(true) => "true".into(),
             Val::Bool(false) => "false".into(),
