@@ -50,6 +50,7 @@ mod indx;
 mod lift;
 mod rows;
 mod sode;
+mod verify;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,7 @@ pub use apply::{MAX_DATA_NAME, MAX_VERB_LEN};
 pub use lift::LiftBy;
 pub use rows::{RowsBy, RowsStart};
 pub use sode::{Sode, StorProps};
+pub use verify::{FormProp, VerifyConfig, VerifyError};
 
 pub(crate) use abrv::Kind as AbrvKind;
 pub(crate) use lift::{LiftPlan, Resume, Row, Shadow, plan as plan_lift};

@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FUNCS = 'function v(n) { for $x in $lib.view.list() { if ($x.get(name) = $n) { return($x) } } return($lib.null) } '
 
 SETUP = [
+    '$lib.model.ext.addTagProp(score, (int, ({})), ({}))',
     '$r=$lib.auth.roles.add(voters) '
     '$a=$lib.auth.users.add(alice) $a.grant($r.iden) $a.addRule(([true, ["view"]])) '
     '$b=$lib.auth.users.add(bob) $b.grant($r.iden) '
@@ -55,6 +56,7 @@ STEPS = [
     # a fork and its merge request
     ('alice', '$f=$lib.view.get().fork(name=fork1) $lib.print($f.get(name)) $f.addNode(inet:fqdn, woot.com)'),
     ('alice', '$v(fork1).merge()'),
+    ('root', '$f=$v(fork1) view.merge $f.iden'),
     ('alice', '$lib.print($v(fork1).getMergeRequest()) $lib.print($v(fork1).getMergeRequestSummary())'),
     ('bob', '$v(fork1).setMergeRequest()'),
     ('alice', '$v(fork1).setMergeComment(hehe)'),
@@ -143,6 +145,13 @@ STEPS = [
     ('root', 'inet:fqdn=edges.com <(refs)- *'),
     ('root', '$lib.print($lib.layer.get().delStorNode(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa))'),
     ('root', '$lib.layer.get().delStorNode(nope)'),
+    # verify
+    ('root', '[ inet:ipv4=5.6.7.8 :asn=5 +#foo.bar=2020 +#foo:score=10 ] for $e in $lib.layer.get().verify() { $lib.print($e) }'),
+    ('root', 'for $e in $lib.layer.get().verify(({"scanall": false, "scans": {"tagindex": {"include": ["foo.*"]}}})) { $lib.print($e) } $lib.print(done)'),
+    ('root', 'for $e in $lib.layer.get().verify(({"scans": {"tagindex": {"autofix": "newp"}}})) { }'),
+    ('root', 'for $e in $lib.layer.get().verify(({"scans": {"propindex": {"autofix": "node"}}})) { }'),
+    ('root', 'for $e in $lib.layer.get().verify(({"scans": {"tagpropindex": {"autofix": "newp"}}})) { }'),
+    ('root', 'for $e in $v(kid3).layers.0.verify() { $lib.print($e) } $lib.print(done)'),
 ]
 
 IDEN = re.compile(r'[0-9a-f]{32}')

@@ -448,6 +448,7 @@ async fn pure_body(runt: &Arc<Runt>, name: &str, opts: &Opts) -> RResult<usize> 
         "view.merge" => {
             let view = get_view(runt, opt(opts, "iden"))?;
             let iden = view.iden();
+            super::viewmerge::req_no_parent_quorum(runt, &view)?;
             merge_allowed(runt, &view)?;
             let delete = opt(opts, "delete").truthy();
             if delete {

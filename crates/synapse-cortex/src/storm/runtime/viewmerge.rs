@@ -41,7 +41,12 @@ pub(crate) const VIEW_METHODS: &[&str] = &[
 ];
 
 /// The layer methods answered here.
-pub(crate) const LAYER_METHODS: &[&str] = &["setStorNodeProp", "delStorNode", "delStorNodeProp"];
+pub(crate) const LAYER_METHODS: &[&str] = &[
+    "setStorNodeProp",
+    "delStorNode",
+    "delStorNodeProp",
+    "verify",
+];
 
 fn cerr(err: synapse_cell::Error) -> Flow {
     Flow::Err(super::host::cell_error(err))
@@ -231,12 +236,7 @@ pub(crate) async fn view_method(
         }
         "merge" => {
             let _force = arg(args, kwargs, 0, "force").is_some_and(|v| v.truthy());
-            if core.parent_quorum(&iden).is_some() {
-                return Err(Flow::Err(StormError::new(
-                    "SynErr",
-                    format!("Parent view of ({iden}) requires quorum voting."),
-                )));
-            }
+            req_no_parent_quorum(runt, view)?;
             let (_, parent) = core.merge_allowed(&iden).map_err(cerr)?;
             let gate = parent.write_layer().iden();
             if !is_admin(runt, &core, Some(&gate)) {
@@ -313,6 +313,23 @@ pub(crate) async fn view_method(
             StormError::new("NoSuchName", format!("Cannot find name [{name}]")).with("name", name),
         )),
     }
+}
+
+/// The reference's `reqNoParentQuorum`: `SynErr` when the view's parent has a quorum.
+pub(crate) fn req_no_parent_quorum(runt: &Runt, view: &View) -> RResult<()> {
+    let views = runt.shared.core.views();
+    let quorum = view
+        .def()
+        .parent
+        .and_then(|p| views.view(&p))
+        .is_some_and(|p| p.def().quorum.is_some());
+    if quorum {
+        return Err(Flow::Err(StormError::new(
+            "SynErr",
+            format!("Parent view of ({}) requires quorum voting.", view.iden()),
+        )));
+    }
+    Ok(())
 }
 
 /// The reference's `confirmLayerEditPerms`: may the user make, on the layer `gate`, the
@@ -444,6 +461,24 @@ pub(crate) async fn layer_method(
     kwargs: &[(String, Val)],
 ) -> RResult<Val> {
     let r = |i: usize, n: &str| req(args, kwargs, i, n, name);
+    if name == "verify" {
+        let conf = match arg(args, kwargs, 0, "config") {
+            None | Some(Val::Null) => Value::Nil,
+            Some(v) => v.to_msgpack()?,
+        };
+        let conf = verify_config(&conf)?;
+        let errs = layer.verify(conf).await.map_err(lerr)?;
+        let items: Vec<RResult<GenItem>> = errs
+            .into_iter()
+            .map(|(name, info)| {
+                Ok(GenItem::Val(Val::Tuple(Arc::from(vec![
+                    Val::from(name),
+                    msg(info),
+                ]))))
+            })
+            .collect();
+        return Ok(GenVal::val(futures::stream::iter(items).boxed()));
+    }
     let buid = super::typesmore::to_buid(&r(0, "nodeid")?)?;
     let user = runt.shared.user.iden.clone();
     let edits = match name {
@@ -497,6 +532,78 @@ pub(crate) async fn layer_method(
         changed |= applied.edits.iter().any(|e| !e.edits.is_empty());
     }
     Ok(Val::Bool(changed))
+}
+
+/// A `verify()` config as the reference reads it: `scanall` (default true) runs the scans
+/// `scans` does not name; each scan of `scans` (`nodes`, `tagindex`, `propindex`,
+/// `tagpropindex`) is a dict (with `include` and `autofix`) or null to skip it.
+fn verify_config(conf: &Value) -> RResult<crate::layer::VerifyConfig> {
+    use crate::layer::map_get;
+    let bad = |mesg: String| Flow::Err(StormError::new("BadArg", mesg));
+    let scanall = map_get(conf, "scanall").is_none_or(|v| v.as_bool() != Some(false));
+    let scans = map_get(conf, "scans").cloned().unwrap_or(Value::Nil);
+    let scan = |key: &str| -> Option<Value> {
+        match map_get(&scans, key) {
+            Some(v) if v.is_nil() => None,
+            Some(v) => Some(v.clone()),
+            None => scanall.then(|| Value::Map(Vec::new())),
+        }
+    };
+    let strs = |v: Option<&Value>| -> Option<Vec<String>> {
+        v.and_then(Value::as_array).map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect()
+        })
+    };
+    let autofix = |scan: &Value, what: &str, allowed: &[&str]| -> RResult<()> {
+        match map_get(scan, "autofix") {
+            None => Ok(()),
+            Some(v) if v.is_nil() => Ok(()),
+            Some(v) => {
+                let text = v.as_str().unwrap_or_default().to_owned();
+                if allowed.contains(&text.as_str()) {
+                    // index repairs are not made by this implementation
+                    return Err(bad(format!(
+                        "{what} index autofix strategy \"{text}\" is not supported"
+                    )));
+                }
+                Err(bad(format!(
+                    "invalid {what} index autofix strategy \"{text}\""
+                )))
+            }
+        }
+    };
+    let mut out = crate::layer::VerifyConfig {
+        nodes: scan("nodes").is_some(),
+        ..Default::default()
+    };
+    if let Some(tags) = scan("tagindex") {
+        autofix(&tags, "tag", &["node", "index"])?;
+        out.tags = Some(strs(map_get(&tags, "include")).filter(|g| !g.is_empty()));
+    }
+    if let Some(props) = scan("propindex") {
+        autofix(&props, "prop", &["index"])?;
+        let include = map_get(&props, "include")
+            .and_then(Value::as_array)
+            .map(|pairs| {
+                pairs
+                    .iter()
+                    .filter_map(|p| {
+                        let p = p.as_array()?;
+                        let text = |i: usize| p.get(i).and_then(Value::as_str).map(str::to_owned);
+                        Some((text(0), text(1)))
+                    })
+                    .collect()
+            });
+        out.props = Some(include);
+    }
+    if let Some(tagprops) = scan("tagpropindex") {
+        autofix(&tagprops, "tagprop", &["index"])?;
+        out.tagprops = Some(strs(map_get(&tagprops, "include")));
+    }
+    Ok(out)
 }
 
 /// The reference's `reqAdmin(mesg='<name>() requires admin privileges.')`.
