@@ -90,6 +90,33 @@ pub(crate) fn allocator_ready() {
     }
 }
 
+/// Called when a runtime worker goes idle: at most once a second per worker, hand the memory
+/// the worker freed back to mimalloc's arenas and purge what is free there. mimalloc purges
+/// lazily, during later allocations, so memory a burst of work freed (a Storm query's
+/// intermediate values) otherwise stays resident while the service idles.
+fn collect_when_idle() {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+    thread_local! {
+        static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+    let now = Instant::now();
+    let due = LAST.with(|last| match last.get() {
+        Some(at) if now.duration_since(at) < Duration::from_secs(1) => false,
+        _ => {
+            last.set(Some(now));
+            true
+        }
+    });
+    if due {
+        #[allow(unsafe_code)]
+        // SAFETY: `mi_collect` may be called from any thread at any time.
+        unsafe {
+            libmimalloc_sys::mi_collect(true);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     allocator_starting();
     // No transparent huge pages: mimalloc asks for them on its arenas, and a 2 MiB page
@@ -103,6 +130,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(8 * 1024 * 1024)
+        .on_thread_park(collect_when_idle)
         .build()
     {
         Ok(runtime) => runtime,

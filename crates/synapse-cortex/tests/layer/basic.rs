@@ -367,3 +367,28 @@ async fn deferred_batches_share_log_rows() {
     assert_eq!((rows.len(), nodes), (5, 8));
     assert_eq!(layer.edit_offset(), 5);
 }
+
+#[tokio::test]
+async fn the_log_reads_backwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = Layer::open(
+        dir.path().join("l"),
+        LayerDef::new("root"),
+        Arc::new(Abrvs::new()),
+    )
+    .await
+    .unwrap();
+    // More rows than one read batch (64).
+    for ip in 0u32..150 {
+        layer.apply(vec![ipv4_add(ip, None)], meta()).await.unwrap();
+    }
+    let offsets = |entries: Vec<synapse_cortex::layer::LogEntry>| -> Vec<u64> {
+        entries.iter().map(|e| e.offset).collect()
+    };
+    let all: Vec<_> = layer.edits_back(u64::MAX).try_collect().await.unwrap();
+    assert_eq!(offsets(all), (0..150).rev().collect::<Vec<u64>>());
+    let some: Vec<_> = layer.edits_back(70).try_collect().await.unwrap();
+    assert_eq!(offsets(some), (0..=70).rev().collect::<Vec<u64>>());
+    let first: Vec<_> = layer.edits_back(0).try_collect().await.unwrap();
+    assert_eq!(offsets(first), vec![0]);
+}

@@ -1745,7 +1745,7 @@ pub(crate) async fn layer_method(
                 None | Some(Val::Null) => 0,
                 Some(v) => v.to_int()?,
             };
-            let mut wait = arg(args, kwargs, 1, "wait").is_none_or(|v| v.truthy());
+            let wait = arg(args, kwargs, 1, "wait").is_none_or(|v| v.truthy());
             // the reference compares `size` with its count without converting it: only an
             // int stops the edits
             let size = match arg(args, kwargs, 2, "size") {
@@ -1758,31 +1758,18 @@ pub(crate) async fn layer_method(
                 runt.confirm(&["layer", "read"], Some((&iden, "layer")))?;
             }
             let offs = offs.clamp(0, u64::MAX as i128) as u64;
-            if reverse {
-                wait = false;
-            }
-            let entries = layer.sync_edits(if reverse { 0 } else { offs }, wait);
-            let stream: futures::stream::BoxStream<'static, RResult<Val>> = if reverse {
-                let mut all: Vec<RResult<Val>> = entries
-                    .filter_map(move |e| async move {
-                        match e {
-                            Ok(e) if offs != 0 && e.offset > offs => None,
-                            Ok(e) => Some(Ok(Val::from_msgpack(&e.to_value(false)))),
-                            Err(e) => Some(Err(lerr(e))),
-                        }
-                    })
-                    .collect()
-                    .await;
-                all.reverse();
-                futures::stream::iter(all).boxed()
+            // Backwards from `offs` (from the end for 0), streamed from the log.
+            let entries = if reverse {
+                layer.edits_back(if offs == 0 { u64::MAX } else { offs })
             } else {
-                entries
-                    .map(move |e| {
-                        e.map(|e| Val::from_msgpack(&e.to_value(false)))
-                            .map_err(lerr)
-                    })
-                    .boxed()
+                layer.sync_edits(offs, wait)
             };
+            let stream: futures::stream::BoxStream<'static, RResult<Val>> = entries
+                .map(move |e| {
+                    e.map(|e| Val::from_msgpack(&e.to_value(false)))
+                        .map_err(lerr)
+                })
+                .boxed();
             let stream = match size {
                 Some(n) if n > 0 => stream.take(n as usize).boxed(),
                 _ => stream,
