@@ -235,7 +235,7 @@ where
         .await
         .map_err(|err| anyhow::anyhow!("{}: {}", err.name(), err.mesg()))
         .with_context(|| format!("Error starting cell at {}", opts.dirn.display()))?;
-    crate::allocator_ready();
+    crate::allocator_ready(S::def().cell_type == "cortex");
     let base = running.cell.cell().base().clone();
     base.fini_on_signals()
         .context("cannot install signal handlers")?;
