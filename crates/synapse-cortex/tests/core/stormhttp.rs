@@ -860,3 +860,190 @@ async fn axon_upload_and_unpack() {
     let err = storm(&ruby, bup, "").await.unwrap_err();
     assert_eq!(err.name(), "AuthDeny");
 }
+
+/// A WebSocket server that echoes each message back, except the JSON strings `"info"`
+/// (answered with the request's path, query, `X-Hehe` header and the frame kind) and
+/// `"close"` (answered with a close frame).
+async fn ws_server() -> String {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+    let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = lisn.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = lisn.accept().await {
+            tokio::spawn(async move {
+                let mut seen = serde_json::Value::Null;
+                // the handshake callback type is tungstenite's
+                #[allow(clippy::result_large_err)]
+                let cb = |req: &Request, resp: Response| {
+                    seen = serde_json::json!({
+                        "path": req.uri().path(),
+                        "query": req.uri().query().unwrap_or(""),
+                        "hehe": req.headers().get("x-hehe").and_then(|v| v.to_str().ok()),
+                    });
+                    Ok(resp)
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(sock, cb).await else {
+                    return;
+                };
+                while let Some(Ok(mesg)) = ws.next().await {
+                    let (kind, data) = match &mesg {
+                        Message::Text(t) => ("text", t.as_bytes().to_vec()),
+                        Message::Binary(b) => ("binary", b.to_vec()),
+                        _ => continue,
+                    };
+                    let json: serde_json::Value = serde_json::from_slice(&data).unwrap();
+                    let reply = match json.as_str() {
+                        Some("info") => {
+                            let mut info = seen.clone();
+                            info["kind"] = kind.into();
+                            Message::Text(info.to_string().into())
+                        }
+                        Some("close") => {
+                            let _ = ws.close(None).await;
+                            continue;
+                        }
+                        Some("notjson") => Message::Text("{nope".into()),
+                        _ => mesg,
+                    };
+                    if ws.send(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("ws://{addr}")
+}
+
+#[tokio::test]
+async fn http_connect_websocket() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let base = ws_server().await;
+
+    // tx / rx: a JSON message echoed back; tx sends a binary frame with the headers and
+    // params of the connect
+    let text = r#"
+        ($ok, $sock) = $lib.inet.http.connect(`{$base}/sock`, headers=({"X-Hehe": "haha"}),
+                                              params=({"a": 1}))
+        if (not $ok) { return($sock) }
+        $out = ([$lib.vars.type($sock)])
+        $out.append($sock.tx(({"a": 1, "b": [1, "two"], "c": null})))
+        $out.append($sock.rx())
+        $out.append($sock.tx(info))
+        $out.append($sock.rx(timeout=5))
+        return($out)
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    let out = out.as_array().unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(st(&out[0]), "inet:http:socket");
+    assert_eq!(out[1], Value::Array(vec![Value::Boolean(true), Value::Nil]));
+    let rx = out[2].as_array().unwrap();
+    assert_eq!(rx[0], Value::Boolean(true));
+    assert_eq!(ints(get(&rx[1], "a")), 1);
+    assert_eq!(get(&rx[1], "b").as_array().unwrap()[1], s("two"));
+    assert_eq!(get(&rx[1], "c"), &Value::Nil);
+    let info = &out[4].as_array().unwrap()[1];
+    assert_eq!(st(get(info, "path")), "/sock");
+    assert_eq!(st(get(info, "query")), "a=1");
+    assert_eq!(st(get(info, "hehe")), "haha");
+    assert_eq!(st(get(info, "kind")), "binary");
+
+    // rx with a timeout and nothing to read; bad JSON; a close from the server, then EOF
+    let text = r#"
+        ($ok, $sock) = $lib.inet.http.connect($base)
+        $out = ([$sock.rx(timeout=1)])
+        $sock.tx(notjson)
+        ($ok, $err) = $sock.rx()
+        $out.append(($ok, $err.0))
+        $sock.tx(close)
+        $out.append($sock.rx())
+        $out.append($sock.rx())
+        return($out)
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    let timeout = out[0].as_array().unwrap();
+    assert_eq!(timeout[0], Value::Boolean(false));
+    assert_eq!(st(&timeout[1].as_array().unwrap()[0]), "TimeoutError");
+    assert_eq!(st(get(&timeout[1].as_array().unwrap()[1], "mesg")), "");
+    assert_eq!(
+        out[1],
+        Value::Array(vec![Value::Boolean(false), s("BadJsonText")])
+    );
+    let closed = out[2].as_array().unwrap();
+    assert_eq!(closed[0], Value::Boolean(false));
+    assert_eq!(st(&closed[1].as_array().unwrap()[0]), "BadMesgFormat");
+    assert_eq!(
+        st(get(&closed[1].as_array().unwrap()[1], "mesg")),
+        "WebSocket RX unhandled type: CLOSE"
+    );
+    assert_eq!(out[3], Value::Array(vec![Value::Boolean(true), Value::Nil]));
+
+    // a failed connect, and a server that does not upgrade: (false, (name, {mesg}))
+    let port = closed_port().await;
+    let text = "return($lib.inet.http.connect($base))";
+    let out = storm(&api, text, &format!("ws://127.0.0.1:{port}/x"))
+        .await
+        .unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(out[0], Value::Boolean(false));
+    let err = out[1].as_array().unwrap();
+    assert_eq!(st(&err[0]), "ClientConnectorError");
+    assert!(
+        st(get(&err[1], "mesg")).starts_with(&format!("Cannot connect to host 127.0.0.1:{port}")),
+        "{out:?}"
+    );
+    let http = server().await;
+    let out = storm(&api, text, &format!("{http}/hello.txt"))
+        .await
+        .unwrap();
+    let err = out.as_array().unwrap()[1].as_array().unwrap();
+    assert_eq!(st(&err[0]), "WSServerHandshakeError");
+    assert_eq!(
+        st(get(&err[1], "mesg")),
+        format!("200, message='Invalid response status', url='{http}/hello.txt'")
+    );
+
+    // permissions: connecting needs none; proxy=$lib.false or a proxy URL needs
+    // storm.lib.inet.http.proxy; a bad proxy value is refused
+    let (visi, iden) = user(&core, "visi").await;
+    let text = "($ok, $sock) = $lib.inet.http.connect($base) return($ok)";
+    assert_eq!(
+        storm(&visi, text, &base).await.unwrap(),
+        Value::Boolean(true)
+    );
+    let noproxy = "($ok, $sock) = $lib.inet.http.connect($base, proxy=$lib.false) return($ok)";
+    let err = storm(&visi, noproxy, &base).await.unwrap_err();
+    assert_eq!(err.name(), "AuthDeny");
+    let err = storm(
+        &visi,
+        "return($lib.inet.http.connect($base, proxy=socks5://x:1))",
+        &base,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name(), "AuthDeny");
+    allow(
+        &core,
+        &iden,
+        &["storm", "lib", "inet", "http", "proxy"],
+        None,
+    )
+    .await;
+    assert_eq!(
+        storm(&visi, noproxy, &base).await.unwrap(),
+        Value::Boolean(true)
+    );
+    let err = storm(
+        &visi,
+        "return($lib.inet.http.connect($base, proxy=(1)))",
+        &base,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name(), "BadArg");
+}
