@@ -1038,6 +1038,12 @@ async fn http_connect_websocket() {
         storm(&visi, noproxy, &base).await.unwrap(),
         Value::Boolean(true)
     );
+    // an unreachable proxy: the proxy's error
+    let text = format!("return($lib.inet.http.connect($base, proxy='socks5://127.0.0.1:{port}'))");
+    let out = storm(&visi, &text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(out[0], Value::Boolean(false));
+    assert_eq!(st(&out[1].as_array().unwrap()[0]), "ProxyConnectionError");
     let err = storm(
         &visi,
         "return($lib.inet.http.connect($base, proxy=(1)))",

@@ -170,24 +170,30 @@ pub(crate) async fn connect(
     let headers = str_pairs(g("headers"), false)?;
     let timeout = super::httplib::timeout_arg(g("timeout"), Some(300))?;
     let params = str_pairs(g("params"), true)?;
-    match g("proxy") {
-        None | Some(Val::Null | Val::Bool(true)) => {}
-        Some(Val::Bool(false)) => runt.confirm(&["storm", "lib", "inet", "http", "proxy"], None)?,
-        Some(Val::Str(_)) => super::httplib::check_proxy(
-            runt,
-            g("proxy"),
-            &["storm", "lib", "inet", "http", "proxy"],
-        )?,
+    let perm = &["storm", "lib", "inet", "http", "proxy"];
+    let proxy = match g("proxy") {
+        None | Some(Val::Null | Val::Bool(true)) => super::ext::cortex(runt)
+            .ok()
+            .and_then(|core| core.cell().conf().get_str("http:proxy").map(str::to_owned)),
+        Some(Val::Bool(false)) => {
+            runt.confirm(perm, None)?;
+            None
+        }
+        Some(Val::Str(url)) => {
+            runt.confirm(perm, None)?;
+            Some(url.to_string())
+        }
         Some(_) => {
             return Err(Flow::Err(StormError::new(
                 "BadArg",
                 "HTTP proxy argument must be a string or bool.",
             )));
         }
-    }
+    };
     let (verify, ca_cert) = ssl_args(g("ssl_verify"), g("ssl_opts"))?;
     let mut req = HttpRequest::new("GET", &url);
     req.verify = verify;
+    req.proxy = proxy;
     req.ca_cert = with_ca_dir(runt, ca_cert).await;
     let full = with_params(&url, &params);
     let opened = with_timeout(timeout, open(&full, &headers, &req)).await;
