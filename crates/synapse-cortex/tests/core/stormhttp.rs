@@ -934,7 +934,7 @@ async fn http_connect_websocket() {
         $out.append($sock.tx(({"a": 1, "b": [1, "two"], "c": null})))
         $out.append($sock.rx())
         $out.append($sock.tx(info))
-        $out.append($sock.rx(timeout=5))
+        $out.append($sock.rx(timeout=(5)))
         return($out)
     "#;
     let out = storm(&api, text, &base).await.unwrap();
@@ -955,7 +955,7 @@ async fn http_connect_websocket() {
     // rx with a timeout and nothing to read; bad JSON; a close from the server, then EOF
     let text = r#"
         ($ok, $sock) = $lib.inet.http.connect($base)
-        $out = ([$sock.rx(timeout=1)])
+        $out = ([$sock.rx(timeout=(1))])
         $sock.tx(notjson)
         ($ok, $err) = $sock.rx()
         $out.append(($ok, $err.0))
@@ -1052,4 +1052,51 @@ async fn http_connect_websocket() {
     .await
     .unwrap_err();
     assert_eq!(err.name(), "BadArg");
+}
+
+/// The recorded cases of `gen_websock.py` replayed: the same value or error class.
+#[tokio::test]
+async fn http_connect_replays_the_reference() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let (visi, _) = user(&core, "visi").await;
+    let base = ws_server().await;
+    let http = server().await;
+    let closed = format!("ws://127.0.0.1:{}", closed_port().await);
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("websock_recorded.json")).unwrap();
+    assert!(cases.len() > 10);
+    let mut failed = Vec::new();
+    for (idx, case) in cases.iter().enumerate() {
+        let text = case["query"].as_str().unwrap();
+        let opts = dict(vec![(
+            "vars",
+            dict(vec![
+                ("base", s(&base)),
+                ("http", s(&http)),
+                ("closed", s(&closed)),
+            ]),
+        )]);
+        let who = if case["user"] == serde_json::Value::Bool(true) {
+            &visi
+        } else {
+            &api
+        };
+        let got = call(who, "callStorm", vec![s(text), opts]).await;
+        let ok = match &got {
+            Ok(valu) => case.get("valu") == Some(&to_json(valu)),
+            Err(err) => case.get("err").and_then(|e| e.as_str()) == Some(err.name()),
+        };
+        if !ok {
+            let got = match got {
+                Ok(v) => to_json(&v).to_string(),
+                Err(e) => format!("{}: {}", e.name(), e.mesg()),
+            };
+            failed.push(format!(
+                "#{idx} {text}\n  reference: {}\n  here:      {got}",
+                case.get("valu").or(case.get("err")).unwrap(),
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }

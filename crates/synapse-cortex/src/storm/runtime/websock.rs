@@ -134,6 +134,13 @@ pub(crate) async fn call(
         "rx" => {
             let timeout = match arg(args, kwargs, Some(0), "timeout") {
                 None | Some(Val::Null) => None,
+                // the reference compares the timeout with 0 as it is: a string fails
+                Some(Val::Str(_)) => {
+                    return Ok(fail(
+                        "TypeError",
+                        "'<=' not supported between instances of 'str' and 'int'",
+                    ));
+                }
                 Some(Val::Float(f)) if f.is_finite() => Some(Duration::from_secs_f64(f.max(0.0))),
                 Some(v) => Some(Duration::from_secs(u64::try_from(v.to_int()?).unwrap_or(0))),
             };
