@@ -863,16 +863,19 @@ async fn axon_upload_and_unpack() {
 
 /// A WebSocket server that echoes each message back, except the JSON strings `"info"`
 /// (answered with the request's path, query, `X-Hehe` header and the frame kind) and
-/// `"close"` (answered with a close frame).
-async fn ws_server() -> String {
+/// `"close"` (answered with a close frame). Each connection's end is reported: `"close"`
+/// after a close frame from the client, else `"eof"`.
+async fn ws_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<&'static str>) {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
     let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = lisn.local_addr().unwrap();
+    let (ends, endr) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((sock, _)) = lisn.accept().await {
+            let ends = ends.clone();
             tokio::spawn(async move {
                 let mut seen = serde_json::Value::Null;
                 // the handshake callback type is tungstenite's
@@ -888,10 +891,15 @@ async fn ws_server() -> String {
                 let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(sock, cb).await else {
                     return;
                 };
+                let mut end = "eof";
                 while let Some(Ok(mesg)) = ws.next().await {
                     let (kind, data) = match &mesg {
                         Message::Text(t) => ("text", t.as_bytes().to_vec()),
                         Message::Binary(b) => ("binary", b.to_vec()),
+                        Message::Close(_) => {
+                            end = "close";
+                            continue;
+                        }
                         _ => continue,
                     };
                     let json: serde_json::Value = serde_json::from_slice(&data).unwrap();
@@ -909,20 +917,21 @@ async fn ws_server() -> String {
                         _ => mesg,
                     };
                     if ws.send(reply).await.is_err() {
-                        return;
+                        break;
                     }
                 }
+                let _ = ends.send(end);
             });
         }
     });
-    format!("ws://{addr}")
+    (format!("ws://{addr}"), endr)
 }
 
 #[tokio::test]
 async fn http_connect_websocket() {
     let (_dir, core) = fresh().await;
     let api = root(&core);
-    let base = ws_server().await;
+    let (base, mut ends) = ws_server().await;
 
     // tx / rx: a JSON message echoed back; tx sends a binary frame with the headers and
     // params of the connect
@@ -951,6 +960,8 @@ async fn http_connect_websocket() {
     assert_eq!(st(get(info, "query")), "a=1");
     assert_eq!(st(get(info, "hehe")), "haha");
     assert_eq!(st(get(info, "kind")), "binary");
+    // the socket is closed with a close frame when the query ends
+    assert_eq!(ends.recv().await, Some("close"));
 
     // rx with a timeout and nothing to read; bad JSON; a close from the server, then EOF
     let text = r#"
@@ -1060,7 +1071,7 @@ async fn http_connect_replays_the_reference() {
     let (_dir, core) = fresh().await;
     let api = root(&core);
     let (visi, _) = user(&core, "visi").await;
-    let base = ws_server().await;
+    let (base, _ends) = ws_server().await;
     let http = server().await;
     let closed = format!("ws://127.0.0.1:{}", closed_port().await);
     let cases: Vec<serde_json::Value> =

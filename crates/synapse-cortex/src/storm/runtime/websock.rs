@@ -27,9 +27,10 @@ type Stream = WebSocketStream<Box<dyn Io>>;
 /// The methods of an `inet:http:socket`.
 pub(crate) const METHODS: &[&str] = &["tx", "rx"];
 
-/// An open WebSocket (`inet:http:socket`); dropping the last reference closes it.
+/// An open WebSocket (`inet:http:socket`); dropping the last reference (at the latest when
+/// its Storm runtime ends) closes it with a close frame.
 pub(crate) struct WebSock {
-    send: Mutex<SplitSink<Stream, Message>>,
+    send: Mutex<Option<SplitSink<Stream, Message>>>,
     recv: Mutex<SplitStream<Stream>>,
 }
 
@@ -38,6 +39,22 @@ impl std::fmt::Debug for WebSock {
         f.debug_struct("WebSock").finish_non_exhaustive()
     }
 }
+
+impl Drop for WebSock {
+    fn drop(&mut self) {
+        let Some(mut send) = self.send.get_mut().take() else {
+            return;
+        };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = tokio::time::timeout(CLOSE_WAIT, send.close()).await;
+            });
+        }
+    }
+}
+
+/// How long a dropped socket waits to send its close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 impl PartialEq for WebSock {
     fn eq(&self, other: &Self) -> bool {
@@ -67,12 +84,14 @@ impl WebSock {
     async fn tx(&self, mesg: &Val) -> RResult<Val> {
         let prim = mesg.to_msgpack()?;
         let text = super::lib::msgpack_to_json(&prim).to_string();
-        let sent = self
-            .send
-            .lock()
-            .await
-            .send(Message::Binary(text.into_bytes().into()))
-            .await;
+        let mut send = self.send.lock().await;
+        let Some(send) = send.as_mut() else {
+            return Ok(fail(
+                "ClientConnectionResetError",
+                "Cannot write to closing transport",
+            ));
+        };
+        let sent = send.send(Message::Binary(text.into_bytes().into())).await;
         Ok(match sent {
             Ok(()) => ok(Val::Null),
             Err(err) => fail("ClientConnectionResetError", &err.to_string()),
@@ -208,7 +227,7 @@ pub(crate) async fn connect(
         Ok(stream) => {
             let (send, recv) = stream.split();
             let sock = WebSock {
-                send: Mutex::new(send),
+                send: Mutex::new(Some(send)),
                 recv: Mutex::new(recv),
             };
             ok(Val::Obj(Arc::new(Obj::Ext(ExtObj::Socket(Arc::new(sock))))))
