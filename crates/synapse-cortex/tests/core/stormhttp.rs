@@ -258,8 +258,8 @@ async fn http_get_head_post_and_resp_object() {
     );
 }
 
-/// A TLS server with a self-signed certificate for `localhost`: its port and certificate PEM.
-async fn tls_server() -> (u16, String) {
+/// A TLS acceptor with a self-signed certificate for `localhost`, and the certificate PEM.
+fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let pem = cert.cert.pem();
     let certs = vec![cert.cert.der().clone()];
@@ -273,6 +273,12 @@ async fn tls_server() -> (u16, String) {
     .with_single_cert(certs, key)
     .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    (acceptor, pem)
+}
+
+/// A TLS server with a self-signed certificate for `localhost`: its port and certificate PEM.
+async fn tls_server() -> (u16, String) {
+    let (acceptor, pem) = tls_acceptor();
     let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = lisn.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -866,65 +872,89 @@ async fn axon_upload_and_unpack() {
 /// `"close"` (answered with a close frame). Each connection's end is reported: `"close"`
 /// after a close frame from the client, else `"eof"`.
 async fn ws_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<&'static str>) {
-    use futures::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
-
     let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = lisn.local_addr().unwrap();
     let (ends, endr) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((sock, _)) = lisn.accept().await {
-            let ends = ends.clone();
-            tokio::spawn(async move {
-                let mut seen = serde_json::Value::Null;
-                // the handshake callback type is tungstenite's
-                #[allow(clippy::result_large_err)]
-                let cb = |req: &Request, resp: Response| {
-                    seen = serde_json::json!({
-                        "path": req.uri().path(),
-                        "query": req.uri().query().unwrap_or(""),
-                        "hehe": req.headers().get("x-hehe").and_then(|v| v.to_str().ok()),
-                    });
-                    Ok(resp)
-                };
-                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(sock, cb).await else {
-                    return;
-                };
-                let mut end = "eof";
-                while let Some(Ok(mesg)) = ws.next().await {
-                    let (kind, data) = match &mesg {
-                        Message::Text(t) => ("text", t.as_bytes().to_vec()),
-                        Message::Binary(b) => ("binary", b.to_vec()),
-                        Message::Close(_) => {
-                            end = "close";
-                            continue;
-                        }
-                        _ => continue,
-                    };
-                    let json: serde_json::Value = serde_json::from_slice(&data).unwrap();
-                    let reply = match json.as_str() {
-                        Some("info") => {
-                            let mut info = seen.clone();
-                            info["kind"] = kind.into();
-                            Message::Text(info.to_string().into())
-                        }
-                        Some("close") => {
-                            let _ = ws.close(None).await;
-                            continue;
-                        }
-                        Some("notjson") => Message::Text("{nope".into()),
-                        _ => mesg,
-                    };
-                    if ws.send(reply).await.is_err() {
-                        break;
-                    }
-                }
-                let _ = ends.send(end);
-            });
+            tokio::spawn(ws_conn(sock, ends.clone()));
         }
     });
     (format!("ws://{addr}"), endr)
+}
+
+/// A `wss://localhost` server as `ws_server`, and its certificate PEM.
+async fn wss_server() -> (String, String) {
+    let (acceptor, pem) = tls_acceptor();
+    let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = lisn.local_addr().unwrap().port();
+    let (ends, _) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = lisn.accept().await {
+            let acceptor = acceptor.clone();
+            let ends = ends.clone();
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(sock).await {
+                    ws_conn(tls, ends).await;
+                }
+            });
+        }
+    });
+    (format!("wss://localhost:{port}"), pem)
+}
+
+/// One connection of `ws_server`.
+async fn ws_conn<S>(sock: S, ends: tokio::sync::mpsc::UnboundedSender<&'static str>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    let mut seen = serde_json::Value::Null;
+    // the handshake callback type is tungstenite's
+    #[allow(clippy::result_large_err)]
+    let cb = |req: &Request, resp: Response| {
+        seen = serde_json::json!({
+            "path": req.uri().path(),
+            "query": req.uri().query().unwrap_or(""),
+            "hehe": req.headers().get("x-hehe").and_then(|v| v.to_str().ok()),
+        });
+        Ok(resp)
+    };
+    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(sock, cb).await else {
+        return;
+    };
+    let mut end = "eof";
+    while let Some(Ok(mesg)) = ws.next().await {
+        let (kind, data) = match &mesg {
+            Message::Text(t) => ("text", t.as_bytes().to_vec()),
+            Message::Binary(b) => ("binary", b.to_vec()),
+            Message::Close(_) => {
+                end = "close";
+                continue;
+            }
+            _ => continue,
+        };
+        let json: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        let reply = match json.as_str() {
+            Some("info") => {
+                let mut info = seen.clone();
+                info["kind"] = kind.into();
+                Message::Text(info.to_string().into())
+            }
+            Some("close") => {
+                let _ = ws.close(None).await;
+                continue;
+            }
+            Some("notjson") => Message::Text("{nope".into()),
+            _ => mesg,
+        };
+        if ws.send(reply).await.is_err() {
+            break;
+        }
+    }
+    let _ = ends.send(end);
 }
 
 #[tokio::test]
@@ -1110,4 +1140,31 @@ async fn http_connect_replays_the_reference() {
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+#[tokio::test]
+async fn http_connect_wss_verifies() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let (base, pem) = wss_server().await;
+    let opts = dict(vec![(
+        "vars",
+        dict(vec![("base", s(&base)), ("pem", s(&pem))]),
+    )]);
+    let text = r#"
+        $a = $lib.inet.http.connect($base)
+        ($ok, $b) = $lib.inet.http.connect($base, ssl_verify=$lib.false)
+        $b.tx(([1]))
+        ($ok, $c) = $lib.inet.http.connect($base, ssl_opts=({"ca_cert": $pem}))
+        $c.tx(([2]))
+        return(($a.0, $a.1.0, $b.rx(), $c.rx()))
+    "#;
+    let out = call(&api, "callStorm", vec![s(text), opts]).await.unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(out[0], Value::Boolean(false));
+    assert_eq!(st(&out[1]), "ClientConnectorCertificateError");
+    let one = Value::Array(vec![Value::from(1)]);
+    assert_eq!(out[2], Value::Array(vec![Value::Boolean(true), one]));
+    let two = Value::Array(vec![Value::from(2)]);
+    assert_eq!(out[3], Value::Array(vec![Value::Boolean(true), two]));
 }
