@@ -123,7 +123,11 @@ impl WebSock {
                 return Ok(fail("BadMesgFormat", "WebSocket RX unhandled type: CLOSE"));
             }
             None => return Ok(ok(Val::Null)),
-            Some(Err(err)) => return Ok(fail("WebSocketError", &err.to_string())),
+            // aiohttp hands a protocol error to the reader as an ERROR message
+            Some(Err(err)) => {
+                tracing::debug!(error = %err, "storm websocket rx failed");
+                return Ok(fail("BadMesgFormat", "WebSocket RX unhandled type: ERROR"));
+            }
             Some(Ok(_)) => return Ok(ok(Val::Null)),
         };
         if data.is_empty() {
