@@ -477,16 +477,16 @@ fn client_auth(
         .map_err(|e| HttpError::Ssl(e.to_string()))
 }
 
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+/// A connected byte stream (TCP, or TLS over TCP).
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
-async fn connect(
-    uri: &http::Uri,
-    req: &HttpRequest,
-) -> Result<hyper::client::conn::http1::SendRequest<ReqBody>, HttpError> {
+/// Open the connection of a request to `uri` (`http`/`https`, or `ws`/`wss` for a
+/// WebSocket): through its proxy if any, with TLS by its options for `https`/`wss`.
+pub async fn dial(uri: &http::Uri, req: &HttpRequest) -> Result<Box<dyn Io>, HttpError> {
     let https = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
+        Some("http" | "ws") => false,
+        Some("https" | "wss") => true,
         _ => return Err(HttpError::InvalidUrl(uri.to_string())),
     };
     let host = uri
@@ -529,6 +529,17 @@ async fn connect(
     } else {
         Box::new(tcp)
     };
+    Ok(io)
+}
+
+async fn connect(
+    uri: &http::Uri,
+    req: &HttpRequest,
+) -> Result<hyper::client::conn::http1::SendRequest<ReqBody>, HttpError> {
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(HttpError::InvalidUrl(uri.to_string()));
+    }
+    let io = dial(uri, req).await?;
     let (send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
         .await
         .map_err(|e| HttpError::Os(e.to_string()))?;

@@ -66,6 +66,7 @@ mod tier1;
 mod typesmore;
 mod value;
 mod viewmerge;
+mod websock;
 
 use std::sync::{Arc, Mutex};
 

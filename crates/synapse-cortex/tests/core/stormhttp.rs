@@ -258,8 +258,8 @@ async fn http_get_head_post_and_resp_object() {
     );
 }
 
-/// A TLS server with a self-signed certificate for `localhost`: its port and certificate PEM.
-async fn tls_server() -> (u16, String) {
+/// A TLS acceptor with a self-signed certificate for `localhost`, and the certificate PEM.
+fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let pem = cert.cert.pem();
     let certs = vec![cert.cert.der().clone()];
@@ -273,6 +273,12 @@ async fn tls_server() -> (u16, String) {
     .with_single_cert(certs, key)
     .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    (acceptor, pem)
+}
+
+/// A TLS server with a self-signed certificate for `localhost`: its port and certificate PEM.
+async fn tls_server() -> (u16, String) {
+    let (acceptor, pem) = tls_acceptor();
     let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = lisn.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -859,4 +865,306 @@ async fn axon_upload_and_unpack() {
         .unwrap();
     let err = storm(&ruby, bup, "").await.unwrap_err();
     assert_eq!(err.name(), "AuthDeny");
+}
+
+/// A WebSocket server that echoes each message back, except the JSON strings `"info"`
+/// (answered with the request's path, query, `X-Hehe` header and the frame kind) and
+/// `"close"` (answered with a close frame). Each connection's end is reported: `"close"`
+/// after a close frame from the client, else `"eof"`.
+async fn ws_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<&'static str>) {
+    let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = lisn.local_addr().unwrap();
+    let (ends, endr) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = lisn.accept().await {
+            tokio::spawn(ws_conn(sock, ends.clone()));
+        }
+    });
+    (format!("ws://{addr}"), endr)
+}
+
+/// A `wss://localhost` server as `ws_server`, and its certificate PEM.
+async fn wss_server() -> (String, String) {
+    let (acceptor, pem) = tls_acceptor();
+    let lisn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = lisn.local_addr().unwrap().port();
+    let (ends, _) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = lisn.accept().await {
+            let acceptor = acceptor.clone();
+            let ends = ends.clone();
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(sock).await {
+                    ws_conn(tls, ends).await;
+                }
+            });
+        }
+    });
+    (format!("wss://localhost:{port}"), pem)
+}
+
+/// One connection of `ws_server`.
+async fn ws_conn<S>(sock: S, ends: tokio::sync::mpsc::UnboundedSender<&'static str>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    let mut seen = serde_json::Value::Null;
+    // the handshake callback type is tungstenite's
+    #[allow(clippy::result_large_err)]
+    let cb = |req: &Request, resp: Response| {
+        seen = serde_json::json!({
+            "path": req.uri().path(),
+            "query": req.uri().query().unwrap_or(""),
+            "hehe": req.headers().get("x-hehe").and_then(|v| v.to_str().ok()),
+        });
+        Ok(resp)
+    };
+    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(sock, cb).await else {
+        return;
+    };
+    let mut end = "eof";
+    while let Some(Ok(mesg)) = ws.next().await {
+        let (kind, data) = match &mesg {
+            Message::Text(t) => ("text", t.as_bytes().to_vec()),
+            Message::Binary(b) => ("binary", b.to_vec()),
+            Message::Close(_) => {
+                end = "close";
+                continue;
+            }
+            _ => continue,
+        };
+        let json: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        let reply = match json.as_str() {
+            Some("info") => {
+                let mut info = seen.clone();
+                info["kind"] = kind.into();
+                Message::Text(info.to_string().into())
+            }
+            Some("close") => {
+                let _ = ws.close(None).await;
+                continue;
+            }
+            Some("notjson") => Message::Text("{nope".into()),
+            _ => mesg,
+        };
+        if ws.send(reply).await.is_err() {
+            break;
+        }
+    }
+    let _ = ends.send(end);
+}
+
+#[tokio::test]
+async fn http_connect_websocket() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let (base, mut ends) = ws_server().await;
+
+    // tx / rx: a JSON message echoed back; tx sends a binary frame with the headers and
+    // params of the connect
+    let text = r#"
+        ($ok, $sock) = $lib.inet.http.connect(`{$base}/sock`, headers=({"X-Hehe": "haha"}),
+                                              params=({"a": 1}))
+        if (not $ok) { return($sock) }
+        $out = ([$lib.vars.type($sock)])
+        $out.append($sock.tx(({"a": 1, "b": [1, "two"], "c": null})))
+        $out.append($sock.rx())
+        $out.append($sock.tx(info))
+        $out.append($sock.rx(timeout=(5)))
+        return($out)
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    let out = out.as_array().unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(st(&out[0]), "inet:http:socket");
+    assert_eq!(out[1], Value::Array(vec![Value::Boolean(true), Value::Nil]));
+    let rx = out[2].as_array().unwrap();
+    assert_eq!(rx[0], Value::Boolean(true));
+    assert_eq!(ints(get(&rx[1], "a")), 1);
+    assert_eq!(get(&rx[1], "b").as_array().unwrap()[1], s("two"));
+    assert_eq!(get(&rx[1], "c"), &Value::Nil);
+    let info = &out[4].as_array().unwrap()[1];
+    assert_eq!(st(get(info, "path")), "/sock");
+    assert_eq!(st(get(info, "query")), "a=1");
+    assert_eq!(st(get(info, "hehe")), "haha");
+    assert_eq!(st(get(info, "kind")), "binary");
+    // the socket is closed with a close frame when the query ends
+    assert_eq!(ends.recv().await, Some("close"));
+
+    // rx with a timeout and nothing to read; bad JSON; a close from the server, then EOF
+    let text = r#"
+        ($ok, $sock) = $lib.inet.http.connect($base)
+        $out = ([$sock.rx(timeout=(1))])
+        $sock.tx(notjson)
+        ($ok, $err) = $sock.rx()
+        $out.append(($ok, $err.0))
+        $sock.tx(close)
+        $out.append($sock.rx())
+        $out.append($sock.rx())
+        return($out)
+    "#;
+    let out = storm(&api, text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    let timeout = out[0].as_array().unwrap();
+    assert_eq!(timeout[0], Value::Boolean(false));
+    assert_eq!(st(&timeout[1].as_array().unwrap()[0]), "TimeoutError");
+    assert_eq!(st(get(&timeout[1].as_array().unwrap()[1], "mesg")), "");
+    assert_eq!(
+        out[1],
+        Value::Array(vec![Value::Boolean(false), s("BadJsonText")])
+    );
+    let closed = out[2].as_array().unwrap();
+    assert_eq!(closed[0], Value::Boolean(false));
+    assert_eq!(st(&closed[1].as_array().unwrap()[0]), "BadMesgFormat");
+    assert_eq!(
+        st(get(&closed[1].as_array().unwrap()[1], "mesg")),
+        "WebSocket RX unhandled type: CLOSE"
+    );
+    assert_eq!(out[3], Value::Array(vec![Value::Boolean(true), Value::Nil]));
+
+    // a failed connect, and a server that does not upgrade: (false, (name, {mesg}))
+    let port = closed_port().await;
+    let text = "return($lib.inet.http.connect($base))";
+    let out = storm(&api, text, &format!("ws://127.0.0.1:{port}/x"))
+        .await
+        .unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(out[0], Value::Boolean(false));
+    let err = out[1].as_array().unwrap();
+    assert_eq!(st(&err[0]), "ClientConnectorError");
+    assert!(
+        st(get(&err[1], "mesg")).starts_with(&format!("Cannot connect to host 127.0.0.1:{port}")),
+        "{out:?}"
+    );
+    let http = server().await;
+    let out = storm(&api, text, &format!("{http}/hello.txt"))
+        .await
+        .unwrap();
+    let err = out.as_array().unwrap()[1].as_array().unwrap();
+    assert_eq!(st(&err[0]), "WSServerHandshakeError");
+    assert_eq!(
+        st(get(&err[1], "mesg")),
+        format!("200, message='Invalid response status', url='{http}/hello.txt'")
+    );
+
+    // permissions: connecting needs none; proxy=$lib.false or a proxy URL needs
+    // storm.lib.inet.http.proxy; a bad proxy value is refused
+    let (visi, iden) = user(&core, "visi").await;
+    let text = "($ok, $sock) = $lib.inet.http.connect($base) return($ok)";
+    assert_eq!(
+        storm(&visi, text, &base).await.unwrap(),
+        Value::Boolean(true)
+    );
+    let noproxy = "($ok, $sock) = $lib.inet.http.connect($base, proxy=$lib.false) return($ok)";
+    let err = storm(&visi, noproxy, &base).await.unwrap_err();
+    assert_eq!(err.name(), "AuthDeny");
+    let err = storm(
+        &visi,
+        "return($lib.inet.http.connect($base, proxy=socks5://x:1))",
+        &base,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name(), "AuthDeny");
+    allow(
+        &core,
+        &iden,
+        &["storm", "lib", "inet", "http", "proxy"],
+        None,
+    )
+    .await;
+    assert_eq!(
+        storm(&visi, noproxy, &base).await.unwrap(),
+        Value::Boolean(true)
+    );
+    // an unreachable proxy: the proxy's error
+    let text = format!("return($lib.inet.http.connect($base, proxy='socks5://127.0.0.1:{port}'))");
+    let out = storm(&visi, &text, &base).await.unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(out[0], Value::Boolean(false));
+    assert_eq!(st(&out[1].as_array().unwrap()[0]), "ProxyConnectionError");
+    let err = storm(
+        &visi,
+        "return($lib.inet.http.connect($base, proxy=(1)))",
+        &base,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name(), "BadArg");
+}
+
+/// The recorded cases of `gen_websock.py` replayed: the same value or error class.
+#[tokio::test]
+async fn http_connect_replays_the_reference() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let (visi, _) = user(&core, "visi").await;
+    let (base, _ends) = ws_server().await;
+    let http = server().await;
+    let closed = format!("ws://127.0.0.1:{}", closed_port().await);
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("websock_recorded.json")).unwrap();
+    assert!(cases.len() > 10);
+    let mut failed = Vec::new();
+    for (idx, case) in cases.iter().enumerate() {
+        let text = case["query"].as_str().unwrap();
+        let opts = dict(vec![(
+            "vars",
+            dict(vec![
+                ("base", s(&base)),
+                ("http", s(&http)),
+                ("closed", s(&closed)),
+            ]),
+        )]);
+        let who = if case["user"] == serde_json::Value::Bool(true) {
+            &visi
+        } else {
+            &api
+        };
+        let got = call(who, "callStorm", vec![s(text), opts]).await;
+        let ok = match &got {
+            Ok(valu) => case.get("valu") == Some(&to_json(valu)),
+            Err(err) => case.get("err").and_then(|e| e.as_str()) == Some(err.name()),
+        };
+        if !ok {
+            let got = match got {
+                Ok(v) => to_json(&v).to_string(),
+                Err(e) => format!("{}: {}", e.name(), e.mesg()),
+            };
+            failed.push(format!(
+                "#{idx} {text}\n  reference: {}\n  here:      {got}",
+                case.get("valu").or(case.get("err")).unwrap(),
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+#[tokio::test]
+async fn http_connect_wss_verifies() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let (base, pem) = wss_server().await;
+    let opts = dict(vec![(
+        "vars",
+        dict(vec![("base", s(&base)), ("pem", s(&pem))]),
+    )]);
+    let text = r#"
+        $a = $lib.inet.http.connect($base)
+        ($ok, $b) = $lib.inet.http.connect($base, ssl_verify=$lib.false)
+        $b.tx(([1]))
+        ($ok, $c) = $lib.inet.http.connect($base, ssl_opts=({"ca_cert": $pem}))
+        $c.tx(([2]))
+        return(($a.0, $a.1.0, $b.rx(), $c.rx()))
+    "#;
+    let out = call(&api, "callStorm", vec![s(text), opts]).await.unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(out[0], Value::Boolean(false));
+    assert_eq!(st(&out[1]), "ClientConnectorCertificateError");
+    let one = Value::Array(vec![Value::from(1)]);
+    assert_eq!(out[2], Value::Array(vec![Value::Boolean(true), one]));
+    let two = Value::Array(vec![Value::from(2)]);
+    assert_eq!(out[3], Value::Array(vec![Value::Boolean(true), two]));
 }

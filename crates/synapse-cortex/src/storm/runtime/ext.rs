@@ -106,6 +106,8 @@ pub(crate) enum ExtObj {
     PkgQueues(String),
     /// A package queue, by package and queue name.
     PkgQueue(String, String),
+    /// A WebSocket (`$lib.inet.http.connect()`).
+    Socket(Arc<super::websock::WebSock>),
 }
 
 impl ExtObj {
@@ -119,6 +121,7 @@ impl ExtObj {
             ExtObj::Random(_) => "random",
             ExtObj::PkgQueues(_) => "pkg:queues",
             ExtObj::PkgQueue(..) => "pkg:queue",
+            ExtObj::Socket(_) => "inet:http:socket",
         }
     }
 
@@ -129,6 +132,7 @@ impl ExtObj {
             ExtObj::Random(rng) => rng.repr(),
             ExtObj::PkgQueues(pkg) => format!("pkg:queues: {pkg}"),
             ExtObj::PkgQueue(pkg, name) => format!("pkg:queue: {pkg} - {name}"),
+            ExtObj::Socket(_) => "inet:http:socket".to_owned(),
             other => super::authlib::repr(None, other),
         }
     }
@@ -138,6 +142,10 @@ impl ExtObj {
         match self {
             ExtObj::Queue(name) | ExtObj::PkgQueues(name) => Ok(Value::from(name.as_str())),
             ExtObj::PkgQueue(..) => Ok(Value::from(self.repr())),
+            ExtObj::Socket(_) => Err(Flow::Err(
+                StormError::new("NoSuchType", "Unable to convert object to Storm primitive.")
+                    .with("name", "WebSocket"),
+            )),
             other => Ok(super::authlib::prim(other)),
         }
     }
@@ -152,6 +160,7 @@ impl ExtObj {
             ExtObj::Random(_) => &["int"],
             ExtObj::PkgQueues(_) => super::pkgqueue::QUEUES_METHODS,
             ExtObj::PkgQueue(..) => super::pkgqueue::QUEUE_METHODS,
+            ExtObj::Socket(_) => super::websock::METHODS,
         }
     }
 
@@ -197,6 +206,7 @@ impl ExtObj {
             ExtObj::PkgQueue(pkg, qname) => {
                 super::pkgqueue::call_queue(runt, pkg, qname, name, &args).await
             }
+            ExtObj::Socket(sock) => super::websock::call(sock, name, args.args, args.kwargs).await,
         }
     }
 

@@ -40,6 +40,7 @@ pub(crate) fn lib_funcs(path: &str) -> &'static [&'static str] {
             "urlencode",
             "urldecode",
             "codereason",
+            "connect",
         ],
         _ => &[],
     }
@@ -531,6 +532,7 @@ pub(crate) async fn call_lib(
             .to_str()
     };
     match name {
+        "connect" => super::websock::connect(runt, &args, &kwargs).await,
         "urlencode" => Ok(Val::from(quote_plus(&text(0, "text")?))),
         "urldecode" => Ok(Val::from(unquote_plus(&text(0, "text")?))),
         "codereason" => {
