@@ -29,7 +29,10 @@ CASES = [
     'inet:ipv4=1.1.1.1 | help $path | spin',
     'help $lib.view.get()', 'help --verbose $lib.layer.get()', 'help $lib.set()',
     'function f() { return((1)) } help $f', 'help ({})', 'help $lib.true',
-    '$s=abc help $s',
+    '$s=abc help $s', 'help $lib.gen.orgByName', 'help --verbose $lib.time.format',
+    'help $lib.auth.users.add', 'help --verbose $lib.pkg', 'inet:fqdn=alpha.com | help $node.props | spin',
+    'inet:fqdn=alpha.com | help --verbose $node.data | spin', 'help $lib.model.form(inet:ipv4)',
+    'help --verbose $lib.queue', 'help $lib.str.nope', 'help --verbose $lib.model.edge',
 ]
 
 

@@ -27,6 +27,10 @@ fn badarg(mesg: impl Into<String>) -> Flow {
 
 // ----- help -----
 
+/// How the `$lib.gen` module's text (genlib.storm) starts: its functions run in a runtime of
+/// that text.
+const GENLIB_MARK: &str = "// $lib.gen:";
+
 /// `help [--verbose] [item]`: the command listing (filtered by a name substring), or the
 /// documentation of a library, function, node, path or Storm type.
 pub(crate) async fn help(runt: &Arc<Runt>, opts: &Opts) -> RResult<()> {
@@ -62,6 +66,24 @@ pub(crate) async fn help(runt: &Arc<Runt>, opts: &Opts) -> RResult<()> {
                 item.typename()
             )));
         }
+        // `$lib.gen.orgByName` and kin are Storm functions of the `$lib.gen` module
+        Val::Func(func) if func.runt.text.starts_with(GENLIB_MARK) => {
+            match helpdocs::Docs::load().and_then(|docs| {
+                docs.method_help(
+                    &helpdocs::Owner::Lib(super::genlib::LIB),
+                    &func.plan.name,
+                    verbose,
+                    false,
+                )
+            }) {
+                Some((lines, true)) => lines,
+                _ => {
+                    return Err(badarg(
+                        "help does not currently support runtime defined functions.",
+                    ));
+                }
+            }
+        }
         Val::Func(_) => {
             return Err(badarg(
                 "help does not currently support runtime defined functions.",
@@ -94,7 +116,7 @@ async fn doc_lines(runt: &Runt, item: &Val, verbose: bool) -> RResult<Vec<String
             if let Some((parent, name)) = path.rsplit_once('.')
                 && !docs.is_lib_path(path)
                 && let Some((lines, true)) =
-                    docs.method_help(&helpdocs::Owner::Lib(parent), name, verbose)
+                    docs.method_help(&helpdocs::Owner::Lib(parent), name, verbose, true)
             {
                 return Ok(lines);
             }
@@ -106,7 +128,7 @@ async fn doc_lines(runt: &Runt, item: &Val, verbose: bool) -> RResult<Vec<String
                 Val::Lib(path) => helpdocs::Owner::Lib(path),
                 other => helpdocs::Owner::Type(other.typename()),
             };
-            match docs.method_help(&owner, name, verbose) {
+            match docs.method_help(&owner, name, verbose, true) {
                 Some((lines, found)) => {
                     if !found {
                         runt.shared

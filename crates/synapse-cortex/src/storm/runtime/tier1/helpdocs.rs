@@ -70,6 +70,8 @@ impl Docs {
     }
 
     /// `help [--verbose] $lib.str.join` / `help $s.upper`: one member of a library or type.
+    /// With `by_impl` (methods implemented natively) the members sharing the implementation
+    /// are documented together; Storm-defined library functions (`$lib.gen.*`) match by name.
     /// `None` when the owner has no docs at all; an empty member list when it has no such
     /// member (the reference then warns and prints the bare header).
     pub(super) fn method_help(
@@ -77,6 +79,7 @@ impl Docs {
         owner: &Owner<'_>,
         name: &str,
         verbose: bool,
+        by_impl: bool,
     ) -> Option<(Vec<String>, bool)> {
         let (sect, islib) = match owner {
             Owner::Lib(path) => (self.section("libs", path)?, true),
@@ -89,7 +92,7 @@ impl Docs {
         // Members sharing the implementing function are documented together.
         let group = locals
             .iter()
-            .find(|l| str_at(l, "n") == name)
+            .find(|l| by_impl && str_at(l, "n") == name)
             .and_then(|l| l.get("t").and_then(|t| t.get("p")).and_then(Json::as_str));
         let chosen: Vec<&Map<String, Json>> = locals
             .iter()
