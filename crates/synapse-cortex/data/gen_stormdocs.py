@@ -1,10 +1,11 @@
 '''
-Write stormdocs-2.256.json: the Storm library and type documentation that the reference's
+Write stormdocs-2.256.json.gz: the Storm library and type documentation that the reference's
 `help` command prints, reduced to the fields it shows. Run with the reference's python:
 
     python gen_stormdocs.py
 
-Layout (keys kept short, the file is embedded in the crate and parsed only when help needs it):
+Layout (keys kept short; the gzipped file is embedded in the crate and inflated and parsed only
+when help needs it):
 
     {"libs": {"lib.str": {"b": brief, "d": desc, "x": deprecation?, "l": [local, ...]}, ...},
      "types": {"str": {"d": desc, "l": [local, ...]}, ...}}
@@ -19,6 +20,7 @@ Layout (keys kept short, the file is embedded in the crate and parsed only when 
     "d" texts are dedented as the reference renders them.
 '''
 import collections
+import gzip
 import json
 
 import synapse.cortex  # noqa: F401 (registers every Storm library and type)
@@ -102,8 +104,10 @@ def main():
             'd': dedent(s_stormtypes.getDoc(ctor, ctor.__name__)),
             'l': locals_(ctor._storm_locals),
         }
-    with open('stormdocs-2.256.json', 'w') as fd:
-        json.dump({'libs': libs, 'types': types}, fd, separators=(',', ':'), sort_keys=True)
+    text = json.dumps({'libs': libs, 'types': types}, separators=(',', ':'), sort_keys=True)
+    # gzip with a fixed time, so that a rerun writes the same bytes
+    with open('stormdocs-2.256.json.gz', 'wb') as fd:
+        fd.write(gzip.compress(text.encode(), compresslevel=9, mtime=0))
 
 
 if __name__ == '__main__':

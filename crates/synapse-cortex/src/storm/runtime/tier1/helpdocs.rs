@@ -1,12 +1,14 @@
 //! The Storm library and type documentation `help` prints (`help $lib.str`, `help str`,
 //! `help $node`, `help --verbose $lib.inet.http.get`), rendered as the reference's runtime
-//! help. The docs are the reference's (2.256), kept in `data/stormdocs-2.256.json` (written by
-//! `data/gen_stormdocs.py`); the text is parsed on each use and dropped afterwards, so a
-//! server that never runs `help` on a library or type holds only the embedded bytes.
+//! help. The docs are the reference's (2.256), kept gzipped in `data/stormdocs-2.256.json.gz`
+//! (written by `data/gen_stormdocs.py`); they are inflated and parsed on each use and dropped
+//! afterwards, so a server holds only the embedded 60 KB unless a `help` is running.
+
+use std::io::Read;
 
 use serde_json::{Map, Value as Json};
 
-const STORMDOCS: &str = include_str!("../../../../data/stormdocs-2.256.json");
+const STORMDOCS_GZ: &[u8] = include_bytes!("../../../../data/stormdocs-2.256.json.gz");
 
 /// The parsed documentation of one `help` call.
 pub(super) struct Docs(Json);
@@ -22,7 +24,11 @@ pub(super) enum Owner<'a> {
 impl Docs {
     /// Parse the embedded documentation (`None` if it does not parse, which the tests rule out).
     pub(super) fn load() -> Option<Docs> {
-        serde_json::from_str(STORMDOCS).ok().map(Docs)
+        let mut text = Vec::new();
+        flate2::read::GzDecoder::new(STORMDOCS_GZ)
+            .read_to_end(&mut text)
+            .ok()?;
+        serde_json::from_slice(&text).ok().map(Docs)
     }
 
     fn section(&self, kind: &str, name: &str) -> Option<&Map<String, Json>> {
