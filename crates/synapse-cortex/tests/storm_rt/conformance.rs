@@ -179,3 +179,20 @@ async fn conformance_recorded_tier1() {
         failures.join("\n")
     );
 }
+
+/// Cases of `help` on libraries, functions, nodes and Storm types (`gen_recorded_help.py`),
+/// recorded from an in-process reference Cortex (2.256).
+const RECORDED_HELP: &str = include_str!("recorded_help.jsonl");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_recorded_help() {
+    let filter = std::env::var("STORM_CASE").ok();
+    let (passed, failures) = run_corpus(RECORDED_HELP, filter.as_deref()).await;
+    assert!(
+        failures.is_empty(),
+        "{} passed, {} failed:\n{}",
+        passed,
+        failures.len(),
+        failures.join("\n")
+    );
+}

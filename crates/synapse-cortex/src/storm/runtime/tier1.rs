@@ -14,6 +14,8 @@ use super::runt::{Item, Runt};
 use super::value::Val;
 use crate::nodeedit::{Buid, ival_value};
 
+mod helpdocs;
+
 fn opt<'a>(opts: &'a Opts, name: &str) -> &'a Val {
     static NULL: Val = Val::Null;
     opts.get(name).unwrap_or(&NULL)
@@ -25,31 +27,140 @@ fn badarg(mesg: impl Into<String>) -> Flow {
 
 // ----- help -----
 
-/// Print the command listing `help [item]` shows.
+/// How the `$lib.gen` module's text (genlib.storm) starts: its functions run in a runtime of
+/// that text.
+const GENLIB_MARK: &str = "// $lib.gen:";
+
+/// `help [--verbose] [item]`: the command listing (filtered by a name substring), or the
+/// documentation of a library, function, node, path or Storm type.
 pub(crate) async fn help(runt: &Arc<Runt>, opts: &Opts) -> RResult<()> {
-    let item = match opt(opts, "item") {
-        Val::Null => None,
-        Val::Str(s) => Some(s.to_string()),
-        Val::Int(_) | Val::Float(_) | Val::Num(_) | Val::Bool(_) | Val::Bytes(_) => {
+    let verbose = opt(opts, "verbose").truthy();
+    let item = opt(opts, "item");
+    let lines = match item {
+        Val::Null => help_lines(runt, None, false),
+        Val::Str(s) => {
+            let mut lines = Vec::new();
+            let foundtype = match helpdocs::Docs::load() {
+                Some(docs) if docs.is_type(s) => {
+                    lines = docs.type_help(s, verbose);
+                    true
+                }
+                _ => false,
+            };
+            lines.extend(help_lines(runt, Some(s), foundtype));
+            lines
+        }
+        // (the reference's `([])` is a list object with type docs, but `(1, 2)` a tuple that
+        // is refused; both are lists here, refused as the latter)
+        Val::Int(_)
+        | Val::Float(_)
+        | Val::Num(_)
+        | Val::Bool(_)
+        | Val::Bytes(_)
+        | Val::List(_)
+        | Val::Tuple(_)
+        | Val::Gen(_)
+        | Val::Undef => {
             return Err(badarg(format!(
                 "Item must be a Storm type name, a Storm library, or a Storm command name to search for. Got {}",
-                opt(opts, "item").typename()
+                item.typename()
             )));
         }
-        _ => {
+        // `$lib.gen.orgByName` and kin are Storm functions of the `$lib.gen` module
+        Val::Func(func) if func.runt.text.starts_with(GENLIB_MARK) => {
+            match helpdocs::Docs::load().and_then(|docs| {
+                docs.method_help(
+                    &helpdocs::Owner::Lib(super::genlib::LIB),
+                    &func.plan.name,
+                    verbose,
+                    false,
+                )
+            }) {
+                Some((lines, true)) => lines,
+                _ => {
+                    return Err(badarg(
+                        "help does not currently support runtime defined functions.",
+                    ));
+                }
+            }
+        }
+        Val::Func(_) => {
             return Err(badarg(
-                "help only lists commands here: the documentation of libraries, types and functions is not available.",
+                "help does not currently support runtime defined functions.",
             ));
         }
+        Val::Obj(obj) if matches!(**obj, super::value::Obj::Module(_)) => {
+            return Err(badarg(
+                "Help does not currently support imported Storm modules.",
+            ));
+        }
+        _ => doc_lines(runt, item, verbose).await?,
     };
-    for line in help_lines(runt, item.as_deref()) {
+    for line in lines {
         runt.shared.print(&line).await;
     }
     Ok(())
 }
 
+/// The documentation of a library, a bound function or method, or a Storm object's type.
+async fn doc_lines(runt: &Runt, item: &Val, verbose: bool) -> RResult<Vec<String>> {
+    let docs = helpdocs::Docs::load().ok_or_else(|| {
+        Flow::Err(StormError::new(
+            "StormRuntimeError",
+            "The Storm docs are not readable.",
+        ))
+    })?;
+    match item {
+        Val::Lib(path) => {
+            // `$lib.list` and kin are functions of their parent library here
+            if let Some((parent, name)) = path.rsplit_once('.')
+                && !docs.is_lib_path(path)
+                && let Some((lines, true)) =
+                    docs.method_help(&helpdocs::Owner::Lib(parent), name, verbose, true)
+            {
+                return Ok(lines);
+            }
+            Ok(docs.lib_help(path, verbose))
+        }
+        Val::Bound(bound) => {
+            let (recv, name) = &**bound;
+            let owner = match recv {
+                Val::Lib(path) => helpdocs::Owner::Lib(path),
+                other => helpdocs::Owner::Type(other.typename()),
+            };
+            match docs.method_help(&owner, name, verbose, true) {
+                Some((lines, found)) => {
+                    if !found {
+                        runt.shared
+                            .warn(
+                                &format!("Unable to find doc for {}", item.repr()),
+                                Vec::new(),
+                            )
+                            .await;
+                    }
+                    Ok(lines)
+                }
+                None => Err(badarg(format!(
+                    "Unknown storm type encountered: {}",
+                    recv.typename()
+                ))),
+            }
+        }
+        other => {
+            let typ = other.typename();
+            if docs.is_type(typ) {
+                Ok(docs.type_help(typ, verbose))
+            } else {
+                Err(badarg(format!("Unknown storm type encountered: {typ}")))
+            }
+        }
+    }
+}
+
 /// The lines of the command listing, filtered by a substring of the names.
-fn help_lines(runt: &Runt, item: Option<&str>) -> Vec<String> {
+/// With `foundtype` (the item also named a Storm type, whose docs come first) the listing is
+/// set apart by a rule, and left out when no command matches.
+fn help_lines(runt: &Runt, item: Option<&str>, foundtype: bool) -> Vec<String> {
     let brief = |descr: &str| {
         descr
             .trim()
@@ -72,9 +183,12 @@ fn help_lines(runt: &Runt, item: Option<&str>) -> Vec<String> {
             cmds.insert(name.to_owned(), (brief(descr), pkg));
         }
     }
-    if let Some(item) = item {
+    if let Some(item) = item.filter(|i| !i.is_empty()) {
         cmds.retain(|name, _| name.contains(item));
         if cmds.is_empty() {
+            if foundtype {
+                return Vec::new();
+            }
             return vec![format!("No commands found matching \"{item}\"")];
         }
     }
@@ -89,7 +203,11 @@ fn help_lines(runt: &Runt, item: Option<&str>) -> Vec<String> {
             _ => syn.push(line),
         }
     }
-    let mut out = vec!["The following Storm commands are available:".to_owned()];
+    let mut out = Vec::new();
+    if foundtype {
+        out.extend([String::new(), "*".repeat(80), String::new()]);
+    }
+    out.push("The following Storm commands are available:".to_owned());
     if !syn.is_empty() {
         out.push("package: synapse".to_owned());
         out.extend(syn);
