@@ -11,6 +11,7 @@ use rmpv::Value;
 
 use super::error::{Flow, RResult};
 use super::ext::{Args, ExtObj, cell_err, cortex, nosuchname};
+use super::queue::{entry_val, offs_of};
 use super::runt::{GenItem, GenVal, Runt};
 use super::value::{Key, Obj, Val, new_dict};
 
@@ -108,17 +109,6 @@ pub(crate) async fn call_queues(
         }
         other => Err(nosuchname(other)),
     }
-}
-
-fn offs_of(offs: Option<i128>) -> u64 {
-    offs.map_or(0, |o| u64::try_from(o.max(0)).unwrap_or(u64::MAX))
-}
-
-fn entry_val((offs, item): (u64, Value)) -> Val {
-    Val::Tuple(Arc::from(vec![
-        Val::Int(offs.into()),
-        Val::from_msgpack(&item),
-    ]))
 }
 
 /// Call a method of a package queue.

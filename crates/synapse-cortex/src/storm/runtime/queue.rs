@@ -104,11 +104,13 @@ pub(crate) async fn call_lib(runt: &Arc<Runt>, func: &str, args: &Args<'_>) -> R
     }
 }
 
-fn offs_of(offs: Option<i128>) -> u64 {
+/// A queue offset argument (negative is 0).
+pub(super) fn offs_of(offs: Option<i128>) -> u64 {
     offs.map_or(0, |o| u64::try_from(o.max(0)).unwrap_or(u64::MAX))
 }
 
-fn entry_val((offs, item): (u64, Value)) -> Val {
+/// A queue entry as Storm sees it: `(offset, item)`.
+pub(super) fn entry_val((offs, item): (u64, Value)) -> Val {
     Val::Tuple(Arc::from(vec![
         Val::Int(offs.into()),
         Val::from_msgpack(&item),
