@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures::Stream;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use synapse_base::Base;
+
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
@@ -230,7 +232,7 @@ impl Slab {
         })));
         async move {
             sent?;
-            rx.await.map_err(|_| Error::IsFini)?
+            reply(rx).await
         }
     }
 
@@ -796,6 +798,33 @@ fn scan_batch<T>(txn: &Txn<'_>, db: Db, scan: Scan, func: &RowFn<T>) -> Result<B
         resume: Some(resume),
         generation,
     })
+}
+
+/// How long a caller spins for a slab job's reply before it parks. Most jobs (a read, one
+/// node's edits) take a few microseconds: a caller that parks instead pays a wake-up of its
+/// thread (on a VM, of its halted vCPU) per job, which cost more CPU than the job itself.
+const REPLY_SPIN: Duration = Duration::from_micros(50);
+
+/// Await a slab job's reply, spinning briefly first (see [`REPLY_SPIN`]).
+async fn reply<T, E>(mut rx: oneshot::Receiver<Result<T, E>>) -> Result<T, E>
+where
+    E: From<Error>,
+{
+    let start = Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(res) => return res,
+            Err(oneshot::error::TryRecvError::Closed) => return Err(Error::IsFini.into()),
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+        if start.elapsed() >= REPLY_SPIN {
+            break;
+        }
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+    }
+    rx.await.map_err(|_| Error::IsFini)?
 }
 
 fn snapshot_blocking<T, E, F>(shared: &Shared, func: F) -> Result<T, E>
