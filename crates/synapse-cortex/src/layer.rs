@@ -224,6 +224,11 @@ pub(crate) struct LayerShared {
     /// The log row that deferred batches are gathered into until it is written (see
     /// [`PendingLog`]); touched on the slab thread only.
     pub(crate) pending: Mutex<Option<PendingLog>>,
+    /// Set when writing a deferred batch failed after its changes were reported (see
+    /// `Batch::run_replying`): syncs and new batches fail from then on.
+    late_error: Mutex<Option<String>>,
+    /// The layer's identity, for logs written on the slab thread.
+    iden: String,
 }
 
 /// The most nodes gathered into one log row.
@@ -538,6 +543,8 @@ impl Layer {
             deferred: AtomicU64::new(0),
             committed: AtomicU64::new(0),
             pending: Mutex::new(None),
+            late_error: Mutex::new(None),
+            iden: def.iden.clone(),
         });
         // The gathered log row is written with the commit that makes its batches durable.
         let hook_shared = Arc::clone(&shared);
@@ -664,69 +671,97 @@ impl Layer {
         if self.is_readonly() {
             return Err(Error::ReadOnly);
         }
+        self.check_late()?;
         apply::validate(&edits)?;
         let shared = Arc::clone(&self.inner.shared);
         let logedits = self.inner.logedits.load(Ordering::Relaxed);
         let span = tracing::debug_span!("layer.apply", layer = %self.iden(), nodes = edits.len());
-        // Counted before the write is sent: from here on reads go to the slab thread, which
-        // orders them after the write.
         // The count and the job's place in the slab's queue go together (see `Layer::sync`).
         let order = self.inner.order.lock().unwrap_or_else(poisoned);
-        let commit_now = commit;
-        let seq = if commit {
-            self.inner.shared.deferred.load(Ordering::SeqCst)
-        } else {
-            self.inner.shared.deferred.fetch_add(1, Ordering::SeqCst) + 1
-        };
+        if !commit {
+            // Counted before the write is sent: from here on reads go to the slab thread,
+            // which orders them after the write.
+            self.inner.shared.deferred.fetch_add(1, Ordering::SeqCst);
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            // A deferred batch: the caller gets the changes as soon as they are known and
+            // goes on while the slab thread writes the rows (`Batch::run_replying`). The
+            // job's own result is an error found after that reply.
+            drop(self.inner.slab.write(move |txn| -> Result<(), Error> {
+                let _enter = span.enter();
+                // Bumped before the batch runs (the slab thread orders it with every other
+                // batch), so readers that load the generation later see it changed.
+                let wgen = shared.write_gen.fetch_add(1, Ordering::SeqCst);
+                let offs = logedits.then(|| shared.next_offset.load(Ordering::Relaxed));
+                let res = apply::Batch::new(txn, &shared, meta.time).run_replying(
+                    edits,
+                    &meta,
+                    offs,
+                    |known| {
+                        if let Ok(known) = &known
+                            && let Some(offs) = known.offset
+                        {
+                            shared.next_offset.store(offs + 1, Ordering::Relaxed);
+                        }
+                        let _ = tx.send(known.map(|known| (wgen, known)));
+                    },
+                );
+                if let Err(err) = &res {
+                    // The caller was told the batch applied: fail every later sync and batch
+                    // of the layer, so that nothing acknowledges a batch that is not there.
+                    tracing::error!(layer = %shared.iden, cause = %err,
+                        "writing an applied batch failed; the layer refuses batches until restarted");
+                    *shared.late_error.lock().unwrap_or_else(poisoned) = Some(err.to_string());
+                }
+                res
+            }));
+            drop(order);
+            let result = self.inner.slab.recv_reply(rx).await?;
+            return Ok(self.applied(result?));
+        }
+        let seq = self.inner.shared.deferred.load(Ordering::SeqCst);
         let written =
             self.inner
                 .slab
                 .write(move |txn| -> Result<(u64, apply::BatchResult), Error> {
                     let _enter = span.enter();
-                    // Bumped before the batch runs (the slab thread orders it with every other
-                    // batch), so readers that load the generation later see it changed.
                     let wgen = shared.write_gen.fetch_add(1, Ordering::SeqCst);
                     let offs = logedits.then(|| shared.next_offset.load(Ordering::Relaxed));
-                    let result = apply::Batch::new(txn, &shared, meta.time).run(
-                        edits,
-                        &meta,
-                        offs,
-                        !commit_now,
-                    )?;
+                    let result =
+                        apply::Batch::new(txn, &shared, meta.time).run(edits, &meta, offs)?;
                     if let Some(offs) = result.offset {
                         shared.next_offset.store(offs + 1, Ordering::Relaxed);
                     }
                     Ok((wgen, result))
                 });
-        let commit = commit.then(|| self.inner.slab.commit());
+        let commit = self.inner.slab.commit();
         drop(order);
-        let result = if let Some(commit) = commit {
-            // Both jobs are queued now; waiting for the commit first means one wake-up of this
-            // task per batch (the write's reply is ready by then), not two.
-            let committed = commit.await;
-            if committed.is_ok() {
-                self.inner.shared.committed.fetch_max(seq, Ordering::SeqCst);
-            }
-            match (written.await, committed) {
-                (Ok(result), Ok(())) => Ok(result),
-                (Err(err), _) => Err(err),
-                (Ok(_), Err(err)) => Err(Error::from(err)),
-            }
-        } else {
-            written.await
+        // Both jobs are queued now; waiting for the commit first means one wake-up of this
+        // task per batch (the write's reply is ready by then), not two.
+        let committed = commit.await;
+        if committed.is_ok() {
+            self.inner.shared.committed.fetch_max(seq, Ordering::SeqCst);
+        }
+        let result = match (written.await, committed) {
+            (Ok(result), Ok(())) => Ok(result),
+            (Err(err), _) => Err(err),
+            (Ok(_), Err(err)) => Err(Error::from(err)),
         };
+        Ok(self.applied(result?))
+    }
+
+    /// What a caller of an apply gets once its batch's changes are known.
+    fn applied(&self, (wgen, result): (u64, apply::BatchResult)) -> Applied {
         // Bumped again once written (and committed, if asked): a snapshot read that started
         // between the first bump and now (so missed the batch) is invalidated by this one.
         self.inner.shared.write_gen.fetch_add(1, Ordering::SeqCst);
-        let (wgen, result) = result?;
         if let Some(offs) = result.offset {
             self.inner.offsets.send_replace(offs + 1);
         }
-        Ok(Applied {
+        Applied {
             offset: result.offset,
             edits: result.edits,
             write_gen: wgen,
-        })
+        }
     }
 
     /// Whether batches applied by [`Layer::apply_deferred`] may still wait for their commit.
@@ -1421,8 +1456,20 @@ impl Layer {
             )
         };
         commit.await?;
+        self.check_late()?;
         self.inner.shared.committed.fetch_max(seq, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The error of a batch whose writing failed after it was reported applied, if any.
+    fn check_late(&self) -> Result<(), Error> {
+        match &*self.inner.shared.late_error.lock().unwrap_or_else(poisoned) {
+            Some(err) => Err(Error::BadStorage(format!(
+                "a batch applied to layer {} could not be written: {err}",
+                self.iden()
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Close the layer.

@@ -54,6 +54,7 @@ mod options;
 mod scan;
 mod seqn;
 mod slab;
+mod spin;
 mod txn;
 mod worker;
 

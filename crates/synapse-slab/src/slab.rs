@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use crate::error::{Error, Result};
 use crate::options::SlabOptions;
 use crate::scan::Scan;
+use crate::spin::{Look, Spinner};
 use crate::txn::{Db, DbOptions, DbStat, PutOptions, Txn};
 use crate::worker::{self, CommitHook, CommitStat, Job, Shared, Worker};
 
@@ -110,6 +111,7 @@ impl Slab {
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             path: path.clone(),
+            reply_spin: Spinner::new(REPLY_SPIN),
             map_size: AtomicU64::new(opts.map_size),
             opts,
             env: RwLock::new(None),
@@ -230,10 +232,18 @@ impl Slab {
         let sent = self.submit(Job::Run(Box::new(move |worker| {
             let _ = tx.send(func(worker));
         })));
+        let shared = Arc::clone(&self.inner.shared);
         async move {
             sent?;
-            reply(rx).await
+            recv_spinning(&shared.reply_spin, rx).await?
         }
+    }
+
+    /// Await a value that a job of this slab sends back through `rx` before the job ends,
+    /// looking for it briefly before parking as the slab's own replies are (see
+    /// [`crate::spin`]).
+    pub async fn recv_reply<T>(&self, rx: oneshot::Receiver<T>) -> Result<T> {
+        recv_spinning(&self.inner.shared.reply_spin, rx).await
     }
 
     /// Run `func` on the slab thread, blocking this thread until it is done.
@@ -800,31 +810,24 @@ fn scan_batch<T>(txn: &Txn<'_>, db: Db, scan: Scan, func: &RowFn<T>) -> Result<B
     })
 }
 
-/// How long a caller spins for a slab job's reply before it parks. Most jobs (a read, one
-/// node's edits) take a few microseconds: a caller that parks instead pays a wake-up of its
-/// thread (on a VM, of its halted vCPU) per job, which cost more CPU than the job itself.
+/// How long a caller looks for a slab job's reply before it parks. Most jobs (a read, one
+/// node's edits) take a few microseconds (see [`crate::spin`]).
 const REPLY_SPIN: Duration = Duration::from_micros(50);
 
-/// Await a slab job's reply, spinning briefly first (see [`REPLY_SPIN`]).
-async fn reply<T, E>(mut rx: oneshot::Receiver<Result<T, E>>) -> Result<T, E>
-where
-    E: From<Error>,
-{
+/// Await `rx`, looking for its value briefly before parking (see [`crate::spin`]).
+async fn recv_spinning<T>(spinner: &Spinner, mut rx: oneshot::Receiver<T>) -> Result<T> {
     let start = Instant::now();
-    loop {
-        match rx.try_recv() {
-            Ok(res) => return res,
-            Err(oneshot::error::TryRecvError::Closed) => return Err(Error::IsFini.into()),
-            Err(oneshot::error::TryRecvError::Empty) => {}
-        }
-        if start.elapsed() >= REPLY_SPIN {
-            break;
-        }
-        for _ in 0..64 {
-            std::hint::spin_loop();
-        }
-    }
-    rx.await.map_err(|_| Error::IsFini)?
+    let got = spinner.look(|| match rx.try_recv() {
+        Ok(val) => Look::Ready(val),
+        Err(oneshot::error::TryRecvError::Closed) => Look::Gone,
+        Err(oneshot::error::TryRecvError::Empty) => Look::Empty,
+    });
+    let val = match got {
+        Some(val) => val,
+        None => rx.await.map_err(|_| Error::IsFini)?,
+    };
+    spinner.waited(start.elapsed());
+    Ok(val)
 }
 
 fn snapshot_blocking<T, E, F>(shared: &Shared, func: F) -> Result<T, E>

@@ -16,6 +16,7 @@ use lmdb::{
 
 use crate::error::{Error, Result, is_corrupt, lmdb as lmdb_err};
 use crate::options::{SlabOptions, load_opts_file, map_size_round, opts_path, save_opts_file};
+use crate::spin::{Look, Spinner};
 use crate::txn::{Db, DbOptions, RawRead, RawWrite, Txn};
 
 /// A job for the slab thread. Every job has a caller waiting for its reply, so the job queue
@@ -45,6 +46,8 @@ pub type CommitStat = (i64, usize, u64);
 pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) path: PathBuf,
+    /// How long callers look for a job's reply before they park.
+    pub(crate) reply_spin: Spinner,
     pub(crate) opts: SlabOptions,
     /// The environment, `None` once closed. Snapshot readers hold the read lock for their
     /// transaction; the slab thread takes the write lock to resize the map and to close.
@@ -339,25 +342,16 @@ fn open_error(path: &Path, err: lmdb::Error) -> Error {
 
 /// How long the slab thread looks for the next job before it parks. Callers that send jobs
 /// one after another (a Storm query creating nodes) find it awake: parking and waking it per
-/// job cost more CPU than the jobs.
+/// job cost more CPU than the jobs (see [`crate::spin`]).
 const JOB_SPIN: Duration = Duration::from_micros(100);
 
-/// The next job if one arrives within [`JOB_SPIN`].
-fn spin_recv(jobs: &Receiver<Job>) -> Option<Job> {
-    let start = Instant::now();
-    loop {
-        match jobs.try_recv() {
-            Ok(job) => return Some(job),
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => return None,
-            Err(std::sync::mpsc::TryRecvError::Empty) => {}
-        }
-        if start.elapsed() >= JOB_SPIN {
-            return None;
-        }
-        for _ in 0..64 {
-            std::hint::spin_loop();
-        }
-    }
+/// The next job if one arrives soon (see [`JOB_SPIN`]).
+fn spin_recv(spinner: &Spinner, jobs: &Receiver<Job>) -> Option<Job> {
+    spinner.look(|| match jobs.try_recv() {
+        Ok(job) => Look::Ready(job),
+        Err(std::sync::mpsc::TryRecvError::Disconnected) => Look::Gone,
+        Err(std::sync::mpsc::TryRecvError::Empty) => Look::Empty,
+    })
 }
 
 impl<'e> Worker<'e> {
@@ -420,15 +414,19 @@ impl<'e> Worker<'e> {
 
     fn serve(&mut self, jobs: &Receiver<Job>) {
         let period = self.shared.opts.commit_period;
+        let spinner = Spinner::new(JOB_SPIN);
         loop {
             let wait = match self.dirty_since {
                 Some(since) => (since + period).saturating_duration_since(Instant::now()),
                 None => period,
             };
-            let next = match spin_recv(jobs) {
+            let idle = Instant::now();
+            let next = match spin_recv(&spinner, jobs) {
                 Some(job) => Ok(job),
                 None => jobs.recv_timeout(wait.max(Duration::from_millis(1))),
             };
+            // A timeout counts as a long wait too.
+            spinner.waited(idle.elapsed());
             match next {
                 Ok(job) => self.handle(job),
                 Err(RecvTimeoutError::Timeout) => {}

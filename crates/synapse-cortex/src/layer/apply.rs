@@ -136,16 +136,57 @@ impl<'t, 'a> Batch<'t, 'a> {
     /// Apply nodeedits (nested ones after their parent edit changed something), then write
     /// storage nodes, counters, new abbreviations and the log row.
     ///
-    /// With `gather` (a deferred batch), the changes join the log row being gathered when
-    /// they can ([`crate::layer::PendingLog`]); otherwise that row is written first and this
-    /// batch gets its own.
+    /// The row being gathered ([`crate::layer::PendingLog`]) is written first and this batch
+    /// gets its own.
     pub(crate) fn run(
         mut self,
         edits: Vec<NodeEdit>,
         meta: &EditMeta,
         log_offset: Option<u64>,
-        gather: bool,
     ) -> Result<BatchResult, Error> {
+        let flat = self.changes(edits)?;
+        self.finish()?;
+        let offset = match log_offset {
+            Some(offs) if !flat.is_empty() => Some(self.log(offs, &flat, meta, false)?),
+            _ => None,
+        };
+        Ok(BatchResult {
+            offset,
+            edits: flat,
+        })
+    }
+
+    /// [`Batch::run`] for a deferred batch whose caller waits only for its changes, which
+    /// join the log row being gathered when they can: `reply`
+    /// gets them (with the log row's offset) as soon as they are known, and the index rows,
+    /// storage nodes and counters are written after, while the caller goes on. Jobs on the
+    /// slab thread run in order, so any read sent after the reply sees the whole batch. An
+    /// error before the reply goes to `reply`; one after it is returned.
+    pub(crate) fn run_replying(
+        mut self,
+        edits: Vec<NodeEdit>,
+        meta: &EditMeta,
+        log_offset: Option<u64>,
+        reply: impl FnOnce(Result<BatchResult, Error>),
+    ) -> Result<(), Error> {
+        let known = self.changes(edits).and_then(|flat| {
+            let offset = match log_offset {
+                Some(offs) if !flat.is_empty() => Some(self.log(offs, &flat, meta, true)?),
+                _ => None,
+            };
+            Ok(BatchResult {
+                offset,
+                edits: flat,
+            })
+        });
+        let ok = known.is_ok();
+        reply(known);
+        if ok { self.finish() } else { Ok(()) }
+    }
+
+    /// Apply the nodeedits to the staged storage nodes and index rows; the changes, a
+    /// nodeedit per node in the order the nodes came.
+    fn changes(&mut self, edits: Vec<NodeEdit>) -> Result<Vec<NodeEdit>, Error> {
         let mut queue: VecDeque<NodeEdit> = edits.into();
         let mut order: Vec<Buid> = Vec::new();
         let mut results: BuidMap<NodeEdit> = BuidMap::default();
@@ -170,19 +211,10 @@ impl<'t, 'a> Batch<'t, 'a> {
                 }
             }
         }
-        let flat: Vec<NodeEdit> = order
+        Ok(order
             .iter()
             .filter_map(|buid| results.remove(buid))
-            .collect();
-        self.finish()?;
-        let offset = match log_offset {
-            Some(offs) if !flat.is_empty() => Some(self.log(offs, &flat, meta, gather)?),
-            _ => None,
-        };
-        Ok(BatchResult {
-            offset,
-            edits: flat,
-        })
+            .collect())
     }
 
     /// Log the batch's changes: into the row being gathered, or as a new row at `offs`.

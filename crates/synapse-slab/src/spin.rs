@@ -1,0 +1,158 @@
+//! Brief waits without parking, for the hand-offs between the slab thread and its callers.
+//!
+//! Most slab jobs take microseconds. A thread that parks to wait for one (or for the next
+//! one) is woken by a futex or an eventfd write, and on a VM each wake-up of a halted vCPU
+//! costs more than the job. So both sides look for a while first, pausing between looks,
+//! and park once the limit runs out. (Yielding the CPU between looks instead is worse on a
+//! busy machine: the yielding thread waits behind the other processes for a time slice.)
+//!
+//! A [`Spinner`] remembers how long the last wait took in all: after one that outlasted
+//! twice its limit (the other side is idle) the next wait parks at once. Nothing spins
+//! while the machine has more runnable threads than CPUs, plus one for a passing thread
+//! (the runnable count of Linux's `/proc/loadavg`, which includes the spinners, looked up at most every
+//! few milliseconds): then the thread waited for may be queued behind a spinner.
+
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often the machine's load is looked up.
+const LOAD_PERIOD: Duration = Duration::from_millis(5);
+
+/// When the process's clock started (the load lookups' time base).
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// When the load was last looked up, in nanoseconds since [`EPOCH`].
+static LOAD_AT: AtomicU64 = AtomicU64::new(0);
+/// Whether the machine had more runnable threads than CPUs then.
+static BUSY: AtomicBool = AtomicBool::new(false);
+/// The number of CPUs.
+static CPUS: LazyLock<usize> =
+    LazyLock::new(|| std::thread::available_parallelism().map_or(1, usize::from));
+
+/// Whether the machine has more runnable threads than CPUs plus one (looked up every
+/// [`LOAD_PERIOD`]; never on systems without `/proc/loadavg`).
+fn machine_busy() -> bool {
+    let now = u64::try_from(EPOCH.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let at = LOAD_AT.load(Ordering::Relaxed);
+    let period = u64::try_from(LOAD_PERIOD.as_nanos()).unwrap_or(u64::MAX);
+    if now.saturating_sub(at) >= period
+        && LOAD_AT
+            .compare_exchange(at, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let running = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|loadavg| runnable(&loadavg));
+        BUSY.store(running.is_some_and(|n| n > *CPUS + 1), Ordering::Relaxed);
+    }
+    BUSY.load(Ordering::Relaxed)
+}
+
+/// The runnable threads of `/proc/loadavg` (its fourth field is `runnable/total`).
+fn runnable(loadavg: &str) -> Option<usize> {
+    loadavg
+        .split_whitespace()
+        .nth(3)
+        .and_then(|field| field.split_once('/'))
+        .and_then(|(running, _)| running.parse().ok())
+}
+
+/// A spin limit that is only used while waits are short (see the module docs).
+pub(crate) struct Spinner {
+    limit: Duration,
+    last_nanos: AtomicU64,
+}
+
+impl Spinner {
+    /// A spinner that looks for at most `limit`.
+    pub(crate) const fn new(limit: Duration) -> Spinner {
+        Spinner {
+            limit,
+            last_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Look with `look` (see [`wait`]) if the last wait was short and the machine is not
+    /// busy; `None` means park.
+    pub(crate) fn look<T>(&self, look: impl FnMut() -> Look<T>) -> Option<T> {
+        if !self.last_was_short() || machine_busy() {
+            return None;
+        }
+        wait(self.limit, look)
+    }
+
+    fn last_was_short(&self) -> bool {
+        Duration::from_nanos(self.last_nanos.load(Ordering::Relaxed)) <= self.limit * 2
+    }
+
+    /// Record how long a wait took in all, from its start to its value.
+    pub(crate) fn waited(&self, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.last_nanos.store(nanos, Ordering::Relaxed);
+    }
+}
+
+/// What a look found.
+pub(crate) enum Look<T> {
+    /// The value waited for.
+    Ready(T),
+    /// Nothing yet.
+    Empty,
+    /// Nothing will come: stop looking.
+    Gone,
+}
+
+/// Look with `look` until it finds something or `limit` runs out (`None`).
+pub(crate) fn wait<T>(limit: Duration, mut look: impl FnMut() -> Look<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        match look() {
+            Look::Ready(val) => return Some(val),
+            Look::Gone => return None,
+            Look::Empty => {}
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_ends_with_a_value_or_when_nothing_can_come() {
+        let mut looks = 0;
+        let got = wait(Duration::from_secs(60), || {
+            looks += 1;
+            if looks == 1000 {
+                Look::Ready(7)
+            } else {
+                Look::Empty
+            }
+        });
+        assert_eq!(got, Some(7));
+        assert!(wait(Duration::from_secs(60), || Look::<()>::Gone).is_none());
+        assert!(wait(Duration::ZERO, || Look::<()>::Empty).is_none());
+    }
+
+    #[test]
+    fn runnable_threads_are_read_from_proc_loadavg() {
+        assert_eq!(runnable("0.93 1.15 1.23 3/150 12345\n"), Some(3));
+        assert_eq!(runnable("0.93 1.15"), None);
+    }
+
+    #[test]
+    fn a_spinner_parks_at_once_after_a_long_wait() {
+        let spinner = Spinner::new(Duration::from_secs(60));
+        assert!(spinner.last_was_short());
+        spinner.waited(Duration::from_secs(121));
+        assert!(!spinner.last_was_short());
+        spinner.waited(Duration::from_secs(1));
+        assert!(spinner.last_was_short());
+    }
+}
