@@ -240,8 +240,7 @@ impl Slab {
     }
 
     /// Await a value that a job of this slab sends back through `rx` before the job ends,
-    /// looking for it briefly before parking as the slab's own replies are (see
-    /// [`crate::spin`]).
+    /// looking for it briefly before parking, as the slab's own replies are awaited.
     pub async fn recv_reply<T>(&self, rx: oneshot::Receiver<T>) -> Result<T> {
         recv_spinning(&self.inner.shared.reply_spin, rx).await
     }
