@@ -54,7 +54,6 @@ mod options;
 mod scan;
 mod seqn;
 mod slab;
-mod spin;
 mod txn;
 mod worker;
 

@@ -18,9 +18,9 @@ use tokio::sync::oneshot;
 use crate::error::{Error, Result};
 use crate::options::SlabOptions;
 use crate::scan::Scan;
-use crate::spin::{Look, Spinner};
 use crate::txn::{Db, DbOptions, DbStat, PutOptions, Txn};
 use crate::worker::{self, CommitHook, CommitStat, Job, Shared, Worker};
+use synapse_base::spin::{Look, Spinner};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -810,10 +810,10 @@ fn scan_batch<T>(txn: &Txn<'_>, db: Db, scan: Scan, func: &RowFn<T>) -> Result<B
 }
 
 /// How long a caller looks for a slab job's reply before it parks. Most jobs (a read, one
-/// node's edits) take a few microseconds (see [`crate::spin`]).
+/// node's edits) take a few microseconds (see [`synapse_base::spin`]).
 const REPLY_SPIN: Duration = Duration::from_micros(50);
 
-/// Await `rx`, looking for its value briefly before parking (see [`crate::spin`]).
+/// Await `rx`, looking for its value briefly before parking (see [`synapse_base::spin`]).
 async fn recv_spinning<T>(spinner: &Spinner, mut rx: oneshot::Receiver<T>) -> Result<T> {
     let start = Instant::now();
     let got = spinner.look(|| match rx.try_recv() {

@@ -16,8 +16,8 @@ use lmdb::{
 
 use crate::error::{Error, Result, is_corrupt, lmdb as lmdb_err};
 use crate::options::{SlabOptions, load_opts_file, map_size_round, opts_path, save_opts_file};
-use crate::spin::{Look, Spinner};
 use crate::txn::{Db, DbOptions, RawRead, RawWrite, Txn};
+use synapse_base::spin::{Look, Spinner};
 
 /// A job for the slab thread. Every job has a caller waiting for its reply, so the job queue
 /// (an unbounded channel) holds at most one job per waiting caller.
@@ -342,7 +342,7 @@ fn open_error(path: &Path, err: lmdb::Error) -> Error {
 
 /// How long the slab thread looks for the next job before it parks. Callers that send jobs
 /// one after another (a Storm query creating nodes) find it awake: parking and waking it per
-/// job cost more CPU than the jobs (see [`crate::spin`]).
+/// job cost more CPU than the jobs (see [`synapse_base::spin`]).
 const JOB_SPIN: Duration = Duration::from_micros(100);
 
 /// The next job if one arrives soon (see [`JOB_SPIN`]).

@@ -45,6 +45,11 @@ fn methods() -> Arc<Methods<BenchApi>> {
 async fn serve() -> Result<(Daemon, String), synapse_telepath::Error> {
     let daemon = Daemon::new();
     daemon.share("*", methods().bind(Arc::new(BenchApi)));
+    if let Ok(path) = std::env::var("BENCH_UNIX") {
+        let url = format!("unix://{path}");
+        daemon.listen(&url).await?;
+        return Ok((daemon, url));
+    }
     let addr = daemon.listen("tcp://127.0.0.1:0").await?;
     Ok((
         daemon,

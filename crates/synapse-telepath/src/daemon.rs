@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -23,7 +23,9 @@ use tracing::Instrument;
 use crate::codec::{CodecError, DEFAULT_MAX_MESSAGE, Frame, FrameDecoder, Spliced, encode_into};
 use crate::error::{Error, RemoteError, retn_err, retn_ok};
 use crate::genr::ValueStream;
-use crate::link::{BoxIo, read_frame_with, tune_tcp, write_spliced};
+use crate::link::{
+    BoxIo, SpinSock, SpinTurn, read_frame_spinning, read_frame_with, tune_tcp, write_spliced,
+};
 use crate::msg::{self, Incoming, Todo, item_name, mesg, televers};
 use crate::raw::{RawValue, peek_t2_init};
 use crate::session::{Family, Identity, LinkInfo, PeerInfo, Session, UnixCred};
@@ -164,6 +166,8 @@ struct DaemonInner {
     links: Mutex<HashMap<String, Base>>,
     ready: AtomicBool,
     permits: Arc<Semaphore>,
+    /// Links spinning for their next message (at most one, see [`SpinTurn`]).
+    spinners: AtomicUsize,
 }
 
 impl Drop for DaemonInner {
@@ -211,6 +215,7 @@ impl Daemon {
             sessions: Mutex::new(HashMap::new()),
             links: Mutex::new(HashMap::new()),
             ready: AtomicBool::new(true),
+            spinners: AtomicUsize::new(0),
             permits,
         });
         let weak = Arc::downgrade(&inner);
@@ -366,7 +371,7 @@ impl Daemon {
         let inner = Arc::clone(&self.inner);
         self.inner
             .conns
-            .spawn(serve_link(inner, Box::new(io), peer, permit))?;
+            .spawn(serve_link(inner, Box::new(io), None, peer, permit))?;
         Ok(())
     }
 }
@@ -403,8 +408,12 @@ async fn accept_tcp(
                 cert_cn: None,
                 cred: None,
             };
+            let mut sock = None;
             let io: BoxIo = match tls {
-                None => Box::new(stream),
+                None => {
+                    sock = Some(SpinSock::tcp(&stream));
+                    Box::new(stream)
+                }
                 Some(acceptor) => {
                     peer.family = Family::Tls;
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
@@ -428,7 +437,7 @@ async fn accept_tcp(
                     }
                 }
             };
-            serve_link(inner2, io, peer, permit).await;
+            serve_link(inner2, io, sock, peer, permit).await;
         };
         if inner.conns.spawn(task).is_err() {
             return;
@@ -464,7 +473,8 @@ async fn accept_unix(daemon: Weak<DaemonInner>, listener: UnixListener, path: Pa
             cert_cn: None,
             cred,
         };
-        let task = serve_link(Arc::clone(&inner), Box::new(stream), peer, permit);
+        let sock = Some(SpinSock::unix(&stream));
+        let task = serve_link(Arc::clone(&inner), Box::new(stream), sock, peer, permit);
         if inner.conns.spawn(task).is_err() {
             return;
         }
@@ -1049,9 +1059,12 @@ fn auth_request(info: &Value, peer: &PeerInfo, name: &str, path: &[String]) -> A
     }
 }
 
+/// Serve one link until it closes. `sock` is the plain socket under `io` (not TLS), read
+/// directly for a short while before parking (see [`synapse_base::spin`]).
 async fn serve_link(
     daemon: Arc<DaemonInner>,
     io: BoxIo,
+    sock: Option<SpinSock>,
     peer: PeerInfo,
     _permit: OwnedSemaphorePermit,
 ) {
@@ -1092,11 +1105,11 @@ async fn serve_link(
             }
         });
     }
-    run_link(&ctx, rd).instrument(span).await;
+    run_link(&ctx, rd, sock).instrument(span).await;
     link_base.fini().await;
 }
 
-async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>) {
+async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>, mut sock: Option<SpinSock>) {
     let token = ctx.base.token();
     let mut dec = FrameDecoder::new(ctx.daemon.conf.max_message);
     let mut pending: Option<Inbound> = None;
@@ -1108,7 +1121,7 @@ async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>) {
             None => tokio::select! {
                 biased;
                 () = token.cancelled() => break,
-                res = read_frame_with(&mut rd, &mut dec, parse) => match res {
+                res = read_spinning(&mut rd, sock.as_mut(), &ctx.daemon.spinners, &mut dec, parse) => match res {
                     Ok(Some(mesg)) => mesg,
                     Ok(None) => break,
                     Err(err) => {
@@ -1155,6 +1168,20 @@ async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>) {
         }
     }
     tracing::debug!("link closed");
+}
+
+/// Read the next message, spinning for it first if no other link is (see [`SpinTurn`]).
+async fn read_spinning<T, F>(
+    rd: &mut ReadHalf<BoxIo>,
+    sock: Option<&mut SpinSock>,
+    spinners: &AtomicUsize,
+    dec: &mut FrameDecoder,
+    parse: F,
+) -> Result<Option<T>, Error>
+where
+    F: FnMut(Frame<'_>) -> Result<T, CodecError>,
+{
+    read_frame_spinning(rd, sock, || SpinTurn::take(spinners), dec, parse).await
 }
 
 fn report_rx_error(err: &Error) {

@@ -1,13 +1,17 @@
 //! Links: byte streams (TCP, TLS, UNIX) carrying msgpack messages back to back.
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::BufMut;
 use rmpv::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
+
+use synapse_base::spin::{Look, Spinner};
 
 use crate::codec::{FrameDecoder, Spliced};
 use crate::error::Error;
@@ -56,6 +60,207 @@ where
             return Ok(None);
         }
     }
+}
+
+/// How long a link looks for the next message on its socket before parking (see
+/// [`synapse_base::spin`]): a call's reply or a client's next call on an idle machine comes
+/// within a few microseconds, while a wake-up through the runtime's reactor costs tens.
+const READ_SPIN: Duration = Duration::from_micros(50);
+
+/// Pauses between two looks at the socket (each look is a system call already).
+const READ_PAUSES: u32 = 8;
+
+/// The receive low-water mark of a TCP socket while its link reads it directly: below it,
+/// arriving bytes do not wake the runtime's reactor (a wake-up a spinning reader does not
+/// need, which costs a context switch on another CPU per message). Under the default receive
+/// buffer, so setting it never grows the buffer.
+const SPIN_LOWAT: libc::c_int = 32 * 1024;
+
+/// A plain (TCP or UNIX) socket under a link, read directly for a short while before the
+/// link parks (see [`synapse_base::spin`]).
+#[derive(Debug)]
+pub(crate) struct SpinSock {
+    fd: RawFd,
+    tcp: bool,
+    spinner: Spinner,
+    /// Whether the TCP low-water mark is [`SPIN_LOWAT`] (else the default of one byte).
+    lowat_high: bool,
+}
+
+impl SpinSock {
+    /// The TCP socket under `stream`. The descriptor is only used while `stream` is open:
+    /// the link that holds both reads through it.
+    pub(crate) fn tcp(stream: &TcpStream) -> Self {
+        Self::new(stream.as_raw_fd(), true)
+    }
+
+    /// The UNIX socket under `stream` (see [`SpinSock::tcp`]).
+    pub(crate) fn unix(stream: &UnixStream) -> Self {
+        Self::new(stream.as_raw_fd(), false)
+    }
+
+    fn new(fd: RawFd, tcp: bool) -> Self {
+        SpinSock {
+            fd,
+            tcp,
+            spinner: Spinner::new(READ_SPIN).with_pauses(READ_PAUSES),
+            lowat_high: false,
+        }
+    }
+
+    /// Set the TCP receive low-water mark (best effort: a failure only costs wake-ups, so
+    /// the state is kept as asked and a failed reset is retried before the next park).
+    fn set_lowat(&mut self, high: bool) {
+        if !self.tcp || self.lowat_high == high {
+            return;
+        }
+        let val: libc::c_int = if high { SPIN_LOWAT } else { 1 };
+        let len = libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>()).unwrap_or(4);
+        #[allow(unsafe_code)]
+        // SAFETY: `val` is a live c_int of `len` bytes, and the descriptor belongs to a
+        // socket the link still holds open (see `tcp`).
+        let res = unsafe {
+            libc::setsockopt(
+                self.fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&raw const val).cast::<libc::c_void>(),
+                len,
+            )
+        };
+        if res == 0 {
+            self.lowat_high = high;
+        } else {
+            tracing::debug!(err = %std::io::Error::last_os_error(), "cannot set SO_RCVLOWAT");
+        }
+    }
+
+    /// Receive at most `limit` bytes without blocking, appended to `buf`.
+    fn recv_into(&self, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<usize> {
+        if buf.capacity() == buf.len() {
+            buf.reserve(limit.min(64 * 1024));
+        }
+        let spare = buf.spare_capacity_mut();
+        let len = spare.len().min(limit);
+        #[allow(unsafe_code)]
+        // SAFETY: `spare` is writable memory of at least `len` bytes that outlives the call,
+        // and the descriptor belongs to a socket the link still holds open (see `tcp`).
+        let got = unsafe {
+            libc::recv(
+                self.fd,
+                spare.as_mut_ptr().cast::<libc::c_void>(),
+                len,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        let got = usize::try_from(got).map_err(|_| std::io::Error::last_os_error())?;
+        let filled = buf.len() + got.min(len);
+        #[allow(unsafe_code)]
+        // SAFETY: `recv` initialised the first `got` (at most `len`) bytes of the spare
+        // capacity, so the first `filled` bytes of `buf` are initialised.
+        unsafe {
+            buf.set_len(filled);
+        }
+        Ok(got)
+    }
+
+    /// Look for the next whole message by reading the socket directly, for a short while.
+    /// `None` means wait through the runtime: nothing came in time, the spinner says park,
+    /// the peer closed the link or the socket failed (the runtime's read then reports it).
+    fn spin_frame<T, F>(
+        &mut self,
+        dec: &mut FrameDecoder,
+        parse: &mut F,
+    ) -> Option<Result<T, crate::codec::CodecError>>
+    where
+        F: FnMut(crate::codec::Frame<'_>) -> Result<T, crate::codec::CodecError>,
+    {
+        if let Some(res) = dec.next_frame_with(&mut *parse).transpose() {
+            return Some(res);
+        }
+        if !self.spinner.will_spin() {
+            return None;
+        }
+        self.set_lowat(true);
+        let this = &*self;
+        this.spinner.look(|| {
+            loop {
+                match dec.next_frame_with(&mut *parse) {
+                    Ok(Some(val)) => return Look::Ready(Ok(val)),
+                    Ok(None) => {}
+                    Err(err) => return Look::Ready(Err(err)),
+                }
+                let target = dec.read_target();
+                match this.recv_into(target.buf, target.limit) {
+                    Ok(0) => return Look::Gone,
+                    Ok(_) => {}
+                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                        return Look::Empty;
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return Look::Gone,
+                }
+            }
+        })
+    }
+}
+
+/// A turn to spin, taken from a count of spinners that allows one at a time (a server's
+/// links share one: with many clients busy, only one link holds a worker thread waiting).
+#[derive(Debug)]
+pub(crate) struct SpinTurn<'a>(&'a AtomicUsize);
+
+impl<'a> SpinTurn<'a> {
+    /// The turn, if nobody else holds it.
+    pub(crate) fn take(spinners: &'a AtomicUsize) -> Option<Self> {
+        spinners
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| SpinTurn(spinners))
+    }
+}
+
+impl Drop for SpinTurn<'_> {
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Release);
+    }
+}
+
+/// [`read_frame_with`], looking on `sock` first for a short while if `turn` gives a turn
+/// (see [`SpinSock`]; the turn is held while looking, not while parked).
+pub(crate) async fn read_frame_spinning<R, T, F, G>(
+    io: &mut R,
+    sock: Option<&mut SpinSock>,
+    turn: impl FnOnce() -> Option<G>,
+    dec: &mut FrameDecoder,
+    mut parse: F,
+) -> Result<Option<T>, Error>
+where
+    R: AsyncRead + Unpin + ?Sized,
+    F: FnMut(crate::codec::Frame<'_>) -> Result<T, crate::codec::CodecError>,
+{
+    let Some(sock) = sock else {
+        return read_frame_with(io, dec, parse).await;
+    };
+    let start = Instant::now();
+    let spun = match turn() {
+        Some(turn) => {
+            let spun = sock.spin_frame(dec, &mut parse);
+            drop(turn);
+            spun
+        }
+        None => None,
+    };
+    let res = match spun {
+        Some(res) => res.map(Some).map_err(Error::from),
+        None => {
+            // Parking: arriving bytes must wake the reactor again.
+            sock.set_lowat(false);
+            read_frame_with(io, dec, parse).await
+        }
+    };
+    sock.spinner.waited(start.elapsed());
+    res
 }
 
 /// Write encoded message bytes and flush.
@@ -186,11 +391,17 @@ impl Target {
 
     /// Open a connection.
     pub(crate) async fn connect(&self) -> Result<BoxIo, Error> {
+        self.connect_raw().await.map(|(io, _)| io)
+    }
+
+    /// Open a connection, with its socket when it is a plain one (not TLS).
+    pub(crate) async fn connect_raw(&self) -> Result<(BoxIo, Option<SpinSock>), Error> {
         match self {
             Target::Tcp { host, port } => {
                 let stream = TcpStream::connect((host.as_str(), *port)).await?;
                 tune_tcp(&stream);
-                Ok(Box::new(stream))
+                let sock = SpinSock::tcp(&stream);
+                Ok((Box::new(stream), Some(sock)))
             }
             Target::Tls { host, port, tls } => {
                 let stream = TcpStream::connect((host.as_str(), *port)).await?;
@@ -206,10 +417,13 @@ impl Target {
                         _ => Error::Tls(err.to_string()),
                     })?;
                 tls.check_peer(stream.get_ref().1.peer_certificates())?;
-                Ok(Box::new(stream))
+                Ok((Box::new(stream), None))
             }
             Target::Unix(path) => match UnixStream::connect(path).await {
-                Ok(stream) => Ok(Box::new(stream)),
+                Ok(stream) => {
+                    let sock = SpinSock::unix(&stream);
+                    Ok((Box::new(stream), Some(sock)))
+                }
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(Error::LinkShutDown(
                     format!("Cell path does not exist: {}", path.display()),
                 )),
@@ -233,16 +447,52 @@ fn link_err(err: Error) -> Error {
 /// A client connection used by one call at a time.
 pub(crate) struct Conn {
     io: BoxIo,
+    /// The plain socket under `io`, looked at directly for a reply before parking.
+    sock: Option<SpinSock>,
+    /// Calls in flight on the proxy: a reply is only spun for by a call that is alone (with
+    /// others in flight, the thread has their replies to handle).
+    in_flight: Arc<AtomicUsize>,
+    /// Whether this connection is counted in `in_flight`.
+    counted: bool,
     dec: FrameDecoder,
     out: Spliced,
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.idle();
+    }
+}
+
 impl Conn {
-    pub(crate) fn new(io: BoxIo, max_message: usize) -> Self {
+    pub(crate) fn new(
+        (io, sock): (BoxIo, Option<SpinSock>),
+        max_message: usize,
+        in_flight: Arc<AtomicUsize>,
+    ) -> Self {
         Self {
             io,
+            sock,
+            in_flight,
+            counted: false,
             dec: FrameDecoder::new(max_message),
             out: Spliced::default(),
+        }
+    }
+
+    /// Count this connection as carrying a call.
+    pub(crate) fn busy(&mut self) {
+        if !self.counted {
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+            self.counted = true;
+        }
+    }
+
+    /// Stop counting this connection as carrying a call.
+    pub(crate) fn idle(&mut self) {
+        if self.counted {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            self.counted = false;
         }
     }
 
@@ -265,9 +515,16 @@ impl Conn {
 
     /// The next reply (see [`crate::msg::ReplyMesg`]); a closed link is an error.
     pub(crate) async fn recv_reply(&mut self) -> Result<crate::msg::ReplyMesg, Error> {
-        read_frame_with(&mut self.io, &mut self.dec, crate::msg::parse_reply)
-            .await
-            .map_err(link_err)?
-            .ok_or_else(|| Error::LinkShutDown("Remote peer disconnected".to_owned()))
+        let alone = self.in_flight.load(Ordering::Relaxed) <= 1;
+        read_frame_spinning(
+            &mut self.io,
+            self.sock.as_mut(),
+            || alone.then_some(()),
+            &mut self.dec,
+            crate::msg::parse_reply,
+        )
+        .await
+        .map_err(link_err)?
+        .ok_or_else(|| Error::LinkShutDown("Remote peer disconnected".to_owned()))
     }
 }

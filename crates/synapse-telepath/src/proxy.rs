@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -82,6 +82,8 @@ struct ProxyInner {
     features: Value,
     ahainfo: Value,
     pool: Mutex<VecDeque<Conn>>,
+    /// Calls in flight (pool links taken), see [`Conn`].
+    in_flight: Arc<AtomicUsize>,
     main_tx: tokio::sync::Mutex<Option<WriteHalf<BoxIo>>>,
     /// Shares still open, by iden, with their "closed" flag.
     shares: Mutex<HashMap<String, Arc<AtomicBool>>>,
@@ -219,6 +221,7 @@ impl Proxy {
             features,
             ahainfo,
             pool: Mutex::new(VecDeque::new()),
+            in_flight: Arc::new(AtomicUsize::new(0)),
             main_tx: tokio::sync::Mutex::new(Some(wr)),
             shares: Mutex::new(HashMap::new()),
             rx_token: rx_token.clone(),
@@ -385,14 +388,24 @@ impl Proxy {
         if self.is_fini() {
             return Err(Error::IsFini);
         }
-        if let Some(conn) = lock(&self.inner.pool).pop_front() {
-            return Ok(conn);
-        }
-        let io = self.inner.target.connect().await?;
-        Ok(Conn::new(io, self.inner.max_message))
+        let pooled = lock(&self.inner.pool).pop_front();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let io = self.inner.target.connect_raw().await?;
+                Conn::new(
+                    io,
+                    self.inner.max_message,
+                    Arc::clone(&self.inner.in_flight),
+                )
+            }
+        };
+        conn.busy();
+        Ok(conn)
     }
 
-    fn put_conn(&self, conn: Conn) {
+    fn put_conn(&self, mut conn: Conn) {
+        conn.idle();
         if self.is_fini() {
             return;
         }

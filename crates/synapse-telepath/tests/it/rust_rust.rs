@@ -692,3 +692,59 @@ async fn raw_params_arrive_as_bytes() {
     proxy.fini().await;
     daemon.fini().await;
 }
+
+/// Links read their sockets directly for a while after each message (and raise the TCP
+/// receive low-water mark meanwhile): messages that come after the spin gave up, after a
+/// long call, small or large, alone or among concurrent calls, must still wake them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_answered_after_pauses_long_calls_and_among_others() {
+    let (_daemon, _state, url) = tcp_daemon().await;
+    let proxy = Proxy::open(&format!("{}/", root(&url))).await.unwrap();
+    for round in 0..3 {
+        for i in 0..50 {
+            let got = proxy
+                .call("echo", vec![Value::from(i)], vec![])
+                .await
+                .unwrap();
+            assert_eq!(
+                got,
+                Value::Array(vec![Value::Array(vec![Value::from(i)]), Value::Map(vec![])])
+            );
+        }
+        // Longer than any spin: both sides park, and must be woken by the next bytes.
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let big = proxy
+            .call("bytes", vec![Value::from(100_000 * (round + 1))], vec![])
+            .await
+            .unwrap();
+        assert_eq!(big.as_slice().map(<[u8]>::len), Some(100_000 * (round + 1)));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+    // A long call, with other calls on other links meanwhile and right after.
+    let slow = {
+        let proxy = proxy.clone();
+        tokio::spawn(async move { proxy.call("sleep", vec![Value::F64(0.3)], vec![]).await })
+    };
+    let others = (0..8).map(|i| {
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                proxy.call("echo", vec![Value::from(i)], vec![]).await?;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok::<(), Error>(())
+        })
+    });
+    for res in futures::future::join_all(others).await {
+        res.unwrap().unwrap();
+    }
+    assert_eq!(slow.await.unwrap().unwrap(), Value::Boolean(true));
+    assert_eq!(
+        proxy
+            .call("echo", vec![Value::from(9)], vec![])
+            .await
+            .unwrap(),
+        Value::Array(vec![Value::Array(vec![Value::from(9)]), Value::Map(vec![])])
+    );
+    proxy.fini().await;
+}

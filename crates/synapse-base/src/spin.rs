@@ -1,6 +1,7 @@
-//! Brief waits without parking, for the hand-offs between the slab thread and its callers.
+//! Brief waits without parking, for hand-offs that usually take microseconds: between the
+//! slab thread and its callers, between a telepath client and server.
 //!
-//! Most slab jobs take microseconds. A thread that parks to wait for one (or for the next
+//! Most slab jobs and most calls take microseconds. A thread that parks to wait for one (or for the next
 //! one) is woken by a futex or an eventfd write, and on a VM each wake-up of a halted vCPU
 //! costs more than the job. So both sides look for a while first, pausing between looks,
 //! and park once the limit runs out. (Yielding the CPU between looks instead is worse on a
@@ -58,27 +59,44 @@ fn runnable(loadavg: &str) -> Option<usize> {
 }
 
 /// A spin limit that is only used while waits are short (see the module docs).
-pub(crate) struct Spinner {
+#[derive(Debug)]
+pub struct Spinner {
     limit: Duration,
+    pauses: u32,
     last_nanos: AtomicU64,
 }
 
 impl Spinner {
     /// A spinner that looks for at most `limit`.
-    pub(crate) const fn new(limit: Duration) -> Spinner {
+    pub const fn new(limit: Duration) -> Spinner {
         Spinner {
             limit,
+            pauses: PAUSES,
             last_nanos: AtomicU64::new(0),
         }
     }
 
+    /// This spinner, pausing `pauses` times between looks (a pause takes 10-150 ns, by CPU):
+    /// fewer for looks that cost a system call anyway, so a value is seen sooner.
+    #[must_use]
+    pub const fn with_pauses(mut self, pauses: u32) -> Spinner {
+        self.pauses = pauses;
+        self
+    }
+
     /// Look with `look` (see [`wait`]) if the last wait was short and the machine is not
     /// busy; `None` means park.
-    pub(crate) fn look<T>(&self, look: impl FnMut() -> Look<T>) -> Option<T> {
+    pub fn look<T>(&self, look: impl FnMut() -> Look<T>) -> Option<T> {
         if !self.last_was_short() || machine_busy() {
             return None;
         }
-        wait(self.limit, look)
+        wait_pausing(self.limit, self.pauses, look)
+    }
+
+    /// Whether [`Spinner::look`] would look now (the last wait was short and the machine is
+    /// not busy).
+    pub fn will_spin(&self) -> bool {
+        self.last_was_short() && !machine_busy()
     }
 
     fn last_was_short(&self) -> bool {
@@ -86,14 +104,15 @@ impl Spinner {
     }
 
     /// Record how long a wait took in all, from its start to its value.
-    pub(crate) fn waited(&self, took: Duration) {
+    pub fn waited(&self, took: Duration) {
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         self.last_nanos.store(nanos, Ordering::Relaxed);
     }
 }
 
 /// What a look found.
-pub(crate) enum Look<T> {
+#[derive(Debug)]
+pub enum Look<T> {
     /// The value waited for.
     Ready(T),
     /// Nothing yet.
@@ -102,8 +121,16 @@ pub(crate) enum Look<T> {
     Gone,
 }
 
+/// How many times [`wait`] pauses between looks.
+const PAUSES: u32 = 64;
+
 /// Look with `look` until it finds something or `limit` runs out (`None`).
-pub(crate) fn wait<T>(limit: Duration, mut look: impl FnMut() -> Look<T>) -> Option<T> {
+pub fn wait<T>(limit: Duration, look: impl FnMut() -> Look<T>) -> Option<T> {
+    wait_pausing(limit, PAUSES, look)
+}
+
+/// [`wait`], pausing `pauses` times between looks.
+fn wait_pausing<T>(limit: Duration, pauses: u32, mut look: impl FnMut() -> Look<T>) -> Option<T> {
     let start = Instant::now();
     loop {
         match look() {
@@ -114,7 +141,7 @@ pub(crate) fn wait<T>(limit: Duration, mut look: impl FnMut() -> Look<T>) -> Opt
         if start.elapsed() >= limit {
             return None;
         }
-        for _ in 0..64 {
+        for _ in 0..pauses {
             std::hint::spin_loop();
         }
     }
