@@ -175,9 +175,6 @@ impl SpinSock {
     where
         F: FnMut(crate::codec::Frame<'_>) -> Result<T, crate::codec::CodecError>,
     {
-        if let Some(res) = dec.next_frame_with(&mut *parse).transpose() {
-            return Some(res);
-        }
         if !self.spinner.will_spin() {
             return None;
         }
@@ -242,6 +239,10 @@ where
     let Some(sock) = sock else {
         return read_frame_with(io, dec, parse).await;
     };
+    // A message already received (a stream's items come many to a read) needs no timing.
+    if let Some(val) = dec.next_frame_with(&mut parse)? {
+        return Ok(Some(val));
+    }
     let start = Instant::now();
     let spun = match turn() {
         Some(turn) => {

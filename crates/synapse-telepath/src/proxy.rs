@@ -599,7 +599,8 @@ impl std::fmt::Debug for RemoteStream {
 
 impl RemoteStream {
     fn new(proxy: Proxy, conn: Conn) -> Self {
-        let state = Some((proxy, conn));
+        // The link is boxed: the state moves in and out of each item's future.
+        let state = Some((proxy, Box::new(conn)));
         let inner = futures::stream::unfold(state, |state| async move {
             let (proxy, mut conn) = state?;
             let mesg = match conn.recv_reply().await {
@@ -625,13 +626,13 @@ impl RemoteStream {
             }
             match info.take_key("retn").unwrap_or(Value::Nil) {
                 Value::Nil => {
-                    proxy.put_conn(conn);
+                    proxy.put_conn(*conn);
                     None
                 }
                 retn => match parse_retn(retn) {
                     Ok(Ok(value)) => Some((Ok(value), Some((proxy, conn)))),
                     Ok(Err(err)) => {
-                        proxy.put_conn(conn);
+                        proxy.put_conn(*conn);
                         Some((Err(Error::Remote(err)), None))
                     }
                     Err(err) => Some((Err(err), None)),
