@@ -11,10 +11,12 @@
 //! twice its limit (the other side is idle) the next wait parks at once. Nothing spins
 //! while the machine has more runnable threads than CPUs, plus one for a passing thread
 //! (the runnable count of Linux's `/proc/loadavg`, which includes the spinners, looked up at most every
-//! few milliseconds): then the thread waited for may be queued behind a spinner.
+//! few milliseconds): then the thread waited for may be queued behind a spinner. Nor do more
+//! threads of one process spin at once than it has CPUs, less one. Setting the
+//! environment variable `SYNAPSE_SPIN=0` turns spinning off.
 
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often the machine's load is looked up.
@@ -26,6 +28,10 @@ static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 static LOAD_AT: AtomicU64 = AtomicU64::new(0);
 /// Whether the machine had more runnable threads than CPUs then.
 static BUSY: AtomicBool = AtomicBool::new(false);
+/// Whether spinning is allowed: the environment variable `SYNAPSE_SPIN=0` turns it off (every
+/// wait parks at once), e.g. on a machine whose CPUs are shared with other work.
+static ENABLED: LazyLock<bool> =
+    LazyLock::new(|| std::env::var_os("SYNAPSE_SPIN").is_none_or(|val| val != "0"));
 /// The number of CPUs.
 static CPUS: LazyLock<usize> =
     LazyLock::new(|| std::thread::available_parallelism().map_or(1, usize::from));
@@ -33,6 +39,9 @@ static CPUS: LazyLock<usize> =
 /// Whether the machine has more runnable threads than CPUs plus one (looked up every
 /// [`LOAD_PERIOD`]; never on systems without `/proc/loadavg`).
 fn machine_busy() -> bool {
+    if !*ENABLED {
+        return true;
+    }
     let now = u64::try_from(EPOCH.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let at = LOAD_AT.load(Ordering::Relaxed);
     let period = u64::try_from(LOAD_PERIOD.as_nanos()).unwrap_or(u64::MAX);
@@ -56,6 +65,33 @@ fn runnable(loadavg: &str) -> Option<usize> {
         .nth(3)
         .and_then(|field| field.split_once('/'))
         .and_then(|(running, _)| running.parse().ok())
+}
+
+/// Threads of this process spinning now.
+static SPINNING: AtomicUsize = AtomicUsize::new(0);
+
+/// One of the process's spinning threads: at most one fewer than the CPUs (and at least one)
+/// spin at once, so the threads they wait for keep a CPU to run on. (A Cortex's query task
+/// waiting for its slab thread, and the slab thread waiting for the next job, take turns:
+/// one works while the other waits.)
+struct SpinSlot;
+
+impl SpinSlot {
+    fn take() -> Option<SpinSlot> {
+        let max = CPUS.saturating_sub(1).max(1);
+        SPINNING
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |now| {
+                (now < max).then_some(now + 1)
+            })
+            .ok()
+            .map(|_| SpinSlot)
+    }
+}
+
+impl Drop for SpinSlot {
+    fn drop(&mut self) {
+        SPINNING.fetch_sub(1, Ordering::Release);
+    }
 }
 
 /// A spin limit that is only used while waits are short (see the module docs).
@@ -90,6 +126,7 @@ impl Spinner {
         if !self.last_was_short() || machine_busy() {
             return None;
         }
+        let _slot = SpinSlot::take()?;
         wait_pausing(self.limit, self.pauses, look)
     }
 

@@ -1,7 +1,7 @@
 //! Telepath benchmarks (`cargo xtask bench telepath`, see `bench/telepath.bench`).
 //!
 //! ```text
-//! bench_telepath [--quick]                      Rust client -> Rust server (in process)
+//! bench_telepath [--quick]                      Rust client -> Rust server (its own process)
 //! bench_telepath serve                          a Rust server; prints {"url": ...}, serves until stdin closes
 //! bench_telepath client URL --impl NAME [--quick]   Rust client -> any server
 //! ```
@@ -16,7 +16,7 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt;
 use synapse_telepath::{Call, Daemon, Methods, Proxy, Value, genr};
@@ -242,15 +242,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
         }
         _ => {
-            // The server on its own runtime (its worker threads), the client on its own, as
-            // two processes would be.
-            let server_rt = server_runtime()?;
-            let (daemon, url) = server_rt.block_on(serve())?;
+            // The server in a process of its own (this program's `serve`), as a deployment
+            // runs it: threads of one process share its spinning budget (`synapse_base::spin`).
+            let mut child = std::process::Command::new(std::env::current_exe()?)
+                .arg("serve")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()?;
+            let mut line = String::new();
+            {
+                use std::io::BufRead;
+                let out = child.stdout.take().ok_or("no server stdout")?;
+                std::io::BufReader::new(out).read_line(&mut line)?;
+            }
+            let url: serde_json::Value = serde_json::from_str(&line)?;
+            let url = url["url"]
+                .as_str()
+                .ok_or("no url from the server")?
+                .to_owned();
             let imp = imp.unwrap_or_else(|| "rust".to_owned());
-            client_runtime(&args)?.block_on(run_client(&url, &imp, quick))?;
-            server_rt.block_on(async {
-                tokio::time::timeout(Duration::from_secs(10), daemon.fini()).await
-            })?;
+            let res = client_runtime(&args)?.block_on(run_client(&url, &imp, quick));
+            drop(child.stdin.take());
+            child.wait()?;
+            res?;
             Ok(())
         }
     }

@@ -517,6 +517,16 @@ impl Conn {
     /// The next reply (see [`crate::msg::ReplyMesg`]); a closed link is an error.
     pub(crate) async fn recv_reply(&mut self) -> Result<crate::msg::ReplyMesg, Error> {
         let alone = self.in_flight.load(Ordering::Relaxed) <= 1;
+        self.recv(alone).await
+    }
+
+    /// The next item of a stream: never spun for (a busy stream's items come many to a read,
+    /// and a spinning reader would take a CPU from the server producing them).
+    pub(crate) async fn recv_item(&mut self) -> Result<crate::msg::ReplyMesg, Error> {
+        self.recv(false).await
+    }
+
+    async fn recv(&mut self, alone: bool) -> Result<crate::msg::ReplyMesg, Error> {
         read_frame_spinning(
             &mut self.io,
             self.sock.as_mut(),

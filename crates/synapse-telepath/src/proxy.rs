@@ -603,7 +603,7 @@ impl RemoteStream {
         let state = Some((proxy, Box::new(conn)));
         let inner = futures::stream::unfold(state, |state| async move {
             let (proxy, mut conn) = state?;
-            let mesg = match conn.recv_reply().await {
+            let mesg = match conn.recv_item().await {
                 Ok(ReplyMesg::YieldOk(value)) => return Some((Ok(value), Some((proxy, conn)))),
                 Ok(ReplyMesg::FiniOk(_)) => {
                     let err = Error::BadMesgFormat(
