@@ -67,24 +67,40 @@ fn runnable(loadavg: &str) -> Option<usize> {
         .and_then(|(running, _)| running.parse().ok())
 }
 
+/// How long a thread waits for a spinning slot to free up.
+const SLOT_WAIT: Duration = Duration::from_micros(5);
+
 /// Threads of this process spinning now.
 static SPINNING: AtomicUsize = AtomicUsize::new(0);
 
-/// One of the process's spinning threads: at most one fewer than the CPUs (and at least one)
-/// spin at once, so the threads they wait for keep a CPU to run on. (A Cortex's query task
-/// waiting for its slab thread, and the slab thread waiting for the next job, take turns:
-/// one works while the other waits.)
+/// One of the process's spinning threads: fewer spin at once than the CPUs (less those a
+/// spinner leaves free, see [`Spinner::leaving_free`]), so the threads they wait for keep a CPU
+/// to run on.
 struct SpinSlot;
 
 impl SpinSlot {
-    fn take() -> Option<SpinSlot> {
-        let max = CPUS.saturating_sub(1).max(1);
-        SPINNING
-            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |now| {
-                (now < max).then_some(now + 1)
-            })
-            .ok()
-            .map(|_| SpinSlot)
+    /// A slot, waiting up to [`SLOT_WAIT`] for one: a thread that has just handed work to a
+    /// spinning one finds its slot taken until it sees the work.
+    fn take(max: usize) -> Option<SpinSlot> {
+        let take = || {
+            SPINNING
+                .fetch_update(Ordering::Acquire, Ordering::Relaxed, |now| {
+                    (now < max).then_some(now + 1)
+                })
+                .is_ok()
+        };
+        if take() {
+            return Some(SpinSlot);
+        }
+        wait_pausing(SLOT_WAIT, 4, || {
+            if SPINNING.load(Ordering::Relaxed) >= max {
+                Look::Empty
+            } else if take() {
+                Look::Ready(SpinSlot)
+            } else {
+                Look::Empty
+            }
+        })
     }
 }
 
@@ -99,6 +115,7 @@ impl Drop for SpinSlot {
 pub struct Spinner {
     limit: Duration,
     pauses: u32,
+    leave: usize,
     last_nanos: AtomicU64,
 }
 
@@ -108,6 +125,7 @@ impl Spinner {
         Spinner {
             limit,
             pauses: PAUSES,
+            leave: 0,
             last_nanos: AtomicU64::new(0),
         }
     }
@@ -126,8 +144,16 @@ impl Spinner {
         if !self.last_was_short() || machine_busy() {
             return None;
         }
-        let _slot = SpinSlot::take()?;
+        let _slot = SpinSlot::take(CPUS.saturating_sub(self.leave))?;
         wait_pausing(self.limit, self.pauses, look)
+    }
+
+    /// This spinner, spinning only while `cpus` CPUs stay free of this process's spinners:
+    /// for waits on another process (a telepath peer), which needs a CPU of its own.
+    #[must_use]
+    pub const fn leaving_free(mut self, cpus: usize) -> Spinner {
+        self.leave = cpus;
+        self
     }
 
     /// Whether [`Spinner::look`] would look now (the last wait was short and the machine is

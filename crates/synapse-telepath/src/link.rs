@@ -103,7 +103,10 @@ impl SpinSock {
         SpinSock {
             fd,
             tcp,
-            spinner: Spinner::new(READ_SPIN).with_pauses(READ_PAUSES),
+            // The message comes from another process: leave it a CPU.
+            spinner: Spinner::new(READ_SPIN)
+                .with_pauses(READ_PAUSES)
+                .leaving_free(1),
             lowat_high: false,
         }
     }
