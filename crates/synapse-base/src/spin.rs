@@ -231,6 +231,16 @@ mod tests {
     }
 
     #[test]
+    fn spinning_slots_are_limited_and_given_back() {
+        let first = SpinSlot::take(1).expect("a free slot");
+        assert!(SpinSlot::take(1).is_none(), "the only slot is taken");
+        drop(first);
+        let again = SpinSlot::take(1);
+        assert!(again.is_some(), "the slot came back");
+        assert!(SpinSlot::take(0).is_none(), "no slot when no CPU is left");
+    }
+
+    #[test]
     fn runnable_threads_are_read_from_proc_loadavg() {
         assert_eq!(runnable("0.93 1.15 1.23 3/150 12345\n"), Some(3));
         assert_eq!(runnable("0.93 1.15"), None);
