@@ -183,25 +183,33 @@ impl SpinSock {
         }
         self.set_lowat(true);
         let this = &*self;
-        this.spinner.look(|| {
-            loop {
-                match dec.next_frame_with(&mut *parse) {
-                    Ok(Some(val)) => return Look::Ready(Ok(val)),
-                    Ok(None) => {}
-                    Err(err) => return Look::Ready(Err(err)),
-                }
-                let target = dec.read_target();
-                match this.recv_into(target.buf, target.limit) {
-                    Ok(0) => return Look::Gone,
-                    Ok(_) => {}
-                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                        return Look::Empty;
-                    }
-                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => return Look::Gone,
-                }
+        this.spinner.look(|| this.look_once(dec, parse))
+    }
+
+    /// Read what the socket holds now, until a whole message is decoded or nothing is left.
+    fn look_once<T, F>(
+        &self,
+        dec: &mut FrameDecoder,
+        parse: &mut F,
+    ) -> Look<Result<T, crate::codec::CodecError>>
+    where
+        F: FnMut(crate::codec::Frame<'_>) -> Result<T, crate::codec::CodecError>,
+    {
+        loop {
+            match dec.next_frame_with(&mut *parse) {
+                Ok(Some(val)) => return Look::Ready(Ok(val)),
+                Ok(None) => {}
+                Err(err) => return Look::Ready(Err(err)),
             }
-        })
+            let target = dec.read_target();
+            match self.recv_into(target.buf, target.limit) {
+                Ok(0) => return Look::Gone,
+                Ok(_) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return Look::Empty,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Look::Gone,
+            }
+        }
     }
 }
 
@@ -258,9 +266,15 @@ where
     let res = match spun {
         Some(res) => res.map(Some).map_err(Error::from),
         None => {
-            // Parking: arriving bytes must wake the reactor again.
+            // Parking: arriving bytes must wake the reactor again. Bytes that came while the
+            // mark was high are read here (the kernel signals them when the mark drops, but
+            // one more look costs a system call, not a lost wake-up).
+            let was_high = sock.lowat_high;
             sock.set_lowat(false);
-            read_frame_with(io, dec, parse).await
+            match was_high.then(|| sock.look_once(dec, &mut parse)) {
+                Some(Look::Ready(res)) => res.map(Some).map_err(Error::from),
+                _ => read_frame_with(io, dec, parse).await,
+            }
         }
     };
     sock.spinner.waited(start.elapsed());
