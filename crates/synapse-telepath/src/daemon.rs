@@ -168,6 +168,8 @@ struct DaemonInner {
     permits: Arc<Semaphore>,
     /// Links spinning for their next message (at most one, see [`SpinTurn`]).
     spinners: AtomicUsize,
+    /// Links handling a message now (a link spins only while no other is).
+    working: AtomicUsize,
 }
 
 impl Drop for DaemonInner {
@@ -216,6 +218,7 @@ impl Daemon {
             links: Mutex::new(HashMap::new()),
             ready: AtomicBool::new(true),
             spinners: AtomicUsize::new(0),
+            working: AtomicUsize::new(0),
             permits,
         });
         let weak = Arc::downgrade(&inner);
@@ -1121,7 +1124,13 @@ async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>, mut sock: Option<
             None => tokio::select! {
                 biased;
                 () = token.cancelled() => break,
-                res = read_spinning(&mut rd, sock.as_mut(), &ctx.daemon.spinners, &mut dec, parse) => match res {
+                res = read_spinning(
+                    &mut rd,
+                    sock.as_mut(),
+                    (&ctx.daemon.spinners, &ctx.daemon.working),
+                    &mut dec,
+                    parse,
+                ) => match res {
                     Ok(Some(mesg)) => mesg,
                     Ok(None) => break,
                     Err(err) => {
@@ -1131,6 +1140,7 @@ async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>, mut sock: Option<
                 },
             },
         };
+        let _working = Working::start(&ctx.daemon.working);
         let handler = ctx.handle(mesg);
         tokio::pin!(handler);
         let mut closed = false;
@@ -1170,18 +1180,42 @@ async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>, mut sock: Option<
     tracing::debug!("link closed");
 }
 
-/// Read the next message, spinning for it first if no other link is (see [`SpinTurn`]).
+/// Read the next message, spinning for it first if no other link is spinning or working (see
+/// [`SpinTurn`]).
 async fn read_spinning<T, F>(
     rd: &mut ReadHalf<BoxIo>,
     sock: Option<&mut SpinSock>,
-    spinners: &AtomicUsize,
+    (spinners, working): (&AtomicUsize, &AtomicUsize),
     dec: &mut FrameDecoder,
     parse: F,
 ) -> Result<Option<T>, Error>
 where
     F: FnMut(Frame<'_>) -> Result<T, CodecError>,
 {
-    read_frame_spinning(rd, sock, || SpinTurn::take(spinners), dec, parse).await
+    // Only while no other link is handling a message: with calls in flight elsewhere, the
+    // CPUs have their work (and a busy client its own) to do.
+    let turn = || {
+        (working.load(Ordering::Relaxed) == 0)
+            .then(|| SpinTurn::take(spinners))
+            .flatten()
+    };
+    read_frame_spinning(rd, sock, turn, dec, parse).await
+}
+
+/// A link handling a message, counted in the Daemon's `working` while it lives.
+struct Working<'a>(&'a AtomicUsize);
+
+impl<'a> Working<'a> {
+    fn start(working: &'a AtomicUsize) -> Self {
+        working.fetch_add(1, Ordering::Relaxed);
+        Working(working)
+    }
+}
+
+impl Drop for Working<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn report_rx_error(err: &Error) {
