@@ -4,7 +4,7 @@
 use rmpv::Value;
 use synapse_telepath::RawValue;
 use synapse_telepath::codec;
-use synapse_telepath::raw::{Inspect, RawError, inspect};
+use synapse_telepath::raw::{Inspect, Inspected, RawError, inspect};
 
 use crate::error::{Error, Result};
 
@@ -118,7 +118,9 @@ pub(crate) fn pack_raw_records(raw: RawValue, max_size: usize) -> Result<Packed>
     let Some((count, head)) = raw.array_header() else {
         return Err(Error::BadArg("puts() items must be a list".into()));
     };
-    let bytes = raw.into_bytes();
+    let (bytes, items) = raw.into_parts();
+    // The records as the daemon found them reading the call, if it did (long lists).
+    let items = items.filter(|items| items.len() == count);
     let mut spans = Vec::with_capacity(count);
     // Records re-packed into the reference's form, and the indexes of their spans (which
     // point into `repacked` until it is appended to `bytes`).
@@ -130,13 +132,21 @@ pub(crate) fn pack_raw_records(raw: RawValue, max_size: usize) -> Result<Packed>
     };
     let mut pos = head;
     for indx in 0..count {
-        let found = inspect(&bytes, pos, opts).map_err(|err| Error::NotMsgpackSafe {
+        let refused = |err| Error::NotMsgpackSafe {
             indx,
             mesg: match err {
                 RawError::NotPythonSafe(mesg) => mesg,
                 RawError::Codec(err) => err.to_string(),
             },
-        })?;
+        };
+        let found = match items.as_ref().and_then(|items| items.get(indx)) {
+            Some(item) if item.start == pos && item.python_safe => Inspected {
+                end: item.end,
+                canonical: item.canonical,
+            },
+            // not found on the way, or refused: inspect it here (for the reason)
+            _ => inspect(&bytes, pos, opts).map_err(refused)?,
+        };
         if found.canonical {
             check_size(indx, found.end - pos, max_size)?;
             spans.push((pos, found.end));

@@ -53,6 +53,7 @@ pub struct TankConf {
     pub grow_size: Option<u64>,
     /// `readahead`: let the OS read ahead.
     pub readahead: Option<bool>,
+
     /// `max_replay_log`: pending writes that force a commit.
     pub max_replay_log: Option<u64>,
 }
@@ -124,6 +125,7 @@ impl TankConf {
         }
         opts.max_size = self.max_size;
         opts.grow_size = self.grow_size;
+
         if let Some(on) = self.readahead {
             opts.readahead = on;
         }
@@ -629,22 +631,27 @@ fn write_chunks(txn: &mut Txn<'_>, items: Db, metrics: Db, packed: &Packed) -> R
         let began = Instant::now();
         let time = synapse_base::now_ms();
         let orig = next;
-        let mut size = 0u64;
-        for byts in packed.slice(start, end) {
-            if next == u64::MAX {
-                return Err(Error::BadArg(
-                    "the tank is full (offset 2**64-1 reached)".into(),
-                ));
-            }
-            if !txn.put_with(items, &int64en(next), byts, PutOptions::append())? {
-                return Err(Error::Corrupt {
-                    offs: next,
-                    mesg: "offset is not past the end of the log".into(),
-                });
-            }
-            size += byts.len() as u64;
-            next += 1;
+        let count = (end - start) as u64;
+        if u64::MAX - next < count {
+            return Err(Error::BadArg(
+                "the tank is full (offset 2**64-1 reached)".into(),
+            ));
         }
+        let keys: Vec<[u8; 8]> = (next..next + count).map(int64en).collect();
+        let rows: Vec<(&[u8], &[u8])> = keys
+            .iter()
+            .map(<[u8; 8]>::as_slice)
+            .zip(packed.slice(start, end))
+            .collect();
+        let size = rows.iter().map(|(_, byts)| byts.len() as u64).sum();
+        let stored = txn.put_many(items, &rows, PutOptions::append())?;
+        if stored < rows.len() {
+            return Err(Error::Corrupt {
+                offs: next + stored as u64,
+                mesg: "offset is not past the end of the log".into(),
+            });
+        }
+        next += count;
         let row = Metrics {
             indx: next,
             size,

@@ -152,6 +152,14 @@ impl<T: Transaction> RawRead for T {
 pub(crate) trait RawWrite: RawRead {
     /// Put; `Ok(false)` when LMDB refused with "key exists" (the flags asked for that).
     fn raw_put(&mut self, db: Database, key: &[u8], val: &[u8], flags: WriteFlags) -> Result<bool>;
+    /// Put every row in order through one cursor (fast for appends); stops at the first row
+    /// LMDB refuses with "key exists" and returns how many were stored.
+    fn raw_put_many(
+        &mut self,
+        db: Database,
+        rows: &[(&[u8], &[u8])],
+        flags: WriteFlags,
+    ) -> Result<usize>;
     /// Delete a key (all its values) or one value; `Ok(false)` when absent.
     fn raw_del(&mut self, db: Database, key: &[u8], val: Option<&[u8]>) -> Result<bool>;
     /// Empty a database.
@@ -490,6 +498,32 @@ impl<'a> Txn<'a> {
             });
         }
         writer.raw_put(db.dbi, key, val, opts.flags(db.dupsort))
+    }
+
+    /// [`Txn::put_with`] for many rows, in order, through one cursor: for appending a run of
+    /// rows it skips the walk from the root that each single put makes. Stops at the first
+    /// row that is not stored (e.g. with [`PutOptions::append`], a key not past the last) and
+    /// returns how many were stored; everything is checked before anything is written.
+    pub fn put_many(&mut self, db: Db, rows: &[(&[u8], &[u8])], opts: PutOptions) -> Result<usize> {
+        self.check(db)?;
+        let writer = self.writer()?;
+        let max = writer.max_value_size();
+        for (key, val) in rows {
+            check_key(key)?;
+            if db.dupsort && (val.is_empty() || val.len() > MAX_KEY_LEN) {
+                return Err(Error::BadArg(format!(
+                    "values of a dupsort database must be 1 to {MAX_KEY_LEN} bytes, not {}",
+                    val.len()
+                )));
+            }
+            if val.len() > max {
+                return Err(Error::ValueTooLarge {
+                    len: val.len(),
+                    max,
+                });
+            }
+        }
+        writer.raw_put_many(db.dbi, rows, opts.flags(db.dupsort))
     }
 
     /// Put `val` at `key` and return the previous value (for dupsort databases, all previous

@@ -925,6 +925,38 @@ impl RawWrite for Worker<'_> {
         }
     }
 
+    fn raw_put_many(
+        &mut self,
+        db: Database,
+        rows: &[(&[u8], &[u8])],
+        flags: WriteFlags,
+    ) -> Result<usize> {
+        let mut done = 0;
+        loop {
+            let Some(txn) = self.txn.as_mut() else {
+                return Err(Error::Lmdb("no write transaction".into()));
+            };
+            let log = &mut self.log;
+            let res = txn.open_rw_cursor(db).and_then(|mut cursor| {
+                while let Some((key, val)) = rows.get(done) {
+                    cursor.put(key, val, flags)?;
+                    log.put(db, key, val, flags);
+                    done += 1;
+                }
+                Ok(())
+            });
+            if done > 0 {
+                self.mark_dirty();
+            }
+            match res {
+                Ok(()) | Err(lmdb::Error::KeyExist) => return Ok(done),
+                // The cursor is closed: grow, replay what is done, go on from there.
+                Err(lmdb::Error::MapFull) => self.regrow()?,
+                Err(err) => return Err(lmdb_err(err)),
+            }
+        }
+    }
+
     fn raw_del(&mut self, db: Database, key: &[u8], val: Option<&[u8]>) -> Result<bool> {
         loop {
             let Some(txn) = self.txn.as_mut() else {

@@ -599,7 +599,8 @@ impl LinkCtx {
                 _ => None,
             }
         {
-            let (todo, raw) = head.todo(frame, item.raw_param(head.meth))?;
+            let param = item.raw_param(head.meth);
+            let (todo, raw) = head.todo(frame, param)?;
             return Ok(Inbound::Call(Box::new(ReadyCall {
                 sess,
                 item,

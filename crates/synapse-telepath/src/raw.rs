@@ -20,10 +20,40 @@ use crate::msg::Todo;
 
 /// One msgpack value as bytes, known to be well formed (every length within the bytes,
 /// no reserved marker, ext codes 0 and 1 only, nesting at most [`MAX_DEPTH`]).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RawValue {
     bytes: Vec<u8>,
+    /// The items of a list, as the daemon found them while reading the call (lists of at
+    /// least [`ITEMS_MIN`] items).
+    items: Option<Vec<RawItem>>,
 }
+
+impl PartialEq for RawValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for RawValue {}
+
+/// One item of a list argument, as the daemon found it while reading the call (see
+/// [`RawValue::items`]): where it is, and what [`inspect`] would say of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawItem {
+    /// Where its bytes start in the [`RawValue`]'s bytes.
+    pub start: usize,
+    /// Where they end.
+    pub end: usize,
+    /// True if they are exactly what the reference's packer makes of the item.
+    pub canonical: bool,
+    /// True if the reference's unpacker can decode the item (the checks of
+    /// [`Inspect::python`]); an item for which this is false gives the reason when inspected
+    /// with them.
+    pub python_safe: bool,
+}
+
+/// Lists with at least this many items get their items recorded ([`RawValue::items`]).
+pub const ITEMS_MIN: usize = 16;
 
 impl std::fmt::Debug for RawValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -40,19 +70,32 @@ impl RawValue {
         if found.end != bytes.len() {
             return Err(CodecError::Trailing(bytes.len() - found.end));
         }
-        Ok(Self { bytes })
+        Ok(Self { bytes, items: None })
     }
 
     /// The value encoded as the reference's packer does.
     pub fn from_value(value: &Value) -> Result<Self, CodecError> {
         Ok(Self {
             bytes: crate::codec::encode(value)?,
+            items: None,
         })
     }
 
-    /// Bytes already checked by [`inspect`].
-    pub(crate) fn from_checked(bytes: Vec<u8>) -> Self {
-        Self { bytes }
+    /// Bytes already checked by [`inspect`], with the items of the list they hold if known.
+    pub(crate) fn from_checked(bytes: Vec<u8>, items: Option<Vec<RawItem>>) -> Self {
+        Self { bytes, items }
+    }
+
+    /// If the value is a list of at least [`ITEMS_MIN`] items that came as a call's argument:
+    /// its items as the daemon found them while reading the call, so that the method need not
+    /// walk them again. `None` otherwise.
+    pub fn items(&self) -> Option<&[RawItem]> {
+        self.items.as_deref()
+    }
+
+    /// The msgpack bytes and the items (see [`RawValue::items`]).
+    pub fn into_parts(self) -> (Vec<u8>, Option<Vec<RawItem>>) {
+        (self.bytes, self.items)
     }
 
     /// The msgpack bytes.
@@ -181,16 +224,42 @@ fn container_header(bytes: &[u8], pos: usize) -> Option<(Kind, usize, usize)> {
 /// and whether it is in the reference packer's canonical form. The checks are those of
 /// [`decode`] (plus [`Inspect::python`] ones if asked); nothing is allocated.
 pub fn inspect(bytes: &[u8], pos: usize, opts: Inspect) -> Result<Inspected, RawError> {
-    let mut walk = Walk {
-        bytes,
-        opts,
-        canonical: true,
-    };
-    let end = walk.value(pos, 0, false)?;
+    let mut walk = Walk::new(bytes, opts, false);
+    let end = walk
+        .value(pos, 0, false)
+        .map_err(|fail| fail.into_error(opts))?;
     Ok(Inspected {
         end,
         canonical: walk.canonical,
     })
+}
+
+/// Why a [`Walk`] stopped: small and `Copy`, so that every step of the walk returns its
+/// result in registers; made into a [`RawError`] once, at the end.
+#[derive(Debug, Clone, Copy)]
+enum Fail {
+    Truncated,
+    BadMarker(u8),
+    BadExt(i8),
+    TooDeep,
+    MapKeyIsMap,
+    NotUtf8,
+}
+
+impl Fail {
+    #[cold]
+    fn into_error(self, opts: Inspect) -> RawError {
+        match self {
+            Fail::Truncated => CodecError::Truncated.into(),
+            Fail::BadMarker(marker) => CodecError::BadMarker(marker).into(),
+            Fail::BadExt(code) => CodecError::BadExt(code).into(),
+            Fail::TooDeep => CodecError::TooDeep(opts.max_depth).into(),
+            Fail::MapKeyIsMap => {
+                RawError::NotPythonSafe("a map key is a map (not hashable)".into())
+            }
+            Fail::NotUtf8 => RawError::NotPythonSafe("a string is not valid UTF-8".into()),
+        }
+    }
 }
 
 /// One [`inspect`] walk: a recursive descent, at most [`Inspect::max_depth`] deep.
@@ -198,58 +267,98 @@ struct Walk<'a> {
     bytes: &'a [u8],
     opts: Inspect,
     canonical: bool,
+    /// With `python`: only note what the reference cannot decode (in `python_ok`) instead of
+    /// failing.
+    note_only: bool,
+    python_ok: bool,
 }
 
-impl Walk<'_> {
-    /// `len` bytes from `at`.
-    #[inline]
-    fn take(&self, at: usize, len: usize) -> Result<&[u8], CodecError> {
-        at.checked_add(len)
-            .and_then(|end| self.bytes.get(at..end))
-            .ok_or(CodecError::Truncated)
+impl<'a> Walk<'a> {
+    fn new(bytes: &'a [u8], opts: Inspect, note_only: bool) -> Self {
+        Self {
+            bytes,
+            opts,
+            canonical: true,
+            note_only,
+            python_ok: true,
+        }
     }
 
-    /// A big-endian unsigned int of `len` bytes at `at`.
+    /// A value the reference cannot decode: fail, or note it.
+    #[cold]
+    fn not_python(&mut self, fail: Fail) -> Result<(), Fail> {
+        if self.note_only {
+            self.python_ok = false;
+            Ok(())
+        } else {
+            Err(fail)
+        }
+    }
+
+    /// A big-endian unsigned int of `len` (1, 2, 4 or 8) bytes at `at`.
     #[inline]
-    fn uint(&self, at: usize, len: usize) -> Result<u64, CodecError> {
-        Ok(self
-            .take(at, len)?
+    fn uint(&self, at: usize, len: usize) -> Result<u64, Fail> {
+        let raw = at
+            .checked_add(len)
+            .and_then(|end| self.bytes.get(at..end))
+            .ok_or(Fail::Truncated)?;
+        Ok(raw
             .iter()
             .fold(0u64, |acc, byte| (acc << 8) | u64::from(*byte)))
     }
 
     /// Skip `len` bytes of payload from `at`.
     #[inline]
-    fn skip(&self, at: usize, len: u64) -> Result<usize, CodecError> {
+    fn skip(&self, at: usize, len: u64) -> Result<usize, Fail> {
         usize::try_from(len)
             .ok()
             .and_then(|len| at.checked_add(len))
             .filter(|end| *end <= self.bytes.len())
-            .ok_or(CodecError::Truncated)
+            .ok_or(Fail::Truncated)
     }
 
     /// A string of `len` bytes at `at`: where it ends.
-    #[inline]
-    fn text(&self, at: usize, len: u64) -> Result<usize, RawError> {
+    #[inline(always)]
+    fn text(&mut self, at: usize, len: u64) -> Result<usize, Fail> {
         let end = self.skip(at, len)?;
-        check_text(&self.bytes[at..end], self.opts)?;
+        // Most strings are ASCII: a plain byte scan beats the UTF-8 decoder on short ones.
+        // (OR-ing the bytes inlines and vectorizes; `is_ascii` is a call.)
+        let text = &self.bytes[at..end];
+        if self.opts.python
+            && text.iter().fold(0u8, |acc, byte| acc | byte) >= 0x80
+            && !is_surrogatepass_utf8(text)
+        {
+            self.not_python(Fail::NotUtf8)?;
+        }
         Ok(end)
     }
 
     /// The value at `pos`, `depth` containers deep (`in_key`: inside a map key): where it
-    /// ends.
-    fn value(&mut self, pos: usize, depth: usize, in_key: bool) -> Result<usize, RawError> {
-        if depth > self.opts.max_depth {
-            return Err(CodecError::TooDeep(self.opts.max_depth).into());
-        }
-        let marker = *self.bytes.get(pos).ok_or(CodecError::Truncated)?;
+    /// ends. Scalars and short strings are handled here; the rest in [`Walk::other`].
+    #[inline(always)]
+    fn value(&mut self, pos: usize, depth: usize, in_key: bool) -> Result<usize, Fail> {
+        let marker = *self.bytes.get(pos).ok_or(Fail::Truncated)?;
         let at = pos + 1;
+        match marker {
+            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => Ok(at),
+            0xa0..=0xbf => self.text(at, u64::from(marker & 0x1f)),
+            0x90..=0x9f => self.items(at, u64::from(marker & 0x0f), false, depth, in_key),
+            0x80..=0x8f => self.items(at, u64::from(marker & 0x0f), true, depth, in_key),
+            0xcc..=0xcf => {
+                let len = 1 << (marker - 0xcc);
+                let num = self.uint(at, len)?;
+                self.canonical &= num > [0x7f, 0xff, 0xffff, 0xffff_ffff][usize::from(marker & 3)];
+                Ok(at + len)
+            }
+            _ => self.other(marker, at, depth, in_key),
+        }
+    }
+
+    /// The value after `marker` (at `at`) for the markers [`Walk::value`] leaves.
+    fn other(&mut self, marker: u8, at: usize, depth: usize, in_key: bool) -> Result<usize, Fail> {
+        const INT_MIN: [i64; 4] = [-32, -0x80, -0x8000, -0x8000_0000];
+        const LEN_MAX: [u64; 3] = [0x1f, 0xff, 0xffff];
         let end = match marker {
-            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => at,
-            0xa0..=0xbf => self.text(at, u64::from(marker & 0x1f))?,
-            0x90..=0x9f => return self.items(at, u64::from(marker & 0x0f), false, depth, in_key),
-            0x80..=0x8f => return self.items(at, u64::from(marker & 0x0f), true, depth, in_key),
-            0xc1 => return Err(CodecError::BadMarker(marker).into()),
             0xc4..=0xc6 => {
                 let head = 1 << (marker - 0xc4);
                 let len = self.uint(at, head)?;
@@ -269,19 +378,13 @@ impl Walk<'_> {
                 self.skip(at, 4)?
             }
             0xcb => self.skip(at, 8)?,
-            0xcc..=0xcf => {
-                let len = 1 << (marker - 0xcc);
-                let num = self.uint(at, len)?;
-                self.canonical &= num > [0x7f, 0xff, 0xffff, 0xffff_ffff][marker as usize - 0xcc];
-                at + len
-            }
             0xd0..=0xd3 => {
                 let len = 1usize << (marker - 0xd0);
                 let raw = self.uint(at, len)?;
                 // Sign-extend.
                 let shift = 64 - 8 * len as u32;
                 let num = ((raw << shift) as i64) >> shift;
-                self.canonical &= num < [-32, -0x80, -0x8000, -0x8000_0000][marker as usize - 0xd0];
+                self.canonical &= num < INT_MIN[usize::from(marker & 3)];
                 at + len
             }
             0xd4..=0xd8 => {
@@ -292,7 +395,7 @@ impl Walk<'_> {
             0xd9..=0xdb => {
                 let head = 1 << (marker - 0xd9);
                 let len = self.uint(at, head)?;
-                self.canonical &= len > [0x1f, 0xff, 0xffff][head / 2];
+                self.canonical &= len > LEN_MAX[head / 2];
                 self.text(at + head, len)?
             }
             0xdc..=0xdf => {
@@ -301,6 +404,8 @@ impl Walk<'_> {
                 self.canonical &= len > [0x0f, 0xffff][head / 4];
                 return self.items(at + head, len, marker >= 0xde, depth, in_key);
             }
+            // 0xc1, and the markers `value` handles itself
+            _ => return Err(Fail::BadMarker(marker)),
         };
         Ok(end)
     }
@@ -313,50 +418,44 @@ impl Walk<'_> {
         is_map: bool,
         depth: usize,
         in_key: bool,
-    ) -> Result<usize, RawError> {
+    ) -> Result<usize, Fail> {
         if is_map && self.opts.python && in_key {
-            return Err(RawError::NotPythonSafe(
-                "a map key is a map (not hashable)".into(),
-            ));
+            self.not_python(Fail::MapKeyIsMap)?;
         }
         let kids = if is_map { len * 2 } else { len };
         // Every element takes at least one byte.
         if kids > (self.bytes.len().saturating_sub(pos)) as u64 {
-            return Err(CodecError::Truncated.into());
+            return Err(Fail::Truncated);
         }
         if kids > 0 && depth + 1 > self.opts.max_depth {
-            return Err(CodecError::TooDeep(self.opts.max_depth).into());
+            return Err(Fail::TooDeep);
         }
-        for _ in 0..len {
-            if is_map {
-                pos = self.value(pos, depth + 1, true)?;
+        let depth = depth + 1;
+        if is_map {
+            for _ in 0..len {
+                pos = self.value(pos, depth, true)?;
+                pos = self.value(pos, depth, in_key)?;
             }
-            pos = self.value(pos, depth + 1, in_key)?;
+        } else {
+            for _ in 0..len {
+                pos = self.value(pos, depth, in_key)?;
+            }
         }
         Ok(pos)
     }
 }
 
-fn check_ext(code: Option<u8>) -> Result<(), CodecError> {
+fn check_ext(code: Option<u8>) -> Result<(), Fail> {
     match code {
         Some(0 | 1) => Ok(()),
-        Some(code) => Err(CodecError::BadExt(code as i8)),
-        None => Err(CodecError::Truncated),
+        Some(code) => Err(Fail::BadExt(code as i8)),
+        None => Err(Fail::Truncated),
     }
-}
-
-fn check_text(text: &[u8], opts: Inspect) -> Result<(), RawError> {
-    // Most strings are ASCII: a plain byte scan beats the UTF-8 decoder on short ones.
-    if opts.python && !text.is_ascii() && !is_surrogatepass_utf8(text) {
-        return Err(RawError::NotPythonSafe(
-            "a string is not valid UTF-8".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// UTF-8 in which UTF-8-encoded surrogates (`ED A0..BF xx`) are allowed, as Python's
 /// `surrogatepass` decoder accepts.
+#[cold]
 pub fn is_surrogatepass_utf8(mut bytes: &[u8]) -> bool {
     loop {
         match std::str::from_utf8(bytes) {
@@ -376,48 +475,61 @@ pub fn is_surrogatepass_utf8(mut bytes: &[u8]) -> bool {
 /// kwargs], name, sess}]` with each argument as a byte range of the message.
 pub(crate) struct T2Head<'a> {
     pub(crate) meth: &'a str,
-    pub(crate) args: Vec<(usize, usize)>,
-    pub(crate) kwargs: Vec<(&'a str, (usize, usize))>,
+    pub(crate) args: Vec<ArgSpan>,
+    pub(crate) kwargs: Vec<(&'a str, ArgSpan)>,
     pub(crate) name: Value,
     pub(crate) sess: Option<&'a str>,
+}
+
+/// Where one argument of a call is in the message, and the items of a long list.
+pub(crate) struct ArgSpan {
+    start: usize,
+    end: usize,
+    items: Option<Vec<RawItem>>,
 }
 
 impl T2Head<'_> {
     /// The call's `todo`, every argument decoded except `param` (if given and passed), which
     /// is taken out raw and left as `None` in its place.
     pub(crate) fn todo(
-        &self,
+        self,
         frame: &[u8],
         param: Option<RawParam>,
     ) -> Result<(Todo, Option<RawValue>), CodecError> {
-        let span = param.and_then(|param| match self.args.get(param.index) {
-            Some(span) => Some(*span),
-            None => self
-                .kwargs
-                .iter()
+        let T2Head {
+            meth,
+            mut args,
+            mut kwargs,
+            ..
+        } = self;
+        let taken = param.and_then(|param| match args.get_mut(param.index) {
+            Some(arg) => Some(arg),
+            None => kwargs
+                .iter_mut()
                 .find(|(key, _)| *key == param.name)
-                .map(|(_, span)| *span),
+                .map(|(_, arg)| arg),
         });
-        let raw = span.map(|(start, end)| RawValue::from_checked(frame[start..end].to_vec()));
-        let value = |at: (usize, usize)| -> Result<Value, CodecError> {
-            if Some(at) == span {
+        let raw = taken.map(|arg| {
+            let items = arg.items.take();
+            // an empty span: decoded as nothing below
+            let (start, end) = (arg.start, arg.end);
+            arg.end = arg.start;
+            RawValue::from_checked(frame[start..end].to_vec(), items)
+        });
+        let value = |arg: &ArgSpan| -> Result<Value, CodecError> {
+            if arg.start == arg.end {
                 Ok(Value::Nil)
             } else {
-                decode(&frame[at.0..at.1])
+                decode(&frame[arg.start..arg.end])
             }
         };
-        let args = self
-            .args
+        let args = args.iter().map(value).collect::<Result<Vec<_>, _>>()?;
+        let kwargs = kwargs
             .iter()
-            .map(|at| value(*at))
-            .collect::<Result<Vec<_>, _>>()?;
-        let kwargs = self
-            .kwargs
-            .iter()
-            .map(|(key, at)| Ok(((*key).to_owned(), value(*at)?)))
+            .map(|(key, arg)| Ok(((*key).to_owned(), value(arg)?)))
             .collect::<Result<Vec<_>, CodecError>>()?;
         let todo = Todo {
-            meth: self.meth.to_owned(),
+            meth: meth.to_owned(),
             args,
             kwargs,
         };
@@ -452,8 +564,96 @@ fn skip(bytes: &[u8], pos: usize) -> Option<usize> {
         .map(|found| found.end)
 }
 
+/// The argument at `pos`, checked as [`decode`] would; for a list of at least [`ITEMS_MIN`]
+/// items, each item is inspected on the way (with what [`Inspect::python`] finds noted, not
+/// refused), so that a method taking it raw need not walk it again.
+fn arg_span(bytes: &[u8], pos: usize) -> Option<ArgSpan> {
+    let Some((Kind::Array, len, head)) = container_header(bytes, pos) else {
+        let end = skip(bytes, pos)?;
+        return Some(ArgSpan {
+            start: pos,
+            end,
+            items: None,
+        });
+    };
+    if len < ITEMS_MIN {
+        let end = skip(bytes, pos)?;
+        return Some(ArgSpan {
+            start: pos,
+            end,
+            items: None,
+        });
+    }
+    // Every item takes at least one byte.
+    if len > bytes.len().saturating_sub(pos + head) {
+        return None;
+    }
+    let opts = Inspect {
+        python: true,
+        max_depth: MAX_DEPTH,
+    };
+    let mut walk = Walk::new(bytes, opts, true);
+    let mut items = Vec::with_capacity(len);
+    let mut at = pos + head;
+    for _ in 0..len {
+        walk.canonical = true;
+        walk.python_ok = true;
+        let end = walk.value(at, 1, false).ok()?;
+        items.push(RawItem {
+            start: at - pos,
+            end: end - pos,
+            canonical: walk.canonical,
+            python_safe: walk.python_ok,
+        });
+        at = end;
+    }
+    Some(ArgSpan {
+        start: pos,
+        end: at,
+        items: Some(items),
+    })
+}
+
+/// The `todo` at `pos` (`[meth, args, kwargs]`): its method, arguments and where it ends.
+#[allow(clippy::type_complexity)]
+fn read_todo(
+    frame: &[u8],
+    mut pos: usize,
+) -> Option<(&str, Vec<ArgSpan>, Vec<(&str, ArgSpan)>, usize)> {
+    let (Kind::Array, 3, head) = container_header(frame, pos)? else {
+        return None;
+    };
+    pos += head;
+    let (meth, next) = read_str(frame, pos)?;
+    pos = next;
+    let (Kind::Array, nargs, head) = container_header(frame, pos)? else {
+        return None;
+    };
+    pos += head;
+    // Every argument takes at least one byte.
+    let mut args = Vec::with_capacity(nargs.min(frame.len()));
+    for _ in 0..nargs {
+        let arg = arg_span(frame, pos)?;
+        pos = arg.end;
+        args.push(arg);
+    }
+    let (Kind::Map, nkw, head) = container_header(frame, pos)? else {
+        return None;
+    };
+    pos += head;
+    let mut kwargs = Vec::with_capacity(nkw.min(frame.len()));
+    for _ in 0..nkw {
+        let (key, next) = read_str(frame, pos)?;
+        let arg = arg_span(frame, next)?;
+        pos = arg.end;
+        kwargs.push((key, arg));
+    }
+    Some((meth, args, kwargs, pos))
+}
+
 /// Read a `t2:init` message's head, or `None` for any other message or any unusual shape
 /// (the caller then decodes the whole message the ordinary way, with its ordinary errors).
+/// Every byte of the message is walked once.
 pub(crate) fn peek_t2_init(frame: &[u8]) -> Option<T2Head<'_>> {
     let (Kind::Array, 2, mut pos) = container_header(frame, 0)? else {
         return None;
@@ -472,9 +672,17 @@ pub(crate) fn peek_t2_init(frame: &[u8]) -> Option<T2Head<'_>> {
     let mut sess = None;
     for _ in 0..nkeys {
         let (key, next) = read_str(frame, pos)?;
+        match key {
+            "todo" if todo.is_none() => {
+                let (meth, args, kwargs, end) = read_todo(frame, next)?;
+                todo = Some((meth, args, kwargs));
+                pos = end;
+                continue;
+            }
+            _ => {}
+        }
         let end = skip(frame, next)?;
         match key {
-            "todo" if todo.is_none() => todo = Some(next),
             "name" if name.is_none() => name = Some(decode(&frame[next..end]).ok()?),
             "sess" if sess.is_none() => sess = Some(read_str(frame, next).map(|(text, _)| text)),
             "todo" | "name" | "sess" => return None,
@@ -485,35 +693,7 @@ pub(crate) fn peek_t2_init(frame: &[u8]) -> Option<T2Head<'_>> {
     if pos != frame.len() {
         return None;
     }
-    // todo: [meth, args, kwargs]
-    let mut pos = todo?;
-    let (Kind::Array, 3, head) = container_header(frame, pos)? else {
-        return None;
-    };
-    pos += head;
-    let (meth, next) = read_str(frame, pos)?;
-    pos = next;
-    let (Kind::Array, nargs, head) = container_header(frame, pos)? else {
-        return None;
-    };
-    pos += head;
-    let mut args = Vec::with_capacity(nargs);
-    for _ in 0..nargs {
-        let end = skip(frame, pos)?;
-        args.push((pos, end));
-        pos = end;
-    }
-    let (Kind::Map, nkw, head) = container_header(frame, pos)? else {
-        return None;
-    };
-    pos += head;
-    let mut kwargs = Vec::with_capacity(nkw);
-    for _ in 0..nkw {
-        let (key, next) = read_str(frame, pos)?;
-        let end = skip(frame, next)?;
-        kwargs.push((key, (next, end)));
-        pos = end;
-    }
+    let (meth, args, kwargs) = todo?;
     Some(T2Head {
         meth,
         args,
@@ -656,6 +836,7 @@ mod tests {
             kwargs: kwargs.clone(),
         };
         assert_eq!(todo, want);
+        let head = peek_t2_init(&frame).unwrap();
         let (todo, raw) = head.todo(&frame, None).unwrap();
         assert!(raw.is_none());
         assert_eq!(todo.args, args);
@@ -664,6 +845,7 @@ mod tests {
             index: 5,
             name: "size",
         };
+        let head = peek_t2_init(&frame).unwrap();
         let (todo, raw) = head.todo(&frame, Some(param)).unwrap();
         assert_eq!(raw.unwrap().as_bytes(), b"\x05");
         assert_eq!(todo.kwargs, vec![("size".to_owned(), Value::Nil)]);
@@ -671,6 +853,7 @@ mod tests {
             index: 5,
             name: "nope",
         };
+        let head = peek_t2_init(&frame).unwrap();
         let (todo, raw) = head.todo(&frame, Some(param)).unwrap();
         assert!(raw.is_none());
         assert_eq!(todo.kwargs, kwargs);
@@ -718,6 +901,38 @@ mod tests {
         }
 
         #[test]
+        fn list_items_are_found_as_inspect_finds_them(
+            items in prop::collection::vec(arb_item(), 0..40),
+        ) {
+            let mut list = Vec::new();
+            crate::codec::encode_array_header(items.len(), &mut list).unwrap();
+            for item in &items {
+                list.extend_from_slice(item);
+            }
+            let frame = raw_t2_frame(&list);
+            let head = peek_t2_init(&frame).unwrap();
+            let param = RawParam { index: 1, name: "items" };
+            let (todo, raw) = head.todo(&frame, Some(param)).unwrap();
+            prop_assert_eq!(todo.args.len(), 2);
+            let raw = raw.unwrap();
+            prop_assert_eq!(raw.as_bytes(), &list[..]);
+            let Some(found) = raw.items() else {
+                prop_assert!(items.len() < ITEMS_MIN);
+                return Ok(());
+            };
+            prop_assert_eq!(found.len(), items.len());
+            let python = Inspect { python: true, max_depth: MAX_DEPTH };
+            for (item, bytes) in found.iter().zip(&items) {
+                prop_assert_eq!(&list[item.start..item.end], &bytes[..]);
+                let plain = inspect(&list, item.start, Inspect::default()).unwrap();
+                prop_assert_eq!(plain.end, item.end);
+                prop_assert_eq!(plain.canonical, item.canonical);
+                let checked = inspect(&list, item.start, python);
+                prop_assert_eq!(checked.is_ok(), item.python_safe);
+            }
+        }
+
+        #[test]
         fn inspect_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
             crate::fuzzing::raw_values(&bytes);
             let found = inspect(&bytes, 0, Inspect::default());
@@ -747,6 +962,38 @@ mod tests {
             ("sess", Value::from(sess)),
         ]);
         encode(&crate::msg::mesg("t2:init", info)).unwrap()
+    }
+
+    /// A `t2:init` of `puts("tank", LIST)` where `list` is the list's bytes.
+    fn raw_t2_frame(list: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x92];
+        let text = |text: &str, out: &mut Vec<u8>| crate::codec::encode_str(text, out).unwrap();
+        text("t2:init", &mut out);
+        out.push(0x83);
+        text("todo", &mut out);
+        out.push(0x93);
+        text("puts", &mut out);
+        out.push(0x92);
+        text("tank", &mut out);
+        out.extend_from_slice(list);
+        out.push(0x80);
+        text("name", &mut out);
+        out.push(0xc0);
+        text("sess", &mut out);
+        text("s", &mut out);
+        out
+    }
+
+    /// The bytes of one list item: canonical, not canonical, or not decodable by Python.
+    fn arb_item() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => arb_value().prop_map(|value| encode(&value).unwrap()),
+            1 => any::<u8>().prop_map(|num| vec![0xcd, 0, num]),
+            1 => any::<f32>().prop_map(|num| [&[0xca][..], &num.to_be_bytes()].concat()),
+            1 => Just(vec![0xa2, 0xff, 0xfe]),
+            1 => Just(vec![0x81, 0x91, 0x80, 0x01]),
+            1 => Just(vec![0x81, 0x81, 0x01, 0x02, 0x03]),
+        ]
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {

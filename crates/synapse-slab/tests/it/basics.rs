@@ -214,6 +214,68 @@ async fn the_map_grows_and_replays_the_pending_batch() {
 }
 
 #[tokio::test]
+async fn put_many_appends_grows_the_map_and_stops_at_the_first_refused_row() {
+    let opts = SlabOptions {
+        map_size: MEBIBYTE,
+        ..SlabOptions::default()
+    };
+    let (_dir, slab) = tmp_slab(opts).await;
+    let db = slab.initdb("db", DbOptions::default()).await.unwrap();
+    let before = slab.info().mapsize;
+    // 8 MiB appended in runs through one cursor each: the map grows (and replays) mid-run.
+    let stored = slab
+        .write(move |txn| {
+            let mut stored = 0;
+            for run in 0u32..4 {
+                let keys: Vec<[u8; 4]> =
+                    (run * 512..run * 512 + 512).map(u32::to_be_bytes).collect();
+                let vals: Vec<Vec<u8>> = (run * 512..run * 512 + 512)
+                    .map(|idx| vec![idx as u8; 4096])
+                    .collect();
+                let rows: Vec<(&[u8], &[u8])> = keys
+                    .iter()
+                    .map(|key| &key[..])
+                    .zip(vals.iter().map(Vec::as_slice))
+                    .collect();
+                stored += txn.put_many(db, &rows, PutOptions::append())?;
+            }
+            // A run whose third key is not past the last: two rows are stored.
+            let keys = [5000u32, 5001, 10, 5002].map(u32::to_be_bytes);
+            let rows: Vec<(&[u8], &[u8])> = keys.iter().map(|key| (&key[..], &b"x"[..])).collect();
+            stored += txn.put_many(db, &rows, PutOptions::append())?;
+            // Bad input is refused before anything is written.
+            let long = vec![0u8; 600];
+            let bad: [(&[u8], &[u8]); 2] = [(b"\xff\xff\xff\xff", b"y"), (&long, b"z")];
+            assert!(txn.put_many(db, &bad, PutOptions::append()).is_err());
+            Ok::<_, Error>(stored)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, 2048 + 2);
+    assert!(slab.info().mapsize > before);
+    slab.commit().await.unwrap();
+    let rows = slab
+        .read(move |txn| {
+            let mut rows = Vec::new();
+            for row in txn.scan(db, Scan::full())? {
+                let (key, val) = row?;
+                rows.push((u32::from_be_bytes(key.try_into().unwrap()), val.to_vec()));
+            }
+            Ok::<_, Error>(rows)
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2048 + 2);
+    for (idx, (key, val)) in rows.iter().take(2048).enumerate() {
+        assert_eq!(*key, idx as u32);
+        assert_eq!(val, &vec![idx as u8; 4096]);
+    }
+    assert_eq!(rows[2048], (5000, b"x".to_vec()));
+    assert_eq!(rows[2049], (5001, b"x".to_vec()));
+    slab.fini().await;
+}
+
+#[tokio::test]
 async fn max_size_refuses_growth_and_keeps_earlier_writes() {
     let opts = SlabOptions {
         map_size: MEBIBYTE,
