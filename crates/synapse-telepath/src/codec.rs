@@ -171,6 +171,9 @@ impl Spliced {
 /// `value`). On error `out` may hold part of the value.
 pub fn encode_taking(value: &mut Value, out: &mut Spliced) -> Result<(), CodecError> {
     match value {
+        // (the common leaves first, inlined)
+        Value::String(text) => encode_str_bytes(text.as_bytes(), &mut out.head)?,
+        Value::Integer(int) => encode_int(*int, &mut out.head),
         Value::Binary(bytes) if bytes.len() >= SPLICE_MIN => {
             let len = len32(bytes.len())?;
             out.head.push(0xc6);
@@ -233,10 +236,14 @@ pub fn encode_str(text: &str, out: &mut Vec<u8>) -> Result<(), CodecError> {
     encode_str_bytes(text.as_bytes(), out)
 }
 
+#[inline(always)]
 fn encode_str_bytes(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     let len = bytes.len();
     match len {
-        0..=31 => out.push(0xa0 | len as u8),
+        0..=31 => {
+            out.reserve(32);
+            out.push(0xa0 | len as u8);
+        }
         32..=0xff => out.extend_from_slice(&[0xd9, len as u8]),
         0x100..=0xffff => {
             out.push(0xda);
@@ -260,6 +267,7 @@ fn encode_f64(num: f64, out: &mut Vec<u8>) {
     out.extend_from_slice(&num.to_be_bytes());
 }
 
+#[inline(always)]
 fn encode_int(int: Integer, out: &mut Vec<u8>) {
     if let Some(num) = int.as_u64() {
         match num {
