@@ -141,10 +141,21 @@ impl Spinner {
     /// Look with `look` (see [`wait`]) if the last wait was short and the machine is not
     /// busy; `None` means park.
     pub fn look<T>(&self, look: impl FnMut() -> Look<T>) -> Option<T> {
+        self.look_prepared(|| {}, look)
+    }
+
+    /// [`Spinner::look`], calling `prepare` first once it is sure to look (it has its
+    /// spinning slot): for set-up that only a spin needs.
+    pub fn look_prepared<T>(
+        &self,
+        prepare: impl FnOnce(),
+        look: impl FnMut() -> Look<T>,
+    ) -> Option<T> {
         if !self.last_was_short() || machine_busy() {
             return None;
         }
         let _slot = SpinSlot::take(CPUS.saturating_sub(self.leave))?;
+        prepare();
         wait_pausing(self.limit, self.pauses, look)
     }
 

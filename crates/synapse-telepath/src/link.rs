@@ -3,7 +3,7 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BufMut;
@@ -84,7 +84,7 @@ pub(crate) struct SpinSock {
     tcp: bool,
     spinner: Spinner,
     /// Whether the TCP low-water mark is [`SPIN_LOWAT`] (else the default of one byte).
-    lowat_high: bool,
+    lowat_high: AtomicBool,
 }
 
 impl SpinSock {
@@ -107,14 +107,14 @@ impl SpinSock {
             spinner: Spinner::new(READ_SPIN)
                 .with_pauses(READ_PAUSES)
                 .leaving_free(1),
-            lowat_high: false,
+            lowat_high: AtomicBool::new(false),
         }
     }
 
     /// Set the TCP receive low-water mark (best effort: a failure only costs wake-ups, so
     /// the state is kept as asked and a failed reset is retried before the next park).
-    fn set_lowat(&mut self, high: bool) {
-        if !self.tcp || self.lowat_high == high {
+    fn set_lowat(&self, high: bool) {
+        if !self.tcp || self.lowat_high.load(Ordering::Relaxed) == high {
             return;
         }
         let val: libc::c_int = if high { SPIN_LOWAT } else { 1 };
@@ -132,7 +132,7 @@ impl SpinSock {
             )
         };
         if res == 0 {
-            self.lowat_high = high;
+            self.lowat_high.store(high, Ordering::Relaxed);
         } else {
             tracing::debug!(err = %std::io::Error::last_os_error(), "cannot set SO_RCVLOWAT");
         }
@@ -181,9 +181,10 @@ impl SpinSock {
         if !self.spinner.will_spin() {
             return None;
         }
-        self.set_lowat(true);
+        // The mark goes up only once a spinning slot is taken: a refused look costs nothing.
         let this = &*self;
-        this.spinner.look(|| this.look_once(dec, parse))
+        this.spinner
+            .look_prepared(|| this.set_lowat(true), || this.look_once(dec, parse))
     }
 
     /// Read what the socket holds now, until a whole message is decoded or nothing is left.
@@ -269,7 +270,7 @@ where
             // Parking: arriving bytes must wake the reactor again. Bytes that came while the
             // mark was high are read here (the kernel signals them when the mark drops, but
             // one more look costs a system call, not a lost wake-up).
-            let was_high = sock.lowat_high;
+            let was_high = sock.lowat_high.load(Ordering::Relaxed);
             sock.set_lowat(false);
             match was_high.then(|| sock.look_once(dec, &mut parse)) {
                 Some(Look::Ready(res)) => res.map(Some).map_err(Error::from),
