@@ -734,6 +734,31 @@ const DETACH_ALLOC: usize = 64 * 1024 * 1024;
 /// The largest single read into the frame buffer.
 const MAX_READ: usize = 16 * 1024 * 1024;
 
+/// The length of each element whose marker tells its whole length (a scalar, a short string,
+/// a fixext, an empty short array or map), 0 for the others: the scan's common case.
+const SCAN_FIXED: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut marker = 0;
+    while marker < 256 {
+        table[marker] = match marker as u8 {
+            0x00..=0x7f | 0x80 | 0x90 | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => 1,
+            0xa0..=0xbf => 1 + (marker as u8 & 0x1f),
+            0xcc | 0xd0 => 2,
+            0xcd | 0xd1 => 3,
+            0xca | 0xce | 0xd2 => 5,
+            0xcb | 0xcf | 0xd3 => 9,
+            0xd4 => 3,
+            0xd5 => 4,
+            0xd6 => 6,
+            0xd7 => 10,
+            0xd8 => 18,
+            _ => 0,
+        };
+        marker += 1;
+    }
+    table
+};
+
 impl Default for FrameDecoder {
     fn default() -> Self {
         Self::new(DEFAULT_MAX_MESSAGE)
@@ -930,6 +955,40 @@ impl FrameDecoder {
                 self.scan.want = 1;
                 return Ok(Step::More);
             };
+            // The common elements first: a scalar, short string or fixext (of a length its
+            // marker tells), or a short array or map, all of whose bytes are here. Anything
+            // else, or any limit reached, takes the general path below.
+            let fixed = SCAN_FIXED[usize::from(marker)];
+            let kids = match marker {
+                0x81..=0x8f => u64::from(marker & 0x0f) * 2,
+                0x91..=0x9f => u64::from(marker & 0x0f),
+                _ => 0,
+            };
+            if fixed != 0 || kids != 0 {
+                let elem_end = pos + usize::from(fixed.max(1));
+                let pending = self.scan.total - 1 + kids;
+                if elem_end <= avail.len()
+                    && elem_end as u64 + pending + self.scan.detached <= max
+                    && self.scan.stack.len() <= MAX_DEPTH
+                {
+                    self.scan.pos = elem_end;
+                    self.scan.total = pending;
+                    if let Some(top) = self.scan.stack.last_mut() {
+                        *top -= 1;
+                    }
+                    if kids > 0 {
+                        self.scan.stack.push(kids);
+                        continue;
+                    }
+                    while self.scan.stack.last() == Some(&0) {
+                        self.scan.stack.pop();
+                    }
+                    if self.scan.stack.is_empty() {
+                        return Ok(Step::Done(elem_end));
+                    }
+                    continue;
+                }
+            }
             let rest = &avail[pos + 1..];
             // (header bytes after the marker, payload bytes, child elements)
             let (head, body, kids): (usize, u64, u64) = match marker {
