@@ -118,7 +118,9 @@ async fn put_all(client: &CryoClient, name: &str, batches: Vec<Vec<Value>>) {
     }
 }
 
-#[tokio::main]
+// One thread, as a latency-bound client should run (and as `bench_telepath`'s client does): the
+// reply is read by the thread that waits for it.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
