@@ -53,7 +53,6 @@ pub struct TankConf {
     pub grow_size: Option<u64>,
     /// `readahead`: let the OS read ahead.
     pub readahead: Option<bool>,
-
     /// `max_replay_log`: pending writes that force a commit.
     pub max_replay_log: Option<u64>,
 }
@@ -125,7 +124,6 @@ impl TankConf {
         }
         opts.max_size = self.max_size;
         opts.grow_size = self.grow_size;
-
         if let Some(on) = self.readahead {
             opts.readahead = on;
         }
