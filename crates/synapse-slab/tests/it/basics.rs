@@ -176,15 +176,21 @@ async fn bad_keys_and_values_are_clear_errors() {
     slab.fini().await;
 }
 
-#[tokio::test]
-async fn the_map_grows_and_replays_the_pending_batch() {
+/// A slab whose map starts at 1 MiB, a database in it, and the map's size.
+async fn small_map_slab() -> (tempfile::TempDir, Slab, synapse_slab::Db, u64) {
     let opts = SlabOptions {
         map_size: MEBIBYTE,
         ..SlabOptions::default()
     };
-    let (_dir, slab) = tmp_slab(opts).await;
+    let (dir, slab) = tmp_slab(opts).await;
     let db = slab.initdb("db", DbOptions::default()).await.unwrap();
     let before = slab.info().mapsize;
+    (dir, slab, db, before)
+}
+
+#[tokio::test]
+async fn the_map_grows_and_replays_the_pending_batch() {
+    let (_dir, slab, db, before) = small_map_slab().await;
     // 8 MiB in one uncommitted batch: the map must grow (and replay) several times.
     slab.write(move |txn| {
         for idx in 0u32..2048 {
@@ -215,13 +221,7 @@ async fn the_map_grows_and_replays_the_pending_batch() {
 
 #[tokio::test]
 async fn put_many_appends_grows_the_map_and_stops_at_the_first_refused_row() {
-    let opts = SlabOptions {
-        map_size: MEBIBYTE,
-        ..SlabOptions::default()
-    };
-    let (_dir, slab) = tmp_slab(opts).await;
-    let db = slab.initdb("db", DbOptions::default()).await.unwrap();
-    let before = slab.info().mapsize;
+    let (_dir, slab, db, before) = small_map_slab().await;
     // 8 MiB appended in runs through one cursor each: the map grows (and replays) mid-run.
     let stored = slab
         .write(move |txn| {
