@@ -73,8 +73,17 @@ fn default_bin() -> PathBuf {
         .expect("binary path")
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // The client is a program like `synapse-tools pushfile`: tuned the same way.
+    synapse_base::process::tune_memcpy();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let bin = args

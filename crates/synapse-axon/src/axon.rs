@@ -39,7 +39,7 @@ use tracing::Instrument;
 use crate::error::{Error, Result};
 use crate::hash::{HashSet, Hasher, Sha256};
 use crate::spool::SpoolFile;
-use crate::upload::Upload;
+use crate::upload::{INLINE_HASH, Upload};
 
 /// The size of the chunks blobs are read back in (the reference's `CHUNK_SIZE`, 16 MiB).
 pub const CHUNK_SIZE: u64 = 16 * 1024 * 1024;
@@ -405,25 +405,141 @@ impl Axon {
             let tmpdir = self.inner.tmpdir.clone();
             blocking(move || place_blob(blob, &dest, &tmpdir)).await?;
         }
+        self.commit_rows(vec![(sha256, size)]).await
+    }
+
+    /// Commit the rows of blobs whose files are in place (one transaction, one commit).
+    async fn commit_rows(&self, rows: Vec<(Sha256, u64)>) -> Result<()> {
         let inner = self.inner.clone();
         let tick = synapse_base::now_ms();
         self.inner
             .slab
             .write_commit(move |txn| {
-                if txn.has(inner.sizes, &sha256.0)? {
-                    return Ok::<_, synapse_slab::Error>(());
+                for (sha256, size) in rows {
+                    if txn.has(inner.sizes, &sha256.0)? {
+                        continue;
+                    }
+                    let item = row_item(&sha256, size);
+                    inner.hist.add_in(txn, &item, Some(tick))?;
+                    inner.seqn.add_in(txn, &item, None)?;
+                    let delta = i64::try_from(size).unwrap_or(i64::MAX);
+                    inner.metrics.inc("file:count", 1);
+                    inner.metrics.inc("size:bytes", delta);
+                    txn.put(inner.sizes, &sha256.0, &size.to_be_bytes())?;
                 }
-                let item = row_item(&sha256, size);
-                inner.hist.add_in(txn, &item, Some(tick))?;
-                inner.seqn.add_in(txn, &item, None)?;
-                let delta = i64::try_from(size).unwrap_or(i64::MAX);
-                inner.metrics.inc("file:count", 1);
-                inner.metrics.inc("size:bytes", delta);
-                txn.put(inner.sizes, &sha256.0, &size.to_be_bytes())?;
-                Ok(())
+                Ok::<_, synapse_slab::Error>(())
             })
             .await?;
         Ok(())
+    }
+
+    /// Store several blobs held in memory: `(size, sha256)` of each, in order. What a `put` of
+    /// each in turn would store, with one commit for all of them: they are hashed together on
+    /// the blocking pool, their files placed, and their rows committed in one transaction. A
+    /// blob already present, or given twice, is stored once. The Axon's limits apply as to a
+    /// sequence of `put`s; on an error (a limit reached, a file that cannot be placed), the
+    /// blobs before it are stored and the error is returned.
+    pub async fn puts(&self, files: Vec<Vec<u8>>) -> Result<Vec<(u64, Sha256)>> {
+        let total: usize = files.iter().map(Vec::len).sum();
+        let hash_all = move || {
+            files
+                .into_iter()
+                .map(|byts| (Sha256::of(&byts), byts))
+                .collect::<Vec<_>>()
+        };
+        let hashed = if total < INLINE_HASH {
+            hash_all()
+        } else {
+            blocking(move || Ok(hash_all())).await?
+        };
+        let out: Vec<(u64, Sha256)> = hashed
+            .iter()
+            .map(|(sha256, byts)| (byts.len() as u64, *sha256))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let todo: Vec<(Sha256, Vec<u8>)> = hashed
+            .into_iter()
+            .filter(|(sha256, _)| seen.insert(*sha256))
+            .collect();
+        let todo = self.absent(todo).await?;
+        if todo.is_empty() {
+            return Ok(out);
+        }
+        // Lock in one order (no two batches wait for each other), then look again.
+        let mut order: Vec<Sha256> = todo.iter().map(|(sha256, _)| *sha256).collect();
+        order.sort_unstable();
+        let mut locks = Vec::with_capacity(order.len());
+        for sha256 in order {
+            locks.push(self.hash_lock(sha256).await);
+        }
+        let mut todo = self.absent(todo).await?;
+        // The limits, checked before each blob as a sequence of `put`s would.
+        let mut failed = None;
+        let (max_bytes, max_count) = (self.inner.opts.max_bytes, self.inner.opts.max_count);
+        let metrics = self.metrics();
+        let (mut size_bytes, mut file_count) = (
+            i128::from(metrics.size_bytes),
+            i128::from(metrics.file_count),
+        );
+        for (at, (_, byts)) in todo.iter().enumerate() {
+            let over = max_bytes
+                .filter(|max| i128::from(*max) <= size_bytes)
+                .map(|max| format!("Axon is at size:bytes limit: {max}"))
+                .or_else(|| {
+                    max_count
+                        .filter(|max| i128::from(*max) <= file_count)
+                        .map(|max| format!("Axon is at file:count limit: {max}"))
+                });
+            if let Some(mesg) = over {
+                failed = Some(Error::HitLimit(mesg));
+                todo.truncate(at);
+                break;
+            }
+            size_bytes += byts.len() as i128;
+            file_count += 1;
+        }
+        let places: Vec<(Sha256, Vec<u8>, PathBuf)> = todo
+            .into_iter()
+            .map(|(sha256, byts)| {
+                let dest = self.blob_path(&sha256);
+                (sha256, byts, dest)
+            })
+            .collect();
+        let tmpdir = self.inner.tmpdir.clone();
+        let (placed, place_err) = blocking(move || {
+            let mut placed = Vec::with_capacity(places.len());
+            for (sha256, byts, dest) in places {
+                let size = byts.len() as u64;
+                if size > 0
+                    && let Err(err) = place_blob(Blob::Memory(byts), &dest, &tmpdir)
+                {
+                    return Ok((placed, Some(err)));
+                }
+                tracing::debug!("Saving blob [{sha256}].");
+                placed.push((sha256, size));
+            }
+            Ok((placed, None))
+        })
+        .await?;
+        if !placed.is_empty() {
+            self.commit_rows(placed).await?;
+        }
+        drop(locks);
+        match place_err.or(failed) {
+            Some(err) => Err(err),
+            None => Ok(out),
+        }
+    }
+
+    /// The blobs of `files` the Axon does not have.
+    async fn absent(&self, files: Vec<(Sha256, Vec<u8>)>) -> Result<Vec<(Sha256, Vec<u8>)>> {
+        let keys = files.iter().map(|(sha256, _)| sha256.0.to_vec()).collect();
+        let has = self.has_many(keys).await?;
+        Ok(files
+            .into_iter()
+            .zip(has)
+            .filter_map(|(file, has)| (!has).then_some(file))
+            .collect())
     }
 
     /// Remove a blob: true if it was there.

@@ -546,11 +546,27 @@ impl AxonService {
                 ));
             }
         };
-        let mut out = Vec::with_capacity(files.len());
+        // As the reference, which `put`s each in turn: the files before one that is not bytes
+        // are stored, then its error is raised.
+        let mut good = Vec::with_capacity(files.len());
+        let mut bad = None;
         for file in files {
-            let (size, sha256) = self.axon.put(bytes_arg(file)?).await?;
-            out.push(saved_value(size, &sha256));
+            match bytes_arg(file) {
+                Ok(byts) => good.push(byts),
+                Err(err) => {
+                    bad = Some(err);
+                    break;
+                }
+            }
         }
+        let saved = self.axon.puts(good).await?;
+        if let Some(err) = bad {
+            return Err(err);
+        }
+        let out = saved
+            .iter()
+            .map(|(size, sha256)| saved_value(*size, sha256))
+            .collect();
         Ok(Reply::Value(Value::Array(out)))
     }
 

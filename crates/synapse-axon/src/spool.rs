@@ -1,8 +1,10 @@
 //! Upload spool files in `DIRN/tmp`: [`SpoolFile`] (removed unless moved into place) and
 //! [`SpoolWriter`], which appends with direct I/O where the file system allows it.
 //!
-//! Direct I/O (`O_DIRECT`) sends the bytes from an aligned staging buffer to the device without
-//! the page cache: its CPU cost is a copy into the staging buffer, where a cached write costs
+//! Direct I/O (`O_DIRECT`) sends the bytes to the device without the page cache, straight from
+//! the caller's buffer where that lies aligned in memory (large received buffers usually do),
+//! else from an aligned staging buffer. Its CPU cost is at most a copy into the staging
+//! buffer, where a cached write costs
 //! page allocation and accounting (measured 4 to 10 times the CPU of hashing the same bytes on
 //! a busy machine), and a multi-gigabyte upload does not flood the page cache. File systems
 //! without direct I/O (tmpfs) get ordinary writes.

@@ -20,7 +20,7 @@ use crate::spool::{SpoolFile, SpoolWriter};
 /// An upload gathers this many bytes in memory before it starts its workers.
 const GATHER: usize = 4 * 1024 * 1024;
 /// Below this many bytes, hashing at save time runs on the caller's thread.
-const INLINE_HASH: usize = 64 * 1024;
+pub(crate) const INLINE_HASH: usize = 64 * 1024;
 /// Writes smaller than this are copied together into one buffer (fewer, larger hash and
 /// file-write steps for streams of small frames, e.g. HTTP bodies).
 const SMALL_WRITE: usize = 64 * 1024;

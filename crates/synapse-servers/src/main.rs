@@ -126,6 +126,9 @@ fn collect_when_idle() {
 }
 
 fn main() -> ExitCode {
+    // Copies by a vector loop instead of `rep movsb` on AMD CPUs (glibc before 2.39): starts
+    // the process again with the glibc tunable set, so it comes before anything else.
+    synapse_base::process::tune_memcpy();
     allocator_starting();
     // No transparent huge pages: mimalloc asks for them on its arenas, and a 2 MiB page
     // backing a few live KiB costs a third of the resident memory of an idle service (79 vs

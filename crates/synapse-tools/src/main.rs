@@ -32,6 +32,8 @@ enum Tool {
 }
 
 fn main() -> ExitCode {
+    // Large copies by a vector loop on AMD CPUs (see `synapse_base::process`).
+    synapse_base::process::tune_memcpy();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

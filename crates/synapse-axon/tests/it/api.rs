@@ -167,6 +167,23 @@ async fn method_shapes() {
     assert_eq!(map_get(features, "unpack"), Some(&Value::from(1)));
     let cellvers = map_get(map_get(&info, "cell").unwrap(), "cellvers").unwrap();
     assert_eq!(map_get(cellvers, "axon:metrics"), Some(&Value::from(1)));
+    // A file that is not bytes: those before it are stored (the reference `put`s each in
+    // turn), those after it are not.
+    let err = call(
+        &api,
+        "puts",
+        vec![Value::Array(vec![
+            bin(b"before"),
+            "text".into(),
+            bin(b"after"),
+        ])],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name(), "TypeError");
+    let has = |byts: &'static [u8]| call(&api, "has", vec![sha(byts)]);
+    assert_eq!(has(b"before").await.unwrap(), Value::Boolean(true));
+    assert_eq!(has(b"after").await.unwrap(), Value::Boolean(false));
     cell.fini().await;
 }
 

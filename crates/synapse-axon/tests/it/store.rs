@@ -292,6 +292,60 @@ async fn limits() {
 }
 
 #[tokio::test]
+async fn puts_stores_a_batch_as_puts_in_turn_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = AxonOptions {
+        max_count: Some(4),
+        max_bytes: None,
+    };
+    let axon = Axon::open(dir.path(), opts).await.unwrap();
+    axon.put(b"one".to_vec()).await.unwrap();
+    // Present, new, empty, given twice: each answered in order, each stored once.
+    let files: Vec<Vec<u8>> = vec![
+        b"one".to_vec(),
+        b"two".to_vec(),
+        Vec::new(),
+        b"two".to_vec(),
+    ];
+    let want: Vec<(u64, Sha256)> = files
+        .iter()
+        .map(|f| (f.len() as u64, Sha256::of(f)))
+        .collect();
+    assert_eq!(axon.puts(files).await.unwrap(), want);
+    assert_eq!(axon.metrics().file_count, 3);
+    assert_eq!(axon.metrics().size_bytes, 6);
+    let hist: Vec<_> = axon.hashes(0, false, None).try_collect().await.unwrap();
+    assert_eq!(hist.len(), 3);
+    assert_eq!(
+        read_all(&axon, &Sha256::of(b"two"), None).await.concat(),
+        b"two"
+    );
+    assert_eq!(axon.puts(Vec::new()).await.unwrap(), vec![]);
+    // The limit stops the batch where a sequence of puts would stop: "four" is stored,
+    // "five" is refused, "six" never tried.
+    let err = axon
+        .puts(vec![b"four".to_vec(), b"five".to_vec(), b"six".to_vec()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "Axon is at file:count limit: 4");
+    assert!(axon.has(&Sha256::of(b"four")).await.unwrap());
+    assert!(!axon.has(&Sha256::of(b"five")).await.unwrap());
+    assert!(!axon.has(&Sha256::of(b"six")).await.unwrap());
+    axon.fini().await;
+    // All of it was committed.
+    let axon = Axon::open(dir.path(), AxonOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(axon.metrics().file_count, 4);
+    assert_eq!(
+        read_all(&axon, &Sha256::of(b"four"), None).await.concat(),
+        b"four"
+    );
+    assert_eq!(spool_files(dir.path()), 0);
+    axon.fini().await;
+}
+
+#[tokio::test]
 async fn data_persists_and_interrupted_uploads_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let axon = Axon::open(dir.path(), AxonOptions::default())
