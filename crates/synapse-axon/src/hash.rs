@@ -90,6 +90,35 @@ pub(crate) struct Hasher {
     size: u64,
 }
 
+/// Some of the hashes of a [`Hasher`] ([`Hasher::into_lanes`]).
+#[derive(Default)]
+pub(crate) struct Lane {
+    sha256: Option<ring::digest::Context>,
+    sha1: Option<sha1::Sha1>,
+    md5: Option<md5::Md5>,
+    sha512: Option<ring::digest::Context>,
+    size: u64,
+}
+
+impl Lane {
+    /// Hash `byts` (CPU work: call it off the async runtime).
+    pub(crate) fn update(&mut self, byts: &[u8]) {
+        self.size += byts.len() as u64;
+        if let Some(sha256) = &mut self.sha256 {
+            sha256.update(byts);
+        }
+        if let Some(sha1) = &mut self.sha1 {
+            sha1.update(byts);
+        }
+        if let Some(md5) = &mut self.md5 {
+            md5.update(byts);
+        }
+        if let Some(sha512) = &mut self.sha512 {
+            sha512.update(byts);
+        }
+    }
+}
+
 /// Below this many bytes a hash-set update hashes on the calling thread only.
 const PARALLEL_MIN: usize = 256 * 1024;
 
@@ -138,6 +167,64 @@ impl Hasher {
                 });
             }
         }
+    }
+
+    /// The hasher as lanes, each to be fed the same bytes on a thread of its own: sha256 alone,
+    /// or for a hash set sha256 with sha1 (both run on the CPU's SHA extensions), md5, and
+    /// sha512. [`Hasher::from_lanes`] puts them back together.
+    pub(crate) fn into_lanes(self) -> Vec<Lane> {
+        let size = self.size;
+        let first = Lane {
+            sha256: Some(self.sha256),
+            size,
+            ..Lane::default()
+        };
+        let Some(extra) = self.extra else {
+            return vec![first];
+        };
+        let Extra { md5, sha1, sha512 } = *extra;
+        vec![
+            Lane {
+                sha1: Some(sha1),
+                ..first
+            },
+            Lane {
+                md5: Some(md5),
+                size,
+                ..Lane::default()
+            },
+            Lane {
+                sha512: Some(sha512),
+                size,
+                ..Lane::default()
+            },
+        ]
+    }
+
+    /// The hasher of [`Hasher::into_lanes`], each lane fed the same bytes. `None` if a hash is
+    /// missing or the lanes hashed different numbers of bytes.
+    pub(crate) fn from_lanes(lanes: Vec<Lane>) -> Option<Hasher> {
+        let size = lanes.first()?.size;
+        let (mut sha256, mut md5, mut sha1, mut sha512) = (None, None, None, None);
+        for lane in lanes {
+            if lane.size != size {
+                return None;
+            }
+            sha256 = sha256.or(lane.sha256);
+            md5 = md5.or(lane.md5);
+            sha1 = sha1.or(lane.sha1);
+            sha512 = sha512.or(lane.sha512);
+        }
+        let extra = match (md5, sha1, sha512) {
+            (None, None, None) => None,
+            (Some(md5), Some(sha1), Some(sha512)) => Some(Box::new(Extra { md5, sha1, sha512 })),
+            _ => return None,
+        };
+        Some(Hasher {
+            sha256: sha256?,
+            extra,
+            size,
+        })
     }
 
     /// The sha256 (and the hash set, if asked for) of everything hashed.
@@ -193,6 +280,32 @@ mod tests {
             small.update(piece);
         }
         assert_eq!(big.finish(), small.finish());
+    }
+
+    #[test]
+    fn lanes_hash_as_the_whole_hasher() {
+        let data: Vec<u8> = (0..100_000).map(|i| (i % 253) as u8).collect();
+        for hashset in [false, true] {
+            let mut whole = Hasher::new(hashset);
+            whole.update(&data[..10]);
+            let mut lanes = whole.into_lanes();
+            assert_eq!(lanes.len(), if hashset { 3 } else { 1 });
+            for lane in &mut lanes {
+                for piece in data[10..].chunks(7777) {
+                    lane.update(piece);
+                }
+            }
+            let mut serial = Hasher::new(hashset);
+            serial.update(&data);
+            assert_eq!(Hasher::from_lanes(lanes).unwrap().finish(), serial.finish());
+        }
+        // Lanes that were not fed the same bytes are refused.
+        let mut lanes = Hasher::new(true).into_lanes();
+        lanes[1].update(b"x");
+        assert!(Hasher::from_lanes(lanes).is_none());
+        let mut lanes = Hasher::new(true).into_lanes();
+        lanes.pop();
+        assert!(Hasher::from_lanes(lanes).is_none());
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! [`Upload`]: bytes streamed into the Axon, hashed and spooled as they come, stored on save.
 //!
-//! A large upload runs two worker threads of its own: one hashes, the other appends to the
-//! spool file. A write hands its bytes to both (shared, not copied) and returns as soon as the
-//! bytes in flight are under a bound, so the hasher runs continuously while the next bytes
-//! travel, and neither worker waits for the other. Small writes are gathered in memory first,
+//! A large upload runs worker threads of its own: one hashes (three for a hash set: sha256 with
+//! sha1, md5, sha512), another appends to the spool file. A write hands its bytes to all of them
+//! (shared, not copied) and returns as soon as the bytes in flight are under a bound, so the
+//! hashers run continuously while the next bytes travel, and no worker waits for another. Small writes are gathered in memory first,
 //! and an upload that stays small starts no thread and never touches a spool file until it is
 //! saved.
 
@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::axon::{Axon, Blob};
 use crate::error::{Error, Result};
-use crate::hash::{HashSet, Hasher, Sha256};
+use crate::hash::{HashSet, Hasher, Lane, Sha256};
 use crate::spool::{SpoolFile, SpoolWriter};
 
 /// An upload gathers this many bytes in memory before it starts its workers.
@@ -36,35 +36,42 @@ struct Piece {
     _permit: OwnedSemaphorePermit,
 }
 
-/// The two worker threads of a large upload.
+/// The worker threads of a large upload: one per hash lane (one for a plain upload, three for
+/// a hash set, see [`Hasher::into_lanes`]) and the spool writer. Each takes every piece from
+/// its own queue, so none waits for another.
 struct Workers {
-    hash_tx: mpsc::UnboundedSender<Arc<Piece>>,
+    hash_txs: Vec<mpsc::UnboundedSender<Arc<Piece>>>,
     spool_tx: mpsc::UnboundedSender<Arc<Piece>>,
-    hashed: oneshot::Receiver<Hasher>,
+    hashed: Vec<oneshot::Receiver<Lane>>,
     spooled: oneshot::Receiver<Result<SpoolFile>>,
     flight: Arc<Semaphore>,
 }
 
 impl Workers {
     fn start(hasher: Hasher, tmpdir: std::path::PathBuf) -> Result<Workers> {
-        let (hash_tx, mut hash_rx) = mpsc::unbounded_channel::<Arc<Piece>>();
-        let (spool_tx, mut spool_rx) = mpsc::unbounded_channel::<Arc<Piece>>();
-        let (hash_done, hashed) = oneshot::channel();
-        let (spool_done, spooled) = oneshot::channel();
         let span = tracing::Span::current();
-        let hash_span = span.clone();
         let spawn_err = |err| Error::io("cannot start an upload thread", &tmpdir, err);
-        std::thread::Builder::new()
-            .name("axon-hash".into())
-            .spawn(move || {
-                let _enter = hash_span.enter();
-                let mut hasher = hasher;
-                while let Some(piece) = hash_rx.blocking_recv() {
-                    hasher.update(&piece.byts);
-                }
-                let _ = hash_done.send(hasher);
-            })
-            .map_err(spawn_err)?;
+        let mut hash_txs = Vec::new();
+        let mut hashed = Vec::new();
+        for mut lane in hasher.into_lanes() {
+            let (hash_tx, mut hash_rx) = mpsc::unbounded_channel::<Arc<Piece>>();
+            let (hash_done, lane_done) = oneshot::channel();
+            let hash_span = span.clone();
+            std::thread::Builder::new()
+                .name("axon-hash".into())
+                .spawn(move || {
+                    let _enter = hash_span.enter();
+                    while let Some(piece) = hash_rx.blocking_recv() {
+                        lane.update(&piece.byts);
+                    }
+                    let _ = hash_done.send(lane);
+                })
+                .map_err(spawn_err)?;
+            hash_txs.push(hash_tx);
+            hashed.push(lane_done);
+        }
+        let (spool_tx, mut spool_rx) = mpsc::unbounded_channel::<Arc<Piece>>();
+        let (spool_done, spooled) = oneshot::channel();
         let dir = tmpdir.clone();
         std::thread::Builder::new()
             .name("axon-spool".into())
@@ -83,7 +90,7 @@ impl Workers {
             })
             .map_err(spawn_err)?;
         Ok(Workers {
-            hash_tx,
+            hash_txs,
             spool_tx,
             hashed,
             spooled,
@@ -91,7 +98,7 @@ impl Workers {
         })
     }
 
-    /// Hand bytes to both workers, waiting while too many are in flight. `Err` if a worker
+    /// Hand bytes to all workers, waiting while too many are in flight. `Err` if a worker
     /// stopped (the spool failed): [`Workers::finish`] tells why.
     async fn send(&self, byts: Bytes) -> std::result::Result<(), ()> {
         let want = u32::try_from(byts.len().min(IN_FLIGHT)).unwrap_or(u32::MAX);
@@ -104,21 +111,28 @@ impl Workers {
             _permit: permit,
         });
         self.spool_tx.send(Arc::clone(&piece)).map_err(|_| ())?;
-        self.hash_tx.send(piece).map_err(|_| ())
+        for hash_tx in &self.hash_txs {
+            hash_tx.send(Arc::clone(&piece)).map_err(|_| ())?;
+        }
+        Ok(())
     }
 
-    /// Close the queues and wait for both workers: the hasher and the spool file.
+    /// Close the queues and wait for all workers: the hasher and the spool file.
     async fn finish(self) -> Result<(Hasher, SpoolFile)> {
         let Workers {
-            hash_tx,
+            hash_txs,
             spool_tx,
             hashed,
             spooled,
             ..
         } = self;
-        drop((hash_tx, spool_tx));
+        drop((hash_txs, spool_tx));
         let spool = spooled.await.map_err(|_| thread_failed())??;
-        let hasher = hashed.await.map_err(|_| thread_failed())?;
+        let mut lanes = Vec::with_capacity(hashed.len());
+        for lane in hashed {
+            lanes.push(lane.await.map_err(|_| thread_failed())?);
+        }
+        let hasher = Hasher::from_lanes(lanes).ok_or_else(thread_failed)?;
         Ok((hasher, spool))
     }
 }
