@@ -37,7 +37,7 @@ use tokio::sync::OwnedMutexGuard;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
-use crate::hash::{HashSet, Hasher, Sha256};
+use crate::hash::{HashSet, Hasher, Lane, Sha256};
 use crate::spool::SpoolFile;
 use crate::upload::{INLINE_HASH, Upload};
 
@@ -735,18 +735,13 @@ impl Axon {
         tracing::debug!(sha256 = %sha256, "Getting blob [{sha256}].");
         let hex = sha256.hex();
         blocking(move || {
-            let mut hasher = Hasher::new(true);
-            if let Some(file) = file {
-                let mut buf = vec![0u8; HASHSET_READ];
-                let mut offs = 0u64;
-                while offs < size {
-                    let want = usize::try_from((size - offs).min(HASHSET_READ as u64))
-                        .unwrap_or(HASHSET_READ);
-                    read_at(&file, &mut buf[..want], offs, &hex)?;
-                    hasher.update(&buf[..want]);
-                    offs += want as u64;
-                }
-            }
+            let lanes = Hasher::new(true).into_lanes();
+            let lanes = match file {
+                Some(file) => hash_file_on_lanes(&file, size, &hex, lanes)?,
+                None => lanes,
+            };
+            let hasher = Hasher::from_lanes(lanes)
+                .ok_or_else(|| Error::Inconsistent("a hash lane failed".into()))?;
             let (_, set) = hasher.finish();
             set.ok_or_else(|| Error::Inconsistent("no hash set".into()))
         })
@@ -908,6 +903,55 @@ impl futures::Stream for BlobReader {
             }
         }
     }
+}
+
+/// Feed the first `size` bytes of `file` to every lane, each on a thread of its own: this
+/// thread reads the next piece while the lanes hash the ones before (at most two pieces queued
+/// per lane).
+fn hash_file_on_lanes(
+    file: &std::fs::File,
+    size: u64,
+    hex: &str,
+    lanes: Vec<Lane>,
+) -> Result<Vec<Lane>> {
+    std::thread::scope(|scope| {
+        let mut txs = Vec::with_capacity(lanes.len());
+        let mut hashers = Vec::with_capacity(lanes.len());
+        for mut lane in lanes {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(2);
+            txs.push(tx);
+            hashers.push(scope.spawn(move || {
+                for piece in rx {
+                    lane.update(&piece);
+                }
+                lane
+            }));
+        }
+        let read = || -> Result<()> {
+            let mut offs = 0u64;
+            while offs < size {
+                let want =
+                    usize::try_from((size - offs).min(HASHSET_READ as u64)).unwrap_or(HASHSET_READ);
+                let mut buf = vec![0u8; want];
+                read_at(file, &mut buf, offs, hex)?;
+                let piece = Arc::new(buf);
+                for tx in &txs {
+                    tx.send(Arc::clone(&piece))
+                        .map_err(|_| Error::Inconsistent("a hash lane failed".into()))?;
+                }
+                offs += want as u64;
+            }
+            Ok(())
+        };
+        let res = read();
+        drop(txs);
+        let lanes = hashers
+            .into_iter()
+            .map(|hasher| hasher.join())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| Error::Inconsistent("a hash lane failed".into()))?;
+        res.map(|()| lanes)
+    })
 }
 
 /// Move a blob's bytes to `dest` (atomically: a blob file is whole or absent).

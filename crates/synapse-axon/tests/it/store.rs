@@ -158,6 +158,15 @@ async fn streamed_uploads_mix_small_and_large_writes() {
                 hex::encode(md5::Md5::digest(&data))
             };
             assert_eq!(set.md5, md5);
+            let sha1 = {
+                use sha1::Digest;
+                hex::encode(sha1::Sha1::digest(&data))
+            };
+            assert_eq!(set.sha1, sha1);
+            let sha512 = hex::encode(ring::digest::digest(&ring::digest::SHA512, &data));
+            assert_eq!(set.sha512, sha512);
+            // The hash set of the stored blob, read back in pieces, is the same.
+            assert_eq!(axon.hashset(&sha256).await.unwrap(), set);
         }
         assert_eq!(read_all(&axon, &sha256, None).await.concat(), data);
         assert_eq!(spool_files(dir.path()), 0);
