@@ -350,15 +350,23 @@ impl Axon {
 
     fn req_below_limit(&self) -> Result<()> {
         let metrics = self.metrics();
+        self.req_below(
+            i128::from(metrics.size_bytes),
+            i128::from(metrics.file_count),
+        )
+    }
+
+    /// `HitLimit` if an Axon holding `size_bytes` in `file_count` files is at a limit.
+    fn req_below(&self, size_bytes: i128, file_count: i128) -> Result<()> {
         if let Some(max) = self.inner.opts.max_bytes
-            && i128::from(max) <= i128::from(metrics.size_bytes)
+            && i128::from(max) <= size_bytes
         {
             return Err(Error::HitLimit(format!(
                 "Axon is at size:bytes limit: {max}"
             )));
         }
         if let Some(max) = self.inner.opts.max_count
-            && i128::from(max) <= i128::from(metrics.file_count)
+            && i128::from(max) <= file_count
         {
             return Err(Error::HitLimit(format!(
                 "Axon is at file:count limit: {max}"
@@ -475,23 +483,14 @@ impl Axon {
         let mut todo = self.absent(todo).await?;
         // The limits, checked before each blob as a sequence of `put`s would.
         let mut failed = None;
-        let (max_bytes, max_count) = (self.inner.opts.max_bytes, self.inner.opts.max_count);
         let metrics = self.metrics();
         let (mut size_bytes, mut file_count) = (
             i128::from(metrics.size_bytes),
             i128::from(metrics.file_count),
         );
         for (at, (_, byts)) in todo.iter().enumerate() {
-            let over = max_bytes
-                .filter(|max| i128::from(*max) <= size_bytes)
-                .map(|max| format!("Axon is at size:bytes limit: {max}"))
-                .or_else(|| {
-                    max_count
-                        .filter(|max| i128::from(*max) <= file_count)
-                        .map(|max| format!("Axon is at file:count limit: {max}"))
-                });
-            if let Some(mesg) = over {
-                failed = Some(Error::HitLimit(mesg));
+            if let Err(err) = self.req_below(size_bytes, file_count) {
+                failed = Some(err);
                 todo.truncate(at);
                 break;
             }
