@@ -43,7 +43,7 @@ fn cpu_is_amd() -> bool {
 /// documentation), if it runs on x86_64 glibc on an AMD CPU and the tunable is not set yet.
 /// Call it first thing in `main`, before any thread starts. It returns only if nothing is to
 /// change or the new start failed (the program then simply goes on as it is). The process
-/// keeps its pid, arguments, environment and open descriptors.
+/// keeps its pid, name, arguments, environment and open descriptors.
 pub fn tune_memcpy() {
     #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
     {
@@ -62,12 +62,23 @@ pub fn tune_memcpy() {
         let Some(arg0) = args.next() else {
             return;
         };
-        // `exec` returns only on failure; the program then runs untuned.
-        let _ = std::process::Command::new("/proc/self/exe")
-            .arg0(arg0)
-            .args(args)
-            .env("GLIBC_TUNABLES", tunables)
-            .exec();
+        let args: Vec<std::ffi::OsString> = args.collect();
+        // Start the program's own file by its path, so the process keeps its name (`ps`,
+        // `pgrep`, `top` show the file name an `exec` was given: `exe` for `/proc/self/exe`).
+        // `/proc/self/exe` only if the path cannot be had (the file was removed since).
+        let paths = std::env::current_exe()
+            .ok()
+            .filter(|path| path.is_file())
+            .into_iter()
+            .chain([std::path::PathBuf::from("/proc/self/exe")]);
+        for path in paths {
+            // `exec` returns only on failure; the program then runs untuned.
+            let _ = std::process::Command::new(path)
+                .arg0(&arg0)
+                .args(&args)
+                .env("GLIBC_TUNABLES", &tunables)
+                .exec();
+        }
     }
 }
 

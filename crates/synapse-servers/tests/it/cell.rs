@@ -57,6 +57,25 @@ fn python_client_against_the_cell_and_a_restart() {
     server.stop();
 }
 
+/// The server keeps its process name (what `ps`, `pgrep` and `top` show) through its start,
+/// also where it starts itself again to tune `memcpy` (x86_64 glibc on AMD CPUs), and its
+/// arguments.
+#[test]
+fn the_server_keeps_its_name_and_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirn = tmp.path().join("cell");
+    let server = Server::start("cell", &dirn, &[]);
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", server.pid()));
+    let comm = std::fs::read_to_string(proc_dir.join("comm")).unwrap();
+    assert_eq!(comm.trim_end(), "synapse-servers");
+    let cmdline = std::fs::read(proc_dir.join("cmdline")).unwrap();
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    assert_eq!(args[0], env!("CARGO_BIN_EXE_synapse-servers").as_bytes());
+    assert_eq!(args[1], b"cell");
+    assert_eq!(args[2], dirn.to_str().unwrap().as_bytes());
+    server.stop();
+}
+
 #[test]
 fn bad_configuration_is_refused_at_start() {
     let tmp = tempfile::tempdir().unwrap();

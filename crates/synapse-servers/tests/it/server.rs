@@ -167,6 +167,11 @@ impl Server {
 }
 
 impl Server {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Kill the server with SIGKILL (no shutdown at all) and reap it.
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
