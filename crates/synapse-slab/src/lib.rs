@@ -71,7 +71,7 @@ pub use crate::scan::{Iter, Scan};
 pub use crate::seqn::{SaveInfo, Seqn};
 pub use crate::slab::{ScanStream, Slab, SlabInfo};
 pub use crate::txn::{Db, DbOptions, DbStat, MAX_KEY_LEN, PutOptions, Txn};
-pub use crate::worker::CommitStat;
+pub use crate::worker::{CommitStat, set_idle_hook};
 
 /// The msgpack value type of the structures (re-exported `rmpv::Value`).
 pub use rmpv::Value;

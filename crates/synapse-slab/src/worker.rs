@@ -209,6 +209,25 @@ pub(crate) struct Worker<'e> {
 
 /// Open the environment and run the slab thread until the slab is closed. `ready` receives the
 /// outcome of opening.
+/// What a slab thread runs once it has gone idle (see [`set_idle_hook`]).
+static IDLE_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Set, once per process, a function every slab thread calls when it goes idle: after a
+/// commit period without work and with nothing left to commit, once per idle spell.
+///
+/// For the application's allocator: a slab thread allocates in bursts (a batch of writes)
+/// and then waits, and an allocator that keeps thread-local free memory until the thread
+/// allocates again can be told here to give it back. Later calls are ignored.
+pub fn set_idle_hook(hook: fn()) {
+    let _ = IDLE_HOOK.set(hook);
+}
+
+fn run_idle_hook() {
+    if let Some(hook) = IDLE_HOOK.get() {
+        hook();
+    }
+}
+
 pub(crate) fn run(
     shared: Arc<Shared>,
     jobs: Receiver<Job>,
@@ -415,6 +434,8 @@ impl<'e> Worker<'e> {
     fn serve(&mut self, jobs: &Receiver<Job>) {
         let period = self.shared.opts.commit_period;
         let spinner = Spinner::new(JOB_SPIN);
+        // Whether the idle hook ran since the last job.
+        let mut rested = true;
         loop {
             let wait = match self.dirty_since {
                 Some(since) => (since + period).saturating_duration_since(Instant::now()),
@@ -428,8 +449,16 @@ impl<'e> Worker<'e> {
             // A timeout counts as a long wait too.
             spinner.waited(idle.elapsed());
             match next {
-                Ok(job) => self.handle(job),
-                Err(RecvTimeoutError::Timeout) => {}
+                Ok(job) => {
+                    rested = false;
+                    self.handle(job);
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if !rested && self.dirty_since.is_none() {
+                        rested = true;
+                        run_idle_hook();
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => return,
             }
             // Group commit: let the jobs already queued join the batch being awaited.

@@ -486,3 +486,35 @@ async fn copydb_and_copyslab() {
     backup.fini().await;
     slab.fini().await;
 }
+
+/// Slab threads that went idle in this test process.
+static RESTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn count_rest() {
+    RESTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[tokio::test]
+async fn an_idle_slab_thread_runs_the_idle_hook_once_per_rest() {
+    synapse_slab::set_idle_hook(count_rest);
+    let opts = SlabOptions {
+        commit_period: std::time::Duration::from_millis(20),
+        ..SlabOptions::default()
+    };
+    let (_dir, slab) = tmp_slab(opts).await;
+    let db = slab.initdb("db", DbOptions::default()).await.unwrap();
+    let before = RESTED.load(std::sync::atomic::Ordering::SeqCst);
+    slab.put(db, b"k", b"v").await.unwrap();
+    // The write is committed by the period, then the thread rests and runs the hook.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while RESTED.load(std::sync::atomic::Ordering::SeqCst) == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the idle hook never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // The data was committed before the thread rested.
+    assert_eq!(slab.get(db, b"k").await.unwrap(), Some(b"v".to_vec()));
+    slab.fini().await;
+}
