@@ -1,10 +1,11 @@
 //! Bulk node ingest: `addNodes` and the `syn.nodes` feed.
 //!
 //! Node definitions are applied in batches: each batch is normalized through the editor with
-//! the state of every node it touches prefetched in one read per layer, applied to the write
-//! layer as one atomic commit, and only then are its nodes read back and yielded. A pode the
-//! caller received therefore names a committed node (a crash loses no acknowledged node), and
-//! a batch is there whole or not at all.
+//! the state of every node it touches prefetched in one read per layer, handed to the write
+//! layer in slices (each atomic, written by the slab thread while the next one is normalized),
+//! committed, and only then are its nodes read back and yielded. A pode the caller received
+//! therefore names a committed node (a crash loses no acknowledged node and leaves no
+//! half-written one); a crash may keep the first slices of the batch in flight.
 
 use std::sync::Arc;
 
@@ -20,6 +21,9 @@ use super::{Cortex, view_error};
 
 /// Node definitions per committed batch.
 pub(crate) const BATCH: usize = 1000;
+
+/// Node definitions per slice of a batch handed to the layer (see [`add_batch`]).
+const SLICE: usize = 125;
 
 /// Whether an editor error only spoils one node definition (skipped with a warning, as the
 /// reference's non-strict snap does) rather than the whole batch.
@@ -43,22 +47,32 @@ pub(crate) async fn add_batch(
     }
     let mut editor = view.editor(EditMeta::now(user), AllowAll::arc());
     editor.set_strict(false);
+    // Applied in slices without waiting for the rows to be written: the slab thread writes
+    // the rows of one slice while this task normalizes the next. Nothing is acknowledged
+    // before the commit below.
+    editor.set_deferred_commit(true);
     editor.prefetch_defs(defs).await.map_err(view_error)?;
     let mut buids: Vec<Buid> = Vec::with_capacity(defs.len());
-    for def in defs {
-        match editor.add_node_def(def).await {
-            Ok(Some(buid)) => buids.push(buid),
-            Ok(None) => {}
-            Err(err) if is_item_error(&err) => {
-                tracing::warn!(cause = %err, "addNodes failed on a node definition");
+    for slice in defs.chunks(SLICE) {
+        for def in slice {
+            match editor.add_node_def(def).await {
+                Ok(Some(buid)) => buids.push(buid),
+                Ok(None) => {}
+                Err(err) if is_item_error(&err) => {
+                    tracing::warn!(cause = %err, "addNodes failed on a node definition");
+                }
+                Err(err) => return Err(view_error(err)),
             }
-            Err(err) => return Err(view_error(err)),
         }
+        for warning in editor.take_warnings() {
+            tracing::warn!("addNodes: {warning}");
+        }
+        editor.apply().await.map_err(view_error)?;
     }
-    for warning in editor.take_warnings() {
-        tracing::warn!("addNodes: {warning}");
-    }
-    editor.apply().await.map_err(view_error)?;
+    view.write_layer()
+        .sync()
+        .await
+        .map_err(|err| view_error(view::Error::from(err)))?;
     if !pack {
         return Ok(Vec::new());
     }

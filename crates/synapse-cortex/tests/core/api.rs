@@ -121,6 +121,59 @@ async fn add_nodes_in_many_batches_keeps_order() {
     );
 }
 
+/// A batch is handed to the layer in slices while later slices are normalized: a node
+/// edited in several slices, and an fqdn whose parent changes in a later slice, end as if
+/// the definitions were added one by one.
+#[tokio::test]
+async fn add_nodes_across_slices_of_a_batch_merge_as_one_by_one() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let ival = |min: i64, max: i64| list(vec![Value::from(min), Value::from(max)]);
+    let ipv4 = |asn: i64, min: i64, max: i64| {
+        nodedef(
+            "inet:ipv4",
+            s("1.1.1.1"),
+            dict(vec![
+                ("props", dict(vec![("asn", Value::from(asn))])),
+                ("tags", dict(vec![("seen", ival(min, max))])),
+            ]),
+        )
+    };
+    let mut defs: Vec<Value> = (0..900u32)
+        .map(|i| nodedef("inet:ipv4", Value::from(0x0a00_0000 + i), tagged("fill")))
+        .collect();
+    defs[0] = ipv4(1, 1_262_304_000_000, 1_293_840_000_000);
+    defs[1] = nodedef("inet:fqdn", s("a.woot.com"), dict(vec![]));
+    defs[400] = ipv4(2, 1_420_070_400_000, 1_451_606_400_000);
+    defs[800] = nodedef(
+        "inet:fqdn",
+        s("woot.com"),
+        dict(vec![("props", dict(vec![("issuffix", Value::from(true))]))]),
+    );
+    let podes = genr(&api, "addNodes", vec![list(defs)]).await.unwrap();
+    assert_eq!(podes.len(), 900);
+    // Both podes of the ipv4 show its final state: the later asn, the merged interval.
+    for pode in [&podes[0], &podes[400]] {
+        let info = &pode.as_array().unwrap()[1];
+        assert_eq!(get(get(info, "props"), "asn"), &Value::from(2));
+        assert_eq!(
+            get(get(info, "tags"), "seen"),
+            &ival(1_262_304_000_000, 1_451_606_400_000)
+        );
+    }
+    // woot.com became a suffix after its child was added: the child is a zone now.
+    let view = core.service().default_view();
+    let child = view
+        .get_node(buid("inet:fqdn", &s("a.woot.com")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(child.get("iszone"), Some(&Value::from(1)));
+    assert_eq!(child.get("zone"), Some(&s("a.woot.com")));
+    assert_eq!(view.count_form("inet:ipv4").await.unwrap(), 897);
+    assert_eq!(view.count_tag("fill", None).await.unwrap(), 896);
+}
+
 #[tokio::test]
 async fn add_node_and_node_permissions() {
     let (_dir, core) = fresh().await;
