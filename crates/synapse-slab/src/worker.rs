@@ -207,8 +207,6 @@ pub(crate) struct Worker<'e> {
     out_of_space: bool,
 }
 
-/// Open the environment and run the slab thread until the slab is closed. `ready` receives the
-/// outcome of opening.
 /// What a slab thread runs once it has gone idle (see [`set_idle_hook`]).
 static IDLE_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
@@ -228,6 +226,8 @@ fn run_idle_hook() {
     }
 }
 
+/// Open the environment and run the slab thread until the slab is closed. `ready` receives the
+/// outcome of opening.
 pub(crate) fn run(
     shared: Arc<Shared>,
     jobs: Receiver<Job>,
