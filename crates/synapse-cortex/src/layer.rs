@@ -20,10 +20,10 @@
 //! | database | key | value |
 //! |---|---|---|
 //! | `sodes` | buid | storage node (form, value, props, tags, tag props; names as ids) |
-//! | `byprop` (dup) | abrv(form or form+prop or univ prop) + indx | buid |
-//! | `byarray` (dup) | abrv(form+prop) + indx(element) | buid |
-//! | `bytag` (dup) | abrv(tag) + abrv(form) | buid |
-//! | `bytagprop` (dup) | abrv(form+tag+prop, and any-form+tag+prop) + indx | buid |
+//! | `byprop` (dup) | abrv(form or form+prop or univ prop) + indx | row id |
+//! | `byarray` (dup) | abrv(form+prop) + indx(element) | row id |
+//! | `bytag` (dup) | abrv(tag) + abrv(form) | row id |
+//! | `bytagprop` (dup) | abrv(form+tag+prop, and any-form+tag+prop) + indx | row id |
 //! | `byndef` (dup) | buid of the referenced ndef | buid + abrv(form+prop) |
 //! | `edgesn1` (dup) | n1 buid + verb | n2 buid |
 //! | `edgesn2` (dup) | n2 buid + verb | n1 buid |
@@ -38,8 +38,12 @@
 //!
 //! Counters (`counts`) make counting a form, a prop, a tag or a tag prop a single read.
 //!
-//! Every index database holds fixed size values (`MDB_DUPFIXED`: 32 byte buids, or buid +
-//! abbreviation in `byndef`), which LMDB packs without a per-value node header. Log rows are
+//! Every index database holds fixed size values (`MDB_DUPFIXED`), which LMDB packs without a
+//! per-value node header. The four big ones (props, arrays, tags, tag props) name a node by
+//! its row id, the first 12 bytes of its buid ([`ROW_ID_LEN`]): a seek of `sodes` finds the
+//! node, and the rows are under half the size of whole buids (a tag or a `.created` time
+//! holds a row per node). Row ids sort as their buids, so views merge layers' rows by
+//! (key, buid) as before. The others (ndef refs, edges, data names) keep whole buids. Log rows are
 //! compressed: a batch repeats its form, property and tag names in every edit, and LZ4 shrinks
 //! the rows (a third of the layer's bytes otherwise) about fourfold at a few percent of the
 //! apply time.
@@ -74,8 +78,48 @@ pub(crate) use lift::{LiftPlan, Resume, Row, Shadow, plan as plan_lift};
 
 use crate::nodeedit::{Buid, EditFormatError, EditMeta, EditOp, NodeEdit, packb, unpackb};
 
-/// The storage format version of layers written by this crate.
-pub const LAYER_VERSION: i64 = 2;
+/// The storage format version of layers written by this crate (3: index rows hold row ids;
+/// version 2 layers, whose index rows hold whole buids, are rewritten when opened).
+pub const LAYER_VERSION: i64 = 3;
+
+/// Bytes of a buid that index rows store to name their node (its row id).
+///
+/// A node is found from a row id by seeking the storage nodes (keyed by buid) to it. Within
+/// one layer a row id names one node: a new node whose row id is taken is refused
+/// ([`Error::RowIdTaken`]); with 96 random bits the first such pair is expected after about
+/// 2^48 nodes in one layer.
+pub const ROW_ID_LEN: usize = 12;
+
+/// A node's row id in index rows.
+pub(crate) type RowId = [u8; ROW_ID_LEN];
+
+/// The row id of a buid.
+pub(crate) fn row_id(buid: &Buid) -> RowId {
+    let mut id = [0u8; ROW_ID_LEN];
+    id.copy_from_slice(&buid[..ROW_ID_LEN]);
+    id
+}
+
+/// The node an index row value names: its buid and storage node bytes. Values of
+/// [`ROW_ID_LEN`] bytes are row ids; longer ones (node data names) start with the buid.
+pub(crate) fn row_node<'t>(
+    txn: &'t synapse_slab::Txn<'_>,
+    sodes: Db,
+    val: &[u8],
+) -> Result<Option<(Buid, Option<&'t [u8]>)>, Error> {
+    if val.len() == ROW_ID_LEN {
+        return Ok(match txn.seek(sodes, val)? {
+            Some((key, byts)) if key.starts_with(val) => {
+                Buid::try_from(key).ok().map(|buid| (buid, Some(byts)))
+            }
+            _ => None,
+        });
+    }
+    Ok(val
+        .get(..32)
+        .and_then(|b| Buid::try_from(b).ok())
+        .map(|buid| (buid, None)))
+}
 
 /// Marks a compressed log row (an uncompressed msgpack row starts with an array marker).
 const LOG_LZ4: u8 = 0x01;
@@ -143,6 +187,12 @@ pub enum Error {
         /// The version found.
         found: i64,
     },
+    /// A new node's row id (the first [`ROW_ID_LEN`] bytes of its buid) is another node's.
+    #[error(
+        "node {} has the row id of another node of the layer; the layer cannot hold both",
+        hex::encode(.0)
+    )]
+    RowIdTaken(Buid),
 }
 
 impl Error {
@@ -154,7 +204,7 @@ impl Error {
             Error::NoSuchCmpr { .. } => "NoSuchCmpr",
             Error::NotANumberCompared => "NotANumberCompared",
             Error::BadArg(_) | Error::BadEdit(_) => "BadArg",
-            Error::BadStorage(_) => "BadCoreStore",
+            Error::BadStorage(_) | Error::RowIdTaken(_) => "BadCoreStore",
             Error::ReadOnly => "IsReadOnly",
             Error::BadVersion { .. } => "BadStorageVersion",
         }
@@ -454,6 +504,52 @@ impl std::fmt::Debug for Layer {
     }
 }
 
+/// Rewrite a version 2 layer's index rows (whole buids) with row ids, key by key (a dupsort
+/// key's values all have one size), in the transaction that opens the layer.
+fn migrate_row_ids(txn: &mut synapse_slab::Txn<'_>, dbs: &Dbs) -> Result<(), Error> {
+    /// Rows read before a chunk is rewritten (a key's rows are never split).
+    const CHUNK: usize = 1 << 16;
+    for db in [dbs.byprop, dbs.byarray, dbs.bytag, dbs.bytagprop] {
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let mut keys: Vec<(Vec<u8>, Vec<RowId>)> = Vec::new();
+            let mut rows = 0;
+            let spec = match &from {
+                Some(key) => Scan::full().after_key(key),
+                None => Scan::full(),
+            };
+            for row in txn.scan(db, spec)? {
+                let (key, val) = row?;
+                let is_new = keys.last().is_none_or(|(last, _)| last.as_slice() != key);
+                if is_new && rows >= CHUNK {
+                    break;
+                }
+                if is_new {
+                    keys.push((key.to_vec(), Vec::new()));
+                }
+                let buid: Buid = val
+                    .try_into()
+                    .map_err(|_| Error::BadStorage("bad version 2 index row".into()))?;
+                if let Some((_, ids)) = keys.last_mut() {
+                    ids.push(row_id(&buid));
+                }
+                rows += 1;
+            }
+            let Some((last, _)) = keys.last() else {
+                break;
+            };
+            from = Some(last.clone());
+            for (key, ids) in &keys {
+                txn.delete(db, key, None)?;
+                for id in ids {
+                    txn.put(db, key, id)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn poisoned<T>(err: std::sync::PoisonError<T>) -> T {
     err.into_inner()
 }
@@ -503,7 +599,10 @@ impl Layer {
                 match txn.get(dbs.meta, b"version")? {
                     Some(byts) => {
                         let found = unpackb(byts).and_then(|v| v.as_i64()).unwrap_or(-1);
-                        if found != LAYER_VERSION {
+                        if found == 2 {
+                            migrate_row_ids(txn, &dbs)?;
+                            txn.put(dbs.meta, b"version", &packb(&Value::from(LAYER_VERSION)))?;
+                        } else if found != LAYER_VERSION {
                             return Err(Error::BadVersion { found });
                         }
                     }

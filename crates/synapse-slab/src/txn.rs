@@ -359,6 +359,16 @@ impl<'a> Txn<'a> {
             .is_some())
     }
 
+    /// The first row whose key is at least `key` (for dupsort, its first value), if any.
+    pub fn seek(&self, db: Db, key: &[u8]) -> Result<Option<(&[u8], &[u8])>> {
+        self.check(db)?;
+        if !key_can_exist(key) {
+            return Ok(None);
+        }
+        let cursor = self.cursor(db)?;
+        cursor_op(&cursor, Some(key), None, ffi::MDB_SET_RANGE)
+    }
+
     /// The first key, if any.
     pub fn first_key(&self, db: Db) -> Result<Option<&[u8]>> {
         let cursor = self.cursor(db)?;

@@ -3,7 +3,7 @@
 //! The batch is validated first (every new value must encode for its storage type), so once
 //! rows are written nothing but an LMDB failure can stop it: a batch is applied whole.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use rmpv::Value;
 use synapse_slab::{Scan, Txn};
@@ -11,7 +11,9 @@ use synapse_slab::{Scan, Txn};
 use crate::layer::abrv::{AbrvId, BatchAbrvs, Kind};
 use crate::layer::indx::{indx, indx_one};
 use crate::layer::sode::Sode;
-use crate::layer::{CounterKey, Dbs, Error, LOG_ROW_NODES, LayerShared, PendingLog, counter};
+use crate::layer::{
+    CounterKey, Dbs, Error, LOG_ROW_NODES, LayerShared, PendingLog, RowId, counter, row_id,
+};
 use crate::nodeedit::{
     Buid, BuidMap, Edit, EditMeta, EditOp, NodeEdit, TagIval, packb, stortype as st,
 };
@@ -103,6 +105,8 @@ pub(crate) struct Batch<'t, 'a> {
     shared: &'t LayerShared,
     abrvs: BatchAbrvs<'t>,
     sodes: BuidMap<Staged>,
+    /// Row ids of the nodes new in this batch (their storage nodes are written at the end).
+    new_ids: HashSet<RowId>,
     counts: HashMap<CounterKey, i64, std::hash::BuildHasherDefault<crate::nodeedit::FastHasher>>,
     rows: Vec<IdxOp>,
     time: i64,
@@ -127,6 +131,7 @@ impl<'t, 'a> Batch<'t, 'a> {
             shared,
             abrvs: BatchAbrvs::new(&shared.abrvs, &shared.persisted),
             sodes: BuidMap::default(),
+            new_ids: HashSet::new(),
             counts: HashMap::default(),
             rows: Vec::new(),
             time,
@@ -259,10 +264,19 @@ impl<'t, 'a> Batch<'t, 'a> {
         if self.sodes.contains_key(buid) {
             return Ok(());
         }
-        let (sode, stored) = match self.txn.get(self.dbs.sodes, buid)? {
-            Some(byts) => (Sode::decode(byts, &self.abrvs.abrvs.read())?, true),
-            None => (Sode::default(), false),
+        // Index rows name a node by the first bytes of its buid (`row_id`): a new node whose
+        // id another node of the layer (stored, or new in this batch) already has is refused.
+        let id = row_id(buid);
+        let (sode, stored) = match self.txn.seek(self.dbs.sodes, &id)? {
+            Some((key, byts)) if key == buid.as_slice() => {
+                (Sode::decode(byts, &self.abrvs.abrvs.read())?, true)
+            }
+            Some((key, _)) if key.starts_with(&id) => return Err(Error::RowIdTaken(*buid)),
+            _ => (Sode::default(), false),
         };
+        if !stored && !self.new_ids.insert(id) {
+            return Err(Error::RowIdTaken(*buid));
+        }
         self.sodes.insert(
             *buid,
             Staged {
@@ -320,20 +334,20 @@ impl<'t, 'a> Batch<'t, 'a> {
             for abrv in abrvs {
                 for ind in &elems {
                     let key = prefixed(*abrv, ind);
-                    self.row(self.dbs.byarray, b'a', *abrv, &key, buid, add)?;
+                    self.row(self.dbs.byarray, b'a', *abrv, &key, &row_id(buid), add)?;
                     if elem == st::NDEF && *abrv == abrvs[0] {
                         self.row(self.dbs.byndef, b'n', 0, ind, &ndef_ref(*abrv), add)?;
                     }
                 }
                 let key = prefixed(*abrv, &whole);
-                self.row(self.dbs.byprop, b'p', *abrv, &key, buid, add)?;
+                self.row(self.dbs.byprop, b'p', *abrv, &key, &row_id(buid), add)?;
             }
             return Ok(());
         }
         let ind = indx_one(stortype, valu)?;
         for abrv in abrvs {
             let key = prefixed(*abrv, &ind);
-            self.row(self.dbs.byprop, b'p', *abrv, &key, buid, add)?;
+            self.row(self.dbs.byprop, b'p', *abrv, &key, &row_id(buid), add)?;
             if stortype == st::NDEF && *abrv == abrvs[0] {
                 self.row(self.dbs.byndef, b'n', 0, &ind, &ndef_ref(*abrv), add)?;
             }
@@ -537,7 +551,14 @@ impl<'t, 'a> Batch<'t, 'a> {
         if old.is_none() {
             let key = tag_key(tagabrv, formabrv).to_vec();
             let counter = Some(counter(b't', tagabrv, Some(formabrv)));
-            self.defer(self.dbs.bytag, b't', key, buid.to_vec(), true, counter);
+            self.defer(
+                self.dbs.bytag,
+                b't',
+                key,
+                row_id(buid).to_vec(),
+                true,
+                counter,
+            );
         }
         Ok(vec![EditOp::TagSet {
             tag: tag.to_owned(),
@@ -561,7 +582,14 @@ impl<'t, 'a> Batch<'t, 'a> {
         let formabrv = self.id(Kind::Form, &[&form]);
         let key = tag_key(tagabrv, formabrv).to_vec();
         let counter = Some(counter(b't', tagabrv, Some(formabrv)));
-        self.defer(self.dbs.bytag, b't', key, buid.to_vec(), false, counter);
+        self.defer(
+            self.dbs.bytag,
+            b't',
+            key,
+            row_id(buid).to_vec(),
+            false,
+            counter,
+        );
         Ok(vec![EditOp::TagDel {
             tag: tag.to_owned(),
             oldv: Some(oldv),
@@ -586,7 +614,7 @@ impl<'t, 'a> Batch<'t, 'a> {
         for ind in indx(stortype, valu)? {
             for abrv in abrvs {
                 let key = prefixed(abrv, &ind);
-                self.row(self.dbs.bytagprop, b'T', abrv, &key, buid, add)?;
+                self.row(self.dbs.bytagprop, b'T', abrv, &key, &row_id(buid), add)?;
             }
         }
         Ok(())
@@ -805,6 +833,7 @@ impl<'t, 'a> Batch<'t, 'a> {
             }
         }
         let sodes = std::mem::take(&mut self.sodes);
+        self.new_ids.clear();
         for (buid, staged) in sodes {
             if !staged.dirty {
                 continue;

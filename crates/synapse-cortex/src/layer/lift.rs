@@ -398,9 +398,8 @@ pub(crate) fn scan_batch(
         let (key, val) = item?;
         visits += 1;
         last = Some((key.to_vec(), val.to_vec()));
-        let buid: Buid = match val.get(..32).and_then(|b| b.try_into().ok()) {
-            Some(buid) => buid,
-            None => continue,
+        let Some((buid, _)) = crate::layer::row_node(txn, dbs.sodes, val)? else {
+            continue;
         };
         let keep = match &scan.filter {
             None => true,

@@ -98,9 +98,12 @@ impl Layer {
             (RowsBy::Tag { form, .. }, RowsStart::Node(buid, startform)) => match form {
                 // A start of another form than the one asked for yields nothing.
                 Some(form) if *form != startform => return stream::empty().boxed(),
-                Some(_) => Pos::At(prefix.clone(), Some(buid.to_vec())),
+                Some(_) => Pos::At(prefix.clone(), Some(crate::layer::row_id(&buid).to_vec())),
                 None => match id(Kind::Form, &[&startform]) {
-                    Some(formid) => Pos::At([&prefix[..], &formid].concat(), Some(buid.to_vec())),
+                    Some(formid) => Pos::At(
+                        [&prefix[..], &formid].concat(),
+                        Some(crate::layer::row_id(&buid).to_vec()),
+                    ),
                     None => return stream::empty().boxed(),
                 },
             },
@@ -166,7 +169,7 @@ impl Layer {
             for item in txn.scan(db, spec)? {
                 let (key, val) = item?;
                 visits += 1;
-                let Some(buid) = val.get(..32).and_then(|b| Buid::try_from(b).ok()) else {
+                let Some((buid, byts)) = crate::layer::row_node(txn, shared.dbs.sodes, val)? else {
                     continue;
                 };
                 let decoded = match (&by, stortype) {
@@ -175,7 +178,7 @@ impl Layer {
                 };
                 let valu = match decoded {
                     Some(valu) => Some(valu),
-                    None => match txn.get(shared.dbs.sodes, &buid)? {
+                    None => match byts {
                         Some(byts) => sode_valu(&by, &Sode::decode(byts, &abrvs)?),
                         None => None,
                     },

@@ -9,7 +9,7 @@ use synapse_slab::{Scan, Txn};
 use super::abrv::{AbrvId, AbrvReader, Kind};
 use super::apply::{prefixed, tag_key};
 use super::indx::{indx, indx_one};
-use super::{Error, Layer, LayerShared, Sode};
+use super::{Error, Layer, LayerShared, ROW_ID_LEN, Sode, row_node};
 use crate::nodeedit::stortype as st;
 
 /// A `(form, prop)` of the property index: `None` form for universal props, `None` prop for
@@ -76,8 +76,24 @@ fn abrv_of(key: &[u8]) -> Option<AbrvId> {
     Some(AbrvId::from_be_bytes(key.get(..4)?.try_into().ok()?))
 }
 
-fn buid_of(val: &[u8]) -> Option<[u8; 32]> {
-    val.get(..32)?.try_into().ok()
+/// The node an index row names: its buid (the row id itself when the layer holds no such
+/// node) and its storage node.
+fn row_sode(
+    txn: &Txn<'_>,
+    shared: &LayerShared,
+    abrvs: &AbrvReader<'_>,
+    val: &[u8],
+) -> Result<(Vec<u8>, Option<Sode>), Error> {
+    Ok(match row_node(txn, shared.dbs.sodes, val)? {
+        Some((buid, Some(byts))) => (buid.to_vec(), Some(Sode::decode(byts, abrvs)?)),
+        Some((buid, None)) => (buid.to_vec(), sode_of(txn, shared, abrvs, &buid)?),
+        None => (val.to_vec(), None),
+    })
+}
+
+/// The row id of a stored node's buid.
+fn id_of(buid: &[u8]) -> &[u8] {
+    buid.get(..ROW_ID_LEN).unwrap_or(buid)
 }
 
 fn sode_of(
@@ -107,7 +123,7 @@ fn verify_nodes(
         let formabrv = abrvs.get(Kind::Form, &[form]);
         for (tag, ival) in &sode.tags {
             let found = match (abrvs.get(Kind::Tag, &[tag]), formabrv) {
-                (Some(t), Some(f)) => txn.has_dup(shared.dbs.bytag, &tag_key(t, f), buid)?,
+                (Some(t), Some(f)) => txn.has_dup(shared.dbs.bytag, &tag_key(t, f), id_of(buid))?,
                 _ => false,
             };
             if !found {
@@ -135,7 +151,7 @@ fn verify_nodes(
                 out.push((
                     "NoStorTypeForProp".into(),
                     info(vec![
-                        ("buid", Value::from(hex::encode(buid))),
+                        ("buid", Value::from(hex::encode(&buid))),
                         ("form", Value::from(form)),
                         ("prop", Value::from(prop.as_str())),
                         ("stortype", Value::from(*stortype)),
@@ -144,7 +160,7 @@ fn verify_nodes(
                 continue;
             };
             let found = match abrvs.get(Kind::Prop, &[form, prop]) {
-                Some(abrv) => txn.has_dup(shared.dbs.byprop, &prefixed(abrv, &ind), buid)?,
+                Some(abrv) => txn.has_dup(shared.dbs.byprop, &prefixed(abrv, &ind), id_of(buid))?,
                 None => false,
             };
             if !found {
@@ -169,7 +185,7 @@ fn verify_tags(
     out: &mut Vec<VerifyError>,
 ) -> Result<(), Error> {
     for row in txn.scan(shared.dbs.bytag, Scan::full())? {
-        let (key, buid) = row?;
+        let (key, val) = row?;
         let (Some(tagabrv), Some(formabrv)) = (abrv_of(key), key.get(4..).and_then(abrv_of)) else {
             continue;
         };
@@ -184,7 +200,8 @@ fn verify_tags(
         {
             continue;
         }
-        let name = match sode_of(txn, shared, abrvs, buid)? {
+        let (buid, sode) = row_sode(txn, shared, abrvs, val)?;
+        let name = match sode {
             None => "NoNodeForTagIndex",
             Some(sode) if sode.tag(&tag).is_none() => "NoTagForTagIndex",
             Some(_) => continue,
@@ -192,7 +209,7 @@ fn verify_tags(
         out.push((
             name.into(),
             info(vec![
-                ("buid", Value::from(hex::encode(buid))),
+                ("buid", Value::from(hex::encode(&buid))),
                 ("form", Value::from(form)),
                 ("tag", Value::from(tag)),
             ]),
@@ -232,7 +249,7 @@ fn verify_props(
     };
     for row in txn.scan(db, Scan::full())? {
         let (key, val) = row?;
-        let (Some(abrv), Some(buid)) = (abrv_of(key), buid_of(val)) else {
+        let Some(abrv) = abrv_of(key) else {
             continue;
         };
         let (form, prop) = match parts(abrvs, abrv) {
@@ -250,18 +267,19 @@ fn verify_props(
             continue;
         }
         let ind = &key[4..];
+        let (buid, sode) = row_sode(txn, shared, abrvs, val)?;
         let base = |name: &str| {
             (
                 name.to_owned(),
                 info(vec![
-                    ("buid", Value::from(hex::encode(buid))),
+                    ("buid", Value::from(hex::encode(&buid))),
                     ("form", opt(form.as_deref())),
                     ("prop", opt(prop.as_deref())),
                     ("indx", Value::Binary(ind.to_vec())),
                 ]),
             )
         };
-        let Some(sode) = sode_of(txn, shared, abrvs, &buid)? else {
+        let Some(sode) = sode else {
             out.push(base(names[0]));
             continue;
         };
@@ -286,7 +304,7 @@ fn verify_props(
             Err(_) => out.push((
                 names[3].to_owned(),
                 info(vec![
-                    ("buid", Value::from(hex::encode(buid))),
+                    ("buid", Value::from(hex::encode(&buid))),
                     ("form", opt(form.as_deref())),
                     ("prop", opt(prop.as_deref())),
                     ("stortype", Value::from(stortype)),
@@ -306,7 +324,7 @@ fn verify_tagprops(
 ) -> Result<(), Error> {
     for row in txn.scan(shared.dbs.bytagprop, Scan::full())? {
         let (key, val) = row?;
-        let (Some(abrv), Some(buid)) = (abrv_of(key), buid_of(val)) else {
+        let Some(abrv) = abrv_of(key) else {
             continue;
         };
         let Some((b'T', p)) = parts(abrvs, abrv) else {
@@ -322,11 +340,12 @@ fn verify_tagprops(
         }
         let form = (!form.is_empty()).then_some(form.as_str());
         let ind = &key[4..];
+        let (buid, sode) = row_sode(txn, shared, abrvs, val)?;
         let base = |name: &str| {
             (
                 name.to_owned(),
                 info(vec![
-                    ("buid", Value::from(hex::encode(buid))),
+                    ("buid", Value::from(hex::encode(&buid))),
                     ("form", opt(form)),
                     ("tag", Value::from(tag.as_str())),
                     ("prop", Value::from(prop.as_str())),
@@ -334,7 +353,7 @@ fn verify_tagprops(
                 ]),
             )
         };
-        let Some(sode) = sode_of(txn, shared, abrvs, &buid)? else {
+        let Some(sode) = sode else {
             out.push(base("NoNodeForTagPropIndex"));
             continue;
         };
@@ -352,7 +371,7 @@ fn verify_tagprops(
             Err(_) => out.push((
                 "NoStorTypeForTagProp".to_owned(),
                 info(vec![
-                    ("buid", Value::from(hex::encode(buid))),
+                    ("buid", Value::from(hex::encode(&buid))),
                     ("form", opt(form)),
                     ("tag", Value::from(tag.as_str())),
                     ("prop", Value::from(prop.as_str())),
@@ -401,7 +420,10 @@ impl Layer {
         };
         self.inner
             .slab
-            .write_commit(move |txn| txn.delete(db, &key, Some(&buid)).map(|_| ()))
+            .write_commit(move |txn| {
+                txn.delete(db, &key, Some(&super::row_id(&buid)))
+                    .map(|_| ())
+            })
             .await
             .ok();
     }
@@ -418,7 +440,7 @@ impl Layer {
         };
         self.inner
             .slab
-            .write_commit(move |txn| txn.put(db, &key, &buid).map(|_| ()))
+            .write_commit(move |txn| txn.put(db, &key, &super::row_id(&buid)).map(|_| ()))
             .await
             .ok();
     }
@@ -468,6 +490,64 @@ mod tests {
             .await
             .unwrap();
         layer
+    }
+
+    #[tokio::test]
+    async fn a_version_2_layer_gets_row_ids_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = layer(dir.path()).await;
+        // Back to version 2: index rows hold whole buids.
+        let shared = Arc::clone(&layer.inner.shared);
+        layer
+            .inner
+            .slab
+            .write_commit(move |txn| -> Result<(), Error> {
+                let dbs = shared.dbs;
+                for db in [dbs.byprop, dbs.bytag] {
+                    let rows: Vec<(Vec<u8>, Vec<u8>)> = txn
+                        .scan(db, Scan::full())?
+                        .map(|row| row.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                        .collect::<Result<_, _>>()?;
+                    assert!(!rows.is_empty());
+                    for (key, val) in rows {
+                        assert_eq!(val.len(), ROW_ID_LEN);
+                        txn.delete(db, &key, None)?;
+                        txn.put(db, &key, &[7u8; 32])?;
+                    }
+                }
+                txn.put(
+                    dbs.meta,
+                    b"version",
+                    &crate::nodeedit::packb(&Value::from(2)),
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        layer.fini().await;
+        let abrvs = Arc::new(Abrvs::new());
+        let layer = Layer::open(dir.path(), LayerDef::new("root"), abrvs)
+            .await
+            .unwrap();
+        assert_eq!(layer.verify(VerifyConfig::all()).await.unwrap(), vec![]);
+        let shared = Arc::clone(&layer.inner.shared);
+        let sizes = layer
+            .snapshot(move |txn, _| {
+                let mut sizes = Vec::new();
+                for db in [shared.dbs.byprop, shared.dbs.bytag] {
+                    for row in txn.scan(db, Scan::full())? {
+                        sizes.push(row?.1.len());
+                    }
+                }
+                Ok(sizes)
+            })
+            .await
+            .unwrap();
+        assert!(
+            !sizes.is_empty() && sizes.iter().all(|&n| n == ROW_ID_LEN),
+            "{sizes:?}"
+        );
+        assert_eq!(layer.count_tag("foo", None).await.unwrap(), 1);
     }
 
     fn names(errs: &[VerifyError]) -> Vec<&str> {

@@ -392,3 +392,47 @@ async fn the_log_reads_backwards() {
     let first: Vec<_> = layer.edits_back(0).try_collect().await.unwrap();
     assert_eq!(offsets(first), vec![0]);
 }
+
+#[tokio::test]
+async fn a_new_node_whose_row_id_is_taken_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = Layer::open(
+        dir.path().join("l"),
+        LayerDef::new("root"),
+        Arc::new(Abrvs::new()),
+    )
+    .await
+    .unwrap();
+    let node = |buid: [u8; 32], ip: u32| {
+        let ops = vec![EditOp::NodeAdd {
+            valu: Value::from(ip),
+            stortype: st::U32,
+        }];
+        NodeEdit::new(buid, "inet:ipv4", ops)
+    };
+    // Same first 12 bytes (the row id), different buids.
+    let mut twin = [5u8; 32];
+    twin[20] = 6;
+    layer.apply(vec![node([5u8; 32], 1)], meta()).await.unwrap();
+    let err = layer.apply(vec![node(twin, 2)], meta()).await.unwrap_err();
+    assert_eq!(err.class(), "BadCoreStore", "{err}");
+    // Two new twins in one batch.
+    let mut other = [8u8; 32];
+    other[31] = 9;
+    let err = layer
+        .apply(vec![node([8u8; 32], 3), node(other, 4)], meta())
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), "BadCoreStore", "{err}");
+    // The first node is whole, the refused ones are absent, the layer goes on.
+    assert!(layer.get_sode([5u8; 32]).await.unwrap().is_some());
+    for buid in [twin, [8u8; 32], other] {
+        assert!(layer.get_sode(buid).await.unwrap().is_none());
+    }
+    layer
+        .apply(vec![ipv4_add(7, Some(1))], meta())
+        .await
+        .unwrap();
+    assert_eq!(layer.count_form("inet:ipv4").await.unwrap(), 2);
+    assert_eq!(layer.count_prop("inet:ipv4", "asn").await.unwrap(), 1);
+}

@@ -93,6 +93,24 @@ async fn ranges_match_the_reference() {
             Some(b"c1".to_vec())
         )
     );
+    let seeks = slab
+        .read(move |txn| {
+            let key = |at: &[u8]| -> Result<Option<Vec<u8>>, Error> {
+                Ok(txn.seek(db, at)?.map(|(key, _)| key.to_vec()))
+            };
+            Ok::<_, Error>([key(b"a2")?, key(b"a21")?, key(b"b")?, key(b"c2")?])
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        seeks,
+        [
+            Some(b"a2".to_vec()),
+            Some(b"a3".to_vec()),
+            Some(b"b1".to_vec()),
+            None
+        ]
+    );
     slab.fini().await;
 }
 
