@@ -123,23 +123,87 @@ pub(crate) fn row_node<'t>(
 
 /// Marks a compressed log row (an uncompressed msgpack row starts with an array marker).
 const LOG_LZ4: u8 = 0x01;
+/// Marks a compressed log row whose nodeedits may leave out their buid (see [`log_edits`]).
+const LOG_LZ4_NOBUID: u8 = 0x02;
 
-/// The stored bytes of a log row `(nodeedits, meta)`.
-pub(crate) fn encode_log_row(row: &Value) -> Vec<u8> {
-    let compressed = lz4_flex::block::compress_prepend_size(&packb(row));
+/// The log value of nodeedits. A nodeedit that adds its node is logged without the buid (nil
+/// in its place): the buid is the hash of the form and the value the edit holds, and 32
+/// random bytes per node were half of a compressed row.
+fn log_edits(edits: &[NodeEdit]) -> Value {
+    let items = edits.iter().map(|edit| {
+        let mut valu = edit.to_value(crate::nodeedit::BuidForm::Bytes);
+        let added = edit.edits.iter().find_map(|e| match &e.op {
+            EditOp::NodeAdd { valu, .. } => Some(valu),
+            _ => None,
+        });
+        if added.is_some_and(|norm| crate::nodeedit::buid(&edit.form, norm) == edit.buid)
+            && let Value::Array(parts) = &mut valu
+            && let Some(buid) = parts.first_mut()
+        {
+            *buid = Value::Nil;
+        }
+        valu
+    });
+    Value::Array(items.collect())
+}
+
+/// Put back the buids [`log_edits`] left out.
+fn restore_buids(row: &mut Value) -> Result<(), Error> {
+    let bad = || Error::BadStorage("bad log row".into());
+    let Value::Array(parts) = row else {
+        return Err(bad());
+    };
+    let Some(Value::Array(edits)) = parts.first_mut() else {
+        return Err(bad());
+    };
+    for edit in edits {
+        let Value::Array(parts) = edit else {
+            return Err(bad());
+        };
+        if !matches!(parts.first(), Some(Value::Nil)) {
+            continue;
+        }
+        let form = parts.get(1).and_then(Value::as_str).ok_or_else(bad)?;
+        let norm = parts
+            .get(2)
+            .and_then(Value::as_array)
+            .and_then(|ops| {
+                ops.iter()
+                    .find_map(|op| match op.as_array().map(Vec::as_slice) {
+                        Some([code, info, ..]) if code.as_i64() == Some(0) => {
+                            info.as_array().and_then(|info| info.first())
+                        }
+                        _ => None,
+                    })
+            })
+            .ok_or_else(bad)?;
+        let buid = crate::nodeedit::buid(form, norm);
+        parts[0] = Value::Binary(buid.to_vec());
+    }
+    Ok(())
+}
+
+/// The stored bytes of a log row of nodeedits and their meta.
+pub(crate) fn encode_log_row(edits: &[NodeEdit], meta: &EditMeta) -> Vec<u8> {
+    let row = Value::Array(vec![log_edits(edits), meta.to_value()]);
+    let compressed = lz4_flex::block::compress_prepend_size(&packb(&row));
     let mut out = Vec::with_capacity(compressed.len() + 1);
-    out.push(LOG_LZ4);
+    out.push(LOG_LZ4_NOBUID);
     out.extend_from_slice(&compressed);
     out
 }
 
-/// A stored log row (compressed or plain msgpack).
+/// A stored log row (compressed with or without buids left out, or plain msgpack).
 fn decode_log_row(byts: &[u8]) -> Result<Value, Error> {
     let bad = || Error::BadStorage("bad log row".into());
     match byts.split_first() {
-        Some((&LOG_LZ4, rest)) => {
+        Some((&marker @ (LOG_LZ4 | LOG_LZ4_NOBUID), rest)) => {
             let raw = lz4_flex::block::decompress_size_prepended(rest).map_err(|_| bad())?;
-            unpackb(&raw).ok_or_else(bad)
+            let mut row = unpackb(&raw).ok_or_else(bad)?;
+            if marker == LOG_LZ4_NOBUID {
+                restore_buids(&mut row)?;
+            }
+            Ok(row)
         }
         _ => unpackb(byts).ok_or_else(bad),
     }
@@ -298,12 +362,12 @@ pub(crate) struct PendingLog {
 impl PendingLog {
     /// Write the row (on the slab thread, inside the write transaction).
     pub(crate) fn write(self, txn: &mut synapse_slab::Txn<'_>, db: Db) -> synapse_slab::Result<()> {
-        let row = Value::Array(vec![
-            NodeEdit::list_to_value(&self.edits, crate::nodeedit::BuidForm::Bytes),
-            self.meta.to_value(),
-        ]);
-        txn.put(db, &self.offset.to_be_bytes(), &encode_log_row(&row))
-            .map(drop)
+        txn.put(
+            db,
+            &self.offset.to_be_bytes(),
+            &encode_log_row(&self.edits, &self.meta),
+        )
+        .map(drop)
     }
 }
 

@@ -436,3 +436,40 @@ async fn a_new_node_whose_row_id_is_taken_is_refused() {
     assert_eq!(layer.count_form("inet:ipv4").await.unwrap(), 2);
     assert_eq!(layer.count_prop("inet:ipv4", "asn").await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn logged_edits_come_back_with_their_buids() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = Layer::open(
+        dir.path().join("l"),
+        LayerDef::new("root"),
+        Arc::new(Abrvs::new()),
+    )
+    .await
+    .unwrap();
+    // A node added by its edit (buid derivable), one whose buid is not the hash of its form and
+    // value, then edits of an existing node (no add).
+    let odd = NodeEdit::new(
+        [7u8; 32],
+        "inet:ipv4",
+        vec![EditOp::NodeAdd {
+            valu: Value::from(9u32),
+            stortype: st::U32,
+        }],
+    );
+    let first = layer
+        .apply(vec![ipv4_add(1, None), odd], meta())
+        .await
+        .unwrap();
+    let second = layer
+        .apply(vec![ipv4_add(1, Some(5))], meta())
+        .await
+        .unwrap();
+    let log: Vec<_> = layer.sync_edits(0, false).try_collect().await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].edits, first.edits);
+    assert_eq!(log[1].edits, second.edits);
+    let buids: Vec<_> = log[0].edits.iter().map(|e| e.buid).collect();
+    assert_eq!(buids, [buid("inet:ipv4", &Value::from(1u32)), [7u8; 32]]);
+    assert_eq!(log[1].edits[0].buid, buid("inet:ipv4", &Value::from(1u32)));
+}
