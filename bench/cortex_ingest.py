@@ -106,13 +106,20 @@ async def main(opts):
                     done += size
                 took = time.monotonic() - start
                 rss, hwm = rss_mib(proc.pid), rss_mib(proc.pid, 'VmHWM:')
+                anon, filed = rss_mib(proc.pid, 'RssAnon:'), rss_mib(proc.pid, 'RssFile:')
                 counts = await core.callStorm('return($lib.view.get().getFormCounts())')
                 nodes = sum(counts.values())
+                # The same after two idle seconds (memory held only while working is gone).
+                await asyncio.sleep(2)
+                settled = rss_mib(proc.pid)
             emit(impl, 'cortex.ingest.addnodes', 'nodes/s', count / took, n=count, batch=batch,
                  forms='inet:ipv4,inet:fqdn,inet:dns:a', tags=1)
             emit(impl, 'cortex.ingest.nodes', 'nodes', nodes, defs=count)
             emit(impl, 'cortex.ingest.rss', 'MiB', rss, nodes=nodes, defs=count)
             emit(impl, 'cortex.ingest.hwm', 'MiB', hwm, nodes=nodes, defs=count)
+            emit(impl, 'cortex.ingest.rss_anon', 'MiB', anon, nodes=nodes, defs=count)
+            emit(impl, 'cortex.ingest.rss_file', 'MiB', filed, nodes=nodes, defs=count)
+            emit(impl, 'cortex.ingest.rss.settled', 'MiB', settled, nodes=nodes, defs=count)
         finally:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)

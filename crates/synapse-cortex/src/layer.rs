@@ -1610,6 +1610,13 @@ impl Layer {
     /// Commit pending writes: everything applied before this call (deferred batches included)
     /// is durable once it returns.
     pub async fn sync(&self) -> Result<(), Error> {
+        self.sync_later().await
+    }
+
+    /// [`Layer::sync`] asked for now and awaited later: the commit of every batch applied so
+    /// far is queued before this returns, and the future resolves once it is done. Lets a
+    /// writer commit a bulk load in steps while it prepares the next one.
+    pub fn sync_later(&self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
         // Every batch counted so far is queued before this commit.
         let (seq, commit) = {
             let _order = self.inner.order.lock().unwrap_or_else(poisoned);
@@ -1618,10 +1625,17 @@ impl Layer {
                 self.inner.slab.commit(),
             )
         };
-        commit.await?;
-        self.check_late()?;
-        self.inner.shared.committed.fetch_max(seq, Ordering::SeqCst);
-        Ok(())
+        let layer = self.clone();
+        async move {
+            commit.await?;
+            layer.check_late()?;
+            layer
+                .inner
+                .shared
+                .committed
+                .fetch_max(seq, Ordering::SeqCst);
+            Ok(())
+        }
     }
 
     /// The error of a batch whose writing failed after it was reported applied, if any.
