@@ -40,7 +40,7 @@
 //!
 //! Every index database holds fixed size values (`MDB_DUPFIXED`), which LMDB packs without a
 //! per-value node header. The four big ones (props, arrays, tags, tag props) name a node by
-//! its row id, the first 12 bytes of its buid ([`ROW_ID_LEN`]): a seek of `sodes` finds the
+//! its row id, the first 10 bytes of its buid ([`ROW_ID_LEN`]): a seek of `sodes` finds the
 //! node, and the rows are under half the size of whole buids (a tag or a `.created` time
 //! holds a row per node). Row ids sort as their buids, so views merge layers' rows by
 //! (key, buid) as before. The others (ndef refs, edges, data names) keep whole buids. Log rows are
@@ -86,9 +86,9 @@ pub const LAYER_VERSION: i64 = 3;
 ///
 /// A node is found from a row id by seeking the storage nodes (keyed by buid) to it. Within
 /// one layer a row id names one node: a new node whose row id is taken is refused
-/// ([`Error::RowIdTaken`]); with 96 random bits the first such pair is expected after about
-/// 2^48 nodes in one layer.
-pub const ROW_ID_LEN: usize = 12;
+/// ([`Error::RowIdTaken`]). With 80 random bits the chance that a layer of a billion nodes
+/// holds any such pair is under one in two million (the first is expected near 2^40 nodes).
+pub const ROW_ID_LEN: usize = 10;
 
 /// A node's row id in index rows.
 pub(crate) type RowId = [u8; ROW_ID_LEN];

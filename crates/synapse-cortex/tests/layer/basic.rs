@@ -410,7 +410,7 @@ async fn a_new_node_whose_row_id_is_taken_is_refused() {
         }];
         NodeEdit::new(buid, "inet:ipv4", ops)
     };
-    // Same first 12 bytes (the row id), different buids.
+    // Same first bytes (the row id), different buids.
     let mut twin = [5u8; 32];
     twin[20] = 6;
     layer.apply(vec![node([5u8; 32], 1)], meta()).await.unwrap();
