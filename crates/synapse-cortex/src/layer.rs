@@ -121,6 +121,10 @@ pub(crate) fn row_node<'t>(
         .map(|buid| (buid, None)))
 }
 
+/// Reads of this many storage nodes or more are split in two halves read at once (bulk adds
+/// read a batch's nodes before and after it, while the slab thread has nothing to do).
+const SPLIT_READ: usize = 512;
+
 /// Marks a compressed log row (an uncompressed msgpack row starts with an array marker).
 const LOG_LZ4: u8 = 0x01;
 /// Marks a compressed log row whose nodeedits may leave out their buid (see [`log_edits`]).
@@ -955,8 +959,20 @@ impl Layer {
         Ok(self.get_sodes(vec![buid]).await?.pop().flatten())
     }
 
-    /// Storage nodes of many buids (one read).
-    pub async fn get_sodes(&self, buids: Vec<Buid>) -> Result<Vec<Option<Sode>>, Error> {
+    /// Storage nodes of many buids (one read; two at once, each on its own thread, for
+    /// [`SPLIT_READ`] buids or more when the read is not on the slab thread).
+    pub async fn get_sodes(&self, mut buids: Vec<Buid>) -> Result<Vec<Option<Sode>>, Error> {
+        if buids.len() >= SPLIT_READ && !self.has_uncommitted() {
+            let second = buids.split_off(buids.len() / 2);
+            let (mut first, second) =
+                futures::try_join!(self.read_sodes(buids), self.read_sodes(second))?;
+            first.extend(second);
+            return Ok(first);
+        }
+        self.read_sodes(buids).await
+    }
+
+    async fn read_sodes(&self, buids: Vec<Buid>) -> Result<Vec<Option<Sode>>, Error> {
         self.snapshot(move |txn, shared| {
             let abrvs = shared.abrvs.read();
             buids
