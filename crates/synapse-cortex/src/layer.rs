@@ -100,13 +100,17 @@ pub(crate) fn row_id(buid: &Buid) -> RowId {
     id
 }
 
+/// A node found from an index row: its buid, and its storage node's bytes when the lookup read
+/// them.
+pub(crate) type RowNode<'t> = Option<(Buid, Option<&'t [u8]>)>;
+
 /// The node an index row value names: its buid and storage node bytes. Values of
 /// [`ROW_ID_LEN`] bytes are row ids; longer ones (node data names) start with the buid.
 pub(crate) fn row_node<'t>(
     txn: &'t synapse_slab::Txn<'_>,
     sodes: Db,
     val: &[u8],
-) -> Result<Option<(Buid, Option<&'t [u8]>)>, Error> {
+) -> Result<RowNode<'t>, Error> {
     if val.len() == ROW_ID_LEN {
         return Ok(match txn.seek(sodes, val)? {
             Some((key, byts)) if key.starts_with(val) => {
@@ -581,12 +585,11 @@ fn migrate_row_ids(txn: &mut synapse_slab::Txn<'_>, dbs: &Dbs) -> Result<(), Err
         let mut from: Option<Vec<u8>> = None;
         loop {
             let mut keys: Vec<(Vec<u8>, Vec<RowId>)> = Vec::new();
-            let mut rows = 0;
             let spec = match &from {
                 Some(key) => Scan::full().after_key(key),
                 None => Scan::full(),
             };
-            for row in txn.scan(db, spec)? {
+            for (rows, row) in txn.scan(db, spec)?.enumerate() {
                 let (key, val) = row?;
                 let is_new = keys.last().is_none_or(|(last, _)| last.as_slice() != key);
                 if is_new && rows >= CHUNK {
@@ -601,7 +604,6 @@ fn migrate_row_ids(txn: &mut synapse_slab::Txn<'_>, dbs: &Dbs) -> Result<(), Err
                 if let Some((_, ids)) = keys.last_mut() {
                     ids.push(row_id(&buid));
                 }
-                rows += 1;
             }
             let Some((last, _)) = keys.last() else {
                 break;
@@ -1121,15 +1123,7 @@ impl Layer {
     ) -> Result<(Vec<Row>, Resume, bool), Error> {
         let plan = plan.clone();
         self.snapshot(move |txn, shared| {
-            lift::scan_batch(
-                txn,
-                &shared.dbs,
-                &shared.abrvs,
-                &plan,
-                scan_idx,
-                resume,
-                limit,
-            )
+            lift::scan_batch(txn, shared, &plan, scan_idx, resume, limit, None)
         })
         .await
     }
@@ -1145,22 +1139,16 @@ impl Layer {
     ) -> Result<RowsAndSodes, Error> {
         let plan = plan.clone();
         self.snapshot(move |txn, shared| {
+            let mut sodes = Vec::new();
             let (rows, resume, done) = lift::scan_batch(
                 txn,
-                &shared.dbs,
-                &shared.abrvs,
+                shared,
                 &plan,
                 scan_idx,
                 resume,
                 limit,
+                Some(&mut sodes),
             )?;
-            let abrvs = shared.abrvs.read();
-            let mut sodes = Vec::with_capacity(rows.len());
-            for row in &rows {
-                if let Some(byts) = txn.get(shared.dbs.sodes, &row.buid)? {
-                    sodes.push((row.buid, Sode::decode(byts, &abrvs)?));
-                }
-            }
             Ok((rows, resume, done, sodes))
         })
         .await

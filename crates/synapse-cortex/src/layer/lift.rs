@@ -357,16 +357,17 @@ const MAX_VISITS: usize = 8192;
 /// resume position, and whether the scan is exhausted.
 pub(crate) fn scan_batch(
     txn: &Txn<'_>,
-    dbs: &Dbs,
-    abrvs: &crate::layer::abrv::Abrvs,
+    shared: &crate::layer::LayerShared,
     plan: &LiftPlan,
     scan_idx: usize,
     resume: Resume,
     limit: usize,
+    mut sodes: Option<&mut Vec<(Buid, Sode)>>,
 ) -> Result<(Vec<Row>, Resume, bool), Error> {
     let Some(scan) = plan.scans.get(scan_idx) else {
         return Ok((Vec::new(), resume, true));
     };
+    let (dbs, abrvs) = (&shared.dbs, &*shared.abrvs);
     let db = plan.db.db(dbs);
     let full = |rel: &[u8]| {
         let mut key = plan.prefix.clone();
@@ -398,7 +399,7 @@ pub(crate) fn scan_batch(
         let (key, val) = item?;
         visits += 1;
         last = Some((key.to_vec(), val.to_vec()));
-        let Some((buid, _)) = crate::layer::row_node(txn, dbs.sodes, val)? else {
+        let Some((buid, byts)) = crate::layer::row_node(txn, dbs.sodes, val)? else {
             continue;
         };
         let keep = match &scan.filter {
@@ -415,6 +416,17 @@ pub(crate) fn scan_batch(
             }
         };
         if keep {
+            if let Some(out) = sodes.as_deref_mut() {
+                // The seek that found the row's node read its storage node too.
+                let byts = match byts {
+                    Some(byts) => Some(byts),
+                    None => txn.get(dbs.sodes, &buid)?,
+                };
+                if let Some(byts) = byts {
+                    let reader = reader.get_or_insert_with(|| abrvs.read());
+                    out.push((buid, Sode::decode(byts, reader)?));
+                }
+            }
             rows.push(Row {
                 key: key.to_vec(),
                 buid,

@@ -151,7 +151,7 @@ fn verify_nodes(
                 out.push((
                     "NoStorTypeForProp".into(),
                     info(vec![
-                        ("buid", Value::from(hex::encode(&buid))),
+                        ("buid", Value::from(hex::encode(buid))),
                         ("form", Value::from(form)),
                         ("prop", Value::from(prop.as_str())),
                         ("stortype", Value::from(*stortype)),
