@@ -962,7 +962,7 @@ impl Layer {
     }
 
     /// Storage nodes of many buids (one read; two at once, each on its own thread, for
-    /// [`SPLIT_READ`] buids or more when the read is not on the slab thread).
+    /// `SPLIT_READ` buids or more when the read is not on the slab thread).
     pub async fn get_sodes(&self, mut buids: Vec<Buid>) -> Result<Vec<Option<Sode>>, Error> {
         if buids.len() >= SPLIT_READ && !self.has_uncommitted() {
             let second = buids.split_off(buids.len() / 2);
