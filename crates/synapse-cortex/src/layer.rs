@@ -31,7 +31,7 @@
 //! | `byverb` (dup) | verb | n1 buid + n2 buid |
 //! | `nodedata` | buid + abrv(name) | msgpack value |
 //! | `dataname` (dup) | abrv(name) | buid |
-//! | `nodeedits` | offset (u64 BE) | `0x01` + LZ4 block (size prepended) of msgpack `(nodeedits, meta)` |
+//! | `nodeedits` | offset (u64 BE) | `0x02` + LZ4 block (size prepended) of msgpack `(nodeedits, meta)`, nil for a buid its node's add derives (`0x01`: every buid kept) |
 //! | `counts` | kind + abrv(s) | i64 BE row count |
 //! | `abrv` | id (u32 BE) | kind + name |
 //! | `meta` | name | value (`version`) |
@@ -41,7 +41,7 @@
 //! Every index database holds fixed size values (`MDB_DUPFIXED`), which LMDB packs without a
 //! per-value node header. The four big ones (props, arrays, tags, tag props) name a node by
 //! its row id, the first 10 bytes of its buid ([`ROW_ID_LEN`]): a seek of `sodes` finds the
-//! node, and the rows are under half the size of whole buids (a tag or a `.created` time
+//! node, and the rows are under a third of the size of whole buids (a tag or a `.created` time
 //! holds a row per node). Row ids sort as their buids, so views merge layers' rows by
 //! (key, buid) as before. The others (ndef refs, edges, data names) keep whole buids. Log rows are
 //! compressed: a batch repeats its form, property and tag names in every edit, and LZ4 shrinks
