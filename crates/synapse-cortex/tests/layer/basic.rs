@@ -416,14 +416,23 @@ async fn a_new_node_whose_row_id_is_taken_is_refused() {
     layer.apply(vec![node([5u8; 32], 1)], meta()).await.unwrap();
     let err = layer.apply(vec![node(twin, 2)], meta()).await.unwrap_err();
     assert_eq!(err.class(), "BadCoreStore", "{err}");
-    // Two new twins in one batch.
+    // Two new twins in one batch, the first with an edge (written at once when applied).
     let mut other = [8u8; 32];
     other[31] = 9;
+    let mut first = node([8u8; 32], 3);
+    first.edits.push(
+        EditOp::EdgeAdd {
+            verb: "refs".into(),
+            n2: [5u8; 32],
+        }
+        .into(),
+    );
     let err = layer
-        .apply(vec![node([8u8; 32], 3), node(other, 4)], meta())
+        .apply(vec![first, node(other, 4)], meta())
         .await
         .unwrap_err();
     assert_eq!(err.class(), "BadCoreStore", "{err}");
+    assert_eq!(layer.count_edges().await.unwrap(), 0);
     // The first node is whole, the refused ones are absent, the layer goes on.
     assert!(layer.get_sode([5u8; 32]).await.unwrap().is_some());
     for buid in [twin, [8u8; 32], other] {
