@@ -73,6 +73,9 @@ pub(crate) async fn add_batch(
         // next slice waits for that commit, or the slab thread would fold it into the same
         // commit. Small commits dirty fewer pages each, so the layer file keeps fewer freed
         // pages (LMDB reuses a commit's freed pages two commits later), and write no slower.
+        // The model hooks and the batch's nodeedits are made while the slab thread still
+        // writes the previous slice.
+        editor.prepare().await.map_err(view_error)?;
         if let Some(commit) = committing.take() {
             wait_commit(commit).await?;
         }

@@ -732,6 +732,18 @@ pub(crate) fn norm_range(ty: &Type<'_>, valu: &Value) -> Result<Normed> {
 
 static FQDN_RE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"^[\w._-]+$").ok());
 
+/// Whether a name matches the reference's `fqdnre` (`^[\w._-]+$`); ASCII is checked
+/// byte by byte (`\w` there is `[A-Za-z0-9_]`).
+fn fqdn_chars_ok(valu: &str) -> bool {
+    if valu.is_ascii() {
+        return !valu.is_empty()
+            && valu
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    }
+    FQDN_RE.as_ref().is_some_and(|re| re.is_match(valu))
+}
+
 fn is_dotted_quad(text: &str) -> bool {
     let parts: Vec<&str> = text.split('.').collect();
     parts.len() == 4
@@ -856,6 +868,14 @@ fn uts46_to_ascii(text: &str) -> Option<String> {
 
 /// The fqdn text before IDNA: NFKC, unicode dots and defangs replaced, stripped.
 fn fqdn_prep(text: &str) -> String {
+    if text.is_ascii() {
+        // NFKC and the ideographic dots change nothing in ASCII.
+        if !text.contains("[.]") && !text.contains("(.)") {
+            return py_strip(text).trim_matches('.').to_string();
+        }
+        let valu = text.replace("[.]", ".").replace("(.)", ".");
+        return py_strip(&valu).trim_matches('.').to_string();
+    }
     let mut valu: String = text.nfkc().collect();
     valu = valu.replace(['\u{3002}', '\u{ff0e}', '\u{ff61}'], ".");
     valu = valu.replace("[.]", ".").replace("(.)", ".");
@@ -878,7 +898,7 @@ pub(crate) fn norm_fqdn(ty: &Type<'_>, text: &str) -> Result<Normed> {
     let valu = fqdn_prep(text);
     let valu = idna_encode(&valu)
         .ok_or_else(|| bad(name, "Failed to encode/decode the value with idna/utf8."))?;
-    if !FQDN_RE.as_ref().is_some_and(|re| re.is_match(&valu)) {
+    if !fqdn_chars_ok(&valu) {
         return Err(bad(name, "FQDN failed to match fqdnre [^[\\w._-]+$]"));
     }
     if is_dotted_quad(&valu) {
@@ -1385,4 +1405,28 @@ pub(crate) fn norm_dnsname(ty: &Type<'_>, text: &str) -> Result<Normed> {
         }
     }
     Ok((Value::from(norm), info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The byte check of ASCII names agrees with the reference's `fqdnre`.
+        #[test]
+        fn ascii_names_match_fqdnre_byte_by_byte(name in "[ -~]{0,12}") {
+            let by_re = FQDN_RE.as_ref().is_some_and(|re| re.is_match(&name));
+            prop_assert_eq!(fqdn_chars_ok(&name), by_re);
+        }
+
+        /// The ASCII shortcut of `fqdn_prep` gives what NFKC and the dot mapping give.
+        #[test]
+        fn ascii_prep_skips_nothing(name in "[ -~\\t]{0,16}") {
+            let mut slow: String = name.nfkc().collect();
+            slow = slow.replace("[.]", ".").replace("(.)", ".");
+            let slow = py_strip(&slow).trim_matches('.').to_string();
+            prop_assert_eq!(fqdn_prep(&name), slow);
+        }
+    }
 }

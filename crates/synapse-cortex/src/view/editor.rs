@@ -403,6 +403,18 @@ pub struct Editor {
     tagnorms: HashMap<String, Result<(String, NormInfo), ModelError>>,
     /// Deprecated props set as subs of a prop's value (their deprecation warning is skipped).
     depr_skips: Vec<String>,
+    /// A batch taken from the protos by [`Editor::prepare`], applied first by the next
+    /// [`Editor::apply`].
+    prepared: Option<Prepared>,
+}
+
+/// A batch ready to be sent to the write layer.
+struct Prepared {
+    edits: Vec<NodeEdit>,
+    /// The nodes the batch creates.
+    added: BuidMap<()>,
+    /// The nodes the batch edits (their cached states are dropped once it is applied).
+    touched: Vec<Buid>,
 }
 
 impl std::fmt::Debug for Editor {
@@ -436,6 +448,7 @@ impl Editor {
             cache_gens: Vec::new(),
             tagnorms: HashMap::new(),
             depr_skips: Vec::new(),
+            prepared: None,
         }
     }
 
@@ -1676,9 +1689,10 @@ impl Editor {
         self.protos.iter().filter_map(Proto::nodeedit).collect()
     }
 
-    /// Whether anything is staged.
+    /// Whether anything is staged (or prepared).
     pub fn has_pending(&self) -> bool {
-        self.protos.iter().any(Proto::has_edits)
+        self.prepared.as_ref().is_some_and(|p| !p.edits.is_empty())
+            || self.protos.iter().any(Proto::has_edits)
     }
 
     /// Model hooks for nodes created in this batch (fqdn zones, `it:dev:str` norms, ...).
@@ -1789,25 +1803,24 @@ impl Editor {
     pub async fn apply(&mut self) -> EdResult<Vec<Vec<NodeEdit>>> {
         let mut batches = Vec::new();
         loop {
-            self.add_hooks().await?;
-            let edits = self.pending();
-            let added: BuidMap<()> = self
-                .protos
-                .iter()
-                .filter(|p| p.is_new)
-                .map(|p| (p.buid, ()))
-                .collect();
-            // Nodes loaded without edits (tag nodes, ...) keep their cached state.
-            let touched: Vec<Buid> = self
-                .protos
-                .iter()
-                .filter(|p| p.has_edits())
-                .map(|p| p.buid)
-                .collect();
-            self.protos.clear();
-            self.index.clear();
-            self.adopted.clear();
+            let (
+                Prepared {
+                    edits,
+                    added,
+                    touched,
+                },
+                was_prepared,
+            ) = match self.prepared.take() {
+                Some(prepared) => (prepared, true),
+                None => {
+                    self.add_hooks().await?;
+                    (self.take_protos(), false)
+                }
+            };
             if edits.is_empty() {
+                if was_prepared && !self.protos.is_empty() {
+                    continue;
+                }
                 break;
             }
             let applied = self
@@ -1838,6 +1851,45 @@ impl Editor {
         Ok(batches)
     }
 
+    /// Run the model hooks and take the staged edits as the batch the next
+    /// [`Editor::apply`] sends first: lets a caller do this work while an earlier batch is
+    /// still being written. Nothing is applied. The caller stages nothing more before that
+    /// `apply`: the batch's nodes keep their cached states until it is applied.
+    pub async fn prepare(&mut self) -> EdResult<()> {
+        if self.prepared.is_some() {
+            return Ok(());
+        }
+        self.add_hooks().await?;
+        self.prepared = Some(self.take_protos());
+        Ok(())
+    }
+
+    /// The staged edits as a batch; the editor's protos are empty afterwards.
+    fn take_protos(&mut self) -> Prepared {
+        let edits = self.pending();
+        let added = self
+            .protos
+            .iter()
+            .filter(|p| p.is_new)
+            .map(|p| (p.buid, ()))
+            .collect();
+        // Nodes loaded without edits (tag nodes, ...) keep their cached state.
+        let touched = self
+            .protos
+            .iter()
+            .filter(|p| p.has_edits())
+            .map(|p| p.buid)
+            .collect();
+        self.protos.clear();
+        self.index.clear();
+        self.adopted.clear();
+        Prepared {
+            edits,
+            added,
+            touched,
+        }
+    }
+
     fn meta_now(&self) -> EditMeta {
         let mut meta = self.meta.clone();
         meta.time = synapse_base::now_ms();
@@ -1846,6 +1898,7 @@ impl Editor {
 
     /// Drop everything staged and cached.
     pub fn reset(&mut self) {
+        self.prepared = None;
         self.cache_gens.clear();
         self.protos.clear();
         self.index.clear();
