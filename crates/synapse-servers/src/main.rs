@@ -100,11 +100,7 @@ pub(crate) fn allocator_ready(cortex: bool) {
         configured
     };
     set_purge_delay(std::ffi::c_long::try_from(delay).unwrap_or(10));
-    #[allow(unsafe_code)]
-    // SAFETY: `mi_collect` may be called from any thread at any time.
-    unsafe {
-        libmimalloc_sys::mi_collect(true);
-    }
+    collect_thread();
     synapse_slab::set_idle_hook(collect_thread);
     trim_when_idle(TRIM_PERIOD);
 }
@@ -112,10 +108,16 @@ pub(crate) fn allocator_ready(cortex: bool) {
 /// Give the free memory of the calling thread back to mimalloc's arenas (a slab thread that
 /// went idle; see [`synapse_slab::set_idle_hook`]).
 fn collect_thread() {
+    mi_collect(true);
+}
+
+/// mimalloc's collection: with `force`, all free memory is purged, not only what was free for
+/// the purge delay.
+fn mi_collect(force: bool) {
     #[allow(unsafe_code)]
     // SAFETY: `mi_collect` may be called from any thread at any time.
     unsafe {
-        libmimalloc_sys::mi_collect(true);
+        libmimalloc_sys::mi_collect(force);
     }
 }
 
@@ -146,12 +148,7 @@ fn trim_when_idle(period: std::time::Duration) {
                 let now = process_cpu();
                 let idle = now.saturating_sub(last) < period / 20;
                 last = now;
-                #[allow(unsafe_code)]
-                // SAFETY: `mi_collect` may be called from any thread at any time; with `force`
-                // it purges all free memory, without only what was free for the delay.
-                unsafe {
-                    libmimalloc_sys::mi_collect(idle);
-                }
+                mi_collect(idle);
             }
         });
     if let Err(err) = spawned {
@@ -178,11 +175,7 @@ fn collect_when_idle() {
         }
     });
     if due {
-        #[allow(unsafe_code)]
-        // SAFETY: `mi_collect` may be called from any thread at any time.
-        unsafe {
-            libmimalloc_sys::mi_collect(true);
-        }
+        collect_thread();
     }
 }
 
