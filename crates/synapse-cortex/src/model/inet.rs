@@ -870,10 +870,11 @@ fn uts46_to_ascii(text: &str) -> Option<String> {
 fn fqdn_prep(text: &str) -> String {
     if text.is_ascii() {
         // NFKC and the ideographic dots change nothing in ASCII.
-        if !text.contains("[.]") && !text.contains("(.)") {
-            return py_strip(text).trim_matches('.').to_string();
-        }
-        let valu = text.replace("[.]", ".").replace("(.)", ".");
+        let valu: std::borrow::Cow<'_, str> = if text.contains("[.]") || text.contains("(.)") {
+            text.replace("[.]", ".").replace("(.)", ".").into()
+        } else {
+            text.into()
+        };
         return py_strip(&valu).trim_matches('.').to_string();
     }
     let mut valu: String = text.nfkc().collect();

@@ -257,3 +257,36 @@ async fn node_cache_sees_writes_to_lower_layers() {
             .all(|e| !matches!(e.op, EditOp::NodeAdd { .. }))
     }));
 }
+
+#[tokio::test]
+async fn a_prepared_batch_applies_as_one_staged_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let views = open(dir.path()).await;
+    let view = views.default_view();
+    let mut ed = editor(&view);
+    let a = ed
+        .add_node("inet:fqdn", &s("www.vertex.link"))
+        .await
+        .unwrap()
+        .unwrap();
+    ed.add_tag(&a, "t.x", None).await.unwrap();
+    // The hooks ran (the zone props are staged) and nothing is written yet.
+    ed.prepare().await.unwrap();
+    assert!(ed.has_pending());
+    assert_eq!(view.count_form("inet:fqdn").await.unwrap(), 0);
+    // A second prepare keeps the first batch.
+    ed.prepare().await.unwrap();
+    let batches = ed.apply().await.unwrap();
+    assert_eq!(batches.len(), 1);
+    assert!(!ed.has_pending());
+    assert_eq!(view.count_form("inet:fqdn").await.unwrap(), 3);
+    let node = view.get_node(a).await.unwrap().unwrap();
+    assert_eq!(node.get("zone"), Some(&s("vertex.link")));
+    assert!(node.tags.iter().any(|(tag, _)| tag == "t.x"));
+
+    // Preparing an empty editor applies nothing.
+    let mut ed = editor(&view);
+    ed.prepare().await.unwrap();
+    assert!(!ed.has_pending());
+    assert!(ed.apply().await.unwrap().is_empty());
+}
