@@ -513,6 +513,9 @@ pub struct Applied {
     /// The layer's write generation just before this batch; once the batch is committed
     /// the generation is `write_gen + 2` unless other batches were applied meanwhile.
     pub write_gen: u64,
+    /// For a batch applied by [`Layer::apply_deferred`], its place among them (counted from
+    /// 1; see [`Layer::foreign_uncommitted`]); 0 otherwise.
+    pub deferred_seq: u64,
 }
 
 /// One logged batch.
@@ -850,7 +853,7 @@ impl Layer {
         if !commit {
             // Counted before the write is sent: from here on reads go to the slab thread,
             // which orders them after the write.
-            self.inner.shared.deferred.fetch_add(1, Ordering::SeqCst);
+            let seq = self.inner.shared.deferred.fetch_add(1, Ordering::SeqCst) + 1;
             let (tx, rx) = tokio::sync::oneshot::channel();
             // A deferred batch: the caller gets the changes as soon as they are known and
             // goes on while the slab thread writes the rows (`Batch::run_replying`). The
@@ -885,7 +888,7 @@ impl Layer {
             }));
             drop(order);
             let result = self.inner.slab.recv_reply(rx).await?;
-            return Ok(self.applied(result?));
+            return Ok(self.applied(result?, seq));
         }
         let seq = self.inner.shared.deferred.load(Ordering::SeqCst);
         let written =
@@ -915,11 +918,11 @@ impl Layer {
             (Err(err), _) => Err(err),
             (Ok(_), Err(err)) => Err(Error::from(err)),
         };
-        Ok(self.applied(result?))
+        Ok(self.applied(result?, 0))
     }
 
     /// What a caller of an apply gets once its batch's changes are known.
-    fn applied(&self, (wgen, result): (u64, apply::BatchResult)) -> Applied {
+    fn applied(&self, (wgen, result): (u64, apply::BatchResult), deferred_seq: u64) -> Applied {
         // Bumped again once written (and committed, if asked): a snapshot read that started
         // between the first bump and now (so missed the batch) is invalidated by this one.
         self.inner.shared.write_gen.fetch_add(1, Ordering::SeqCst);
@@ -930,6 +933,7 @@ impl Layer {
             offset: result.offset,
             edits: result.edits,
             write_gen: wgen,
+            deferred_seq,
         }
     }
 
@@ -939,13 +943,37 @@ impl Layer {
         shared.committed.load(Ordering::SeqCst) < shared.deferred.load(Ordering::SeqCst)
     }
 
+    /// Whether a batch applied by [`Layer::apply_deferred`] that no awaited commit covers
+    /// yet is missing from `own` (the [`Applied::deferred_seq`] of a writer's batches): if
+    /// not, a read of the last commit lacks only that writer's own batches.
+    pub fn foreign_uncommitted(&self, own: &[u64]) -> bool {
+        let shared = &self.inner.shared;
+        let committed = shared.committed.load(Ordering::SeqCst);
+        let deferred = shared.deferred.load(Ordering::SeqCst);
+        let mine = own
+            .iter()
+            .filter(|seq| **seq > committed && **seq <= deferred)
+            .count() as u64;
+        deferred.saturating_sub(committed) != mine
+    }
+
     async fn snapshot<T, F>(&self, func: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&synapse_slab::Txn<'_>, &LayerShared) -> Result<T, Error> + Send + 'static,
     {
+        self.snapshot_in(false, func).await
+    }
+
+    /// [`Layer::snapshot`], or with `committed` a read of the last commit even while
+    /// deferred batches wait for theirs.
+    async fn snapshot_in<T, F>(&self, committed: bool, func: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&synapse_slab::Txn<'_>, &LayerShared) -> Result<T, Error> + Send + 'static,
+    {
         let shared = Arc::clone(&self.inner.shared);
-        if self.has_uncommitted() {
+        if !committed && self.has_uncommitted() {
             // The committed data may lack deferred batches: read the pending batch on the
             // slab thread instead.
             return self.inner.slab.read(move |txn| func(txn, &shared)).await;
@@ -963,19 +991,40 @@ impl Layer {
 
     /// Storage nodes of many buids (one read; two at once, each on its own thread, for
     /// `SPLIT_READ` buids or more when the read is not on the slab thread).
-    pub async fn get_sodes(&self, mut buids: Vec<Buid>) -> Result<Vec<Option<Sode>>, Error> {
-        if buids.len() >= SPLIT_READ && !self.has_uncommitted() {
+    pub async fn get_sodes(&self, buids: Vec<Buid>) -> Result<Vec<Option<Sode>>, Error> {
+        self.sodes_in(buids, false).await
+    }
+
+    /// [`Layer::get_sodes`] as of the last commit, without the batches applied by
+    /// [`Layer::apply_deferred`] that still wait for theirs (and without waiting for them):
+    /// for a writer that knows which nodes its own uncommitted batches touch.
+    pub async fn get_sodes_committed(&self, buids: Vec<Buid>) -> Result<Vec<Option<Sode>>, Error> {
+        self.sodes_in(buids, true).await
+    }
+
+    async fn sodes_in(
+        &self,
+        mut buids: Vec<Buid>,
+        committed: bool,
+    ) -> Result<Vec<Option<Sode>>, Error> {
+        if buids.len() >= SPLIT_READ && (committed || !self.has_uncommitted()) {
             let second = buids.split_off(buids.len() / 2);
-            let (mut first, second) =
-                futures::try_join!(self.read_sodes(buids), self.read_sodes(second))?;
+            let (mut first, second) = futures::try_join!(
+                self.read_sodes(buids, committed),
+                self.read_sodes(second, committed)
+            )?;
             first.extend(second);
             return Ok(first);
         }
-        self.read_sodes(buids).await
+        self.read_sodes(buids, committed).await
     }
 
-    async fn read_sodes(&self, buids: Vec<Buid>) -> Result<Vec<Option<Sode>>, Error> {
-        self.snapshot(move |txn, shared| {
+    async fn read_sodes(
+        &self,
+        buids: Vec<Buid>,
+        committed: bool,
+    ) -> Result<Vec<Option<Sode>>, Error> {
+        self.snapshot_in(committed, move |txn, shared| {
             let abrvs = shared.abrvs.read();
             buids
                 .iter()

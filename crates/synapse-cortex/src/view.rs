@@ -292,7 +292,7 @@ impl View {
         edits: Vec<NodeEdit>,
         meta: EditMeta,
         deferred: bool,
-    ) -> Result<(Vec<NodeEdit>, u64), Error> {
+    ) -> Result<(Vec<NodeEdit>, u64, u64), Error> {
         let layer = self.write_layer();
         if layer.is_readonly() {
             return Err(Error::IsReadOnly("The view is in read-only mode.".into()));
@@ -308,7 +308,7 @@ impl View {
         {
             hook.applied(self, &applied.edits, &meta).await?;
         }
-        Ok((applied.edits, applied.write_gen))
+        Ok((applied.edits, applied.write_gen, applied.deferred_seq))
     }
 
     /// The write generations of the layers, top first, each with the layer's identity: equal
@@ -330,6 +330,17 @@ impl View {
         layers: &[Layer],
         buids: &[Buid],
     ) -> Result<Vec<Vec<Option<Sode>>>, Error> {
+        self.sodes_of_in(layers, buids, false).await
+    }
+
+    /// [`View::sodes_of`]; with `committed`, the first layer is read as of its last commit
+    /// ([`Layer::get_sodes_committed`]).
+    async fn sodes_of_in(
+        &self,
+        layers: &[Layer],
+        buids: &[Buid],
+        committed: bool,
+    ) -> Result<Vec<Vec<Option<Sode>>>, Error> {
         let mut out: Vec<Vec<Option<Sode>>> = buids
             .iter()
             .map(|_| Vec::with_capacity(layers.len()))
@@ -337,8 +348,12 @@ impl View {
         if buids.is_empty() {
             return Ok(out);
         }
-        for layer in layers {
-            let sodes = layer.get_sodes(buids.to_vec()).await?;
+        for (idx, layer) in layers.iter().enumerate() {
+            let sodes = if committed && idx == 0 {
+                layer.get_sodes_committed(buids.to_vec()).await?
+            } else {
+                layer.get_sodes(buids.to_vec()).await?
+            };
             for (slot, sode) in out.iter_mut().zip(sodes) {
                 slot.push(sode);
             }
@@ -363,6 +378,27 @@ impl View {
     /// Nodes by buid (one read per layer).
     pub async fn get_nodes(&self, buids: &[Buid]) -> Result<Vec<Option<Node>>, Error> {
         let sodes = self.sodes_of(&self.layers(), buids).await?;
+        Ok(buids
+            .iter()
+            .zip(sodes)
+            .map(|(buid, stack)| Node::join(*buid, &stack))
+            .collect())
+    }
+
+    /// Nodes by buid as [`View::get_nodes`], but without waiting for the write layer's
+    /// uncommitted batches when all of them are the caller's own (`own`: their
+    /// [`crate::layer::Applied::deferred_seq`]): those are left out of the read, so the caller
+    /// must not ask for the nodes they touch.
+    pub(crate) async fn get_nodes_besides(
+        &self,
+        buids: &[Buid],
+        own: &[u64],
+    ) -> Result<Vec<Option<Node>>, Error> {
+        let layers = self.layers();
+        let committed = layers
+            .first()
+            .is_some_and(|top| !top.foreign_uncommitted(own));
+        let sodes = self.sodes_of_in(&layers, buids, committed).await?;
         Ok(buids
             .iter()
             .zip(sodes)

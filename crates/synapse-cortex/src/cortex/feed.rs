@@ -51,11 +51,14 @@ pub(crate) async fn add_batch(
     // the rows of one slice while this task normalizes the next. Nothing is acknowledged
     // before the commit below.
     editor.set_deferred_commit(true);
-    editor.prefetch_defs(defs).await.map_err(view_error)?;
+    let slices: Vec<&[Value]> = defs.chunks(SLICE).collect();
+    if let Some(first) = slices.first() {
+        editor.prefetch_defs(first).await.map_err(view_error)?;
+    }
     let mut buids: Vec<Buid> = Vec::with_capacity(defs.len());
     let layer = view.write_layer();
     let mut committing = None;
-    for slice in defs.chunks(SLICE) {
+    for (idx, slice) in slices.iter().copied().enumerate() {
         for def in slice {
             match editor.add_node_def(def).await {
                 Ok(Some(buid)) => buids.push(buid),
@@ -78,9 +81,15 @@ pub(crate) async fn add_batch(
         editor.prepare().await.map_err(view_error)?;
         if let Some(commit) = committing.take() {
             wait_commit(commit).await?;
+            editor.mark_committed();
         }
         editor.apply().await.map_err(view_error)?;
         committing = Some(layer.sync_later());
+        // The next slice's nodes are read while the slab thread writes this one (all but
+        // those this slice touched, which are read after it when needed).
+        if let Some(next) = slices.get(idx + 1) {
+            editor.prefetch_defs_ahead(next).await.map_err(view_error)?;
+        }
     }
     if let Some(commit) = committing {
         wait_commit(commit).await?;

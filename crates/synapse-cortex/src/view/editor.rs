@@ -406,6 +406,10 @@ pub struct Editor {
     /// A batch taken from the protos by [`Editor::prepare`], applied first by the next
     /// [`Editor::apply`].
     prepared: Option<Prepared>,
+    /// The batches applied with deferred commits since [`Editor::mark_committed`]: their
+    /// [`crate::layer::Applied::deferred_seq`], and the nodes they touched.
+    uncommitted_seqs: Vec<u64>,
+    uncommitted: BuidMap<()>,
 }
 
 /// A batch ready to be sent to the write layer.
@@ -449,6 +453,8 @@ impl Editor {
             tagnorms: HashMap::new(),
             depr_skips: Vec::new(),
             prepared: None,
+            uncommitted_seqs: Vec::new(),
+            uncommitted: BuidMap::default(),
         }
     }
 
@@ -508,6 +514,12 @@ impl Editor {
 
     /// Load the current state of nodes into the editor's cache with one read per layer.
     pub async fn prefetch(&mut self, buids: &[Buid]) -> EdResult<()> {
+        self.prefetch_in(buids, false).await
+    }
+
+    /// [`Editor::prefetch`]; `ahead` reads past this editor's own uncommitted batches (see
+    /// [`Editor::prefetch_defs_ahead`]).
+    async fn prefetch_in(&mut self, buids: &[Buid], ahead: bool) -> EdResult<()> {
         self.check_cache();
         let mut want: Vec<Buid> = buids
             .iter()
@@ -519,7 +531,13 @@ impl Editor {
         if want.is_empty() {
             return Ok(());
         }
-        let nodes = self.view.get_nodes(&want).await?;
+        let nodes = if ahead {
+            self.view
+                .get_nodes_besides(&want, &self.uncommitted_seqs)
+                .await?
+        } else {
+            self.view.get_nodes(&want).await?
+        };
         if self.cache.len() + want.len() > CACHE_MAX {
             self.cache.clear();
         }
@@ -1654,6 +1672,33 @@ impl Editor {
     /// Prefetch the state of every node the node definitions may touch (one read per layer),
     /// so that adding them does no further reads.
     pub async fn prefetch_defs(&mut self, defs: &[Value]) -> EdResult<()> {
+        let wanted = self.defs_buids(defs);
+        self.prefetch(&wanted).await
+    }
+
+    /// [`Editor::prefetch_defs`] for the next part of a bulk load while this editor's own
+    /// batches wait for their commit (deferred commits): the nodes those batches touched are
+    /// left out (read when needed, in order after the batches), the others are read as of
+    /// the last commit without waiting for it. If other writers' batches wait for a commit
+    /// too, this reads as [`Editor::prefetch_defs`] does.
+    pub async fn prefetch_defs_ahead(&mut self, defs: &[Value]) -> EdResult<()> {
+        let mut wanted = self.defs_buids(defs);
+        let prepared = self.prepared.as_ref().map(|p| p.touched.as_slice());
+        wanted.retain(|buid| {
+            !self.uncommitted.contains_key(buid) && !prepared.is_some_and(|p| p.contains(buid))
+        });
+        self.prefetch_in(&wanted, true).await
+    }
+
+    /// Forget the batches applied so far with deferred commits: the caller waited for a
+    /// commit that covers them.
+    pub fn mark_committed(&mut self) {
+        self.uncommitted_seqs.clear();
+        self.uncommitted.clear();
+    }
+
+    /// The buids the node definitions `defs` may touch.
+    fn defs_buids(&mut self, defs: &[Value]) -> Vec<Buid> {
         let mut wanted = Vec::new();
         for def in defs {
             let Some([ndef, info]) = def.as_array().map(Vec::as_slice) else {
@@ -1679,7 +1724,7 @@ impl Editor {
                 }
             }
         }
-        self.prefetch(&wanted).await
+        wanted
     }
 
     // ----- applying -----
@@ -1828,7 +1873,12 @@ impl Editor {
                 .apply_edits_gen(edits, self.meta_now(), self.deferred)
                 .await;
             let applied = match applied {
-                Ok((applied, wgen)) => {
+                Ok((applied, wgen, seq)) => {
+                    if seq != 0 {
+                        self.uncommitted_seqs.push(seq);
+                        self.uncommitted
+                            .extend(touched.iter().map(|buid| (*buid, ())));
+                    }
                     self.own_batch_applied(wgen, &touched);
                     applied
                 }

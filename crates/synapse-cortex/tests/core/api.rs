@@ -174,6 +174,58 @@ async fn add_nodes_across_slices_of_a_batch_merge_as_one_by_one() {
     assert_eq!(view.count_tag("fill", None).await.unwrap(), 896);
 }
 
+/// The next slice's nodes are read while the slab thread still writes the previous one: a
+/// node that slice touched is read after it, so edits of adjacent slices merge (here a tag
+/// interval widened by the first definition of the next slice, and an fqdn created by a
+/// hook in one slice and made a suffix in the next: definitions 125-249 and 250-374 are
+/// two slices).
+#[tokio::test]
+async fn add_nodes_in_adjacent_slices_see_each_other() {
+    let (_dir, core) = fresh().await;
+    let api = root(&core);
+    let ival = |min: i64, max: i64| list(vec![Value::from(min), Value::from(max)]);
+    let seen = |min: i64, max: i64| {
+        nodedef(
+            "inet:ipv4",
+            s("2.2.2.2"),
+            dict(vec![("tags", dict(vec![("seen", ival(min, max))]))]),
+        )
+    };
+    let mut defs: Vec<Value> = (0..400u32)
+        .map(|i| nodedef("inet:ipv4", Value::from(0x0b00_0000 + i), tagged("fill")))
+        .collect();
+    for (slice, at) in [(0, 124), (1, 249), (2, 374)] {
+        let start = 1_262_304_000_000 + slice * 1_000_000;
+        defs[at] = seen(start, start + 1000);
+        defs[at + 1] = seen(start + 2000, start + 3000);
+    }
+    defs[240] = nodedef("inet:fqdn", s("x.kid.com"), dict(vec![]));
+    defs[300] = nodedef(
+        "inet:fqdn",
+        s("kid.com"),
+        dict(vec![("props", dict(vec![("issuffix", Value::from(true))]))]),
+    );
+    let podes = genr(&api, "addNodes", vec![list(defs)]).await.unwrap();
+    assert_eq!(podes.len(), 400);
+    let view = core.service().default_view();
+    let node = view
+        .get_node(buid("inet:ipv4", &Value::from(0x0202_0202)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        node.tag("seen"),
+        Some((Some(1_262_304_000_000), Some(1_262_306_003_000)))
+    );
+    let child = view
+        .get_node(buid("inet:fqdn", &s("x.kid.com")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(child.get("zone"), Some(&s("x.kid.com")));
+    assert_eq!(child.get("iszone"), Some(&Value::from(1)));
+}
+
 #[tokio::test]
 async fn add_node_and_node_permissions() {
     let (_dir, core) = fresh().await;

@@ -290,3 +290,63 @@ async fn a_prepared_batch_applies_as_one_staged_without_it() {
     assert!(!ed.has_pending());
     assert!(ed.apply().await.unwrap().is_empty());
 }
+
+fn fqdn_def(fqdn: &str, props: Vec<(&str, Value)>) -> Value {
+    let props = props.into_iter().map(|(k, v)| (s(k), v)).collect();
+    Value::Array(vec![
+        Value::Array(vec![s("inet:fqdn"), s(fqdn)]),
+        Value::Map(vec![(s("props"), Value::Map(props))]),
+    ])
+}
+
+/// Reading ahead (`prefetch_defs_ahead`) while the editor's own deferred batch waits for its
+/// commit leaves out the nodes that batch touched (here `kid.com`, made by the zone hook of
+/// `x.kid.com`), so the next batch edits them as they are after it: the suffix change reaches
+/// the child. Another writer's uncommitted batch is read through, not around.
+#[tokio::test]
+async fn reading_ahead_skips_the_nodes_of_uncommitted_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let views = open(dir.path()).await;
+    let view = views.default_view();
+    let mut ed = editor(&view);
+    ed.set_deferred_commit(true);
+    ed.add_node_def(&fqdn_def("x.kid.com", vec![]))
+        .await
+        .unwrap();
+    ed.apply().await.unwrap();
+    let kid = fqdn_def("kid.com", vec![("issuffix", Value::from(true))]);
+    ed.prefetch_defs_ahead(std::slice::from_ref(&kid))
+        .await
+        .unwrap();
+    ed.add_node_def(&kid).await.unwrap();
+    ed.apply().await.unwrap();
+
+    // Another writer's batch, not committed yet (`a.woot.com` and, by its hook, `woot.com`),
+    // then this editor reads ahead again.
+    let mut other = editor(&view);
+    other.set_deferred_commit(true);
+    let child2 = other
+        .add_node("inet:fqdn", &s("a.woot.com"))
+        .await
+        .unwrap()
+        .unwrap();
+    other.apply().await.unwrap();
+    let sfx = fqdn_def("woot.com", vec![("issuffix", Value::from(true))]);
+    ed.prefetch_defs_ahead(std::slice::from_ref(&sfx))
+        .await
+        .unwrap();
+    ed.add_node_def(&sfx).await.unwrap();
+    ed.apply().await.unwrap();
+    view.write_layer().sync().await.unwrap();
+
+    for child in [buid("inet:fqdn", &s("x.kid.com")), child2] {
+        let node = view.get_node(child).await.unwrap().unwrap();
+        assert_eq!(
+            node.get("iszone"),
+            Some(&Value::from(1)),
+            "{:?}",
+            node.ndef()
+        );
+        assert_eq!(node.get("zone"), node.ndef().as_array().map(|n| &n[1]));
+    }
+}
