@@ -563,7 +563,7 @@ impl Cortex {
             user.name,
             items.len()
         );
-        crate::cortex::feed_nodes(self, &view, &user.iden, &items).await
+        crate::cortex::feed_nodes(&view, &user.iden, &items).await
     }
 
     async fn api_feed_from_axon(self: Arc<Self>, sess: &Session, args: Args) -> Result<Reply> {
@@ -597,11 +597,10 @@ impl Cortex {
             batch.push(item);
             count += 1;
             if batch.len() >= crate::cortex::FEED_BATCH {
-                crate::cortex::feed_nodes(self, view, &user.iden, &std::mem::take(&mut batch))
-                    .await?;
+                crate::cortex::feed_nodes(view, &user.iden, &std::mem::take(&mut batch)).await?;
             }
         }
-        crate::cortex::feed_nodes(self, view, &user.iden, &batch).await?;
+        crate::cortex::feed_nodes(view, &user.iden, &batch).await?;
         Ok(count)
     }
 

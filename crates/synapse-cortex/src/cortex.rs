@@ -547,7 +547,7 @@ impl Cortex {
         view: View,
         user: &User,
     ) -> BoxStream<'static, Result<Value>> {
-        feed::add_nodes(Arc::clone(self), defs, view, user.iden.clone())
+        feed::add_nodes(defs, view, user.iden.clone())
     }
 
     // ----- lifecycle -----

@@ -398,7 +398,25 @@ impl View {
         let committed = layers
             .first()
             .is_some_and(|top| !top.foreign_uncommitted(own));
-        let sodes = self.sodes_of_in(&layers, buids, committed).await?;
+        self.nodes_in(&layers, buids, committed).await
+    }
+
+    /// Nodes by buid with the write layer read as of its last commit: without the batches
+    /// that still wait for theirs, and without waiting for them.
+    pub(crate) async fn get_nodes_committed(
+        &self,
+        buids: &[Buid],
+    ) -> Result<Vec<Option<Node>>, Error> {
+        self.nodes_in(&self.layers(), buids, true).await
+    }
+
+    async fn nodes_in(
+        &self,
+        layers: &[Layer],
+        buids: &[Buid],
+        committed: bool,
+    ) -> Result<Vec<Option<Node>>, Error> {
+        let sodes = self.sodes_of_in(layers, buids, committed).await?;
         Ok(buids
             .iter()
             .zip(sodes)

@@ -122,7 +122,7 @@ async fn feed(mut req: HttpReq, core: Arc<Cortex>) -> HttpResponse {
         Some(Json::Array(items)) => items.iter().map(from_json).collect(),
         _ => Vec::new(),
     };
-    match crate::cortex::feed_nodes(&core, &view, &user.iden, &items).await {
+    match crate::cortex::feed_nodes(&view, &user.iden, &items).await {
         Ok(()) => ok(Json::Null),
         Err(error) => exc(StatusCode::BAD_REQUEST, &error),
     }

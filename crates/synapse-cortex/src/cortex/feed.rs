@@ -17,7 +17,7 @@ use crate::node::PackOpts;
 use crate::nodeedit::{Buid, EditMeta};
 use crate::view::{self, AllowAll, View};
 
-use super::{Cortex, view_error};
+use super::view_error;
 
 /// Node definitions per committed batch.
 pub(crate) const BATCH: usize = 1000;
@@ -36,7 +36,6 @@ fn is_item_error(err: &view::Error) -> bool {
 
 /// Add one batch; the packed nodes added or merged, in input order.
 pub(crate) async fn add_batch(
-    core: &Cortex,
     view: &View,
     user: &str,
     defs: &[Value],
@@ -57,8 +56,11 @@ pub(crate) async fn add_batch(
     }
     let mut buids: Vec<Buid> = Vec::with_capacity(defs.len());
     let layer = view.write_layer();
+    // The commit of the slice handed over last, with the range of its nodes in `buids`.
     let mut committing = None;
+    let mut podes = Vec::new();
     for (idx, slice) in slices.iter().copied().enumerate() {
+        let first = buids.len();
         for def in slice {
             match editor.add_node_def(def).await {
                 Ok(Some(buid)) => buids.push(buid),
@@ -79,31 +81,52 @@ pub(crate) async fn add_batch(
         // The model hooks and the batch's nodeedits are made while the slab thread still
         // writes the previous slice.
         editor.prepare().await.map_err(view_error)?;
-        if let Some(commit) = committing.take() {
+        if let Some((commit, range)) = committing.take() {
             wait_commit(commit).await?;
             editor.mark_committed();
+            if pack {
+                podes.push(read_podes(view, &buids[range]));
+            }
         }
         editor.apply().await.map_err(view_error)?;
-        committing = Some(layer.sync_later());
+        committing = Some((layer.sync_later(), first..buids.len()));
         // The next slice's nodes are read while the slab thread writes this one (all but
         // those this slice touched, which are read after it when needed).
         if let Some(next) = slices.get(idx + 1) {
             editor.prefetch_defs_ahead(next).await.map_err(view_error)?;
         }
     }
-    if let Some(commit) = committing {
+    if let Some((commit, range)) = committing {
         wait_commit(commit).await?;
+        if pack {
+            podes.push(read_podes(view, &buids[range]));
+        }
     }
-    if !pack {
-        return Ok(Vec::new());
+    let mut out = Vec::with_capacity(buids.len());
+    for task in podes {
+        let packed = task
+            .await
+            .map_err(|err| Error::named("SynErr", format!("reading added nodes failed: {err}")))?;
+        out.extend(packed?);
     }
-    let nodes = view.get_nodes(&buids).await.map_err(view_error)?;
-    let model = core.model();
-    Ok(nodes
-        .into_iter()
-        .flatten()
-        .map(|node| node.pack(model, PackOpts::default()))
-        .collect())
+    Ok(out)
+}
+
+/// Read back and pack the nodes of a committed slice, on a task of its own so that it runs
+/// while the next slices are normalized and written. The write layer is read as of its last
+/// commit: a pode shows its node as its slice left it, or as a later slice did.
+fn read_podes(view: &View, buids: &[Buid]) -> tokio::task::JoinHandle<Result<Vec<Value>>> {
+    let view = view.clone();
+    let buids = buids.to_vec();
+    tokio::spawn(async move {
+        let nodes = view.get_nodes_committed(&buids).await.map_err(view_error)?;
+        let model = view.model();
+        Ok(nodes
+            .into_iter()
+            .flatten()
+            .map(|node| node.pack(model, PackOpts::default()))
+            .collect())
+    })
 }
 
 async fn wait_commit(commit: impl Future<Output = Result<(), crate::layer::Error>>) -> Result<()> {
@@ -115,14 +138,12 @@ async fn wait_commit(commit: impl Future<Output = Result<(), crate::layer::Error
 /// The podes of `defs` added to `view` batch by batch (see the module docs). An error ends
 /// the stream after its batch.
 pub(crate) fn add_nodes(
-    core: Arc<Cortex>,
     defs: Vec<Value>,
     view: View,
     user: String,
 ) -> BoxStream<'static, Result<Value>> {
     let defs = Arc::new(defs);
     stream::unfold(Some(0usize), move |state| {
-        let core = Arc::clone(&core);
         let view = view.clone();
         let user = user.clone();
         let defs = Arc::clone(&defs);
@@ -132,7 +153,7 @@ pub(crate) fn add_nodes(
                 return None;
             }
             let end = (start + BATCH).min(defs.len());
-            match add_batch(&core, &view, &user, &defs[start..end], true).await {
+            match add_batch(&view, &user, &defs[start..end], true).await {
                 Ok(podes) => Some((stream::iter(podes.into_iter().map(Ok)).boxed(), Some(end))),
                 Err(err) => Some((stream::once(async move { Err(err) }).boxed(), None)),
             }
@@ -143,14 +164,9 @@ pub(crate) fn add_nodes(
 }
 
 /// Feed `items` (packed nodes) into `view` without yielding them (`addFeedData('syn.nodes')`).
-pub(crate) async fn feed_nodes(
-    core: &Cortex,
-    view: &View,
-    user: &str,
-    items: &[Value],
-) -> Result<()> {
+pub(crate) async fn feed_nodes(view: &View, user: &str, items: &[Value]) -> Result<()> {
     for chunk in items.chunks(BATCH) {
-        add_batch(core, view, user, chunk, false).await?;
+        add_batch(view, user, chunk, false).await?;
     }
     Ok(())
 }

@@ -152,15 +152,19 @@ async fn add_nodes_across_slices_of_a_batch_merge_as_one_by_one() {
     );
     let podes = genr(&api, "addNodes", vec![list(defs)]).await.unwrap();
     assert_eq!(podes.len(), 900);
-    // Both podes of the ipv4 show its final state: the later asn, the merged interval.
-    for pode in [&podes[0], &podes[400]] {
-        let info = &pode.as_array().unwrap()[1];
-        assert_eq!(get(get(info, "props"), "asn"), &Value::from(2));
-        assert_eq!(
-            get(get(info, "tags"), "seen"),
-            &ival(1_262_304_000_000, 1_451_606_400_000)
-        );
-    }
+    // A pode shows its node as its slice left it (or a later one did): the second shows the
+    // later asn and the merged interval, the first at least its own.
+    let info = &podes[400].as_array().unwrap()[1];
+    assert_eq!(get(get(info, "props"), "asn"), &Value::from(2));
+    assert_eq!(
+        get(get(info, "tags"), "seen"),
+        &ival(1_262_304_000_000, 1_451_606_400_000)
+    );
+    let info = &podes[0].as_array().unwrap()[1];
+    let asn = get(get(info, "props"), "asn");
+    assert!(*asn == Value::from(1) || *asn == Value::from(2), "{asn:?}");
+    let seen = get(get(info, "tags"), "seen").as_array().unwrap();
+    assert_eq!(seen[0], Value::from(1_262_304_000_000_i64));
     // woot.com became a suffix after its child was added: the child is a zone now.
     let view = core.service().default_view();
     let child = view
