@@ -85,14 +85,14 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) -> Result<(), CodecError> {
         Value::Array(items) => {
             encode_array_header(items.len(), out)?;
             for item in items {
-                encode_into(item, out)?;
+                encode_item(item, out)?;
             }
         }
         Value::Map(pairs) => {
             encode_map_header(pairs.len(), out)?;
             for (key, val) in pairs {
-                encode_into(key, out)?;
-                encode_into(val, out)?;
+                encode_item(key, out)?;
+                encode_item(val, out)?;
             }
         }
         Value::Ext(code, bytes) => {
@@ -166,36 +166,77 @@ impl Spliced {
     }
 }
 
+/// One element of a container for [`encode_into`]: the common leaves inlined in the
+/// container's loop (see [`encode_taking_item`]).
+#[inline(always)]
+fn encode_item(value: &Value, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    match value {
+        Value::String(text) => encode_str_bytes(text.as_bytes(), out),
+        Value::Integer(int) => {
+            encode_int(*int, out);
+            Ok(())
+        }
+        Value::Boolean(flag) => {
+            out.push(0xc2 | u8::from(*flag));
+            Ok(())
+        }
+        Value::Nil => {
+            out.push(0xc0);
+            Ok(())
+        }
+        other => encode_into(other, out),
+    }
+}
+
 /// Encode a value at the end of `out` as [`encode_into`] does, *moving* the payloads of bins
 /// of [`SPLICE_MIN`] bytes or more out of the value into `out.parts` (they are left empty in
 /// `value`). On error `out` may hold part of the value.
 pub fn encode_taking(value: &mut Value, out: &mut Spliced) -> Result<(), CodecError> {
     match value {
-        // (the common leaves first, inlined)
-        Value::String(text) => encode_str_bytes(text.as_bytes(), &mut out.head)?,
-        Value::Integer(int) => encode_int(*int, &mut out.head),
+        Value::Array(items) => {
+            encode_array_header(items.len(), &mut out.head)?;
+            for item in items {
+                encode_taking_item(item, out)?;
+            }
+        }
+        Value::Map(pairs) => {
+            encode_map_header(pairs.len(), &mut out.head)?;
+            for (key, val) in pairs {
+                encode_taking_item(key, out)?;
+                encode_taking_item(val, out)?;
+            }
+        }
         Value::Binary(bytes) if bytes.len() >= SPLICE_MIN => {
             let len = len32(bytes.len())?;
             out.head.push(0xc6);
             out.head.extend_from_slice(&len.to_be_bytes());
             out.parts.push((out.head.len(), std::mem::take(bytes)));
         }
-        Value::Array(items) => {
-            encode_array_header(items.len(), &mut out.head)?;
-            for item in items {
-                encode_taking(item, out)?;
-            }
-        }
-        Value::Map(pairs) => {
-            encode_map_header(pairs.len(), &mut out.head)?;
-            for (key, val) in pairs {
-                encode_taking(key, out)?;
-                encode_taking(val, out)?;
-            }
-        }
         other => encode_into(other, &mut out.head)?,
     }
     Ok(())
+}
+
+/// One element of a container for [`encode_taking`]: the common leaves are encoded here,
+/// inlined in the container's loop (a call per element costs as much as encoding it).
+#[inline(always)]
+fn encode_taking_item(value: &mut Value, out: &mut Spliced) -> Result<(), CodecError> {
+    match value {
+        Value::String(text) => encode_str_bytes(text.as_bytes(), &mut out.head),
+        Value::Integer(int) => {
+            encode_int(*int, &mut out.head);
+            Ok(())
+        }
+        Value::Boolean(flag) => {
+            out.head.push(0xc2 | u8::from(*flag));
+            Ok(())
+        }
+        Value::Nil => {
+            out.head.push(0xc0);
+            Ok(())
+        }
+        other => encode_taking(other, out),
+    }
 }
 
 /// Write the header of an array of `len` items (the items follow it).
@@ -239,12 +280,21 @@ pub fn encode_str(text: &str, out: &mut Vec<u8>) -> Result<(), CodecError> {
 #[inline(always)]
 fn encode_str_bytes(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     let len = bytes.len();
+    if len < 32 {
+        // (the usual short str: one capacity check for the marker and the bytes)
+        out.reserve(32);
+        out.push(0xa0 | len as u8);
+        out.extend_from_slice(bytes);
+        Ok(())
+    } else {
+        encode_long_str(bytes, out)
+    }
+}
+
+fn encode_long_str(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
+    let len = bytes.len();
     match len {
-        0..=31 => {
-            out.reserve(32);
-            out.push(0xa0 | len as u8);
-        }
-        32..=0xff => out.extend_from_slice(&[0xd9, len as u8]),
+        0..=0xff => out.extend_from_slice(&[0xd9, len as u8]),
         0x100..=0xffff => {
             out.push(0xda);
             out.extend_from_slice(&(len as u16).to_be_bytes());
@@ -734,6 +784,60 @@ const DETACH_ALLOC: usize = 64 * 1024 * 1024;
 /// The largest single read into the frame buffer.
 const MAX_READ: usize = 16 * 1024 * 1024;
 
+/// The scan's common case, with its state in registers: elements whose marker tells their
+/// whole length (a scalar, a short string, a fixext) and short arrays and maps, all of whose
+/// bytes are in `avail`, while the message stays within `limit` bytes (each pending element
+/// counted as one) and the nesting within [`MAX_DEPTH`]. Stops at the first other element,
+/// leaving it to the general path; returns the message's length once its last element is
+/// accepted.
+#[inline]
+fn scan_fast(scan: &mut Scan, avail: &[u8], limit: u64) -> Option<usize> {
+    // Elements still expected by the innermost open container (kept out of the stack).
+    let mut top = scan.stack.pop()?;
+    let mut pos = scan.pos;
+    let mut total = scan.total;
+    let done = 'scan: loop {
+        let Some(&marker) = avail.get(pos) else {
+            break None;
+        };
+        let fixed = usize::from(SCAN_FIXED[usize::from(marker)]);
+        let kids = match marker {
+            0x81..=0x8f => u64::from(marker & 0x0f) * 2,
+            0x91..=0x9f => u64::from(marker & 0x0f),
+            _ => 0,
+        };
+        if fixed == 0 && kids == 0 {
+            break None;
+        }
+        let end = pos + fixed.max(1);
+        let pending = total - 1 + kids;
+        // (`top` is off the stack: the stack's depth is one more than its length)
+        if end > avail.len() || end as u64 + pending > limit || scan.stack.len() >= MAX_DEPTH {
+            break None;
+        }
+        pos = end;
+        total = pending;
+        top -= 1;
+        if kids > 0 {
+            scan.stack.push(top);
+            top = kids;
+            continue;
+        }
+        while top == 0 {
+            match scan.stack.pop() {
+                Some(outer) => top = outer,
+                None => break 'scan Some(pos),
+            }
+        }
+    };
+    scan.pos = pos;
+    scan.total = total;
+    if done.is_none() {
+        scan.stack.push(top);
+    }
+    done
+}
+
 /// The length of each element whose marker tells its whole length (a scalar, a short string,
 /// a fixext, an empty short array or map), 0 for the others: the scan's common case.
 const SCAN_FIXED: [u8; 256] = {
@@ -950,45 +1054,17 @@ impl FrameDecoder {
         }
         let max = self.max as u64;
         loop {
+            // The common elements first, in a tight loop (see `scan_fast`); anything else, or
+            // any limit reached, takes the general path below.
+            let limit = max.saturating_sub(self.scan.detached);
+            if let Some(end) = scan_fast(&mut self.scan, avail, limit) {
+                return Ok(Step::Done(end));
+            }
             let pos = self.scan.pos;
             let Some(&marker) = avail.get(pos) else {
                 self.scan.want = 1;
                 return Ok(Step::More);
             };
-            // The common elements first: a scalar, short string or fixext (of a length its
-            // marker tells), or a short array or map, all of whose bytes are here. Anything
-            // else, or any limit reached, takes the general path below.
-            let fixed = SCAN_FIXED[usize::from(marker)];
-            let kids = match marker {
-                0x81..=0x8f => u64::from(marker & 0x0f) * 2,
-                0x91..=0x9f => u64::from(marker & 0x0f),
-                _ => 0,
-            };
-            if fixed != 0 || kids != 0 {
-                let elem_end = pos + usize::from(fixed.max(1));
-                let pending = self.scan.total - 1 + kids;
-                if elem_end <= avail.len()
-                    && elem_end as u64 + pending + self.scan.detached <= max
-                    && self.scan.stack.len() <= MAX_DEPTH
-                {
-                    self.scan.pos = elem_end;
-                    self.scan.total = pending;
-                    if let Some(top) = self.scan.stack.last_mut() {
-                        *top -= 1;
-                    }
-                    if kids > 0 {
-                        self.scan.stack.push(kids);
-                        continue;
-                    }
-                    while self.scan.stack.last() == Some(&0) {
-                        self.scan.stack.pop();
-                    }
-                    if self.scan.stack.is_empty() {
-                        return Ok(Step::Done(elem_end));
-                    }
-                    continue;
-                }
-            }
             let rest = &avail[pos + 1..];
             // (header bytes after the marker, payload bytes, child elements)
             let (head, body, kids): (usize, u64, u64) = match marker {
@@ -1338,6 +1414,15 @@ mod tests {
         let mut dec = FrameDecoder::default();
         dec.feed(&bytes);
         assert!(dec.next_message().unwrap().is_some());
+        // The same, a byte at a time: the scan stops and resumes at every depth.
+        let mut dec = FrameDecoder::default();
+        let mut got = None;
+        for byte in &bytes {
+            assert!(got.is_none(), "a message before its last byte");
+            dec.feed(std::slice::from_ref(byte));
+            got = dec.next_message().unwrap();
+        }
+        assert_eq!(got, Some(value));
     }
 
     #[test]
@@ -1378,6 +1463,15 @@ mod tests {
             prop_assert_eq!(&decode(&bytes).unwrap(), &value);
             // Re-encoding is byte-identical.
             prop_assert_eq!(encode(&decode(&bytes).unwrap()).unwrap(), bytes);
+        }
+
+        #[test]
+        fn encoding_taking_gives_the_same_bytes(value in arb_value()) {
+            let want = encode(&value).unwrap();
+            let mut taken = value.clone();
+            let mut out = Spliced::default();
+            encode_taking(&mut taken, &mut out).unwrap();
+            prop_assert_eq!(out.to_vec(), want);
         }
 
         #[test]
