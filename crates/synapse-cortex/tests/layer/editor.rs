@@ -4,6 +4,7 @@ use rmpv::Value;
 use synapse_cortex::model::Model;
 use synapse_cortex::node::PackOpts;
 use synapse_cortex::nodeedit::{EditOp, buid};
+use synapse_cortex::view::Editor;
 
 use super::util::{editor, ndefs, nodes, open, s};
 
@@ -299,6 +300,16 @@ fn fqdn_def(fqdn: &str, props: Vec<(&str, Value)>) -> Value {
     ])
 }
 
+/// Read `def`'s nodes ahead, then add and apply it: what `addNodes` does for each slice after
+/// the first.
+async fn add_after_reading_ahead(ed: &mut Editor, def: &Value) {
+    ed.prefetch_defs_ahead(std::slice::from_ref(def))
+        .await
+        .unwrap();
+    ed.add_node_def(def).await.unwrap();
+    ed.apply().await.unwrap();
+}
+
 /// Reading ahead (`prefetch_defs_ahead`) while the editor's own deferred batch waits for its
 /// commit leaves out the nodes that batch touched (here `kid.com`, made by the zone hook of
 /// `x.kid.com`), so the next batch edits them as they are after it: the suffix change reaches
@@ -315,11 +326,7 @@ async fn reading_ahead_skips_the_nodes_of_uncommitted_batches() {
         .unwrap();
     ed.apply().await.unwrap();
     let kid = fqdn_def("kid.com", vec![("issuffix", Value::from(true))]);
-    ed.prefetch_defs_ahead(std::slice::from_ref(&kid))
-        .await
-        .unwrap();
-    ed.add_node_def(&kid).await.unwrap();
-    ed.apply().await.unwrap();
+    add_after_reading_ahead(&mut ed, &kid).await;
 
     // Another writer's batch, not committed yet (`a.woot.com` and, by its hook, `woot.com`),
     // then this editor reads ahead again.
@@ -332,11 +339,7 @@ async fn reading_ahead_skips_the_nodes_of_uncommitted_batches() {
         .unwrap();
     other.apply().await.unwrap();
     let sfx = fqdn_def("woot.com", vec![("issuffix", Value::from(true))]);
-    ed.prefetch_defs_ahead(std::slice::from_ref(&sfx))
-        .await
-        .unwrap();
-    ed.add_node_def(&sfx).await.unwrap();
-    ed.apply().await.unwrap();
+    add_after_reading_ahead(&mut ed, &sfx).await;
     view.write_layer().sync().await.unwrap();
 
     for child in [buid("inet:fqdn", &s("x.kid.com")), child2] {
