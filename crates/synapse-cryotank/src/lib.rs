@@ -34,6 +34,7 @@ mod args;
 mod client;
 mod cryo;
 mod error;
+mod log;
 mod record;
 mod tank;
 

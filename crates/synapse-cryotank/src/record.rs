@@ -32,13 +32,26 @@ impl Packed {
         self.spans.iter().map(|&(start, end)| &self.buf[start..end])
     }
 
-    /// Records `start..end` (by record index), packed.
-    pub(crate) fn slice(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
+    /// Records `start..end` (by record index): the buffer and their spans in it.
+    pub(crate) fn parts(&self, start: usize, end: usize) -> (&[u8], &[(usize, usize)]) {
         let spans = self
             .spans
             .get(start..end.min(self.spans.len()))
             .unwrap_or(&[]);
-        spans.iter().map(|&(start, end)| &self.buf[start..end])
+        (&self.buf, spans)
+    }
+
+    /// Records `start..end` (by record index), packed.
+    #[cfg(test)]
+    pub(crate) fn slice(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        let (buf, spans) = self.parts(start, end);
+        spans.iter().map(move |&(start, end)| &buf[start..end])
+    }
+
+    /// Bytes of records `start..end`.
+    pub(crate) fn size(&self, start: usize, end: usize) -> u64 {
+        let (_, spans) = self.parts(start, end);
+        spans.iter().map(|&(start, end)| (end - start) as u64).sum()
     }
 }
 

@@ -2,10 +2,11 @@
 //!
 //! # Storage
 //!
-//! A tank is a directory holding one slab, `tank.lmdb`, with two databases (the reference's
-//! layout): `items`, key = 8-byte big-endian offset, value = the record's msgpack; and
-//! `metrics`, the same keys, one row per chunk of at most 1000 records written by a `puts`:
-//! `{indx, size, count, time, took, orig}`.
+//! A tank is a directory holding one slab, `tank.lmdb`, with the records (an [`ItemLog`]: one
+//! row per record in the reference's `items` database for tanks the reference made, one row
+//! per run of records in `chunks` for tanks we make) and `metrics`: key = 8-byte big-endian
+//! offset, one row per chunk of at most 1000 records written by a `puts`: `{indx, size, count,
+//! time, took, orig}`.
 //!
 //! # Durability
 //!
@@ -25,12 +26,14 @@ use futures::stream::{self, BoxStream, StreamExt};
 use rmpv::Value;
 use synapse_slab::codec::{int64en, int64un};
 use synapse_slab::{Db, DbOptions, DbStat, PutOptions, Scan, Slab, SlabOptions, Txn};
+
 use synapse_telepath::{RawValue, codec};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
+use crate::log::ItemLog;
 use crate::record::{Items, Packed};
 
 /// Records per metrics row (the reference's `puts` chunk size).
@@ -240,7 +243,7 @@ struct Inner {
     iden: String,
     dirn: PathBuf,
     slab: Slab,
-    items: Db,
+    items: ItemLog,
     metrics: Db,
     max_record: usize,
     /// The committed next offsets; readers wait on it.
@@ -266,7 +269,7 @@ impl Tank {
             .await
             .map_err(|err| Error::io("cannot create tank directory", dirn, err))?;
         let opts = conf.slab_options();
-        let max_record = opts.max_value_size;
+        let max_value = opts.max_value_size;
         let slab = Slab::open(dirn.join("tank.lmdb"), opts).await?;
         match Self::open_dbs(&slab).await {
             Ok((items, metrics, marks)) => Ok(Tank {
@@ -277,7 +280,7 @@ impl Tank {
                     slab,
                     items,
                     metrics,
-                    max_record,
+                    max_record: items.max_record(max_value),
                     committed: watch::channel(marks).0,
                     fini: CancellationToken::new(),
                 }),
@@ -289,15 +292,15 @@ impl Tank {
         }
     }
 
-    async fn open_dbs(slab: &Slab) -> Result<(Db, Db, Marks)> {
-        let items = slab.initdb("items", DbOptions::default()).await?;
+    async fn open_dbs(slab: &Slab) -> Result<(ItemLog, Db, Marks)> {
+        let items = ItemLog::open(slab).await?;
         let metrics = slab.initdb("metrics", DbOptions::default()).await?;
         // Commit the new databases so that snapshot readers can open them.
         slab.commit().await?;
         let marks = slab
             .read(move |txn| {
                 Ok::<_, Error>(Marks {
-                    items: next_offset(txn, items)?,
+                    items: items.next_offset(txn)?,
                     metrics: next_offset(txn, metrics)?,
                 })
             })
@@ -400,10 +403,10 @@ impl Tank {
     /// At most `max` committed records from `offs`, decoded.
     async fn read_batch(&self, offs: u64, max: usize) -> Result<Vec<(u64, Value)>> {
         self.check_open()?;
-        let db = self.inner.items;
+        let items = self.inner.items;
         self.inner
             .slab
-            .snapshot(move |txn| read_rows(txn, db, offs, max, decode_row))
+            .snapshot(move |txn| items.read(txn, offs, max, READ_BATCH_BYTES, decode_row))
             .await
             .map_err(|err| match err {
                 // closed between the check and the read: the same error either way
@@ -495,13 +498,19 @@ impl Tank {
     /// Records from `offs` as `(offset, packed msgpack)`, at most `size` (the reference's
     /// `rows`).
     pub fn rows(&self, offs: u64, size: Option<u64>) -> BoxStream<'static, Result<(u64, Vec<u8>)>> {
-        let db = self.inner.items;
+        let items = self.inner.items;
         self.batches(offs, size, move |tank, offs, max| async move {
             tank.check_open()?;
             tank.inner
                 .slab
                 .snapshot(move |txn| {
-                    read_rows(txn, db, offs, max, |offs, byts| Ok((offs, byts.to_vec())))
+                    items.read(
+                        txn,
+                        offs,
+                        max,
+                        READ_BATCH_BYTES,
+                        |_, byts| Ok(byts.to_vec()),
+                    )
                 })
                 .await
         })
@@ -519,7 +528,14 @@ impl Tank {
             tank.check_open()?;
             tank.inner
                 .slab
-                .snapshot(move |txn| read_rows(txn, db, offs, max, decode_row))
+                .snapshot(move |txn| {
+                    let mut rows = Vec::new();
+                    for row in read_rows(txn, db, offs, max)? {
+                        let (offs, byts) = row?;
+                        rows.push((offs, decode_row(offs, byts)?));
+                    }
+                    Ok(rows)
+                })
                 .await
         })
     }
@@ -570,16 +586,10 @@ impl Tank {
     /// The last committed `(offset, record)`, if any (the reference's `last`).
     pub async fn last(&self) -> Result<Option<(u64, Value)>> {
         self.check_open()?;
-        let db = self.inner.items;
+        let items = self.inner.items;
         self.inner
             .slab
-            .snapshot(move |txn| match txn.last(db)? {
-                Some((key, val)) => {
-                    let offs = int64un(key)?;
-                    Ok(Some(decode_row(offs, val)?))
-                }
-                None => Ok(None),
-            })
+            .snapshot(move |txn| items.last(txn, |offs, byts| Ok((offs, decode_row(offs, byts)?))))
             .await
     }
 
@@ -593,9 +603,9 @@ impl Tank {
             .snapshot(move |txn| {
                 Ok::<_, Error>(TankInfo {
                     iden,
-                    indx: next_offset(txn, items)?,
+                    indx: items.next_offset(txn)?,
                     metrics: next_offset(txn, metrics)?,
-                    stat: txn.stat(items)?,
+                    stat: items.stat(txn)?,
                 })
             })
             .await
@@ -619,8 +629,8 @@ fn next_offset(txn: &Txn<'_>, db: Db) -> Result<u64> {
 
 /// Write `packed` as chunks of [`PUTS_CHUNK`] records, each followed by its metrics row.
 /// An empty `packed` still writes one (empty) metrics row, as the reference does.
-fn write_chunks(txn: &mut Txn<'_>, items: Db, metrics: Db, packed: &Packed) -> Result<Marks> {
-    let mut next = next_offset(txn, items)?;
+fn write_chunks(txn: &mut Txn<'_>, items: ItemLog, metrics: Db, packed: &Packed) -> Result<Marks> {
+    let mut next = items.next_offset(txn)?;
     let mut mnext = next_offset(txn, metrics)?;
     let total = packed.len();
     let mut start = 0;
@@ -635,25 +645,13 @@ fn write_chunks(txn: &mut Txn<'_>, items: Db, metrics: Db, packed: &Packed) -> R
                 "the tank is full (offset 2**64-1 reached)".into(),
             ));
         }
-        let keys: Vec<[u8; 8]> = (next..next + count).map(int64en).collect();
-        let rows: Vec<(&[u8], &[u8])> = keys
-            .iter()
-            .map(<[u8; 8]>::as_slice)
-            .zip(packed.slice(start, end))
-            .collect();
-        let size = rows.iter().map(|(_, byts)| byts.len() as u64).sum();
-        let stored = txn.put_many(items, &rows, PutOptions::append())?;
-        if stored < rows.len() {
-            return Err(Error::Corrupt {
-                offs: next + stored as u64,
-                mesg: "offset is not past the end of the log".into(),
-            });
-        }
+        let (buf, spans) = packed.parts(start, end);
+        items.append(txn, next, buf, spans)?;
         next += count;
         let row = Metrics {
             indx: next,
-            size,
-            count: (end - start) as u64,
+            size: packed.size(start, end),
+            count,
             time,
             took: u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX),
             orig,
@@ -680,38 +678,42 @@ fn write_chunks(txn: &mut Txn<'_>, items: Db, metrics: Db, packed: &Packed) -> R
     })
 }
 
-/// At most `max` rows (and about [`READ_BATCH_BYTES`]) from `offs`, mapped by `func`.
-fn read_rows<T>(
-    txn: &Txn<'_>,
+/// At most `max` rows (and about [`READ_BATCH_BYTES`]) of a log database from `offs`.
+fn read_rows<'t>(
+    txn: &'t Txn<'_>,
     db: Db,
     offs: u64,
     max: usize,
-    func: impl Fn(u64, &[u8]) -> Result<(u64, T)>,
-) -> Result<Vec<(u64, T)>> {
-    let mut out = Vec::with_capacity(max.min(READ_BATCH_ROWS));
+) -> Result<impl Iterator<Item = Result<(u64, &'t [u8])>> + 't> {
     let mut bytes = 0;
-    for row in txn.scan(db, Scan::range(&int64en(offs), None))? {
-        let (key, val) = row?;
-        out.push(func(int64un(key)?, val)?);
-        bytes += val.len();
-        if out.len() >= max || bytes >= READ_BATCH_BYTES {
-            break;
-        }
-    }
-    Ok(out)
+    let rows = txn
+        .scan(db, Scan::range(&int64en(offs), None))?
+        .take(max)
+        .take_while(move |row| {
+            let more = bytes < READ_BATCH_BYTES;
+            if let Ok((_, val)) = row {
+                bytes += val.len();
+            }
+            more
+        })
+        .map(|row| {
+            let (key, val) = row?;
+            Ok((int64un(key)?, val))
+        });
+    Ok(rows)
 }
 
-fn decode_row(offs: u64, byts: &[u8]) -> Result<(u64, Value)> {
-    let valu = codec::decode(byts).map_err(|err| Error::Corrupt {
+fn decode_row(offs: u64, byts: &[u8]) -> Result<Value> {
+    codec::decode(byts).map_err(|err| Error::Corrupt {
         offs,
         mesg: err.to_string(),
-    })?;
-    Ok((offs, valu))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::Layout;
     use futures::TryStreamExt;
 
     async fn tank(dir: &Path) -> Tank {
@@ -883,6 +885,165 @@ mod tests {
         tank2.puts(vec![Value::from(10)]).await.unwrap();
         assert_eq!(tank2.last().await.unwrap(), Some((10, 10.into())));
         tank2.fini().await;
+    }
+
+    /// A tank directory as the reference makes it: an `items` database, one row per record.
+    async fn reference_tank(dirn: &Path) -> Tank {
+        std::fs::create_dir_all(dirn).unwrap();
+        let slab = Slab::open(dirn.join("tank.lmdb"), TankConf::default().slab_options())
+            .await
+            .unwrap();
+        let items = slab.initdb("items", DbOptions::default()).await.unwrap();
+        let first = codec::encode(&Value::from("made by the reference")).unwrap();
+        slab.write_commit(move |txn| txn.put(items, &int64en(0), &first))
+            .await
+            .unwrap();
+        slab.fini().await;
+        let tank = Tank::open("test", "0123", dirn, &TankConf::default())
+            .await
+            .unwrap();
+        assert_eq!(tank.inner.items.layout(), Layout::Rows);
+        tank
+    }
+
+    /// Records of many sizes (some past a chunk's byte limit), in batches of many sizes.
+    fn records() -> Vec<Vec<Value>> {
+        let mut next = 1;
+        [1, 999, 1001, 3, 2500, 2]
+            .into_iter()
+            .map(|count| {
+                (0..count)
+                    .map(|_| {
+                        next += 1;
+                        match next % 700 {
+                            0 => Value::Binary(vec![7; crate::log::CHUNK_BYTES / 3]),
+                            1 => Value::Array(vec![next.into(), "x".repeat(next % 300).into()]),
+                            _ => Value::from(next),
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn both_layouts_read_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let batches = records();
+        for rows_layout in [true, false] {
+            let dirn = dir.path().join(format!("tank-{rows_layout}"));
+            let mut tank = if rows_layout {
+                reference_tank(&dirn).await
+            } else {
+                let tank = Tank::open("test", "0123", &dirn, &TankConf::default())
+                    .await
+                    .unwrap();
+                assert_eq!(tank.inner.items.layout(), Layout::Chunks);
+                tank.puts(vec![Value::from("made by the reference")])
+                    .await
+                    .unwrap();
+                tank
+            };
+            let mut want = vec![Value::from("made by the reference")];
+            for (indx, batch) in batches.iter().enumerate() {
+                if indx == 3 {
+                    // the offsets and the layout survive a restart
+                    tank.fini().await;
+                    tank = Tank::open("test", "0123", &dirn, &TankConf::default())
+                        .await
+                        .unwrap();
+                    assert_eq!(tank.inner.items.layout() == Layout::Rows, rows_layout);
+                    assert_eq!(tank.index(), want.len() as u64);
+                }
+                tank.puts(batch.clone()).await.unwrap();
+                want.extend(batch.iter().cloned());
+            }
+            let count = want.len() as u64;
+            assert_eq!(tank.index(), count);
+            let info = tank.info().await.unwrap();
+            assert_eq!((info.indx, info.stat.entries), (count, want.len()));
+            let last = tank.last().await.unwrap();
+            assert_eq!(last, Some((count - 1, want[want.len() - 1].clone())));
+
+            for offs in [
+                0,
+                1,
+                2,
+                999,
+                1000,
+                1001,
+                1002,
+                2001,
+                2004,
+                2005,
+                3000,
+                count - 1,
+                count,
+            ] {
+                for size in [1, 2, 1000, 5000] {
+                    let opts = SliceOpts {
+                        size: Some(size),
+                        ..Default::default()
+                    };
+                    let got: Vec<_> = tank.slice(offs, opts).try_collect().await.unwrap();
+                    let end = (offs + size).min(count);
+                    let expect: Vec<_> = (offs..end)
+                        .map(|offs| (offs, want[offs as usize].clone()))
+                        .collect();
+                    assert_eq!(
+                        got, expect,
+                        "slice({offs}, {size}), rows layout {rows_layout}"
+                    );
+                }
+                let got: Vec<_> = tank.rows(offs, Some(3)).try_collect().await.unwrap();
+                let expect: Vec<_> = (offs..(offs + 3).min(count))
+                    .map(|offs| (offs, codec::encode(&want[offs as usize]).unwrap()))
+                    .collect();
+                assert_eq!(got, expect, "rows({offs}, 3), rows layout {rows_layout}");
+            }
+            let all: Vec<_> = tank
+                .slice(0, SliceOpts::default())
+                .try_collect()
+                .await
+                .unwrap();
+            assert_eq!(all.len(), want.len());
+            tank.fini().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn records_in_both_layouts_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirn = dir.path().join("tank");
+        let tank = Tank::open("test", "0123", &dirn, &TankConf::default())
+            .await
+            .unwrap();
+        tank.puts(vec![Value::from(1)]).await.unwrap();
+        tank.fini().await;
+        // An empty `items` database (the reference opening our directory makes one) is
+        // ignored ...
+        let slab = Slab::open(dirn.join("tank.lmdb"), TankConf::default().slab_options())
+            .await
+            .unwrap();
+        slab.initdb("items", DbOptions::default()).await.unwrap();
+        slab.commit().await.unwrap();
+        slab.fini().await;
+        let tank = Tank::open("test", "0123", &dirn, &TankConf::default())
+            .await
+            .unwrap();
+        assert_eq!(tank.last().await.unwrap(), Some((0, 1.into())));
+        tank.fini().await;
+        // ... but records in it are not hidden.
+        let slab = Slab::open(dirn.join("tank.lmdb"), TankConf::default().slab_options())
+            .await
+            .unwrap();
+        let items = slab.initdb("items", DbOptions::default()).await.unwrap();
+        slab.write_commit(move |txn| txn.put(items, &int64en(1), &[2]))
+            .await
+            .unwrap();
+        slab.fini().await;
+        let res = Tank::open("test", "0123", &dirn, &TankConf::default()).await;
+        assert!(matches!(res, Err(Error::Corrupt { .. })), "{res:?}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `synapse-servers cryotank`: acknowledged puts survive SIGKILL under concurrent writers
 //! (Rust clients), and the reference Python client and cryo tools work against it, across a
-//! restart.
+//! restart, and tank directories move between our server and the reference's.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -272,4 +272,36 @@ fn python_client_and_tools_against_cryotank_and_a_restart() {
     assert_eq!(first["foo"], second["foo"]);
     assert_eq!(first["mine"], second["mine"]);
     server.stop();
+}
+
+/// A tank directory made by the reference is read and written by ours and stays readable by
+/// the reference; tanks we make there use our layout, which the reference does not read.
+#[test]
+fn tank_directories_move_between_the_servers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirn = tmp.path().join("cryo");
+    std::fs::create_dir_all(&dirn).unwrap();
+    std::fs::write(dirn.join("cell.yaml"), "auth:passwd: secret\n").unwrap();
+    let step = |cmd: &str, server: &Server| {
+        let args = [
+            cmd.to_string(),
+            "127.0.0.1".to_string(),
+            server.port.to_string(),
+        ];
+        assert_ok(&run_py("cryotank_interop.py", &args));
+    };
+    for (ours, cmd) in [
+        (false, "refmake"),
+        (true, "onours"),
+        (false, "refback"),
+        (true, "oursback"),
+    ] {
+        let server = if ours {
+            Server::start("cryotank", &dirn, &[])
+        } else {
+            Server::start_ref("cryotank", None, &dirn)
+        };
+        step(cmd, &server);
+        server.stop();
+    }
 }

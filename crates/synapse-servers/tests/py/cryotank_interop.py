@@ -4,11 +4,17 @@ The reference Python client and cryo tools (synapse 2.x) against a running
 
     python cryotank_interop.py setup  <host> <telepath port>
     python cryotank_interop.py verify <host> <telepath port>
+    python cryotank_interop.py refmake|onours|refback|oursback <host> <telepath port>
 
 `setup` exercises the CryoApi and TankApi methods, waits, permissions, bad input and the
 `synapse.tools.cryo.list` / `synapse.tools.cryo.cat` tools, and leaves data behind; `verify`
 (after a restart) checks that it survived and that writing goes on at the next offsets. Both
 print a JSON summary on stdout. Any failed check raises (non-zero exit, traceback on stderr).
+
+The other four check that a directory moves between the servers: `refmake` (on the reference)
+fills tank `old`; `onours` (on ours) reads it, adds to it and makes tank `new`; `refback` (on
+the reference again) reads all of `old` and sees nothing of `new` (our layout); `oursback`
+(on ours) still reads both.
 '''
 import sys
 import json
@@ -155,9 +161,44 @@ async def verify(host, port):
         print(json.dumps({'foo': info['foo']['iden'], 'mine': info['mine']['iden']}))
 
 
+OLD = [{'n': i, 'pad': 'x' * (i % 50)} for i in range(1500)]
+NEW = [('new', i) for i in range(1200)]
+
+
+async def refmake(host, port):
+    async with await s_telepath.openurl(f'tcp://root:secret@{host}:{port}/') as cryo:
+        assert await cryo.puts('old', OLD) == len(OLD)
+
+
+async def onours(host, port):
+    async with await s_telepath.openurl(f'tcp://root:secret@{host}:{port}/') as cryo:
+        assert await genr(cryo.slice('old', 0)) == list(enumerate(OLD))
+        assert await genr(cryo.slice('old', 1234, 3)) == [(i, OLD[i]) for i in range(1234, 1237)]
+        assert await cryo.puts('old', ['ours1', 'ours2']) == 2
+        assert await cryo.puts('new', NEW) == len(NEW)
+        info = {name: info for name, info in await cryo.list()}
+        assert info['old']['stat']['entries'] == len(OLD) + 2, info
+        assert info['new']['stat']['entries'] == len(NEW), info
+
+
+async def refback(host, port):
+    async with await s_telepath.openurl(f'tcp://root:secret@{host}:{port}/') as cryo:
+        assert await genr(cryo.slice('old', 0)) == list(enumerate(OLD + ['ours1', 'ours2']))
+        # the reference does not read the layout of tanks we make
+        assert await genr(cryo.slice('new', 0)) == []
+
+
+async def oursback(host, port):
+    async with await s_telepath.openurl(f'tcp://root:secret@{host}:{port}/') as cryo:
+        assert await genr(cryo.slice('old', 1499)) == [(1499, OLD[1499]), (1500, 'ours1'), (1501, 'ours2')]
+        assert await genr(cryo.slice('new', 0)) == list(enumerate(NEW))
+        assert await cryo.last('new') == (len(NEW) - 1, NEW[-1])
+
+
 def main(argv):
     cmd, host, port = argv[0], argv[1], int(argv[2])
-    func = {'setup': setup, 'verify': verify}[cmd]
+    func = {'setup': setup, 'verify': verify, 'refmake': refmake, 'onours': onours,
+            'refback': refback, 'oursback': oursback}[cmd]
     asyncio.run(func(host, port))
 
 
