@@ -31,6 +31,7 @@
 mod base;
 mod baseref;
 mod event;
+pub mod idlepoll;
 pub mod process;
 pub mod spin;
 mod task;

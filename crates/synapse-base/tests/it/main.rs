@@ -3,6 +3,7 @@
 
 mod baseref;
 mod events;
+mod idlepoll;
 mod lifecycle;
 mod tasks;
 
