@@ -31,7 +31,6 @@
 mod base;
 mod baseref;
 mod event;
-pub mod idlepoll;
 pub mod process;
 pub mod spin;
 mod task;

@@ -12,9 +12,8 @@
 //! while the machine has more runnable threads than CPUs, plus one for a passing thread
 //! (the runnable count of Linux's `/proc/loadavg`, which includes the spinners, looked up at most every
 //! few milliseconds): then the thread waited for may be queued behind a spinner. Nor do more
-//! threads of one process spin at once than it has CPUs, less one, nor any while the
-//! process's idle pollers run ([`crate::idlepoll`]: they keep the CPUs awake, which makes
-//! wake-ups cheap). Setting the environment variable `SYNAPSE_SPIN=0` turns spinning off.
+//! threads of one process spin at once than it has CPUs, less one. Setting the
+//! environment variable `SYNAPSE_SPIN=0` turns spinning off.
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -40,9 +39,7 @@ static CPUS: LazyLock<usize> =
 /// Whether the machine has more runnable threads than CPUs plus one (looked up every
 /// [`LOAD_PERIOD`]; never on systems without `/proc/loadavg`).
 fn machine_busy() -> bool {
-    // While idle pollers keep the CPUs awake (see `crate::idlepoll`), a parked thread is woken
-    // cheaply, and a spinner would only take a CPU from the thread it waits for.
-    if !*ENABLED || crate::idlepoll::polling() > 0 {
+    if !*ENABLED {
         return true;
     }
     let now = u64::try_from(EPOCH.elapsed().as_nanos()).unwrap_or(u64::MAX);

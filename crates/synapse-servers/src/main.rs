@@ -204,9 +204,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Idle CPUs poll (at idle priority) for a moment after each message or slab job: on a VM
-    // the chain of wake-ups of a call costs more than its work when the CPUs halt.
-    synapse_base::idlepoll::start();
     let res = runtime.block_on(async {
         match matches.subcommand() {
             Some(("cell", sub)) => cli::run::<BaseCell>(sub).await,

@@ -212,7 +212,6 @@ impl Slab {
         if self.inner.base.is_fini() {
             return Err(Error::IsFini);
         }
-        synapse_base::idlepoll::touch();
         self.inner.jobs.send(job).map_err(|_| Error::IsFini)
     }
 

@@ -50,7 +50,6 @@ where
         }
         let target = dec.read_target();
         let got = io.read_buf(&mut target.buf.limit(target.limit)).await?;
-        synapse_base::idlepoll::touch();
         if got == 0 {
             if dec.in_message() {
                 return Err(Error::LinkShutDown(format!(
@@ -206,7 +205,7 @@ impl SpinSock {
             let target = dec.read_target();
             match self.recv_into(target.buf, target.limit) {
                 Ok(0) => return Look::Gone,
-                Ok(_) => synapse_base::idlepoll::touch(),
+                Ok(_) => {}
                 Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return Look::Empty,
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => return Look::Gone,

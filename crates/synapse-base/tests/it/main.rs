@@ -3,7 +3,6 @@
 
 mod baseref;
 mod events;
-mod idlepoll;
 mod lifecycle;
 mod tasks;
 
