@@ -77,6 +77,15 @@ impl ItemLog {
         })
     }
 
+    /// A log of one row per entry in `db`, as the reference's Seqn keeps it (a tank's
+    /// metrics rows).
+    pub(crate) fn rows(db: Db) -> ItemLog {
+        ItemLog {
+            db,
+            layout: Layout::Rows,
+        }
+    }
+
     /// The layout in use.
     #[cfg(test)]
     pub(crate) fn layout(&self) -> Layout {

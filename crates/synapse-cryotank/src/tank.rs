@@ -24,9 +24,8 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, BoxStream, StreamExt};
 use rmpv::Value;
-use synapse_slab::codec::{int64en, int64un};
-use synapse_slab::{Db, DbOptions, DbStat, PutOptions, Scan, Slab, SlabOptions, Txn};
-
+use synapse_slab::codec::int64en;
+use synapse_slab::{Db, DbOptions, DbStat, PutOptions, Slab, SlabOptions, Txn};
 use synapse_telepath::{RawValue, codec};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -301,7 +300,7 @@ impl Tank {
             .read(move |txn| {
                 Ok::<_, Error>(Marks {
                     items: items.next_offset(txn)?,
-                    metrics: next_offset(txn, metrics)?,
+                    metrics: ItemLog::rows(metrics).next_offset(txn)?,
                 })
             })
             .await?;
@@ -529,12 +528,7 @@ impl Tank {
             tank.inner
                 .slab
                 .snapshot(move |txn| {
-                    let mut rows = Vec::new();
-                    for row in read_rows(txn, db, offs, max)? {
-                        let (offs, byts) = row?;
-                        rows.push((offs, decode_row(offs, byts)?));
-                    }
-                    Ok(rows)
+                    ItemLog::rows(db).read(txn, offs, max, READ_BATCH_BYTES, decode_row)
                 })
                 .await
         })
@@ -604,7 +598,7 @@ impl Tank {
                 Ok::<_, Error>(TankInfo {
                     iden,
                     indx: items.next_offset(txn)?,
-                    metrics: next_offset(txn, metrics)?,
+                    metrics: ItemLog::rows(metrics).next_offset(txn)?,
                     stat: items.stat(txn)?,
                 })
             })
@@ -619,19 +613,11 @@ impl Tank {
     }
 }
 
-/// The next offset of a log: one past its last key.
-fn next_offset(txn: &Txn<'_>, db: Db) -> Result<u64> {
-    match txn.last_key(db)? {
-        Some(key) => Ok(int64un(key)?.saturating_add(1)),
-        None => Ok(0),
-    }
-}
-
 /// Write `packed` as chunks of [`PUTS_CHUNK`] records, each followed by its metrics row.
 /// An empty `packed` still writes one (empty) metrics row, as the reference does.
 fn write_chunks(txn: &mut Txn<'_>, items: ItemLog, metrics: Db, packed: &Packed) -> Result<Marks> {
     let mut next = items.next_offset(txn)?;
-    let mut mnext = next_offset(txn, metrics)?;
+    let mut mnext = ItemLog::rows(metrics).next_offset(txn)?;
     let total = packed.len();
     let mut start = 0;
     loop {
@@ -676,31 +662,6 @@ fn write_chunks(txn: &mut Txn<'_>, items: ItemLog, metrics: Db, packed: &Packed)
         items: next,
         metrics: mnext,
     })
-}
-
-/// At most `max` rows (and about [`READ_BATCH_BYTES`]) of a log database from `offs`.
-fn read_rows<'t>(
-    txn: &'t Txn<'_>,
-    db: Db,
-    offs: u64,
-    max: usize,
-) -> Result<impl Iterator<Item = Result<(u64, &'t [u8])>> + 't> {
-    let mut bytes = 0;
-    let rows = txn
-        .scan(db, Scan::range(&int64en(offs), None))?
-        .take(max)
-        .take_while(move |row| {
-            let more = bytes < READ_BATCH_BYTES;
-            if let Ok((_, val)) = row {
-                bytes += val.len();
-            }
-            more
-        })
-        .map(|row| {
-            let (key, val) = row?;
-            Ok((int64un(key)?, val))
-        });
-    Ok(rows)
 }
 
 fn decode_row(offs: u64, byts: &[u8]) -> Result<Value> {
