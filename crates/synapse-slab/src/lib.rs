@@ -51,6 +51,7 @@ mod hot;
 mod kv;
 mod multiqueue;
 mod options;
+mod prefault;
 mod scan;
 mod seqn;
 mod slab;

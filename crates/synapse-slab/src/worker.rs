@@ -16,6 +16,7 @@ use lmdb::{
 
 use crate::error::{Error, Result, is_corrupt, lmdb as lmdb_err};
 use crate::options::{SlabOptions, load_opts_file, map_size_round, opts_path, save_opts_file};
+use crate::prefault::Prefault;
 use crate::txn::{Db, DbOptions, RawRead, RawWrite, Txn};
 use synapse_base::spin::{Look, Spinner};
 
@@ -205,6 +206,10 @@ pub(crate) struct Worker<'e> {
     stop: bool,
     /// Set when growth hit the configured maximum during the current write closure.
     out_of_space: bool,
+    /// The pages populated ahead of the data (write-map environments).
+    prefault: Prefault,
+    /// How many times the map was resized (and so moved).
+    remaps: std::cell::Cell<u64>,
 }
 
 /// What a slab thread runs once it has gone idle (see [`set_idle_hook`]).
@@ -387,6 +392,8 @@ impl<'e> Worker<'e> {
             waiters: Vec::new(),
             stop: false,
             out_of_space: false,
+            prefault: Prefault::default(),
+            remaps: std::cell::Cell::new(0),
         };
         worker.refresh_map_size();
         if !shared.readonly() {
@@ -424,6 +431,7 @@ impl<'e> Worker<'e> {
         let size = usize::try_from(size)
             .map_err(|_| Error::BadArg("map size too large for this platform".into()))?;
         let guard = write_env(self.shared);
+        self.remaps.set(self.remaps.get() + 1);
         let res = self.env.set_map_size(size);
         drop(guard);
         res.map_err(lmdb_err)?;
@@ -478,6 +486,10 @@ impl<'e> Worker<'e> {
             }
             if self.should_commit() {
                 self.commit_and_reply();
+                if self.shared.opts.writemap && !self.shared.readonly() {
+                    // The callers have their replies: take the next write's faults now.
+                    self.prefault.run(self.env, self.remaps.get());
+                }
             }
         }
     }
