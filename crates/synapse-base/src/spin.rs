@@ -149,10 +149,16 @@ impl Spinner {
     pub fn look_prepared<T>(
         &self,
         prepare: impl FnOnce(),
-        look: impl FnMut() -> Look<T>,
+        mut look: impl FnMut() -> Look<T>,
     ) -> Option<T> {
         if !self.last_was_short() || machine_busy() {
             return None;
+        }
+        // What is already there needs no slot (taking one may mean waiting for it).
+        match look() {
+            Look::Ready(val) => return Some(val),
+            Look::Gone => return None,
+            Look::Empty => {}
         }
         let _slot = SpinSlot::take(CPUS.saturating_sub(self.leave))?;
         prepare();

@@ -291,12 +291,24 @@ impl Slab {
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        let written = self.write(func);
-        let committed = self.commit_request(false);
+        // One job: the write, then a reply once its batch is committed. (A write job and a
+        // commit job sent one after the other could wake the slab thread in between, which
+        // then ran the write while the caller waited for a CPU to send the commit.)
+        let (tx, rx) = oneshot::channel();
+        let sent = self.submit(Job::Run(Box::new(move |worker| {
+            match worker.run_write(func) {
+                Ok(out) => worker.reply_after_commit(Box::new(move |res| {
+                    let _ = tx.send(res.map(|()| out).map_err(E::from));
+                })),
+                Err(err) => {
+                    let _ = tx.send(Err(err));
+                }
+            }
+        })));
+        let shared = Arc::clone(&self.inner.shared);
         async move {
-            let out = written.await?;
-            committed?.await.map_err(|_| Error::IsFini)??;
-            Ok(out)
+            sent?;
+            recv_spinning(&shared.reply_spin, rx).await?
         }
     }
 

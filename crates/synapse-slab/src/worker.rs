@@ -514,6 +514,12 @@ impl<'e> Worker<'e> {
         }
     }
 
+    /// Call `reply` once the batch holding this job's writes is committed (or the commit
+    /// failed): a write and the wait for its commit in one hand-off.
+    pub(crate) fn reply_after_commit(&mut self, reply: Box<dyn FnOnce(Result<()>) + Send>) {
+        self.waiters.push((false, reply));
+    }
+
     fn is_dirty(&self) -> bool {
         self.dirty || self.shared.hot_dirty.load(Ordering::Relaxed)
     }
