@@ -133,13 +133,94 @@ pub struct Spliced {
     pub head: Vec<u8>,
     /// The large payloads, each with the offset in `head` where it belongs, in order.
     pub parts: Vec<(usize, Vec<u8>)>,
+    /// Where the first bytes go while the rest is encoded (see [`Spliced::send_early_to`]).
+    early: Option<Early>,
 }
 
+/// The socket a [`Spliced`] message's first bytes are sent to while it is encoded.
+#[derive(Debug)]
+struct Early {
+    fd: i32,
+    /// Bytes of `head` sent so far.
+    sent: usize,
+    /// Send more once `head` holds this many bytes.
+    next: usize,
+}
+
+/// How many bytes an early send waits for (the first, and each after it).
+const EARLY_CHUNK: usize = 16 * 1024;
+
 impl Spliced {
-    /// Empty it, keeping the head's buffer.
+    /// Empty it, keeping the head's buffer (and forgetting any early sending).
     pub fn clear(&mut self) {
         self.head.clear();
         self.parts.clear();
+        self.early = None;
+    }
+
+    /// Send the message's first bytes to the stream socket `fd` while the rest is encoded,
+    /// once a large container's items have filled [`EARLY_CHUNK`] more bytes each time: the
+    /// peer reads and checks the first items while the last are encoded. Sends never block
+    /// (what the socket does not take waits for the final write) and stop at the first
+    /// large payload. The caller writes only what [`Spliced::sent_early`] leaves, and must
+    /// close the socket if encoding fails after some bytes went (the peer holds part of a
+    /// message). `fd` must stay open until the message is written.
+    pub(crate) fn send_early_to(&mut self, fd: i32) {
+        self.early = Some(Early {
+            fd,
+            sent: 0,
+            next: self.head.len() + EARLY_CHUNK,
+        });
+    }
+
+    /// How many bytes of `head` were sent early.
+    pub(crate) fn sent_early(&self) -> usize {
+        self.early.as_ref().map_or(0, |early| early.sent)
+    }
+
+    /// Send what is encoded so far if enough is waiting (called between a container's items).
+    #[inline(always)]
+    fn maybe_send_early(&mut self) {
+        if let Some(early) = &self.early
+            && self.head.len() >= early.next
+        {
+            self.send_early();
+        }
+    }
+
+    #[cold]
+    fn send_early(&mut self) {
+        let Some(early) = self.early.as_mut() else {
+            return;
+        };
+        if !self.parts.is_empty() {
+            // What was sent stays counted; nothing more goes early.
+            early.next = usize::MAX;
+            return;
+        }
+        let rest = &self.head[early.sent..];
+        #[allow(unsafe_code)]
+        // SAFETY: `rest` is live, initialised memory of `rest.len()` bytes, and the caller of
+        // `send_early_to` keeps `fd` open until the message is written.
+        let sent = unsafe {
+            libc::send(
+                early.fd,
+                rest.as_ptr().cast::<libc::c_void>(),
+                rest.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        match usize::try_from(sent) {
+            Ok(sent) => {
+                early.sent += sent;
+                early.next = self.head.len() + EARLY_CHUNK;
+            }
+            // Full (try again later) or failed (the final write reports it).
+            Err(_) if std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock => {
+                early.next = self.head.len() + EARLY_CHUNK;
+            }
+            Err(_) => early.next = usize::MAX,
+        }
     }
 
     /// The encoded length.
@@ -197,6 +278,7 @@ pub fn encode_taking(value: &mut Value, out: &mut Spliced) -> Result<(), CodecEr
             encode_array_header(items.len(), &mut out.head)?;
             for item in items {
                 encode_taking_item(item, out)?;
+                out.maybe_send_early();
             }
         }
         Value::Map(pairs) => {

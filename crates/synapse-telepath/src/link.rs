@@ -298,12 +298,13 @@ pub(crate) async fn write_spliced<W>(io: &mut W, out: &Spliced) -> Result<(), Er
 where
     W: AsyncWrite + Unpin + ?Sized,
 {
+    // Bytes sent while the message was encoded (never past a payload).
+    let mut done = out.sent_early();
     if out.parts.is_empty() {
-        return write_bytes(io, &out.head).await;
+        return write_bytes(io, &out.head[done..]).await;
     }
     // The pieces in order: head bytes and payloads alternating.
     let mut pieces: Vec<&[u8]> = Vec::with_capacity(out.parts.len() * 2 + 1);
-    let mut done = 0;
     for (at, part) in &out.parts {
         pieces.push(&out.head[done..*at]);
         pieces.push(part);
@@ -521,6 +522,11 @@ impl Conn {
         F: FnOnce(&mut Spliced) -> Result<(), crate::codec::CodecError>,
     {
         self.out.clear();
+        if let Some(sock) = &self.sock {
+            self.out.send_early_to(sock.fd);
+        }
+        // On an error after an early send the peer holds part of a message: the caller
+        // drops this connection (every error of a send does).
         fill(&mut self.out)?;
         let res = write_spliced(&mut self.io, &self.out)
             .await
@@ -555,5 +561,46 @@ impl Conn {
         .await
         .map_err(link_err)?
         .ok_or_else(|| Error::LinkShutDown("Remote peer disconnected".to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{SPLICE_MIN, decode, encode_taking};
+    use rmpv::Value;
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+
+    /// A message sent partly while it is encoded arrives whole and in order, payloads too.
+    #[tokio::test]
+    async fn messages_sent_early_arrive_whole() {
+        let records: Vec<Value> = (0..4000)
+            .map(|i| Value::Array(vec![Value::from(i), Value::from(format!("record {i}"))]))
+            .collect();
+        let with_payload = Value::Array(vec![
+            Value::Array(records.clone()),
+            Value::Binary(vec![7; SPLICE_MIN + 5]),
+            Value::Array(records.clone()),
+        ]);
+        for value in [Value::Array(records), with_payload] {
+            let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+            ours.set_nonblocking(true).unwrap();
+            let reader = std::thread::spawn(move || {
+                let mut got = Vec::new();
+                theirs.read_to_end(&mut got).unwrap();
+                got
+            });
+            let mut io = tokio::net::UnixStream::from_std(ours).unwrap();
+            let mut out = Spliced::default();
+            out.send_early_to(io.as_raw_fd());
+            encode_taking(&mut value.clone(), &mut out).unwrap();
+            assert!(out.sent_early() > 0, "a large message goes out early");
+            write_spliced(&mut io, &out).await.unwrap();
+            drop(io);
+            let got = reader.join().unwrap();
+            assert_eq!(got, out.to_vec());
+            assert_eq!(decode(&got).unwrap(), value);
+        }
     }
 }
