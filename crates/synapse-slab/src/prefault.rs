@@ -39,7 +39,7 @@ impl Prefault {
         if self.off {
             return;
         }
-        let Some((size, end)) = data_end(env) else {
+        let Some((size, end, psize)) = data_end(env) else {
             self.off = true;
             return;
         };
@@ -68,7 +68,7 @@ impl Prefault {
         }
         // LMDB's pages are OS pages, so `end` is page-aligned, as madvise wants.
         let from = self.done.max(end);
-        if from >= want || from % page_size() != 0 {
+        if from >= want || from % psize != 0 {
             return;
         }
         if populate_write(self.base + from, want - from) {
@@ -80,12 +80,12 @@ impl Prefault {
     }
 }
 
-/// The map's size, and the byte offset just past the last page in use.
-fn data_end(env: &Environment) -> Option<(usize, usize)> {
+/// The map's size, the byte offset just past the last page in use, and the page size.
+fn data_end(env: &Environment) -> Option<(usize, usize, usize)> {
     let info = env.info().ok()?;
     let psize = env.stat().ok()?.page_size() as usize;
     let end = info.last_pgno().checked_add(1)?.checked_mul(psize)?;
-    Some((info.map_size(), end))
+    Some((info.map_size(), end, psize))
 }
 
 /// Where the environment's data file is mapped: LMDB does not say (its `me_mapaddr` is the
@@ -127,19 +127,6 @@ fn mapped_at(line: &str, ino: u64, size: usize) -> Option<usize> {
     let start = usize::from_str_radix(start, 16).ok()?;
     let end = usize::from_str_radix(end, 16).ok()?;
     (end.checked_sub(start)? == size).then_some(start)
-}
-
-fn page_size() -> usize {
-    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *PAGE.get_or_init(|| {
-        #[allow(unsafe_code)]
-        // SAFETY: sysconf has no preconditions.
-        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        usize::try_from(size)
-            .ok()
-            .filter(|&s| s > 0)
-            .unwrap_or(4096)
-    })
 }
 
 #[cfg(target_os = "linux")]

@@ -209,7 +209,7 @@ pub(crate) struct Worker<'e> {
     /// The pages populated ahead of the data (write-map environments).
     prefault: Prefault,
     /// How many times the map was resized (and so moved).
-    remaps: std::cell::Cell<u64>,
+    remaps: u64,
 }
 
 /// What a slab thread runs once it has gone idle (see [`set_idle_hook`]).
@@ -393,7 +393,7 @@ impl<'e> Worker<'e> {
             stop: false,
             out_of_space: false,
             prefault: Prefault::default(),
-            remaps: std::cell::Cell::new(0),
+            remaps: 0,
         };
         worker.refresh_map_size();
         if !shared.readonly() {
@@ -427,11 +427,11 @@ impl<'e> Worker<'e> {
         Ok(())
     }
 
-    fn set_map_size(&self, size: u64) -> Result<()> {
+    fn set_map_size(&mut self, size: u64) -> Result<()> {
         let size = usize::try_from(size)
             .map_err(|_| Error::BadArg("map size too large for this platform".into()))?;
         let guard = write_env(self.shared);
-        self.remaps.set(self.remaps.get() + 1);
+        self.remaps += 1;
         let res = self.env.set_map_size(size);
         drop(guard);
         res.map_err(lmdb_err)?;
@@ -488,7 +488,7 @@ impl<'e> Worker<'e> {
                 self.commit_and_reply();
                 if self.shared.opts.writemap && !self.shared.readonly() {
                     // The callers have their replies: take the next write's faults now.
-                    self.prefault.run(self.env, self.remaps.get());
+                    self.prefault.run(self.env, self.remaps);
                 }
             }
         }
