@@ -774,13 +774,16 @@ pub enum Frame<'a> {
     /// The message, decoded (when some of its large bins were received into buffers of
     /// their own, so that its bytes are not in one piece).
     Decoded(Value),
+    /// The message's bytes, as [`Frame::Bytes`], with what was walked of a call's arguments
+    /// while it arrived (decoders set to [`FrameDecoder::walk_calls`]).
+    Call(&'a [u8], crate::raw::Prewalk),
 }
 
 impl Frame<'_> {
     /// The message, decoded.
     pub fn decode(self) -> Result<Value, CodecError> {
         match self {
-            Frame::Bytes(bytes) => decode(bytes),
+            Frame::Bytes(bytes) | Frame::Call(bytes, _) => decode(bytes),
             Frame::Decoded(value) => Ok(value),
         }
     }
@@ -808,6 +811,9 @@ pub struct FrameDecoder {
     detached: Vec<Detached>,
     /// Bins of at least this many bytes are detached.
     detach_min: usize,
+    /// What is walked of a call's arguments while its message arrives (see
+    /// [`FrameDecoder::walk_calls`]).
+    prewalk: Option<crate::raw::Prewalk>,
 }
 
 /// A bin payload received outside the frame buffer.
@@ -962,7 +968,16 @@ impl FrameDecoder {
             failed: None,
             detached: Vec::new(),
             detach_min: DETACH_MIN,
+            prewalk: None,
         }
+    }
+
+    /// Walk the items of a `t2:init` call's long list argument while the rest of its
+    /// message is still arriving (see [`crate::raw::Prewalk`]), and hand them over with the
+    /// message ([`Frame::Call`]): for a server, whose reading would otherwise start walking
+    /// them only once the last byte is in.
+    pub fn walk_calls(&mut self) {
+        self.prewalk = Some(crate::raw::Prewalk::default());
     }
 
     /// Detach bins of at least `min` bytes (tests exercise the path with small values).
@@ -1062,12 +1077,24 @@ impl FrameDecoder {
             return Err(err.clone());
         }
         match self.step() {
-            Ok(Step::More) => Ok(None),
+            Ok(Step::More) => {
+                if let Some(walk) = &mut self.prewalk {
+                    if self.detached.is_empty() {
+                        walk.advance(&self.buf[self.start..]);
+                    } else {
+                        walk.stop();
+                    }
+                }
+                Ok(None)
+            }
             Ok(Step::Done(len)) => {
                 let frame = &self.buf[self.start..self.start + len];
-                let res = if self.detached.is_empty() {
-                    parse(Frame::Bytes(frame))
-                } else {
+                let walked = self
+                    .prewalk
+                    .as_mut()
+                    .map(std::mem::take)
+                    .filter(crate::raw::Prewalk::walked);
+                let res = if !self.detached.is_empty() {
                     let mut reader = Reader {
                         bytes: frame,
                         pos: 0,
@@ -1083,6 +1110,10 @@ impl FrameDecoder {
                             Ok(value)
                         })
                         .and_then(|value| parse(Frame::Decoded(value)))
+                } else if let Some(walked) = walked {
+                    parse(Frame::Call(frame, walked))
+                } else {
+                    parse(Frame::Bytes(frame))
                 };
                 self.start += len;
                 self.scan = Scan::default();

@@ -583,11 +583,12 @@ impl LinkCtx {
     /// kept as bytes: [`Share::raw_param`]); anything else is decoded and handled the
     /// ordinary way.
     fn parse_frame(&self, frame: Frame<'_>) -> Result<Inbound, CodecError> {
-        let frame = match frame {
-            Frame::Bytes(frame) => frame,
+        let (frame, walked) = match frame {
+            Frame::Bytes(frame) => (frame, None),
+            Frame::Call(frame, walked) => (frame, Some(walked)),
             Frame::Decoded(value) => return Ok(Inbound::Mesg(value)),
         };
-        if let Some(head) = peek_t2_init(frame)
+        if let Some(head) = peek_t2_init(frame, walked)
             && !head.meth.is_empty()
             && !head.meth.starts_with('_')
             && let Some(sess) = head
@@ -1116,6 +1117,7 @@ async fn serve_link(
 async fn run_link(ctx: &Arc<LinkCtx>, mut rd: ReadHalf<BoxIo>, mut sock: Option<SpinSock>) {
     let token = ctx.base.token();
     let mut dec = FrameDecoder::new(ctx.daemon.conf.max_message);
+    dec.walk_calls();
     let mut pending: Option<Inbound> = None;
     let parse = |frame: Frame<'_>| ctx.parse_frame(frame);
     tracing::debug!("link open");

@@ -23,16 +23,27 @@ pub fn frames(data: &[u8]) {
         _ => crate::codec::DEFAULT_MAX_MESSAGE,
     };
     let mut dec = FrameDecoder::new(max);
-    // Odd limits also detach every bin of 4 bytes or more.
+    // Odd limits also detach every bin of 4 bytes or more; half the limits walk calls as
+    // they arrive.
     if limit % 2 == 1 {
         dec.set_detach_min(4);
+    }
+    if limit % 4 < 2 {
+        dec.walk_calls();
     }
     let mut got = Vec::new();
     let mut failed = false;
     'feed: for part in body.chunks(chunk) {
         dec.feed(part);
         loop {
-            match dec.next_message() {
+            let next = dec.next_frame_with(|frame| match frame {
+                crate::codec::Frame::Call(bytes, walked) => {
+                    check_walked(bytes, walked);
+                    decode(bytes)
+                }
+                frame => frame.decode(),
+            });
+            match next {
                 Ok(Some(value)) => got.push(value),
                 Ok(None) => break,
                 Err(_) => {
@@ -60,6 +71,29 @@ pub fn frames(data: &[u8]) {
     }
 }
 
+/// A call's arguments read with what was walked of them while the message arrived are read
+/// as without it.
+fn check_walked(frame: &[u8], walked: crate::raw::Prewalk) {
+    let param = crate::raw::RawParam {
+        index: walked.arg(),
+        name: "",
+    };
+    let read = |walked| {
+        crate::raw::peek_t2_init(frame, walked)
+            .and_then(|head| head.todo(frame, Some(param)).ok())
+            .map(|(todo, raw)| {
+                (
+                    encode(&todo.to_value()).ok(),
+                    raw.map(|raw| raw.into_parts()),
+                )
+            })
+    };
+    assert!(
+        read(Some(walked)) == read(None),
+        "walking a call as it arrives changed how it is read"
+    );
+}
+
 /// Encode then decode: the same value, and re-encoding gives the same bytes.
 fn roundtrip(value: &Value) {
     let Ok(bytes) = encode(value) else { return };
@@ -78,7 +112,7 @@ pub fn messages(data: &[u8]) {
         let frame = &rest[..used];
         rest = &rest[used..];
         // A `t2:init` read without decoding its arguments gives the same todo as decoding.
-        if let Some(head) = crate::raw::peek_t2_init(frame)
+        if let Some(head) = crate::raw::peek_t2_init(frame, None)
             && let Ok((todo, _)) = head.todo(frame, None)
         {
             let info = value

@@ -226,7 +226,7 @@ pub(crate) enum ReplyMesg {
 /// Parse one message received by a client (see [`ReplyMesg`]).
 pub(crate) fn parse_reply(frame: crate::codec::Frame<'_>) -> Result<ReplyMesg, CodecError> {
     let frame = match frame {
-        crate::codec::Frame::Bytes(frame) => frame,
+        crate::codec::Frame::Bytes(frame) | crate::codec::Frame::Call(frame, _) => frame,
         crate::codec::Frame::Decoded(value) => return Ok(ReplyMesg::Other(value)),
     };
     if let Some(rest) = frame.strip_prefix(T2_YIELD_OK) {

@@ -568,6 +568,16 @@ fn skip(bytes: &[u8], pos: usize) -> Option<usize> {
 /// items, each item is inspected on the way (with what [`Inspect::python`] finds noted, not
 /// refused), so that a method taking it raw need not walk it again.
 fn arg_span(bytes: &[u8], pos: usize) -> Option<ArgSpan> {
+    arg_span_from(bytes, pos, None)
+}
+
+/// [`arg_span`], with the first items of a long list already walked (`walked`: those items
+/// and where the next one starts; see [`Prewalk`]).
+fn arg_span_from(
+    bytes: &[u8],
+    pos: usize,
+    walked: Option<(Vec<RawItem>, usize)>,
+) -> Option<ArgSpan> {
     let Some((Kind::Array, len, head)) = container_header(bytes, pos) else {
         let end = skip(bytes, pos)?;
         return Some(ArgSpan {
@@ -593,9 +603,11 @@ fn arg_span(bytes: &[u8], pos: usize) -> Option<ArgSpan> {
         max_depth: MAX_DEPTH,
     };
     let mut walk = Walk::new(bytes, opts, true);
-    let mut items = Vec::with_capacity(len);
-    let mut at = pos + head;
-    for _ in 0..len {
+    let (mut items, mut at) = match walked {
+        Some((items, next)) if items.len() <= len => (items, next),
+        _ => (Vec::with_capacity(len), pos + head),
+    };
+    for _ in items.len()..len {
         walk.canonical = true;
         walk.python_ok = true;
         let end = walk.value(at, 1, false).ok()?;
@@ -614,12 +626,181 @@ fn arg_span(bytes: &[u8], pos: usize) -> Option<ArgSpan> {
     })
 }
 
+/// The items of a call's long list argument, walked while the rest of the message was still
+/// arriving (see [`FrameDecoder::walk_calls`](crate::FrameDecoder::walk_calls)): when the
+/// last bytes come, only the items not yet walked are left to walk, instead of all of them.
+///
+/// It follows the message's first bytes if they are a `t2:init` whose `todo` comes first (as
+/// both the reference's client and ours send it) and one of whose positional arguments is a
+/// list of at least [`ITEMS_MIN`] items: that list's items are walked as the daemon walks
+/// them, each once it has arrived whole. Anything else stops it (the message is then read the
+/// ordinary way, with its ordinary errors).
+#[derive(Debug, Default)]
+pub struct Prewalk {
+    stage: PreStage,
+    /// The index of the list among the positional arguments.
+    arg: usize,
+    /// Where the list starts in the message.
+    start: usize,
+    /// Its length.
+    count: usize,
+    /// Where its next item to walk starts.
+    next: usize,
+    /// The items walked so far (offsets relative to `start`).
+    items: Vec<RawItem>,
+    /// Look again once the message has at least this many bytes.
+    again_at: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum PreStage {
+    /// Looking for the list.
+    #[default]
+    Head,
+    /// Walking its items.
+    Items,
+    /// Nothing (more) to do for this message.
+    Done,
+}
+
+/// Bytes of a message before its head is looked at: the head of a call is far smaller.
+const PREWALK_HEAD: usize = 1024;
+/// A message whose head is not found in this many bytes is left alone.
+const PREWALK_HEAD_MAX: usize = 64 * 1024;
+
+impl Prewalk {
+    /// Walk what can be walked of `bytes`, the first bytes of a message still arriving (the
+    /// same bytes as last time, and more).
+    pub(crate) fn advance(&mut self, bytes: &[u8]) {
+        if self.stage == PreStage::Done || bytes.len() < self.again_at.max(PREWALK_HEAD) {
+            return;
+        }
+        if self.stage == PreStage::Head {
+            match prewalk_head(bytes) {
+                Some((arg, start, count, next)) => {
+                    (self.arg, self.start, self.count, self.next) = (arg, start, count, next);
+                    self.items = Vec::with_capacity(count);
+                    self.stage = PreStage::Items;
+                }
+                None if bytes.len() < PREWALK_HEAD_MAX => {
+                    self.again_at = bytes.len() * 2;
+                    return;
+                }
+                None => {
+                    self.stage = PreStage::Done;
+                    return;
+                }
+            }
+        }
+        let opts = Inspect {
+            python: true,
+            max_depth: MAX_DEPTH,
+        };
+        let mut walk = Walk::new(bytes, opts, true);
+        while self.items.len() < self.count {
+            walk.canonical = true;
+            walk.python_ok = true;
+            match walk.value(self.next, 1, false) {
+                Ok(end) => {
+                    self.items.push(RawItem {
+                        start: self.next - self.start,
+                        end: end - self.start,
+                        canonical: walk.canonical,
+                        python_safe: walk.python_ok,
+                    });
+                    self.next = end;
+                }
+                Err(Fail::Truncated) => {
+                    // Not all here yet: try again once as many bytes again have come as
+                    // the partial item has (a huge item is not walked over and over).
+                    let partial = bytes.len() - self.next;
+                    self.again_at = bytes.len() + partial.max(READ_AGAIN);
+                    return;
+                }
+                // Refused: the ordinary reading finds (and reports) it.
+                Err(_) => {
+                    self.stage = PreStage::Done;
+                    return;
+                }
+            }
+        }
+        self.stage = PreStage::Done;
+    }
+
+    /// Stop walking this message (its bytes are not in one piece).
+    pub(crate) fn stop(&mut self) {
+        self.stage = PreStage::Done;
+    }
+
+    /// The index among the positional arguments of the list walked.
+    pub(crate) fn arg(&self) -> usize {
+        self.arg
+    }
+
+    /// Whether any item was walked.
+    pub(crate) fn walked(&self) -> bool {
+        !self.items.is_empty()
+    }
+
+    /// The items walked for the list of positional argument `arg` starting at `start`, if
+    /// that is the list this walked.
+    fn take_items(&mut self, arg: usize, start: usize) -> Option<(Vec<RawItem>, usize)> {
+        (self.arg == arg && self.start == start && !self.items.is_empty())
+            .then(|| (std::mem::take(&mut self.items), self.next))
+    }
+}
+
+/// New bytes wanted before a partial item is walked again.
+const READ_AGAIN: usize = 4096;
+
+/// In the first bytes of a message: the index of the first positional argument of a
+/// `t2:init`'s `todo` (its first key) that is a list of at least [`ITEMS_MIN`] items, where
+/// the list starts, its length and where its first item starts. `None` if there is no such
+/// list in these bytes.
+fn prewalk_head(bytes: &[u8]) -> Option<(usize, usize, usize, usize)> {
+    let (Kind::Array, 2, mut pos) = container_header(bytes, 0)? else {
+        return None;
+    };
+    let (kind, next) = read_str(bytes, pos)?;
+    if kind != "t2:init" {
+        return None;
+    }
+    pos = next;
+    let (Kind::Map, _, head) = container_header(bytes, pos)? else {
+        return None;
+    };
+    let (key, next) = read_str(bytes, pos + head)?;
+    if key != "todo" {
+        return None;
+    }
+    pos = next;
+    let (Kind::Array, 3, head) = container_header(bytes, pos)? else {
+        return None;
+    };
+    let (_meth, next) = read_str(bytes, pos + head)?;
+    pos = next;
+    let (Kind::Array, nargs, head) = container_header(bytes, pos)? else {
+        return None;
+    };
+    pos += head;
+    for arg in 0..nargs {
+        if let Some((Kind::Array, len, head)) = container_header(bytes, pos)
+            && len >= ITEMS_MIN
+        {
+            return Some((arg, pos, len, pos + head));
+        }
+        pos = skip(bytes, pos)?;
+    }
+    None
+}
+
 /// The `todo` at `pos` (`[meth, args, kwargs]`): its method, arguments and where it ends.
 #[allow(clippy::type_complexity)]
-fn read_todo(
-    frame: &[u8],
+fn read_todo<'f>(
+    frame: &'f [u8],
     mut pos: usize,
-) -> Option<(&str, Vec<ArgSpan>, Vec<(&str, ArgSpan)>, usize)> {
+    prewalk: &mut Option<Prewalk>,
+) -> Option<(&'f str, Vec<ArgSpan>, Vec<(&'f str, ArgSpan)>, usize)> {
     let (Kind::Array, 3, head) = container_header(frame, pos)? else {
         return None;
     };
@@ -632,8 +813,9 @@ fn read_todo(
     pos += head;
     // Every argument takes at least one byte.
     let mut args = Vec::with_capacity(nargs.min(frame.len()));
-    for _ in 0..nargs {
-        let arg = arg_span(frame, pos)?;
+    for indx in 0..nargs {
+        let walked = prewalk.as_mut().and_then(|walk| walk.take_items(indx, pos));
+        let arg = arg_span_from(frame, pos, walked)?;
         pos = arg.end;
         args.push(arg);
     }
@@ -654,7 +836,7 @@ fn read_todo(
 /// Read a `t2:init` message's head, or `None` for any other message or any unusual shape
 /// (the caller then decodes the whole message the ordinary way, with its ordinary errors).
 /// Every byte of the message is walked once.
-pub(crate) fn peek_t2_init(frame: &[u8]) -> Option<T2Head<'_>> {
+pub(crate) fn peek_t2_init(frame: &[u8], mut prewalk: Option<Prewalk>) -> Option<T2Head<'_>> {
     let (Kind::Array, 2, mut pos) = container_header(frame, 0)? else {
         return None;
     };
@@ -674,7 +856,7 @@ pub(crate) fn peek_t2_init(frame: &[u8]) -> Option<T2Head<'_>> {
         let (key, next) = read_str(frame, pos)?;
         match key {
             "todo" if todo.is_none() => {
-                let (meth, args, kwargs, end) = read_todo(frame, next)?;
+                let (meth, args, kwargs, end) = read_todo(frame, next, &mut prewalk)?;
                 todo = Some((meth, args, kwargs));
                 pos = end;
                 continue;
@@ -817,7 +999,7 @@ mod tests {
         let kwargs = vec![("size".to_owned(), Value::from(5))];
         let mut frame = Vec::new();
         frame.extend(t2_frame("puts", &args, &kwargs, None, "sess1"));
-        let head = peek_t2_init(&frame).unwrap();
+        let head = peek_t2_init(&frame, None).unwrap();
         assert_eq!(
             (head.meth, head.sess, &head.name),
             ("puts", Some("sess1"), &Value::Nil)
@@ -836,7 +1018,7 @@ mod tests {
             kwargs: kwargs.clone(),
         };
         assert_eq!(todo, want);
-        let head = peek_t2_init(&frame).unwrap();
+        let head = peek_t2_init(&frame, None).unwrap();
         let (todo, raw) = head.todo(&frame, None).unwrap();
         assert!(raw.is_none());
         assert_eq!(todo.args, args);
@@ -845,7 +1027,7 @@ mod tests {
             index: 5,
             name: "size",
         };
-        let head = peek_t2_init(&frame).unwrap();
+        let head = peek_t2_init(&frame, None).unwrap();
         let (todo, raw) = head.todo(&frame, Some(param)).unwrap();
         assert_eq!(raw.unwrap().as_bytes(), b"\x05");
         assert_eq!(todo.kwargs, vec![("size".to_owned(), Value::Nil)]);
@@ -853,7 +1035,7 @@ mod tests {
             index: 5,
             name: "nope",
         };
-        let head = peek_t2_init(&frame).unwrap();
+        let head = peek_t2_init(&frame, None).unwrap();
         let (todo, raw) = head.todo(&frame, Some(param)).unwrap();
         assert!(raw.is_none());
         assert_eq!(todo.kwargs, kwargs);
@@ -864,7 +1046,7 @@ mod tests {
             crate::msg::mesg("t2:init", crate::value::vmap([("todo", Value::from(1))])),
             Value::from(1),
         ] {
-            assert!(peek_t2_init(&encode(&value).unwrap()).is_none());
+            assert!(peek_t2_init(&encode(&value).unwrap(), None).is_none());
         }
     }
 
@@ -893,7 +1075,7 @@ mod tests {
         ) {
             let mut frame = Vec::new();
             frame.extend(t2_frame("meth", &args, &kwargs, name.as_deref(), "sess"));
-            let head = peek_t2_init(&frame).unwrap();
+            let head = peek_t2_init(&frame, None).unwrap();
             prop_assert_eq!(head.name.as_str(), name.as_deref());
             let (todo, _) = head.todo(&frame, None).unwrap();
             prop_assert_eq!(encode(&todo.to_value()).unwrap(), encode(&Todo { meth: "meth".into(), args, kwargs }.to_value()).unwrap());
@@ -910,7 +1092,7 @@ mod tests {
                 list.extend_from_slice(item);
             }
             let frame = raw_t2_frame(&list);
-            let head = peek_t2_init(&frame).unwrap();
+            let head = peek_t2_init(&frame, None).unwrap();
             let param = RawParam { index: 1, name: "items" };
             let (todo, raw) = head.todo(&frame, Some(param)).unwrap();
             prop_assert_eq!(todo.args.len(), 2);
@@ -933,6 +1115,28 @@ mod tests {
         }
 
         #[test]
+        fn items_walked_while_a_call_arrives_are_those_walked_at_its_end(
+            items in prop::collection::vec(arb_item(), 0..80),
+            broken in prop::option::of(0usize..80),
+            cuts in prop::collection::vec(1usize..700, 1..40),
+        ) {
+            let mut list = Vec::new();
+            crate::codec::encode_array_header(items.len(), &mut list).unwrap();
+            for (indx, item) in items.iter().enumerate() {
+                if broken == Some(indx) {
+                    // an ext of an unknown code: framed, but the call cannot be read raw
+                    list.extend_from_slice(&[0xd4, 0x05, 0x00]);
+                } else {
+                    list.extend_from_slice(item);
+                }
+            }
+            let frame = raw_t2_frame(&list);
+            let (got, walked) = arrive_in_pieces(&frame, &cuts);
+            prop_assert_eq!(&got, &frame);
+            prop_assert_eq!(parsed(&frame, walked), parsed(&frame, None));
+        }
+
+        #[test]
         fn inspect_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
             crate::fuzzing::raw_values(&bytes);
             let found = inspect(&bytes, 0, Inspect::default());
@@ -943,7 +1147,76 @@ mod tests {
         }
     }
 
-    /// A `t2:init` message as a client sends it.
+    /// Feed `frame` to a decoder that walks calls, in pieces of the sizes in `cuts` (over and
+    /// over): the frame it hands over, and what it walked.
+    fn arrive_in_pieces(frame: &[u8], cuts: &[usize]) -> (Vec<u8>, Option<Prewalk>) {
+        let mut dec = crate::codec::FrameDecoder::new(1 << 24);
+        dec.walk_calls();
+        let mut at = 0;
+        for cut in cuts.iter().cycle() {
+            let end = (at + cut).min(frame.len());
+            dec.feed(&frame[at..end]);
+            at = end;
+            let got = dec
+                .next_frame_with(|frame| {
+                    Ok(match frame {
+                        crate::codec::Frame::Bytes(bytes) => (bytes.to_vec(), None),
+                        crate::codec::Frame::Call(bytes, walked) => (bytes.to_vec(), Some(walked)),
+                        crate::codec::Frame::Decoded(_) => unreachable!("no bins detached"),
+                    })
+                })
+                .unwrap();
+            if let Some(got) = got {
+                assert_eq!(at, frame.len(), "the whole frame was fed");
+                return got;
+            }
+            assert!(at < frame.len(), "a whole frame was not handed over");
+        }
+        unreachable!()
+    }
+
+    /// A `puts` frame's call with its second argument raw: the call, the raw bytes and their
+    /// items (`None` if the frame is not read as a call).
+    #[allow(clippy::type_complexity)]
+    fn parsed(
+        frame: &[u8],
+        walked: Option<Prewalk>,
+    ) -> Option<(Todo, Option<(Vec<u8>, Option<Vec<RawItem>>)>)> {
+        let head = peek_t2_init(frame, walked)?;
+        let param = RawParam {
+            index: 1,
+            name: "items",
+        };
+        let (todo, raw) = head.todo(frame, Some(param)).ok()?;
+        Some((todo, raw.map(RawValue::into_parts)))
+    }
+
+    #[test]
+    fn a_long_list_is_walked_while_its_call_arrives() {
+        let records: Vec<Value> = (0..2000)
+            .map(|i| {
+                crate::value::vmap([
+                    ("time", Value::from(1_700_000_000_000_u64 + i)),
+                    ("name", Value::from(format!("record-{i:08}"))),
+                    ("ok", Value::Boolean(i % 2 == 0)),
+                ])
+            })
+            .collect();
+        let list = encode(&Value::Array(records)).unwrap();
+        let frame = raw_t2_frame(&list);
+        let (got, walked) = arrive_in_pieces(&frame, &[16 * 1024]);
+        assert_eq!(got, frame);
+        let walked = walked.expect("items were walked before the last piece");
+        // All but those of the last piece.
+        assert!(walked.items.len() > 1500, "{} walked", walked.items.len());
+        assert!(walked.items.len() < 2000, "{} walked", walked.items.len());
+        let (todo, raw) = parsed(&frame, Some(walked)).unwrap();
+        assert_eq!(Some((todo, raw)), parsed(&frame, None));
+        // In one piece, nothing is walked ahead.
+        assert!(arrive_in_pieces(&frame, &[frame.len()]).1.is_none());
+    }
+
+    /// A `t2:init` message as a client sends it.    /// A `t2:init` message as a client sends it.
     fn t2_frame(
         meth: &str,
         args: &[Value],
