@@ -1,9 +1,24 @@
 //! Page faults taken ahead of the writes: a write-map environment grows by writing pages past
 //! the end of its data, and the first write to each such page faults (the kernel allocates a
 //! page-cache page, zeroes it and maps it). For an append-mostly store (a Cryotank) those
-//! faults were about half of each commit's time. After a commit, while it has no job, the slab
-//! thread populates the next pages of the map writable (`MADV_POPULATE_WRITE`, Linux 5.14),
-//! which takes those faults off the next write's path without touching the pages' contents.
+//! faults were about half of each commit's time. After a commit, the slab thread asks for the
+//! next pages of the map to be populated writable (`MADV_POPULATE_WRITE`, Linux 5.14), which
+//! takes those faults off the next write's path without touching the pages' contents.
+//!
+//! The populating is done by one thread per process at the lowest priority (`SCHED_IDLE`):
+//! it only ever uses a CPU nothing else wants. Done by the slab thread itself, it held up the
+//! thread the commit's reply had just woken (often queued on the same CPU) by the 50-100 µs a
+//! run takes, and it competed with the reading of the next call.
+//!
+//! A map that moves (a resize) or closes is first marked dead, and the helper skips the
+//! requests of dead maps. Between the helper's look at the mark and its `madvise` the map
+//! could still move (the helper takes no lock the slab thread would wait for: a thread at the
+//! lowest priority can be kept off the CPUs indefinitely). That window is a few instructions
+//! wide, and what it risks is harmless: populating writable changes no memory's contents,
+//! whatever is mapped there by then (at worst it faults in a few pages of it).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use lmdb::Environment;
 use lmdb_sys as ffi;
@@ -17,26 +32,25 @@ const COMMITS_AHEAD: usize = 4;
 /// Where the pages ahead of the data have been populated up to, for one environment.
 #[derive(Debug, Default)]
 pub(crate) struct Prefault {
-    /// The map's address and size (a resize moves the map): found once per size.
+    /// The map's address and size (a resize moves the map): found once per map.
     base: usize,
     size: usize,
-    /// The worker's remap count when `base` was found.
-    remaps: u64,
-    /// Bytes of the map from its start that are populated.
+    /// Set while the map at `base` is in place (shared with the helper's requests).
+    live: Arc<AtomicBool>,
+    /// Bytes of the map from its start that are populated (or asked to be).
     done: usize,
     /// The data's end at the last run.
     last_end: usize,
-    /// Set when the kernel refused: never tried again.
+    /// Set when the map could not be found: never tried again.
     off: bool,
 }
 
 impl Prefault {
-    /// Populate the pages ahead of the data's end, as far as the last commit's growth times
-    /// [`COMMITS_AHEAD`] (at most [`AHEAD`]), once less than half of that is populated.
-    /// `remaps` counts the map's moves (every resize remaps it). Errors are not the
-    /// caller's concern: it only loses the head start.
-    pub(crate) fn run(&mut self, env: &Environment, remaps: u64) {
-        if self.off {
+    /// Ask for the pages ahead of the data's end to be populated, as far as the last
+    /// commit's growth times [`COMMITS_AHEAD`] (at most [`AHEAD`]), once less than half of
+    /// that is. Errors are not the caller's concern: it only loses the head start.
+    pub(crate) fn run(&mut self, env: &Environment) {
+        if self.off || helper::refused() {
             return;
         }
         let Some((size, end, psize)) = data_end(env) else {
@@ -54,13 +68,15 @@ impl Prefault {
         if ahead == 0 {
             return;
         }
-        if self.base == 0 || remaps != self.remaps || size != self.size {
+        if self.base == 0 || size != self.size {
+            self.moved();
             let Some(base) = map_base(env, size) else {
                 tracing::debug!("the slab's map was not found; pages are not populated ahead");
                 self.off = true;
                 return;
             };
-            (self.base, self.size, self.remaps, self.done) = (base, size, remaps, 0);
+            (self.base, self.size, self.done) = (base, size, 0);
+            self.live.store(true, Ordering::Release);
         }
         let want = end.saturating_add(ahead).min(size);
         if self.done >= end.saturating_add(ahead / 2).min(want) {
@@ -71,12 +87,138 @@ impl Prefault {
         if from >= want || from % psize != 0 {
             return;
         }
-        if populate_write(self.base + from, want - from) {
+        let asked = helper::populate(helper::Request {
+            live: Arc::clone(&self.live),
+            addr: self.base + from,
+            len: want - from,
+            ack: None,
+        });
+        if asked {
             self.done = want;
-        } else {
-            tracing::debug!("MADV_POPULATE_WRITE refused; pages are no longer populated ahead");
-            self.off = true;
         }
+    }
+
+    /// The map is about to move or close: no more populating it.
+    pub(crate) fn moved(&mut self) {
+        self.live.store(false, Ordering::Release);
+        self.live = Arc::default();
+        self.base = 0;
+    }
+}
+
+impl Drop for Prefault {
+    fn drop(&mut self) {
+        // (The environment closes after its worker.)
+        self.live.store(false, Ordering::Release);
+    }
+}
+
+/// The populating thread.
+mod helper {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError};
+    use std::sync::{Arc, OnceLock};
+
+    /// Requests waiting at most: past that, a request is dropped (a busy machine leaves the
+    /// helper no CPU, and a request that waited that long is for pages written meanwhile).
+    const QUEUE: usize = 64;
+    /// Populated this much at a time, the map's mark looked at before each.
+    const CHUNK: usize = 64 * 1024;
+
+    /// Populate `len` bytes from `addr` while `live` is set; then send on `ack` if given.
+    pub(super) struct Request {
+        pub(super) live: Arc<AtomicBool>,
+        pub(super) addr: usize,
+        pub(super) len: usize,
+        pub(super) ack: Option<Sender<()>>,
+    }
+
+    /// Set once the kernel refused to populate (older than Linux 5.14): nothing is asked any
+    /// more.
+    static REFUSED: AtomicBool = AtomicBool::new(false);
+
+    pub(super) fn refused() -> bool {
+        REFUSED.load(Ordering::Relaxed)
+    }
+
+    /// Hand `req` to the helper (started on first use): false if it was not taken.
+    pub(super) fn populate(req: Request) -> bool {
+        static QUEUED: OnceLock<Option<SyncSender<Request>>> = OnceLock::new();
+        let Some(tx) = QUEUED.get_or_init(start) else {
+            return false;
+        };
+        match tx.try_send(req) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    fn start() -> Option<SyncSender<Request>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        match std::thread::Builder::new()
+            .name("slab-prefault".into())
+            .spawn(move || serve(&rx))
+        {
+            Ok(_) => Some(tx),
+            Err(err) => {
+                tracing::debug!(%err, "no thread to populate pages ahead");
+                None
+            }
+        }
+    }
+
+    fn serve(rx: &Receiver<Request>) {
+        lowest_priority();
+        while let Ok(req) = rx.recv() {
+            let mut at = 0;
+            while at < req.len && req.live.load(Ordering::Acquire) {
+                let len = CHUNK.min(req.len - at);
+                if let Err(err) = super::populate_write(req.addr + at, len) {
+                    if err.raw_os_error() == Some(libc::EINVAL) {
+                        tracing::debug!(
+                            "MADV_POPULATE_WRITE refused; pages are not populated ahead"
+                        );
+                        REFUSED.store(true, Ordering::Relaxed);
+                    }
+                    break;
+                }
+                at += len;
+            }
+            if let Some(ack) = req.ack {
+                let _ = ack.send(());
+            }
+        }
+    }
+
+    /// Run this thread only when a CPU has nothing else to do (`SCHED_IDLE`), or at least
+    /// at the lowest nice value.
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    fn lowest_priority() {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: changes this thread's own policy (0 = the calling thread); `param` lives
+        // across the call.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+            // SAFETY: as above, for this thread's nice value.
+            let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn lowest_priority() {}
+
+    /// Wait until the requests made so far are handled (they are handled in order).
+    #[cfg(test)]
+    pub(super) fn settle() {
+        let (ack, done) = std::sync::mpsc::channel();
+        let req = Request {
+            live: Arc::new(AtomicBool::new(false)),
+            addr: 0,
+            len: 0,
+            ack: Some(ack),
+        };
+        assert!(populate(req), "the helper takes requests");
+        done.recv().expect("the helper acknowledges");
     }
 }
 
@@ -131,15 +273,19 @@ fn mapped_at(line: &str, ino: u64, size: usize) -> Option<usize> {
 
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn populate_write(addr: usize, len: usize) -> bool {
-    // SAFETY: the range lies inside the environment's live map (bounded by its size above);
-    // MADV_POPULATE_WRITE faults pages in writable without changing their contents.
-    unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE) == 0 }
+fn populate_write(addr: usize, len: usize) -> std::io::Result<()> {
+    // SAFETY: madvise only reads its arguments; MADV_POPULATE_WRITE faults pages in writable
+    // without changing their contents, whatever is mapped at the range (see the module docs).
+    if unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn populate_write(_addr: usize, _len: usize) -> bool {
-    false
+fn populate_write(_addr: usize, _len: usize) -> std::io::Result<()> {
+    Err(std::io::Error::from_raw_os_error(libc::EINVAL))
 }
 
 #[cfg(test)]
@@ -187,7 +333,8 @@ mod tests {
         for from in [0, 64] {
             append(&env, from);
             if populate {
-                pre.run(&env, 0);
+                pre.run(&env);
+                helper::settle();
             }
         }
         let took = append(&env, 128);

@@ -208,8 +208,6 @@ pub(crate) struct Worker<'e> {
     out_of_space: bool,
     /// The pages populated ahead of the data (write-map environments).
     prefault: Prefault,
-    /// How many times the map was resized (and so moved).
-    remaps: u64,
 }
 
 /// What a slab thread runs once it has gone idle (see [`set_idle_hook`]).
@@ -393,7 +391,6 @@ impl<'e> Worker<'e> {
             stop: false,
             out_of_space: false,
             prefault: Prefault::default(),
-            remaps: 0,
         };
         worker.refresh_map_size();
         if !shared.readonly() {
@@ -431,7 +428,8 @@ impl<'e> Worker<'e> {
         let size = usize::try_from(size)
             .map_err(|_| Error::BadArg("map size too large for this platform".into()))?;
         let guard = write_env(self.shared);
-        self.remaps += 1;
+        // The map moves.
+        self.prefault.moved();
         let res = self.env.set_map_size(size);
         drop(guard);
         res.map_err(lmdb_err)?;
@@ -488,7 +486,7 @@ impl<'e> Worker<'e> {
                 self.commit_and_reply();
                 if self.shared.opts.writemap && !self.shared.readonly() {
                     // The callers have their replies: take the next write's faults now.
-                    self.prefault.run(self.env, self.remaps);
+                    self.prefault.run(self.env);
                 }
             }
         }
