@@ -679,7 +679,9 @@ impl Prewalk {
             match prewalk_head(bytes) {
                 Some((arg, start, count, next)) => {
                     (self.arg, self.start, self.count, self.next) = (arg, start, count, next);
-                    self.items = Vec::with_capacity(count);
+                    // (The count is the peer's word, and the message is not all here: the
+                    // list grows with the items that come.)
+                    self.items = Vec::with_capacity(count.min(PREWALK_ITEMS));
                     self.stage = PreStage::Items;
                 }
                 None if bytes.len() < PREWALK_HEAD_MAX => {
@@ -749,6 +751,9 @@ impl Prewalk {
             .then(|| (std::mem::take(&mut self.items), self.next))
     }
 }
+
+/// The most items a [`Prewalk`] reserves room for at once.
+const PREWALK_ITEMS: usize = 4096;
 
 /// New bytes wanted before a partial item is walked again.
 const READ_AGAIN: usize = 4096;
@@ -1189,6 +1194,21 @@ mod tests {
         };
         let (todo, raw) = head.todo(frame, Some(param)).ok()?;
         Some((todo, raw.map(RawValue::into_parts)))
+    }
+
+    #[test]
+    fn a_list_announcing_billions_of_items_reserves_nothing_for_them() {
+        // An array of 2^32-1 items, of which two have come.
+        let mut list = vec![0xdd, 0xff, 0xff, 0xff, 0xff];
+        list.extend_from_slice(&[0xa3, b'a', b'b', b'c']);
+        list.extend(std::iter::repeat_n(0x01, 2000));
+        let frame = raw_t2_frame(&list);
+        let mut walk = Prewalk::default();
+        walk.advance(&frame[..list.len()]);
+        assert_eq!(walk.stage, PreStage::Items);
+        assert_eq!(walk.count, 0xffff_ffff);
+        assert!(walk.items.capacity() <= PREWALK_ITEMS);
+        assert!(walk.items.len() > 1000);
     }
 
     #[test]
