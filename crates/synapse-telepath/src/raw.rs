@@ -763,31 +763,12 @@ const READ_AGAIN: usize = 4096;
 /// the list starts, its length and where its first item starts. `None` if there is no such
 /// list in these bytes.
 fn prewalk_head(bytes: &[u8]) -> Option<(usize, usize, usize, usize)> {
-    let (Kind::Array, 2, mut pos) = container_header(bytes, 0)? else {
-        return None;
-    };
-    let (kind, next) = read_str(bytes, pos)?;
-    if kind != "t2:init" {
-        return None;
-    }
-    pos = next;
-    let (Kind::Map, _, head) = container_header(bytes, pos)? else {
-        return None;
-    };
-    let (key, next) = read_str(bytes, pos + head)?;
+    let (_, pos) = t2_init_info(bytes)?;
+    let (key, next) = read_str(bytes, pos)?;
     if key != "todo" {
         return None;
     }
-    pos = next;
-    let (Kind::Array, 3, head) = container_header(bytes, pos)? else {
-        return None;
-    };
-    let (_meth, next) = read_str(bytes, pos + head)?;
-    pos = next;
-    let (Kind::Array, nargs, head) = container_header(bytes, pos)? else {
-        return None;
-    };
-    pos += head;
+    let (_meth, nargs, mut pos) = todo_args(bytes, next)?;
     for arg in 0..nargs {
         if let Some((Kind::Array, len, head)) = container_header(bytes, pos)
             && len >= ITEMS_MIN
@@ -799,23 +780,43 @@ fn prewalk_head(bytes: &[u8]) -> Option<(usize, usize, usize, usize)> {
     None
 }
 
+/// If `bytes` start a `t2:init` message (`["t2:init", {...}]`): the number of keys of its
+/// info map and where its first key starts.
+fn t2_init_info(bytes: &[u8]) -> Option<(usize, usize)> {
+    let (Kind::Array, 2, pos) = container_header(bytes, 0)? else {
+        return None;
+    };
+    let (kind, pos) = read_str(bytes, pos)?;
+    if kind != "t2:init" {
+        return None;
+    }
+    let (Kind::Map, nkeys, head) = container_header(bytes, pos)? else {
+        return None;
+    };
+    Some((nkeys, pos + head))
+}
+
+/// The head of the `todo` at `pos` (`[meth, args, kwargs]`): its method, its number of
+/// positional arguments and where the first one starts.
+fn todo_args(bytes: &[u8], pos: usize) -> Option<(&str, usize, usize)> {
+    let (Kind::Array, 3, head) = container_header(bytes, pos)? else {
+        return None;
+    };
+    let (meth, pos) = read_str(bytes, pos + head)?;
+    let (Kind::Array, nargs, head) = container_header(bytes, pos)? else {
+        return None;
+    };
+    Some((meth, nargs, pos + head))
+}
+
 /// The `todo` at `pos` (`[meth, args, kwargs]`): its method, arguments and where it ends.
 #[allow(clippy::type_complexity)]
 fn read_todo<'f>(
     frame: &'f [u8],
-    mut pos: usize,
+    pos: usize,
     prewalk: &mut Option<Prewalk>,
 ) -> Option<(&'f str, Vec<ArgSpan>, Vec<(&'f str, ArgSpan)>, usize)> {
-    let (Kind::Array, 3, head) = container_header(frame, pos)? else {
-        return None;
-    };
-    pos += head;
-    let (meth, next) = read_str(frame, pos)?;
-    pos = next;
-    let (Kind::Array, nargs, head) = container_header(frame, pos)? else {
-        return None;
-    };
-    pos += head;
+    let (meth, nargs, mut pos) = todo_args(frame, pos)?;
     // Every argument takes at least one byte.
     let mut args = Vec::with_capacity(nargs.min(frame.len()));
     for indx in 0..nargs {
@@ -842,18 +843,7 @@ fn read_todo<'f>(
 /// (the caller then decodes the whole message the ordinary way, with its ordinary errors).
 /// Every byte of the message is walked once.
 pub(crate) fn peek_t2_init(frame: &[u8], mut prewalk: Option<Prewalk>) -> Option<T2Head<'_>> {
-    let (Kind::Array, 2, mut pos) = container_header(frame, 0)? else {
-        return None;
-    };
-    let (kind, next) = read_str(frame, pos)?;
-    if kind != "t2:init" {
-        return None;
-    }
-    pos = next;
-    let (Kind::Map, nkeys, head) = container_header(frame, pos)? else {
-        return None;
-    };
-    pos += head;
+    let (nkeys, mut pos) = t2_init_info(frame)?;
     let mut todo = None;
     let mut name = None;
     let mut sess = None;
