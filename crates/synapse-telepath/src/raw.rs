@@ -284,6 +284,30 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// A walk of a list argument's items, noting what [`Inspect::python`] finds instead of
+    /// refusing it (see [`RawItem`]).
+    fn for_items(bytes: &'a [u8]) -> Self {
+        let opts = Inspect {
+            python: true,
+            max_depth: MAX_DEPTH,
+        };
+        Self::new(bytes, opts, true)
+    }
+
+    /// The list item at `at`, its offsets relative to the list's start `list`.
+    #[inline]
+    fn item(&mut self, at: usize, list: usize) -> Result<RawItem, Fail> {
+        self.canonical = true;
+        self.python_ok = true;
+        let end = self.value(at, 1, false)?;
+        Ok(RawItem {
+            start: at - list,
+            end: end - list,
+            canonical: self.canonical,
+            python_safe: self.python_ok,
+        })
+    }
+
     /// A value the reference cannot decode: fail, or note it.
     #[cold]
     fn not_python(&mut self, fail: Fail) -> Result<(), Fail> {
@@ -598,26 +622,15 @@ fn arg_span_from(
     if len > bytes.len().saturating_sub(pos + head) {
         return None;
     }
-    let opts = Inspect {
-        python: true,
-        max_depth: MAX_DEPTH,
-    };
-    let mut walk = Walk::new(bytes, opts, true);
+    let mut walk = Walk::for_items(bytes);
     let (mut items, mut at) = match walked {
         Some((items, next)) if items.len() <= len => (items, next),
         _ => (Vec::with_capacity(len), pos + head),
     };
     for _ in items.len()..len {
-        walk.canonical = true;
-        walk.python_ok = true;
-        let end = walk.value(at, 1, false).ok()?;
-        items.push(RawItem {
-            start: at - pos,
-            end: end - pos,
-            canonical: walk.canonical,
-            python_safe: walk.python_ok,
-        });
-        at = end;
+        let item = walk.item(at, pos).ok()?;
+        at = pos + item.end;
+        items.push(item);
     }
     Some(ArgSpan {
         start: pos,
@@ -694,23 +707,12 @@ impl Prewalk {
                 }
             }
         }
-        let opts = Inspect {
-            python: true,
-            max_depth: MAX_DEPTH,
-        };
-        let mut walk = Walk::new(bytes, opts, true);
+        let mut walk = Walk::for_items(bytes);
         while self.items.len() < self.count {
-            walk.canonical = true;
-            walk.python_ok = true;
-            match walk.value(self.next, 1, false) {
-                Ok(end) => {
-                    self.items.push(RawItem {
-                        start: self.next - self.start,
-                        end: end - self.start,
-                        canonical: walk.canonical,
-                        python_safe: walk.python_ok,
-                    });
-                    self.next = end;
+            match walk.item(self.next, self.start) {
+                Ok(item) => {
+                    self.next = self.start + item.end;
+                    self.items.push(item);
                 }
                 Err(Fail::Truncated) => {
                     // Not all here yet: try again once as many bytes again have come as
